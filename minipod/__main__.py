@@ -1,0 +1,3 @@
+from minipod.cli import main
+
+main()

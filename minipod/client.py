@@ -1,0 +1,124 @@
+"""The CLI's side of the API: HTTP/JSON over the daemon's Unix socket.
+
+Kept light on purpose (stdlib http.client, no daemon modules): every
+`minipod` command pays its import time, and `minipod run` is benchmarked.
+
+If no daemon answers, ensure_daemon() starts one in the background
+(`minipod daemon`, in its own session, logging to run/daemon.log) and waits
+for its socket, as podman's service or dockerd socket activation would.
+"""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+
+from minipod.errors import MinipodError, NotFound
+
+
+class ApiError(MinipodError):
+    def __init__(self, code: int, body: dict):
+        self.code, self.body = code, body
+        details = body.get("details") or {}
+        super().__init__(body.get("message", f"HTTP {code}"), details.get("hint"))
+        self.reason = body.get("reason", "")
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float | None = None):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if self.timeout:
+            self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+class Client:
+    def __init__(self, inst, autostart: bool = True):
+        self.inst = inst
+        self.autostart = autostart
+        self._started = False
+
+    # --- the daemon -----------------------------------------------------------
+    def _connect(self) -> UnixHTTPConnection:
+        conn = UnixHTTPConnection(self.inst.socket)
+        try:
+            conn.connect()
+        except (FileNotFoundError, ConnectionRefusedError):
+            if not self.autostart or self._started:
+                raise MinipodError(f"cannot reach the minipod daemon at {self.inst.socket}",
+                                   hint="start it with: minipod daemon") from None
+            self.ensure_daemon()
+            conn = UnixHTTPConnection(self.inst.socket)
+            conn.connect()
+        except PermissionError:
+            raise MinipodError(f"{self.inst.socket}: permission denied",
+                               hint="minipod manages namespaces and mounts: run it as root") from None
+        return conn
+
+    def ensure_daemon(self, timeout: float = 15.0) -> None:
+        os.makedirs(self.inst.run, mode=0o700, exist_ok=True)
+        cmd = [sys.executable, "-m", "minipod"]
+        if self.inst.root:
+            cmd += ["--root", self.inst.root]
+        with open(self.inst.daemon_log, "ab") as log:
+            subprocess.Popen(cmd + ["daemon"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                             start_new_session=True, close_fds=True)
+        self._started = True
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.inst.socket)
+                s.close()
+                return
+            except OSError:
+                time.sleep(0.01)
+        raise MinipodError(f"the minipod daemon did not start within {timeout:.0f}s",
+                           hint=f"see {self.inst.daemon_log}")
+
+    # --- requests ---------------------------------------------------------------
+    def request(self, method: str, path: str, body: bytes | None = None,
+                query: dict | None = None, content_type: str = "application/json",
+                timeout: float | None = None) -> http.client.HTTPResponse:
+        if query:
+            path += "?" + urllib.parse.urlencode(
+                [(k, x) for k, v in query.items() if v is not None
+                 for x in (v if isinstance(v, list) else [v])])
+        conn = self._connect()
+        if timeout:
+            conn.sock.settimeout(timeout)
+        headers = {"Content-Type": content_type} if body is not None else {}
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        if resp.status >= 400:
+            raw = resp.read()
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                data = {"message": raw.decode(errors="replace").strip()}
+            if resp.status == 404:
+                raise NotFound(data.get("message", "not found"))
+            raise ApiError(resp.status, data)
+        return resp
+
+    def json(self, method: str, path: str, body=None, query: dict | None = None,
+             content_type: str = "application/json"):
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        resp = self.request(method, path, body, query, content_type)
+        return json.loads(resp.read() or b"null")
+
+
+def pod_path(namespace: str, name: str | None = None) -> str:
+    base = f"/api/v1/namespaces/{namespace}/pods"
+    return f"{base}/{name}" if name else base

@@ -1,0 +1,390 @@
+"""One pod's life: the worker that drives it towards its spec (process supervision).
+
+Each pod has a PodWorker, an asyncio task that wakes when something changes
+(a container exited, a back-off expired, a delete was asked for) and runs
+sync(), modelled on the kubelet's SyncPod. Steps of sync(), in order:
+    1. a pod being deleted is terminated instead (terminate());
+    2. make sure the sandbox exists: the pod's dirs, its /etc files and its
+       namespaces with their PID 1 (namespaces.py); a sandbox whose PID 1
+       died is replaced and its containers marked lost;
+    3. init containers, one at a time in order: start the first one that has
+       not succeeded; wait while it runs; if it fails, restart it per the
+       pod's restartPolicy (Never: the pod fails);
+    4. once every init container succeeded, start each app container that
+       is not running and should be (restartPolicy: Always, OnFailure on a
+       non-zero exit, Never only for its first start), with the kubelet's
+       back-off: the first restart is immediate, then 10 s, 20 s, 40 s...
+       capped at 5 min, reset once a container ran for 10 min;
+    5. save the record and sleep until the next wake-up or timer.
+
+The worker never waits on a container directly: a container's parent is its
+monitor (process.py), and the worker watches the monitor through a pidfd,
+so a restarted daemon can watch the same monitor again.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import time
+import uuid
+
+from minipod import containers, namespaces, process, podstatus
+from minipod.errors import MinipodError
+from minipod.events import now_rfc3339
+
+
+def should_restart(policy: str, exit_code: int) -> bool:
+    return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+
+
+class PodWorker:
+    def __init__(self, manager, record: dict):
+        self.m = manager
+        self.record = record
+        self.wake = asyncio.Event()
+        self.finished = asyncio.Event()
+        self.changed = asyncio.Event()
+        self.pidfds: dict[int, int] = {}  # pid -> pidfd we are watching
+        self.task: asyncio.Task | None = None
+
+    # --- small helpers ------------------------------------------------------
+    @property
+    def rt(self) -> dict:
+        return self.record["runtime"]
+
+    @property
+    def name(self) -> str:
+        meta = self.record["metadata"]
+        return f"{meta['namespace']}/{meta['name']}"
+
+    def event(self, etype: str, reason: str, message: str, container: str | None = None):
+        self.m.events.record(self.record, etype, reason, message, container)
+
+    def all_containers(self) -> list[dict]:
+        return self.rt["initContainers"] + self.rt["containers"]
+
+    def spec_of(self, c: dict) -> dict:
+        key = "initContainers" if c["init"] else "containers"
+        return next(s for s in self.record["spec"][key] if s["name"] == c["name"])
+
+    def save(self) -> None:
+        self.record["status"] = podstatus.pod_status(self.record)
+        self.m.store.save(self.record)
+        self.changed.set()  # wake whoever waits for this pod's status
+        self.changed = asyncio.Event()
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self.run())
+
+    # --- the loop -------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            self.wake.clear()
+            try:
+                timeout = await self.sync()
+            except Exception as e:  # noqa: BLE001 - a pod must never take the daemon down
+                self.m.log(f"pod {self.name}: sync failed: {type(e).__name__}: {e}")
+                self.event("Warning", "FailedSync", f"error syncing pod: {e}")
+                timeout = self.m.backoff_base
+            if self.finished.is_set():
+                return
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    async def sync(self) -> float | None:
+        if self.record["metadata"].get("deletionTimestamp"):
+            await self.terminate()
+            return None
+        if not namespaces.alive(self.rt["init"].get("pid"), self.rt["init"].get("start")):
+            self.ensure_sandbox()
+        timers: list[float] = []
+        policy = self.record["spec"]["restartPolicy"]
+        if podstatus.phase(self.record) in ("Succeeded", "Failed"):
+            self.save()
+            return None
+        for c in self.rt["initContainers"]:
+            if c["state"] == "terminated" and c["exitCode"] == 0:
+                continue
+            if c["state"] in ("running", "starting"):
+                break
+            if c["state"] == "terminated" and policy == "Never":
+                break
+            timers.append(await self.maybe_start(c))
+            break
+        else:
+            for c in self.rt["containers"]:
+                if c["state"] in ("running", "starting"):
+                    continue
+                if c["state"] == "terminated" and not should_restart(policy, c["exitCode"]):
+                    continue
+                timers.append(await self.maybe_start(c))
+        self.save()
+        timers = [t for t in timers if t is not None]
+        return min(timers) if timers else None
+
+    # --- the sandbox ----------------------------------------------------------
+    def ensure_sandbox(self) -> None:
+        """Step 2: the pod's directories, files and namespaces."""
+        meta, spec = self.record["metadata"], self.record["spec"]
+        dirs = self.m.pod_dirs(self.record)
+        lost = self.rt["init"].get("pid") is not None
+        if lost:
+            self.event("Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+            for c in self.all_containers():
+                if c["state"] in ("running", "starting"):
+                    self.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
+                                    "message": "The container could not be located when the pod sandbox was lost"})
+        for d in (dirs["run"], dirs["shm"], dirs["memory_volumes"], dirs["disk_volumes"], dirs["logs"]):
+            os.makedirs(d, exist_ok=True)
+        volumes = spec.get("volumes") or []
+        memory = [os.path.join(dirs["memory_volumes"], v["name"]) for v in volumes
+                  if "emptyDir" in v and (v["emptyDir"] or {}).get("medium") == "Memory"]
+        for v in volumes:
+            if "emptyDir" in v:
+                os.makedirs(containers.volume_source(self.record, v["name"], dirs), exist_ok=True)
+        hostname = spec.get("hostname") or meta["name"]
+        self.write_pod_files(dirs, hostname)
+        pid = namespaces.create_sandbox({
+            "name": self.name, "hostname": hostname, "host_network": spec.get("hostNetwork"),
+            "host_ipc": spec.get("hostIPC"), "host_pid": spec.get("hostPID"),
+            "shm_dir": dirs["shm"], "memory_volumes": memory})
+        self.rt["init"] = {"pid": pid, "start": namespaces.start_time(pid)}
+        self.rt.setdefault("startTime", now_rfc3339())
+        self.watch(pid)
+        self.save()
+
+    def write_pod_files(self, dirs: dict, hostname: str) -> None:
+        """/etc/hostname, /etc/hosts and /etc/resolv.conf, shared by the
+        pod's containers (the kubelet keeps them in the pod's dir too)."""
+        spec = self.record["spec"]
+        if spec.get("hostNetwork"):
+            hosts = open("/etc/hosts").read()
+            hostname = os.uname().nodename
+        else:
+            hosts = ("# Kubernetes-managed hosts file (minipod).\n127.0.0.1\tlocalhost\n"
+                     "::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+                     "fe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+            ip = self.rt.get("podIP") or "127.0.1.1"
+            hosts += f"{ip}\t{hostname}\n"
+        files = {"hostname": hostname + "\n", "hosts": hosts}
+        try:
+            files["resolv.conf"] = open("/etc/resolv.conf").read()
+        except OSError:
+            files["resolv.conf"] = ""
+        for name, text in files.items():
+            with open(os.path.join(dirs["run"], name), "w") as f:
+                f.write(text)
+
+    # --- containers -----------------------------------------------------------
+    async def maybe_start(self, c: dict) -> float | None:
+        """Start `c` unless it is in back-off; return seconds until a retry."""
+        now = time.time()
+        if c.get("retryAt", 0) > now:
+            return c["retryAt"] - now
+        if c["state"] == "terminated":
+            # The kubelet's doBackOff(): the first restart is immediate; after
+            # that the container waits `backoff` seconds from its last exit.
+            finished = c.get("finishedEpoch", now)
+            if c.get("backoff") and now - finished < c["backoff"] and \
+                    finished - c.get("backoffUpdated", 0) <= 2 * self.m.backoff_max:
+                c["retryAt"] = finished + c["backoff"]
+                c["last"] = podstatus.terminated_state(c)
+                c.update(state="waiting", reason="CrashLoopBackOff",
+                         message=f"back-off {c['backoff']:g}s restarting failed container="
+                                 f"{c['name']} pod={self.record['metadata']['name']}_"
+                                 f"{self.record['metadata']['namespace']}({self.record['metadata']['uid']})")
+                self.event("Warning", "BackOff", "Back-off restarting failed container", c["name"])
+                return c["retryAt"] - now
+            self.next_backoff(c, finished)
+        elif c["state"] == "waiting" and c.get("last") and c.get("reason") == "CrashLoopBackOff":
+            self.next_backoff(c, c["last"].get("finishedEpoch", now))
+        return await self.start_container(c)
+
+    def next_backoff(self, c: dict, finished: float) -> None:
+        if not c.get("backoff") or finished - c.get("backoffUpdated", 0) > 2 * self.m.backoff_max:
+            c["backoff"] = self.m.backoff_base
+        else:
+            c["backoff"] = min(2 * c["backoff"], self.m.backoff_max)
+        c["backoffUpdated"] = time.time()
+
+    async def start_container(self, c: dict) -> float | None:
+        spec = self.spec_of(c)
+        try:
+            image = self.m.resolve_image(spec)
+        except MinipodError as e:
+            reason = getattr(e, "reason", "ErrImagePull")
+            c.update(state="waiting", reason=reason, message=str(e), retryAt=time.time() + self.m.backoff_base)
+            self.event("Warning", "Failed", str(e), c["name"])
+            return self.m.backoff_base
+        self.event("Normal", "Pulled", f'Container image "{spec["image"]}" already present on machine',
+                   c["name"])
+        if c["state"] == "terminated" or c.get("last"):
+            if c["state"] == "terminated":
+                c["last"] = podstatus.terminated_state(c)
+                c["last"]["finishedEpoch"] = c.get("finishedEpoch")
+            c["restartCount"] = c.get("restartCount", 0) + (1 if c.get("id") else 0)
+        dirs = self.m.pod_dirs(self.record)
+        if c.get("id"):
+            # The previous instance's writable layer: a restarted container
+            # starts from the image again, as in Kubernetes.
+            shutil.rmtree(os.path.join(dirs["containers"], c["id"]), ignore_errors=True)
+        cid = uuid.uuid4().hex + uuid.uuid4().hex
+        c.update(id=cid, state="starting", image=image.ref, imageID=image_id(image),
+                 logPath=os.path.join(dirs["logs"], c["name"], f"{c.get('restartCount', 0)}.log"),
+                 exitFile=os.path.join(dirs["run"], "exits", f"{cid}.json"))
+        for k in ("reason", "message", "exitCode", "signal", "finishedAt", "retryAt", "pid"):
+            c.pop(k, None)
+        os.makedirs(os.path.dirname(c["logPath"]), exist_ok=True)
+        os.makedirs(os.path.dirname(c["exitFile"]), exist_ok=True)
+        try:
+            plan = containers.build_plan(self.record, spec, image, c, dirs, self.m.shim)
+        except (MinipodError, OSError) as e:
+            c.update(state="waiting", reason="CreateContainerConfigError", message=str(e),
+                     retryAt=time.time() + self.m.backoff_base)
+            self.event("Warning", "Failed", f"Error: {e}", c["name"])
+            return self.m.backoff_base
+        self.save()  # a restarted daemon finds "starting" and looks for the monitor
+        self.event("Normal", "Created", f"Created container {c['name']}", c["name"])
+        result = await process.launch(plan)
+        return self.launched(c, result)
+
+    def launched(self, c: dict, result: process.LaunchResult) -> float | None:
+        if result.pid:
+            c["pid"], c["pidStart"] = result.pid, namespaces.start_time(result.pid)
+        if result.monitor:
+            c["monitorPid"], c["monitorStart"] = result.monitor, namespaces.start_time(result.monitor)
+        c["startedAt"], c["startedEpoch"] = now_rfc3339(), time.time()
+        if result.ok:
+            c["state"] = "running"
+            self.event("Normal", "Started", f"Started container {c['name']}", c["name"])
+            if not self.watch(result.monitor):
+                self.collect_exit(c)
+            return None
+        if result.reason == process.START_ERROR:
+            # execve() failed: the container ran (and exited 128), as with runc.
+            self.event("Warning", "Failed", f"Error: {result.message}", c["name"])
+            self.finish(c, {"exitCode": 128, "reason": "StartError", "message": result.message})
+            self.wake.set()
+            return None
+        c.update(state="waiting", reason=result.reason or process.CREATE_ERROR,
+                 message=result.message, retryAt=time.time() + self.m.backoff_base)
+        self.event("Warning", "Failed", f"Error: {result.message}", c["name"])
+        return self.m.backoff_base
+
+    def finish(self, c: dict, exit_info: dict) -> None:
+        """Record that a container's process is gone."""
+        if c["state"] != "terminated":
+            c["state"] = "terminated"
+            c["exitCode"] = exit_info.get("exitCode", 0)
+            c["signal"] = exit_info.get("signal") or None
+            c["finishedAt"] = exit_info.get("finishedAt", now_rfc3339())[:19] + "Z"
+            c["finishedEpoch"] = exit_info.get("finishedEpoch", time.time())
+            c["reason"] = exit_info.get("reason") or ("Completed" if c["exitCode"] == 0 else "Error")
+            c["message"] = exit_info.get("message")
+        c.pop("retryAt", None)
+
+    def collect_exit(self, c: dict) -> bool:
+        """Read the monitor's exit file for `c`; False if there is none yet."""
+        try:
+            with open(c["exitFile"]) as f:
+                info = json.load(f)
+        except (OSError, ValueError, KeyError):
+            return False
+        info["finishedEpoch"] = _epoch(info.get("finishedAt"))
+        if c.get("reason") == "StartError" or c["state"] == "terminated":
+            return True
+        self.finish(c, info)
+        return True
+
+    def watch(self, pid: int | None) -> bool:
+        """Wake the worker when `pid` exits (pidfd_open(2) + the event loop)."""
+        if not pid or pid in self.pidfds:
+            return bool(pid)
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            return False
+        self.pidfds[pid] = fd
+        asyncio.get_running_loop().add_reader(fd, self.on_exit, pid)
+        return True
+
+    def unwatch(self, pid: int) -> None:
+        fd = self.pidfds.pop(pid, None)
+        if fd is not None:
+            asyncio.get_running_loop().remove_reader(fd)
+            os.close(fd)
+
+    def on_exit(self, pid: int) -> None:
+        self.unwatch(pid)
+        for c in self.all_containers():
+            if c.get("monitorPid") == pid and c["state"] in ("running", "starting"):
+                if not self.collect_exit(c):
+                    self.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
+                                    "message": "the container's monitor exited without a status"})
+        self.wake.set()
+
+    # --- termination ------------------------------------------------------------
+    async def terminate(self) -> None:
+        """SIGTERM every running container, SIGKILL at the grace deadline,
+        then kill the pod's PID 1 and remove everything the pod had."""
+        meta = self.record["metadata"]
+        deadline = self.rt.setdefault("killDeadline", time.time() + meta.get("deletionGracePeriodSeconds", 30))
+        running = [c for c in self.all_containers() if c["state"] in ("running", "starting")
+                   and namespaces.alive(c.get("pid"), c.get("pidStart"))]
+        for c in running:
+            if not c.get("killSent"):
+                c["killSent"] = True
+                self.event("Normal", "Killing", f"Stopping container {c['name']}", c["name"])
+                _kill(c.get("pid"), signal.SIGKILL if deadline <= time.time() else signal.SIGTERM)
+        while running and time.time() < deadline:
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), max(0.0, deadline - time.time()))
+            except asyncio.TimeoutError:
+                break
+            running = [c for c in running if namespaces.alive(c.get("pid"), c.get("pidStart"))]
+        for c in running:
+            _kill(c.get("pid"), signal.SIGKILL)
+        init = self.rt["init"]
+        if namespaces.alive(init.get("pid"), init.get("start")):
+            _kill(init["pid"], signal.SIGKILL)  # the kernel kills the whole pid namespace
+        await self.wait_gone([init] + [{"pid": c.get("monitorPid"), "start": c.get("monitorStart")}
+                                       for c in self.all_containers()])
+        for pid in list(self.pidfds):
+            self.unwatch(pid)
+        self.m.remove_pod_files(self.record)
+        self.finished.set()
+
+    async def wait_gone(self, procs: list[dict], timeout: float = 10.0) -> None:
+        end = time.time() + timeout
+        while time.time() < end and any(namespaces.alive(p.get("pid"), p.get("start")) for p in procs):
+            await asyncio.sleep(0.002)
+
+
+def image_id(image) -> str:
+    """REPOSITORY@DIGEST, the form the kubelet reports as imageID."""
+    repo = image.ref.split("@")[0]
+    if ":" in repo.rsplit("/", 1)[-1]:
+        repo = repo.rsplit(":", 1)[0]
+    return f"{repo}@{image.digest}"
+
+
+def _kill(pid: int | None, sig: int) -> None:
+    if pid:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _epoch(rfc3339: str | None) -> float:
+    if not rfc3339:
+        return time.time()
+    import calendar
+    base, _, frac = rfc3339.rstrip("Z").partition(".")
+    secs = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
+    return secs + (float("0." + frac) if frac else 0.0)

@@ -1,0 +1,142 @@
+"""The pod sandbox: the namespaces a Pod's containers share, and its PID 1.
+
+What the Kubernetes docs call the Pod's "shared execution environment" is a
+set of namespaces plus one process that keeps them alive:
+
+    net   the pod's IP address, ports, routing table and its loopback
+    ipc   System V IPC and POSIX message queues (plus the pod's /dev/shm)
+    uts   the hostname (the pod's name, or spec.hostname)
+    pid   one process tree whose PID 1 is minipod-shim init (the "pause")
+    mnt   the pod's mounts (its /dev/shm and memory-backed emptyDirs),
+          which the host never sees
+
+Steps of create_sandbox(), in order, in a forked child of the daemon:
+    1. setsid(): leave the daemon's session, so a Ctrl-C at the daemon's
+       terminal never reaches a pod.
+    2. unshare() the namespaces the pod does not take from the host
+       (hostNetwork also keeps the host's UTS, as the kubelet does).
+    3. make every mount a slave (MS_REC|MS_SLAVE): host mounts still show
+       up in the pod, but nothing mounted in the pod reaches the host.
+    4. sethostname(); bring `lo` up, so containers reach each other on
+       localhost:PORT.
+    5. tmpfs for /dev/shm and for each `emptyDir: {medium: Memory}`.
+    6. fork(): the child is PID 1 of the new pid namespace; it execs
+       `minipod-shim init`. The forked helper reports that pid and exits,
+       so the pod init is reparented to the host's init and never depends
+       on the daemon.
+"""
+
+import os
+
+from minipod import syscalls as sc
+from minipod.errors import MinipodError
+
+NS_TYPES = ["net", "ipc", "uts", "pid", "mnt", "cgroup"]
+
+
+def shim_path() -> str:
+    """The compiled minipod-shim, built into the package at install time."""
+    path = os.path.join(os.path.dirname(__file__), "bin", "minipod-shim")
+    if not os.access(path, os.X_OK):
+        raise MinipodError(f"{path}: minipod-shim is not built",
+                           hint="reinstall minipod with ./scripts/install.sh")
+    return path
+
+
+def ns_inodes(pid: int) -> dict[str, int]:
+    """The inode of each namespace of a process: two processes share a
+    namespace exactly when these numbers are equal (namespaces(7))."""
+    out = {}
+    for t in NS_TYPES:
+        try:
+            out[t] = os.stat(f"/proc/{pid}/ns/{t}").st_ino
+        except OSError:
+            pass
+    return out
+
+
+def start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat: when the process started, in clock ticks
+    since boot. A pid plus its start time names one process forever, so a
+    recycled pid is never mistaken for the process we started."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def alive(pid: int | None, started: int | None) -> bool:
+    """Is this exact process still running? A zombie (state Z) is not: it
+    has exited and only waits for its parent to collect the status."""
+    if not pid or started is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z" and int(fields[19]) == started
+
+
+def create_sandbox(plan: dict) -> int:
+    """Create the pod's namespaces and its PID 1 (steps 1-6); return the host
+    pid of the pod init. `plan` keys: name (for ps), hostname, host_network,
+    host_ipc, host_pid, shm_dir, memory_volumes [dirs]."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    shim = shim_path()
+    helper = os.fork()
+    if helper == 0:
+        _sandbox_child(plan, shim, w)  # never returns
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        report = f.read().decode(errors="replace")
+    os.waitpid(helper, 0)
+    if report.startswith("OK "):
+        return int(report.split()[1])
+    raise MinipodError(f"pod {plan['name']}: creating the sandbox failed: "
+                       f"{report.removeprefix('ERR ').strip() or 'no report'}")
+
+
+def _sandbox_child(plan: dict, shim: str, w: int) -> None:
+    try:
+        os.setsid()
+        flags = sc.CLONE_NEWNS
+        if not plan.get("host_network"):
+            flags |= sc.CLONE_NEWNET | sc.CLONE_NEWUTS
+        if not plan.get("host_ipc"):
+            flags |= sc.CLONE_NEWIPC
+        if not plan.get("host_pid"):
+            flags |= sc.CLONE_NEWPID
+        sc.unshare(flags)
+        sc.mount("", "/", None, sc.MS_REC | sc.MS_SLAVE)
+        if not plan.get("host_network"):
+            sc.sethostname(plan["hostname"])
+            sc.set_link_up("lo")
+        if not plan.get("host_ipc"):
+            sc.mount("shm", plan["shm_dir"], "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
+                     "mode=1777,size=65536k")
+        for d in plan.get("memory_volumes", []):
+            sc.mount("tmpfs", d, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=777")
+        init = os.fork()
+        if init == 0:
+            _exec_quietly([shim, "init", plan["name"]])
+        os.write(w, f"OK {init}\n".encode())
+        os._exit(0)
+    except BaseException as e:  # report everything: the daemon must never hang
+        try:
+            os.write(w, f"ERR {e}\n".encode())
+        finally:
+            os._exit(1)
+
+
+def _exec_quietly(argv: list[str]) -> None:
+    """exec with stdio on /dev/null and no inherited descriptors."""
+    try:
+        null = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, 1 << 16)
+        os.execv(argv[0], argv)
+    finally:
+        os._exit(127)

@@ -1,0 +1,74 @@
+"""Every path of one minipod instance, derived from one root.
+
+An *instance* is one daemon and everything it owns. Two instances with
+different roots never touch each other's files, sockets or kernel objects,
+which is what lets tests, labs and a system install run side by side.
+
+    --root DIR / MINIPOD_ROOT=DIR    everything lives under DIR:
+        DIR/lib/...                  persistent state (pods, images, containers)
+        DIR/run/...                  runtime state (socket, pod run dirs, exits)
+        DIR/etc/...                  instance configuration
+    (no root)                        the usual system paths:
+        /var/lib/minipod, /run/minipod, /etc/minipod
+
+This module is imported by the CLI, so it must stay light: stdlib only.
+"""
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Instance:
+    root: str | None
+    lib: str
+    run: str
+    etc: str
+
+    @property
+    def socket(self) -> str:
+        """The daemon's HTTP API, a root-only Unix socket."""
+        return os.path.join(self.run, "minipod.sock")
+
+    @property
+    def daemon_log(self) -> str:
+        return os.path.join(self.run, "daemon.log")
+
+    @property
+    def pid_file(self) -> str:
+        return os.path.join(self.run, "daemon.pid")
+
+    @property
+    def pods_state(self) -> str:
+        """One JSON file per pod: its manifest, status and runtime facts."""
+        return os.path.join(self.lib, "pods")
+
+    @property
+    def containers_dir(self) -> str:
+        """Per-container writable overlay layers and logs."""
+        return os.path.join(self.lib, "containers")
+
+    @property
+    def images_dir(self) -> str:
+        return os.path.join(self.lib, "images")
+
+    @property
+    def pods_run(self) -> str:
+        """Per-pod runtime dirs: exit records, volumes, pinned namespaces."""
+        return os.path.join(self.run, "pods")
+
+    @property
+    def tag(self) -> str:
+        """A short id for names that must be unique per instance
+        (cgroup dirs, and later bridge-independent link names)."""
+        return hashlib.sha256((self.root or "/").encode()).hexdigest()[:8]
+
+
+def instance(root: str | None = None) -> Instance:
+    root = root or os.environ.get("MINIPOD_ROOT") or None
+    if root:
+        root = os.path.abspath(root)
+        return Instance(root, os.path.join(root, "lib"), os.path.join(root, "run"),
+                        os.path.join(root, "etc"))
+    return Instance(None, "/var/lib/minipod", "/run/minipod", "/etc/minipod")

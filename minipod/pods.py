@@ -1,0 +1,312 @@
+"""The pod manager: every pod of one instance, their records and workers.
+
+What the API asks for lands here:
+    apply()    validate a whole manifest first, then create (or leave
+               unchanged) each pod, give it a uid and a worker;
+    get()/list_pods()  the v1 Pod objects, status included;
+    delete()   set deletionTimestamp and a grace period, let the worker
+               terminate the pod, optionally wait until it is gone;
+    inspect()  the teaching view: every kernel object the pod is made of.
+
+start() runs once when the daemon starts: it loads every saved record and
+adopts what is still running (adopt_container()), so a daemon SIGKILLed at
+any moment loses nothing: a live monitor is watched again, a container that
+exited meanwhile reports the exit code and time its monitor wrote down.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import time
+import uuid
+
+from minipod import lifecycle, namespaces, podstatus
+from minipod.errors import ManifestError, MinipodError, NotFound
+from minipod.events import EventRecorder, now_rfc3339
+from minipod.manifest import load_manifest
+from minipod.state import PodStore
+
+# Fields a live pod may change on apply; everything else is immutable, as in Kubernetes.
+MUTABLE_METADATA = ("labels", "annotations")
+
+
+class ImagePullError(MinipodError):
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class PodManager:
+    def __init__(self, inst, images, backoff_base: float = 10.0, log=print):
+        self.inst = inst
+        self.images = images
+        self.store = PodStore(inst.pods_state)
+        self.events = EventRecorder(inst.lib)
+        self.backoff_base = backoff_base
+        self.backoff_max = 30 * backoff_base  # 10 s -> 5 min, as the kubelet
+        self.workers: dict[tuple[str, str], lifecycle.PodWorker] = {}
+        self.shim = namespaces.shim_path()
+        self.log = log
+
+    # --- paths --------------------------------------------------------------------
+    def pod_dirs(self, record: dict) -> dict:
+        meta = record["metadata"]
+        uid = meta["uid"]
+        run = os.path.join(self.inst.pods_run, uid)
+        return {"run": run, "shm": os.path.join(run, "shm"),
+                "memory_volumes": os.path.join(run, "volumes"),
+                "disk_volumes": os.path.join(self.inst.lib, "volumes", uid),
+                "logs": os.path.join(self.inst.lib, "logs", f"{meta['namespace']}_{meta['name']}_{uid}"),
+                "containers": self.inst.containers_dir}
+
+    def remove_pod_files(self, record: dict) -> None:
+        dirs = self.pod_dirs(record)
+        for c in record["runtime"]["initContainers"] + record["runtime"]["containers"]:
+            if c.get("id"):
+                shutil.rmtree(os.path.join(dirs["containers"], c["id"]), ignore_errors=True)
+        for key in ("run", "disk_volumes", "logs"):
+            shutil.rmtree(dirs[key], ignore_errors=True)
+        meta = record["metadata"]
+        self.store.remove(meta["namespace"], meta["name"])
+
+    # --- images -------------------------------------------------------------------
+    def resolve_image(self, container: dict):
+        ref, policy = container["image"], container.get("imagePullPolicy", "IfNotPresent")
+        image = self.images.lookup(ref)
+        if image is not None:
+            return image
+        if policy == "Never":
+            raise ImagePullError(f'Container image "{ref}" is not present with pull policy of Never',
+                                 "ErrImageNeverPull")
+        raise ImagePullError(f'Failed to pull image "{ref}": the image is not in the local store '
+                             f'and pulling from registries is not supported yet; add it with '
+                             f'"minipod image import FILE"', "ErrImagePull")
+
+    # --- start-up and adoption ----------------------------------------------------
+    async def start(self) -> None:
+        for record in self.store.load_all():
+            worker = lifecycle.PodWorker(self, record)
+            self.workers[_key(record)] = worker
+            for c in worker.all_containers():
+                self.adopt_container(worker, c)
+            if record["runtime"]["init"].get("pid"):
+                worker.watch(record["runtime"]["init"]["pid"])
+            worker.start()
+
+    def adopt_container(self, worker: lifecycle.PodWorker, c: dict) -> None:
+        if c["state"] not in ("running", "starting"):
+            return
+        if c["state"] == "starting" and not c.get("monitorPid"):
+            # The daemon died between fork and report: find the monitor by
+            # the exit file it was given on its command line.
+            found = find_monitor(c["exitFile"])
+            if found:
+                c["monitorPid"], c["pid"] = found
+                c["monitorStart"] = namespaces.start_time(found[0])
+                c["pidStart"] = namespaces.start_time(found[1])
+                c["startedAt"], c["startedEpoch"] = now_rfc3339(), time.time()
+                c["state"] = "running"
+        if namespaces.alive(c.get("monitorPid"), c.get("monitorStart")):
+            c["state"] = "running"
+            worker.watch(c["monitorPid"])
+        elif not worker.collect_exit(c):
+            if c["state"] == "starting" and not c.get("monitorPid"):
+                c.update(state="waiting", reason="ContainerCreating")
+            else:
+                worker.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
+                                  "message": "The container could not be located when the daemon restarted"})
+
+    # --- API operations -----------------------------------------------------------
+    def apply(self, text: str, namespace: str = "default") -> dict:
+        """Validate every object, then create each pod or leave it as it is."""
+        pods, warnings = load_manifest(text, namespace)
+        # Refuse changes to existing pods before creating anything.
+        errors = []
+        for pod in pods:
+            old = self.workers.get(_key(pod))
+            if old and not _same_spec(old.record, pod):
+                errors.append(f'pod "{pod["metadata"]["name"]}": Forbidden: pod updates may not '
+                              f'change fields other than metadata.labels and metadata.annotations')
+        if errors:
+            raise ManifestError(errors, hint="delete the pod first: minipod delete pod NAME")
+        results = []
+        for pod in pods:
+            old = self.workers.get(_key(pod))
+            if old is None:
+                results.append({"pod": self.create(pod), "action": "created"})
+                continue
+            meta = old.record["metadata"]
+            changed = any(meta.get(k) != pod["metadata"].get(k) for k in MUTABLE_METADATA)
+            for k in MUTABLE_METADATA:
+                if pod["metadata"].get(k) is not None:
+                    meta[k] = pod["metadata"][k]
+                else:
+                    meta.pop(k, None)
+            if changed:
+                old.save()
+            results.append({"pod": self.view(old.record), "action": "configured" if changed else "unchanged"})
+        return {"items": results, "warnings": warnings}
+
+    def create(self, pod: dict) -> dict:
+        meta, spec = pod["metadata"], pod["spec"]
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        meta["resourceVersion"] = "1"
+        meta.pop("generateName", None) if meta.get("name") else None
+
+        def ctr(c: dict, init: bool) -> dict:
+            return {"name": c["name"], "init": init, "state": "waiting",
+                    "reason": "PodInitializing" if (not init and spec.get("initContainers")) else "ContainerCreating",
+                    "restartCount": 0, "image": c["image"]}
+        record = dict(pod, runtime={
+            "init": {}, "hostIP": "127.0.0.1",
+            "initContainers": [ctr(c, True) for c in spec.get("initContainers") or []],
+            "containers": [ctr(c, False) for c in spec["containers"]]})
+        worker = lifecycle.PodWorker(self, record)
+        worker.save()
+        self.workers[_key(record)] = worker
+        worker.event("Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} "
+                                             f"to {os.uname().nodename}")
+        worker.start()
+        return self.view(record)
+
+    async def wait_running(self, keys: list[tuple[str, str]], timeout: float) -> dict:
+        """Wait until every pod is ready or failed (podstatus.run_outcome),
+        or `timeout` passes; return {name: [outcome, why]}."""
+        deadline = time.time() + timeout
+        outcomes: dict = {}
+        while True:
+            waits = []
+            for key in keys:
+                w = self.workers.get(key)
+                if w is None:
+                    outcomes[key[1]] = ["failed", "the pod was deleted"]
+                    continue
+                outcomes[key[1]] = list(podstatus.run_outcome(self.view(w.record)))
+                if outcomes[key[1]][0] == "pending":
+                    waits.append(w.changed)
+            left = deadline - time.time()
+            if not waits or left <= 0:
+                break
+            tasks = [asyncio.ensure_future(ev.wait()) for ev in waits]
+            await asyncio.wait(tasks, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            for t in tasks:
+                t.cancel()
+        return outcomes
+
+    def worker(self, namespace: str, name: str) -> lifecycle.PodWorker:
+        w = self.workers.get((namespace, name))
+        if w is None:
+            raise NotFound(f'pods "{name}" not found')
+        return w
+
+    def get(self, namespace: str, name: str) -> dict:
+        return self.view(self.worker(namespace, name).record)
+
+    def list_pods(self, namespace: str | None = None, selector: str | None = None) -> list[dict]:
+        match = parse_selector(selector) if selector else (lambda labels: True)
+        out = []
+        for (ns, _), w in sorted(self.workers.items()):
+            if (namespace is None or ns == namespace) and match(w.record["metadata"].get("labels") or {}):
+                out.append(self.view(w.record))
+        return out
+
+    @staticmethod
+    def view(record: dict) -> dict:
+        """The v1 Pod as the API shows it: the runtime facts stay private."""
+        pod = {k: v for k, v in record.items() if k != "runtime"}
+        pod["status"] = podstatus.pod_status(record)
+        return json.loads(json.dumps(pod))
+
+    async def delete(self, namespace: str, name: str, grace: int | None = None,
+                     wait: bool = True) -> dict:
+        w = self.worker(namespace, name)
+        meta = w.record["metadata"]
+        if grace is None:
+            grace = meta.get("deletionGracePeriodSeconds", w.record["spec"].get("terminationGracePeriodSeconds", 30))
+        if not meta.get("deletionTimestamp") or grace < meta.get("deletionGracePeriodSeconds", grace + 1):
+            # A shorter grace period overrides a longer one already in progress.
+            meta["deletionTimestamp"] = now_rfc3339()
+            meta["deletionGracePeriodSeconds"] = grace
+            w.rt["killDeadline"] = time.time() + grace
+            w.save()
+            w.wake.set()
+        view = self.view(w.record)
+        if wait:
+            await w.finished.wait()
+            self.workers.pop((namespace, name), None)
+        else:
+            asyncio.get_running_loop().create_task(self._forget_when_done(w, namespace, name))
+        return view
+
+    async def _forget_when_done(self, w, namespace: str, name: str) -> None:
+        await w.finished.wait()
+        self.workers.pop((namespace, name), None)
+
+    def log_path(self, namespace: str, name: str, container: str | None, previous: bool) -> tuple[str, dict]:
+        w = self.worker(namespace, name)
+        c = pick_container(w, container)
+        n = c.get("restartCount", 0) - (1 if previous else 0)
+        if previous and (n < 0 or not c.get("last")):
+            raise NotFound(f'previous terminated container "{c["name"]}" in pod "{name}" not found')
+        if not c.get("logPath"):
+            raise MinipodError(f'container "{c["name"]}" in pod "{name}" is waiting to start: '
+                               f'{c.get("reason", "ContainerCreating")}')
+        return os.path.join(os.path.dirname(c["logPath"]), f"{n}.log"), c
+
+    def inspect(self, namespace: str, name: str) -> dict:
+        from minipod.inspect import inspect_pod
+        w = self.worker(namespace, name)
+        return inspect_pod(w.record, self.pod_dirs(w.record))
+
+
+def pick_container(w: lifecycle.PodWorker, name: str | None) -> dict:
+    if name is None:
+        return w.rt["containers"][0]
+    for c in w.all_containers():
+        if c["name"] == name:
+            return c
+    raise NotFound(f'container {name} is not valid for pod {w.record["metadata"]["name"]}')
+
+
+def _key(record: dict) -> tuple[str, str]:
+    return record["metadata"]["namespace"], record["metadata"]["name"]
+
+
+def _same_spec(record: dict, pod: dict) -> bool:
+    return json.dumps(record["spec"], sort_keys=True) == json.dumps(pod["spec"], sort_keys=True)
+
+
+def find_monitor(exit_file: str) -> tuple[int, int] | None:
+    """(monitor pid, container pid) of the monitor told to write `exit_file`."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if len(argv) > 3 and argv[1] == "monitor" and argv[3] == exit_file:
+            return int(entry), int(argv[2])
+    return None
+
+
+def parse_selector(selector: str):
+    """Equality-based label selectors: a=b, a==b, a!=b, a, !a (comma = and)."""
+    tests = []
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        if "!=" in term:
+            k, v = term.split("!=", 1)
+            tests.append(lambda labels, k=k.strip(), v=v.strip(): labels.get(k) != v)
+        elif "=" in term:
+            k, v = term.replace("==", "=").split("=", 1)
+            tests.append(lambda labels, k=k.strip(), v=v.strip(): labels.get(k) == v)
+        elif term.startswith("!"):
+            tests.append(lambda labels, k=term[1:].strip(): k not in labels)
+        else:
+            tests.append(lambda labels, k=term: k in labels)
+    return lambda labels: all(t(labels) for t in tests)

@@ -1,0 +1,143 @@
+"""The Linux system calls that Python 3.11's `os` module lacks.
+
+This is the only module in minipod that uses ctypes. Everything here is a thin,
+checked wrapper: on failure it raises `SyscallError` naming the syscall and the
+path or namespace it was acting on, as crun does ("mount(overlay, /x): No such
+device"), so a student can find the failing step from the message alone.
+
+Wrapped calls (man 2 PAGE):
+    unshare(2)      new namespaces for the calling process
+    setns(2)        join the namespace behind a /proc/PID/ns/* file
+    mount(2)        mount, bind, remount and change propagation
+    umount2(2)      unmount, MNT_DETACH for lazy unmounts
+    pivot_root(2)   swap the root mount of the calling mount namespace
+And one ioctl(2), SIOCSIFFLAGS, to bring a link (the pod's loopback) up
+without loading a netlink library in the process that creates the pod.
+"""
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import socket
+import struct
+
+from minipod.errors import SyscallError
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+# clone(2) flags, used by unshare(2) and setns(2).
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# The name of each namespace's file under /proc/PID/ns and its clone flag.
+NAMESPACE_FLAGS = {
+    "net": CLONE_NEWNET,
+    "ipc": CLONE_NEWIPC,
+    "uts": CLONE_NEWUTS,
+    "pid": CLONE_NEWPID,
+    "mnt": CLONE_NEWNS,
+    "cgroup": CLONE_NEWCGROUP,
+}
+
+# mount(2) flags.
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_STRICTATIME = 1 << 24
+
+MNT_DETACH = 2
+
+
+def _check(result: int, call: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise SyscallError(f"{call}: {os.strerror(err)}", err)
+
+
+def unshare(flags: int) -> None:
+    """Move the calling process into new namespaces (CLONE_NEW* flags).
+
+    CLONE_NEWPID is special: the caller stays where it is and only its
+    next child becomes PID 1 of the new pid namespace (pid_namespaces(7)).
+    """
+    _check(_libc.unshare(flags), f"unshare({_flag_names(flags)})")
+
+
+def setns(path: str, nstype: int = 0) -> None:
+    """Join the namespace behind `path` (a /proc/PID/ns/* file or a bind mount
+    of one). Changes only the calling thread, which is why minipod calls it
+    only in forked, single-threaded children (setns(2), NOTES)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setns_fd(fd, path, nstype)
+    finally:
+        os.close(fd)
+
+
+def setns_fd(fd: int, path: str, nstype: int = 0) -> None:
+    """setns(2) on an already open namespace file; `path` names it in errors."""
+    _check(_libc.setns(fd, nstype), f"setns({path})")
+
+
+def mount(source: str, target: str, fstype: str | None = None, flags: int = 0,
+          data: str | None = None) -> None:
+    _check(_libc.mount(source.encode() if source else None, target.encode(),
+                       fstype.encode() if fstype else None, ctypes.c_ulong(flags),
+                       data.encode() if data else None),
+           f"mount({fstype or source or 'none'}, {target})")
+
+
+def umount(target: str, flags: int = 0) -> None:
+    _check(_libc.umount2(target.encode(), flags), f"umount2({target})")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    _check(_libc.syscall(_SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()),
+           f"pivot_root({new_root})")
+
+
+def sethostname(name: str) -> None:
+    try:
+        socket.sethostname(name)
+    except OSError as e:
+        raise SyscallError(f"sethostname({name}): {e.strerror}", e.errno) from None
+
+
+def set_link_up(name: str) -> None:
+    """ioctl(SIOCSIFFLAGS) IFF_UP on a link of the calling thread's network
+    namespace. A fresh netns has only `lo`, and it is down (netdevice(7))."""
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            req = struct.pack("16sH", name.encode(), 0)
+            flags = struct.unpack("16sH", fcntl.ioctl(s, siocgifflags, req)[:18])[1]
+            fcntl.ioctl(s, siocsifflags, struct.pack("16sH", name.encode(), flags | iff_up))
+        except OSError as e:
+            raise SyscallError(f"ioctl(SIOCSIFFLAGS, {name}): {e.strerror}", e.errno) from None
+
+
+def _flag_names(flags: int) -> str:
+    names = {v: "CLONE_NEW" + ("NS" if k == "mnt" else k.upper())
+             for k, v in NAMESPACE_FLAGS.items()}
+    return "|".join(n for v, n in names.items() if flags & v) or hex(flags)
+
+
+# pivot_root has no libc wrapper; its number depends on the architecture.
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "armv7l": 218, "riscv64": 41,
+                   "ppc64le": 203, "s390x": 217}.get(os.uname().machine, 155)
+
+__all__ = ["unshare", "setns", "setns_fd", "mount", "umount", "pivot_root", "sethostname",
+           "set_link_up", "errno"]
