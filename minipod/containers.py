@@ -20,6 +20,7 @@ import re
 
 from minipod import capabilities
 from minipod.errors import MinipodError
+from minipod.implemented import is_service_account_volume
 
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
@@ -140,7 +141,10 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
     spec = pod["spec"]
     mounts = [{"source": os.path.join(dirs["run"], name), "target": f"/etc/{name}"}
               for name in ("hosts", "hostname", "resolv.conf")]
+    skipped = {v["name"] for v in spec.get("volumes") or [] if is_service_account_volume(v)}
     for vm in container.get("volumeMounts") or []:
+        if vm["name"] in skipped:
+            continue  # a cluster's service-account token: there is no API server here
         mounts.append({"source": volume_source(pod, vm["name"], dirs), "target": vm["mountPath"],
                        "readonly": bool(vm.get("readOnly"))})
     cdir = os.path.join(dirs["containers"], ctr["id"])

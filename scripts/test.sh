@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install minipod and what the tests need, then run the whole suite, as
+# root, on real namespaces. CI runs exactly this (.ci/run).
+#
+# The suite runs under the leak checker when it is available beside the
+# repository: any network namespace, link, mount, cgroup, nftables table or
+# process left behind fails the run, even when every test passed.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+prefix=${MINIPOD_PREFIX:-/opt/minipod}
+
+"$here/scripts/install.sh"
+"$prefix/venv/bin/pip" install -q --disable-pip-version-check "pytest>=7"
+
+cd "$here"
+# The installed package is what gets tested (not the source tree): the
+# pytest script, unlike `python -m pytest`, does not put the cwd on sys.path.
+cmd=("$prefix/venv/bin/pytest" -p no:cacheprovider "$@")
+leakcheck=${LEAKCHECK:-$here/../shared/tools/leakcheck}
+if [ -x "$leakcheck" ]; then
+    exec "$leakcheck" run -- "${cmd[@]}"
+fi
+echo "test.sh: no leak checker at $leakcheck; running the suite without it" >&2
+exec "${cmd[@]}"
