@@ -44,7 +44,8 @@ def _mounts(pid: int) -> list[dict]:
                 fields = line.split()
                 sep = fields.index("-")
                 out.append({"mountPoint": fields[4], "type": fields[sep + 1],
-                            "source": fields[sep + 2], "options": fields[5]})
+                            "source": fields[sep + 2], "options": fields[5],
+                            "superOptions": fields[sep + 3] if len(fields) > sep + 3 else ""})
     except (OSError, ValueError):
         pass
     return out
@@ -82,6 +83,8 @@ def inspect_pod(record: dict, dirs: dict) -> dict:
                               "pid": bool(record["spec"].get("hostPID")),
                               "ipc": bool(record["spec"].get("hostIPC"))},
            "shareProcessNamespace": record["spec"].get("shareProcessNamespace", True) is not False,
+           # The daemon runs in the host's namespaces: the reference to compare with.
+           "hostNamespaceInodes": namespaces.ns_inodes(os.getpid()),
            "containers": []}
     if pod["podInit"].get("nsPid"):
         pod["podInit"]["nsPid"] = pod["podInit"]["nsPid"][0]

@@ -201,8 +201,10 @@ def describe_inspect(data: dict) -> str:
     lines = [f"Pod {data['namespace']}/{data['name']}  (uid {data['uid']})",
              f"  pod init: host pid {init.get('pid')}, pid {init.get('nsPid', '?')} in the pod"
              f"{'' if init.get('alive') else '  (not running)'}"]
+    host_ns = data.get("hostNamespaceInodes") or {}
     for t, ino in (init.get("namespaces") or {}).items():
-        lines.append(f"    {t + ' namespace':<18} inode {ino}")
+        whose = "the host's" if host_ns.get(t) == ino else "the pod's own"
+        lines.append(f"    {t + ' namespace':<18} inode {ino}  ({whose})")
     lines.append(f"  run dir: {data['runDir']}   /dev/shm: {data['shm']}")
     pod_ns = init.get("namespaces") or {}
     for c in data["containers"]:
@@ -215,7 +217,8 @@ def describe_inspect(data: dict) -> str:
             mon = c.get("monitor") or {}
             lines.append(f"    monitor: host pid {mon.get('pid')} (its parent, outside the pod)")
             for t, ino in proc.get("namespaces", {}).items():
-                shared = "shared with the pod" if pod_ns.get(t) == ino else "its own"
+                shared = ("the host's" if host_ns.get(t) == ino else
+                          "shared with the pod" if pod_ns.get(t) == ino else "its own")
                 lines.append(f"    {t + ' namespace':<18} inode {ino}  ({shared})")
             lines.append(f"    capabilities: effective {proc['capabilities'].get('CapEff')}")
         rootfs = c.get("rootfs") or {}
