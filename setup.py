@@ -19,7 +19,9 @@ class BuildWithShim(build_py):
         out_dir = os.path.join(self.build_lib, "minipod", "bin")
         os.makedirs(out_dir, exist_ok=True)
         cc = os.environ.get("CC", "cc")
-        subprocess.check_call([cc, "-O2", "-Wall", "-Wextra", "-o",
+        # Static: the pod init runs in an empty root where no shared
+        # library can be found (see namespaces.py, step 7).
+        subprocess.check_call([cc, "-O2", "-Wall", "-Wextra", "-static", "-o",
                                os.path.join(out_dir, "minipod-shim"), src])
 
 

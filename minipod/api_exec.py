@@ -147,7 +147,7 @@ class ExecSession:
             pass
         for fd in outputs:
             loop.remove_reader(fd)
-        report = process.LaunchResult(await process._read_to_eof(err_pipe))  # noqa: SLF001
+        report = process.LaunchResult(await process.read_to_eof(err_pipe))
         if report.reason:
             await ws.send_bytes(bytes([STDERR]) + f"minipod: {report.message}\n".encode())
             code = 127 if "not found" in (report.message or "") or "no such file" in (report.message or "") else 126

@@ -25,9 +25,14 @@ DEFAULT_CAPS = [
 ]
 
 
-def _last_cap() -> int:
+def _read_last_cap() -> int:
     with open("/proc/sys/kernel/cap_last_cap") as f:
         return int(f.read())
+
+
+# Read once, in the daemon: the processes that drop capabilities may already
+# have pivoted into a root without this file.
+LAST_CAP = _read_last_cap()
 
 
 def all_cap_names() -> list[str]:
@@ -65,7 +70,7 @@ def apply_caps(names: list[str]) -> None:
     # Walk every capability the *kernel* knows, not only the ones this
     # python-prctl knows: a newer kernel has capabilities (e.g. 40,
     # CHECKPOINT_RESTORE) that an older library would silently keep.
-    for cap in range(_last_cap() + 1):
+    for cap in range(LAST_CAP + 1):
         if cap not in keep:
             try:
                 prctl.capbset_drop(cap)
@@ -86,3 +91,9 @@ def read_caps(pid: int | str = "self") -> dict[str, int]:
                 k, v = line.split(":")
                 out[k] = int(v.strip(), 16)
     return out
+
+
+def set_no_new_privs() -> None:
+    """prctl(PR_SET_NO_NEW_PRIVS): execve() can never grant more privileges
+    (no setuid bits, no file capabilities) to this process or its children."""
+    prctl.set_no_new_privs(1)

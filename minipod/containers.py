@@ -18,7 +18,7 @@ The kubelet's rules, in the order they are applied:
 import os
 import re
 
-from minipod import capabilities
+from minipod import capabilities, namespaces
 from minipod.errors import MinipodError
 from minipod.implemented import is_service_account_volume
 
@@ -50,19 +50,29 @@ def field_ref(path: str, pod: dict) -> str:
     raise MinipodError(f"fieldRef {path!r} is not supported")
 
 
-def build_env(image_env: list[str], container: dict, pod: dict) -> dict[str, str]:
+def build_env(image_env: list[str], container: dict, pod: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """(the process's environment, the spec's own variables).
+
+    As the kubelet does, $(VAR) in a value refers only to variables the
+    spec declared before it; the image's Env (and HOSTNAME) are merged in
+    afterwards, the way the container runtime adds them."""
+    declared: dict[str, str] = {}
+    for var in container.get("env") or []:
+        if "value" in var or "valueFrom" not in var:
+            declared[var["name"]] = expand(str(var.get("value") or ""), declared)
+        elif (var["valueFrom"] or {}).get("fieldRef"):
+            declared[var["name"]] = field_ref(var["valueFrom"]["fieldRef"]["fieldPath"], pod)
     env: dict[str, str] = {}
     for item in image_env or []:
         k, _, v = item.partition("=")
         env[k] = v
-    # As containerd does, the container's hostname is in $HOSTNAME.
-    env.setdefault("HOSTNAME", pod["spec"].get("hostname") or pod["metadata"]["name"])
-    for var in container.get("env") or []:
-        if "value" in var or "valueFrom" not in var:
-            env[var["name"]] = expand(str(var.get("value") or ""), env)
-        elif (var["valueFrom"] or {}).get("fieldRef"):
-            env[var["name"]] = field_ref(var["valueFrom"]["fieldRef"]["fieldPath"], pod)
-    return env
+    # As containerd does, the container's hostname is in $HOSTNAME: the
+    # node's with hostNetwork, else the pod's.
+    spec = pod["spec"]
+    env["HOSTNAME"] = os.uname().nodename if spec.get("hostNetwork") else \
+        (spec.get("hostname") or pod["metadata"]["name"])
+    env.update(declared)
+    return env, declared
 
 
 def build_argv(image_config: dict, container: dict, env: dict[str, str]) -> list[str]:
@@ -135,8 +145,8 @@ def _is_type(path: str, test: str) -> bool:
 def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: str) -> dict:
     """Everything process.launch() needs for one start of one container."""
     config = image.config or {}
-    env = build_env(config.get("Env"), container, pod)
-    argv = build_argv(config, container, env)
+    env, declared = build_env(config.get("Env"), container, pod)
+    argv = build_argv(config, container, declared)
     sec = security(pod, container)
     spec = pod["spec"]
     mounts = [{"source": os.path.join(dirs["run"], name), "target": f"/etc/{name}"}
@@ -151,7 +161,8 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
     for sub in ("upper", "work", "rootfs"):
         os.makedirs(os.path.join(cdir, sub), exist_ok=True)
     init = pod["runtime"]["init"]["pid"]
-    join = {t: f"/proc/{init}/ns/{t}" for t in ("net", "ipc", "uts", "mnt")}
+    join = {t: f"/proc/{init}/ns/{t}" for t in ("net", "ipc", "uts")}
+    join["mnt"] = namespaces.pod_mount_ns(init)
     share_pid = spec.get("shareProcessNamespace", True) is not False and not spec.get("hostPID")
     if share_pid:
         join["pid"] = f"/proc/{init}/ns/pid"

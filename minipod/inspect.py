@@ -88,6 +88,10 @@ def inspect_pod(record: dict, dirs: dict) -> dict:
            "containers": []}
     if pod["podInit"].get("nsPid"):
         pod["podInit"]["nsPid"] = pod["podInit"]["nsPid"][0]
+    if pod["podInit"].get("alive"):
+        # The init confines itself to a mount namespace of its own and keeps
+        # the pod's open on a descriptor: report the pod's.
+        pod["podInit"]["namespaces"]["mnt"] = os.stat(namespaces.pod_mount_ns(init["pid"])).st_ino
     for c in rt["initContainers"] + rt["containers"]:
         view = {"name": c["name"], "init": c["init"], "state": c["state"],
                 "containerID": c.get("id"), "restartCount": c.get("restartCount", 0),

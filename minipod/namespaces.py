@@ -20,10 +20,12 @@ Steps of create_sandbox(), in order, in a forked child of the daemon:
     4. sethostname(); bring `lo` up, so containers reach each other on
        localhost:PORT.
     5. tmpfs for /dev/shm and for each `emptyDir: {medium: Memory}`.
-    6. fork(): the child is PID 1 of the new pid namespace; it execs
-       `minipod-shim init`. The forked helper reports that pid and exits,
-       so the pod init is reparented to the host's init and never depends
-       on the daemon.
+    6. fork(): the child is PID 1 of the new pid namespace. The forked
+       helper reports that pid and exits, so the pod init is reparented to
+       the host's init and never depends on the daemon.
+    7. the child confines itself (an empty read-only root of its own, no
+       capabilities, no_new_privs), keeps the pod's mount namespace open on
+       fd 3 for the containers to join, and execs `minipod-shim init`.
 """
 
 import os
@@ -79,23 +81,25 @@ def alive(pid: int | None, started: int | None) -> bool:
     return fields[0] != "Z" and int(fields[19]) == started
 
 
-def create_sandbox(plan: dict) -> int:
+async def create_sandbox(plan: dict) -> int:
     """Create the pod's namespaces and its PID 1 (steps 1-6); return the host
     pid of the pod init. `plan` keys: name (for ps), hostname, host_network,
-    host_ipc, host_pid, shm_dir, memory_volumes [dirs]."""
+    host_ipc, host_pid, shm_dir, memory_volumes [dirs], init_root (an empty
+    directory)."""
+    from minipod.process import read_to_eof, reap_later
     r, w = os.pipe2(os.O_CLOEXEC)
     shim = shim_path()
     helper = os.fork()
     if helper == 0:
         _sandbox_child(plan, shim, w)  # never returns
     os.close(w)
-    with os.fdopen(r, "rb") as f:
-        report = f.read().decode(errors="replace")
-    os.waitpid(helper, 0)
-    if report.startswith("OK "):
+    reap_later(helper)
+    report = await read_to_eof(r)
+    errors = [line[4:] for line in report.splitlines() if line.startswith("ERR ")]
+    if report.startswith("OK ") and not errors:
         return int(report.split()[1])
     raise MinipodError(f"pod {plan['name']}: creating the sandbox failed: "
-                       f"{report.removeprefix('ERR ').strip() or 'no report'}")
+                       f"{'; '.join(errors) or 'no report'}")
 
 
 def _sandbox_child(plan: dict, shim: str, w: int) -> None:
@@ -120,7 +124,7 @@ def _sandbox_child(plan: dict, shim: str, w: int) -> None:
             sc.mount("tmpfs", d, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=777")
         init = os.fork()
         if init == 0:
-            _exec_quietly([shim, "init", plan["name"]])
+            _guarded_init(plan, shim, w)
         os.write(w, f"OK {init}\n".encode())
         os._exit(0)
     except BaseException as e:  # report everything: the daemon must never hang
@@ -130,13 +134,54 @@ def _sandbox_child(plan: dict, shim: str, w: int) -> None:
             os._exit(1)
 
 
-def _exec_quietly(argv: list[str]) -> None:
-    """exec with stdio on /dev/null and no inherited descriptors."""
+# The pod init keeps the pod's mount namespace open on this descriptor;
+# containers join it through /proc/INIT/fd/3 (see pod_mount_ns()).
+POD_MNT_FD = 3
+
+
+def pod_mount_ns(init_pid: int) -> str:
+    return f"/proc/{init_pid}/fd/{POD_MNT_FD}"
+
+
+def _guarded_init(plan: dict, shim: str, w: int) -> None:
     try:
-        null = os.open("/dev/null", os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.closerange(3, 1 << 16)
-        os.execv(argv[0], argv)
-    finally:
-        os._exit(127)
+        _confine_and_exec_init(plan, shim)
+    except BaseException as e:
+        try:
+            os.write(w, f"ERR pod init: {e}\n".encode())
+        finally:
+            os._exit(1)
+
+
+def _confine_and_exec_init(plan: dict, shim: str) -> None:
+    """Step 7: the pod's PID 1 is visible to every container of the pod
+    (with the shared pid namespace) through /proc/1. Left as it is, its root
+    would be the host's / and it would hold every capability, so a container
+    allowed CAP_SYS_PTRACE could reach the host's files via /proc/1/root.
+    Like Kubernetes' pause container, it gets nothing: an empty read-only
+    root, no capabilities, no_new_privs."""
+    from minipod import capabilities
+    mnt = os.open("/proc/self/ns/mnt", os.O_RDONLY)  # the pod's mount namespace
+    binary = os.open(shim, os.O_RDONLY | os.O_CLOEXEC)
+    null = os.open("/dev/null", os.O_RDWR)
+    # A mount namespace of its own, rooted on an empty tmpfs.
+    sc.unshare(sc.CLONE_NEWNS)
+    sc.mount("", "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    root = plan["init_root"]
+    sc.mount("tmpfs", root, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "size=4k,mode=0555")
+    os.chdir(root)
+    sc.pivot_root(".", ".")
+    sc.umount(".", sc.MNT_DETACH)
+    sc.mount("", "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+    os.chdir("/")
+    capabilities.apply_caps([])
+    capabilities.set_no_new_privs()
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.dup2(mnt, POD_MNT_FD)
+    os.set_inheritable(POD_MNT_FD, True)
+    os.closerange(POD_MNT_FD + 1, binary)
+    os.closerange(binary + 1, 1 << 16)
+    # fexecve(3): the binary is no longer reachable by path, and it is
+    # linked statically because no shared library is reachable either.
+    os.execve(binary, ["minipod-shim", "init", plan["name"]], {})
