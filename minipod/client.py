@@ -8,16 +8,20 @@ If no daemon answers, ensure_daemon() starts one in the background
 for its socket, as podman's service or dockerd socket activation would.
 """
 
-import http.client
-import json
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.parse
 
-from minipod.errors import MinipodError, NotFound
+# http.client imports ssl when it can; a Unix socket never needs TLS, and
+# ssl alone costs every command several milliseconds of start-up.
+sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
+
+import http.client  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import time  # noqa: E402
+import urllib.parse  # noqa: E402
+
+from minipod.errors import MinipodError, NotFound  # noqa: E402
 
 
 class ApiError(MinipodError):
@@ -64,6 +68,7 @@ class Client:
         return conn
 
     def ensure_daemon(self, timeout: float = 15.0) -> None:
+        import subprocess  # only here: most commands never need it
         os.makedirs(self.inst.run, mode=0o700, exist_ok=True)
         cmd = [sys.executable, "-m", "minipod"]
         if self.inst.root:

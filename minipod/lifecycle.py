@@ -100,7 +100,7 @@ class PodWorker:
             await self.terminate()
             return None
         if not namespaces.alive(self.rt["init"].get("pid"), self.rt["init"].get("start")):
-            self.ensure_sandbox()
+            await self.ensure_sandbox()
         timers: list[float] = []
         policy = self.record["spec"]["restartPolicy"]
         if podstatus.phase(self.record) in ("Succeeded", "Failed"):
@@ -127,7 +127,7 @@ class PodWorker:
         return min(timers) if timers else None
 
     # --- the sandbox ----------------------------------------------------------
-    def ensure_sandbox(self) -> None:
+    async def ensure_sandbox(self) -> None:
         """Step 2: the pod's directories, files and namespaces."""
         meta, spec = self.record["metadata"], self.record["spec"]
         dirs = self.m.pod_dirs(self.record)
@@ -138,7 +138,8 @@ class PodWorker:
                 if c["state"] in ("running", "starting"):
                     self.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
                                     "message": "The container could not be located when the pod sandbox was lost"})
-        for d in (dirs["run"], dirs["shm"], dirs["memory_volumes"], dirs["disk_volumes"], dirs["logs"]):
+        for d in (dirs["run"], dirs["shm"], dirs["memory_volumes"], dirs["disk_volumes"], dirs["logs"],
+                  dirs["init_root"]):
             os.makedirs(d, exist_ok=True)
         volumes = spec.get("volumes") or []
         memory = [os.path.join(dirs["memory_volumes"], v["name"]) for v in volumes
@@ -148,10 +149,10 @@ class PodWorker:
                 os.makedirs(containers.volume_source(self.record, v["name"], dirs), exist_ok=True)
         hostname = spec.get("hostname") or meta["name"]
         self.write_pod_files(dirs, hostname)
-        pid = namespaces.create_sandbox({
+        pid = await namespaces.create_sandbox({
             "name": self.name, "hostname": hostname, "host_network": spec.get("hostNetwork"),
             "host_ipc": spec.get("hostIPC"), "host_pid": spec.get("hostPID"),
-            "shm_dir": dirs["shm"], "memory_volumes": memory})
+            "shm_dir": dirs["shm"], "memory_volumes": memory, "init_root": dirs["init_root"]})
         self.rt["init"] = {"pid": pid, "start": namespaces.start_time(pid)}
         self.rt.setdefault("startTime", now_rfc3339())
         self.watch(pid)

@@ -21,7 +21,10 @@ from minipod.validate import validate_pod
 
 def parse_documents(text: str) -> list[dict]:
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        # libyaml's C loader when present: several times faster than the
+        # pure-Python one, with the same safe subset of YAML.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        docs = [d for d in yaml.load_all(text, Loader=loader) if d is not None]
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -14,17 +14,14 @@ which is what lets tests, labs and a system install run side by side.
 This module is imported by the CLI, so it must stay light: stdlib only.
 """
 
-import hashlib
 import os
-from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
 class Instance:
-    root: str | None
-    lib: str
-    run: str
-    etc: str
+    # A plain class, not a dataclass: importing dataclasses costs the CLI
+    # several milliseconds on every command.
+    def __init__(self, root: str | None, lib: str, run: str, etc: str):
+        self.root, self.lib, self.run, self.etc = root, lib, run, etc
 
     @property
     def socket(self) -> str:
@@ -62,6 +59,7 @@ class Instance:
     def tag(self) -> str:
         """A short id for names that must be unique per instance
         (cgroup dirs, and later bridge-independent link names)."""
+        import hashlib
         return hashlib.sha256((self.root or "/").encode()).hexdigest()[:8]
 
 

@@ -54,7 +54,7 @@ class PodManager:
         meta = record["metadata"]
         uid = meta["uid"]
         run = os.path.join(self.inst.pods_run, uid)
-        return {"run": run, "shm": os.path.join(run, "shm"),
+        return {"run": run, "shm": os.path.join(run, "shm"), "init_root": os.path.join(run, "init-root"),
                 "memory_volumes": os.path.join(run, "volumes"),
                 "disk_volumes": os.path.join(self.inst.lib, "volumes", uid),
                 "logs": os.path.join(self.inst.lib, "logs", f"{meta['namespace']}_{meta['name']}_{uid}"),

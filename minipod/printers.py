@@ -3,7 +3,6 @@
 Stdlib only, except yaml, imported when -o yaml asks for it.
 """
 
-import calendar
 import json
 import sys
 import time
@@ -14,6 +13,7 @@ from minipod.podstatus import display_status, ready_column, restarts_column
 def parse_time(ts: str | None) -> float | None:
     if not ts:
         return None
+    import calendar
     return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
 
 

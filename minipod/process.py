@@ -71,11 +71,25 @@ async def launch(plan: dict) -> LaunchResult:
     if pid == 0:
         _guard(_l1, plan, w)
     os.close(w)
-    os.waitpid(pid, 0)  # L1 only forks and exits: microseconds
-    return LaunchResult(await _read_to_eof(r))
+    reap_later(pid)  # L1 only forks and exits
+    return LaunchResult(await read_to_eof(r))
 
 
-async def _read_to_eof(fd: int) -> str:
+def reap_later(pid: int) -> None:
+    """Collect a short-lived child's exit status when it comes, without
+    blocking the event loop (and without leaving a zombie)."""
+    loop = asyncio.get_running_loop()
+    fd = os.pidfd_open(pid)
+
+    def exited() -> None:
+        loop.remove_reader(fd)
+        os.close(fd)
+        os.waitpid(pid, 0)
+
+    loop.add_reader(fd, exited)
+
+
+async def read_to_eof(fd: int) -> str:
     """Read a pipe to EOF without blocking the event loop."""
     loop = asyncio.get_running_loop()
     os.set_blocking(fd, False)

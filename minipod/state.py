@@ -21,8 +21,9 @@ import os
 def write_json_atomic(path: str, doc) -> None:
     directory = os.path.dirname(path)
     tmp = f"{path}.tmp-{os.getpid()}"
+    data = json.dumps(doc, separators=(",", ":"))  # dumps: the C encoder, unlike dump
     with open(tmp, "w") as f:
-        json.dump(doc, f, separators=(",", ":"))
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.rename(tmp, path)
@@ -46,6 +47,7 @@ class PodStore:
 
     def __init__(self, directory: str):
         self.directory = directory
+        self._last: dict[str, str] = {}  # path -> what we last wrote there
         os.makedirs(directory, mode=0o700, exist_ok=True)
 
     def _path(self, namespace: str, name: str) -> str:
@@ -54,9 +56,17 @@ class PodStore:
 
     def save(self, record: dict) -> None:
         meta = record["metadata"]
-        write_json_atomic(self._path(meta["namespace"], meta["name"]), record)
+        path = self._path(meta["namespace"], meta["name"])
+        # Skip a write that would change nothing: a pod is saved after every
+        # step of its worker, and most steps change only memory.
+        data = json.dumps(record, sort_keys=True)
+        if self._last.get(path) == data:
+            return
+        write_json_atomic(path, record)
+        self._last[path] = data
 
     def remove(self, namespace: str, name: str) -> None:
+        self._last.pop(self._path(namespace, name), None)
         try:
             os.unlink(self._path(namespace, name))
         except FileNotFoundError:

@@ -36,11 +36,15 @@ if [ -n "$missing" ]; then
 fi
 
 # 2. The Python package, in its own virtualenv (PEP 668 keeps pip out of
-#    the system Python). --system-site-packages lets later features use
-#    Debian-only bindings such as python3-nftables.
+#    the system Python). An isolated one: the system's site-packages would
+#    add their start-up cost to every `minipod` command.
+if grep -qs "include-system-site-packages = true" "$prefix/venv/pyvenv.cfg"; then
+    echo "==> recreating $prefix/venv without the system site-packages"
+    rm -rf "$prefix/venv"
+fi
 if [ ! -x "$prefix/venv/bin/python" ]; then
     echo "==> creating $prefix/venv"
-    "$python" -m venv --system-site-packages "$prefix/venv"
+    "$python" -m venv "$prefix/venv"
 fi
 echo "==> installing minipod into $prefix/venv"
 "$prefix/venv/bin/pip" install -q --disable-pip-version-check --upgrade pip >/dev/null

@@ -1,0 +1,434 @@
+"""Benchmark minipod on this machine (and podman beside it, when installed).
+
+    python bench/bench.py [--runs N] [--burst N] [--pss-pods K] [--no-podman] [--json]
+
+The script starts its own minipod daemon on a fresh temporary --root,
+builds the busybox image into it, and does one untimed warm-up run, so every
+figure is with the image cached and the daemon already running. The pod is
+the same everywhere: one container, busybox:1.35, `sleep 3600`.
+
+What is measured, and how (times are medians of N runs, default 10):
+  1. `minipod run FILE`: wall time from starting the command to its exit
+     (it returns once the pod is Running). Between runs the pod is deleted
+     with `minipod delete pod NAME --grace-period 0`, whose wall time is
+     kept too ("delete, CLI").
+  2. apply -> Running, daemon side: the time one
+     `POST /minipod/v1/apply?wait=running` request takes over the daemon's
+     Unix socket, i.e. without the CLI's process start and imports.
+  3. A burst of B pods (default 50) created through the API, three ways:
+     one request holding B documents; B requests one after the other;
+     B requests at once from B threads. Each reports pods/s until all B are
+     Running (every answer is checked), median of 3 bursts. The B pods are
+     then deleted with B concurrent DELETE requests (pods/s shown too).
+  4. Delete latency: `DELETE /api/v1/namespaces/default/pods/NAME
+     ?gracePeriodSeconds=0`, which answers once the pod is gone.
+  5. Memory minipod adds per running pod: with K pods (default 20) Running,
+     the PSS (/proc/PID/smaps_rollup) of each pod's init
+     (`minipod-shim init`) and of each container's monitor
+     (`minipod-shim monitor`), plus the daemon's PSS growth (with K pods
+     minus with none), divided by K. The workload (`sleep`) is not counted.
+     Kernel memory (namespaces, mounts, page cache) is not in PSS either.
+     This is measured first, right after the warm-up: after the bursts the
+     daemon's heap has free room that would hide its growth.
+  6. If podman is installed: the same manifest with
+     `podman kube play --network none FILE` (median of N, wall time), with
+     `podman pod rm -f -t 0 NAME` between runs, and the ratios.
+     `--network none` is the fair comparison: minipod pods have only their
+     loopback so far. podman gets the busybox image from the same archive
+     minipod builds (`podman load`), so nothing is pulled.
+
+Everything the script creates is removed at the end: the pods, the daemon,
+the temporary root, and the images the run added to podman's store (busybox
+and podman's pause image). The one exception is podman's configuration: when
+the system has none, the script writes a minimal one (runc, explicit
+ulimits) and leaves it in place, saying so.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+
+from minipod import __version__
+from minipod.baseimage import DEFAULT_REF, build_busybox_archive
+from minipod.client import Client, pod_path
+from minipod.paths import instance
+
+MINIPOD = os.path.join(os.path.dirname(sys.executable), "minipod")
+POD = "minipod-bench"
+CONTAINERS_CONF = "/etc/containers/containers.conf"
+CONTAINERS_CONF_TEXT = """[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
+[engine]
+runtime = "runc"
+"""
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def pod_yaml(name: str) -> str:
+    return f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  containers:
+  - name: main
+    image: busybox:1.35
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+"""
+
+
+def ms(seconds: list[float]) -> float:
+    return round(statistics.median(seconds) * 1000, 1)
+
+
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - t0, result
+
+
+def machine_facts() -> dict:
+    with open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                   platform.machine())
+    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+            "python": platform.python_version(), "minipod": __version__}
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size: each page shared by n processes counts 1/n."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+
+
+# --- minipod ------------------------------------------------------------------------
+
+class Minipod:
+    """A private minipod instance: its own root, daemon and API client."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="minipod-bench-")
+        self.client = Client(instance(self.root), autostart=False)
+        self.log = open(os.path.join(self.root, "daemon.log"), "ab")
+        self.daemon = subprocess.Popen([MINIPOD, "--root", self.root, "daemon"],
+                                       stdout=self.log, stderr=self.log, start_new_session=True)
+        deadline = time.time() + 20
+        while not os.path.exists(self.client.inst.socket):
+            if self.daemon.poll() is not None or time.time() > deadline:
+                raise SystemExit("the daemon did not start:\n" + self.daemon_log())
+            time.sleep(0.01)
+
+    def daemon_log(self) -> str:
+        return open(os.path.join(self.root, "daemon.log")).read()[-2000:]
+
+    def cli(self, *args: str) -> None:
+        p = subprocess.run([MINIPOD, "--root", self.root, *args], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise SystemExit(f"minipod {' '.join(args)} failed:\n{p.stdout}{p.stderr}")
+
+    def apply_running(self, text: str) -> dict:
+        """POST apply?wait=running; fail unless every pod got Running."""
+        result = self.client.json("POST", "/minipod/v1/apply", text, content_type="application/yaml",
+                                  query={"namespace": "default", "wait": "running", "timeout": "120"})
+        bad = {n: o for n, o in result.get("outcomes", {}).items() if o[0] != "ready"}
+        if bad:
+            raise SystemExit(f"pods did not get Running: {bad}")
+        return result
+
+    def delete(self, name: str) -> None:
+        self.client.json("DELETE", pod_path("default", name), query={"gracePeriodSeconds": "0"})
+
+    def pod_names(self) -> list[str]:
+        return [p["metadata"]["name"] for p in self.client.json("GET", pod_path("default"))["items"]]
+
+    def stop(self) -> list[str]:
+        """Delete every pod, stop the daemon, remove the root; return leftovers."""
+        if self.daemon.poll() is None:
+            try:
+                for name in self.pod_names():
+                    self.delete(name)
+            except Exception as e:  # noqa: BLE001 - still stop the daemon
+                log(f"warning: deleting the pods failed: {e}")
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(10)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait()
+        self.log.close()
+        mounts = [line.split()[4] for line in open("/proc/self/mountinfo") if self.root in line]
+        if not mounts:
+            shutil.rmtree(self.root, ignore_errors=True)
+        return mounts + [f"process {pid}" for pid in filter(str.isdigit, os.listdir("/proc"))
+                         if self.root.encode() in _read(f"/proc/{pid}/cmdline")]
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def bench_cli_run(mp: Minipod, runs: int) -> tuple[list[float], list[float]]:
+    path = os.path.join(mp.root, "pod.yml")
+    with open(path, "w") as f:
+        f.write(pod_yaml(POD))
+    run, delete = [], []
+    for _ in range(runs):
+        run.append(timed(mp.cli, "run", path)[0])
+        delete.append(timed(mp.cli, "delete", "pod", POD, "--grace-period", "0")[0])
+    return run, delete
+
+
+def bench_api(mp: Minipod, runs: int) -> tuple[list[float], list[float]]:
+    apply, delete = [], []
+    for _ in range(runs):
+        apply.append(timed(mp.apply_running, pod_yaml(POD))[0])
+        delete.append(timed(mp.delete, POD)[0])
+    return apply, delete
+
+
+def bench_burst(mp: Minipod, n: int, reps: int = 3) -> dict:
+    """pods/s for n pods, created three ways (median of reps bursts each);
+    after each burst the n pods are deleted concurrently."""
+    names = [f"burst-{i}" for i in range(n)]
+    docs = [pod_yaml(name) for name in names]
+    ways = {
+        "one request": lambda: mp.apply_running("---\n".join(docs)),
+        "sequential requests": lambda: [mp.apply_running(d) for d in docs],
+        "concurrent requests": lambda: parallel(mp.apply_running, docs),
+    }
+    out = {}
+    for way, create in ways.items():
+        made, gone = [], []
+        for _ in range(reps):
+            made.append(timed(create)[0])
+            gone.append(timed(parallel, mp.delete, names)[0])
+        seconds = statistics.median(made)
+        out[way] = {"create_pods_per_s": round(n / seconds, 1), "create_s": round(seconds, 3),
+                    "delete_pods_per_s": round(n / statistics.median(gone), 1),
+                    "create_s_samples": [round(x, 3) for x in made]}
+        log(f"  burst, {way}: {out[way]['create_pods_per_s']} pods/s "
+            f"(runs: {out[way]['create_s_samples']} s)")
+    return out
+
+
+def parallel(fn, items: list) -> list:
+    """fn(item) for every item at once, one thread each."""
+    with ThreadPoolExecutor(len(items)) as pool:
+        return list(pool.map(fn, items))
+
+
+def bench_pss(mp: Minipod, k: int) -> dict:
+    """KiB of PSS that minipod adds per running pod (see the docstring, 5.)."""
+    time.sleep(1)  # let the daemon settle
+    daemon_before = pss_kib(mp.daemon.pid)
+    names = [f"pss-{i}" for i in range(k)]
+    mp.apply_running("---\n".join(pod_yaml(n) for n in names))
+    time.sleep(1)
+    init = monitor = workload = 0
+    for name in names:
+        view = mp.client.json("GET", f"/minipod/v1/namespaces/default/pods/{name}/inspect")
+        init += pss_kib(view["podInit"]["pid"])
+        for c in view["containers"]:
+            monitor += pss_kib(c["monitor"]["pid"])
+            workload += pss_kib(c["process"]["pid"])
+    daemon_growth = pss_kib(mp.daemon.pid) - daemon_before
+    for name in names:
+        mp.delete(name)
+    per_pod = {"pod init": init / k, "container monitor": monitor / k,
+               "daemon growth": daemon_growth / k}
+    return {"pods": k, "kib_per_pod": round(sum(per_pod.values()), 1),
+            "parts_kib": {p: round(v, 1) for p, v in per_pod.items()},
+            "daemon_pss_kib": {"with 0 pods": daemon_before, f"with {k} pods": daemon_before + daemon_growth},
+            "workload_excluded_kib": round(workload / k, 1)}
+
+
+# --- podman -----------------------------------------------------------------------
+
+def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    p = subprocess.run(["podman", *args], capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"podman {' '.join(args)} failed: {p.stderr.strip()[-500:]}")
+    return p
+
+
+def podman_config(notes: list[str]) -> list[str]:
+    """Make sure podman uses runc with explicit ulimits; return extra global flags."""
+    if not os.path.exists(CONTAINERS_CONF):
+        os.makedirs(os.path.dirname(CONTAINERS_CONF), exist_ok=True)
+        with open(CONTAINERS_CONF, "w") as f:
+            f.write(CONTAINERS_CONF_TEXT)
+        notes.append(f"created {CONTAINERS_CONF} (runtime runc, explicit ulimits) and left it in place")
+        return []
+    with open(CONTAINERS_CONF, "rb") as f:
+        conf = tomllib.load(f)
+    flags = []
+    notes.append(f"podman used the existing {CONTAINERS_CONF}")
+    if conf.get("engine", {}).get("runtime") != "runc":
+        flags = ["--runtime", "runc"]
+        notes.append(f"{CONTAINERS_CONF} does not select runc: podman ran with --runtime runc")
+    if "default_ulimits" not in conf.get("containers", {}):
+        notes.append(f"{CONTAINERS_CONF} sets no default_ulimits: if podman fails, add "
+                     f'default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"] under [containers]')
+    return flags
+
+
+def bench_podman(mp: Minipod, runs: int, notes: list[str]) -> dict | None:
+    if not shutil.which("podman"):
+        notes.append("podman is not installed: no comparison")
+        return None
+    flags = podman_config(notes)
+    if podman("pod", "exists", POD, check=False).returncode == 0:
+        notes.append(f"podman already has a pod named {POD}: no comparison")
+        return None
+    version = podman("--version").stdout.strip()
+    notes.append(f"{version}: kube play --network none (minipod pods have no network but "
+                 f"their loopback yet, so this is the fair comparison)")
+    path = os.path.join(mp.root, "podman-pod.yml")
+    with open(path, "w") as f:
+        f.write(pod_yaml(POD))
+    play = [*flags, "kube", "play", "--network", "none", path]
+    remove = [*flags, "pod", "rm", "-f", "-t", "0", POD]
+    images_before = podman("images", "-aq", "--no-trunc").stdout.split()
+    run, delete = [], []
+    try:
+        if podman("image", "exists", DEFAULT_REF, check=False).returncode != 0:
+            build_busybox_archive(os.path.join(mp.root, "busybox.tar"))
+            podman(*flags, "load", "-i", os.path.join(mp.root, "busybox.tar"))
+        podman(*play)     # warm-up: podman builds its pause image on first use
+        podman(*remove)
+        for _ in range(runs):
+            run.append(timed(podman, *play)[0])
+            state = podman(*flags, "pod", "inspect", POD, "--format", "{{.State}}").stdout.strip()
+            if state != "Running":
+                raise RuntimeError(f"podman's pod is {state}, not Running")
+            delete.append(timed(podman, *remove)[0])
+    except RuntimeError as e:
+        notes.append(f"podman failed, no comparison: {e}")
+        return None
+    finally:
+        podman(*remove, check=False)
+        # Leave podman's image store as it was: our busybox, its pause image.
+        for image in podman("images", "-aq", "--no-trunc").stdout.split():
+            if image not in images_before:
+                podman(*flags, "rmi", image, check=False)
+    return {"run": run, "delete": delete, "version": version}
+
+
+# --- the report -----------------------------------------------------------------------
+
+def rows(r: dict) -> list[dict]:
+    """The table: metric, minipod, podman, ratio, target, ok (None: no target)."""
+    pm = r.get("podman") or {}
+
+    def row(metric, value, podman=None, target="-", ok=lambda value, ratio: None):
+        ratio = round(value / podman, 2) if podman else None
+        return {"metric": metric, "minipod": value, "podman": podman, "ratio": ratio,
+                "target": target, "ok": ok(value, ratio)}
+
+    out = [row("run 1 pod, CLI wall (ms)", ms(r["cli_run"]), ms(pm["run"]) if pm else None,
+               "<= 1/3 of podman", lambda v, ratio: None if ratio is None else ratio <= 1 / 3),
+           row("apply -> Running, API (ms)", ms(r["api_apply"]))]
+    out += [row(f"burst of {r['burst_size']}, {way} (pods/s)", b["create_pods_per_s"],
+                target=">= 50", ok=lambda v, _: v >= 50) for way, b in r["burst"].items()]
+    out += [row("delete grace 0, API (ms)", ms(r["api_delete"]), target="<= 50",
+                ok=lambda v, _: v <= 50),
+            row("delete grace 0, CLI wall (ms)", ms(r["cli_delete"]),
+                ms(pm["delete"]) if pm else None),
+            row("PSS added per pod (KiB)", r["pss"]["kib_per_pod"], target="<= 1024",
+                ok=lambda v, _: v <= 1024)]
+    return out
+
+
+def print_report(r: dict) -> None:
+    m = r["machine"]
+    print(f"machine: {m['nproc']} CPUs ({m['cpu']}), kernel {m['kernel']}, "
+          f"Python {m['python']}, minipod {m['minipod']}")
+    print(f"medians of {r['runs']} runs, image cached, daemon running\n")
+    table = [["metric", "minipod", "podman", "ratio", "target", "ok"]]
+    for row in r["table"]:
+        table.append([row["metric"], f"{row['minipod']:g}",
+                      "-" if row["podman"] is None else f"{row['podman']:g}",
+                      "-" if row["ratio"] is None else f"{row['ratio']:g}", row["target"],
+                      {True: "yes", False: "NO", None: "-"}[row["ok"]]])
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                        for i, (cell, w) in enumerate(zip(line, widths))).rstrip())
+    p = r["pss"]
+    parts = ", ".join(f"{k} {v:g}" for k, v in p["parts_kib"].items())
+    daemon = ", ".join(f"{v} KiB {k}" for k, v in p["daemon_pss_kib"].items())
+    print(f"\nPSS per pod with {p['pods']} pods: {p['kib_per_pod']:g} KiB = {parts}"
+          f"\n  (daemon PSS: {daemon}; the workload's own {p['workload_excluded_kib']:g} KiB "
+          f"per pod is not counted)")
+    for way, b in r["burst"].items():
+        print(f"burst, {way}: all Running in {b['create_s']:g} s (median of "
+              f"{b['create_s_samples']}); deleted at {b['delete_pods_per_s']:g} pods/s")
+    for note in r["notes"]:
+        print(f"note: {note}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=10, help="runs per timed metric (median)")
+    ap.add_argument("--burst", type=int, default=50, help="pods in each burst")
+    ap.add_argument("--pss-pods", type=int, default=20, help="pods running for the memory figure")
+    ap.add_argument("--no-podman", action="store_true", help="skip the podman comparison")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("minipod needs root (namespaces and mounts): run this as root")
+
+    r = {"machine": machine_facts(), "runs": args.runs, "burst_size": args.burst, "notes": []}
+    log(f"machine: {r['machine']}")
+    mp = Minipod()
+    try:
+        log(f"minipod daemon on {mp.root}; building the busybox image")
+        mp.client.json("POST", "/minipod/v1/images/build-base", {})
+        bench_cli_run(mp, 1)                                   # warm-up
+        # Memory first: later bursts would leave the daemon's heap with free
+        # room that hides what K pods really cost it.
+        log(f"5. PSS with {args.pss_pods} pods")
+        r["pss"] = bench_pss(mp, args.pss_pods)
+        log(f"1. minipod run, {args.runs} runs")
+        r["cli_run"], r["cli_delete"] = bench_cli_run(mp, args.runs)
+        log(f"2+4. apply -> Running and delete over the API, {args.runs} runs")
+        r["api_apply"], r["api_delete"] = bench_api(mp, args.runs)
+        log(f"3. bursts of {args.burst} pods")
+        r["burst"] = bench_burst(mp, args.burst)
+        if not args.no_podman:
+            log(f"6. podman kube play, {args.runs} runs")
+            r["podman"] = bench_podman(mp, args.runs, r["notes"])
+    except BaseException:
+        log(f"daemon log (end):\n{mp.daemon_log()}")
+        raise
+    finally:
+        leftovers = mp.stop()
+        if leftovers:
+            log(f"warning: left behind under {mp.root}: {leftovers}")
+    r["table"] = rows(r)
+    if args.json:
+        print(json.dumps(r, indent=1))
+    else:
+        print_report(r)
+
+
+if __name__ == "__main__":
+    main()
