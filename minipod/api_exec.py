@@ -52,6 +52,7 @@ def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
     spec = worker.spec_of(c)
     proc = _container_process(c["pid"])
     return {"join": {t: f"/proc/{c['pid']}/ns/{t}" for t in ("net", "ipc", "uts", "pid", "mnt")},
+            "pid": c["pid"],
             "argv": argv, "env": proc["env"], "cwd": proc["cwd"], "user": "",
             "run_as_user": proc["uid"], "run_as_group": proc["gid"],
             "caps": containers.security(worker.record, spec)["caps"], "tty": tty,
@@ -83,6 +84,20 @@ async def pod_exec(request):
     return ws
 
 
+TIOCSPTLCK = 0x40045431  # unlock a pty's slave (pty(7))
+TIOCGPTPEER = 0x5441     # open the slave of this master, whatever its mount
+
+
+def container_pty(pid: int) -> tuple[int, int]:
+    """A pseudo-terminal from the container's own devpts, so that `tty` in
+    the container names a /dev/pts/N that exists there (a host pty would
+    not)."""
+    master = os.open(f"/proc/{pid}/root/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+    slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+    return master, slave
+
+
 class ExecSession:
     def __init__(self, plan: dict, tty: bool, want_stdin: bool):
         self.plan, self.tty, self.want_stdin = plan, tty, want_stdin
@@ -99,7 +114,7 @@ class ExecSession:
     async def run(self, ws: web.WebSocketResponse) -> None:
         loop = asyncio.get_running_loop()
         if self.tty:
-            master, slave = os.openpty()
+            master, slave = container_pty(self.plan["pid"])
             child_stdio, self.stdin_w, outputs = (slave, slave, slave), master, {master: STDOUT}
             self.fds.append(master)
         else:
@@ -109,7 +124,7 @@ class ExecSession:
             child_stdio, self.stdin_w = (in_r, out_w, err_w), in_w
             outputs = {out_r: STDOUT, err_r: STDERR}
             self.fds += [fd for fd in (in_w, out_r, err_r) if fd >= 0]
-        pid, err_pipe = process.spawn_exec(self.plan, child_stdio)
+        pid, err_pipe = process.spawn_exec(self.plan, child_stdio, self.fds)
         for fd in set(child_stdio):
             os.close(fd)
         for fd in outputs:

@@ -27,6 +27,9 @@ from minipod.events import EventRecorder, now_rfc3339
 from minipod.manifest import load_manifest
 from minipod.state import PodStore
 
+# How long `minipod run` watches a run-to-completion pod after it started.
+RUN_SETTLE = 0.5
+
 # Fields a live pod may change on apply; everything else is immutable, as in Kubernetes.
 MUTABLE_METADATA = ("labels", "annotations")
 
@@ -175,24 +178,38 @@ class PodManager:
 
     async def wait_running(self, keys: list[tuple[str, str]], timeout: float) -> dict:
         """Wait until every pod is ready or failed (podstatus.run_outcome),
-        or `timeout` passes; return {name: [outcome, why]}."""
+        or `timeout` passes; return {name: [outcome, why]}.
+
+        A run-to-completion pod (restartPolicy Never or OnFailure) must stay
+        Running for RUN_SETTLE seconds to count: its command may end at
+        once, and then what the user wants to hear is how it ended. A
+        restartPolicy Always pod (a server) counts as soon as it runs."""
         deadline = time.time() + timeout
         outcomes: dict = {}
+        running_since: dict = {}
         while True:
-            waits = []
+            waits, now = [], time.time()
             for key in keys:
                 w = self.workers.get(key)
                 if w is None:
                     outcomes[key[1]] = ["failed", "the pod was deleted"]
                     continue
-                outcomes[key[1]] = list(podstatus.run_outcome(self.view(w.record)))
-                if outcomes[key[1]][0] == "pending":
+                pod = self.view(w.record)
+                outcome = list(podstatus.run_outcome(pod))
+                settling = (outcome[0] == "ready" and pod["status"]["phase"] == "Running"
+                            and w.record["spec"]["restartPolicy"] != "Always")
+                if settling and now - running_since.setdefault(key, now) < RUN_SETTLE:
+                    outcome = ["pending", ""]
+                outcomes[key[1]] = outcome
+                if outcome[0] == "pending":
                     waits.append(w.changed)
-            left = deadline - time.time()
-            if not waits or left <= 0:
+            if not waits or now >= deadline:
                 break
+            # Wake on any change, or when the next settling pod is due.
+            wake_at = min([deadline] + [since + RUN_SETTLE for since in running_since.values()
+                                        if since + RUN_SETTLE > now])
             tasks = [asyncio.ensure_future(ev.wait()) for ev in waits]
-            await asyncio.wait(tasks, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, timeout=max(wake_at - now, 0.001), return_when=asyncio.FIRST_COMPLETED)
             for t in tasks:
                 t.cancel()
         return outcomes

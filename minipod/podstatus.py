@@ -198,6 +198,8 @@ def run_outcome(pod: dict) -> tuple[str, str]:
         if waiting and waiting.get("reason") in TERMINAL_WAITING:
             last = s.get("lastState", {}).get("terminated")
             detail = f" (last exit code {last['exitCode']}: {last.get('reason', 'Error')})" if last else ""
+            if last and last.get("message"):
+                detail += f": {last['message']}"
             msg = f": {waiting['message']}" if waiting.get("message") and not last else ""
             return "failed", f'{what} "{s["name"]}": {waiting["reason"]}{detail}{msg}'
     if phase_ == "Failed":

@@ -306,13 +306,17 @@ def _read_db(path: str) -> list[list[str]]:
 
 # --- exec sessions --------------------------------------------------------
 
-def spawn_exec(plan: dict, stdio: tuple[int, int, int]) -> tuple[int, int]:
+def spawn_exec(plan: dict, stdio: tuple[int, int, int], parent_fds: list[int]) -> tuple[int, int]:
     """Fork E1 for `minipod exec`: it joins the container's namespaces and
     runs plan["argv"] with the given stdio fds, exiting with the command's
-    status. Returns (E1's pid, read end of its error pipe)."""
+    status. `parent_fds` are the daemon's ends of those pipes: E1 closes its
+    copies at once, or the command would never see EOF on its stdin.
+    Returns (E1's pid, read end of its error pipe)."""
     r, w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
+        for fd in parent_fds:
+            os.close(fd)
         _guard(_exec_session, plan, stdio, w)
     os.close(w)
     return pid, r
@@ -325,7 +329,7 @@ def _exec_session(plan: dict, stdio: tuple[int, int, int], w: int) -> None:
     if child == 0:
         _guard(_exec_child, plan, stdio, w)
     os.close(w)
-    for fd in stdio:
+    for fd in set(stdio):  # with a terminal, the three are one fd
         os.close(fd)
     _, status = os.waitpid(child, 0)
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status)

@@ -1,0 +1,62 @@
+"""Helpers shared by the command-line tests (test_cli*.py).
+
+    cleanup      a fixture: add(name, namespace) a pod, and it is deleted at
+                 the end of the test, even when the test fails
+    names()      the pods `get pods -o name` lists, as a set of names
+    error_lines()  the lines of stderr that report an error
+    manifest()   several YAML documents as one file's text
+"""
+
+import pytest
+
+
+class Cleanup:
+    def __init__(self, mp):
+        self.mp = mp
+        self.pods: list[tuple[str, str]] = []
+
+    def add(self, *names: str, namespace: str = "default") -> None:
+        self.pods += [(namespace, n) for n in names]
+
+    def run(self) -> None:
+        for ns, name in self.pods:
+            self.mp.run("delete", "pod", name, "-n", ns, "--grace-period", "0",
+                        "--ignore-not-found", check=False)
+
+
+@pytest.fixture
+def cleanup(mp):
+    c = Cleanup(mp)
+    yield c
+    c.run()
+
+
+def names(mp, *args: str) -> set[str]:
+    """The pod names `minipod get pods ARGS -o name` prints."""
+    out = mp.run("get", "pods", *args, "-o", "name").stdout
+    assert all(line.startswith("pod/") for line in out.splitlines()), out
+    return {line[len("pod/"):] for line in out.splitlines()}
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines()
+            if line.startswith("error:") or line.startswith("Error from server")]
+
+
+def manifest(*docs: str) -> str:
+    return "---\n".join(docs)
+
+
+def rows(table: str) -> dict[str, list[str]]:
+    """A printed table as {first column: the row's columns}, header excluded."""
+    lines = table.splitlines()
+    return {line.split()[0]: line.split() for line in lines[1:] if line.strip()}
+
+
+def assert_user_error(p, *expected: str) -> None:
+    """Exit code 1, an error line saying each of `expected`, no traceback."""
+    assert p.returncode == 1, f"exit {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}"
+    assert "Traceback" not in p.stderr + p.stdout, p.stderr
+    assert error_lines(p.stderr), f"no error: line in stderr:\n{p.stderr}"
+    for text in expected:
+        assert text in p.stderr, f"{text!r} not in stderr:\n{p.stderr}"
