@@ -265,11 +265,17 @@ def version(c: Ctx):
 @cli.command()
 @click.option("--backoff-base", type=float, default=None, envvar="MINIPOD_BACKOFF_BASE",
               help="First restart back-off in seconds (Kubernetes: 10).")
+@click.option("--bridge", envvar="MINIPOD_BRIDGE", default=None,
+              help="Bridge of the instance's pod network, on first start (default minipod0).")
+@click.option("--subnet", envvar="MINIPOD_SUBNET", default=None,
+              help="Pod subnet, on first start (default 10.85.0.0/16).")
 @pass_ctx
-def daemon(c: Ctx, backoff_base):
+def daemon(c: Ctx, backoff_base, bridge, subnet):
     """Run the daemon in the foreground."""
+    from minipod.client import restore_ssl
+    restore_ssl()
     from minipod import daemon as d
-    d.main(c.inst, backoff_base)
+    d.main(c.inst, backoff_base, bridge, subnet)
 
 
 @cli.group()

@@ -11,8 +11,11 @@ for its socket, as podman's service or dockerd socket activation would.
 import sys
 
 # http.client imports ssl when it can; a Unix socket never needs TLS, and
-# ssl alone costs every command several milliseconds of start-up.
-sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
+# ssl alone costs every command several milliseconds of start-up. (The
+# daemon, which does need it, undoes this: see restore_ssl().)
+_SSL_BLOCKED = "ssl" not in sys.modules
+if _SSL_BLOCKED:
+    sys.modules["ssl"] = None  # type: ignore[assignment]
 
 import http.client  # noqa: E402
 import json  # noqa: E402
@@ -22,6 +25,12 @@ import time  # noqa: E402
 import urllib.parse  # noqa: E402
 
 from minipod.errors import MinipodError, NotFound  # noqa: E402
+
+
+def restore_ssl() -> None:
+    """Let this process import ssl again (the daemon runs in the CLI's process)."""
+    if _SSL_BLOCKED and sys.modules.get("ssl", False) is None:
+        del sys.modules["ssl"]
 
 
 class ApiError(MinipodError):

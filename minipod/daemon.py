@@ -185,7 +185,8 @@ def _lock(inst) -> int:
     return fd
 
 
-async def serve(inst, backoff_base: float = 10.0) -> None:
+async def serve(inst, backoff_base: float = 10.0, bridge: str | None = None,
+                subnet: str | None = None) -> None:
     def log(msg: str) -> None:
         print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} minipod: {msg}", file=sys.stderr, flush=True)
 
@@ -195,7 +196,7 @@ async def serve(inst, backoff_base: float = 10.0) -> None:
     with open(inst.pid_file, "w") as f:
         f.write(f"{os.getpid()}\n")
     images = ImageStore(inst.images_dir)
-    manager = PodManager(inst, images, backoff_base=backoff_base, log=log)
+    manager = PodManager(inst, images, backoff_base=backoff_base, log=log, bridge=bridge, subnet=subnet)
     await manager.start()
     app = build_app(manager, images, log)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -220,7 +221,8 @@ async def serve(inst, backoff_base: float = 10.0) -> None:
     os.close(lock_fd)
 
 
-def main(inst, backoff_base: float | None = None) -> None:
+def main(inst, backoff_base: float | None = None, bridge: str | None = None,
+         subnet: str | None = None) -> None:
     if backoff_base is None:
         backoff_base = float(os.environ.get("MINIPOD_BACKOFF_BASE", "10"))
-    asyncio.run(serve(inst, backoff_base))
+    asyncio.run(serve(inst, backoff_base, bridge, subnet))

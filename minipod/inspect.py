@@ -92,6 +92,9 @@ def inspect_pod(record: dict, dirs: dict) -> dict:
         # The init confines itself to a mount namespace of its own and keeps
         # the pod's open on a descriptor: report the pod's.
         pod["podInit"]["namespaces"]["mnt"] = os.stat(namespaces.pod_mount_ns(init["pid"])).st_ino
+    net = rt.get("network") or {}
+    if net:
+        pod["network"] = network_view(net)
     for c in rt["initContainers"] + rt["containers"]:
         view = {"name": c["name"], "init": c["init"], "state": c["state"],
                 "containerID": c.get("id"), "restartCount": c.get("restartCount", 0),
@@ -115,3 +118,23 @@ def inspect_pod(record: dict, dirs: dict) -> dict:
                     view["rootfs"]["overlay"] = overlay
         pod["containers"].append(view)
     return pod
+
+
+def network_view(net: dict) -> dict:
+    """The pod's side of the network: pinned netns, veth pair, bridge, lease."""
+    from minipod import network
+    result = net.get("result") or {}
+    ends = network.interfaces(result)
+    view = {"state": net.get("state"), "netns": net.get("netns"),
+            "netnsInode": os.stat(net["netns"]).st_ino if os.path.ismount(net.get("netns", "")) else None,
+            "bridge": network.bridge_of(net.get("conflist") or {"plugins": []}),
+            "vethHost": (ends.get("host") or {}).get("name"),
+            "vethPod": (ends.get("pod") or {}).get("name"),
+            "ips": [ip["address"] for ip in result.get("ips", [])],
+            "gateway": next((ip.get("gateway") for ip in result.get("ips", []) if ip.get("gateway")), None)}
+    ipam = next((p.get("ipam") for p in (net.get("conflist") or {}).get("plugins", []) if p.get("ipam")), None)
+    ip = network.pod_ip(result)
+    if ipam and ip:
+        data_dir = ipam.get("dataDir", "/var/lib/cni/networks")
+        view["lease"] = os.path.join(data_dir, net["conflist"]["name"], ip)
+    return view

@@ -30,7 +30,7 @@ import signal
 import time
 import uuid
 
-from minipod import containers, namespaces, process, podstatus
+from minipod import containers, namespaces, network, podfiles, process, podstatus
 from minipod.errors import MinipodError
 from minipod.events import now_rfc3339
 
@@ -101,6 +101,9 @@ class PodWorker:
             return None
         if not namespaces.alive(self.rt["init"].get("pid"), self.rt["init"].get("start")):
             await self.ensure_sandbox()
+        if not self.record["spec"].get("hostNetwork") and \
+                self.rt.get("network", {}).get("state") != "ready":
+            await self.ensure_network()
         timers: list[float] = []
         policy = self.record["spec"]["restartPolicy"]
         if podstatus.phase(self.record) in ("Succeeded", "Failed"):
@@ -138,6 +141,7 @@ class PodWorker:
                 if c["state"] in ("running", "starting"):
                     self.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
                                     "message": "The container could not be located when the pod sandbox was lost"})
+            await self.teardown_network()
         for d in (dirs["run"], dirs["shm"], dirs["memory_volumes"], dirs["disk_volumes"], dirs["logs"],
                   dirs["init_root"]):
             os.makedirs(d, exist_ok=True)
@@ -147,10 +151,12 @@ class PodWorker:
         for v in volumes:
             if "emptyDir" in v:
                 os.makedirs(containers.volume_source(self.record, v["name"], dirs), exist_ok=True)
-        hostname = spec.get("hostname") or meta["name"]
-        self.write_pod_files(dirs, hostname)
+        if spec.get("hostNetwork"):
+            self.rt["podIP"] = self.rt["hostIP"]
+        podfiles.write_pod_files(self.record, dirs["run"], self.m.peers(self))
         pid = await namespaces.create_sandbox({
-            "name": self.name, "hostname": hostname, "host_network": spec.get("hostNetwork"),
+            "name": self.name, "hostname": podfiles.hostname_of(self.record),
+            "host_network": spec.get("hostNetwork"),
             "host_ipc": spec.get("hostIPC"), "host_pid": spec.get("hostPID"),
             "shm_dir": dirs["shm"], "memory_volumes": memory, "init_root": dirs["init_root"]})
         self.rt["init"] = {"pid": pid, "start": namespaces.start_time(pid)}
@@ -158,27 +164,49 @@ class PodWorker:
         self.watch(pid)
         self.save()
 
-    def write_pod_files(self, dirs: dict, hostname: str) -> None:
-        """/etc/hostname, /etc/hosts and /etc/resolv.conf, shared by the
-        pod's containers (the kubelet keeps them in the pod's dir too)."""
-        spec = self.record["spec"]
-        if spec.get("hostNetwork"):
-            hosts = open("/etc/hosts").read()
-            hostname = os.uname().nodename
-        else:
-            hosts = ("# Kubernetes-managed hosts file (minipod).\n127.0.0.1\tlocalhost\n"
-                     "::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-                     "fe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
-            ip = self.rt.get("podIP") or "127.0.1.1"
-            hosts += f"{ip}\t{hostname}\n"
-        files = {"hostname": hostname + "\n", "hosts": hosts}
+    async def ensure_network(self) -> None:
+        """The pod's IP: pin its netns and run the CNI ADD chain (network.py).
+        The record says "adding" before the first plugin runs, so a daemon
+        killed half-way DELs what may exist before it adds again."""
+        net = self.rt.setdefault("network", {})
+        if net.get("state") in ("adding", "deleting"):
+            await self.teardown_network()
+        uid = self.record["metadata"]["uid"]
+        net.update(state="adding", netns=os.path.join(self.m.inst.run, "netns", uid),
+                   conflist=self.m.conflist)
+        net.pop("result", None)
+        self.save()
         try:
-            files["resolv.conf"] = open("/etc/resolv.conf").read()
-        except OSError:
-            files["resolv.conf"] = ""
-        for name, text in files.items():
-            with open(os.path.join(dirs["run"], name), "w") as f:
-                f.write(text)
+            async with self.m.net_lock:
+                result = await network.setup_pod_network(net["conflist"], self.record,
+                                                         self.rt["init"]["pid"], net["netns"])
+        except Exception as e:
+            network.unpin_netns(net["netns"])
+            net["state"] = "failed"
+            self.event("Warning", "FailedCreatePodSandBox",
+                       f"Failed to create pod sandbox: failed to set up the pod network: {e}")
+            self.save()
+            raise
+        net.update(state="ready", result=result)
+        self.rt["podIP"] = network.pod_ip(result)
+        self.save()
+        self.m.hosts_changed()
+
+    async def teardown_network(self) -> None:
+        """CNI DEL of the pod's network (idempotent: safe to repeat)."""
+        net = self.rt.get("network") or {}
+        if net.get("state") in (None, "deleted"):
+            return
+        net["state"] = "deleting"
+        self.save()
+        try:
+            await network.teardown_pod_network(net["conflist"], self.record, net["netns"],
+                                               net.get("result"))
+        except Exception as e:  # noqa: BLE001 - report, and go on removing the pod
+            self.event("Warning", "FailedKillPod", f"error tearing down the pod network: {e}")
+        net["state"] = "deleted"
+        self.rt.pop("podIP", None)
+        self.save()
 
     # --- containers -----------------------------------------------------------
     async def maybe_start(self, c: dict) -> float | None:
@@ -350,6 +378,7 @@ class PodWorker:
             running = [c for c in running if namespaces.alive(c.get("pid"), c.get("pidStart"))]
         for c in running:
             _kill(c.get("pid"), signal.SIGKILL)
+        await self.teardown_network()  # while the netns still exists (kubelet: StopPodSandbox)
         init = self.rt["init"]
         if namespaces.alive(init.get("pid"), init.get("start")):
             _kill(init["pid"], signal.SIGKILL)  # the kernel kills the whole pid namespace

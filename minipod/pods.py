@@ -21,7 +21,7 @@ import shutil
 import time
 import uuid
 
-from minipod import lifecycle, namespaces, podstatus
+from minipod import lifecycle, namespaces, network, podfiles, podstatus
 from minipod.errors import ManifestError, MinipodError, NotFound
 from minipod.events import EventRecorder, now_rfc3339
 from minipod.manifest import load_manifest
@@ -41,8 +41,13 @@ class ImagePullError(MinipodError):
 
 
 class PodManager:
-    def __init__(self, inst, images, backoff_base: float = 10.0, log=print):
+    def __init__(self, inst, images, backoff_base: float = 10.0, log=print,
+                 bridge: str | None = None, subnet: str | None = None):
         self.inst = inst
+        self.conflist = network.ensure_conflist(inst, bridge, subnet)
+        self.net_lock = asyncio.Lock()  # a bridge is never removed while a pod is being added
+        self.host_ip = network.host_ip()
+        self._hosts_pending = False
         self.images = images
         self.store = PodStore(inst.pods_state)
         self.events = EventRecorder(inst.lib)
@@ -165,7 +170,7 @@ class PodManager:
                     "reason": "PodInitializing" if (not init and spec.get("initContainers")) else "ContainerCreating",
                     "restartCount": 0, "image": c["image"]}
         record = dict(pod, runtime={
-            "init": {}, "hostIP": "127.0.0.1",
+            "init": {}, "hostIP": self.host_ip,
             "initContainers": [ctr(c, True) for c in spec.get("initContainers") or []],
             "containers": [ctr(c, False) for c in spec["containers"]]})
         worker = lifecycle.PodWorker(self, record)
@@ -254,14 +259,54 @@ class PodManager:
         view = self.view(w.record)
         if wait:
             await w.finished.wait()
-            self.workers.pop((namespace, name), None)
+            self.forget(namespace, name)
         else:
             asyncio.get_running_loop().create_task(self._forget_when_done(w, namespace, name))
         return view
 
     async def _forget_when_done(self, w, namespace: str, name: str) -> None:
         await w.finished.wait()
+        self.forget(namespace, name)
+
+    def forget(self, namespace: str, name: str) -> None:
+        """A pod is gone: drop it, update the others' /etc/hosts, and remove
+        the bridge once no pod is left (it is made again by the next one)."""
         self.workers.pop((namespace, name), None)
+        self.hosts_changed()
+        if not self.workers:
+            # In the background: the delete need not wait for it.
+            asyncio.get_running_loop().create_task(self._remove_idle_bridge())
+
+    async def _remove_idle_bridge(self) -> None:
+        async with self.net_lock:
+            if not self.workers:
+                try:
+                    await network.teardown_bridge(self.conflist)
+                except Exception as e:  # noqa: BLE001
+                    self.log(f"removing the bridge: {e}")
+
+    # --- /etc/hosts: how pods find each other by name ---------------------------
+    def peers(self, me) -> list[tuple[str, str, str]]:
+        return [(w.rt["podIP"], *reversed(key)) for key, w in sorted(self.workers.items())
+                if w is not me and w.rt.get("podIP") and not w.record["spec"].get("hostNetwork")
+                and not w.record["metadata"].get("deletionTimestamp")]
+
+    def hosts_changed(self) -> None:
+        """Rewrite every pod's /etc/hosts soon (once for a burst of changes)."""
+        if not self._hosts_pending:
+            self._hosts_pending = True
+            asyncio.get_running_loop().call_later(0.05, self._write_all_hosts)
+
+    def _write_all_hosts(self) -> None:
+        self._hosts_pending = False
+        for w in list(self.workers.values()):
+            run = self.pod_dirs(w.record)["run"]
+            if os.path.isdir(run) and not w.record["spec"].get("hostNetwork"):
+                try:
+                    podfiles.write_in_place(os.path.join(run, "hosts"),
+                                            podfiles.hosts_file(w.record, self.peers(w)))
+                except OSError:
+                    pass  # the pod is being deleted
 
     def log_path(self, namespace: str, name: str, container: str | None, previous: bool) -> tuple[str, dict]:
         w = self.worker(namespace, name)

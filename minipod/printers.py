@@ -206,6 +206,15 @@ def describe_inspect(data: dict) -> str:
         whose = "the host's" if host_ns.get(t) == ino else "the pod's own"
         lines.append(f"    {t + ' namespace':<18} inode {ino}  ({whose})")
     lines.append(f"  run dir: {data['runDir']}   /dev/shm: {data['shm']}")
+    net = data.get("network")
+    if net:
+        lines.append(f"  network: {', '.join(net.get('ips') or ['no address'])} via {net.get('gateway')} "
+                     f"({net.get('state')})")
+        lines.append(f"    netns pinned at {net.get('netns')}")
+        lines.append(f"    veth pair: {net.get('vethHost')} (host, port of bridge {net.get('bridge')})"
+                     f" <-> {net.get('vethPod')} (pod)")
+        if net.get("lease"):
+            lines.append(f"    IP lease: {net['lease']}")
     pod_ns = init.get("namespaces") or {}
     for c in data["containers"]:
         kind = "init container" if c["init"] else "container"

@@ -129,6 +129,18 @@ def set_link_up(name: str) -> None:
             raise SyscallError(f"ioctl(SIOCSIFFLAGS, {name}): {e.strerror}", e.errno) from None
 
 
+def interface_address(name: str) -> str | None:
+    """The IPv4 address of a link of the calling thread's netns
+    (ioctl SIOCGIFADDR, netdevice(7)), or None if it has none."""
+    siocgifaddr = 0x8915
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            res = fcntl.ioctl(s, siocgifaddr, struct.pack("256s", name.encode()[:15]))
+        except OSError:
+            return None
+    return socket.inet_ntoa(res[20:24])
+
+
 def _flag_names(flags: int) -> str:
     names = {v: "CLONE_NEW" + ("NS" if k == "mnt" else k.upper())
              for k, v in NAMESPACE_FLAGS.items()}
@@ -140,4 +152,4 @@ _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "armv7l": 218, "riscv64": 41,
                    "ppc64le": 203, "s390x": 217}.get(os.uname().machine, 155)
 
 __all__ = ["unshare", "setns", "setns_fd", "mount", "umount", "pivot_root", "sethostname",
-           "set_link_up", "errno"]
+           "set_link_up", "interface_address", "errno"]

@@ -8,9 +8,10 @@
 #      busybox-static (the offline base image), iproute2;
 #   2. a virtualenv in $MINIPOD_PREFIX (default /opt/minipod) with minipod
 #      and its Python dependencies; `minipod` linked into /usr/local/bin;
-#   3. the systemd unit (not enabled: the CLI starts the daemon on demand);
+#   3. the CNI plugins into /opt/cni/bin and the default network config;
+#   4. the systemd unit (not enabled: the CLI starts the daemon on demand);
 #      a daemon already running is restarted on the new code (pods survive);
-#   4. the base image docker.io/library/busybox:1.35, built from the host's
+#   5. the base image docker.io/library/busybox:1.35, built from the host's
 #      busybox and imported through the normal image import path.
 set -euo pipefail
 
@@ -24,7 +25,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # 1. Distribution packages, installed only when missing.
-packages="python3 python3-venv python3-dev python3-pip gcc libc6-dev libcap-dev busybox-static iproute2 util-linux"
+packages="python3 python3-venv python3-dev python3-pip gcc libc6-dev libcap-dev busybox-static iproute2 util-linux nftables python3-nftables"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -51,7 +52,17 @@ echo "==> installing minipod into $prefix/venv"
 "$prefix/venv/bin/pip" install -q --disable-pip-version-check "$here"
 ln -sf "$prefix/venv/bin/minipod" /usr/local/bin/minipod
 
-# 3. The systemd unit, for hosts that want the daemon at boot.
+# 3. The CNI plugins, where every CNI runtime looks for them, and the
+#    system instance's network config list (kept if already there).
+install -d /opt/cni/bin /etc/minipod/net.d
+for plugin in "$here"/cni/minipod-*; do
+    sed "1s|.*|#!$prefix/venv/bin/python|" "$plugin" > "/opt/cni/bin/$(basename "$plugin").tmp"
+    chmod 0755 "/opt/cni/bin/$(basename "$plugin").tmp"
+    mv "/opt/cni/bin/$(basename "$plugin").tmp" "/opt/cni/bin/$(basename "$plugin")"
+done
+[ -f /etc/minipod/net.d/10-minipod.conflist ] || install -m 0644 "$here/cni/10-minipod.conflist" /etc/minipod/net.d/
+
+# 4. The systemd unit, for hosts that want the daemon at boot.
 if [ -d /run/systemd/system ]; then
     install -m 0644 "$here/scripts/minipod.service" /etc/systemd/system/minipod.service
     systemctl daemon-reload
@@ -67,7 +78,7 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     for _ in $(seq 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
 fi
 
-# 4. The offline base image.
+# 5. The offline base image.
 echo "==> building the base image from $(command -v busybox || echo /bin/busybox)"
 minipod image build-base
 echo "==> minipod $("$prefix/venv/bin/python" -c 'import minipod; print(minipod.__version__)') installed; try: minipod run examples/hello-pod.yml"

@@ -12,6 +12,11 @@ prefix=${MINIPOD_PREFIX:-/opt/minipod}
 
 "$here/scripts/install.sh"
 "$prefix/venv/bin/pip" install -q --disable-pip-version-check "pytest>=7"
+# The reference CNI plugins: the tests prove minipod works with them too.
+dpkg-query -W -f='${Status}' containernetworking-plugins 2>/dev/null | grep -q "install ok installed" || {
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends containernetworking-plugins >/dev/null
+}
 
 cd "$here"
 # The installed package is what gets tested (not the source tree): the

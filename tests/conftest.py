@@ -28,9 +28,17 @@ MINIPOD = os.path.join(os.path.dirname(sys.executable), "minipod")
 BACKOFF_BASE = "0.5"  # seconds; Kubernetes uses 10 (the tests check the doubling)
 
 
+def _network() -> tuple[str, str]:
+    """A bridge name (at most 15 characters) and a /24 that no other suite,
+    lab or system instance on this host uses at the same time."""
+    tag = os.urandom(3).hex()
+    return f"mpt{tag}", f"10.{200 + os.urandom(1)[0] % 50}.{os.urandom(1)[0]}.0/24"
+
+
 class Minipod:
     def __init__(self, root: str):
         self.root = root
+        self.bridge, self.subnet = _network()
         self.daemon: subprocess.Popen | None = None
 
     # --- the daemon -----------------------------------------------------------
@@ -38,7 +46,8 @@ class Minipod:
         os.makedirs(self.root, exist_ok=True)
         env = dict(os.environ, MINIPOD_BACKOFF_BASE=BACKOFF_BASE)
         self.log = open(os.path.join(self.root, "daemon-test.log"), "ab")
-        self.daemon = subprocess.Popen([MINIPOD, "--root", self.root, "daemon"], env=env,
+        self.daemon = subprocess.Popen([MINIPOD, "--root", self.root, "daemon", "--bridge", self.bridge,
+                                        "--subnet", self.subnet], env=env,
                                        stdout=self.log, stderr=self.log, start_new_session=True)
         sock = os.path.join(self.root, "run", "minipod.sock")
         deadline = time.time() + 20

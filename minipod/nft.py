@@ -1,0 +1,343 @@
+"""nftables rules of the pod network, through libnftables' JSON API.
+
+All of minipod's rules for a network live in one table of its own,
+`table ip minipod-NETWORK`, so nothing here ever reads or changes another
+table (podman's, docker's, a firewall's). The table holds these chains:
+
+    postrouting  nat, hook postrouting, priority srcnat (100)
+                 masquerade rules: a pod's traffic leaving the pod subnet
+                 (ipMasq), and hostPort traffic that must come back
+                 through the host (from 127.0.0.0/8, or a pod reaching a
+                 pod, itself included, through a hostPort)
+    prerouting   nat, hook prerouting, priority dstnat (-100):
+                 `fib daddr type local jump hostports`
+    output       nat, hook output, priority dstnat (-100): the same, for
+                 connections the host itself opens (to 127.0.0.1 too)
+    hostports    one DNAT rule per port mapping: [ip daddr HOSTIP]
+                 tcp|udp dport HOSTPORT dnat to POD_IP:CONTAINERPORT
+
+Each rule carries a comment "KIND CONTAINERID IFNAME" (KIND is `masq` or
+`hostport`): DEL finds and deletes exactly the attachment's rules by
+handle, never another container's, even one that now has the same IP.
+When no such rule is left, the table itself is deleted. Every change
+happens under an exclusive flock(2) on LOCK_PATH, so a DEL that drops the
+table cannot race an ADD that adds to it, across processes.
+
+Steps of add_masquerade() / add_port_mappings(), in order, in one nft
+transaction (all or nothing): add table, add chains (idempotent), for
+hostports flush+refill the two jump rules, add the attachment's rules.
+
+libnftables' Python binding is the Debian package python3-nftables
+(`import nftables`, or loaded from the system's dist-packages when the
+virtualenv does not see them); without it the same JSON goes through
+`nft -j -f -`.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+
+from minipod.errors import MinipodError
+
+FAMILY = "ip"
+LOCK_PATH = "/run/lock/minipod-nft.lock"
+MASQ, HOSTPORT = "masq", "hostport"
+
+_BASE_CHAINS = {
+    "postrouting": {"type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"},
+    "prerouting": {"type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"},
+    "output": {"type": "nat", "hook": "output", "prio": -100, "policy": "accept"},
+}
+
+
+class NftError(MinipodError):
+    """An nftables command failed; the message has nft's own error text."""
+
+
+class PortInUse(NftError):
+    """A hostPort is mapped for another attachment already."""
+
+
+def table_name(network: str) -> str:
+    """The table of a network: `minipod-NETWORK`."""
+    return f"minipod-{network}"
+
+
+def owner(cid: str, ifname: str) -> str:
+    """The part of a rule comment that names its attachment. nft comments
+    hold 128 bytes; an id too long for that is replaced by its hash."""
+    text = f"{cid} {ifname}"
+    if len(text) > 110:
+        text = "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:40]
+    return text
+
+
+# --- running nft ------------------------------------------------------------------
+
+_ctx = None
+# Where Debian's python3-nftables lives, for a virtualenv that does not see
+# the system's site-packages: the module is pure Python (over the C
+# library libnftables1), so loading it from there is safe.
+_SYSTEM_SITE_DIRS = ("/usr/lib/python3/dist-packages",)
+
+
+def _import_nftables():
+    try:
+        import nftables
+        return nftables
+    except ImportError:
+        pass
+    for d in _SYSTEM_SITE_DIRS:
+        init = os.path.join(d, "nftables", "__init__.py")
+        if os.path.exists(init):
+            spec = importlib.util.spec_from_file_location(
+                "nftables", init, submodule_search_locations=[os.path.dirname(init)])
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules["nftables"] = mod
+            try:
+                spec.loader.exec_module(mod)
+                return mod
+            except Exception:
+                del sys.modules["nftables"]
+    return None
+
+
+def _context():
+    """One libnftables context per process (creating one costs ~1 ms); False
+    when the binding is missing, and `nft -j -f -` is run instead (~5 ms a
+    call more)."""
+    global _ctx
+    if _ctx is None:
+        mod = _import_nftables()
+        try:
+            _ctx = mod.Nftables() if mod else False
+        except OSError:  # libnftables.so.1 itself is missing
+            _ctx = False
+        if _ctx:
+            _ctx.set_json_output(True)
+    return _ctx
+
+
+def run(commands: list[dict], what: str) -> list[dict]:
+    """Run JSON commands as one transaction; the "nftables" output list."""
+    doc = {"nftables": commands}
+    ctx = _context()
+    if ctx:
+        rc, out, err = ctx.json_cmd(doc)
+    else:
+        try:
+            p = subprocess.run(["nft", "-j", "-f", "-"], input=json.dumps(doc), text=True,
+                               capture_output=True, timeout=30)
+        except OSError as e:
+            raise NftError(f"nft {what}: cannot run nft: {e.strerror}") from None
+        rc, err = p.returncode, p.stderr
+        out = json.loads(p.stdout) if p.stdout.strip() else ""
+    if rc != 0:
+        raise NftError(f"nft {what}: {(err or '').strip().splitlines()[0] if err else rc}")
+    return out.get("nftables", []) if isinstance(out, dict) else []
+
+
+@contextlib.contextmanager
+def _locked():
+    os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
+    fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+# --- expressions --------------------------------------------------------------------
+
+def _match(left: dict, right, op: str = "==") -> dict:
+    return {"match": {"op": op, "left": left, "right": right}}
+
+
+def _payload(proto: str, field: str) -> dict:
+    return {"payload": {"protocol": proto, "field": field}}
+
+
+def _prefixes(cidrs: list[str]) -> dict:
+    nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+    return {"set": [{"prefix": {"addr": str(n.network_address), "len": n.prefixlen}}
+                    for n in nets]}
+
+
+def _rule(table: str, chain: str, expr: list, comment: str) -> dict:
+    return {"family": FAMILY, "table": table, "chain": chain, "expr": expr, "comment": comment}
+
+
+def _skeleton(table: str, chains: list[str]) -> list[dict]:
+    cmds = [{"add": {"table": {"family": FAMILY, "name": table}}}]
+    for c in chains:
+        spec = {"family": FAMILY, "table": table, "name": c, **_BASE_CHAINS.get(c, {})}
+        cmds.append({"add": {"chain": spec}})
+    return cmds
+
+
+# --- what the plugins ask for ----------------------------------------------------------
+
+def add_masquerade(table: str, who: str, pod_ip: str, subnet: str) -> None:
+    """ipMasq: `ip saddr POD ip daddr != { SUBNET, 224.0.0.0/4 } masquerade`,
+    as the reference bridge plugin does: traffic to other pods and to
+    multicast keeps the pod's address, the rest leaves with the host's."""
+    expr = [_match(_payload("ip", "saddr"), pod_ip),
+            _match(_payload("ip", "daddr"), _prefixes([subnet, "224.0.0.0/4"]), "!="),
+            {"masquerade": None}]
+    with _locked():
+        run(_skeleton(table, ["postrouting"]) +
+            [{"add": {"rule": _rule(table, "postrouting", expr, f"{MASQ} {who}")}}],
+            f"add masquerade for {pod_ip} to table {FAMILY} {table}")
+
+
+def add_port_mappings(table: str, who: str, pod_ip: str, subnet: str, mappings: list[dict],
+                      snat: bool = True) -> None:
+    """hostPort DNAT rules for one pod (mappings already validated:
+    hostPort, containerPort, protocol, hostIP)."""
+    cmds = _skeleton(table, ["hostports", "prerouting", "output", "postrouting"])
+    jump = [_match({"fib": {"result": "type", "flags": ["daddr"]}}, "local"),
+            {"jump": {"target": "hostports"}}]
+    for chain in ("prerouting", "output"):
+        # Flush and refill in the same transaction: exactly one jump rule,
+        # however many ADDs ran before.
+        cmds.append({"flush": {"chain": {"family": FAMILY, "table": table, "name": chain}}})
+        cmds.append({"add": {"rule": _rule(table, chain, jump, "minipod hostports")}})
+    comment = f"{HOSTPORT} {who}"
+    for m in mappings:
+        proto = m["protocol"]
+        expr = []
+        host_ip = m.get("hostIP") or ""
+        if host_ip and not ipaddress.ip_address(host_ip).is_unspecified:
+            expr.append(_match(_payload("ip", "daddr"), host_ip))
+        expr += [_match(_payload(proto, "dport"), m["hostPort"]),
+                 {"dnat": {"addr": pod_ip, "port": m["containerPort"]}}]
+        # A mapping bound to one host address goes first, so it wins
+        # over a wildcard mapping of the same port.
+        verb = "insert" if len(expr) == 3 else "add"
+        cmds.append({verb: {"rule": _rule(table, "hostports", expr, comment)}})
+        if snat:
+            # Connections that must return through the host: from the host's
+            # loopback (needs route_localnet on the bridge), and from a pod on
+            # the same bridge, the target itself included (hairpin), whose
+            # replies would otherwise go straight back over the bridge with
+            # the wrong source address.
+            masq = [_match(_payload("ip", "daddr"), pod_ip),
+                    _match(_payload(proto, "dport"), m["containerPort"]),
+                    _match({"ct": {"key": "status"}}, "dnat", "in"),
+                    _match(_payload("ip", "saddr"), _prefixes(["127.0.0.0/8", subnet])),
+                    {"masquerade": None}]
+            cmds.append({"add": {"rule": _rule(table, "postrouting", masq, comment)}})
+    with _locked():
+        _refuse_taken_ports(table, who, mappings)
+        run(cmds, f"add port mappings for {pod_ip} to table {FAMILY} {table}")
+
+
+def _mapped(rule: dict) -> tuple[str, int, str]:
+    """(protocol, host port, host IP or "") of a hostports DNAT rule."""
+    proto, port, host_ip = "", 0, ""
+    for e in rule.get("expr", []):
+        m = e.get("match", {})
+        left = m.get("left", {}).get("payload", {})
+        if left.get("field") == "dport":
+            proto, port = left.get("protocol", ""), m.get("right")
+        elif left.get("field") == "daddr":
+            host_ip = m.get("right")
+    return proto, port, host_ip
+
+
+def _refuse_taken_ports(table: str, who: str, mappings: list[dict]) -> None:
+    """Two pods cannot own one hostPort: the second DNAT rule would never
+    match. Checked under the lock, so two concurrent ADDs cannot both win."""
+    taken = {}
+    for r in list_rules(table, "hostports"):
+        if (r.get("comment") or "").startswith(HOSTPORT + " "):
+            taken[_mapped(r)] = r["comment"].split(" ", 1)[1]
+    for m in mappings:
+        want_ip = m.get("hostIP") or ""
+        if want_ip and ipaddress.ip_address(want_ip).is_unspecified:
+            want_ip = ""
+        for (proto, port, host_ip), other in taken.items():
+            if proto == m["protocol"] and port == m["hostPort"] and other != who and \
+                    (not host_ip or not want_ip or host_ip == want_ip):
+                raise PortInUse(f"hostPort {port}/{proto}{' on ' + host_ip if host_ip else ''} "
+                                f"is already mapped for {other}")
+
+
+def list_rules(table: str, chain: str | None = None) -> list[dict]:
+    """The rules (chain, handle, comment, expr) of the table, or of one of
+    its chains; [] if there is no such table or chain."""
+    what = {"table": {"family": FAMILY, "name": table}} if chain is None else \
+        {"chain": {"family": FAMILY, "table": table, "name": chain}}
+    try:
+        out = run([{"list": what}], f"list {FAMILY} {table} {chain or ''}")
+    except NftError as e:
+        if "No such file or directory" in str(e):
+            return []
+        raise
+    return [o["rule"] for o in out if "rule" in o]
+
+
+def rules_of(table: str, kind: str, who: str) -> list[dict]:
+    return [r for r in list_rules(table) if r.get("comment") == f"{kind} {who}"]
+
+
+def remove(table: str, kind: str, keep=None, who: str | None = None) -> int:
+    """Delete the rules of one attachment (`who`), or for GC every rule of
+    `kind` whose attachment is not in `keep`; drop the table when no
+    attachment's rule is left. Idempotent: a missing table is success.
+    Returns how many rules were deleted."""
+    with _locked():
+        rules = list_rules(table)
+        if not rules:
+            return 0
+        doomed, left = [], 0
+        for r in rules:
+            c = r.get("comment") or ""
+            k, _, w = c.partition(" ")
+            if k == kind and ((who is not None and w == who) or
+                              (keep is not None and w not in keep)):
+                doomed.append(r)
+            elif k in (MASQ, HOSTPORT):
+                left += 1
+        if left == 0:
+            cmds = [{"delete": {"table": {"family": FAMILY, "name": table}}}]
+        else:
+            cmds = [{"delete": {"rule": {"family": FAMILY, "table": table,
+                                         "chain": r["chain"], "handle": r["handle"]}}}
+                    for r in doomed]
+        if cmds and (doomed or left == 0):
+            run(cmds, f"delete {kind} rules from table {FAMILY} {table}")
+        return len(doomed)
+
+
+def delete_table(table: str) -> bool:
+    """Drop the whole table (tests, uninstall); False if it did not exist."""
+    with _locked():
+        try:
+            run([{"delete": {"table": {"family": FAMILY, "name": table}}}],
+                f"delete table {FAMILY} {table}")
+            return True
+        except NftError as e:
+            if "No such file or directory" in str(e):
+                return False
+            raise
+
+
+def table_exists(table: str) -> bool:
+    try:
+        run([{"list": {"table": {"family": FAMILY, "name": table}}}], "list")
+        return True
+    except NftError:
+        return False
+
+
+__all__ = ["table_name", "owner", "run", "add_masquerade", "add_port_mappings", "list_rules",
+           "rules_of", "remove", "delete_table", "table_exists", "NftError", "PortInUse", "MASQ",
+           "HOSTPORT"]
