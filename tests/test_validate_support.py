@@ -52,9 +52,8 @@ def test_podman_kube_generate_pod_is_valid_and_quiet():
     assert validate_pod(fixture("podman-kube-generate-pod.yaml")) == []
 
 
-def test_podman_kube_generate_container_only_warns_about_host_port():
-    assert validate_pod(fixture("podman-kube-generate-container.yaml")) == [
-        not_implemented("spec.containers[0].ports[0].hostPort")]
+def test_podman_kube_generate_container_is_valid_and_quiet():
+    assert validate_pod(fixture("podman-kube-generate-container.yaml")) == []
 
 
 # ------------------------------------------------------------ 2. warnings
@@ -92,15 +91,11 @@ ephemeralContainers:
     assert validate_pod(pod) == [
         not_implemented("spec.containers[0].resources"),
         not_implemented("spec.containers[0].livenessProbe"),
-        not_implemented("spec.containers[0].ports[0].hostPort"),
-        not_implemented("spec.containers[0].ports[0].hostIP"),
         not_implemented("spec.containers[0].securityContext.seccompProfile"),
         'spec.containers[0].env[1].valueFrom.fieldRef.fieldPath: "status.podIPs" '
         "not implemented by minipod yet; ignored",
         not_implemented("spec.containers[0].env[2].valueFrom.secretKeyRef"),
         not_implemented("spec.affinity"),
-        not_implemented("spec.dnsConfig"),
-        not_implemented("spec.hostAliases"),
         not_implemented("spec.imagePullSecrets"),
         not_implemented("spec.hostUsers"),
         not_implemented("spec.ephemeralContainers"),
@@ -164,7 +159,6 @@ tolerations:
 - {key: gpu, operator: Exists}
 """)
     assert validate_pod(pod) == [
-        not_implemented("spec.dnsPolicy"),
         not_implemented("spec.serviceAccountName"),
         not_implemented("spec.tolerations"),
     ]
