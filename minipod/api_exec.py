@@ -26,37 +26,11 @@ import termios
 
 from aiohttp import WSMsgType, web
 
-from minipod import containers, namespaces, process
+from minipod import handlers, namespaces, process
 from minipod.errors import MinipodError
 from minipod.pods import pick_container
 
 STDIN, STDOUT, STDERR, STATUS, RESIZE = range(5)
-
-
-def _container_process(pid: int) -> dict:
-    """What the exec'd command inherits from the container's main process."""
-    with open(f"/proc/{pid}/environ", "rb") as f:
-        env = dict(item.decode(errors="replace").partition("=")[::2]
-                   for item in f.read().split(b"\0") if b"=" in item)
-    uid = gid = 0
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("Uid:"):
-                uid = int(line.split()[1])
-            elif line.startswith("Gid:"):
-                gid = int(line.split()[1])
-    return {"env": env, "cwd": os.readlink(f"/proc/{pid}/cwd"), "uid": uid, "gid": gid}
-
-
-def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
-    spec = worker.spec_of(c)
-    proc = _container_process(c["pid"])
-    return {"join": {t: f"/proc/{c['pid']}/ns/{t}" for t in ("net", "ipc", "uts", "pid", "mnt")},
-            "pid": c["pid"],
-            "argv": argv, "env": proc["env"], "cwd": proc["cwd"], "user": "",
-            "run_as_user": proc["uid"], "run_as_group": proc["gid"],
-            "caps": containers.security(worker.record, spec)["caps"], "tty": tty,
-            "no_new_privs": containers.security(worker.record, spec)["no_new_privs"]}
 
 
 async def pod_exec(request):
@@ -72,7 +46,7 @@ async def pod_exec(request):
                            f"({c['state']})", hint=f"see: minipod describe pod {worker.record['metadata']['name']}")
     tty = q.get("tty") in ("true", "1")
     want_stdin = q.get("stdin") in ("true", "1")
-    plan = exec_plan(worker, c, argv, tty)
+    plan = handlers.exec_plan(worker, c, argv, tty)
 
     ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
     await ws.prepare(request)

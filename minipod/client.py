@@ -77,14 +77,26 @@ class Client:
         return conn
 
     def ensure_daemon(self, timeout: float = 15.0) -> None:
+        import fcntl
         import subprocess  # only here: most commands never need it
         os.makedirs(self.inst.run, mode=0o700, exist_ok=True)
-        cmd = [sys.executable, "-m", "minipod"]
-        if self.inst.root:
-            cmd += ["--root", self.inst.root]
-        with open(self.inst.daemon_log, "ab") as log:
-            subprocess.Popen(cmd + ["daemon"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                             start_new_session=True, close_fds=True)
+        # A daemon holds run/daemon.lock for its whole life: if someone holds
+        # it, a daemon is starting up right now; wait for it, start no other.
+        lock = os.open(os.path.join(self.inst.run, "daemon.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            starting = False
+        except BlockingIOError:
+            starting = True
+        finally:
+            os.close(lock)
+        if not starting:
+            cmd = [sys.executable, "-m", "minipod"]
+            if self.inst.root:
+                cmd += ["--root", self.inst.root]
+            with open(self.inst.daemon_log, "ab") as log:
+                subprocess.Popen(cmd + ["daemon"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                 start_new_session=True, close_fds=True)
         self._started = True
         deadline = time.time() + timeout
         while time.time() < deadline:

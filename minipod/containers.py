@@ -151,6 +151,9 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
     spec = pod["spec"]
     mounts = [{"source": os.path.join(dirs["run"], name), "target": f"/etc/{name}"}
               for name in ("hosts", "hostname", "resolv.conf")]
+    # terminationMessagePath: a file of the runtime's, read after the exit.
+    mounts.append({"source": ctr["terminationFile"],
+                   "target": container.get("terminationMessagePath") or "/dev/termination-log"})
     skipped = {v["name"] for v in spec.get("volumes") or [] if is_service_account_volume(v)}
     for vm in container.get("volumeMounts") or []:
         if vm["name"] in skipped:

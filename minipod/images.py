@@ -1,6 +1,6 @@
 """The local image store: content-addressed blobs, plus one unpacked
 directory per layer, laid out as an OCI image layout (image-spec,
-image-layout.md) so that a later registry pull only adds blobs and names.
+image-layout.md), filled by archive imports and by registry pulls.
 
 On-disk objects, under IMAGES_DIR:
 
@@ -12,26 +12,32 @@ On-disk objects, under IMAGES_DIR:
                            each named by the sha256 of its bytes
     layers/<diffid-hex>/   one unpacked layer, shared by every image that uses
                            it, named by its DiffID (sha256 of the plain tar)
-    tmp/                   the staging area of the import under way
-    lock                   flock()ed while an import or a remove changes things
+    tmp/                   staging: imports and pulls work here, then rename
+    lock, pulls.lock, locks/   flock()s, see imagestore_locks.py
 
 ImageStore.import_archive(path) does, in order, holding the lock:
 
     1. open the archive: an OCI layout (tar file or directory), or the
        manifest.json kind that `docker save` writes
-    2. name its images: annotations of its index.json, or RepoTags
-    3. copy every blob the images need into tmp/<stage>/blobs/, hashing while
-       copying; a digest or size other than the descriptor's -> ImageError
-       (image-layout.md, "Blobs": content MUST match its digest)
-    4. unpack every new layer into tmp/<stage>/layer-*/ (see layers.py) and
-       check its DiffID against the config's rootfs.diff_ids (config.md)
+    2-4. stage its images' blobs and new layers in tmp/import-*/, every
+       digest and DiffID checked (imagestore_import.py)
     5. commit: os.sync(), rename the staged blobs into blobs/sha256/ and the
        layer dirs into layers/ (a rename is atomic: a layer is there whole or
        not at all), then write index.json (tmp + fsync + rename)
 
-An error in steps 1-4 deletes tmp/<stage>/: nothing of that archive is kept.
-remove(ref) drops a name from index.json, then deletes the blobs and layers
-that no remaining name uses.
+An error in steps 1-4 deletes tmp/import-*/: nothing of that archive is kept.
+
+A pull (pull.py, in a process of its own) works inside pulling(): under
+blob_lock(digest) it puts each verified blob (put_blob, publish_blob) and
+unpacked layer (publish_layer) in place as soon as it has it, so a second
+pull finds it; commit_pulled() then names the image. A layer directory
+that is present is reused without its blob: image-layout.md lets a layout
+lack blobs it references.
+
+remove(ref) drops a name from index.json; prune() keeps the names. Both
+then sweep: delete the blobs and layers no name uses, and tmp/ leftovers of
+crashed imports and pulls. A sweep is skipped while a pull runs (the
+pull may be about to name what looks unused); the next one catches up.
 """
 
 from __future__ import annotations  # the method ImageStore.list shadows list[...]
@@ -39,102 +45,22 @@ from __future__ import annotations  # the method ImageStore.list shadows list[..
 import contextlib
 import fcntl
 import hashlib
-import io
 import json
 import os
-import platform
-import posixpath
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 
 from minipod.errors import ImageError, NotFound
-from minipod.layers import CHUNK, MAX_JSON, ArchiveReader, unpack_layer
+from minipod.imagestore_import import Stager
+from minipod.imagestore_locks import blob_lock, flocked, try_flocked
+# Re-exported: the rest of minipod imports these from here.
+from minipod.imagestore_refs import (INDEX_TYPES, OCI_CONFIG, OCI_INDEX,  # noqa: F401
+                                     OCI_LAYER_TAR, OCI_MANIFEST, REF_NAME, descriptor_of,
+                                     diff_ids_of, host_architecture, normalize_ref,
+                                     split_ref)
+from minipod.layers import MAX_JSON, ArchiveReader
 
-REF_NAME = "org.opencontainers.image.ref.name"
-# containerd and Docker keep the full name here and only a tag in REF_NAME.
-CONTAINERD_NAME = "io.containerd.image.name"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
-INDEX_TYPES = (OCI_INDEX, "application/vnd.docker.distribution.manifest.list.v2+json")
-
-# ---------------------------------------------------------------- references
-# The grammar of github.com/distribution/reference, which Docker uses:
-#   [DOMAIN/]PATH[:TAG][@DIGEST]
-
-DEFAULT_DOMAIN = "docker.io"
-_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
-_DOMAIN_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?")
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_PATH_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
-_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
-
-
-def normalize_ref(ref: str) -> str:
-    """The full form of an image reference, as Docker spells it:
-    busybox -> docker.io/library/busybox:latest, me/app -> docker.io/me/app:latest,
-    NAME@sha256:HEX -> docker.io/.../NAME@sha256:HEX (a tag given along with a
-    digest is dropped: the digest alone decides the content)."""
-    def bad(why: str) -> ImageError:
-        return ImageError(f"invalid image reference {ref!r}: {why}",
-                          hint="use NAME[:TAG] or NAME@sha256:DIGEST, e.g. busybox:1.35")
-
-    if re.fullmatch(r"[0-9a-f]{64}", ref):
-        raise bad("a 64-hex string looks like an image ID, not a name")
-    name, _, digest = ref.partition("@")
-    if digest and not _DIGEST_RE.fullmatch(digest):
-        raise bad("the digest must be sha256: and 64 lowercase hex digits")
-    # A ':' starts a tag only if no '/' follows it (localhost:5000/app is a port).
-    head, colon, tag = name.rpartition(":")
-    if colon and "/" not in tag:
-        name = head
-        if not _TAG_RE.fullmatch(tag):
-            raise bad(f"invalid tag {tag!r}")
-    else:
-        tag = ""
-    # Docker's rule: the first component is a registry host only if it
-    # looks like one (has a '.' or a ':', is localhost, or has capitals).
-    first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"
-                  or first != first.lower()):
-        domain, path = first, rest
-    else:
-        domain, path = DEFAULT_DOMAIN, name
-    if domain == "index.docker.io":
-        domain = DEFAULT_DOMAIN
-    if domain == DEFAULT_DOMAIN and "/" not in path:
-        path = "library/" + path               # official images live in library/
-    if not _DOMAIN_RE.fullmatch(domain):
-        raise bad(f"invalid registry {domain!r}")
-    if not _PATH_RE.fullmatch(path):
-        raise bad("a repository name is lowercase letters, digits and . _ - / separators")
-    full = f"{domain}/{path}"
-    if len(full) > 255:
-        raise bad("the name is longer than 255 characters")
-    return f"{full}@{digest}" if digest else f"{full}:{tag or 'latest'}"
-
-
-def split_ref(ref: str) -> tuple[str, str | None, str | None]:
-    """(repository, tag, digest) of a normalized reference."""
-    if "@" in ref:
-        name, _, digest = ref.partition("@")
-        return name, None, digest
-    name, _, tag = ref.rpartition(":")
-    return name, tag, None
-
-
-def host_architecture() -> str:
-    """This machine's architecture in OCI/Go spelling (config.md)."""
-    machine = platform.machine().lower()
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm",
-            "i386": "386", "i686": "386"}.get(machine, machine)
-
-
-# ---------------------------------------------------------------- images
 
 @dataclass
 class Image:
@@ -156,12 +82,26 @@ class Image:
         return ":".join(reversed(self.layer_dirs))
 
 
+def should_pull(policy: str, present: bool) -> bool:
+    """The kubelet's imagePullPolicy: Always pulls (to learn the tag's
+    current image), IfNotPresent only when absent, Never never (an absent
+    image under Never is the caller's ErrImageNeverPull)."""
+    if policy == "Always":
+        return True
+    if policy == "IfNotPresent":
+        return not present
+    if policy == "Never":
+        return False
+    raise ValueError(f"unknown imagePullPolicy {policy!r}: Always, IfNotPresent or Never")
+
+
 class ImageStore:
     def __init__(self, images_dir: str):
         self.dir = os.path.abspath(images_dir)
         self.blobs_dir = os.path.join(self.dir, "blobs", "sha256")
         self.layers_dir = os.path.join(self.dir, "layers")
         self.tmp_dir = os.path.join(self.dir, "tmp")
+        self.locks_dir = os.path.join(self.dir, "locks")
         self.index_path = os.path.join(self.dir, "index.json")
 
     # -- reading --
@@ -175,12 +115,12 @@ class ImageStore:
             return None
         digest = entries[names[0]]["digest"]
         manifest = self._json_blob(digest)
-        config = self._json_blob(_descriptor(manifest.get("config"))[0])
-        layer_dirs = [self._layer_dir(d) for d in _diff_ids(manifest, config)]
+        config = self._json_blob(descriptor_of(manifest.get("config"))[0])
+        layer_dirs = [self._layer_dir(d) for d in diff_ids_of(manifest, config)]
         for d in layer_dirs:
             if not os.path.isdir(d):
                 raise ImageError(f"image {ref}: layer {d} is missing from the store",
-                                 hint="remove the image and import it again")
+                                 hint="remove the image and import or pull it again")
         return Image(ref, digest, config.get("config") or {}, layer_dirs)
 
     def list(self) -> list[dict]:
@@ -191,10 +131,16 @@ class ImageStore:
             repository, tag, _ = split_ref(ref)
             manifest = self._json_blob(desc["digest"])
             descs = [manifest.get("config")] + list(manifest.get("layers") or [])
-            size = desc.get("size", 0) + sum(_descriptor(d)[1] for d in descs)
+            size = desc.get("size", 0) + sum(descriptor_of(d)[1] for d in descs)
             result.append({"repository": repository, "tag": tag,
                            "digest": desc["digest"], "size": size})
         return result
+
+    def has_blob(self, digest: str) -> bool:
+        return os.path.isfile(os.path.join(self.blobs_dir, digest[7:]))
+
+    def has_layer(self, diff_id: str) -> bool:
+        return os.path.isdir(self._layer_dir(diff_id))
 
     # -- importing --
 
@@ -204,16 +150,13 @@ class ImageStore:
         turns a bare tag annotation ("1.35") into NAME:1.35."""
         self._ensure_layout()
         with self._locked(), ArchiveReader(path) as archive:
-            shutil.rmtree(self.tmp_dir, ignore_errors=True)   # a crashed import's leftovers
-            os.makedirs(self.tmp_dir)
             stage = tempfile.mkdtemp(prefix="import-", dir=self.tmp_dir)
             try:
-                os.mkdir(os.path.join(stage, "blobs"))
-                os.mkdir(os.path.join(stage, "layers"))
+                stager = Stager(self, archive, stage, name)
                 if archive.exists("index.json"):
-                    found = self._stage_oci(archive, stage, name)
+                    found = stager.stage_oci()
                 elif archive.exists("manifest.json"):
-                    found = self._stage_docker(archive, stage, name)
+                    found = stager.stage_docker()
                 else:
                     raise ImageError(f"{path} is neither an OCI layout nor a docker-save "
                                      "archive (no index.json, no manifest.json)")
@@ -221,111 +164,11 @@ class ImageStore:
                     raise ImageError(f"{path} names no image (no {REF_NAME} annotation, "
                                      "no RepoTags)", hint="give the image a name to import it")
                 for _, digest in found:
-                    self._stage_layers(stage, digest)
+                    stager.stage_layers(digest)
                 self._commit(stage, found)
             finally:
                 shutil.rmtree(stage, ignore_errors=True)
         return [ref for ref, _ in found]
-
-    def _stage_oci(self, archive, stage: str, name: str | None) -> list[tuple[str, str]]:
-        if archive.exists("oci-layout"):
-            version = str(archive.read_json("oci-layout").get("imageLayoutVersion", ""))
-            if not version.startswith("1."):
-                raise ImageError(f"unsupported OCI layout version {version!r}")
-        found = []
-        for desc in archive.read_json("index.json").get("manifests") or []:
-            notes = desc.get("annotations") or {}
-            ref = _archive_name(notes.get(CONTAINERD_NAME) or notes.get(REF_NAME), name)
-            if ref is None:
-                continue
-            digest = self._fetch(archive, stage, desc)
-            manifest = self._json_blob(digest, stage)
-            if desc.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
-                # A multi-platform image (image-index.md): keep ours only.
-                digest = self._fetch(archive, stage, _pick_platform(manifest))
-                manifest = self._json_blob(digest, stage)
-            for blob in [manifest.get("config")] + list(manifest.get("layers") or []):
-                self._fetch(archive, stage, blob)
-            found.append((ref, digest))
-        return found
-
-    def _stage_docker(self, archive, stage: str, name: str | None) -> list[tuple[str, str]]:
-        """`docker save`'s manifest.json: [{Config, RepoTags, Layers}]. Its layers
-        are plain tars, so a layer's digest is its DiffID; we write the OCI
-        manifest such an image would have and store it like any other."""
-        found = []
-        for entry in archive.read_json("manifest.json"):
-            config_digest = self._fetch_member(archive, stage, entry.get("Config", ""))
-            config = self._json_blob(config_digest, stage)
-            members, diff_ids = entry.get("Layers") or [], _diff_ids(None, config)
-            if len(members) != len(diff_ids):
-                raise ImageError(f"{archive.path}: manifest.json and the image config "
-                                 "list different numbers of layers")
-            layers = []
-            for member, diff_id in zip(members, diff_ids):
-                digest = self._fetch_member(archive, stage, member, diff_id)
-                layers.append({"mediaType": OCI_LAYER_TAR, "digest": digest,
-                               "size": os.path.getsize(self._blob(digest, stage))})
-            manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": layers,
-                        "config": {"mediaType": OCI_CONFIG, "digest": config_digest,
-                                   "size": os.path.getsize(self._blob(config_digest, stage))}}
-            data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-            digest = self._copy_blob(io.BytesIO(data), stage)
-            refs = entry.get("RepoTags") or ([name] if name else [])
-            found += [(normalize_ref(r), digest) for r in refs]
-        return found
-
-    def _fetch(self, archive, stage: str, desc) -> str:
-        """Stage the blob a descriptor points to, checking digest and size."""
-        digest, size, _ = _descriptor(desc)
-        return self._fetch_member(archive, stage, f"blobs/sha256/{digest[7:]}", digest, size)
-
-    def _fetch_member(self, archive, stage: str, member: str,
-                      digest: str | None = None, size: int | None = None) -> str:
-        if digest is None:   # docker save names configs <hex>.json or blobs/sha256/<hex>
-            hexname = posixpath.basename(member).removesuffix(".json")
-            if re.fullmatch(r"[0-9a-f]{64}", hexname):
-                digest = "sha256:" + hexname
-        if digest and self._blob(digest, stage):
-            return digest         # already stored, and checked when it was
-        with archive.open(member) as src:
-            return self._copy_blob(src, stage, digest, size)
-
-    def _copy_blob(self, src, stage: str, digest: str | None = None,
-                   size: int | None = None) -> str:
-        incoming = os.path.join(stage, "blobs", "incoming")
-        sha, copied = hashlib.sha256(), 0
-        with open(incoming, "wb") as out:
-            while chunk := src.read(CHUNK):
-                copied += len(chunk)
-                if size is not None and copied > size:
-                    break
-                sha.update(chunk)
-                out.write(chunk)
-        got = "sha256:" + sha.hexdigest()
-        if size is not None and copied != size:
-            raise ImageError(f"blob {digest}: size is not the {size} bytes its descriptor says")
-        if digest is not None and got != digest:
-            raise ImageError(f"blob {digest}: content does not match its digest "
-                             f"(got {got})", hint="the archive is corrupt or was altered")
-        os.rename(incoming, os.path.join(stage, "blobs", got[7:]))
-        return got
-
-    def _stage_layers(self, stage: str, manifest_digest: str) -> None:
-        manifest = self._json_blob(manifest_digest, stage)
-        config = self._json_blob(_descriptor(manifest.get("config"))[0], stage)
-        for desc, diff_id in zip(manifest["layers"], _diff_ids(manifest, config)):
-            staged = os.path.join(stage, "layers", diff_id[7:])
-            if os.path.isdir(self._layer_dir(diff_id)) or os.path.isdir(staged):
-                continue          # layers are shared: unpack each one once
-            digest, _, media_type = _descriptor(desc)
-            tmp = tempfile.mkdtemp(prefix="layer-", dir=stage)
-            os.chmod(tmp, 0o755)  # the image's "/" unless the layer sets it
-            got = unpack_layer(self._blob(digest, stage), media_type, tmp)
-            if got != diff_id:
-                raise ImageError(f"layer {digest}: its content's DiffID {got} is not the "
-                                 f"{diff_id} its config lists")
-            os.rename(tmp, staged)
 
     def _commit(self, stage: str, found: list[tuple[str, str]]) -> None:
         # Flush the staged files to disk first, so that once renamed they
@@ -340,8 +183,12 @@ class ImageStore:
                     os.replace(staged, os.path.join(self.blobs_dir, digest[7:]))
             for diff_id in diff_ids:
                 staged = os.path.join(stage, "layers", diff_id[7:])
-                if os.path.isdir(staged) and not os.path.exists(self._layer_dir(diff_id)):
-                    os.rename(staged, self._layer_dir(diff_id))
+                if os.path.isdir(staged):
+                    self._rename_layer(staged, diff_id)
+        self._name_images(found)
+
+    def _name_images(self, found: list[tuple[str, str]]) -> None:
+        """Point each name at its manifest in index.json (holding the lock)."""
         entries = self._read_index()
         for ref, digest in found:
             old = entries.get(ref, {}).get("digest")
@@ -354,6 +201,65 @@ class ImageStore:
             entries[ref] = {"mediaType": manifest.get("mediaType", OCI_MANIFEST),
                             "digest": digest, "size": os.path.getsize(self._blob(digest))}
         self._write_index(entries)
+
+    def _rename_layer(self, src: str, diff_id: str) -> None:
+        """Move an unpacked, checked layer into layers/. If another import or
+        pull got the same DiffID there first, its copy is as good: drop ours."""
+        try:
+            os.rename(src, self._layer_dir(diff_id))
+        except OSError:
+            if not self.has_layer(diff_id):
+                raise
+            shutil.rmtree(src, ignore_errors=True)
+
+    # -- pulling (pull.py, in a process of its own) --
+
+    @contextlib.contextmanager
+    def pulling(self):
+        """Hold the store for one pull: no sweep runs until it ends."""
+        self._ensure_layout()
+        with flocked(os.path.join(self.dir, "pulls.lock"), fcntl.LOCK_SH):
+            yield
+
+    def blob_lock(self, digest: str):
+        """Exclusive, per blob digest, across processes (inside pulling())."""
+        return blob_lock(self.locks_dir, digest)
+
+    def put_blob(self, data: bytes, digest: str) -> None:
+        """Store a small blob held in memory (a manifest, a config), checked."""
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise ImageError(f"blob {digest}: content does not match its digest")
+        if not self.has_blob(digest):
+            fd, tmp = tempfile.mkstemp(prefix="blob-", dir=self.tmp_dir)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            self.publish_blob(tmp, digest)
+
+    def publish_blob(self, tmp_path: str, digest: str) -> None:
+        """Move a verified blob from tmp/ into blobs/, durably."""
+        fd = os.open(tmp_path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, os.path.join(self.blobs_dir, digest[7:]))
+
+    def publish_layer(self, tmp_dir: str, diff_id: str) -> None:
+        """Move an unpacked layer whose DiffID was checked into layers/."""
+        os.sync()          # its files are complete on disk before its name exists
+        self._rename_layer(tmp_dir, diff_id)
+
+    def commit_pulled(self, ref: str, manifest_digest: str) -> Image:
+        """Name the pulled image REF (normalized) once all it uses is stored."""
+        with self._locked():
+            manifest = self._json_blob(manifest_digest)
+            config = self._json_blob(descriptor_of(manifest.get("config"))[0])
+            for diff_id in diff_ids_of(manifest, config):
+                if not self.has_layer(diff_id):
+                    raise ImageError(f"pulling {ref}: layer {diff_id} is not in the store")
+            self._name_images([(ref, manifest_digest)])
+        return self.lookup(ref)
 
     # -- removing --
 
@@ -369,25 +275,54 @@ class ImageStore:
             for name in names:
                 del entries[name]
             self._write_index(entries)
-            self._collect_garbage(entries)
+            self._sweep(entries)
 
-    def _collect_garbage(self, entries: dict) -> None:
-        keep_blobs, keep_layers = set(), set()
-        for desc in entries.values():
-            blobs, diff_ids = self._references(desc["digest"])
-            keep_blobs.update(d[7:] for d in blobs)
-            keep_layers.update(d[7:] for d in diff_ids)
-        for hexname in os.listdir(self.blobs_dir):
-            if hexname not in keep_blobs:
-                os.unlink(os.path.join(self.blobs_dir, hexname))
-        os.makedirs(self.tmp_dir, exist_ok=True)
-        for hexname in os.listdir(self.layers_dir):
-            if hexname not in keep_layers:
-                # Rename first: a crash mid-delete must not leave half a layer
-                # under a name that says it is whole.
-                trash = tempfile.mkdtemp(prefix="trash-", dir=self.tmp_dir)
-                os.rename(os.path.join(self.layers_dir, hexname), os.path.join(trash, "l"))
-                shutil.rmtree(trash)
+    def prune(self) -> dict:
+        """Delete every blob and layer no image name uses, and the tmp/
+        leftovers of crashed imports and pulls (`image prune`). Returns
+        {"blobs": N, "layers": N, "bytes": N, "deferred": bool}; deferred
+        means a pull was running, so nothing was deleted."""
+        self._ensure_layout()
+        with self._locked():
+            return self._sweep(self._read_index())
+
+    def _sweep(self, entries: dict) -> dict:
+        """Holding the lock: delete what ENTRIES do not use, if no pull runs."""
+        stats = {"blobs": 0, "layers": 0, "bytes": 0, "deferred": False}
+        with try_flocked(os.path.join(self.dir, "pulls.lock")) as idle:
+            if not idle:
+                stats["deferred"] = True
+                return stats
+            keep_blobs, keep_layers = set(), set()
+            for desc in entries.values():
+                blobs, diff_ids = self._references(desc["digest"])
+                keep_blobs.update(d[7:] for d in blobs)
+                keep_layers.update(d[7:] for d in diff_ids)
+            for hexname in os.listdir(self.blobs_dir):
+                if hexname not in keep_blobs:
+                    path = os.path.join(self.blobs_dir, hexname)
+                    stats["bytes"] += os.lstat(path).st_size
+                    stats["blobs"] += 1
+                    os.unlink(path)
+            os.makedirs(self.tmp_dir, exist_ok=True)
+            trash = tempfile.mkdtemp(prefix="trash-", dir=self.tmp_dir)
+            for hexname in os.listdir(self.layers_dir):
+                if hexname not in keep_layers:
+                    # Rename first: a crash mid-delete must not leave half a
+                    # layer under a name that says it is whole.
+                    stats["bytes"] += _tree_size(os.path.join(self.layers_dir, hexname))
+                    stats["layers"] += 1
+                    os.rename(os.path.join(self.layers_dir, hexname), os.path.join(trash, hexname))
+            # No import (we hold the lock) and no pull (pulls.lock) is running:
+            # everything in tmp/ and locks/ is a leftover.
+            for d in (self.tmp_dir, self.locks_dir):
+                for name in os.listdir(d) if os.path.isdir(d) else []:
+                    path = os.path.join(d, name)
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path)
+                    else:
+                        os.unlink(path)
+        return stats
 
     # -- the files of the store --
 
@@ -418,10 +353,10 @@ class ImageStore:
     def _references(self, manifest_digest: str, stage: str | None = None):
         """The blobs (manifest, config, layers) and DiffIDs an image uses."""
         manifest = self._json_blob(manifest_digest, stage)
-        config_digest = _descriptor(manifest.get("config"))[0]
+        config_digest = descriptor_of(manifest.get("config"))[0]
         blobs = [manifest_digest, config_digest] + [
-            _descriptor(d)[0] for d in manifest.get("layers") or []]
-        return blobs, _diff_ids(manifest, self._json_blob(config_digest, stage))
+            descriptor_of(d)[0] for d in manifest.get("layers") or []]
+        return blobs, diff_ids_of(manifest, self._json_blob(config_digest, stage))
 
     def _ensure_layout(self) -> None:
         for d in (self.blobs_dir, self.layers_dir, self.tmp_dir):
@@ -430,16 +365,9 @@ class ImageStore:
         if not os.path.exists(layout):
             _write_atomically(layout, b'{"imageLayoutVersion": "1.0.0"}\n')
 
-    @contextlib.contextmanager
     def _locked(self):
         os.makedirs(self.dir, exist_ok=True)
-        fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                     0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)                   # closing the file releases the lock
+        return flocked(os.path.join(self.dir, "lock"))
 
     def _read_index(self) -> dict[str, dict]:
         """index.json as {normalized name: manifest descriptor}."""
@@ -461,29 +389,6 @@ class ImageStore:
 
 # ---------------------------------------------------------------- helpers
 
-def _descriptor(desc) -> tuple[str, int, str]:
-    """(digest, size, mediaType) of a descriptor (descriptor.md), checked."""
-    if not isinstance(desc, dict):
-        raise ImageError("the image manifest lacks a descriptor it needs")
-    digest, size = desc.get("digest"), desc.get("size")
-    if not isinstance(digest, str) or not _DIGEST_RE.fullmatch(digest):
-        raise ImageError(f"unsupported or invalid digest {digest!r} (only sha256)")
-    if not isinstance(size, int) or size < 0:
-        raise ImageError(f"descriptor {digest} has an invalid size {size!r}")
-    return digest, size, str(desc.get("mediaType", ""))
-
-
-def _diff_ids(manifest: dict | None, config: dict) -> list[str]:
-    """The config's rootfs.diff_ids, checked (against the manifest's layers)."""
-    diff_ids = (config.get("rootfs") or {}).get("diff_ids")
-    if not isinstance(diff_ids, list) or not all(
-            isinstance(d, str) and _DIGEST_RE.fullmatch(d) for d in diff_ids):
-        raise ImageError("the image config has no valid rootfs.diff_ids")
-    if manifest is not None and len(diff_ids) != len(manifest.get("layers") or []):
-        raise ImageError("the image config and manifest list different numbers of layers")
-    return diff_ids
-
-
 def _names_of(entries: dict, ref: str) -> list[str]:
     """The index names REF designates: itself, or for REPO@DIGEST every
     name of REPO whose image has that digest."""
@@ -494,25 +399,12 @@ def _names_of(entries: dict, ref: str) -> list[str]:
             if digest and desc["digest"] == digest and split_ref(r)[0] == repository]
 
 
-def _archive_name(annotation: str | None, name: str | None) -> str | None:
-    """The full name of an archived image. The annotation holds either a
-    full reference or, as image-layout.md intends, a bare tag."""
-    if annotation and any(c in annotation for c in "/:@"):
-        return normalize_ref(annotation)
-    if annotation and name:
-        return normalize_ref(f"{name}:{annotation}")
-    if annotation or name:
-        return normalize_ref(annotation or name)
-    return None
-
-
-def _pick_platform(index: dict) -> dict:
-    arch = host_architecture()
-    for desc in index.get("manifests") or []:
-        wanted = desc.get("platform") or {}
-        if wanted.get("os") == "linux" and wanted.get("architecture") == arch:
-            return desc
-    raise ImageError(f"the image has no variant for linux/{arch}")
+def _tree_size(path: str) -> int:
+    total = 0
+    for root, dirs, files in os.walk(path):
+        for name in files + dirs:
+            total += os.lstat(os.path.join(root, name)).st_size
+    return total
 
 
 def _write_atomically(path: str, data: bytes) -> None:

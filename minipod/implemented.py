@@ -80,6 +80,15 @@ IMPLEMENTED = {
     "spec.containers[].securityContext.privileged",
     "spec.containers[].securityContext.readOnlyRootFilesystem",
     "spec.containers[].securityContext.allowPrivilegeEscalation",
+    # Probes and lifecycle hooks (grpc probes are refused by validate.py).
+    "spec.containers[].startupProbe",
+    "spec.containers[].livenessProbe",
+    "spec.containers[].readinessProbe",
+    "spec.containers[].lifecycle",
+    "spec.containers[].terminationMessagePath",
+    "spec.containers[].terminationMessagePolicy",
+    # Init containers only: restartPolicy Always makes a sidecar.
+    "spec.containers[].restartPolicy",
 }
 
 # The env valueFrom.fieldRef.fieldPath values minipod fills in

@@ -10,7 +10,8 @@ deleted (OCI image-spec, layer.md). minipod keeps every layer unpacked in its
 own directory and stacks those directories with overlayfs, so unpacking
 happens once per layer, not once per container.
 
-unpack_layer(blob, media_type, dest) does, in order:
+unpack_layer(blob, media_type, dest), or unpack_stream(fileobj, ...) for a
+blob still downloading, does, in order:
 
     1. open the blob and decompress it if its media type says gzip
     2. hash the uncompressed bytes as they stream by: that hash is the
@@ -43,6 +44,7 @@ import posixpath
 import shutil
 import stat
 import tarfile
+import tempfile
 import zlib
 
 from minipod.errors import ImageError
@@ -99,22 +101,43 @@ class HashingReader:
 
 def unpack_layer(blob_path: str, media_type: str, dest: str) -> str:
     """Unpack the layer blob into DEST (an empty private dir); return its DiffID."""
-    compression = compression_of(media_type)
+    compression_of(media_type)                    # refuse an unknown type before opening
     with open(blob_path, "rb") as raw:
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compression == "gzip" else raw
-        reader = HashingReader(stream)
-        try:
-            # "r|" reads the tar as a stream, member after member, which is
-            # all a layer needs and never seeks back.
-            with tarfile.open(fileobj=reader, mode="r|") as tar:
-                _Unpacker(dest).unpack(tar)
-            reader.drain()
-        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
-            raise ImageError(f"layer {os.path.basename(blob_path)} is not a valid "
-                             f"tar archive: {e}") from e
-        except OSError as e:
-            raise ImageError(f"unpacking layer {os.path.basename(blob_path)}: {e}") from e
+        return unpack_stream(raw, media_type, dest, os.path.basename(blob_path))
+
+
+def unpack_stream(raw, media_type: str, dest: str, label: str) -> str:
+    """Unpack a layer read from the file object RAW (its compressed bytes,
+    e.g. straight from a download) into DEST; return its DiffID. LABEL
+    names the layer in errors. RAW is read to its end."""
+    compression = compression_of(media_type)
+    stream = gzip.GzipFile(fileobj=raw, mode="rb") if compression == "gzip" else raw
+    reader = HashingReader(stream)
+    try:
+        # "r|" reads the tar as a stream, member after member, which is
+        # all a layer needs and never seeks back; big reads, few calls.
+        with tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK) as tar:
+            _Unpacker(dest).unpack(tar)
+        reader.drain()
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ImageError(f"layer {label} is not a valid tar archive: {e}") from e
+    except OSError as e:
+        raise ImageError(f"unpacking layer {label}: {e}") from e
     return reader.digest()
+
+
+def new_layer_dir(parent: str) -> str:
+    """A new private directory under PARENT to unpack one layer into."""
+    tmp = tempfile.mkdtemp(prefix="layer-", dir=parent)
+    os.chmod(tmp, 0o755)          # the image's "/" unless the layer sets it
+    return tmp
+
+
+def check_diff_id(got: str, want: str, digest: str) -> None:
+    """config.md, "Layer DiffID": the unpacked tar must hash to the DiffID."""
+    if got != want:
+        raise ImageError(f"layer {digest}: its content's DiffID {got} is not the "
+                         f"{want} its config lists")
 
 
 def clean_path(name: str, what: str = "layer member") -> list[str]:

@@ -26,11 +26,10 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import time
 import uuid
 
-from minipod import containers, namespaces, network, podfiles, process, podstatus
+from minipod import containers, handlers, namespaces, network, podfiles, probes, process, podstatus, termination
 from minipod.errors import MinipodError
 from minipod.events import now_rfc3339
 
@@ -46,6 +45,8 @@ class PodWorker:
         self.wake = asyncio.Event()
         self.finished = asyncio.Event()
         self.changed = asyncio.Event()
+        self.exits = asyncio.Event()  # set (and replaced) whenever a watched process exits
+        self.probes: dict[str, probes.ContainerProbes] = {}  # container ID -> its probes
         self.pidfds: dict[int, int] = {}  # pid -> pidfd we are watching
         self.task: asyncio.Task | None = None
 
@@ -77,6 +78,25 @@ class PodWorker:
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self.run())
+
+    def changed_status(self) -> None:
+        """A probe changed `ready` or `started`: save and tell the waiters."""
+        self.save()
+
+    async def wait_change(self, timeout: float) -> None:
+        """Sleep until a watched process exits, or `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self.exits.wait(), max(timeout, 0.0))
+        except asyncio.TimeoutError:
+            pass
+
+    def kill_in_background(self, c: dict, message: str, grace: float | None = None) -> None:
+        """Stop a container (a failed probe or hook); its exit then goes
+        through the restart policy like any other exit."""
+        if grace is None:
+            grace = self.record["spec"].get("terminationGracePeriodSeconds", 30)
+        asyncio.get_running_loop().create_task(
+            termination.stop_container(self, c, time.time() + grace, message))
 
     # --- the loop -------------------------------------------------------------
     async def run(self) -> None:
@@ -110,6 +130,14 @@ class PodWorker:
             self.save()
             return None
         for c in self.rt["initContainers"]:
+            if c.get("sidecar"):
+                # A sidecar (restartPolicy: Always) lets the next init
+                # container start once it has started; it keeps running.
+                if c["state"] == "running" and c.get("started"):
+                    continue
+                if c["state"] not in ("running", "starting"):
+                    timers.append(await self.maybe_start(c))
+                break
             if c["state"] == "terminated" and c["exitCode"] == 0:
                 continue
             if c["state"] in ("running", "starting"):
@@ -125,9 +153,27 @@ class PodWorker:
                 if c["state"] == "terminated" and not should_restart(policy, c["exitCode"]):
                     continue
                 timers.append(await self.maybe_start(c))
+            timers += await self.sync_sidecars()
         self.save()
         timers = [t for t in timers if t is not None]
         return min(timers) if timers else None
+
+    async def sync_sidecars(self) -> list:
+        """Sidecars restart whenever they exit, until the app containers are
+        all done for good; then they are stopped, last started first, and
+        do not count for the pod's phase."""
+        policy = self.record["spec"]["restartPolicy"]
+        sidecars = [c for c in self.rt["initContainers"] if c.get("sidecar")]
+        done = all(c["state"] == "terminated" and not should_restart(policy, c["exitCode"])
+                   for c in self.rt["containers"])
+        if done:
+            deadline = time.time() + self.record["spec"].get("terminationGracePeriodSeconds", 30)
+            for c in reversed(sidecars):
+                c["noRestart"] = True
+                await termination.stop_container(self, c, deadline, f"Stopping container {c['name']}")
+            return []
+        return [await self.maybe_start(c) for c in sidecars
+                if c["state"] not in ("running", "starting") and not c.get("noRestart")]
 
     # --- the sandbox ----------------------------------------------------------
     async def ensure_sandbox(self) -> None:
@@ -264,11 +310,15 @@ class PodWorker:
         cid = uuid.uuid4().hex + uuid.uuid4().hex
         c.update(id=cid, state="starting", image=image.ref, imageID=image_id(image),
                  logPath=os.path.join(dirs["logs"], c["name"], f"{c.get('restartCount', 0)}.log"),
-                 exitFile=os.path.join(dirs["run"], "exits", f"{cid}.json"))
-        for k in ("reason", "message", "exitCode", "signal", "finishedAt", "retryAt", "pid"):
+                 exitFile=os.path.join(dirs["run"], "exits", f"{cid}.json"),
+                 terminationFile=os.path.join(dirs["run"], "termination", cid),
+                 stopSignal=(image.config or {}).get("StopSignal"), ready=False, started=False)
+        for k in ("reason", "message", "exitCode", "signal", "finishedAt", "retryAt", "pid",
+                  "stopping", "monitorPid"):
             c.pop(k, None)
-        os.makedirs(os.path.dirname(c["logPath"]), exist_ok=True)
-        os.makedirs(os.path.dirname(c["exitFile"]), exist_ok=True)
+        for path in (c["logPath"], c["exitFile"], c["terminationFile"]):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(c["terminationFile"], "w").close()
         try:
             plan = containers.build_plan(self.record, spec, image, c, dirs, self.m.shim)
         except (MinipodError, OSError) as e:
@@ -279,19 +329,18 @@ class PodWorker:
         self.save()  # a restarted daemon finds "starting" and looks for the monitor
         self.event("Normal", "Created", f"Created container {c['name']}", c["name"])
         result = await process.launch(plan)
-        return self.launched(c, result)
+        return await self.launched(c, result)
 
-    def launched(self, c: dict, result: process.LaunchResult) -> float | None:
+    async def launched(self, c: dict, result: process.LaunchResult) -> float | None:
         if result.pid:
             c["pid"], c["pidStart"] = result.pid, namespaces.start_time(result.pid)
         if result.monitor:
             c["monitorPid"], c["monitorStart"] = result.monitor, namespaces.start_time(result.monitor)
         c["startedAt"], c["startedEpoch"] = now_rfc3339(), time.time()
         if result.ok:
-            c["state"] = "running"
-            self.event("Normal", "Started", f"Started container {c['name']}", c["name"])
             if not self.watch(result.monitor):
                 self.collect_exit(c)
+            await self.post_start(c)
             return None
         if result.reason == process.START_ERROR:
             # execve() failed: the container ran (and exited 128), as with runc.
@@ -304,6 +353,39 @@ class PodWorker:
         self.event("Warning", "Failed", f"Error: {result.message}", c["name"])
         return self.m.backoff_base
 
+    async def post_start(self, c: dict) -> None:
+        """The postStart hook runs before the container counts as Running;
+        if it fails, the container is killed (and restarted per policy).
+        Then the container's probes start."""
+        cid, spec = c["id"], self.spec_of(c)
+        hook = (spec.get("lifecycle") or {}).get("postStart")
+        if hook:
+            grace = self.record["spec"].get("terminationGracePeriodSeconds", 30)
+            ok, out = await handlers.run_handler(self, c, hook, max(grace, 1))
+            if c.get("id") != cid or c["state"] != "starting":
+                return  # it exited while the hook ran
+            if not ok:
+                self.event("Warning", "FailedPostStartHook", f"PostStartHook failed: {out}", c["name"])
+                c["state"] = "running"
+                self.kill_in_background(c, f"FailedPostStartHook: {out}")
+                return
+        if c.get("id") != cid or c["state"] != "starting":
+            return
+        c["state"] = "running"
+        c["everStarted"] = True
+        self.event("Normal", "Started", f"Started container {c['name']}", c["name"])
+        self.start_probes(c)
+
+    def start_probes(self, c: dict) -> None:
+        p = probes.ContainerProbes(self, c, self.spec_of(c))
+        self.probes[c["id"]] = p
+        p.start()
+
+    def stop_probes(self, c: dict) -> None:
+        p = self.probes.pop(c.get("id"), None)
+        if p:
+            p.stop()
+
     def finish(self, c: dict, exit_info: dict) -> None:
         """Record that a container's process is gone."""
         if c["state"] != "terminated":
@@ -313,7 +395,9 @@ class PodWorker:
             c["finishedAt"] = exit_info.get("finishedAt", now_rfc3339())[:19] + "Z"
             c["finishedEpoch"] = exit_info.get("finishedEpoch", time.time())
             c["reason"] = exit_info.get("reason") or ("Completed" if c["exitCode"] == 0 else "Error")
-            c["message"] = exit_info.get("message")
+            c["message"] = exit_info.get("message") or termination_message(self, c)
+            c["ready"] = c["started"] = False
+        self.stop_probes(c)
         c.pop("retryAt", None)
 
     def collect_exit(self, c: dict) -> bool:
@@ -354,45 +438,44 @@ class PodWorker:
                 if not self.collect_exit(c):
                     self.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
                                     "message": "the container's monitor exited without a status"})
+        self.exits.set()
+        self.exits = asyncio.Event()
         self.wake.set()
 
     # --- termination ------------------------------------------------------------
     async def terminate(self) -> None:
-        """SIGTERM every running container, SIGKILL at the grace deadline,
-        then kill the pod's PID 1 and remove everything the pod had."""
-        meta = self.record["metadata"]
-        deadline = self.rt.setdefault("killDeadline", time.time() + meta.get("deletionGracePeriodSeconds", 30))
-        running = [c for c in self.all_containers() if c["state"] in ("running", "starting")
-                   and namespaces.alive(c.get("pid"), c.get("pidStart"))]
-        for c in running:
-            if not c.get("killSent"):
-                c["killSent"] = True
-                self.event("Normal", "Killing", f"Stopping container {c['name']}", c["name"])
-                _kill(c.get("pid"), signal.SIGKILL if deadline <= time.time() else signal.SIGTERM)
-        while running and time.time() < deadline:
-            self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), max(0.0, deadline - time.time()))
-            except asyncio.TimeoutError:
-                break
-            running = [c for c in running if namespaces.alive(c.get("pid"), c.get("pidStart"))]
-        for c in running:
-            _kill(c.get("pid"), signal.SIGKILL)
-        await self.teardown_network()  # while the netns still exists (kubelet: StopPodSandbox)
-        init = self.rt["init"]
-        if namespaces.alive(init.get("pid"), init.get("start")):
-            _kill(init["pid"], signal.SIGKILL)  # the kernel kills the whole pid namespace
-        await self.wait_gone([init] + [{"pid": c.get("monitorPid"), "start": c.get("monitorStart")}
-                                       for c in self.all_containers()])
+        """A pod being deleted: stop everything (termination.py), then
+        remove what the pod had."""
+        for c in self.all_containers():
+            self.stop_probes(c)
+        await termination.terminate_pod(self)
         for pid in list(self.pidfds):
             self.unwatch(pid)
         self.m.remove_pod_files(self.record)
         self.finished.set()
 
-    async def wait_gone(self, procs: list[dict], timeout: float = 10.0) -> None:
-        end = time.time() + timeout
-        while time.time() < end and any(namespaces.alive(p.get("pid"), p.get("start")) for p in procs):
-            await asyncio.sleep(0.002)
+
+def termination_message(worker, c: dict) -> str | None:
+    """The container's terminationMessagePath file (a per-container file
+    the runtime mounted there), or with FallbackToLogsOnError the tail of
+    its log when it failed without writing one."""
+    spec = worker.spec_of(c)
+    text = ""
+    path = c.get("terminationFile")
+    if path:
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read(4096)
+        except OSError:
+            pass
+    if not text and c.get("exitCode") and spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+        try:
+            with open(c["logPath"], "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - 2048))
+                text = b"".join(f.read().splitlines(keepends=True)[-80:]).decode(errors="replace")
+        except (OSError, KeyError):
+            pass
+    return text or None
 
 
 def image_id(image) -> str:
@@ -401,14 +484,6 @@ def image_id(image) -> str:
     if ":" in repo.rsplit("/", 1)[-1]:
         repo = repo.rsplit(":", 1)[0]
     return f"{repo}@{image.digest}"
-
-
-def _kill(pid: int | None, sig: int) -> None:
-    if pid:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def _epoch(rfc3339: str | None) -> float:

@@ -167,6 +167,7 @@ class PodManager:
 
         def ctr(c: dict, init: bool) -> dict:
             return {"name": c["name"], "init": init, "state": "waiting",
+                    "sidecar": init and c.get("restartPolicy") == "Always",
                     "reason": "PodInitializing" if (not init and spec.get("initContainers")) else "ContainerCreating",
                     "restartCount": 0, "image": c["image"]}
         record = dict(pod, runtime={

@@ -23,11 +23,14 @@ def container_status(c: dict) -> dict:
         st = {"waiting": {"reason": c.get("reason") or "ContainerCreating"}}
         if c.get("message"):
             st["waiting"]["message"] = c["message"]
+    # Without a startup probe a running container has started; without a
+    # readiness probe it is ready (the records say so, see probes.py).
+    started = state == "running" and c.get("started", True)
     out = {"name": c["name"], "state": st,
            "lastState": {"terminated": c["last"]} if c.get("last") else {},
-           "ready": state == "running", "restartCount": c.get("restartCount", 0),
+           "ready": started and c.get("ready", True), "restartCount": c.get("restartCount", 0),
            "image": c.get("image", ""), "imageID": c.get("imageID", ""),
-           "started": state == "running"}
+           "started": started}
     if c.get("id"):
         out["containerID"] = f"minipod://{c['id']}"
     return out
@@ -50,7 +53,13 @@ def _succeeded(c: dict) -> bool:
 
 
 def initialized(record: dict) -> bool:
-    return all(_succeeded(c) for c in record["runtime"]["initContainers"])
+    """Every init container succeeded; every sidecar has started once."""
+    return all(c.get("everStarted") if c.get("sidecar") else _succeeded(c)
+               for c in record["runtime"]["initContainers"])
+
+
+def _ready(c: dict) -> bool:
+    return c.get("state") == "running" and c.get("started", True) and c.get("ready", True)
 
 
 def phase(record: dict) -> str:
@@ -62,7 +71,8 @@ def phase(record: dict) -> str:
     if rt.get("phaseOverride"):
         return rt["phaseOverride"]
     for c in rt["initContainers"]:
-        if c.get("state") == "terminated" and c.get("exitCode") != 0 and policy == "Never":
+        if c.get("state") == "terminated" and c.get("exitCode") != 0 and policy == "Never" \
+                and not c.get("sidecar"):
             return "Failed"
     if not initialized(record):
         return "Pending"
@@ -94,7 +104,7 @@ def conditions(record: dict, ph: str) -> list[dict]:
     rt = record["runtime"]
     created = record["metadata"]["creationTimestamp"]
     init_done = initialized(record)
-    ready = all(c.get("state") == "running" for c in rt["containers"])
+    ready = all(_ready(c) for c in rt["containers"] + [c for c in rt["initContainers"] if c.get("sidecar")])
 
     def cond(ctype, ok, reason=None, since=None):
         c = {"type": ctype, "status": "True" if ok else "False",
@@ -136,10 +146,14 @@ def display_status(pod: dict) -> str:
     status = pod.get("status", {})
     reason = status.get("reason") or status.get("phase", "Unknown")
     inits = status.get("initContainerStatuses", [])
+    sidecars = {c["name"] for c in pod.get("spec", {}).get("initContainers") or []
+                if c.get("restartPolicy") == "Always"}
     initializing = False
     for i, cs in enumerate(inits):
         st = cs["state"]
         if "terminated" in st and st["terminated"]["exitCode"] == 0:
+            continue
+        if cs["name"] in sidecars and cs.get("started"):
             continue
         initializing = True
         if "terminated" in st:
@@ -171,7 +185,12 @@ def display_status(pod: dict) -> str:
 
 
 def ready_column(pod: dict) -> str:
-    statuses = pod.get("status", {}).get("containerStatuses", [])
+    """Ready containers / containers, sidecars included (kubectl does too)."""
+    sidecars = {c["name"] for c in pod.get("spec", {}).get("initContainers") or []
+                if c.get("restartPolicy") == "Always"}
+    status = pod.get("status", {})
+    statuses = status.get("containerStatuses", []) + \
+        [c for c in status.get("initContainerStatuses", []) if c["name"] in sidecars]
     return f"{sum(1 for c in statuses if c.get('ready'))}/{len(statuses)}"
 
 

@@ -387,6 +387,10 @@ def _check_container(c: dict, path: str, is_init: bool, volume_names: set[str],
     # init container runs to completion, so it has no use for probes or
     # lifecycle hooks.
     is_sidecar = is_init and c.get("restartPolicy") == "Always"
+    for field in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if isinstance(c.get(field), dict) and c[field].get("grpc") is not None:
+            errors.append(f"{path}.{field}.grpc: not supported by minipod: use exec, httpGet "
+                          f"or tcpSocket (they need no tool in the image either)")
     if not is_init and c.get("restartPolicy") is not None:
         errors.append(f"{path}.restartPolicy: forbidden: may not be set for non-init containers")
     if is_init and not is_sidecar:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -51,9 +52,9 @@ class Minipod:
                                        stdout=self.log, stderr=self.log, start_new_session=True)
         sock = os.path.join(self.root, "run", "minipod.sock")
         deadline = time.time() + 20
-        while not os.path.exists(sock):
+        while not _accepts(sock):  # a killed daemon leaves its socket file behind
             assert self.daemon.poll() is None, "the daemon exited at start-up"
-            assert time.time() < deadline, "the daemon did not create its socket"
+            assert time.time() < deadline, "the daemon did not start serving"
             time.sleep(0.01)
 
     def kill_daemon(self, sig=signal.SIGKILL) -> None:
@@ -130,6 +131,17 @@ class Minipod:
                 self.run("delete", "pod", name, "--grace-period", "0", "--ignore-not-found",
                          check=False)
             self.kill_daemon(signal.SIGTERM)
+
+
+def _accepts(path: str) -> bool:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def _new_root(tag: str) -> str:

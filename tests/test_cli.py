@@ -152,11 +152,11 @@ def test_unimplemented_fields_warn_and_the_pod_runs(mp, pod_name, cleanup):
     p = mp.run_pod(pod_yaml(pod_name, SLEEP, extra_container="""    resources:
       limits:
         memory: 64Mi
-    livenessProbe:
-      exec:
-        command: ["true"]"""))
+    securityContext:
+      seccompProfile:
+        type: RuntimeDefault"""))
     warnings = [line for line in p.stderr.splitlines() if line.startswith("Warning:")]
-    assert any("spec.containers[0].livenessProbe" in w for w in warnings), p.stderr
+    assert any("spec.containers[0].securityContext.seccompProfile" in w for w in warnings), p.stderr
     assert any("spec.containers[0].resources" in w for w in warnings), p.stderr
     assert rows(p.stdout)[pod_name][1:3] == ["1/1", "Running"]
 

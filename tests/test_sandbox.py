@@ -204,8 +204,10 @@ def test_proc_sys_and_dev_are_the_containers_own(mp, pods, pod_name):
     assert mounts["/dev/shm"][2] == "tmpfs"
     entries = set(sh(mp, pod_name, "ls -A /dev").stdout.split())
     devices = {"null", "zero", "full", "random", "urandom", "tty"}
+    # termination-log: the file a container may write its last words to
+    # (terminationMessagePath), as in every Kubernetes container.
     assert entries == devices | {"pts", "shm", "mqueue", "ptmx", "fd", "stdin", "stdout",
-                                 "stderr", "core"}
+                                 "stderr", "core", "termination-log"}
     char = sh(mp, pod_name, "for d in /dev/*; do [ -c $d ] && [ ! -L $d ] && echo ${d#/dev/}; done; true")
     char = char.stdout
     assert set(char.split()) == devices

@@ -10,9 +10,12 @@ Pure Python, no root needed. In order:
 
 import os
 
+import pytest
+
 import yaml
 
 from minipod import implemented, schema
+from minipod.errors import ManifestError
 from minipod.validate import validate_pod
 
 MANIFESTS = os.path.join(os.path.dirname(__file__), "manifests")
@@ -90,7 +93,6 @@ ephemeralContainers:
     ]
     assert validate_pod(pod) == [
         not_implemented("spec.containers[0].resources"),
-        not_implemented("spec.containers[0].livenessProbe"),
         not_implemented("spec.containers[0].securityContext.seccompProfile"),
         'spec.containers[0].env[1].valueFrom.fieldRef.fieldPath: "status.podIPs" '
         "not implemented by minipod yet; ignored",
@@ -110,7 +112,7 @@ def test_sub_path_warns():
         not_implemented("spec.containers[0].volumeMounts[0].subPath")]
 
 
-def test_sidecar_init_container_warns():
+def test_sidecar_init_container_is_implemented():
     pod = kubectl_run_pod("""
 initContainers:
 - name: proxy
@@ -118,10 +120,16 @@ initContainers:
   restartPolicy: Always
   readinessProbe: {tcpSocket: {port: 9901}}
 """)
-    assert validate_pod(pod) == [
-        not_implemented("spec.initContainers[0].restartPolicy"),
-        not_implemented("spec.initContainers[0].readinessProbe"),
-    ]
+    assert validate_pod(pod) == []
+
+
+def test_grpc_probes_are_refused_clearly():
+    pod = kubectl_run_pod("")
+    pod["spec"]["containers"][0]["livenessProbe"] = {"grpc": {"port": 9090}}
+    with pytest.raises(ManifestError) as e:
+        validate_pod(pod)
+    assert e.value.errors == ["spec.containers[0].livenessProbe.grpc: not supported by minipod: "
+                              "use exec, httpGet or tcpSocket (they need no tool in the image either)"]
 
 
 def test_kubernetes_defaults_do_not_warn():

@@ -1,0 +1,154 @@
+"""Handlers: the actions that probes and lifecycle hooks run, by the runtime.
+
+The runtime runs them itself, so they work in any image, even one with no
+shell, curl or nc in it (podman needs those tools inside the image):
+    exec       the command, in the container's namespaces, as its user, with
+               its capabilities (process.spawn_exec), killed at the timeout
+    httpGet    an HTTP(S) GET from the daemon to the pod's IP (as the
+               kubelet does: a pod IP is reachable from its node), TLS not
+               verified, httpHeaders sent; 200-399 is success
+    tcpSocket  a TCP connect to the pod's IP
+    sleep      wait (lifecycle hooks only)
+Each returns (ok, message): the message is what the kubelet would put in
+an Unhealthy event ("Liveness probe failed: HTTP probe failed with
+statuscode: 500"). Nothing here starts a thread: everything is a coroutine
+on the daemon's event loop.
+"""
+
+import asyncio
+import os
+import signal
+
+from minipod import containers, process
+
+OUTPUT_LIMIT = 10 * 1024  # the kubelet keeps at most 10 KiB of probe output
+_http_session = None
+
+
+def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
+    """Run `argv` like the container's main process: its namespaces, its
+    environment, working directory and user, the container's capabilities."""
+    pid = c["pid"]
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        env = dict(item.decode(errors="replace").partition("=")[::2]
+                   for item in f.read().split(b"\0") if b"=" in item)
+    uid = gid = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                uid = int(line.split()[1])
+            elif line.startswith("Gid:"):
+                gid = int(line.split()[1])
+    sec = containers.security(worker.record, worker.spec_of(c))
+    return {"join": {t: f"/proc/{pid}/ns/{t}" for t in ("net", "ipc", "uts", "pid", "mnt")},
+            "pid": pid, "argv": argv, "env": env, "cwd": os.readlink(f"/proc/{pid}/cwd"),
+            "user": "", "run_as_user": uid, "run_as_group": gid, "caps": sec["caps"],
+            "no_new_privs": sec["no_new_privs"], "tty": tty}
+
+
+async def wait_exit(pid: int) -> int:
+    """The exit code of our child `pid`, awaited through a pidfd."""
+    loop = asyncio.get_running_loop()
+    fd = os.pidfd_open(pid)
+    done = loop.create_future()
+    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+async def run_exec(worker, c: dict, argv: list[str], timeout: float) -> tuple[bool, str]:
+    plan = exec_plan(worker, c, argv, tty=False)
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+    pid, err_pipe = process.spawn_exec(plan, (null, out_w, out_w), [out_r])
+    os.close(null)
+    os.close(out_w)
+    try:
+        output = await asyncio.wait_for(process.read_to_eof(out_r), timeout)
+        code = await wait_exit(pid)
+    except asyncio.TimeoutError:
+        os.kill(pid, signal.SIGKILL)  # the command dies with it (PR_SET_PDEATHSIG)
+        await wait_exit(pid)
+        os.close(err_pipe)
+        return False, f"command {argv!r} timed out after {timeout:g}s"
+    report = process.LaunchResult(await process.read_to_eof(err_pipe))
+    if report.reason:
+        return False, report.message or "exec failed"
+    output = output[-OUTPUT_LIMIT:]
+    if code != 0:
+        return False, f"command {argv!r} exited with {code}: {output}".rstrip(": ")
+    return True, output
+
+
+def _port(c_spec: dict, port) -> int:
+    """A port by number, or by the name of one of the container's ports."""
+    if isinstance(port, int) or str(port).isdigit():
+        return int(port)
+    for p in c_spec.get("ports") or []:
+        if p.get("name") == port:
+            return p["containerPort"]
+    raise ValueError(f"port {port!r} is not a named port of the container")
+
+
+async def run_http(ip: str, c_spec: dict, h: dict, timeout: float) -> tuple[bool, str]:
+    global _http_session
+    import aiohttp
+    if _http_session is None or _http_session.closed:
+        # One session for every probe; connections are not reused, as the
+        # kubelet's prober does not keep them either.
+        _http_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+            force_close=True, ssl=False, limit=0), auto_decompress=False)
+    scheme = h.get("scheme", "HTTP").lower()
+    host = h.get("host") or ip
+    path = h.get("path") or "/"
+    url = f"{scheme}://{host}:{_port(c_spec, h['port'])}{path if path.startswith('/') else '/' + path}"
+    headers = {x["name"]: x["value"] for x in h.get("httpHeaders") or []}
+    headers.setdefault("User-Agent", "kube-probe/minipod")
+    try:
+        async with _http_session.get(url, headers=headers, allow_redirects=False,
+                                     timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            body = (await resp.content.read(OUTPUT_LIMIT)).decode(errors="replace")
+            if 200 <= resp.status < 400:
+                return True, body
+            return False, f"HTTP probe failed with statuscode: {resp.status}"
+    except asyncio.TimeoutError:
+        return False, f'Get "{url}": context deadline exceeded (timeout {timeout:g}s)'
+    except (aiohttp.ClientError, OSError) as e:
+        return False, f'Get "{url}": {e}'
+
+
+async def run_tcp(ip: str, c_spec: dict, h: dict, timeout: float) -> tuple[bool, str]:
+    host, port = h.get("host") or ip, _port(c_spec, h["port"])
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except asyncio.TimeoutError:
+        return False, f"dial tcp {host}:{port}: i/o timeout"
+    except OSError as e:
+        return False, f"dial tcp {host}:{port}: connect: {e.strerror or e}"
+    writer.close()
+    return True, ""
+
+
+async def run_handler(worker, c: dict, handler: dict, timeout: float) -> tuple[bool, str]:
+    """Run whichever action `handler` names (a Probe or a LifecycleHandler)."""
+    c_spec = worker.spec_of(c)
+    ip = worker.rt.get("podIP") or "127.0.0.1"
+    try:
+        if "exec" in handler:
+            return await run_exec(worker, c, list(handler["exec"].get("command") or []), timeout)
+        if "httpGet" in handler:
+            return await run_http(ip, c_spec, handler["httpGet"], timeout)
+        if "tcpSocket" in handler:
+            return await run_tcp(ip, c_spec, handler["tcpSocket"], timeout)
+        if "sleep" in handler:
+            await asyncio.sleep(handler["sleep"]["seconds"])
+            return True, ""
+    except (OSError, ValueError) as e:
+        return False, str(e)
+    return False, "no handler: exec, httpGet, tcpSocket or sleep is required"

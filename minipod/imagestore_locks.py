@@ -1,0 +1,80 @@
+"""The locks of the image store: flock(2) on files under IMAGES_DIR, so
+that several processes (the daemon, pull processes, the CLI) can share one
+store. A lock dies with its process, so a crash never leaves one held.
+
+    lock             exclusive: whoever changes index.json, imports an
+                     archive or deletes blobs and layers
+    pulls.lock       shared by every pull for its whole run; deleting
+                     unreferenced blobs and layers needs it exclusive, without
+                     waiting (it is skipped, and done later, while a pull runs).
+                     A pull may reuse a layer no image names yet (one a failed
+                     pull left, or one it just unpacked): this lock keeps it.
+    locks/<hex>      one per blob a pull is fetching: a second pull of the same
+                     blob waits, then finds it in the store (created and
+                     deleted only under pulls.lock, see blob_lock)
+
+Order, to never deadlock: pulls.lock before lock; code holding lock takes
+pulls.lock only with LOCK_NB.
+"""
+
+import contextlib
+import errno
+import fcntl
+import os
+
+
+def _open(path: str) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+@contextlib.contextmanager
+def flocked(path: str, mode: int = fcntl.LOCK_EX):
+    """Hold flock MODE on PATH (created if needed) for the with-block."""
+    fd = _open(path)
+    try:
+        fcntl.flock(fd, mode)
+        yield fd
+    finally:
+        os.close(fd)                      # closing the file releases the lock
+
+
+@contextlib.contextmanager
+def try_flocked(path: str):
+    """Yield True holding an exclusive flock on PATH, or False at once if
+    another process holds any lock on it."""
+    fd = _open(path)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def blob_lock(locks_dir: str, digest: str):
+    """Exclusive lock for fetching one blob. A sweep may delete lock files
+    (under pulls.lock, which we hold shared): if the file we locked is no
+    longer the one at PATH, lock again, so two processes never believe
+    they hold the lock on two different inodes of one name."""
+    os.makedirs(locks_dir, exist_ok=True)
+    path = os.path.join(locks_dir, digest.replace(":", "-"))
+    while True:
+        fd = _open(path)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        os.close(fd)
