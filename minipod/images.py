@@ -82,6 +82,13 @@ class Image:
         return ":".join(reversed(self.layer_dirs))
 
 
+def default_pull_policy(ref: str) -> str:
+    """The imagePullPolicy Kubernetes defaults to: Always for :latest (or
+    no tag), IfNotPresent for any other tag or a digest."""
+    _, tag, _ = split_ref(normalize_ref(ref))
+    return "Always" if tag == "latest" else "IfNotPresent"
+
+
 def should_pull(policy: str, present: bool) -> bool:
     """The kubelet's imagePullPolicy: Always pulls (to learn the tag's
     current image), IfNotPresent only when absent, Never never (an absent
@@ -221,9 +228,10 @@ class ImageStore:
         with flocked(os.path.join(self.dir, "pulls.lock"), fcntl.LOCK_SH):
             yield
 
-    def blob_lock(self, digest: str):
-        """Exclusive, per blob digest, across processes (inside pulling())."""
-        return blob_lock(self.locks_dir, digest)
+    def blob_lock(self, digest: str, on_wait=None):
+        """Exclusive, per blob digest, across processes (inside pulling());
+        ON_WAIT() is called if another process holds it."""
+        return blob_lock(self.locks_dir, digest, on_wait)
 
     def put_blob(self, data: bytes, digest: str) -> None:
         """Store a small blob held in memory (a manifest, a config), checked."""
@@ -235,19 +243,24 @@ class ImageStore:
                 f.write(data)
             self.publish_blob(tmp, digest)
 
-    def publish_blob(self, tmp_path: str, digest: str) -> None:
-        """Move a verified blob from tmp/ into blobs/, durably."""
-        fd = os.open(tmp_path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    def publish_blob(self, tmp_path: str, digest: str, synced: bool = False) -> None:
+        """Move a verified blob from tmp/ into blobs/, durably (SYNCED: the
+        caller has just flushed it, e.g. by publish_layer's os.sync())."""
+        if not synced:
+            fd = os.open(tmp_path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, os.path.join(self.blobs_dir, digest[7:]))
 
-    def publish_layer(self, tmp_dir: str, diff_id: str) -> None:
-        """Move an unpacked layer whose DiffID was checked into layers/."""
-        os.sync()          # its files are complete on disk before its name exists
+    def publish_layer(self, tmp_dir: str, diff_id: str, blob: tuple[str, str] | None = None):
+        """Move an unpacked layer whose DiffID was checked into layers/, and
+        BLOB (tmp path, digest), the verified blob it came from, into blobs/."""
+        os.sync()          # its files are complete on disk before their names exist
+        if blob:
+            self.publish_blob(*blob, synced=True)
         self._rename_layer(tmp_dir, diff_id)
 
     def commit_pulled(self, ref: str, manifest_digest: str) -> Image:

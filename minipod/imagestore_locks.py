@@ -27,6 +27,17 @@ def _open(path: str) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
+def _try_lock(fd: int) -> bool:
+    """Take an exclusive flock on FD if no one holds one; never wait."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError as e:
+        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        return False
+
+
 @contextlib.contextmanager
 def flocked(path: str, mode: int = fcntl.LOCK_EX):
     """Hold flock MODE on PATH (created if needed) for the with-block."""
@@ -44,21 +55,15 @@ def try_flocked(path: str):
     another process holds any lock on it."""
     fd = _open(path)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise
-            yield False
-            return
-        yield True
+        yield _try_lock(fd)
     finally:
         os.close(fd)
 
 
 @contextlib.contextmanager
-def blob_lock(locks_dir: str, digest: str):
-    """Exclusive lock for fetching one blob. A sweep may delete lock files
+def blob_lock(locks_dir: str, digest: str, on_wait=None):
+    """Exclusive lock for fetching one blob; ON_WAIT() is called first if
+    another process holds it. A sweep may delete lock files
     (under pulls.lock, which we hold shared): if the file we locked is no
     longer the one at PATH, lock again, so two processes never believe
     they hold the lock on two different inodes of one name."""
@@ -66,7 +71,14 @@ def blob_lock(locks_dir: str, digest: str):
     path = os.path.join(locks_dir, digest.replace(":", "-"))
     while True:
         fd = _open(path)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if not _try_lock(fd):
+                if on_wait:
+                    on_wait()
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:

@@ -125,7 +125,7 @@ def network_view(net: dict) -> dict:
     from minipod import network
     result = net.get("result") or {}
     ends = network.interfaces(result)
-    view = {"state": net.get("state"), "netns": net.get("netns"),
+    view = {"state": net.get("state"), "netns": net.get("netns"), "setupSeconds": net.get("setupSeconds"),
             "netnsInode": os.stat(net["netns"]).st_ino if os.path.ismount(net.get("netns", "")) else None,
             "bridge": network.bridge_of(net.get("conflist") or {"plugins": []}),
             "vethHost": (ends.get("host") or {}).get("name"),

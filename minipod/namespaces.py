@@ -29,6 +29,8 @@ Steps of create_sandbox(), in order, in a forked child of the daemon:
 """
 
 import os
+import _thread
+import socket
 
 from minipod import syscalls as sc
 from minipod.errors import MinipodError
@@ -185,3 +187,31 @@ def _confine_and_exec_init(plan: dict, shim: str) -> None:
     # fexecve(3): the binary is no longer reachable by path, and it is
     # linked statically because no shared library is reachable either.
     os.execve(binary, ["minipod-shim", "init", plan["name"]], {})
+
+
+def socket_in_netns(netns: str, family: int = socket.AF_INET,
+                    kind: int = socket.SOCK_STREAM) -> socket.socket:
+    """A socket created inside the network namespace `netns`; it stays there
+    for its whole life, whoever uses it (socket(7), network_namespaces(7)).
+    setns() is done by a short-lived thread, joined before we return, so the
+    daemon's own thread never leaves the host's namespace. (The low-level
+    _thread module: probes make hundreds of these a second.)"""
+    box: list = []
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def make() -> None:
+        try:
+            sc.setns(netns, sc.CLONE_NEWNET)
+            box.append(socket.socket(family, kind))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            box.append(e)
+        finally:
+            done.release()
+
+    _thread.start_new_thread(make, ())
+    done.acquire()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    box[0].setblocking(False)
+    return box[0]

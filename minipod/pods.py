@@ -48,6 +48,7 @@ class PodManager:
         self.net_lock = asyncio.Lock()  # a bridge is never removed while a pod is being added
         self.host_ip = network.host_ip()
         self._hosts_pending = False
+        self.bridge_task: asyncio.Task | None = None
         self.images = images
         self.store = PodStore(inst.pods_state)
         self.events = EventRecorder(inst.lib)
@@ -276,7 +277,7 @@ class PodManager:
         self.hosts_changed()
         if not self.workers:
             # In the background: the delete need not wait for it.
-            asyncio.get_running_loop().create_task(self._remove_idle_bridge())
+            self.bridge_task = asyncio.get_running_loop().create_task(self._remove_idle_bridge())
 
     async def _remove_idle_bridge(self) -> None:
         async with self.net_lock:
