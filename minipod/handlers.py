@@ -11,9 +11,9 @@ shell, curl or nc in it (podman needs those tools inside the image):
     sleep      wait (lifecycle hooks only)
 Each returns (ok, message): the message is what the kubelet would put in
 an Unhealthy event ("Liveness probe failed: HTTP probe failed with
-statuscode: 500"). Nothing here starts a thread: everything is a coroutine
-on the daemon's event loop (a socket is made in the pod's netns by a
-thread that lives for one setns() and one socket()).
+statuscode: 500"). Everything is a coroutine on the daemon's event loop;
+the one thread is the short one that makes a socket inside the netns of a
+pod without an IP (one setns() and one socket(), joined at once).
 """
 
 import asyncio
