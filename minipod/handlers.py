@@ -30,9 +30,9 @@ def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
     """Run `argv` like the container's main process: its namespaces, its
     environment, working directory and user, the container's capabilities."""
     pid = c["pid"]
-    with open(f"/proc/{pid}/environ", "rb") as f:
-        env = dict(item.decode(errors="replace").partition("=")[::2]
-                   for item in f.read().split(b"\0") if b"=" in item)
+    # The environment the container was started with (not /proc/PID/environ,
+    # which is empty while that process is in the middle of an execve).
+    env = dict(c.get("env") or {})
     uid = gid = 0
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -141,7 +141,7 @@ async def run_http(netns: str | None, ip: str, c_spec: dict, h: dict, timeout: f
     except asyncio.TimeoutError:
         return False, f'Get "{url}": dial tcp {host}:{port}: i/o timeout'
     except OSError as e:
-        return False, f'Get "{url}": dial tcp {host}:{port}: connect: {e.strerror or e}'
+        return False, f'Get "{url}": dial tcp {host}:{port}: connect: {_reason(e)}'
     try:
         request = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         await loop.sock_sendall(sock, (request + "\r\n").encode())
@@ -182,6 +182,12 @@ async def _run_https(netns, url, host, port, headers, timeout) -> tuple[bool, st
         return False, f'Get "{url}": {e}'
 
 
+def _reason(e: OSError) -> str:
+    """"connection refused", as the kubelet words it (asyncio's own text
+    is "Connect call failed ...")."""
+    return os.strerror(e.errno).lower() if e.errno else str(e)
+
+
 async def run_tcp(netns: str | None, ip: str, c_spec: dict, h: dict, timeout: float) -> tuple[bool, str]:
     host, port = h.get("host") or ip, _port(c_spec, h["port"])
     try:
@@ -189,7 +195,7 @@ async def run_tcp(netns: str | None, ip: str, c_spec: dict, h: dict, timeout: fl
     except asyncio.TimeoutError:
         return False, f"dial tcp {host}:{port}: i/o timeout"
     except OSError as e:
-        return False, f"dial tcp {host}:{port}: connect: {e.strerror or e}"
+        return False, f"dial tcp {host}:{port}: connect: {_reason(e)}"
     sock.close()
     return True, ""
 

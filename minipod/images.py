@@ -144,7 +144,11 @@ class ImageStore:
         return result
 
     def has_blob(self, digest: str) -> bool:
-        return os.path.isfile(os.path.join(self.blobs_dir, digest[7:]))
+        return os.path.isfile(self.blob_path(digest))
+
+    def blob_path(self, digest: str) -> str:
+        """Where the blob DIGEST is (or would be) stored."""
+        return os.path.join(self.blobs_dir, digest[7:])
 
     def has_layer(self, diff_id: str) -> bool:
         return os.path.isdir(self._layer_dir(diff_id))

@@ -131,7 +131,8 @@ def parse_platform(text: str) -> dict:
     """"os/arch[/variant]", e.g. linux/arm64/v8, as a platform object."""
     parts = text.strip().lower().split("/")
     if len(parts) not in (2, 3) or not all(parts):
-        raise ImageError(f"invalid platform {text!r}", hint="use OS/ARCH[/VARIANT], e.g. linux/arm64")
+        raise ImageError(f"invalid platform {text!r}",
+                         hint="use OS/ARCH[/VARIANT], e.g. linux/arm64")
     arch = _ARCH_ALIASES.get(parts[1], parts[1])
     return {"os": parts[0], "architecture": arch, "variant": parts[2] if len(parts) == 3 else ""}
 

@@ -80,8 +80,11 @@ class PodWorker:
         self.task = asyncio.get_running_loop().create_task(self.run())
 
     def changed_status(self) -> None:
-        """A probe changed `ready` or `started`: save and tell the waiters."""
+        """A probe changed `ready` or `started`: save, tell the waiters, and
+        let the worker look again (a started sidecar lets the next init
+        container go)."""
         self.save()
+        self.wake.set()
 
     async def wait_change(self, timeout: float) -> None:
         """Sleep until a watched process exits, or `timeout` seconds."""
@@ -127,16 +130,17 @@ class PodWorker:
         timers: list[float] = []
         policy = self.record["spec"]["restartPolicy"]
         if podstatus.phase(self.record) in ("Succeeded", "Failed"):
+            await self.sync_sidecars()  # nothing left for them to help: stop them
             self.save()
             return None
         for c in self.rt["initContainers"]:
             if c.get("sidecar"):
                 # A sidecar (restartPolicy: Always) lets the next init
                 # container start once it has started; it keeps running.
-                if c["state"] == "running" and c.get("started"):
-                    continue
                 if c["state"] not in ("running", "starting"):
                     timers.append(await self.maybe_start(c))
+                if c["state"] == "running" and c.get("started"):
+                    continue
                 break
             if c["state"] == "terminated" and c["exitCode"] == 0:
                 continue
@@ -164,8 +168,9 @@ class PodWorker:
         do not count for the pod's phase."""
         policy = self.record["spec"]["restartPolicy"]
         sidecars = [c for c in self.rt["initContainers"] if c.get("sidecar")]
-        done = all(c["state"] == "terminated" and not should_restart(policy, c["exitCode"])
-                   for c in self.rt["containers"])
+        done = podstatus.phase(self.record) in ("Succeeded", "Failed") or \
+            all(c["state"] == "terminated" and not should_restart(policy, c["exitCode"])
+                for c in self.rt["containers"])
         if done:
             deadline = time.time() + self.record["spec"].get("terminationGracePeriodSeconds", 30)
             for c in reversed(sidecars):
@@ -330,6 +335,7 @@ class PodWorker:
                      retryAt=time.time() + self.m.backoff_base)
             self.event("Warning", "Failed", f"Error: {e}", c["name"])
             return self.m.backoff_base
+        c["env"] = plan["env"]  # what `exec` and exec probes run with, as runc keeps it
         self.save()  # a restarted daemon finds "starting" and looks for the monitor
         self.event("Normal", "Created", f"Created container {c['name']}", c["name"])
         result = await process.launch(plan)
@@ -380,10 +386,10 @@ class PodWorker:
         self.event("Normal", "Started", f"Started container {c['name']}", c["name"])
         self.start_probes(c)
 
-    def start_probes(self, c: dict) -> None:
+    def start_probes(self, c: dict, adopted: bool = False) -> None:
         p = probes.ContainerProbes(self, c, self.spec_of(c))
         self.probes[c["id"]] = p
-        p.start()
+        p.start(adopted)
 
     def stop_probes(self, c: dict) -> None:
         p = self.probes.pop(c.get("id"), None)

@@ -119,6 +119,7 @@ class PodManager:
         if namespaces.alive(c.get("monitorPid"), c.get("monitorStart")):
             c["state"] = "running"
             worker.watch(c["monitorPid"])
+            worker.start_probes(c, adopted=True)
         elif not worker.collect_exit(c):
             if c["state"] == "starting" and not c.get("monitorPid"):
                 c.update(state="waiting", reason="ContainerCreating")

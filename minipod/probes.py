@@ -40,9 +40,12 @@ class ContainerProbes:
         self.tasks: list[asyncio.Task] = []
         self.started = asyncio.Event()
 
-    def start(self) -> None:
-        self.c["started"] = "startupProbe" not in self.spec
-        self.c["ready"] = "readinessProbe" not in self.spec
+    def start(self, adopted: bool = False) -> None:
+        """adopted: a restarted daemon takes over a running container, which
+        keeps the `started` and `ready` it had."""
+        if not adopted:
+            self.c["started"] = "startupProbe" not in self.spec
+            self.c["ready"] = "readinessProbe" not in self.spec
         if self.c["started"]:
             self.started.set()
         loop = asyncio.get_running_loop()

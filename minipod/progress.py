@@ -44,18 +44,21 @@ class _Layer:
             return 0.0
         return self.done / max((self.finished or now) - self.started, 1e-3)
 
-    def line(self, now: float) -> str:
+    def line(self, now: float, bar: bool = True) -> str:
+        """The layer's line: with a bar (terminal) or a plain one (logs)."""
         short = self.digest.split(":")[-1][:12]
         if self.status == "present":
             return f"{short}  already present"
         if self.status == "waiting":
             return f"{short}  waiting for another pull of it"
-        if self.status == "downloading" and not self.tty_line:
+        if not bar and self.status == "downloading":
             return f"{short}  downloading {human(self.total)}"
+        if not bar and self.status == "done":
+            return f"{short}  {human(self.total)}  done  {human(self.rate(now))}/s"
         frac = self.done / self.total if self.total else 1.0
         filled = int(frac * BAR)
-        bar = "#" * filled + "." * (BAR - filled)
-        text = f"{short}  [{bar}]  {human(self.done):>10} / {human(self.total)}"
+        text = (f"{short}  [{'#' * filled}{'.' * (BAR - filled)}]  "
+                f"{human(self.done):>10} / {human(self.total)}")
         if self.status == "downloading" or self.status == "done":
             text += f"  {human(self.rate(now))}/s"
         if self.status == "done":
@@ -113,7 +116,7 @@ class Progress:
         if self.tty:
             self._draw(now, force=status != "downloading")
         elif status != before and status in ("waiting", "downloading", "done", "present"):
-            self._say(layer.line(now))
+            self._say(layer.line(now, bar=False))
 
     def _draw(self, now: float, force: bool = False) -> None:
         if not self.tty or not self.layers or self.ended or (

@@ -63,6 +63,11 @@ class RegistryError(ImageError):
     reason = "ErrImagePull"
 
 
+class _EndpointFailed(Exception):
+    """One endpoint could not serve a request (e.g. its token server said
+    no): the next endpoint is tried; the message joins the final error."""
+
+
 # ---------------------------------------------------------------- HTTP
 
 class Resolved:
@@ -105,7 +110,7 @@ class Registry:
             try:
                 chosen = pick_platform(json.loads(data), platform)
             except ImageError as e:
-                raise RegistryError(f"{self.ref}: {e}") from None
+                raise RegistryError(f"{self.ref}: choosing from the index {digest}: {e}") from None
             inner, inner_digest, inner_type = self.manifest(chosen["digest"])
             if inner_type not in MANIFEST_TYPES:
                 raise RegistryError(f"{self.ref}: the index entry {inner_digest} is a "
@@ -211,7 +216,7 @@ class Registry:
         scope = challenge.get("scope") or f"repository:{self.name}:pull"
         params = {"scope": scope, **({"service": challenge["service"]}
                                      if challenge.get("service") else {})}
-        what = f"{self.ref}: {step}: getting a token from {realm}"
+        what = f"getting a token from {realm}"
         try:
             netloc = urllib.parse.urlsplit(realm).netloc.lower()
             client = self.client(netloc, not (netloc in self.config.insecure
@@ -224,16 +229,16 @@ class Registry:
                 auth = (secret["username"], secret["password"]) if secret else None
                 resp = client.get(realm, params=params, auth=auth)
         except httpx.HTTPError as e:
-            raise RegistryError(f"{what}: {describe_transport_error(e)}") from None
+            raise _EndpointFailed(f"{what}: {describe_transport_error(e)}") from None
         if resp.status_code != 200:
-            raise RegistryError(f"{what}: {error_message(resp)}")
+            raise _EndpointFailed(f"{what}: {error_message(resp)}")
         try:
             doc = resp.json()
             token = doc.get("token") or doc.get("access_token")
         except (ValueError, AttributeError):
             token = None
         if not isinstance(token, str) or not token:
-            raise RegistryError(f"{what}: the answer holds no token")
+            raise _EndpointFailed(f"{what}: the answer holds no token")
         return token
 
 
@@ -252,12 +257,15 @@ class _Request:
             except httpx.HTTPError as e:
                 failures.append(f"{endpoint}: {describe_transport_error(e)}")
                 continue
+            except _EndpointFailed as e:
+                failures.append(f"{endpoint}: {e}")
+                continue
             if resp.status_code == 200:
                 self.resp = resp
                 return resp, endpoint
             failures.append(f"{endpoint}: {error_message(resp)}")
             resp.close()
-        # The origin's answer says the most; mirrors' failures come before it.
+        # The origin's answer says the most: it comes first, then the mirrors'.
         raise RegistryError(f"{reg.ref}: {self.step}: " + "; ".join(reversed(failures)))
 
     def _attempt(self, endpoint: Endpoint) -> httpx.Response:
@@ -349,12 +357,14 @@ class BlobStream:
         self.buf = b""
 
     def verify(self) -> None:
-        got = "sha256:" + self.sha256.hexdigest()
-        if self.done != self.size or got != self.digest:
-            raise RegistryError(
-                f"{self.registry.ref}: blob {self.digest} from {self.endpoint} does not match "
-                f"its digest (got {got}, {self.done} of {self.size} bytes); nothing of it "
-                "was kept", hint="the registry's copy is corrupt or was altered")
+        got, what = "sha256:" + self.sha256.hexdigest(), f"{self.registry.ref}: blob " \
+            f"{self.digest} from {self.endpoint}"
+        if self.done != self.size:
+            raise RegistryError(f"{what} ended after {self.done} of its {self.size} bytes; "
+                                "nothing of it was kept")
+        if got != self.digest:
+            raise RegistryError(f"{what} does not match its digest (got {got}); nothing of "
+                                "it was kept", hint="the registry's copy is corrupt or altered")
 
 
 # ---------------------------------------------------------------- messages
