@@ -33,6 +33,7 @@ def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
     # The environment the container was started with (not /proc/PID/environ,
     # which is empty while that process is in the middle of an execve).
     env = dict(c.get("env") or {})
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     uid = gid = 0
     with open(f"/proc/{pid}/status") as f:
         for line in f:
