@@ -137,12 +137,9 @@ async def run_http(netns: str | None, ip: str, c_spec: dict, h: dict, timeout: f
     if scheme == "https":
         return await _run_https(netns, url, host, port, headers, timeout)
     loop = asyncio.get_running_loop()
-    try:
-        sock = await _connect(netns, host, port, timeout)
-    except asyncio.TimeoutError:
-        return False, f'Get "{url}": dial tcp {host}:{port}: i/o timeout'
-    except OSError as e:
-        return False, f'Get "{url}": dial tcp {host}:{port}: connect: {_reason(e)}'
+    sock, error = await _dial(netns, host, port, timeout)
+    if error:
+        return False, f'Get "{url}": {error}'
     try:
         request = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         await loop.sock_sendall(sock, (request + "\r\n").encode())
@@ -183,20 +180,24 @@ async def _run_https(netns, url, host, port, headers, timeout) -> tuple[bool, st
         return False, f'Get "{url}": {e}'
 
 
-def _reason(e: OSError) -> str:
-    """"connection refused", as the kubelet words it (asyncio's own text
-    is "Connect call failed ...")."""
-    return os.strerror(e.errno).lower() if e.errno else str(e)
+async def _dial(netns: str | None, host: str, port: int, timeout: float):
+    """(connected socket, None), or (None, the error as the kubelet words it:
+    "dial tcp IP:PORT: connect: connection refused" - asyncio's own text is
+    "Connect call failed ...")."""
+    try:
+        return await _connect(netns, host, port, timeout), None
+    except asyncio.TimeoutError:
+        return None, f"dial tcp {host}:{port}: i/o timeout"
+    except OSError as e:
+        reason = os.strerror(e.errno).lower() if e.errno else str(e)
+        return None, f"dial tcp {host}:{port}: connect: {reason}"
 
 
 async def run_tcp(netns: str | None, ip: str, c_spec: dict, h: dict, timeout: float) -> tuple[bool, str]:
     host, port = h.get("host") or ip, _port(c_spec, h["port"])
-    try:
-        sock = await _connect(netns, host, port, timeout)
-    except asyncio.TimeoutError:
-        return False, f"dial tcp {host}:{port}: i/o timeout"
-    except OSError as e:
-        return False, f"dial tcp {host}:{port}: connect: {_reason(e)}"
+    sock, error = await _dial(netns, host, port, timeout)
+    if error:
+        return False, error
     sock.close()
     return True, ""
 

@@ -60,3 +60,13 @@ def assert_user_error(p, *expected: str) -> None:
     assert error_lines(p.stderr), f"no error: line in stderr:\n{p.stderr}"
     for text in expected:
         assert text in p.stderr, f"{text!r} not in stderr:\n{p.stderr}"
+
+
+def events_of(mp, name: str) -> list[tuple[str, str, str]]:
+    """(type, reason, message) of each line `minipod events` prints for the pod."""
+    out = []
+    for line in mp.run("events").stdout.splitlines()[1:]:
+        cols = line.split(None, 4)  # LAST SEEN, TYPE, REASON, OBJECT, MESSAGE
+        if len(cols) == 5 and cols[3] == f"pod/{name}":
+            out.append((cols[1], cols[2], cols[4]))
+    return out

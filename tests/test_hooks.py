@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 
+from clikit import events_of
 from conftest import MINIPOD
 from podkit import ctr, eventually, pod, pods, sh  # noqa: F401 (pods is a fixture)
 
@@ -31,16 +32,6 @@ OUT = [{"name": "out", "mountPath": "/out"}]
 def status_of(p: dict, name: str = "main", init: bool = False) -> dict:
     key = "initContainerStatuses" if init else "containerStatuses"
     return next(s for s in p["status"][key] if s["name"] == name)
-
-
-def events_of(mp, name: str) -> list[tuple[str, str, str]]:
-    """(type, reason, message) of each line `minipod events` prints for the pod."""
-    out = []
-    for line in mp.run("events").stdout.splitlines()[1:]:
-        cols = line.split(None, 4)  # LAST SEEN, TYPE, REASON, OBJECT, MESSAGE
-        if len(cols) == 5 and cols[3] == f"pod/{name}":
-            out.append((cols[1], cols[2], cols[4]))
-    return out
 
 
 def wait_event(mp, name: str, reason: str, text: str = "", timeout: float = 10) -> str:

@@ -10,6 +10,7 @@ containers here only serve: `httpd` for the HTTP and TCP probes. Periods are
 import os
 import time
 
+from clikit import events_of
 from podkit import ctr, eventually, ns_inode, pod, pods, sh  # noqa: F401 (pods is a fixture)
 
 SLEEP = "exec sleep 3600"
@@ -37,16 +38,6 @@ def ready_column(mp, name: str) -> str:
     lines = mp.run("get", "pods", name).stdout.splitlines()
     assert lines[0].split()[:2] == ["NAME", "READY"], lines
     return lines[1].split()[1]
-
-
-def events_of(mp, name: str) -> list[tuple[str, str, str]]:
-    """(type, reason, message) of each line `minipod events` prints for the pod."""
-    out = []
-    for line in mp.run("events").stdout.splitlines()[1:]:
-        cols = line.split(None, 4)  # LAST SEEN, TYPE, REASON, OBJECT, MESSAGE
-        if len(cols) == 5 and cols[3] == f"pod/{name}":
-            out.append((cols[1], cols[2], cols[4]))
-    return out
 
 
 def wait_event(mp, name: str, reason: str, text: str, timeout: float = 10) -> str:

@@ -14,16 +14,17 @@ kernel objects. minipod ships three plugins:
 Each plugin module has the same functions, with the semantics of the
 executable of that name (skel.py speaks the executable protocol):
 
-    add(conf, env) -> result        add_async(conf, env)      CNI ADD
-    delete(conf, env) -> None       delete_async(conf, env)   CNI DEL
-    check(conf, env) -> None        check_async(conf, env)    CNI CHECK
-    gc(conf, env) -> None           gc_async(conf, env)       CNI GC (1.1)
-    status(conf, env) -> None                                 CNI STATUS (1.1)
+    add(conf, env) -> result        CNI ADD
+    delete(conf, env) -> None       CNI DEL
+    check(conf, env) -> None        CNI CHECK
+    gc(conf, env) -> None           CNI GC (1.1)
+    status(conf, env) -> None       CNI STATUS (1.1)
 
 `conf` is the plugin's configuration as the runtime would write it on
 stdin (name and cniVersion filled in, prevResult and runtimeConfig when
 due); `env` holds the CNI_* variables (CNI_CONTAINERID, CNI_NETNS,
-CNI_IFNAME, CNI_ARGS, CNI_PATH). The *_async forms are for a caller inside
+CNI_IFNAME, CNI_ARGS, CNI_PATH). bridge, which talks netlink, also has
+add_async, delete_async, check_async and gc_async, for a caller inside
 a running asyncio loop (the daemon); the plain forms run their own loop.
 
 A network configuration *list* (a .conflist: the bridge, then portmap) is
@@ -151,14 +152,12 @@ async def invoke_async(command: str, conf: dict, env: dict) -> dict | None:
     mod = plugin_module(conf.get("type", ""))
     if mod is None:
         return exec_plugin(command, conf, env)
-    if command == "ADD":
-        return await mod.add_async(conf, env)
-    if command == "DEL":
-        return await mod.delete_async(conf, env)
-    if command == "CHECK":
-        return await mod.check_async(conf, env)
-    if command == "GC":
-        return await mod.gc_async(conf, env)
+    name = {"ADD": "add", "DEL": "delete", "CHECK": "check", "GC": "gc"}.get(command)
+    if name:
+        # bridge talks netlink and has *_async forms; ipam and portmap do
+        # only file and nft work and are plain functions.
+        fn = getattr(mod, f"{name}_async", None)
+        return await fn(conf, env) if fn else getattr(mod, name)(conf, env)
     if command == "STATUS":
         return mod.status(conf, env)
     raise CniError(E_INVALID_ENV, f"CNI_COMMAND={command}: unknown command")

@@ -362,21 +362,4 @@ def status(conf: dict, env: dict) -> None:
                            "has no free address")
 
 
-async def add_async(conf: dict, env: dict) -> dict:
-    return add(conf, env)
-
-
-async def delete_async(conf: dict, env: dict) -> None:
-    delete(conf, env)
-
-
-async def check_async(conf: dict, env: dict) -> None:
-    check(conf, env)
-
-
-async def gc_async(conf: dict, env: dict) -> None:
-    gc(conf, env)
-
-
-__all__ = ["add", "delete", "check", "gc", "status", "add_async", "delete_async",
-           "check_async", "gc_async", "allocate", "release", "parse_config", "DEFAULT_DATA_DIR"]
+__all__ = ["add", "delete", "check", "gc", "status", "allocate", "release", "parse_config", "DEFAULT_DATA_DIR"]

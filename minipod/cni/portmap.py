@@ -164,21 +164,5 @@ def status(conf: dict, env: dict) -> None:
         raise CniError(E_NOT_AVAILABLE, "nftables is not usable", str(e)) from None
 
 
-async def add_async(conf: dict, env: dict) -> dict:
-    return add(conf, env)
-
-
-async def delete_async(conf: dict, env: dict) -> None:
-    delete(conf, env)
-
-
-async def check_async(conf: dict, env: dict) -> None:
-    check(conf, env)
-
-
-async def gc_async(conf: dict, env: dict) -> None:
-    gc(conf, env)
-
-
-__all__ = ["add", "delete", "check", "gc", "status", "add_async", "delete_async", "check_async",
-           "gc_async", "mappings", "pod_address", "TYPE"]
+__all__ = ["add", "delete", "check", "gc", "status",
+           "mappings", "pod_address", "TYPE"]
