@@ -121,15 +121,7 @@ class ExecSession:
         for fd in outputs:
             loop.add_reader(fd, readable, fd)
         reader = loop.create_task(self.client_input(ws))
-        pidfd = os.pidfd_open(pid)
-        exited = asyncio.Event()
-        loop.add_reader(pidfd, exited.set)
-        await exited.wait()
-        loop.remove_reader(pidfd)
-        os.close(pidfd)
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        code = code if code >= 0 else 128 - code
+        code = await handlers.wait_exit(pid)
         try:
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in drained.values())), 2.0)
         except asyncio.TimeoutError:

@@ -65,9 +65,9 @@ def _apply(c: Ctx, path: str, namespace: str, query: dict) -> dict:
 def run(c: Ctx, file, timeout, namespace):
     """Create the pods in FILE and wait until they are Running."""
     result = _apply(c, file, namespace, {"wait": "running", "timeout": str(timeout)})
-    pods = [i["pod"] for i in result["items"]]
+    pods = [i["pod"] for i in result["items"] if i["kind"] == "Pod"]
     for i in result["items"]:
-        click.echo(f"pod/{i['pod']['metadata']['name']} {i['action']}", err=True)
+        click.echo(f"{_what(i)} {i['action']}", err=True)
     printers.table(printers.pod_rows(pods, with_ip=True))
     failed = False
     for name, (outcome, why) in result.get("outcomes", {}).items():
@@ -88,7 +88,13 @@ def run(c: Ctx, file, timeout, namespace):
 def apply(c: Ctx, file, namespace):
     """Create or update the objects in a manifest."""
     for i in _apply(c, file, namespace, {})["items"]:
-        click.echo(f"pod/{i['pod']['metadata']['name']} {i['action']}")
+        click.echo(f"{_what(i)} {i['action']}")
+
+
+def _what(item: dict) -> str:
+    """kind/name, as kubectl prints an object it acted on."""
+    name = item["pod"]["metadata"]["name"] if item["kind"] == "Pod" else item["name"]
+    return f"{item['kind'].lower()}/{name}"
 
 
 @cli.command()
@@ -174,7 +180,7 @@ def exec_(c: Ctx, stdin, tty, container, namespace, pod, command):
 @cli.command()
 @click.argument("kind", required=False)
 @click.argument("names", nargs=-1)
-@click.option("-f", "--filename", "file", help="Delete the pods in this manifest.")
+@click.option("-f", "--filename", "file", help="Delete the pods and secrets in this manifest.")
 @click.option("--grace-period", type=int, default=None, help="Seconds before SIGKILL (0: now).")
 @click.option("--wait/--no-wait", default=True, show_default=True)
 @click.option("--ignore-not-found", is_flag=True)
@@ -187,22 +193,27 @@ def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, name
         import yaml
         for doc in yaml.safe_load_all(_read_manifest(file)):
             for obj in (doc or {}).get("items", [doc]) if (doc or {}).get("kind") == "List" else [doc]:
-                if obj and obj.get("kind") == "Pod":
+                if obj and obj.get("kind") in ("Pod", "Secret"):
                     meta = obj.get("metadata") or {}
-                    targets.append((meta.get("namespace") or namespace, meta.get("name")))
+                    targets.append((meta.get("namespace") or namespace, meta.get("name"), obj["kind"]))
     elif kind in ("pod", "pods", "po"):
-        targets = [(namespace, n) for n in names]
+        targets = [(namespace, n, "Pod") for n in names]
+    elif kind in ("secret", "secrets"):
+        targets = [(namespace, n, "Secret") for n in names]
     elif kind and "/" in kind:
-        targets = [(namespace, n.split("/", 1)[1]) for n in (kind,) + names]
+        targets = [(namespace, n.split("/", 1)[1], n.split("/", 1)[0].capitalize()) for n in (kind,) + names]
     if not targets:
         raise MinipodError("nothing to delete", hint="minipod delete pod NAME... or minipod delete -f FILE")
     failed = False
-    for ns, name in targets:
+    for ns, name, what in targets:
         try:
-            c.client.json("DELETE", pod_path(ns, name), query={
-                "gracePeriodSeconds": None if grace_period is None else str(grace_period),
-                "wait": str(wait).lower()})
-            click.echo(f'pod "{name}" deleted')
+            if what == "Secret":
+                c.client.json("DELETE", f"/api/v1/namespaces/{ns}/secrets/{name}")
+            else:
+                c.client.json("DELETE", pod_path(ns, name), query={
+                    "gracePeriodSeconds": None if grace_period is None else str(grace_period),
+                    "wait": str(wait).lower()})
+            click.echo(f'{what.lower()} "{name}" deleted')
         except NotFound as e:
             if not ignore_not_found:
                 click.echo(f"Error from server (NotFound): {e}", err=True)
@@ -288,7 +299,7 @@ def image():
 def image_ls(c: Ctx):
     items = c.client.json("GET", "/minipod/v1/images")["items"]
     rows = [["REPOSITORY", "TAG", "DIGEST", "SIZE"]]
-    rows += [[i["repository"], i["tag"], i["digest"][:19], _size(i["size"])] for i in items]
+    rows += [[i["repository"], i["tag"] or "<none>", i["digest"][:19], _size(i["size"])] for i in items]
     printers.table(rows)
 
 
@@ -308,6 +319,34 @@ def image_build_base(c: Ctx):
     """Build docker.io/library/busybox:1.35 offline from the host's busybox."""
     for r in c.client.json("POST", "/minipod/v1/images/build-base", {})["refs"]:
         click.echo(f"Loaded image: {r}")
+
+
+@image.command("pull")
+@click.argument("ref")
+@pass_ctx
+def image_pull(c: Ctx, ref):
+    """Pull an image from its registry (progress per layer on a terminal)."""
+    import json
+    from minipod.progress import Progress
+    resp = c.client.request("POST", "/minipod/v1/images/pull", b"", query={"ref": ref})
+    progress, end = Progress(sys.stderr), {}
+    for line in resp:
+        end = json.loads(line)
+        progress.feed(end)
+    progress.close()
+    if end.get("event") != "done":
+        raise MinipodError(end.get("message", "the pull failed"))
+    click.echo(f"{end['ref']}@{end['digest']}" if "@" not in end["ref"] else end["ref"])
+
+
+@image.command("prune")
+@pass_ctx
+def image_prune(c: Ctx):
+    """Remove layers and blobs no image uses."""
+    freed = c.client.json("POST", "/minipod/v1/images/prune", {})
+    click.echo(f"Deleted {freed.get('blobs', 0)} blobs and {freed.get('layers', 0)} layers; "
+               f"reclaimed {_size(freed.get('bytes', 0))}"
+               + (" (more after the pulls under way end)" if freed.get("deferred") else ""))
 
 
 @image.command("rm")

@@ -81,6 +81,9 @@ def build_app(manager: PodManager, images: ImageStore, log) -> web.Application:
         web.post("/minipod/v1/images/import", import_image),
         web.post("/minipod/v1/images/build-base", build_base_image),
         web.delete("/minipod/v1/images", remove_image),
+        web.post("/minipod/v1/images/pull", pull_image),
+        web.post("/minipod/v1/images/prune", prune_images),
+        web.delete("/api/v1/namespaces/{ns}/secrets/{name}", delete_secret),
     ])
     return app
 
@@ -101,10 +104,12 @@ async def apply(request):
     result = manager.apply(text, ns)
     if request.query.get("wait") == "running":
         # `minipod run`: answer once every pod is Running, Succeeded or stuck.
-        keys = [(i["pod"]["metadata"]["namespace"], i["pod"]["metadata"]["name"]) for i in result["items"]]
+        pods = [i for i in result["items"] if i["kind"] == "Pod"]
+        keys = [(i["pod"]["metadata"]["namespace"], i["pod"]["metadata"]["name"]) for i in pods]
         result["outcomes"] = await manager.wait_running(keys, float(request.query.get("timeout", "60")))
-        result["items"] = [{"pod": manager.get(*k), "action": i["action"]} if k in manager.workers else i
-                           for k, i in zip(keys, result["items"])]
+        for key, item in zip(keys, pods):
+            if key in manager.workers:
+                item["pod"] = manager.get(*key)
     return web.json_response(result)
 
 
@@ -153,6 +158,35 @@ async def build_base_image(request):
         if os.path.exists(tmp):
             os.unlink(tmp)
     return web.json_response({"refs": refs})
+
+
+async def pull_image(request):
+    """`minipod image pull`: the pull's progress lines, streamed, then its end."""
+    import json
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await resp.prepare(request)
+    manager = request.app["manager"]
+
+    def relay(event: dict) -> None:
+        asyncio.ensure_future(resp.write((json.dumps(event) + "\n").encode()))
+
+    try:
+        end = await manager.pulls.pull(request.query["ref"], "Always", None, relay)
+    except MinipodError as e:
+        end = {"event": "error", "reason": getattr(e, "reason", "ErrImagePull"), "message": str(e)}
+    await resp.write((json.dumps(end) + "\n").encode())
+    await resp.write_eof()
+    return resp
+
+
+async def prune_images(request):
+    return web.json_response(request.app["images"].prune())
+
+
+async def delete_secret(request):
+    if not request.app["manager"].secrets.delete(request.match_info["ns"], request.match_info["name"]):
+        raise NotFound(f'secrets "{request.match_info["name"]}" not found')
+    return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Success"})
 
 
 async def remove_image(request):

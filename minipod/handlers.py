@@ -50,15 +50,7 @@ def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
 
 async def wait_exit(pid: int) -> int:
     """The exit code of our child `pid`, awaited through a pidfd."""
-    loop = asyncio.get_running_loop()
-    fd = os.pidfd_open(pid)
-    done = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
-    try:
-        await done
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
+    await process.until_exit(pid)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     return code if code >= 0 else 128 - code

@@ -425,12 +425,14 @@ def _tree_size(path: str) -> int:
 
 
 def _write_atomically(path: str, data: bytes) -> None:
-    """Replace PATH with DATA: readers see the old file or the new one, whole."""
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
+    """Replace PATH with DATA: readers see the old file or the new one, whole.
+    The temp name is unique: two processes may create the same store at once."""
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", dir=os.path.dirname(path))
+    with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     dir_fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
     try:

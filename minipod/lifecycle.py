@@ -268,6 +268,12 @@ class PodWorker:
         """Start `c` unless it is in back-off; return seconds until a retry."""
         now = time.time()
         if c.get("retryAt", 0) > now:
+            if c.get("reason") == "ErrImagePull":
+                # As the kubelet: the failure first, then the wait for the retry.
+                c.update(reason="ImagePullBackOff",
+                         message=f'Back-off pulling image "{self.spec_of(c)["image"]}": {c.get("message")}')
+                self.event("Normal", "BackOff", f'Back-off pulling image "{self.spec_of(c)["image"]}"',
+                           c["name"])
             return c["retryAt"] - now
         if c["state"] == "terminated":
             # The kubelet's doBackOff(): the first restart is immediate; after
@@ -298,14 +304,18 @@ class PodWorker:
     async def start_container(self, c: dict) -> float | None:
         spec = self.spec_of(c)
         try:
-            image = self.m.resolve_image(spec)
+            image = await self.m.ensure_image(self, c, spec)
         except MinipodError as e:
-            reason = getattr(e, "reason", "ErrImagePull")
-            c.update(state="waiting", reason=reason, message=str(e), retryAt=time.time() + self.m.backoff_base)
+            # Image pulls back off like restarts: base, doubling, capped.
+            delay = min(2 * c["pullBackoff"], self.m.backoff_max) if c.get("pullBackoff") \
+                else self.m.backoff_base
+            c.update(state="waiting", reason=getattr(e, "reason", "ErrImagePull"), message=str(e),
+                     retryAt=time.time() + delay, pullBackoff=delay)
             self.event("Warning", "Failed", str(e), c["name"])
-            return self.m.backoff_base
-        self.event("Normal", "Pulled", f'Container image "{spec["image"]}" already present on machine',
-                   c["name"])
+            # Look again soon: the status then turns to ImagePullBackOff for
+            # the rest of the wait, as the kubelet shows it.
+            return min(delay / 2, 1.0)
+        c.pop("pullBackoff", None)
         if c["state"] == "terminated" or c.get("last"):
             if c["state"] == "terminated":
                 c["last"] = podstatus.terminated_state(c)

@@ -15,7 +15,9 @@ import copy
 
 import yaml
 
-from minipod.errors import ManifestError
+from minipod.errors import ManifestError, MinipodError
+from minipod.images import default_pull_policy
+from minipod.secrets import validate_secret
 from minipod.validate import validate_pod
 
 
@@ -45,14 +47,21 @@ def parse_documents(text: str) -> list[dict]:
     return objects
 
 
-def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[dict], list[str]]:
-    pods, errors, warnings = [], [], []
+def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[dict], list[dict], list[str]]:
+    """(pods, secrets, warnings); ManifestError with every error found."""
+    pods, secrets, errors, warnings = [], [], [], []
     for obj in parse_documents(text):
         kind = obj.get("kind")
         label = _label(obj)
+        if kind == "Secret":
+            try:
+                secrets.append(validate_secret(obj, default_namespace))
+            except ManifestError as e:
+                errors += [f"{label}: {m}" for m in e.errors]
+            continue
         if kind != "Pod":
             errors.append(f"{label}: kind {kind!r} is not supported; minipod runs objects of "
-                          f"kind Pod (apiVersion v1)")
+                          f"kind Pod (apiVersion v1), and keeps Secrets for imagePullSecrets")
             continue
         try:
             warnings += [f"{label}: {w}" for w in validate_pod(obj)]
@@ -65,21 +74,12 @@ def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[d
         errors.append(f"pod {key[1]!r} in namespace {key[0]!r} is defined more than once")
     if errors:
         raise ManifestError(errors)
-    return pods, warnings
+    return pods, secrets, warnings
 
 
 def _label(obj: dict) -> str:
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     return f"{str(obj.get('kind', 'object')).lower()}/{meta.get('name') or '<unnamed>'}"
-
-
-def default_image_pull_policy(image: str) -> str:
-    """Kubernetes: `:latest` or no tag means Always, anything else IfNotPresent."""
-    last = image.rsplit("/", 1)[-1]
-    if "@" in last:
-        return "IfNotPresent"
-    tag = last.partition(":")[2]
-    return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
 def default_pod(obj: dict, default_namespace: str = "default") -> dict:
@@ -107,8 +107,15 @@ def default_pod(obj: dict, default_namespace: str = "default") -> dict:
     return pod
 
 
+def _pull_policy(image: str) -> str:
+    try:
+        return default_pull_policy(image)
+    except MinipodError:
+        return "IfNotPresent"  # an invalid name: reported as InvalidImageName at start
+
+
 def _default_container(c: dict) -> None:
-    for k, v in [("imagePullPolicy", default_image_pull_policy(c["image"])),
+    for k, v in [("imagePullPolicy", _pull_policy(c["image"])),
                  ("terminationMessagePath", "/dev/termination-log"),
                  ("terminationMessagePolicy", "File"), ("resources", {})]:
         if c.get(k) is None:

@@ -21,10 +21,12 @@ import shutil
 import time
 import uuid
 
-from minipod import lifecycle, namespaces, network, podfiles, podstatus
-from minipod.errors import ManifestError, MinipodError, NotFound
+from minipod import lifecycle, namespaces, network, podfiles, podstatus, secrets as secrets_mod
+from minipod.errors import ImageError, ManifestError, MinipodError, NotFound
 from minipod.events import EventRecorder, now_rfc3339
+from minipod.images import should_pull
 from minipod.manifest import load_manifest
+from minipod.pulls import PullFailed, Pulls
 from minipod.state import PodStore
 
 # How long `minipod run` watches a run-to-completion pod after it started.
@@ -45,6 +47,8 @@ class PodManager:
                  bridge: str | None = None, subnet: str | None = None):
         self.inst = inst
         self.conflist = network.ensure_conflist(inst, bridge, subnet)
+        self.secrets = secrets_mod.SecretStore(os.path.join(inst.lib, "secrets"))
+        self.pulls = Pulls(images.dir, inst.etc, log)
         self.net_lock = asyncio.Lock()  # a bridge is never removed while a pod is being added
         self.host_ip = network.host_ip()
         self._hosts_pending = False
@@ -80,17 +84,46 @@ class PodManager:
         self.store.remove(meta["namespace"], meta["name"])
 
     # --- images -------------------------------------------------------------------
-    def resolve_image(self, container: dict):
+    async def ensure_image(self, worker, c: dict, container: dict):
+        """The container's image, pulled first when its imagePullPolicy says
+        so (Always; IfNotPresent when absent). Raises ImagePullError with the
+        kubelet's reason: ErrImageNeverPull, InvalidImageName, ErrImagePull."""
         ref, policy = container["image"], container.get("imagePullPolicy", "IfNotPresent")
-        image = self.images.lookup(ref)
-        if image is not None:
-            return image
-        if policy == "Never":
+        try:
+            image = self.images.lookup(ref)
+        except ImageError as e:
+            raise ImagePullError(f'Failed to apply default image tag "{ref}": {e}', "InvalidImageName")
+        if policy == "Never" and image is None:
             raise ImagePullError(f'Container image "{ref}" is not present with pull policy of Never',
                                  "ErrImageNeverPull")
-        raise ImagePullError(f'Failed to pull image "{ref}": the image is not in the local store '
-                             f'and pulling from registries is not supported yet; add it with '
-                             f'"minipod image import FILE"', "ErrImagePull")
+        if not should_pull(policy, image is not None):
+            worker.event("Normal", "Pulled", f'Container image "{ref}" already present on machine',
+                         c["name"])
+            return image
+        worker.event("Normal", "Pulling", f'Pulling image "{ref}"', c["name"])
+        began = time.time()
+        try:
+            await self.pulls.pull(ref, policy, self.pull_secrets(worker.record))
+        except PullFailed as e:
+            raise ImagePullError(f'Failed to pull image "{ref}": {e}', e.reason) from None
+        image = self.images.lookup(ref)
+        if image is None:
+            raise ImagePullError(f'Failed to pull image "{ref}": not in the store after the pull',
+                                 "ErrImagePull")
+        worker.event("Normal", "Pulled", f'Successfully pulled image "{ref}" in '
+                                         f'{time.time() - began:.3f}s', c["name"])
+        return image
+
+    def pull_secrets(self, record: dict) -> list[dict]:
+        """The pod's imagePullSecrets, decoded, in order; missing ones are
+        skipped (the kubelet warns and goes on, and so do we)."""
+        out = []
+        for ref in record["spec"].get("imagePullSecrets") or []:
+            secret = self.secrets.get(record["metadata"]["namespace"], ref.get("name", ""))
+            config = secrets_mod.docker_config(secret) if secret else None
+            if config:
+                out.append(config)
+        return out
 
     # --- start-up and adoption ----------------------------------------------------
     async def start(self) -> None:
@@ -130,7 +163,7 @@ class PodManager:
     # --- API operations -----------------------------------------------------------
     def apply(self, text: str, namespace: str = "default") -> dict:
         """Validate every object, then create each pod or leave it as it is."""
-        pods, warnings = load_manifest(text, namespace)
+        pods, secrets, warnings = load_manifest(text, namespace)
         # Refuse changes to existing pods before creating anything.
         errors = []
         for pod in pods:
@@ -141,10 +174,14 @@ class PodManager:
         if errors:
             raise ManifestError(errors, hint="delete the pod first: minipod delete pod NAME")
         results = []
+        for secret in secrets:  # first: the pods may need them to pull
+            meta = secret["metadata"]
+            results.append({"kind": "Secret", "name": meta["name"], "namespace": meta["namespace"],
+                            "action": self.secrets.put(secret)})
         for pod in pods:
             old = self.workers.get(_key(pod))
             if old is None:
-                results.append({"pod": self.create(pod), "action": "created"})
+                results.append({"kind": "Pod", "pod": self.create(pod), "action": "created"})
                 continue
             meta = old.record["metadata"]
             changed = any(meta.get(k) != pod["metadata"].get(k) for k in MUTABLE_METADATA)
@@ -155,7 +192,8 @@ class PodManager:
                     meta.pop(k, None)
             if changed:
                 old.save()
-            results.append({"pod": self.view(old.record), "action": "configured" if changed else "unchanged"})
+            results.append({"kind": "Pod", "pod": self.view(old.record),
+                            "action": "configured" if changed else "unchanged"})
         return {"items": results, "warnings": warnings}
 
     def create(self, pod: dict) -> dict:

@@ -89,6 +89,20 @@ def reap_later(pid: int) -> None:
     loop.add_reader(fd, exited)
 
 
+async def until_exit(pid: int) -> None:
+    """Wait, without blocking the event loop, until process `pid` has exited:
+    a pidfd (pidfd_open(2)) becomes readable then. The caller reaps it."""
+    loop = asyncio.get_running_loop()
+    fd = os.pidfd_open(pid)
+    ready = loop.create_future()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
 async def read_to_eof(fd: int) -> str:
     """Read a pipe to EOF without blocking the event loop."""
     loop = asyncio.get_running_loop()

@@ -12,11 +12,16 @@ prefix=${MINIPOD_PREFIX:-/opt/minipod}
 
 "$here/scripts/install.sh"
 "$prefix/venv/bin/pip" install -q --disable-pip-version-check "pytest>=7"
-# The reference CNI plugins: the tests prove minipod works with them too.
-dpkg-query -W -f='${Status}' containernetworking-plugins 2>/dev/null | grep -q "install ok installed" || {
+# What only the tests need: the reference CNI plugins (minipod must work with
+# them too), a real registry on loopback and the tools that push into it.
+missing=""
+for p in containernetworking-plugins docker-registry skopeo apache2-utils; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends containernetworking-plugins >/dev/null
-}
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
 
 cd "$here"
 # The installed package is what gets tested (not the source tree): the
