@@ -250,8 +250,7 @@ async def serve(inst, backoff_base: float = 10.0, bridge: str | None = None,
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log("stopping; pods keep running")
-    if manager.bridge_task is not None:
-        await manager.bridge_task  # an idle bridge being removed: finish that first
+    await manager.remove_idle_bridge()
     manager.events.flush()
     await runner.cleanup()
     os.close(lock_fd)

@@ -228,8 +228,8 @@ class PodWorker:
         net.pop("result", None)
         self.save()
         try:
-            began = time.perf_counter()
             async with self.m.net_lock:
+                began = time.perf_counter()
                 result = await network.setup_pod_network(net["conflist"], self.record,
                                                          self.rt["init"]["pid"], net["netns"])
             # What the network costs this pod (pin + every plugin's ADD):
