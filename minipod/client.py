@@ -56,7 +56,9 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 class Client:
     def __init__(self, inst, autostart: bool = True):
         self.inst = inst
-        self.autostart = autostart
+        # MINIPOD_NO_AUTOSTART=1: scripts and tests that manage the daemon
+        # themselves want an error, not a new daemon, when it is down.
+        self.autostart = autostart and not os.environ.get("MINIPOD_NO_AUTOSTART")
         self._started = False
 
     # --- the daemon -----------------------------------------------------------

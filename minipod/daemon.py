@@ -211,12 +211,19 @@ def images_match(images: ImageStore, a: str | None, b: str) -> bool:
 
 def _lock(inst) -> int:
     fd = os.open(os.path.join(inst.run, "daemon.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise MinipodError(f"another minipod daemon is running for {inst.root or 'the system instance'}",
-                           hint=f"its pid is in {inst.pid_file}") from None
-    return fd
+    # A daemon killed a moment ago may still have a forked helper that has
+    # not closed its copy of the lock yet: give it a second.
+    deadline = time.time() + 1.0
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.time() > deadline:
+                raise MinipodError(f"another minipod daemon is running for "
+                                   f"{inst.root or 'the system instance'}",
+                                   hint=f"its pid is in {inst.pid_file}") from None
+            time.sleep(0.02)
 
 
 async def serve(inst, backoff_base: float = 10.0, bridge: str | None = None,

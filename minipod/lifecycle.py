@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import time
 import uuid
 
@@ -54,6 +55,10 @@ class PodWorker:
     @property
     def rt(self) -> dict:
         return self.record["runtime"]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.record["metadata"]["namespace"], self.record["metadata"]["name"]
 
     @property
     def name(self) -> str:
@@ -112,6 +117,9 @@ class PodWorker:
                 self.event("Warning", "FailedSync", f"error syncing pod: {e}")
                 timeout = self.m.backoff_base
             if self.finished.is_set():
+                # Gone: also after a daemon restart, when no delete request
+                # is waiting for it any more.
+                self.m.forget(*self.key)
                 return
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout)
@@ -193,6 +201,10 @@ class PodWorker:
                     self.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
                                     "message": "The container could not be located when the pod sandbox was lost"})
             await self.teardown_network()
+        # A pod init the daemon forked but never wrote down (it was killed
+        # in between) would hold a sandbox nobody knows of: end it first.
+        for pid in namespaces.find_inits(meta["uid"]):
+            termination.kill_quietly(pid, signal.SIGKILL)
         for d in (dirs["run"], dirs["shm"], dirs["memory_volumes"], dirs["disk_volumes"], dirs["logs"],
                   dirs["init_root"]):
             os.makedirs(d, exist_ok=True)
@@ -206,7 +218,7 @@ class PodWorker:
             self.rt["podIP"] = self.rt["hostIP"]
         podfiles.write_pod_files(self.record, dirs["run"], self.m.peers(self))
         pid = await namespaces.create_sandbox({
-            "name": self.name, "hostname": podfiles.hostname_of(self.record),
+            "name": self.name, "uid": meta["uid"], "hostname": podfiles.hostname_of(self.record),
             "host_network": spec.get("hostNetwork"),
             "host_ipc": spec.get("hostIPC"), "host_pid": spec.get("hostPID"),
             "shm_dir": dirs["shm"], "memory_volumes": memory, "init_root": dirs["init_root"]})

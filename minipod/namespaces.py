@@ -104,8 +104,27 @@ async def create_sandbox(plan: dict) -> int:
                        f"{'; '.join(errors) or 'no report'}")
 
 
+def find_inits(uid: str) -> list[int]:
+    """Host pids of every pod init started for the pod with this uid (its
+    command line names it), e.g. one a daemon forked just before it was
+    killed, before it could write the pid down."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if len(argv) > 3 and argv[1] == b"init" and argv[3].decode(errors="replace") == uid:
+                found.append(int(entry))
+    return found
+
+
 def _sandbox_child(plan: dict, shim: str, w: int) -> None:
     try:
+        from minipod.process import close_all_but
+        close_all_but([w])  # not the daemon's socket and lock: see process._l1
         os.setsid()
         flags = sc.CLONE_NEWNS
         if not plan.get("host_network"):
@@ -186,7 +205,7 @@ def _confine_and_exec_init(plan: dict, shim: str) -> None:
     os.closerange(binary + 1, 1 << 16)
     # fexecve(3): the binary is no longer reachable by path, and it is
     # linked statically because no shared library is reachable either.
-    os.execve(binary, ["minipod-shim", "init", plan["name"]], {})
+    os.execve(binary, ["minipod-shim", "init", plan["name"], plan["uid"]], {})
 
 
 def socket_in_netns(netns: str, family: int = socket.AF_INET,

@@ -299,17 +299,11 @@ class PodManager:
         view = self.view(w.record)
         if wait:
             await w.finished.wait()
-            self.forget(namespace, name)
-        else:
-            asyncio.get_running_loop().create_task(self._forget_when_done(w, namespace, name))
         return view
 
-    async def _forget_when_done(self, w, namespace: str, name: str) -> None:
-        await w.finished.wait()
-        self.forget(namespace, name)
-
     def forget(self, namespace: str, name: str) -> None:
-        """A pod is gone: drop it and update the others' /etc/hosts."""
+        """A pod is gone (its worker says so): drop it and update the others'
+        /etc/hosts."""
         self.workers.pop((namespace, name), None)
         self.hosts_changed()
 

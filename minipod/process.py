@@ -151,6 +151,9 @@ def _report(w: int, line: str) -> None:
 
 
 def _l1(plan: dict, w: int) -> None:
+    # Drop the daemon's descriptors at once (its socket, its lock, pidfds):
+    # a helper that kept them could keep a restarted daemon from starting.
+    close_all_but([w])
     if os.fork() == 0:
         _guard(_l2, plan, w)
     os._exit(0)
@@ -202,11 +205,11 @@ def _l2(plan: dict, w: int) -> None:
         argv += ["--pty", str(master), str(log)]
     for fd in keep:
         os.set_inheritable(fd, fd != w)
-    _close_all_but(keep)
+    close_all_but(keep)
     os.execv(plan["shim"], argv)
 
 
-def _close_all_but(keep: list[int]) -> None:
+def close_all_but(keep: list[int]) -> None:
     last = 3
     for fd in sorted(k for k in keep if k >= 3):
         os.closerange(last, fd)
@@ -253,7 +256,7 @@ def prepare_and_exec(plan: dict, w: int) -> None:
     os.chdir(cwd)
     argv = plan["argv"]
     path = find_executable(argv[0], env.get("PATH", ""))
-    _close_all_but([w])
+    close_all_but([w])
     try:
         os.execve(path, argv, env)
     except OSError as e:
@@ -323,14 +326,14 @@ def _read_db(path: str) -> list[list[str]]:
 def spawn_exec(plan: dict, stdio: tuple[int, int, int], parent_fds: list[int]) -> tuple[int, int]:
     """Fork E1 for `minipod exec`: it joins the container's namespaces and
     runs plan["argv"] with the given stdio fds, exiting with the command's
-    status. `parent_fds` are the daemon's ends of those pipes: E1 closes its
-    copies at once, or the command would never see EOF on its stdin.
+    status. E1 closes every other descriptor at once (`parent_fds`, the
+    daemon's ends of those pipes, among them: or the command would never
+    see EOF on its stdin).
     Returns (E1's pid, read end of its error pipe)."""
     r, w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
-        for fd in parent_fds:
-            os.close(fd)
+        close_all_but([*stdio, w])  # the daemon's, the parent ends of the pipes
         _guard(_exec_session, plan, stdio, w)
     os.close(w)
     return pid, r

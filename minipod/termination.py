@@ -25,7 +25,7 @@ import time
 from minipod import handlers, namespaces
 
 
-def _kill(pid: int | None, sig: int) -> None:
+def kill_quietly(pid: int | None, sig: int) -> None:
     if pid:
         try:
             os.kill(pid, sig)
@@ -55,11 +55,11 @@ async def stop_container(worker, c: dict, deadline: float, message: str) -> None
         ok, out = await handlers.run_handler(worker, c, hook, max(deadline - time.time(), 0.001))
         if not ok:
             worker.event("Warning", "FailedPreStopHook", f"PreStopHook failed: {out}", c["name"])
-    _kill(c.get("pid"), stop_signal(worker, c) if time.time() < deadline else signal.SIGKILL)
+    kill_quietly(c.get("pid"), stop_signal(worker, c) if time.time() < deadline else signal.SIGKILL)
     while is_alive(c) and time.time() < deadline:
         await worker.wait_change(deadline - time.time())
     if is_alive(c):
-        _kill(c.get("pid"), signal.SIGKILL)
+        kill_quietly(c.get("pid"), signal.SIGKILL)
 
 
 async def terminate_pod(worker) -> None:
@@ -74,7 +74,7 @@ async def terminate_pod(worker) -> None:
     await worker.teardown_network()
     init = worker.rt["init"]
     if namespaces.alive(init.get("pid"), init.get("start")):
-        _kill(init["pid"], signal.SIGKILL)
+        kill_quietly(init["pid"], signal.SIGKILL)
     await wait_gone([init] + [{"pid": c.get("monitorPid"), "start": c.get("monitorStart")}
                               for c in worker.all_containers()])
 

@@ -64,7 +64,8 @@ class Minipod:
     # --- commands -------------------------------------------------------------
     def run(self, *args, check: bool = True, input: str | None = None,
             timeout: float = 90) -> subprocess.CompletedProcess:
-        env = dict(os.environ, MINIPOD_BACKOFF_BASE=BACKOFF_BASE)
+        # The tests start and kill their daemons themselves: never another.
+        env = dict(os.environ, MINIPOD_BACKOFF_BASE=BACKOFF_BASE, MINIPOD_NO_AUTOSTART="1")
         p = subprocess.run([MINIPOD, "--root", self.root, *args], input=input, text=True,
                            capture_output=True, timeout=timeout, env=env)
         if check and p.returncode != 0:
