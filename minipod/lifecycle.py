@@ -217,15 +217,17 @@ class PodWorker:
         if spec.get("hostNetwork"):
             self.rt["podIP"] = self.rt["hostIP"]
         podfiles.write_pod_files(self.record, dirs["run"], self.m.peers(self))
-        pid = await namespaces.create_sandbox({
+        sandbox = await namespaces.create_sandbox({
             "name": self.name, "uid": meta["uid"], "hostname": podfiles.hostname_of(self.record),
             "host_network": spec.get("hostNetwork"),
             "host_ipc": spec.get("hostIPC"), "host_pid": spec.get("hostPID"),
             "shm_dir": dirs["shm"], "memory_volumes": memory, "init_root": dirs["init_root"]})
+        pid = sandbox.pid
         self.rt["init"] = {"pid": pid, "start": namespaces.start_time(pid)}
         self.rt.setdefault("startTime", now_rfc3339())
         self.watch(pid)
-        self.save()
+        self.save()  # written down: now the init may run (a crash before: it exits)
+        await sandbox.release()
 
     async def ensure_network(self) -> None:
         """The pod's IP: pin its netns and run the CNI ADD chain (network.py).

@@ -83,25 +83,47 @@ def alive(pid: int | None, started: int | None) -> bool:
     return fields[0] != "Z" and int(fields[19]) == started
 
 
-async def create_sandbox(plan: dict) -> int:
-    """Create the pod's namespaces and its PID 1 (steps 1-6); return the host
-    pid of the pod init. `plan` keys: name (for ps), hostname, host_network,
-    host_ipc, host_pid, shm_dir, memory_volumes [dirs], init_root (an empty
-    directory)."""
-    from minipod.process import read_to_eof, reap_later
+class Sandbox:
+    """A pod init that waits for its go: release() lets it exec once the
+    daemon has written its pid down. A daemon killed before that closes
+    the go pipe by dying, and the init exits instead of running unknown."""
+
+    def __init__(self, pid: int, report: int, go: int):
+        self.pid, self._report, self._go = pid, report, go
+
+    async def release(self) -> None:
+        from minipod.process import read_to_eof
+        os.write(self._go, b"go")
+        os.close(self._go)
+        errors = [line[4:] for line in (await read_to_eof(self._report)).splitlines()
+                  if line.startswith("ERR ")]
+        if errors:
+            raise MinipodError(f"the pod init failed: {'; '.join(errors)}")
+
+
+async def create_sandbox(plan: dict) -> Sandbox:
+    """Create the pod's namespaces and its PID 1 (steps 1-6); return it, not
+    yet exec'd (see Sandbox). `plan` keys: name (for ps), uid, hostname,
+    host_network, host_ipc, host_pid, shm_dir, memory_volumes [dirs],
+    init_root (an empty directory)."""
+    from minipod.process import read_line, reap_later
     r, w = os.pipe2(os.O_CLOEXEC)
+    go_r, go_w = os.pipe2(os.O_CLOEXEC)
     shim = shim_path()
     helper = os.fork()
     if helper == 0:
-        _sandbox_child(plan, shim, w)  # never returns
+        os.close(go_w)
+        _sandbox_child(plan, shim, w, go_r)  # never returns
     os.close(w)
+    os.close(go_r)
     reap_later(helper)
-    report = await read_to_eof(r)
-    errors = [line[4:] for line in report.splitlines() if line.startswith("ERR ")]
-    if report.startswith("OK ") and not errors:
-        return int(report.split()[1])
+    line = await read_line(r)
+    if line.startswith("OK "):
+        return Sandbox(int(line.split()[1]), r, go_w)
+    os.close(r)
+    os.close(go_w)
     raise MinipodError(f"pod {plan['name']}: creating the sandbox failed: "
-                       f"{'; '.join(errors) or 'no report'}")
+                       f"{line.removeprefix('ERR ').strip() or 'no report'}")
 
 
 def find_inits(uid: str) -> list[int]:
@@ -121,10 +143,10 @@ def find_inits(uid: str) -> list[int]:
     return found
 
 
-def _sandbox_child(plan: dict, shim: str, w: int) -> None:
+def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
     try:
         from minipod.process import close_all_but
-        close_all_but([w])  # not the daemon's socket and lock: see process._l1
+        close_all_but([w, go])  # not the daemon's socket and lock: see process._l1
         os.setsid()
         flags = sc.CLONE_NEWNS
         if not plan.get("host_network"):
@@ -145,7 +167,7 @@ def _sandbox_child(plan: dict, shim: str, w: int) -> None:
             sc.mount("tmpfs", d, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=777")
         init = os.fork()
         if init == 0:
-            _guarded_init(plan, shim, w)
+            _guarded_init(plan, shim, w, go)
         os.write(w, f"OK {init}\n".encode())
         os._exit(0)
     except BaseException as e:  # report everything: the daemon must never hang
@@ -164,8 +186,12 @@ def pod_mount_ns(init_pid: int) -> str:
     return f"/proc/{init_pid}/fd/{POD_MNT_FD}"
 
 
-def _guarded_init(plan: dict, shim: str, w: int) -> None:
+def _guarded_init(plan: dict, shim: str, w: int, go: int) -> None:
     try:
+        # Wait for the daemon to have written this pid down (Sandbox).
+        if os.read(go, 2) != b"go":
+            os._exit(0)
+        os.close(go)
         _confine_and_exec_init(plan, shim)
     except BaseException as e:
         try:

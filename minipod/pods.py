@@ -138,6 +138,9 @@ class PodManager:
     def adopt_container(self, worker: lifecycle.PodWorker, c: dict) -> None:
         if c["state"] not in ("running", "starting"):
             return
+        # A container the killed daemon was still starting counts as just
+        # started: its probes begin from scratch (started/ready unknown yet).
+        was_starting = c["state"] == "starting"
         if c["state"] == "starting" and not c.get("monitorPid"):
             # The daemon died between fork and report: find the monitor by
             # the exit file it was given on its command line.
@@ -150,8 +153,9 @@ class PodManager:
                 c["state"] = "running"
         if namespaces.alive(c.get("monitorPid"), c.get("monitorStart")):
             c["state"] = "running"
+            c["everStarted"] = True
             worker.watch(c["monitorPid"])
-            worker.start_probes(c, adopted=True)
+            worker.start_probes(c, adopted=not was_starting)
         elif not worker.collect_exit(c):
             if c["state"] == "starting" and not c.get("monitorPid"):
                 c.update(state="waiting", reason="ContainerCreating")

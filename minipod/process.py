@@ -103,6 +103,31 @@ async def until_exit(pid: int) -> None:
         os.close(fd)
 
 
+async def read_line(fd: int) -> str:
+    """Read one line from a pipe (the rest, if any, is left in the pipe's
+    buffer only up to that line: the writer sends one line, then waits)."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+    data = b""
+    ready = asyncio.Event()
+    loop.add_reader(fd, ready.set)
+    try:
+        while not data.endswith(b"\n"):
+            await ready.wait()
+            ready.clear()
+            try:
+                chunk = os.read(fd, 1)  # byte by byte: never past the line
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            data += chunk
+            ready.set()
+    finally:
+        loop.remove_reader(fd)
+    return data.decode(errors="replace")
+
+
 async def read_to_eof(fd: int) -> str:
     """Read a pipe to EOF without blocking the event loop."""
     loop = asyncio.get_running_loop()
