@@ -93,7 +93,9 @@ class Client:
         finally:
             os.close(lock)
         if not starting:
-            cmd = [sys.executable, "-m", "minipod"]
+            # -I: never the current directory's minipod (a source checkout,
+            # say) instead of the installed one.
+            cmd = [sys.executable, "-I", "-m", "minipod"]
             if self.inst.root:
                 cmd += ["--root", self.inst.root]
             with open(self.inst.daemon_log, "ab") as log:

@@ -231,6 +231,7 @@ async def serve(inst, backoff_base: float = 10.0, bridge: str | None = None,
     def log(msg: str) -> None:
         print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} minipod: {msg}", file=sys.stderr, flush=True)
 
+    os.chdir("/")  # a daemon holds no directory busy
     for d in (inst.lib, inst.run, inst.pods_run):
         os.makedirs(d, mode=0o700, exist_ok=True)
     lock_fd = _lock(inst)

@@ -182,7 +182,7 @@ class _LayerFetcher:
 
 def pull_command(ref: str, store_dir: str, policy: str = "Always") -> list[str]:
     """The argv that runs a pull in its own process, with this interpreter."""
-    return [sys.executable, "-m", "minipod.pull", ref, "--store", store_dir,
+    return [sys.executable, "-I", "-m", "minipod.pull", ref, "--store", store_dir,
             "--policy", policy]
 
 
