@@ -33,7 +33,7 @@ import _thread
 import socket
 
 from minipod import syscalls as sc
-from minipod.errors import MinipodError
+from minipod.errors import MinipodError, SyscallError
 
 NS_TYPES = ["net", "ipc", "uts", "pid", "mnt", "cgroup"]
 
@@ -234,23 +234,34 @@ def _confine_and_exec_init(plan: dict, shim: str) -> None:
     os.execve(binary, ["minipod-shim", "init", plan["name"], plan["uid"]], {})
 
 
-def socket_in_netns(netns: str, family: int = socket.AF_INET,
-                    kind: int = socket.SOCK_STREAM) -> socket.socket:
+def socket_in_netns(netns: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM,
+                    proto: int = 0, inside=None):
     """A socket created inside the network namespace `netns`; it stays there
     for its whole life, whoever uses it (socket(7), network_namespaces(7)).
     setns() is done by a short-lived thread, joined before we return, so the
     daemon's own thread never leaves the host's namespace. (The low-level
-    _thread module: probes make hundreds of these a second.)"""
+    _thread module: probes may make hundreds of these a second.)
+
+    `inside`, if given, is called in that thread, in the netns, and
+    (socket, its result) is returned instead (netlink.py looks link
+    indexes up there)."""
     box: list = []
     done = _thread.allocate_lock()
     done.acquire()
 
     def make() -> None:
         try:
-            sc.setns(netns, sc.CLONE_NEWNET)
-            box.append(socket.socket(family, kind))
+            try:
+                sc.setns(netns, sc.CLONE_NEWNET)
+            except FileNotFoundError as e:  # the netns file is gone
+                raise SyscallError(f"setns({netns}, CLONE_NEWNET): {e.strerror}", e.errno) from None
+            sock = socket.socket(family, kind | socket.SOCK_CLOEXEC, proto)
+            box.append(sock)
+            box.append(inside() if inside else None)
         except BaseException as e:  # noqa: BLE001 - handed to the caller
-            box.append(e)
+            if box:
+                box[0].close()
+            box[:] = [e]
         finally:
             done.release()
 
@@ -259,4 +270,4 @@ def socket_in_netns(netns: str, family: int = socket.AF_INET,
     if isinstance(box[0], BaseException):
         raise box[0]
     box[0].setblocking(False)
-    return box[0]
+    return (box[0], box[1]) if inside else box[0]

@@ -48,13 +48,12 @@ import contextlib
 import errno as _errno
 import os
 import socket
-import threading
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink import NETLINK_ROUTE
 from pyroute2.netlink.exceptions import NetlinkError
 
-from minipod import syscalls
+from minipod import namespaces, syscalls
 from minipod.errors import SyscallError
 
 IFF_UP = 0x1
@@ -76,41 +75,17 @@ def _fail(e: BaseException, what: str) -> SyscallError:
 
 # --- sockets --------------------------------------------------------------------
 
-def socket_in_netns(path: str, names: tuple[str, ...] = ()) -> tuple[socket.socket, dict]:
-    """A NETLINK_ROUTE socket bound to the network namespace at `path`, and
-    the index of each link in `names` there (None if missing).
-
-    setns(2) changes only the calling thread, so a helper thread joins the
-    namespace, creates the socket, looks the names up with
-    if_nametoindex(3) (an ioctl: far cheaper than a netlink round trip
-    through pyroute2) and exits; the socket keeps its namespace."""
-    box: dict = {}
-
-    def target() -> None:
+def link_indexes(names: tuple[str, ...]) -> dict[str, int | None]:
+    """The index of each link in `names` in the calling thread's netns (None
+    if missing), with if_nametoindex(3): an ioctl, far cheaper than a
+    netlink round trip through pyroute2."""
+    idx = {}
+    for n in names:
         try:
-            syscalls.setns(path, syscalls.CLONE_NEWNET)
-            box["sock"] = socket.socket(socket.AF_NETLINK,
-                                        socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
-            idx = {}
-            for n in names:
-                try:
-                    idx[n] = socket.if_nametoindex(n)
-                except OSError:
-                    idx[n] = None
-            box["idx"] = idx
-        except OSError as e:  # the netns file is gone, or is not a netns
-            box["err"] = SyscallError(f"setns({path}, CLONE_NEWNET): {e.strerror}", e.errno)
-        except BaseException as e:  # SyscallError from setns itself
-            box["err"] = e
-
-    t = threading.Thread(target=target, name="minipod-netns-socket", daemon=True)
-    t.start()
-    t.join()
-    if "err" in box:
-        if "sock" in box:
-            box["sock"].close()
-        raise box["err"]
-    return box["sock"], box["idx"]
+            idx[n] = socket.if_nametoindex(n)
+        except OSError:
+            idx[n] = None
+    return idx
 
 
 @contextlib.asynccontextmanager
@@ -118,14 +93,13 @@ async def rtnl(netns: str | None = None, names: tuple[str, ...] = ()):
     """An AsyncIPRoute on the running loop: in the host's (the caller's)
     network namespace, or in the one at path `netns`. With `names`, it
     yields (ipr, {name: index or None}) instead, looked up in that netns."""
-    sock, idx = socket_in_netns(netns, names) if netns else (None, {})
-    if not netns and names:
-        idx = {}
-        for n in names:
-            try:
-                idx[n] = socket.if_nametoindex(n)
-            except OSError:
-                idx[n] = None
+    if netns:
+        # A NETLINK_ROUTE socket made inside the netns keeps it for good.
+        sock, idx = namespaces.socket_in_netns(netns, socket.AF_NETLINK, socket.SOCK_DGRAM,
+                                               NETLINK_ROUTE, inside=lambda: link_indexes(names))
+        sock.setblocking(True)
+    else:
+        sock, idx = None, link_indexes(names)
     ipr = None
     try:
         ipr = AsyncIPRoute(use_socket=sock) if sock is not None else AsyncIPRoute()
@@ -384,7 +358,7 @@ def run_sync(coro):
     raise RuntimeError("called from a running event loop: await the *_async function instead")
 
 
-__all__ = ["LinkExists", "random_mac", "socket_in_netns", "rtnl", "read_link", "read_addresses",
+__all__ = ["LinkExists", "random_mac", "link_indexes", "rtnl", "read_link", "read_addresses",
            "read_routes",
            "read_sandbox_link", "ensure_bridge", "ensure_address", "create_veth",
            "configure_sandbox_link", "teardown_link", "teardown_bridge", "run_sync"]

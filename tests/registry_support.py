@@ -246,3 +246,34 @@ class TokenRegistry:
 
         return Handler
 
+
+
+# --- fixtures shared by the pull tests (imported by the test modules) ---------
+
+import shutil as _shutil
+import tempfile as _tempfile
+
+import pytest as _pytest
+
+USERS = {"alice": "s3cret"}
+
+
+@_pytest.fixture(scope="module")
+def workdir():
+    path = _tempfile.mkdtemp(prefix="minipod-pull-test-")
+    yield path
+    _shutil.rmtree(path)
+
+
+@_pytest.fixture(scope="module")
+def registry(workdir):
+    server = RegistryServer(_tempfile.mkdtemp(dir=workdir)).start()
+    yield server
+    server.stop()
+
+
+@_pytest.fixture(scope="module")
+def auth_registry(workdir):
+    server = RegistryServer(_tempfile.mkdtemp(dir=workdir), users=USERS).start()
+    yield server
+    server.stop()

@@ -4,37 +4,11 @@ minipod instance (mp) pulls from it."""
 import base64
 import json
 import os
-import shutil
-import tempfile
-
-import pytest
 
 from conftest import pod_yaml
 from minipod import baseimage
-from registry_support import RegistryServer, push, random_layer
-
-USERS = {"alice": "s3cret"}
-
-
-@pytest.fixture(scope="module")
-def workdir():
-    path = tempfile.mkdtemp(prefix="minipod-image-pods-")
-    yield path
-    shutil.rmtree(path)
-
-
-@pytest.fixture(scope="module")
-def registry(workdir):
-    server = RegistryServer(tempfile.mkdtemp(dir=workdir)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def auth_registry(workdir):
-    server = RegistryServer(tempfile.mkdtemp(dir=workdir), users=USERS).start()
-    yield server
-    server.stop()
+from registry_support import (auth_registry, push, random_layer, registry,  # noqa: F401
+                              workdir)  # the fixtures
 
 
 def push_image(registry, workdir, name: str, creds: str | None = None) -> str:

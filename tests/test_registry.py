@@ -30,8 +30,8 @@ from minipod.imagestore_refs import host_architecture, pick_platform
 from minipod.progress import Progress
 from minipod.registry import RegistryError, describe_transport_error
 from minipod.registry_config import Credentials
-from registry_support import (RegistryServer, TokenRegistry, file_layer, push, random_layer,
-                              write_layout)
+from registry_support import (USERS, TokenRegistry, auth_registry, file_layer,  # noqa: F401
+                              push, random_layer, registry, workdir, write_layout)
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (layers keep owners)"),
@@ -39,34 +39,12 @@ pytestmark = [
                        reason="needs the docker-registry and skopeo packages"),
 ]
 OTHER_ARCH = "arm64" if host_architecture() != "arm64" else "amd64"
-USERS = {"alice": "s3cret"}
 
 
 def secret(host: str, user: str, password: str) -> dict:
     """A decoded kubernetes.io/dockerconfigjson Secret."""
     auth = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"auths": {host: {"auth": auth}}}
-
-
-@pytest.fixture(scope="module")
-def workdir():
-    path = tempfile.mkdtemp(prefix="minipod-pull-test-")
-    yield path
-    shutil.rmtree(path)
-
-
-@pytest.fixture(scope="module")
-def registry(workdir):
-    server = RegistryServer(tempfile.mkdtemp(dir=workdir)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def auth_registry(workdir):
-    server = RegistryServer(tempfile.mkdtemp(dir=workdir), users=USERS).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
