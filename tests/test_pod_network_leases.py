@@ -169,10 +169,11 @@ def _restarted(mp, items: list[dict]) -> dict[str, str]:
 
 def _kill_daemon_during(mp, *args: str, text: str | None = None, delay: float) -> None:
     """Run `minipod ARGS` and SIGKILL the daemon `delay` seconds later,
-    whatever it is doing; then start the daemon again. The command is
-    frozen first and killed after: a client that finds no daemon starts
-    one, and that one must not race the restart."""
-    cmd = subprocess.Popen([MINIPOD, "--root", mp.root, *args], stdin=subprocess.PIPE,
+    whatever it is doing; then start the daemon again. The command must
+    not start a daemon of its own (one that raced the restart), so it may
+    not autostart one, and it is frozen before the kill and killed after."""
+    env = dict(os.environ, MINIPOD_NO_AUTOSTART="1")
+    cmd = subprocess.Popen([MINIPOD, "--root", mp.root, *args], stdin=subprocess.PIPE, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     if text is not None:
         cmd.stdin.write(text)
