@@ -98,7 +98,7 @@ class ExecSession:
             child_stdio, self.stdin_w = (in_r, out_w, err_w), in_w
             outputs = {out_r: STDOUT, err_r: STDERR}
             self.fds += [fd for fd in (in_w, out_r, err_r) if fd >= 0]
-        pid, err_pipe = process.spawn_exec(self.plan, child_stdio, self.fds)
+        pid, err_pipe = process.spawn_exec(self.plan, child_stdio)
         for fd in set(child_stdio):
             os.close(fd)
         for fd in outputs:

@@ -60,7 +60,7 @@ async def run_exec(worker, c: dict, argv: list[str], timeout: float) -> tuple[bo
     plan = exec_plan(worker, c, argv, tty=False)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-    pid, err_pipe = process.spawn_exec(plan, (null, out_w, out_w), [out_r])
+    pid, err_pipe = process.spawn_exec(plan, (null, out_w, out_w))
     os.close(null)
     os.close(out_w)
     try:

@@ -348,12 +348,11 @@ def _read_db(path: str) -> list[list[str]]:
 
 # --- exec sessions --------------------------------------------------------
 
-def spawn_exec(plan: dict, stdio: tuple[int, int, int], parent_fds: list[int]) -> tuple[int, int]:
+def spawn_exec(plan: dict, stdio: tuple[int, int, int]) -> tuple[int, int]:
     """Fork E1 for `minipod exec`: it joins the container's namespaces and
     runs plan["argv"] with the given stdio fds, exiting with the command's
-    status. E1 closes every other descriptor at once (`parent_fds`, the
-    daemon's ends of those pipes, among them: or the command would never
-    see EOF on its stdin).
+    status. E1 closes every other descriptor at once (the daemon's ends of
+    those pipes among them: or the command would never see EOF on its stdin).
     Returns (E1's pid, read end of its error pipe)."""
     r, w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
