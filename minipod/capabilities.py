@@ -82,17 +82,6 @@ def apply_caps(names: list[str]) -> None:
     prctl.cap_permitted.limit(*caps)
 
 
-def read_caps(pid: int | str = "self") -> dict[str, int]:
-    """CapInh/CapPrm/CapEff/CapBnd/CapAmb of a process, as integers."""
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("Cap"):
-                k, v = line.split(":")
-                out[k] = int(v.strip(), 16)
-    return out
-
-
 def set_no_new_privs() -> None:
     """prctl(PR_SET_NO_NEW_PRIVS): execve() can never grant more privileges
     (no setuid bits, no file capabilities) to this process or its children."""

@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import time
 import uuid
 
@@ -201,10 +200,6 @@ class PodWorker:
                     self.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
                                     "message": "The container could not be located when the pod sandbox was lost"})
             await self.teardown_network()
-        # A pod init the daemon forked but never wrote down (it was killed
-        # in between) would hold a sandbox nobody knows of: end it first.
-        for pid in namespaces.find_inits(meta["uid"]):
-            termination.kill_quietly(pid, signal.SIGKILL)
         for d in (dirs["run"], dirs["shm"], dirs["memory_volumes"], dirs["disk_volumes"], dirs["logs"],
                   dirs["init_root"]):
             os.makedirs(d, exist_ok=True)

@@ -126,23 +126,6 @@ async def create_sandbox(plan: dict) -> Sandbox:
                        f"{line.removeprefix('ERR ').strip() or 'no report'}")
 
 
-def find_inits(uid: str) -> list[int]:
-    """Host pids of every pod init started for the pod with this uid (its
-    command line names it), e.g. one a daemon forked just before it was
-    killed, before it could write the pid down."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if len(argv) > 3 and argv[1] == b"init" and argv[3].decode(errors="replace") == uid:
-                found.append(int(entry))
-    return found
-
-
 def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
     try:
         from minipod.process import close_all_but

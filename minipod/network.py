@@ -73,15 +73,6 @@ def bridge_of(conflist: dict) -> str | None:
     return None
 
 
-def subnet_of(conflist: dict) -> str | None:
-    for plugin in conflist["plugins"]:
-        for rng in ((plugin.get("ipam") or {}).get("ranges") or [[]])[0]:
-            return rng.get("subnet")
-        if (plugin.get("ipam") or {}).get("subnet"):
-            return plugin["ipam"]["subnet"]
-    return None
-
-
 # --- 1. the pinned netns ----------------------------------------------------------
 
 def pin_netns(init_pid: int, path: str) -> None:

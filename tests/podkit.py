@@ -67,15 +67,16 @@ def sh(mp, pod_name: str, script: str, container: str | None = None, check: bool
     return mp.run(*args, check=check)
 
 
-def eventually(fn, timeout: float = 10, what: str = "condition"):
-    """Call fn until it returns something true; fail after `timeout` seconds."""
+def eventually(fn, timeout: float = 10, what: str = "condition", interval: float = 0.05):
+    """Call fn until it returns something true; fail after `timeout` seconds
+    with the last value it returned."""
     deadline = time.time() + timeout
     while True:
         result = fn()
         if result:
             return result
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+        assert time.time() < deadline, f"timed out waiting for {what} (last: {result!r})"
+        time.sleep(interval)
 
 
 # --- the host's view ------------------------------------------------------------

@@ -15,7 +15,8 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
+
+import podkit
 
 from podkit import BUSYBOX, ctr, pod
 
@@ -32,15 +33,8 @@ def sh(*args: str, check: bool = True, input: str | None = None,
 
 
 def eventually(fn, timeout: float = 15, what: str = "condition", interval: float = 0.1):
-    """Call fn until it returns something true; fail after `timeout` s with
-    the last value it returned."""
-    deadline = time.time() + timeout
-    while True:
-        result = fn()
-        if result:
-            return result
-        assert time.time() < deadline, f"timed out waiting for {what} (last: {result!r})"
-        time.sleep(interval)
+    """podkit.eventually, with the network tests' longer defaults."""
+    return podkit.eventually(fn, timeout, what, interval)
 
 
 # --- pods -------------------------------------------------------------------------
