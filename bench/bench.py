@@ -62,8 +62,8 @@ import tomllib
 from concurrent.futures import ThreadPoolExecutor
 
 from minipod import __version__
-from minipod.baseimage import DEFAULT_REF, build_busybox_archive
-from minipod.client import Client, pod_path
+from minipod.image.base import DEFAULT_REF, build_busybox_archive
+from minipod.cli.client import Client, pod_path
 from minipod.paths import instance
 
 MINIPOD = os.path.join(os.path.dirname(sys.executable), "minipod")

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from minipod.client import Client
+from minipod.cli.client import Client
 from minipod.paths import instance
 
 MINIPOD = os.path.join(os.path.dirname(sys.executable), "minipod")

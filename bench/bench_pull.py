@@ -13,7 +13,7 @@ docker-registry and skopeo packages. What it does, in order:
   3. R runs (default 5); in each, every tool pulls the image into an empty
      destination, one tool after the other, timed as wall time of the
      whole command, interpreter or binary start included:
-       minipod  python -m minipod.pull REF --store EMPTY   (download, verify
+       minipod  python -m minipod.image.pull REF --store EMPTY   (download, verify
                 digests, unpack every layer, store blobs and layers)
        skopeo   skopeo copy docker://REF oci:EMPTY:tag      (download and verify
                 blobs into an OCI layout; it does not unpack layers)
@@ -40,8 +40,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 from registry_support import INSECURE_POLICY, RegistryServer, push, random_layer  # noqa: E402
 
-from minipod import baseimage, pull  # noqa: E402
-from minipod.images import ImageStore  # noqa: E402
+from minipod.image import base as baseimage
+from minipod.image import pull  # noqa: E402
+from minipod.image.store import ImageStore  # noqa: E402
 
 
 def timed(cmd: list[str], **kwargs) -> float:
@@ -74,7 +75,7 @@ class Tools:
     def minipod(self) -> float:
         dest = self.fresh()
         try:
-            return timed([sys.executable, "-m", "minipod.pull", self.ref,
+            return timed([sys.executable, "-m", "minipod.image.pull", self.ref,
                           "--store", os.path.join(dest, "images")])
         finally:
             shutil.rmtree(dest)

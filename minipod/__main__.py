@@ -1,3 +1,3 @@
-from minipod.cli import main
+from minipod.cli.commands import main
 
 main()

@@ -24,8 +24,9 @@ import time
 
 import pytest
 
-from minipod import netlink, nft
-from minipod.cni.bridge import host_veth_name
+from minipod.network import netlink
+from minipod.network import nft
+from minipod.network.cni.bridge import host_veth_name
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CNI_DIR = os.path.join(REPO, "cni")

@@ -27,9 +27,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from minipod import baseimage
-from minipod.baseimage import OCI_LAYER_GZIP
-from minipod.imagestore_refs import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, REF_NAME
+from minipod.image import base as baseimage
+from minipod.image.base import OCI_LAYER_GZIP
+from minipod.image.refs import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, REF_NAME
 
 INSECURE_POLICY = '{"default": [{"type": "insecureAcceptAnything"}]}'
 

@@ -16,8 +16,9 @@ import pytest
 
 from cni_support import (BUSYBOX, free_port, free_subnet, http_get_from, net,  # noqa: F401
                          ns_exec, run_plugin, sh, wait_listening)
-from minipod import cni, nft
-from minipod.cni import bridge, portmap
+from minipod.network import cni
+from minipod.network import nft
+from minipod.network.cni import bridge, portmap
 
 needs_busybox = pytest.mark.skipif(not BUSYBOX, reason="busybox is not installed")
 

@@ -15,7 +15,7 @@ import os
 import pytest
 
 from cni_support import VERSIONS, net, ns_addresses, run_plugin, sh  # noqa: F401 (fixture)
-from minipod.cni.bridge import host_veth_name
+from minipod.network.cni.bridge import host_veth_name
 
 PLUGINS = ["minipod-bridge", "minipod-ipam", "minipod-portmap"]
 

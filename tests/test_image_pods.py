@@ -6,7 +6,7 @@ import json
 import os
 
 from conftest import pod_yaml
-from minipod import baseimage
+from minipod.image import base as baseimage
 from registry_support import (auth_registry, push, random_layer, registry,  # noqa: F401
                               workdir)  # the fixtures
 

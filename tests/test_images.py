@@ -1,5 +1,5 @@
-"""Tests of the image store (minipod.images, minipod.layers) and of the
-offline busybox base image (minipod.baseimage).
+"""Tests of the image store (minipod.image.store, minipod.image.layers) and of the
+offline busybox base image (minipod.image.base).
 
 They run as root on real files: layers keep owners, create device nodes
 and trusted.* xattrs, and one test mounts a real overlayfs in a private
@@ -17,10 +17,10 @@ import tarfile
 
 import pytest
 
-from minipod import baseimage
+from minipod.image import base as baseimage
 from minipod.errors import ImageError, NotFound
-from minipod.images import ImageStore, normalize_ref
-from minipod.layers import OVERLAY_OPAQUE_XATTR
+from minipod.image.store import ImageStore, normalize_ref
+from minipod.image.layers import OVERLAY_OPAQUE_XATTR
 
 BUSYBOX = "/bin/busybox"
 REF = "docker.io/library/busybox:1.35"

@@ -21,7 +21,7 @@ import time
 import pytest
 
 from conftest import MINIPOD, Minipod, _new_root
-from minipod.network import CNI_PATH
+from minipod.network.pod_network import CNI_PATH
 from podnet import (OutsideHost, bridge_ports, check_network_matches_pods, delete_quietly,
                     eventually, free_port, http_from_host, http_from_pod, instance_network,
                     instance_uids, kill_pids, leases, link_exists, live_pods, manifest, netns_pins, nft_rules,

@@ -1,4 +1,4 @@
-"""Tests of pulling from registries (minipod.registry, minipod.pull) into
+"""Tests of pulling from registries (minipod.image.registry, minipod.image.pull) into
 the image store, against a real registry (the distribution project's
 `docker-registry`) and a fake token-auth registry, all on loopback.
 
@@ -22,14 +22,15 @@ import zlib
 import httpx
 import pytest
 
-from minipod import baseimage, pull
+from minipod.image import base as baseimage
+from minipod.image import pull
 from minipod.errors import ImageError
-from minipod.images import ImageStore, default_pull_policy, should_pull
-from minipod.layers import GunzipReader
-from minipod.imagestore_refs import host_architecture, pick_platform
-from minipod.progress import Progress
-from minipod.registry import RegistryError, describe_transport_error
-from minipod.registry_config import Credentials
+from minipod.image.store import ImageStore, default_pull_policy, should_pull
+from minipod.image.layers import GunzipReader
+from minipod.image.refs import host_architecture, pick_platform
+from minipod.cli.progress import Progress
+from minipod.image.registry import RegistryError, describe_transport_error
+from minipod.image.registry_config import Credentials
 from registry_support import (USERS, TokenRegistry, auth_registry, file_layer,  # noqa: F401
                               push, random_layer, registry, workdir, write_layout)
 
@@ -244,7 +245,7 @@ def test_layers_are_shared_and_fetched_once(registry, workdir, store):
 def test_concurrent_pulls_fetch_each_layer_once(registry, workdir, store):
     layers = [random_layer(f"l{i}", 3 << 20, f"concurrent{i}") for i in range(3)]
     ref = push_layers(registry, workdir, "concurrent/app:1", layers)
-    procs = [subprocess.Popen([sys.executable, "-m", "minipod.pull", ref, "--store", store.dir],
+    procs = [subprocess.Popen([sys.executable, "-m", "minipod.image.pull", ref, "--store", store.dir],
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
              for _ in range(2)]
     outputs = [p.communicate(timeout=120)[0] for p in procs]
@@ -285,7 +286,7 @@ def test_pull_policy():
 
 
 def run_cli(ref: str, store: ImageStore, *args, stdin: dict | None = None):
-    p = subprocess.run([sys.executable, "-m", "minipod.pull", ref, "--store", store.dir, *args],
+    p = subprocess.run([sys.executable, "-m", "minipod.image.pull", ref, "--store", store.dir, *args],
                        input=json.dumps(stdin or {}), capture_output=True, text=True, timeout=120)
     return p.returncode, [json.loads(line) for line in p.stdout.splitlines()]
 

@@ -1,4 +1,4 @@
-"""Tests for minipod.validate: every error, with its exact message text.
+"""Tests for minipod.kube.validate: every error, with its exact message text.
 
 Pure Python, no root needed. Sections follow the checks: unknown fields,
 wrong types, required fields, names, duplicates and references, container
@@ -9,9 +9,9 @@ restartPolicy, volumes, env, and reporting everything at once.
 import pytest
 import yaml
 
-from minipod import schema
+from minipod.kube import schema
 from minipod.errors import ManifestError, MinipodError
-from minipod.validate import validate_pod
+from minipod.kube.validate import validate_pod
 
 MINIMAL = """
 apiVersion: v1

@@ -1,4 +1,4 @@
-"""Tests for what minipod accepts and warns about (minipod.implemented).
+"""Tests for what minipod accepts and warns about (minipod.kube.implemented).
 
 Pure Python, no root needed. In order:
   1. real tool output (kubectl run, kubectl get, podman kube generate) is
@@ -14,9 +14,10 @@ import pytest
 
 import yaml
 
-from minipod import implemented, schema
+from minipod.kube import implemented
+from minipod.kube import schema
 from minipod.errors import ManifestError
-from minipod.validate import validate_pod
+from minipod.kube.validate import validate_pod
 
 MANIFESTS = os.path.join(os.path.dirname(__file__), "manifests")
 

@@ -1,0 +1,273 @@
+"""The minipod daemon: one per instance, it owns all state and serves the API.
+
+Steps of serve(), in order:
+    1. create the instance's dirs; take an exclusive lock on run/daemon.lock
+       so two daemons never manage the same instance;
+    2. open the image store and the pod manager, which reloads every saved
+       pod and adopts the containers that are still running;
+    3. serve HTTP/JSON on run/minipod.sock, a Unix socket only root can
+       open (mode 0600), with Kubernetes-shaped paths
+       (/api/v1/namespaces/NS/pods/NAME, .../log, .../exec), so a
+       kubectl-compatible API can grow from it;
+    4. on SIGTERM/SIGINT stop serving and exit, leaving every pod running:
+       pods do not depend on the daemon (see process.py).
+
+The whole daemon is one thread running one asyncio event loop. That is what
+makes it safe to fork() the helpers that start containers (fork copies only
+the calling thread, and there is no other).
+"""
+
+import asyncio
+import fcntl
+import os
+import signal
+import sys
+import time
+
+from aiohttp import web
+
+from minipod import __version__
+from minipod.api import pod_exec as api_exec
+from minipod.api import pod_logs as api_logs
+from minipod.errors import ManifestError, MinipodError, NotFound
+from minipod.image.store import ImageStore
+from minipod.pod.manager import PodManager
+
+
+def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
+    """A v1 Status object, the API's error shape."""
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+    if details:
+        body["details"] = details
+    return body
+
+
+@web.middleware
+async def errors_middleware(request, handler):
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except NotFound as e:
+        return web.json_response(status_body(404, "NotFound", str(e)), status=404)
+    except ManifestError as e:
+        return web.json_response(status_body(422, "Invalid", str(e), {
+            "causes": [{"message": m} for m in e.errors], "hint": e.hint}), status=422)
+    except MinipodError as e:
+        return web.json_response(status_body(400, "BadRequest", str(e), {"hint": e.hint}), status=400)
+    except Exception as e:  # noqa: BLE001 - report it, never crash the daemon
+        request.app["log"](f"internal error on {request.method} {request.path}: {type(e).__name__}: {e}")
+        return web.json_response(status_body(500, "InternalError", f"{type(e).__name__}: {e}"),
+                                 status=500)
+
+
+def build_app(manager: PodManager, images: ImageStore, log) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=64 << 20)
+    app["manager"], app["images"], app["log"] = manager, images, log
+    pods = "/api/v1/namespaces/{ns}/pods"
+    app.add_routes([
+        web.get("/version", version),
+        web.get("/healthz", healthz),
+        web.post("/minipod/v1/apply", apply),
+        web.get("/api/v1/pods", list_pods),
+        web.get(pods, list_pods),
+        web.get(pods + "/{name}", get_pod),
+        web.delete(pods + "/{name}", delete_pod),
+        web.get(pods + "/{name}/log", api_logs.pod_log),
+        web.get(pods + "/{name}/exec", api_exec.pod_exec),
+        web.get("/api/v1/events", api_logs.events),
+        web.get("/api/v1/namespaces/{ns}/events", api_logs.events),
+        web.get("/minipod/v1/namespaces/{ns}/pods/{name}/inspect", inspect_pod),
+        web.get("/minipod/v1/images", list_images),
+        web.post("/minipod/v1/images/import", import_image),
+        web.post("/minipod/v1/images/build-base", build_base_image),
+        web.delete("/minipod/v1/images", remove_image),
+        web.post("/minipod/v1/images/pull", pull_image),
+        web.post("/minipod/v1/images/prune", prune_images),
+        web.delete("/api/v1/namespaces/{ns}/secrets/{name}", delete_secret),
+    ])
+    return app
+
+
+async def version(request):
+    return web.json_response({"minipod": __version__, "gitVersion": f"v{__version__}",
+                              "platform": f"linux/{os.uname().machine}"})
+
+
+async def healthz(request):
+    return web.Response(text="ok")
+
+
+async def apply(request):
+    text = await request.text()
+    ns = request.query.get("namespace", "default")
+    manager = request.app["manager"]
+    result = manager.apply(text, ns)
+    if request.query.get("wait") == "running":
+        # `minipod run`: answer once every pod is Running, Succeeded or stuck.
+        pods = [i for i in result["items"] if i["kind"] == "Pod"]
+        keys = [(i["pod"]["metadata"]["namespace"], i["pod"]["metadata"]["name"]) for i in pods]
+        result["outcomes"] = await manager.wait_running(keys, float(request.query.get("timeout", "60")))
+        for key, item in zip(keys, pods):
+            if key in manager.workers:
+                item["pod"] = manager.get(*key)
+    return web.json_response(result)
+
+
+async def list_pods(request):
+    items = request.app["manager"].list_pods(request.match_info.get("ns"),
+                                             request.query.get("labelSelector"))
+    return web.json_response({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
+
+
+async def get_pod(request):
+    return web.json_response(request.app["manager"].get(request.match_info["ns"], request.match_info["name"]))
+
+
+async def delete_pod(request):
+    grace = request.query.get("gracePeriodSeconds")
+    pod = await request.app["manager"].delete(
+        request.match_info["ns"], request.match_info["name"],
+        int(grace) if grace not in (None, "") else None,
+        wait=request.query.get("wait", "true") != "false")
+    return web.json_response(pod)
+
+
+async def inspect_pod(request):
+    return web.json_response(request.app["manager"].inspect(request.match_info["ns"],
+                                                            request.match_info["name"]))
+
+
+async def list_images(request):
+    return web.json_response({"items": request.app["images"].list()})
+
+
+async def import_image(request):
+    body = await request.json()
+    return web.json_response({"refs": request.app["images"].import_archive(body["path"])})
+
+
+async def build_base_image(request):
+    from minipod.image.base import build_busybox_archive
+    images: ImageStore = request.app["images"]
+    os.makedirs(images.dir, mode=0o700, exist_ok=True)
+    tmp = os.path.join(images.dir, f"busybox-base-{os.getpid()}.tar")
+    try:
+        build_busybox_archive(tmp)
+        refs = images.import_archive(tmp)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return web.json_response({"refs": refs})
+
+
+async def pull_image(request):
+    """`minipod image pull`: the pull's progress lines, streamed, then its end."""
+    import json
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await resp.prepare(request)
+    manager = request.app["manager"]
+
+    def relay(event: dict) -> None:
+        asyncio.ensure_future(resp.write((json.dumps(event) + "\n").encode()))
+
+    try:
+        end = await manager.pulls.pull(request.query["ref"], "Always", None, relay)
+    except MinipodError as e:
+        end = {"event": "error", "reason": getattr(e, "reason", "ErrImagePull"), "message": str(e)}
+    await resp.write((json.dumps(end) + "\n").encode())
+    await resp.write_eof()
+    return resp
+
+
+async def prune_images(request):
+    return web.json_response(request.app["images"].prune())
+
+
+async def delete_secret(request):
+    if not request.app["manager"].secrets.delete(request.match_info["ns"], request.match_info["name"]):
+        raise NotFound(f'secrets "{request.match_info["name"]}" not found')
+    return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Success"})
+
+
+async def remove_image(request):
+    ref = request.query["ref"]
+    users = [p["metadata"]["name"] for p in request.app["manager"].list_pods()
+             if any(images_match(request.app["images"], c.get("image"), ref)
+                    for c in p["spec"]["containers"] + p["spec"].get("initContainers", []))]
+    if users:
+        raise MinipodError(f"image {ref} is in use by pods: {', '.join(users)}",
+                           hint="delete those pods first")
+    request.app["images"].remove(ref)
+    return web.json_response({"removed": ref})
+
+
+def images_match(images: ImageStore, a: str | None, b: str) -> bool:
+    from minipod.image.store import normalize_ref
+    try:
+        return bool(a) and normalize_ref(a) == normalize_ref(b)
+    except MinipodError:
+        return False
+
+
+def _lock(inst) -> int:
+    fd = os.open(os.path.join(inst.run, "daemon.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # A daemon killed a moment ago may still have a forked helper that has
+    # not closed its copy of the lock yet: give it a second.
+    deadline = time.time() + 1.0
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.time() > deadline:
+                raise MinipodError(f"another minipod daemon is running for "
+                                   f"{inst.root or 'the system instance'}",
+                                   hint=f"its pid is in {inst.pid_file}") from None
+            time.sleep(0.02)
+
+
+async def serve(inst, backoff_base: float = 10.0, bridge: str | None = None,
+                subnet: str | None = None) -> None:
+    def log(msg: str) -> None:
+        print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} minipod: {msg}", file=sys.stderr, flush=True)
+
+    os.chdir("/")  # a daemon holds no directory busy
+    for d in (inst.lib, inst.run, inst.pods_run):
+        os.makedirs(d, mode=0o700, exist_ok=True)
+    lock_fd = _lock(inst)
+    with open(inst.pid_file, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    images = ImageStore(inst.images_dir)
+    manager = PodManager(inst, images, backoff_base=backoff_base, log=log, bridge=bridge, subnet=subnet)
+    await manager.start()
+    app = build_app(manager, images, log)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    if os.path.exists(inst.socket):
+        os.unlink(inst.socket)  # stale: we hold the lock, so no daemon owns it
+    old_umask = os.umask(0o177)  # the socket is born 0600: root only
+    try:
+        site = web.UnixSite(runner, inst.socket)
+        await site.start()
+    finally:
+        os.umask(old_umask)
+    log(f"serving on {inst.socket} ({len(manager.workers)} pods adopted)")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log("stopping; pods keep running")
+    await manager.remove_idle_bridge()
+    manager.events.flush()
+    await runner.cleanup()
+    os.close(lock_fd)
+
+
+def main(inst, backoff_base: float | None = None, bridge: str | None = None,
+         subnet: str | None = None) -> None:
+    if backoff_base is None:
+        backoff_base = float(os.environ.get("MINIPOD_BACKOFF_BASE", "10"))
+    asyncio.run(serve(inst, backoff_base, bridge, subnet))

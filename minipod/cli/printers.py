@@ -1,0 +1,240 @@
+"""Output as kubectl prints it: tables, -o json/yaml/name/wide, describe.
+
+Stdlib only, except yaml, imported when -o yaml asks for it.
+"""
+
+import json
+import sys
+import time
+
+from minipod.pod.status import display_status, ready_column, restarts_column
+
+
+def parse_time(ts: str | None) -> float | None:
+    if not ts:
+        return None
+    import calendar
+    return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+def human_age(ts: str | None, now: float | None = None) -> str:
+    """kubectl's duration.HumanDuration: 45s, 3m12s, 17m, 5h3m, 2d4h, 40d."""
+    t = parse_time(ts)
+    if t is None:
+        return "<unknown>"
+    s = int(max(0, (now or time.time()) - t))
+    m, h, d = s // 60, s // 3600, s // 86400
+    if s < 120:
+        return f"{s}s"
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if h < 3:
+        return f"{m}m"
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if d < 2:
+        return f"{h}h"
+    if d < 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    return f"{d}d"
+
+
+def table(rows: list[list[str]], out=sys.stdout) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        out.write("   ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+
+
+def pod_rows(pods: list[dict], wide: bool = False, with_ip: bool = False,
+             all_namespaces: bool = False) -> list[list[str]]:
+    head = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    if wide or with_ip:
+        head.append("IP")
+    if wide:
+        head += ["NODE", "NOMINATED NODE", "READINESS GATES"]
+    if all_namespaces:
+        head.insert(0, "NAMESPACE")
+    rows = [head]
+    for p in pods:
+        row = [p["metadata"]["name"], ready_column(p), display_status(p), str(restarts_column(p)),
+               human_age(p["metadata"].get("creationTimestamp"))]
+        if wide or with_ip:
+            row.append(p.get("status", {}).get("podIP") or "<none>")
+        if wide:
+            row += [p["spec"].get("nodeName") or _node(), "<none>", "<none>"]
+        if all_namespaces:
+            row.insert(0, p["metadata"]["namespace"])
+        rows.append(row)
+    return rows
+
+
+def _node() -> str:
+    import os
+    return os.uname().nodename
+
+
+def dump(obj, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(obj, indent=4) + "\n"
+    import yaml
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+
+
+def as_list(pods: list[dict]) -> dict:
+    return {"apiVersion": "v1", "kind": "List", "items": pods, "metadata": {"resourceVersion": ""}}
+
+
+# --- describe ---------------------------------------------------------------------
+
+def _kv(lines: list[str], indent: int, key: str, value) -> None:
+    pad = " " * indent
+    lines.append(f"{pad}{key + ':':<{max(18 - indent, len(key) + 2)}}{value}")
+
+
+def _map(m: dict | None) -> list[str]:
+    return [f"{k}={v}" for k, v in (m or {}).items()] or ["<none>"]
+
+
+def _state(lines: list[str], title: str, state: dict) -> None:
+    if not state:
+        return
+    kind, detail = next(iter(state.items()))
+    _kv(lines, 4, title, kind.capitalize())
+    for key, label in (("reason", "Reason"), ("message", "Message"), ("exitCode", "Exit Code"),
+                       ("signal", "Signal"), ("startedAt", "Started"), ("finishedAt", "Finished")):
+        if detail.get(key) is not None:
+            _kv(lines, 6, label, detail[key])
+
+
+def _containers(lines: list[str], title: str, specs: list[dict], statuses: list[dict]) -> None:
+    if not specs:
+        return
+    lines.append(f"{title}:")
+    by_name = {s["name"]: s for s in statuses}
+    for c in specs:
+        st = by_name.get(c["name"], {})
+        lines.append(f"  {c['name']}:")
+        _kv(lines, 4, "Container ID", st.get("containerID", ""))
+        _kv(lines, 4, "Image", c["image"])
+        _kv(lines, 4, "Image ID", st.get("imageID", ""))
+        for key, label in (("command", "Command"), ("args", "Args")):
+            if c.get(key):
+                lines.append(f"    {label}:")
+                lines += [f"      {a}" for a in c[key]]
+        _state(lines, "State", st.get("state", {}))
+        _state(lines, "Last State", st.get("lastState", {}))
+        _kv(lines, 4, "Ready", str(st.get("ready", False)))
+        _kv(lines, 4, "Restart Count", st.get("restartCount", 0))
+        env = c.get("env") or []
+        _kv(lines, 4, "Environment", "<none>" if not env else "")
+        lines += [f"      {e['name']}:  {e.get('value', '(from ' + next(iter(e.get('valueFrom', {'?': 0}))) + ')')}"
+                  for e in env]
+        mounts = c.get("volumeMounts") or []
+        _kv(lines, 4, "Mounts", "<none>" if not mounts else "")
+        lines += [f"      {m['mountPath']} from {m['name']} ({'ro' if m.get('readOnly') else 'rw'})"
+                  for m in mounts]
+
+
+def describe_pod(pod: dict, events: list[dict]) -> str:
+    meta, spec, status = pod["metadata"], pod["spec"], pod.get("status", {})
+    lines: list[str] = []
+    _kv(lines, 0, "Name", meta["name"])
+    _kv(lines, 0, "Namespace", meta["namespace"])
+    _kv(lines, 0, "Node", f"{_node()}/{status.get('hostIP', '')}")
+    _kv(lines, 0, "Start Time", status.get("startTime", "<none>"))
+    labels = _map(meta.get("labels"))
+    _kv(lines, 0, "Labels", labels[0])
+    lines += [" " * 18 + x for x in labels[1:]]
+    annotations = _map(meta.get("annotations"))
+    _kv(lines, 0, "Annotations", annotations[0])
+    lines += [" " * 18 + x for x in annotations[1:]]
+    _kv(lines, 0, "Status", "Terminating" if meta.get("deletionTimestamp") else status.get("phase"))
+    if status.get("reason"):
+        _kv(lines, 0, "Reason", status["reason"])
+        _kv(lines, 0, "Message", status.get("message", ""))
+    _kv(lines, 0, "IP", status.get("podIP", ""))
+    _containers(lines, "Init Containers", spec.get("initContainers") or [],
+                status.get("initContainerStatuses", []))
+    _containers(lines, "Containers", spec["containers"], status.get("containerStatuses", []))
+    lines.append("Conditions:")
+    lines.append(f"  {'Type':<18}Status")
+    lines += [f"  {c['type']:<18}{c['status']}" for c in status.get("conditions", [])]
+    lines.append("Volumes:" + ("" if spec.get("volumes") else "  <none>"))
+    for v in spec.get("volumes") or []:
+        kind = next(k for k in v if k != "name")
+        lines.append(f"  {v['name']}:")
+        _kv(lines, 4, "Type", {"emptyDir": "EmptyDir (a temporary directory that shares a pod's lifetime)",
+                               "hostPath": "HostPath (bare host directory volume)"}.get(kind, kind))
+        for k, val in (v[kind] or {}).items():
+            _kv(lines, 4, k[0].upper() + k[1:], val)
+    _kv(lines, 0, "QoS Class", status.get("qosClass", "BestEffort"))
+    lines.append("Events:" + ("" if events else "  <none>"))
+    if events:
+        rows = [["Type", "Reason", "Age", "From", "Message"], ["----", "------", "----", "----", "-------"]]
+        for e in events:
+            age = human_age(e.get("lastTimestamp"))
+            if e.get("count", 1) > 1:
+                age = f"{age} (x{e['count']} over {human_age(e.get('firstTimestamp'))})"
+            rows.append([e["type"], e["reason"], age, "minipod", e["message"]])
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def event_rows(events: list[dict], all_namespaces: bool = False) -> list[list[str]]:
+    rows = [["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]]
+    if all_namespaces:
+        rows[0].insert(0, "NAMESPACE")
+    for e in events:
+        obj = e["involvedObject"]
+        row = [human_age(e.get("lastTimestamp")), e["type"], e["reason"],
+               f"pod/{obj['name']}", e["message"]]
+        if all_namespaces:
+            row.insert(0, obj["namespace"])
+        rows.append(row)
+    return rows
+
+
+def describe_inspect(data: dict) -> str:
+    """`minipod inspect POD` as text: the pod's kernel objects, as a tree."""
+    init = data["podInit"]
+    lines = [f"Pod {data['namespace']}/{data['name']}  (uid {data['uid']})",
+             f"  pod init: host pid {init.get('pid')}, pid {init.get('nsPid', '?')} in the pod"
+             f"{'' if init.get('alive') else '  (not running)'}"]
+    host_ns = data.get("hostNamespaceInodes") or {}
+    for t, ino in (init.get("namespaces") or {}).items():
+        whose = "the host's" if host_ns.get(t) == ino else "the pod's own"
+        lines.append(f"    {t + ' namespace':<18} inode {ino}  ({whose})")
+    lines.append(f"  run dir: {data['runDir']}   /dev/shm: {data['shm']}")
+    net = data.get("network")
+    if net:
+        lines.append(f"  network: {', '.join(net.get('ips') or ['no address'])} via {net.get('gateway')} "
+                     f"({net.get('state')})")
+        lines.append(f"    netns pinned at {net.get('netns')}")
+        lines.append(f"    veth pair: {net.get('vethHost')} (host, port of bridge {net.get('bridge')})"
+                     f" <-> {net.get('vethPod')} (pod)")
+        if net.get("lease"):
+            lines.append(f"    IP lease: {net['lease']}")
+    pod_ns = init.get("namespaces") or {}
+    for c in data["containers"]:
+        kind = "init container" if c["init"] else "container"
+        lines.append(f"  {kind} {c['name']}: {c['state']}, restarts {c['restartCount']}")
+        proc = c.get("process") or {}
+        if proc.get("alive"):
+            lines.append(f"    process: host pid {proc['pid']}, pid {proc.get('nsPid')} in its pid namespace: "
+                         f"{' '.join(proc.get('command', []))}")
+            mon = c.get("monitor") or {}
+            lines.append(f"    monitor: host pid {mon.get('pid')} (its parent, outside the pod)")
+            for t, ino in proc.get("namespaces", {}).items():
+                shared = ("the host's" if host_ns.get(t) == ino else
+                          "shared with the pod" if pod_ns.get(t) == ino else "its own")
+                lines.append(f"    {t + ' namespace':<18} inode {ino}  ({shared})")
+            lines.append(f"    capabilities: effective {proc['capabilities'].get('CapEff')}")
+        rootfs = c.get("rootfs") or {}
+        if rootfs:
+            lines.append(f"    rootfs: overlay at {rootfs['mountPoint']} (upper {rootfs['upperdir']})")
+        for m in c.get("mounts", []):
+            lines.append(f"      {m['mountPoint']:<24} {m['type']:<8} {m['source']}")
+        if c.get("logPath"):
+            lines.append(f"    log: {c['logPath']}")
+    return "\n".join(lines) + "\n"

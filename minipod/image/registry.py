@@ -1,0 +1,451 @@
+"""A client for OCI registries: the pull side of the distribution-spec
+(spec.md of opencontainers/distribution-spec), with httpx. It runs in the
+pull process (pull.py), never in the daemon: HTTP client libraries start
+threads, and the daemon forks.
+
+Pulling one image, in order (Registry.resolve, then Registry.blob):
+
+    1. endpoints: the mirrors registries.json lists for the host, then the
+       host itself (docker.io is served by registry-1.docker.io); scheme:
+       https, or plain http for loopback hosts and hosts listed as insecure
+    2. GET /v2/<name>/manifests/<tag or digest> with an Accept header naming
+       the OCI index and manifest and Docker's manifest list and schema 2
+       (spec.md, "Pulling manifests"); a 401 -> authenticate (below), retry;
+       an endpoint that fails -> the next one
+    3. check the manifest's bytes against the digest it was asked by, or
+       when asked by tag against the Docker-Content-Digest header
+       (spec.md, "Content Digests": the client MUST verify)
+    4. an index or manifest list -> pick this host's platform (image-index.md)
+       -> GET that manifest by its digest, check it as in 3
+    5. GET /v2/<name>/blobs/<digest> for the config and each layer
+       (spec.md, "Pulling blobs"), following redirects (httpx drops the
+       Authorization header when one leaves the registry's origin); the
+       caller reads a BlobStream, which hashes each byte as it passes and
+       refuses more bytes than the descriptor's size
+
+Authentication, on a 401 (Docker's token spec, docs/spec/auth/token.md):
+
+    WWW-Authenticate: Bearer realm="R",service="S",scope="repository:N:pull"
+        -> GET R?service=S&scope=... with Basic credentials if we have some
+           (Docker Hub, GHCR and Quay give anonymous tokens for public images),
+           or POST R with grant_type=refresh_token for an identity token
+           (docs/spec/auth/oauth.md) -> {"token" or "access_token": T}
+        -> retry with Authorization: Bearer T
+    WWW-Authenticate: Basic realm="R" -> retry with Basic credentials
+    A second 401 -> RegistryError with the registry's own message.
+
+Credentials and registries.json: registry_config.py.
+"""
+
+import base64
+import hashlib
+import json
+import socket
+import ssl
+import threading
+import urllib.parse
+
+import httpx
+
+from minipod.errors import ImageError
+from minipod.image.refs import (DOCKER_SCHEMA1, INDEX_TYPES, MANIFEST_TYPES, DIGEST_RE,
+                                     pick_platform)
+from minipod.image.layers import CHUNK, MAX_JSON
+from minipod.image.registry_config import Credentials, Endpoint, RegistriesConfig, is_loopback
+
+ACCEPT = ", ".join([*MANIFEST_TYPES, *INDEX_TYPES])
+TIMEOUT = httpx.Timeout(60.0, connect=15.0)
+USER_AGENT = "minipod"
+
+
+class RegistryError(ImageError):
+    """A pull that failed; reason is the kubelet's: ErrImagePull."""
+    reason = "ErrImagePull"
+
+
+class _EndpointFailed(Exception):
+    """One endpoint could not serve a request (e.g. its token server said
+    no): the next endpoint is tried; the message joins the final error."""
+
+
+# ---------------------------------------------------------------- HTTP
+
+class Resolved:
+    """A manifest of one platform: its bytes, digest and media type, and the
+    digest the reference named (an index's, for a multi-platform image)."""
+
+    def __init__(self, manifest: bytes, digest: str, media_type: str, repo_digest: str):
+        self.manifest, self.digest, self.media_type = manifest, digest, media_type
+        self.repo_digest = repo_digest
+        self.doc = json.loads(manifest)
+
+
+class Registry:
+    """One repository of one registry (host, e.g. ghcr.io; name, e.g. me/app)."""
+
+    def __init__(self, host: str, name: str, credentials: Credentials | None = None,
+                 config: RegistriesConfig | None = None, ref: str | None = None):
+        self.host, self.name = host, name
+        self.ref = ref or f"{host}/{name}"
+        self.credentials = credentials or Credentials()
+        self.config = config or RegistriesConfig()
+        self.endpoints = self.config.endpoints(host)
+        self.clients: dict[tuple, httpx.Client] = {}
+        # Layers download in parallel threads; auth may fetch a token holding it.
+        self.lock = threading.RLock()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for client in self.clients.values():
+            client.close()
+
+    # -- steps 2-4 --
+
+    def resolve(self, reference: str, platform: dict) -> Resolved:
+        """The manifest REFERENCE (a tag or a digest) names, for PLATFORM."""
+        data, digest, media_type = self.manifest(reference)
+        if media_type in INDEX_TYPES:
+            try:
+                chosen = pick_platform(json.loads(data), platform)
+            except ImageError as e:
+                raise RegistryError(f"{self.ref}: choosing from the index {digest}: {e}") from None
+            inner, inner_digest, inner_type = self.manifest(chosen["digest"])
+            if inner_type not in MANIFEST_TYPES:
+                raise RegistryError(f"{self.ref}: the index entry {inner_digest} is a "
+                                    f"{inner_type}, not an image manifest")
+            return Resolved(inner, inner_digest, inner_type, digest)
+        return Resolved(data, digest, media_type, digest)
+
+    def manifest(self, reference: str) -> tuple[bytes, str, str]:
+        """GET one manifest: (bytes, digest, media type), checked (steps 2, 3)."""
+        step = f"reading manifest {reference}"
+        with self.get(f"manifests/{reference}", step, {"Accept": ACCEPT}) as (resp, endpoint):
+            data = _read_capped(resp, MAX_JSON, f"{self.ref}: {step}")
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        header = resp.headers.get("docker-content-digest", "")
+        expected = reference if DIGEST_RE.fullmatch(reference) else header
+        if expected.startswith("sha256:") and expected != digest:
+            raise RegistryError(f"{self.ref}: {step} from {endpoint}: the manifest does not "
+                                f"match its digest {expected} (got {digest})")
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            raise RegistryError(f"{self.ref}: {step} from {endpoint}: not a JSON manifest")
+        media_type = doc.get("mediaType") or resp.headers.get("content-type", "").split(";")[0]
+        if media_type not in (*MANIFEST_TYPES, *INDEX_TYPES):
+            if doc.get("schemaVersion") == 1 or media_type in DOCKER_SCHEMA1:
+                raise RegistryError(f"{self.ref}: {step}: a Docker schema 1 manifest, which "
+                                    "is deprecated and not supported",
+                                    hint="push the image again with a current tool")
+            media_type = INDEX_TYPES[0] if "manifests" in doc else MANIFEST_TYPES[0]
+        return data, digest, media_type
+
+    # -- step 5 --
+
+    def blob_bytes(self, digest: str, size: int) -> bytes:
+        """A small blob (a config), checked, in memory."""
+        if size > MAX_JSON:
+            raise RegistryError(f"{self.ref}: blob {digest} is {size} bytes, too big for a config")
+        with self.blob(digest, size) as stream:
+            data = stream.read_all()
+        return data
+
+    def blob(self, digest: str, size: int, sink=None, progress=None) -> "BlobStream":
+        """A BlobStream of the blob DIGEST (use it as a context manager)."""
+        return BlobStream(self, digest, size, sink, progress)
+
+    # -- requests --
+
+    def get(self, path: str, step: str, headers: dict | None = None):
+        """GET /v2/<name>/PATH from the first endpoint that serves it; a
+        context manager yielding (response, endpoint), the body unread."""
+        return _Request(self, path, step, headers or {})
+
+    def client(self, netloc: str, verify: bool) -> httpx.Client:
+        """A client for the server NETLOC. Proxy settings from the
+        environment apply, except to loopback hosts."""
+        key = (verify, not is_loopback(netloc))
+        with self.lock:
+            if key not in self.clients:
+                self.clients[key] = httpx.Client(
+                    verify=key[0], trust_env=key[1], timeout=TIMEOUT, follow_redirects=True,
+                    # identity: digests are of the bytes as stored, never re-encoded
+                    headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+                    limits=httpx.Limits(max_connections=8, max_keepalive_connections=8))
+            return self.clients[key]
+
+    def send(self, endpoint: Endpoint, path: str, headers: dict) -> httpx.Response:
+        """One GET, trying the endpoint's schemes; raises on transport errors."""
+        errors = []
+        for scheme in list(endpoint.schemes):
+            url = f"{scheme}://{endpoint.netloc}/v2/{self.name}/{path}"
+            client = self.client(endpoint.netloc, endpoint.verify)
+            try:
+                resp = client.send(client.build_request("GET", url, headers=headers), stream=True)
+            except httpx.TransportError as e:
+                errors.append(e)
+                continue
+            if resp.status_code == 400 and scheme == "http" and len(endpoint.schemes) > 1 \
+                    and b"HTTPS server" in resp.read()[:200]:
+                resp.close()                # a TLS server, reached in plain HTTP
+                continue
+            endpoint.schemes = [scheme]     # this one answers: keep it
+            return resp
+        raise errors[0] if errors else httpx.ConnectError("the server wants HTTPS")
+
+    def authenticate(self, endpoint: Endpoint, resp: httpx.Response, step: str) -> bool:
+        """Answer a 401's challenge: set endpoint.auth; False if we cannot."""
+        challenges = parse_challenges(resp.headers.get_list("www-authenticate"))
+        secret = self.credentials.lookup(endpoint.netloc, self.name)
+        if "bearer" in challenges and challenges["bearer"].get("realm"):
+            endpoint.auth = "Bearer " + self._token(challenges["bearer"], secret, step)
+            return True
+        if "basic" in challenges and secret and "username" in secret:
+            raw = f"{secret['username']}:{secret['password']}".encode()
+            endpoint.auth = "Basic " + base64.b64encode(raw).decode()
+            return True
+        return False
+
+    def _token(self, challenge: dict, secret: dict | None, step: str) -> str:
+        """A Bearer token from the challenge's realm (token.md, oauth.md)."""
+        realm = challenge["realm"]
+        scope = challenge.get("scope") or f"repository:{self.name}:pull"
+        params = {"scope": scope, **({"service": challenge["service"]}
+                                     if challenge.get("service") else {})}
+        what = f"getting a token from {realm}"
+        try:
+            netloc = urllib.parse.urlsplit(realm).netloc.lower()
+            client = self.client(netloc, not (netloc in self.config.insecure
+                                              or is_loopback(netloc)))
+            if secret and "identitytoken" in secret:
+                resp = client.post(realm, data=dict(params, grant_type="refresh_token",
+                                                    client_id=USER_AGENT,
+                                                    refresh_token=secret["identitytoken"]))
+            else:
+                auth = (secret["username"], secret["password"]) if secret else None
+                resp = client.get(realm, params=params, auth=auth)
+        except httpx.HTTPError as e:
+            raise _EndpointFailed(f"{what}: {describe_transport_error(e)}") from None
+        if resp.status_code != 200:
+            raise _EndpointFailed(f"{what}: {error_message(resp)}")
+        try:
+            doc = resp.json()
+            token = doc.get("token") or doc.get("access_token")
+        except (ValueError, AttributeError):
+            token = None
+        if not isinstance(token, str) or not token:
+            raise _EndpointFailed(f"{what}: the answer holds no token")
+        return token
+
+
+class _Request:
+    """Registry.get(): endpoints in order, authentication, errors (steps 1, 2)."""
+
+    def __init__(self, registry: Registry, path: str, step: str, headers: dict):
+        self.registry, self.path, self.step, self.headers = registry, path, step, headers
+        self.resp = None
+
+    def __enter__(self):
+        reg, failures = self.registry, []
+        for endpoint in reg.endpoints:
+            try:
+                resp = self._attempt(endpoint)
+            except httpx.HTTPError as e:
+                failures.append(f"{endpoint}: {describe_transport_error(e)}")
+                continue
+            except _EndpointFailed as e:
+                failures.append(f"{endpoint}: {e}")
+                continue
+            if resp.status_code == 200:
+                self.resp = resp
+                return resp, endpoint
+            failures.append(f"{endpoint}: {error_message(resp)}")
+            resp.close()
+        # The origin's answer says the most: it comes first, then the mirrors'.
+        raise RegistryError(f"{reg.ref}: {self.step}: " + "; ".join(reversed(failures)))
+
+    def _attempt(self, endpoint: Endpoint) -> httpx.Response:
+        with self.registry.lock:
+            auth = endpoint.auth
+        headers = dict(self.headers, **({"Authorization": auth} if auth else {}))
+        resp = self.registry.send(endpoint, self.path, headers)
+        if resp.status_code != 401:
+            return resp
+        # The first 401 asks for credentials, or says a token expired: answer
+        # it once. A 401 after that is the registry's final word.
+        with self.registry.lock:
+            if endpoint.auth == auth and not self.registry.authenticate(
+                    endpoint, resp, self.step):
+                return resp
+            headers["Authorization"] = endpoint.auth
+        resp.read()
+        resp.close()
+        return self.registry.send(endpoint, self.path, headers)
+
+    def __exit__(self, *exc):
+        if self.resp is not None:
+            self.resp.close()
+
+
+class BlobStream:
+    """A blob being downloaded, as a read-only file object: read() hands out
+    its bytes as they arrive, after hashing them, counting them against the
+    descriptor's size and copying them to SINK (a file, or None).
+    verify() at the end: the digest (spec.md, "Content Digests")."""
+
+    def __init__(self, registry: Registry, digest: str, size: int, sink, progress):
+        self.registry, self.digest, self.size = registry, digest, size
+        self.sink, self.progress = sink, progress
+        self.sha256, self.done = hashlib.sha256(), 0
+        self.buf, self.chunks = b"", None
+
+    def __enter__(self):
+        self.request = self.registry.get(f"blobs/{self.digest}", f"fetching blob {self.digest}")
+        resp, self.endpoint = self.request.__enter__()
+        length = resp.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) != self.size:
+            self.request.__exit__(None, None, None)
+            raise RegistryError(f"{self.registry.ref}: blob {self.digest} from {self.endpoint} "
+                                f"is {length} bytes, not the {self.size} its descriptor says")
+        self.chunks = resp.iter_raw()          # as the network delivers it
+        return self
+
+    def __exit__(self, *exc):
+        self.request.__exit__(*exc)
+
+    def read(self, n: int = -1) -> bytes:
+        if not self.buf:
+            try:
+                chunk = next(self.chunks)
+            except StopIteration:
+                return b""
+            except httpx.HTTPError as e:
+                raise RegistryError(f"{self.registry.ref}: fetching blob {self.digest} from "
+                                    f"{self.endpoint}: {describe_transport_error(e)}") from None
+            self.done += len(chunk)
+            if self.done > self.size:
+                raise RegistryError(f"{self.registry.ref}: blob {self.digest} from "
+                                    f"{self.endpoint} is bigger than the {self.size} bytes "
+                                    "its descriptor says")
+            self.sha256.update(chunk)
+            if self.sink is not None:
+                self.sink.write(chunk)
+            if self.progress:
+                self.progress(self.done)
+            self.buf = chunk
+        if n < 0 or n >= len(self.buf):
+            out, self.buf = self.buf, b""
+        else:
+            out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_all(self) -> bytes:
+        parts = []
+        while chunk := self.read(CHUNK):
+            parts.append(chunk)
+        self.verify()
+        return b"".join(parts)
+
+    def drain(self) -> None:
+        """Read what is left (hashing it); e.g. after the tar's end."""
+        while self.read(CHUNK):
+            pass
+        self.buf = b""
+
+    def verify(self) -> None:
+        got, what = "sha256:" + self.sha256.hexdigest(), f"{self.registry.ref}: blob " \
+            f"{self.digest} from {self.endpoint}"
+        if self.done != self.size:
+            raise RegistryError(f"{what} ended after {self.done} of its {self.size} bytes; "
+                                "nothing of it was kept")
+        if got != self.digest:
+            raise RegistryError(f"{what} does not match its digest (got {got}); nothing of "
+                                "it was kept", hint="the registry's copy is corrupt or altered")
+
+
+# ---------------------------------------------------------------- messages
+
+def parse_challenges(values: list[str]) -> dict[str, dict]:
+    """WWW-Authenticate values (RFC 7235) -> {"bearer": {"realm": ...}, ...}."""
+    found: dict[str, dict] = {}
+    for value in values:
+        scheme, _, rest = value.strip().partition(" ")
+        params, i = {}, 0
+        while i < len(rest):
+            eq = rest.find("=", i)
+            if eq < 0:
+                break
+            key = rest[i:eq].strip(" ,").lower()
+            if rest[eq + 1:eq + 2] == '"':
+                end = eq + 2
+                while end < len(rest) and rest[end] != '"':
+                    end += 2 if rest[end] == "\\" else 1
+                params[key] = rest[eq + 2:end].replace('\\"', '"')
+                i = end + 1
+            else:
+                end = rest.find(",", eq)
+                end = len(rest) if end < 0 else end
+                params[key] = rest[eq + 1:end].strip()
+                i = end + 1
+        found[scheme.lower()] = params
+    return found
+
+
+def error_message(resp: httpx.Response) -> str:
+    """The registry's own words: errors[].message of the body (spec.md,
+    "Error Codes"), as Docker prints them: "unauthorized: authentication
+    required"; or a token server's "details"; or the HTTP status."""
+    try:
+        body = resp.read()[:MAX_JSON]
+        doc = json.loads(body) if body else None
+    except (ValueError, httpx.HTTPError):
+        doc = None
+    texts = []
+    if isinstance(doc, dict):
+        for err in doc.get("errors") or []:
+            if isinstance(err, dict):
+                code = str(err.get("code") or "").lower().replace("_", " ")
+                message = str(err.get("message") or "")
+                texts.append(f"{code}: {message}" if code and message and message.lower() != code
+                             else code or message)
+        for key in ("details", "message", "error_description", "error"):
+            if not texts and isinstance(doc.get(key), str):
+                texts.append(doc[key])
+    return "; ".join(t for t in texts if t) or f"HTTP {resp.status_code} {resp.reason_phrase}"
+
+
+def describe_transport_error(e: Exception) -> str:
+    """A human line for a connection that failed: refused, no such host..."""
+    if isinstance(e, httpx.TimeoutException):
+        return "timed out"
+    seen = e
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return f"cannot resolve the host name ({seen.strerror})"
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted ({seen.verify_message})"
+        if isinstance(seen, ssl.SSLError):
+            return f"TLS error ({seen.reason or seen})"
+        seen = seen.__cause__ or seen.__context__
+    text = str(e)
+    if "Name or service not known" in text or "Temporary failure in name resolution" in text:
+        return f"cannot resolve the host name ({text.split('] ')[-1]})"
+    if "Connection refused" in text:
+        return "connection refused"
+    return text or type(e).__name__
+
+
+def _read_capped(resp: httpx.Response, limit: int, what: str) -> bytes:
+    data = bytearray()
+    for chunk in resp.iter_raw(CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise RegistryError(f"{what}: the answer is over {limit} bytes")
+    return bytes(data)
+

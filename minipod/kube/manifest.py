@@ -1,0 +1,124 @@
+"""From manifest text to defaulted Pod objects, or a clear error.
+
+Steps of load_manifest(), in order; nothing is created until all succeed:
+    1. parse every YAML document (a `kind: List` is opened into its items);
+    2. check each object's kind (minipod runs Pods) and validate it strictly
+       against the v1 Pod schema (validate.py), collecting every error;
+    3. fill in what the API server would default (namespace, restartPolicy,
+       imagePullPolicy, terminationGracePeriodSeconds, ...), so that
+       `get pod -o yaml` shows the same object kubectl would.
+The result is a list of Pods and a list of warnings for fields that are
+valid Kubernetes but that minipod does not implement yet.
+"""
+
+import copy
+
+import yaml
+
+from minipod.errors import ManifestError, MinipodError
+from minipod.image.store import default_pull_policy
+from minipod.image.pull_secrets import validate_secret
+from minipod.kube.validate import validate_pod
+
+
+def parse_documents(text: str) -> list[dict]:
+    try:
+        # libyaml's C loader when present: several times faster than the
+        # pure-Python one, with the same safe subset of YAML.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        docs = [d for d in yaml.load_all(text, Loader=loader) if d is not None]
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ManifestError([f"invalid YAML{where}: {problem}"]) from None
+    objects = []
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            raise ManifestError([f"document {i + 1}: expected a mapping (an object), "
+                                 f"got {type(doc).__name__}"])
+        if doc.get("kind") == "List":
+            objects.extend(doc.get("items") or [])
+        else:
+            objects.append(doc)
+    if not objects:
+        raise ManifestError(["no objects in the manifest"],
+                            hint="a Pod manifest starts with apiVersion: v1 and kind: Pod")
+    return objects
+
+
+def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[dict], list[dict], list[str]]:
+    """(pods, secrets, warnings); ManifestError with every error found."""
+    pods, secrets, errors, warnings = [], [], [], []
+    for obj in parse_documents(text):
+        kind = obj.get("kind")
+        label = _label(obj)
+        if kind == "Secret":
+            try:
+                secrets.append(validate_secret(obj, default_namespace))
+            except ManifestError as e:
+                errors += [f"{label}: {m}" for m in e.errors]
+            continue
+        if kind != "Pod":
+            errors.append(f"{label}: kind {kind!r} is not supported; minipod runs objects of "
+                          f"kind Pod (apiVersion v1), and keeps Secrets for imagePullSecrets")
+            continue
+        try:
+            warnings += [f"{label}: {w}" for w in validate_pod(obj)]
+        except ManifestError as e:
+            errors += [f"{label}: {m}" for m in e.errors]
+            continue
+        pods.append(default_pod(obj, default_namespace))
+    names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods]
+    for key in {k for k in names if names.count(k) > 1}:
+        errors.append(f"pod {key[1]!r} in namespace {key[0]!r} is defined more than once")
+    if errors:
+        raise ManifestError(errors)
+    return pods, secrets, warnings
+
+
+def _label(obj: dict) -> str:
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return f"{str(obj.get('kind', 'object')).lower()}/{meta.get('name') or '<unnamed>'}"
+
+
+def default_pod(obj: dict, default_namespace: str = "default") -> dict:
+    """The defaults the API server fills in (pkg/apis/core/v1/defaults.go)."""
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": copy.deepcopy(obj.get("metadata") or {}),
+           "spec": copy.deepcopy(obj.get("spec") or {})}
+    meta, spec = pod["metadata"], pod["spec"]
+    for k in ("uid", "resourceVersion", "creationTimestamp", "selfLink", "managedFields",
+              "generation", "deletionTimestamp", "deletionGracePeriodSeconds"):
+        meta.pop(k, None)
+    meta["namespace"] = meta.get("namespace") or default_namespace
+    for k, v in [("restartPolicy", "Always"), ("terminationGracePeriodSeconds", 30),
+                 ("dnsPolicy", "ClusterFirst"), ("schedulerName", "default-scheduler"),
+                 ("securityContext", {}), ("enableServiceLinks", True)]:
+        if spec.get(k) is None:
+            spec[k] = v
+    for c in spec.get("initContainers") or []:
+        _default_container(c)
+    for c in spec["containers"]:
+        _default_container(c)
+    for v in spec.get("volumes") or []:
+        if "hostPath" in v and v["hostPath"].get("type") is None:
+            v["hostPath"]["type"] = ""
+    return pod
+
+
+def _pull_policy(image: str) -> str:
+    try:
+        return default_pull_policy(image)
+    except MinipodError:
+        return "IfNotPresent"  # an invalid name: reported as InvalidImageName at start
+
+
+def _default_container(c: dict) -> None:
+    for k, v in [("imagePullPolicy", _pull_policy(c["image"])),
+                 ("terminationMessagePath", "/dev/termination-log"),
+                 ("terminationMessagePolicy", "File"), ("resources", {})]:
+        if c.get(k) is None:
+            c[k] = v
+    for p in c.get("ports") or []:
+        p.setdefault("protocol", "TCP")

@@ -1,0 +1,389 @@
+"""Starting processes inside a pod: containers and `minipod exec` sessions.
+
+Who is the parent of a container? Not the daemon: the daemon may be killed
+and restarted at any moment, and a parent that dies takes its children's
+exit statuses with it. Each container gets a monitor (minipod-shim monitor,
+a few hundred KiB) as its parent, outside the pod's pid namespace, as
+conmon is for podman.
+
+Steps of launch(), each in its own process:
+    daemon   fork() -> L1, and wait for it (it exits at once).
+    L1       fork() -> L2, then exit: L2 is orphaned, so the host's init,
+             not the daemon, becomes its parent.
+    L2       setsid(); setns() into the pod's net, IPC, UTS and mount
+             namespaces and its pid namespace (which applies to L2's
+             children, not L2: pid_namespaces(7)); or unshare(CLONE_NEWPID)
+             when the pod does not share one pid namespace.
+             Open the log file and a pty or stdin pipe; fork() -> C;
+             report C's host pid; exec minipod-shim monitor C.
+    C        the container: setsid(), stdio, rootfs (rootfs.py), user and
+             groups, capabilities (capabilities.py), working directory,
+             then execve() the container's command.
+A pipe with O_CLOEXEC tells the daemon how it went: each stage writes
+"PID n" or "ERR reason<TAB>message"; the pipe reaches EOF when every stage
+has exec'd (or died), so EOF without ERR means the command is running.
+
+exec sessions (`minipod exec`) are shorter: the daemon forks E1 with
+PR_SET_PDEATHSIG (it must not outlive the daemon that relays its output),
+E1 setns()es into the container's namespaces, forks the command and waits
+for it, exiting with its status.
+"""
+
+import asyncio
+import fcntl
+import os
+import signal
+import termios
+
+import prctl
+
+from minipod.linux import capabilities
+from minipod.linux import rootfs
+from minipod.linux import syscalls as sc
+from minipod.errors import MinipodError
+
+# Reasons reported through the pipe, as the kubelet names them.
+CREATE_ERROR = "CreateContainerError"  # setup failed before exec
+START_ERROR = "StartError"             # execve() itself failed
+
+
+class LaunchResult:
+    def __init__(self, report: str):
+        self.pid: int | None = None      # the container's host pid
+        self.monitor: int | None = None  # its monitor's host pid
+        self.reason: str | None = None
+        self.message: str | None = None
+        for line in report.splitlines():
+            if line.startswith("PID "):
+                self.pid = int(line[4:])
+            elif line.startswith("MON "):
+                self.monitor = int(line[4:])
+            elif line.startswith("ERR ") and self.reason is None:
+                self.reason, _, self.message = line[4:].partition("\t")
+
+    @property
+    def ok(self) -> bool:
+        return self.pid is not None and self.reason is None
+
+
+async def launch(plan: dict) -> LaunchResult:
+    """Start a container as described by `plan` (see _l2 and _container)."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        _guard(_l1, plan, w)
+    os.close(w)
+    reap_later(pid)  # L1 only forks and exits
+    return LaunchResult(await read_to_eof(r))
+
+
+def reap_later(pid: int) -> None:
+    """Collect a short-lived child's exit status when it comes, without
+    blocking the event loop (and without leaving a zombie)."""
+    loop = asyncio.get_running_loop()
+    fd = os.pidfd_open(pid)
+
+    def exited() -> None:
+        loop.remove_reader(fd)
+        os.close(fd)
+        os.waitpid(pid, 0)
+
+    loop.add_reader(fd, exited)
+
+
+async def until_exit(pid: int) -> None:
+    """Wait, without blocking the event loop, until process `pid` has exited:
+    a pidfd (pidfd_open(2)) becomes readable then. The caller reaps it."""
+    loop = asyncio.get_running_loop()
+    fd = os.pidfd_open(pid)
+    ready = loop.create_future()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+async def read_line(fd: int) -> str:
+    """Read one line from a pipe (the rest, if any, is left in the pipe's
+    buffer only up to that line: the writer sends one line, then waits)."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+    data = b""
+    ready = asyncio.Event()
+    loop.add_reader(fd, ready.set)
+    try:
+        while not data.endswith(b"\n"):
+            await ready.wait()
+            ready.clear()
+            try:
+                chunk = os.read(fd, 1)  # byte by byte: never past the line
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            data += chunk
+            ready.set()
+    finally:
+        loop.remove_reader(fd)
+    return data.decode(errors="replace")
+
+
+async def read_to_eof(fd: int) -> str:
+    """Read a pipe to EOF without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+    chunks: list[bytes] = []
+    done = loop.create_future()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if data:
+            chunks.append(data)
+        elif not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def _guard(fn, *args) -> None:
+    """Run a forked stage; whatever happens, this process never returns into
+    the daemon's code (which is still in our copy of memory)."""
+    w = args[-1]
+    try:
+        fn(*args)
+    except MinipodError as e:
+        reason = START_ERROR if isinstance(e, _StartError) else CREATE_ERROR
+        _report(w, f"ERR {reason}\t{e}")
+    except BaseException as e:  # noqa: BLE001 - anything, with its type
+        _report(w, f"ERR {CREATE_ERROR}\t{type(e).__name__}: {e}")
+    os._exit(128)
+
+
+def _report(w: int, line: str) -> None:
+    try:
+        os.write(w, (line.replace("\n", " ") + "\n").encode())
+    except OSError:
+        pass
+
+
+def _l1(plan: dict, w: int) -> None:
+    # Drop the daemon's descriptors at once (its socket, its lock, pidfds):
+    # a helper that kept them could keep a restarted daemon from starting.
+    close_all_but([w])
+    if os.fork() == 0:
+        _guard(_l2, plan, w)
+    os._exit(0)
+
+
+def _join(namespaces: dict[str, str]) -> None:
+    """setns() into each namespace; open them all first, because joining
+    the mount namespace changes what the other paths resolve to."""
+    fds = [(t, os.open(p, os.O_RDONLY | os.O_CLOEXEC)) for t, p in namespaces.items()]
+    # The mount namespace goes last, as nsenter(1) orders it.
+    for nstype, fd in sorted(fds, key=lambda x: x[0] == "mnt"):
+        try:
+            sc.setns_fd(fd, namespaces[nstype])
+        finally:
+            os.close(fd)
+
+
+def _l2(plan: dict, w: int) -> None:
+    os.setsid()
+    _join(plan["join"])
+    if plan.get("new_pid_ns"):
+        sc.unshare(sc.CLONE_NEWPID)
+    log = os.open(plan["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    master = slave = hold = stdin_r = -1
+    if plan.get("tty"):
+        master, slave = os.openpty()
+    elif plan.get("stdin"):
+        stdin_r, hold = os.pipe()
+    child = os.fork()
+    if child == 0:
+        _guard(_container, plan, log, slave, stdin_r, w)
+    # L2 never joined the pod's pid namespace itself, so both numbers are
+    # host pids; L2's own pid becomes the monitor's when it execs.
+    _report(w, f"PID {child}")
+    _report(w, f"MON {os.getpid()}")
+    # The monitor needs only what it relays or holds; its stdio is /dev/null
+    # so that it never keeps a daemon's log or terminal open.
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    keep = [fd for fd in (w, master, hold, log if master >= 0 else -1) if fd >= 0]
+    for fd in (slave, stdin_r):
+        if fd >= 0:
+            os.close(fd)
+    argv = ["minipod-shim", "monitor", str(child), plan["exit_file"]]
+    if hold >= 0:
+        argv += ["--hold", str(hold)]
+    if master >= 0:
+        argv += ["--pty", str(master), str(log)]
+    for fd in keep:
+        os.set_inheritable(fd, fd != w)
+    close_all_but(keep)
+    os.execv(plan["shim"], argv)
+
+
+def close_all_but(keep: list[int]) -> None:
+    last = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        os.closerange(last, fd)
+        last = fd + 1
+    os.closerange(last, 1 << 16)
+
+
+def _stdio(log: int, slave: int, stdin_r: int) -> None:
+    if slave >= 0:
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)  # our controlling terminal
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        return
+    os.dup2(stdin_r if stdin_r >= 0 else os.open("/dev/null", os.O_RDONLY), 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+
+
+def _container(plan: dict, log: int, slave: int, stdin_r: int, w: int) -> None:
+    os.setsid()
+    _stdio(log, slave, stdin_r)
+    if plan.get("rootfs"):
+        rootfs.setup_rootfs(plan["rootfs"])
+    prepare_and_exec(plan, w)
+
+
+def prepare_and_exec(plan: dict, w: int) -> None:
+    """The last steps of every process minipod starts in a container: user,
+    capabilities, working directory, environment, execve()."""
+    user = resolve_user(plan.get("user", ""), plan.get("run_as_user"), plan.get("run_as_group"))
+    env = dict(plan["env"])
+    env.setdefault("HOME", user["home"])
+    cwd = plan.get("cwd") or "/"
+    if not os.path.isdir(cwd):
+        os.makedirs(cwd, 0o755, exist_ok=True)  # as runc does for a missing workingDir
+    os.setgroups(user["groups"])
+    os.setgid(user["gid"])
+    # Capabilities before setuid: dropping from the bounding set needs
+    # CAP_SETPCAP, which a non-root user no longer has.
+    capabilities.apply_caps(plan["caps"])
+    if plan.get("no_new_privs"):
+            prctl.set_no_new_privs(1)
+    os.setuid(user["uid"])
+    os.chdir(cwd)
+    argv = plan["argv"]
+    path = find_executable(argv[0], env.get("PATH", ""))
+    close_all_but([w])
+    try:
+        os.execve(path, argv, env)
+    except OSError as e:
+        _report(w, f"ERR {START_ERROR}\texec: \"{argv[0]}\": {e.strerror.lower()}")
+        os._exit(128)
+
+
+def find_executable(name: str, path_env: str) -> str:
+    if "/" in name:
+        if not os.path.exists(name):
+            raise _StartError(f'exec: "{name}": stat {name}: no such file or directory')
+        return name
+    for d in path_env.split(":"):
+        candidate = os.path.join(d or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise _StartError(f'exec: "{name}": executable file not found in $PATH')
+
+
+class _StartError(MinipodError):
+    pass
+
+
+def resolve_user(spec: str, run_as_user: int | None, run_as_group: int | None) -> dict:
+    """Turn the image's User ("", "1000", "nobody", "1000:100", "app:app") and
+    securityContext.runAsUser/runAsGroup into numbers, reading the
+    container's own /etc/passwd and /etc/group (we are already inside it)."""
+    name, _, group = (spec or "").partition(":")
+    passwd = _read_db("/etc/passwd")
+    groups_db = _read_db("/etc/group")
+    uid, gid, home = 0, 0, "/"
+    if run_as_user is not None:
+        uid = run_as_user
+        entry = next((e for e in passwd if e[2] == str(uid)), None)
+    elif name:
+        entry = next((e for e in passwd if name in (e[0], e[2])), None)
+        if entry is None and not name.isdigit():
+            raise MinipodError(f'unable to find user {name}: no matching entries in passwd file')
+        uid = int(entry[2]) if entry else int(name)
+    else:
+        entry = next((e for e in passwd if e[2] == "0"), None)
+    if entry:
+        gid, home = int(entry[3]), entry[5] if len(entry) > 5 else "/"
+    if run_as_group is not None:
+        gid = run_as_group
+    elif group:
+        g = next((e for e in groups_db if group in (e[0], e[2])), None)
+        if g is None and not group.isdigit():
+            raise MinipodError(f'unable to find group {group}: no matching entries in group file')
+        gid = int(g[2]) if g else int(group)
+    user_name = entry[0] if entry else None
+    extra = [int(e[2]) for e in groups_db
+             if user_name and len(e) > 3 and user_name in e[3].split(",")]
+    return {"uid": uid, "gid": gid, "home": home, "groups": sorted({gid, *extra})}
+
+
+def _read_db(path: str) -> list[list[str]]:
+    try:
+        with open(path) as f:
+            return [line.rstrip("\n").split(":") for line in f if line.count(":") >= 2]
+    except OSError:
+        return []
+
+
+# --- exec sessions --------------------------------------------------------
+
+def spawn_exec(plan: dict, stdio: tuple[int, int, int]) -> tuple[int, int]:
+    """Fork E1 for `minipod exec`: it joins the container's namespaces and
+    runs plan["argv"] with the given stdio fds, exiting with the command's
+    status. E1 closes every other descriptor at once (the daemon's ends of
+    those pipes among them: or the command would never see EOF on its stdin).
+    Returns (E1's pid, read end of its error pipe)."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        close_all_but([*stdio, w])  # the daemon's, the parent ends of the pipes
+        _guard(_exec_session, plan, stdio, w)
+    os.close(w)
+    return pid, r
+
+
+def _exec_session(plan: dict, stdio: tuple[int, int, int], w: int) -> None:
+    prctl.set_pdeathsig(signal.SIGKILL)
+    _join(plan["join"])
+    child = os.fork()
+    if child == 0:
+        _guard(_exec_child, plan, stdio, w)
+    os.close(w)
+    for fd in set(stdio):  # with a terminal, the three are one fd
+        os.close(fd)
+    _, status = os.waitpid(child, 0)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status)
+             else 128 + os.WTERMSIG(status))
+
+
+def _exec_child(plan: dict, stdio: tuple[int, int, int], w: int) -> None:
+    prctl.set_pdeathsig(signal.SIGKILL)
+    os.setsid()
+    if plan.get("tty"):
+        fcntl.ioctl(stdio[0], termios.TIOCSCTTY, 0)
+    for i, fd in enumerate(stdio):
+        os.dup2(fd, i)
+    prepare_and_exec(plan, w)

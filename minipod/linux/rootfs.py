@@ -1,0 +1,164 @@
+"""A container's root filesystem, built inside its own mount namespace.
+
+Runs in the container process after fork and before exec (see process.py).
+Every mount below is made in the container's private mount namespace, so
+none of them exists on the host and the kernel removes them all when the
+last process of the container exits: a crash can never leak them.
+
+Steps, in order:
+    1. unshare(CLONE_NEWNS) and make every mount private (MS_REC|MS_PRIVATE):
+       from now on no mount event propagates to the pod or the host.
+    2. overlayfs at ROOTFS: the image layers read-only (lowerdir), the
+       container's own writable layer (upperdir) and overlayfs' workdir.
+    3. /proc (the pod's pid namespace), /sys read-only, a minimal /dev on
+       tmpfs (null, zero, full, random, urandom, tty bind-mounted from the
+       host; a private devpts for /dev/pts; /dev/shm from the pod;
+       mqueue for the pod's IPC namespace).
+    4. the pod's files (/etc/hostname, /etc/hosts, /etc/resolv.conf) and
+       volumes, bind-mounted; readOnly volumes remounted read-only.
+    5. mask the /proc and /sys paths that reveal or change the host, as
+       Docker does (bind /dev/null over files, read-only remounts).
+    6. pivot_root into ROOTFS and detach the old root, so the host's
+       filesystem (and the daemon's socket) is no longer reachable; unlike
+       chroot(2), pivot_root(2) cannot be escaped with a second chroot.
+    7. readOnlyRootFilesystem: remount / read-only.
+"""
+
+import os
+
+from minipod.linux import syscalls as sc
+from minipod.errors import MinipodError
+
+DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"]
+MASKED_FILES = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
+                "/proc/latency_stats", "/proc/acpi", "/proc/scsi", "/sys/firmware"]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+def secure_join(root: str, path: str) -> str:
+    """Join `path` under `root`, resolving symlinks as if `root` were `/`.
+
+    An image may contain `/data -> /etc`; a naive join followed by a bind
+    mount would then mount over the *host's* /etc, because we have not yet
+    pivoted into the container. Resolving each component inside `root`
+    keeps every target under it (runc's securejoin does the same).
+    """
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    current = ""  # relative to root
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            current = os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, part)
+        full = os.path.join(root, candidate)
+        if os.path.islink(full):
+            hops += 1
+            if hops > 40:
+                raise MinipodError(f"{path}: too many levels of symbolic links")
+            target = os.readlink(full)
+            if target.startswith("/"):
+                current = ""
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        current = candidate
+    return os.path.join(root, current)
+
+
+def _mkdirs(path: str) -> None:
+    os.makedirs(path, mode=0o755, exist_ok=True)
+
+
+def _touch(path: str) -> None:
+    if not os.path.exists(path):
+        _mkdirs(os.path.dirname(path))
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def bind(source: str, target: str, readonly: bool = False) -> None:
+    if os.path.isdir(source):
+        _mkdirs(target)
+    else:
+        _touch(target)
+    sc.mount(source, target, None, sc.MS_BIND | sc.MS_REC)
+    if readonly:
+        # A bind mount ignores MS_RDONLY on creation; it takes a remount.
+        sc.mount("", target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+
+
+def setup_rootfs(rootfs: dict) -> None:
+    """Steps 1-7 for one container. `rootfs` is the plan the daemon made:
+    target, lowerdir, upperdir, workdir, mounts [{source, target, readonly}],
+    shm (a directory), host_ipc, readonly_root."""
+    root = rootfs["target"]
+    # 1. A private mount namespace.
+    sc.unshare(sc.CLONE_NEWNS)
+    sc.mount("", "/", None, sc.MS_REC | sc.MS_PRIVATE)
+
+    # 2. The overlay. lowerdir lists layers top-first (overlayfs docs).
+    sc.mount("overlay", root, "overlay", 0,
+             f"lowerdir={rootfs['lowerdir']},upperdir={rootfs['upperdir']},"
+             f"workdir={rootfs['workdir']}")
+
+    # 3. Kernel filesystems and a minimal /dev.
+    proc = secure_join(root, "/proc")
+    _mkdirs(proc)
+    sc.mount("proc", proc, "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    sys_dir = secure_join(root, "/sys")
+    _mkdirs(sys_dir)
+    sc.mount("sysfs", sys_dir, "sysfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_RDONLY)
+    _setup_dev(root, rootfs)
+
+    # 4. Pod files and volumes, in the order given (parents before children).
+    for m in rootfs.get("mounts", []):
+        bind(m["source"], secure_join(root, m["target"]), m.get("readonly", False))
+
+    # 5. Hide what a container must not see or change.
+    for path in MASKED_FILES:
+        target = os.path.join(root, path.lstrip("/"))
+        if os.path.isdir(target):
+            sc.mount("tmpfs", target, "tmpfs", sc.MS_RDONLY)
+        elif os.path.exists(target):
+            sc.mount("/dev/null", target, None, sc.MS_BIND)
+    for path in READONLY_PATHS:
+        target = os.path.join(root, path.lstrip("/"))
+        if os.path.exists(target):
+            sc.mount(target, target, None, sc.MS_BIND | sc.MS_REC)
+            sc.mount("", target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+
+    # 6. pivot_root(".", ".") stacks the old root on top of the new one;
+    # unmounting "." then detaches the old root (pivot_root(2), NOTES).
+    os.chdir(root)
+    sc.pivot_root(".", ".")
+    sc.umount(".", sc.MNT_DETACH)
+    os.chdir("/")
+
+    # 7. A read-only root, if asked for; volumes keep their own mode.
+    if rootfs.get("readonly_root"):
+        sc.mount("", "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+
+
+def _setup_dev(root: str, rootfs: dict) -> None:
+    dev = secure_join(root, "/dev")
+    _mkdirs(dev)
+    sc.mount("tmpfs", dev, "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME, "mode=755,size=65536k")
+    for node in DEV_NODES:
+        bind(f"/dev/{node}", os.path.join(dev, node))
+    pts = os.path.join(dev, "pts")
+    _mkdirs(pts)
+    sc.mount("devpts", pts, "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
+             "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
+    for name, target in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+                         ("core", "/proc/kcore")]:
+        os.symlink(target, os.path.join(dev, name))
+    # /dev/shm is the pod's (or the host's with hostIPC): shared memory is
+    # one of the things a Pod's containers share.
+    bind(rootfs["shm"], os.path.join(dev, "shm"))
+    mqueue = os.path.join(dev, "mqueue")
+    _mkdirs(mqueue)
+    # An mqueue mount shows the queues of the mounting process's IPC
+    # namespace (mq_overview(7)): we are in the pod's.
+    sc.mount("mqueue", mqueue, "mqueue", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)

@@ -1,0 +1,88 @@
+"""Events: what happened to each pod, as `kubectl get events` shows it.
+
+Each event is a v1 Event (type Normal/Warning, reason, message, the object
+and container it is about, first/last time and a count). Repeats of the same
+(object, reason, message) bump the count instead of adding a line, as the
+kubelet's event recorder does. The most recent MAX_EVENTS are kept, and
+saved atomically so `describe` still shows them after a daemon restart.
+"""
+
+import asyncio
+import os
+import time
+import uuid
+
+from minipod.pod.store import read_json, write_json_atomic
+
+MAX_EVENTS = 1000
+
+
+def now_rfc3339(t: float | None = None) -> str:
+    t = time.time() if t is None else t
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class EventRecorder:
+    def __init__(self, lib_dir: str):
+        self.path = os.path.join(lib_dir, "events.json")
+        self.events: list[dict] = read_json(self.path, [])
+        self._dirty = False
+        self._watchers: set[asyncio.Queue] = set()
+        self._flush_handle = None
+
+    def record(self, pod: dict, etype: str, reason: str, message: str,
+               container: str | None = None) -> None:
+        meta = pod["metadata"]
+        obj = {"kind": "Pod", "namespace": meta["namespace"], "name": meta["name"],
+               "uid": meta["uid"], "apiVersion": "v1"}
+        if container:
+            obj["fieldPath"] = f"spec.containers{{{container}}}"
+        now = now_rfc3339()
+        for ev in reversed(self.events[-50:]):
+            if ev["involvedObject"] == obj and ev["reason"] == reason and ev["message"] == message:
+                ev["count"] += 1
+                ev["lastTimestamp"] = now
+                self._changed(ev)
+                return
+        ev = {"kind": "Event", "apiVersion": "v1",
+              "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
+                           "namespace": meta["namespace"], "creationTimestamp": now},
+              "involvedObject": obj, "type": etype, "reason": reason, "message": message,
+              "source": {"component": "minipod"}, "firstTimestamp": now,
+              "lastTimestamp": now, "count": 1}
+        self.events.append(ev)
+        del self.events[:-MAX_EVENTS]
+        self._changed(ev)
+
+    def _changed(self, ev: dict) -> None:
+        self._dirty = True
+        for q in self._watchers:
+            q.put_nowait(ev)
+        # Batch the disk writes: a burst of 50 pods makes hundreds of events.
+        if self._flush_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush_handle = loop.call_later(0.5, self.flush)
+
+    def flush(self) -> None:
+        self._flush_handle = None
+        if self._dirty:
+            self._dirty = False
+            write_json_atomic(self.path, self.events)
+
+    def for_pod(self, namespace: str, name: str, uid: str | None = None) -> list[dict]:
+        return [e for e in self.events
+                if e["involvedObject"]["namespace"] == namespace
+                and e["involvedObject"]["name"] == name
+                and (uid is None or e["involvedObject"]["uid"] == uid)]
+
+    def watch(self) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue()
+        self._watchers.add(q)
+        return q
+
+    def unwatch(self, q: asyncio.Queue) -> None:
+        self._watchers.discard(q)

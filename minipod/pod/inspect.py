@@ -1,0 +1,140 @@
+"""The teaching view: every kernel object a pod is made of.
+
+`minipod inspect POD` answers "what *is* a Pod?" with facts read live from
+/proc, not from minipod's own bookkeeping:
+    - the pod init (PID 1 of the pod) and the inode of each namespace it
+      holds: two processes share a namespace exactly when the inodes match;
+    - per container: its host pid and its pid inside the pod (NSpid), its
+      monitor, its namespaces (net/ipc/uts equal to the pod's; mnt its own),
+      its overlayfs layers and the mounts of its mount namespace, its
+      capabilities and cgroups, its log file and exit record.
+"""
+
+import os
+
+from minipod.linux import sandbox as namespaces
+
+
+def _proc_status(pid: int) -> dict[str, str]:
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                out[k] = v.strip()
+    except OSError:
+        pass
+    return out
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def _mounts(pid: int) -> list[dict]:
+    """The container's mount table, from its own mount namespace."""
+    out = []
+    try:
+        with open(f"/proc/{pid}/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                out.append({"mountPoint": fields[4], "type": fields[sep + 1],
+                            "source": fields[sep + 2], "options": fields[5],
+                            "superOptions": fields[sep + 3] if len(fields) > sep + 3 else ""})
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def _cgroups(pid: int) -> dict[str, str]:
+    out = {}
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            for line in f:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                out[controllers or "unified"] = path
+    except OSError:
+        pass
+    return out
+
+
+def process_view(pid: int | None, started: int | None) -> dict:
+    if not namespaces.alive(pid, started):
+        return {"pid": pid, "alive": False}
+    status = _proc_status(pid)
+    return {"pid": pid, "alive": True, "nsPid": status.get("NSpid", "").split()[-1:] or None,
+            "command": _cmdline(pid), "namespaces": namespaces.ns_inodes(pid),
+            "capabilities": {k: status.get(k) for k in ("CapBnd", "CapEff", "CapPrm")},
+            "cgroups": _cgroups(pid)}
+
+
+def inspect_pod(record: dict, dirs: dict) -> dict:
+    meta, rt = record["metadata"], record["runtime"]
+    init = rt.get("init", {})
+    pod = {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+           "podInit": process_view(init.get("pid"), init.get("start")),
+           "runDir": dirs["run"], "shm": dirs["shm"], "podIP": rt.get("podIP"),
+           "hostNamespaces": {"network": bool(record["spec"].get("hostNetwork")),
+                              "pid": bool(record["spec"].get("hostPID")),
+                              "ipc": bool(record["spec"].get("hostIPC"))},
+           "shareProcessNamespace": record["spec"].get("shareProcessNamespace", True) is not False,
+           # The daemon runs in the host's namespaces: the reference to compare with.
+           "hostNamespaceInodes": namespaces.ns_inodes(os.getpid()),
+           "containers": []}
+    if pod["podInit"].get("nsPid"):
+        pod["podInit"]["nsPid"] = pod["podInit"]["nsPid"][0]
+    if pod["podInit"].get("alive"):
+        # The init confines itself to a mount namespace of its own and keeps
+        # the pod's open on a descriptor: report the pod's.
+        pod["podInit"]["namespaces"]["mnt"] = os.stat(namespaces.pod_mount_ns(init["pid"])).st_ino
+    net = rt.get("network") or {}
+    if net:
+        pod["network"] = network_view(net)
+    for c in rt["initContainers"] + rt["containers"]:
+        view = {"name": c["name"], "init": c["init"], "state": c["state"],
+                "containerID": c.get("id"), "restartCount": c.get("restartCount", 0),
+                "startedAt": c.get("startedEpoch"), "finishedAt": c.get("finishedEpoch"),
+                "logPath": c.get("logPath"), "exitFile": c.get("exitFile")}
+        if c.get("id"):
+            cdir = os.path.join(dirs["containers"], c["id"])
+            view["rootfs"] = {"mountPoint": os.path.join(cdir, "rootfs"),
+                              "upperdir": os.path.join(cdir, "upper"),
+                              "workdir": os.path.join(cdir, "work")}
+        if c["state"] == "running":
+            proc = process_view(c.get("pid"), c.get("pidStart"))
+            if proc.get("nsPid"):
+                proc["nsPid"] = proc["nsPid"][0]
+            view["process"] = proc
+            view["monitor"] = process_view(c.get("monitorPid"), c.get("monitorStart"))
+            if proc.get("alive"):
+                view["mounts"] = _mounts(c["pid"])
+                overlay = next((m for m in view["mounts"] if m["mountPoint"] == "/"), None)
+                if overlay:
+                    view["rootfs"]["overlay"] = overlay
+        pod["containers"].append(view)
+    return pod
+
+
+def network_view(net: dict) -> dict:
+    """The pod's side of the network: pinned netns, veth pair, bridge, lease."""
+    from minipod.network import pod_network as network
+    result = net.get("result") or {}
+    ends = network.interfaces(result)
+    view = {"state": net.get("state"), "netns": net.get("netns"), "setupSeconds": net.get("setupSeconds"),
+            "netnsInode": os.stat(net["netns"]).st_ino if os.path.ismount(net.get("netns", "")) else None,
+            "bridge": network.bridge_of(net.get("conflist") or {"plugins": []}),
+            "vethHost": (ends.get("host") or {}).get("name"),
+            "vethPod": (ends.get("pod") or {}).get("name"),
+            "ips": [ip["address"] for ip in result.get("ips", [])],
+            "gateway": next((ip.get("gateway") for ip in result.get("ips", []) if ip.get("gateway")), None)}
+    ipam = next((p.get("ipam") for p in (net.get("conflist") or {}).get("plugins", []) if p.get("ipam")), None)
+    ip = network.pod_ip(result)
+    if ipam and ip:
+        data_dir = ipam.get("dataDir", "/var/lib/cni/networks")
+        view["lease"] = os.path.join(data_dir, net["conflist"]["name"], ip)
+    return view

@@ -1,0 +1,416 @@
+"""The pod manager: every pod of one instance, their records and workers.
+
+What the API asks for lands here:
+    apply()    validate a whole manifest first, then create (or leave
+               unchanged) each pod, give it a uid and a worker;
+    get()/list_pods()  the v1 Pod objects, status included;
+    delete()   set deletionTimestamp and a grace period, let the worker
+               terminate the pod, optionally wait until it is gone;
+    inspect()  the teaching view: every kernel object the pod is made of.
+
+start() runs once when the daemon starts: it loads every saved record and
+adopts what is still running (adopt_container()), so a daemon SIGKILLed at
+any moment loses nothing: a live monitor is watched again, a container that
+exited meanwhile reports the exit code and time its monitor wrote down.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import time
+import uuid
+
+from minipod.pod import worker as lifecycle
+from minipod.linux import sandbox as namespaces
+from minipod.network import pod_network as network
+from minipod.pod import etc_files as podfiles
+from minipod.pod import status as podstatus
+from minipod.image import pull_secrets as secrets_mod
+from minipod.errors import ImageError, ManifestError, MinipodError, NotFound
+from minipod.pod.events import EventRecorder, now_rfc3339
+from minipod.image.store import should_pull
+from minipod.kube.manifest import load_manifest
+from minipod.image.pull_coordinator import PullFailed, Pulls
+from minipod.pod.store import PodStore
+
+# How long `minipod run` watches a run-to-completion pod after it started.
+RUN_SETTLE = 0.5
+
+# Fields a live pod may change on apply; everything else is immutable, as in Kubernetes.
+MUTABLE_METADATA = ("labels", "annotations")
+
+
+class ImagePullError(MinipodError):
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class PodManager:
+    def __init__(self, inst, images, backoff_base: float = 10.0, log=print,
+                 bridge: str | None = None, subnet: str | None = None):
+        self.inst = inst
+        self.conflist = network.ensure_conflist(inst, bridge, subnet)
+        self.secrets = secrets_mod.SecretStore(os.path.join(inst.lib, "secrets"))
+        self.pulls = Pulls(images.dir, inst.etc, log)
+        self.net_lock = asyncio.Lock()  # a bridge is never removed while a pod is being added
+        self.host_ip = network.host_ip()
+        self._hosts_pending = False
+        self.images = images
+        self.store = PodStore(inst.pods_state)
+        self.events = EventRecorder(inst.lib)
+        self.backoff_base = backoff_base
+        self.backoff_max = 30 * backoff_base  # 10 s -> 5 min, as the kubelet
+        self.workers: dict[tuple[str, str], lifecycle.PodWorker] = {}
+        self.shim = namespaces.shim_path()
+        self.log = log
+
+    # --- paths --------------------------------------------------------------------
+    def pod_dirs(self, record: dict) -> dict:
+        meta = record["metadata"]
+        uid = meta["uid"]
+        run = os.path.join(self.inst.pods_run, uid)
+        return {"run": run, "shm": os.path.join(run, "shm"), "init_root": os.path.join(run, "init-root"),
+                "memory_volumes": os.path.join(run, "volumes"),
+                "disk_volumes": os.path.join(self.inst.lib, "volumes", uid),
+                "logs": os.path.join(self.inst.lib, "logs", f"{meta['namespace']}_{meta['name']}_{uid}"),
+                "containers": self.inst.containers_dir}
+
+    def remove_pod_files(self, record: dict) -> None:
+        dirs = self.pod_dirs(record)
+        for c in record["runtime"]["initContainers"] + record["runtime"]["containers"]:
+            if c.get("id"):
+                shutil.rmtree(os.path.join(dirs["containers"], c["id"]), ignore_errors=True)
+        for key in ("run", "disk_volumes", "logs"):
+            shutil.rmtree(dirs[key], ignore_errors=True)
+        meta = record["metadata"]
+        self.store.remove(meta["namespace"], meta["name"])
+
+    # --- images -------------------------------------------------------------------
+    async def ensure_image(self, worker, c: dict, container: dict):
+        """The container's image, pulled first when its imagePullPolicy says
+        so (Always; IfNotPresent when absent). Raises ImagePullError with the
+        kubelet's reason: ErrImageNeverPull, InvalidImageName, ErrImagePull."""
+        ref, policy = container["image"], container.get("imagePullPolicy", "IfNotPresent")
+        try:
+            image = self.images.lookup(ref)
+        except ImageError as e:
+            raise ImagePullError(f'Failed to apply default image tag "{ref}": {e}', "InvalidImageName")
+        if policy == "Never" and image is None:
+            raise ImagePullError(f'Container image "{ref}" is not present with pull policy of Never',
+                                 "ErrImageNeverPull")
+        if not should_pull(policy, image is not None):
+            worker.event("Normal", "Pulled", f'Container image "{ref}" already present on machine',
+                         c["name"])
+            return image
+        worker.event("Normal", "Pulling", f'Pulling image "{ref}"', c["name"])
+        began = time.time()
+        try:
+            await self.pulls.pull(ref, policy, self.pull_secrets(worker.record))
+        except PullFailed as e:
+            raise ImagePullError(f'Failed to pull image "{ref}": {e}', e.reason) from None
+        image = self.images.lookup(ref)
+        if image is None:
+            raise ImagePullError(f'Failed to pull image "{ref}": not in the store after the pull',
+                                 "ErrImagePull")
+        worker.event("Normal", "Pulled", f'Successfully pulled image "{ref}" in '
+                                         f'{time.time() - began:.3f}s', c["name"])
+        return image
+
+    def pull_secrets(self, record: dict) -> list[dict]:
+        """The pod's imagePullSecrets, decoded, in order; missing ones are
+        skipped (the kubelet warns and goes on, and so do we)."""
+        out = []
+        for ref in record["spec"].get("imagePullSecrets") or []:
+            secret = self.secrets.get(record["metadata"]["namespace"], ref.get("name", ""))
+            config = secrets_mod.docker_config(secret) if secret else None
+            if config:
+                out.append(config)
+        return out
+
+    # --- start-up and adoption ----------------------------------------------------
+    async def start(self) -> None:
+        for record in self.store.load_all():
+            worker = lifecycle.PodWorker(self, record)
+            self.workers[_key(record)] = worker
+            for c in worker.all_containers():
+                self.adopt_container(worker, c)
+            if record["runtime"]["init"].get("pid"):
+                worker.watch(record["runtime"]["init"]["pid"])
+            worker.start()
+
+    def adopt_container(self, worker: lifecycle.PodWorker, c: dict) -> None:
+        if c["state"] not in ("running", "starting"):
+            return
+        # A container the killed daemon was still starting counts as just
+        # started: its probes begin from scratch (started/ready unknown yet).
+        was_starting = c["state"] == "starting"
+        if c["state"] == "starting" and not c.get("monitorPid"):
+            # The daemon died between fork and report: find the monitor by
+            # the exit file it was given on its command line.
+            found = find_monitor(c["exitFile"])
+            if found:
+                c["monitorPid"], c["pid"] = found
+                c["monitorStart"] = namespaces.start_time(found[0])
+                c["pidStart"] = namespaces.start_time(found[1])
+                c["startedAt"], c["startedEpoch"] = now_rfc3339(), time.time()
+                c["state"] = "running"
+        if namespaces.alive(c.get("monitorPid"), c.get("monitorStart")):
+            c["state"] = "running"
+            c["everStarted"] = True
+            worker.watch(c["monitorPid"])
+            worker.start_probes(c, adopted=not was_starting)
+        elif not worker.collect_exit(c):
+            if c["state"] == "starting" and not c.get("monitorPid"):
+                c.update(state="waiting", reason="ContainerCreating")
+            else:
+                worker.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
+                                  "message": "The container could not be located when the daemon restarted"})
+
+    # --- API operations -----------------------------------------------------------
+    def apply(self, text: str, namespace: str = "default") -> dict:
+        """Validate every object, then create each pod or leave it as it is."""
+        pods, secrets, warnings = load_manifest(text, namespace)
+        # Refuse changes to existing pods before creating anything.
+        errors = []
+        for pod in pods:
+            old = self.workers.get(_key(pod))
+            if old and not _same_spec(old.record, pod):
+                errors.append(f'pod "{pod["metadata"]["name"]}": Forbidden: pod updates may not '
+                              f'change fields other than metadata.labels and metadata.annotations')
+        if errors:
+            raise ManifestError(errors, hint="delete the pod first: minipod delete pod NAME")
+        results = []
+        for secret in secrets:  # first: the pods may need them to pull
+            meta = secret["metadata"]
+            results.append({"kind": "Secret", "name": meta["name"], "namespace": meta["namespace"],
+                            "action": self.secrets.put(secret)})
+        for pod in pods:
+            old = self.workers.get(_key(pod))
+            if old is None:
+                results.append({"kind": "Pod", "pod": self.create(pod), "action": "created"})
+                continue
+            meta = old.record["metadata"]
+            changed = any(meta.get(k) != pod["metadata"].get(k) for k in MUTABLE_METADATA)
+            for k in MUTABLE_METADATA:
+                if pod["metadata"].get(k) is not None:
+                    meta[k] = pod["metadata"][k]
+                else:
+                    meta.pop(k, None)
+            if changed:
+                old.save()
+            results.append({"kind": "Pod", "pod": self.view(old.record),
+                            "action": "configured" if changed else "unchanged"})
+        return {"items": results, "warnings": warnings}
+
+    def create(self, pod: dict) -> dict:
+        meta, spec = pod["metadata"], pod["spec"]
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        meta["resourceVersion"] = "1"
+        meta.pop("generateName", None) if meta.get("name") else None
+
+        def ctr(c: dict, init: bool) -> dict:
+            return {"name": c["name"], "init": init, "state": "waiting",
+                    "sidecar": init and c.get("restartPolicy") == "Always",
+                    "reason": "PodInitializing" if (not init and spec.get("initContainers")) else "ContainerCreating",
+                    "restartCount": 0, "image": c["image"]}
+        record = dict(pod, runtime={
+            "init": {}, "hostIP": self.host_ip,
+            "initContainers": [ctr(c, True) for c in spec.get("initContainers") or []],
+            "containers": [ctr(c, False) for c in spec["containers"]]})
+        worker = lifecycle.PodWorker(self, record)
+        worker.save()
+        self.workers[_key(record)] = worker
+        worker.event("Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} "
+                                             f"to {os.uname().nodename}")
+        worker.start()
+        return self.view(record)
+
+    async def wait_running(self, keys: list[tuple[str, str]], timeout: float) -> dict:
+        """Wait until every pod is ready or failed (podstatus.run_outcome),
+        or `timeout` passes; return {name: [outcome, why]}.
+
+        A run-to-completion pod (restartPolicy Never or OnFailure) must stay
+        Running for RUN_SETTLE seconds to count: its command may end at
+        once, and then what the user wants to hear is how it ended. A
+        restartPolicy Always pod (a server) counts as soon as it runs."""
+        deadline = time.time() + timeout
+        outcomes: dict = {}
+        running_since: dict = {}
+        while True:
+            waits, now = [], time.time()
+            for key in keys:
+                w = self.workers.get(key)
+                if w is None:
+                    outcomes[key[1]] = ["failed", "the pod was deleted"]
+                    continue
+                pod = self.view(w.record)
+                outcome = list(podstatus.run_outcome(pod))
+                settling = (outcome[0] == "ready" and pod["status"]["phase"] == "Running"
+                            and w.record["spec"]["restartPolicy"] != "Always")
+                if settling and now - running_since.setdefault(key, now) < RUN_SETTLE:
+                    outcome = ["pending", ""]
+                outcomes[key[1]] = outcome
+                if outcome[0] == "pending":
+                    waits.append(w.changed)
+            if not waits or now >= deadline:
+                break
+            # Wake on any change, or when the next settling pod is due.
+            wake_at = min([deadline] + [since + RUN_SETTLE for since in running_since.values()
+                                        if since + RUN_SETTLE > now])
+            tasks = [asyncio.ensure_future(ev.wait()) for ev in waits]
+            await asyncio.wait(tasks, timeout=max(wake_at - now, 0.001), return_when=asyncio.FIRST_COMPLETED)
+            for t in tasks:
+                t.cancel()
+        return outcomes
+
+    def worker(self, namespace: str, name: str) -> lifecycle.PodWorker:
+        w = self.workers.get((namespace, name))
+        if w is None:
+            raise NotFound(f'pods "{name}" not found')
+        return w
+
+    def get(self, namespace: str, name: str) -> dict:
+        return self.view(self.worker(namespace, name).record)
+
+    def list_pods(self, namespace: str | None = None, selector: str | None = None) -> list[dict]:
+        match = parse_selector(selector) if selector else (lambda labels: True)
+        out = []
+        for (ns, _), w in sorted(self.workers.items()):
+            if (namespace is None or ns == namespace) and match(w.record["metadata"].get("labels") or {}):
+                out.append(self.view(w.record))
+        return out
+
+    @staticmethod
+    def view(record: dict) -> dict:
+        """The v1 Pod as the API shows it: the runtime facts stay private."""
+        pod = {k: v for k, v in record.items() if k != "runtime"}
+        pod["status"] = podstatus.pod_status(record)
+        return json.loads(json.dumps(pod))
+
+    async def delete(self, namespace: str, name: str, grace: int | None = None,
+                     wait: bool = True) -> dict:
+        w = self.worker(namespace, name)
+        meta = w.record["metadata"]
+        if grace is None:
+            grace = meta.get("deletionGracePeriodSeconds", w.record["spec"].get("terminationGracePeriodSeconds", 30))
+        if not meta.get("deletionTimestamp") or grace < meta.get("deletionGracePeriodSeconds", grace + 1):
+            # A shorter grace period overrides a longer one already in progress.
+            meta["deletionTimestamp"] = now_rfc3339()
+            meta["deletionGracePeriodSeconds"] = grace
+            w.rt["killDeadline"] = time.time() + grace
+            w.save()
+            w.wake.set()
+        view = self.view(w.record)
+        if wait:
+            await w.finished.wait()
+        return view
+
+    def forget(self, namespace: str, name: str) -> None:
+        """A pod is gone (its worker says so): drop it and update the others'
+        /etc/hosts."""
+        self.workers.pop((namespace, name), None)
+        self.hosts_changed()
+
+    async def remove_idle_bridge(self) -> None:
+        """When the daemon stops with no pod left, remove the bridge, so a
+        stopped instance leaves the host as it found it. (Not on every last
+        delete: making a bridge costs ~90 ms, ten times a pod's network.)"""
+        async with self.net_lock:
+            if not self.workers:
+                try:
+                    await network.teardown_bridge(self.conflist)
+                except Exception as e:  # noqa: BLE001
+                    self.log(f"removing the bridge: {e}")
+
+    # --- /etc/hosts: how pods find each other by name ---------------------------
+    def peers(self, me) -> list[tuple[str, str, str]]:
+        return [(w.rt["podIP"], *reversed(key)) for key, w in sorted(self.workers.items())
+                if w is not me and w.rt.get("podIP") and not w.record["spec"].get("hostNetwork")
+                and not w.record["metadata"].get("deletionTimestamp")]
+
+    def hosts_changed(self) -> None:
+        """Rewrite every pod's /etc/hosts soon (once for a burst of changes)."""
+        if not self._hosts_pending:
+            self._hosts_pending = True
+            asyncio.get_running_loop().call_later(0.05, self._write_all_hosts)
+
+    def _write_all_hosts(self) -> None:
+        self._hosts_pending = False
+        for w in list(self.workers.values()):
+            run = self.pod_dirs(w.record)["run"]
+            if os.path.isdir(run) and not w.record["spec"].get("hostNetwork"):
+                try:
+                    podfiles.write_in_place(os.path.join(run, "hosts"),
+                                            podfiles.hosts_file(w.record, self.peers(w)))
+                except OSError:
+                    pass  # the pod is being deleted
+
+    def log_path(self, namespace: str, name: str, container: str | None, previous: bool) -> tuple[str, dict]:
+        w = self.worker(namespace, name)
+        c = pick_container(w, container)
+        n = c.get("restartCount", 0) - (1 if previous else 0)
+        if previous and (n < 0 or not c.get("last")):
+            raise NotFound(f'previous terminated container "{c["name"]}" in pod "{name}" not found')
+        if not c.get("logPath"):
+            raise MinipodError(f'container "{c["name"]}" in pod "{name}" is waiting to start: '
+                               f'{c.get("reason", "ContainerCreating")}')
+        return os.path.join(os.path.dirname(c["logPath"]), f"{n}.log"), c
+
+    def inspect(self, namespace: str, name: str) -> dict:
+        from minipod.pod.inspect import inspect_pod
+        w = self.worker(namespace, name)
+        return inspect_pod(w.record, self.pod_dirs(w.record))
+
+
+def pick_container(w: lifecycle.PodWorker, name: str | None) -> dict:
+    if name is None:
+        return w.rt["containers"][0]
+    for c in w.all_containers():
+        if c["name"] == name:
+            return c
+    raise NotFound(f'container {name} is not valid for pod {w.record["metadata"]["name"]}')
+
+
+def _key(record: dict) -> tuple[str, str]:
+    return record["metadata"]["namespace"], record["metadata"]["name"]
+
+
+def _same_spec(record: dict, pod: dict) -> bool:
+    return json.dumps(record["spec"], sort_keys=True) == json.dumps(pod["spec"], sort_keys=True)
+
+
+def find_monitor(exit_file: str) -> tuple[int, int] | None:
+    """(monitor pid, container pid) of the monitor told to write `exit_file`."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if len(argv) > 3 and argv[1] == "monitor" and argv[3] == exit_file:
+            return int(entry), int(argv[2])
+    return None
+
+
+def parse_selector(selector: str):
+    """Equality-based label selectors: a=b, a==b, a!=b, a, !a (comma = and)."""
+    tests = []
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        if "!=" in term:
+            k, v = term.split("!=", 1)
+            tests.append(lambda labels, k=k.strip(), v=v.strip(): labels.get(k) != v)
+        elif "=" in term:
+            k, v = term.replace("==", "=").split("=", 1)
+            tests.append(lambda labels, k=k.strip(), v=v.strip(): labels.get(k) == v)
+        elif term.startswith("!"):
+            tests.append(lambda labels, k=term[1:].strip(): k not in labels)
+        else:
+            tests.append(lambda labels, k=term: k in labels)
+    return lambda labels: all(t(labels) for t in tests)

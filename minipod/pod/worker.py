@@ -1,0 +1,532 @@
+"""One pod's life: the worker that drives it towards its spec (process supervision).
+
+Each pod has a PodWorker, an asyncio task that wakes when something changes
+(a container exited, a back-off expired, a delete was asked for) and runs
+sync(), modelled on the kubelet's SyncPod. Steps of sync(), in order:
+    1. a pod being deleted is terminated instead (terminate());
+    2. make sure the sandbox exists: the pod's dirs, its /etc files and its
+       namespaces with their PID 1 (namespaces.py); a sandbox whose PID 1
+       died is replaced and its containers marked lost;
+    3. init containers, one at a time in order: start the first one that has
+       not succeeded; wait while it runs; if it fails, restart it per the
+       pod's restartPolicy (Never: the pod fails);
+    4. once every init container succeeded, start each app container that
+       is not running and should be (restartPolicy: Always, OnFailure on a
+       non-zero exit, Never only for its first start), with the kubelet's
+       back-off: the first restart is immediate, then 10 s, 20 s, 40 s...
+       capped at 5 min, reset once a container ran for 10 min;
+    5. save the record and sleep until the next wake-up or timer.
+
+The worker never waits on a container directly: a container's parent is its
+monitor (process.py), and the worker watches the monitor through a pidfd,
+so a restarted daemon can watch the same monitor again.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import time
+import uuid
+
+from minipod.linux import launch_spec as containers
+from minipod.pod import handlers
+from minipod.linux import sandbox as namespaces
+from minipod.network import pod_network as network
+from minipod.pod import etc_files as podfiles
+from minipod.pod import probes
+from minipod.linux import launch as process
+from minipod.pod import status as podstatus
+from minipod.pod import termination
+from minipod.errors import MinipodError
+from minipod.pod.events import now_rfc3339
+
+
+def should_restart(policy: str, exit_code: int) -> bool:
+    return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+
+
+class PodWorker:
+    def __init__(self, manager, record: dict):
+        self.m = manager
+        self.record = record
+        self.wake = asyncio.Event()
+        self.finished = asyncio.Event()
+        self.changed = asyncio.Event()
+        self.exits = asyncio.Event()  # set (and replaced) whenever a watched process exits
+        self.probes: dict[str, probes.ContainerProbes] = {}  # container ID -> its probes
+        self.pidfds: dict[int, int] = {}  # pid -> pidfd we are watching
+        self.task: asyncio.Task | None = None
+
+    # --- small helpers ------------------------------------------------------
+    @property
+    def rt(self) -> dict:
+        return self.record["runtime"]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.record["metadata"]["namespace"], self.record["metadata"]["name"]
+
+    @property
+    def name(self) -> str:
+        meta = self.record["metadata"]
+        return f"{meta['namespace']}/{meta['name']}"
+
+    def event(self, etype: str, reason: str, message: str, container: str | None = None):
+        self.m.events.record(self.record, etype, reason, message, container)
+
+    def all_containers(self) -> list[dict]:
+        return self.rt["initContainers"] + self.rt["containers"]
+
+    def spec_of(self, c: dict) -> dict:
+        key = "initContainers" if c["init"] else "containers"
+        return next(s for s in self.record["spec"][key] if s["name"] == c["name"])
+
+    def save(self) -> None:
+        self.record["status"] = podstatus.pod_status(self.record)
+        self.m.store.save(self.record)
+        self.changed.set()  # wake whoever waits for this pod's status
+        self.changed = asyncio.Event()
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self.run())
+
+    def changed_status(self) -> None:
+        """A probe changed `ready` or `started`: save, tell the waiters, and
+        let the worker look again (a started sidecar lets the next init
+        container go)."""
+        self.save()
+        self.wake.set()
+
+    async def wait_change(self, timeout: float) -> None:
+        """Sleep until a watched process exits, or `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self.exits.wait(), max(timeout, 0.0))
+        except asyncio.TimeoutError:
+            pass
+
+    def kill_in_background(self, c: dict, message: str, grace: float | None = None) -> None:
+        """Stop a container (a failed probe or hook); its exit then goes
+        through the restart policy like any other exit."""
+        if grace is None:
+            grace = self.record["spec"].get("terminationGracePeriodSeconds", 30)
+        asyncio.get_running_loop().create_task(
+            termination.stop_container(self, c, time.time() + grace, message))
+
+    # --- the loop -------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            self.wake.clear()
+            try:
+                timeout = await self.sync()
+            except Exception as e:  # noqa: BLE001 - a pod must never take the daemon down
+                self.m.log(f"pod {self.name}: sync failed: {type(e).__name__}: {e}")
+                self.event("Warning", "FailedSync", f"error syncing pod: {e}")
+                timeout = self.m.backoff_base
+            if self.finished.is_set():
+                # Gone: also after a daemon restart, when no delete request
+                # is waiting for it any more.
+                self.m.forget(*self.key)
+                return
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    async def sync(self) -> float | None:
+        if self.record["metadata"].get("deletionTimestamp"):
+            await self.terminate()
+            return None
+        if not namespaces.alive(self.rt["init"].get("pid"), self.rt["init"].get("start")):
+            await self.ensure_sandbox()
+        if not self.record["spec"].get("hostNetwork") and \
+                self.rt.get("network", {}).get("state") != "ready":
+            await self.ensure_network()
+        timers: list[float] = []
+        policy = self.record["spec"]["restartPolicy"]
+        if podstatus.phase(self.record) in ("Succeeded", "Failed"):
+            await self.sync_sidecars()  # nothing left for them to help: stop them
+            self.save()
+            return None
+        for c in self.rt["initContainers"]:
+            if c.get("sidecar"):
+                # A sidecar (restartPolicy: Always) lets the next init
+                # container start once it has started; it keeps running.
+                if c["state"] not in ("running", "starting"):
+                    timers.append(await self.maybe_start(c))
+                if c["state"] == "running" and c.get("started"):
+                    continue
+                break
+            if c["state"] == "terminated" and c["exitCode"] == 0:
+                continue
+            if c["state"] in ("running", "starting"):
+                break
+            if c["state"] == "terminated" and policy == "Never":
+                break
+            timers.append(await self.maybe_start(c))
+            break
+        else:
+            for c in self.rt["containers"]:
+                if c["state"] in ("running", "starting"):
+                    continue
+                if c["state"] == "terminated" and not should_restart(policy, c["exitCode"]):
+                    continue
+                timers.append(await self.maybe_start(c))
+            timers += await self.sync_sidecars()
+        self.save()
+        timers = [t for t in timers if t is not None]
+        return min(timers) if timers else None
+
+    async def sync_sidecars(self) -> list:
+        """Sidecars restart whenever they exit, until the app containers are
+        all done for good; then they are stopped, last started first, and
+        do not count for the pod's phase."""
+        policy = self.record["spec"]["restartPolicy"]
+        sidecars = [c for c in self.rt["initContainers"] if c.get("sidecar")]
+        done = podstatus.phase(self.record) in ("Succeeded", "Failed") or \
+            all(c["state"] == "terminated" and not should_restart(policy, c["exitCode"])
+                for c in self.rt["containers"])
+        if done:
+            deadline = time.time() + self.record["spec"].get("terminationGracePeriodSeconds", 30)
+            for c in reversed(sidecars):
+                c["noRestart"] = True
+                await termination.stop_container(self, c, deadline, f"Stopping container {c['name']}")
+            return []
+        return [await self.maybe_start(c) for c in sidecars
+                if c["state"] not in ("running", "starting") and not c.get("noRestart")]
+
+    # --- the sandbox ----------------------------------------------------------
+    async def ensure_sandbox(self) -> None:
+        """Step 2: the pod's directories, files and namespaces."""
+        meta, spec = self.record["metadata"], self.record["spec"]
+        dirs = self.m.pod_dirs(self.record)
+        lost = self.rt["init"].get("pid") is not None
+        if lost:
+            self.event("Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+            for c in self.all_containers():
+                if c["state"] in ("running", "starting"):
+                    self.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
+                                    "message": "The container could not be located when the pod sandbox was lost"})
+            await self.teardown_network()
+        for d in (dirs["run"], dirs["shm"], dirs["memory_volumes"], dirs["disk_volumes"], dirs["logs"],
+                  dirs["init_root"]):
+            os.makedirs(d, exist_ok=True)
+        volumes = spec.get("volumes") or []
+        memory = [os.path.join(dirs["memory_volumes"], v["name"]) for v in volumes
+                  if "emptyDir" in v and (v["emptyDir"] or {}).get("medium") == "Memory"]
+        for v in volumes:
+            if "emptyDir" in v:
+                os.makedirs(containers.volume_source(self.record, v["name"], dirs), exist_ok=True)
+        if spec.get("hostNetwork"):
+            self.rt["podIP"] = self.rt["hostIP"]
+        podfiles.write_pod_files(self.record, dirs["run"], self.m.peers(self))
+        sandbox = await namespaces.create_sandbox({
+            "name": self.name, "uid": meta["uid"], "hostname": podfiles.hostname_of(self.record),
+            "host_network": spec.get("hostNetwork"),
+            "host_ipc": spec.get("hostIPC"), "host_pid": spec.get("hostPID"),
+            "shm_dir": dirs["shm"], "memory_volumes": memory, "init_root": dirs["init_root"]})
+        pid = sandbox.pid
+        self.rt["init"] = {"pid": pid, "start": namespaces.start_time(pid)}
+        self.rt.setdefault("startTime", now_rfc3339())
+        self.watch(pid)
+        self.save()  # written down: now the init may run (a crash before: it exits)
+        await sandbox.release()
+
+    async def ensure_network(self) -> None:
+        """The pod's IP: pin its netns and run the CNI ADD chain (network.py).
+        The record says "adding" before the first plugin runs, so a daemon
+        killed half-way DELs what may exist before it adds again."""
+        net = self.rt.setdefault("network", {})
+        if net.get("state") in ("adding", "deleting"):
+            await self.teardown_network()
+        uid = self.record["metadata"]["uid"]
+        net.update(state="adding", netns=os.path.join(self.m.inst.run, "netns", uid),
+                   conflist=self.m.conflist)
+        net.pop("result", None)
+        self.save()
+        try:
+            async with self.m.net_lock:
+                began = time.perf_counter()
+                result = await network.setup_pod_network(net["conflist"], self.record,
+                                                         self.rt["init"]["pid"], net["netns"])
+            # What the network costs this pod (pin + every plugin's ADD):
+            # `minipod inspect` shows it, bench/ reports its median.
+            net["setupSeconds"] = round(time.perf_counter() - began, 6)
+        except Exception as e:
+            network.unpin_netns(net["netns"])
+            net["state"] = "failed"
+            self.event("Warning", "FailedCreatePodSandBox",
+                       f"Failed to create pod sandbox: failed to set up the pod network: {e}")
+            self.save()
+            raise
+        net.update(state="ready", result=result)
+        self.rt["podIP"] = network.pod_ip(result)
+        self.save()
+        self.m.hosts_changed()
+
+    async def teardown_network(self) -> None:
+        """CNI DEL of the pod's network (idempotent: safe to repeat)."""
+        net = self.rt.get("network") or {}
+        if net.get("state") in (None, "deleted"):
+            return
+        net["state"] = "deleting"
+        self.save()
+        try:
+            await network.teardown_pod_network(net["conflist"], self.record, net["netns"],
+                                               net.get("result"))
+        except Exception as e:  # noqa: BLE001 - report, and go on removing the pod
+            self.event("Warning", "FailedKillPod", f"error tearing down the pod network: {e}")
+        net["state"] = "deleted"
+        self.rt.pop("podIP", None)
+        self.save()
+
+    # --- containers -----------------------------------------------------------
+    async def maybe_start(self, c: dict) -> float | None:
+        """Start `c` unless it is in back-off; return seconds until a retry."""
+        now = time.time()
+        if c.get("retryAt", 0) > now:
+            if c.get("reason") == "ErrImagePull":
+                # As the kubelet: the failure first, then the wait for the retry.
+                c.update(reason="ImagePullBackOff",
+                         message=f'Back-off pulling image "{self.spec_of(c)["image"]}": {c.get("message")}')
+                self.event("Normal", "BackOff", f'Back-off pulling image "{self.spec_of(c)["image"]}"',
+                           c["name"])
+            return c["retryAt"] - now
+        if c["state"] == "terminated":
+            # The kubelet's doBackOff(): the first restart is immediate; after
+            # that the container waits `backoff` seconds from its last exit.
+            finished = c.get("finishedEpoch", now)
+            if c.get("backoff") and now - finished < c["backoff"] and \
+                    finished - c.get("backoffUpdated", 0) <= 2 * self.m.backoff_max:
+                c["retryAt"] = finished + c["backoff"]
+                c["last"] = podstatus.terminated_state(c)
+                c.update(state="waiting", reason="CrashLoopBackOff",
+                         message=f"back-off {c['backoff']:g}s restarting failed container="
+                                 f"{c['name']} pod={self.record['metadata']['name']}_"
+                                 f"{self.record['metadata']['namespace']}({self.record['metadata']['uid']})")
+                self.event("Warning", "BackOff", "Back-off restarting failed container", c["name"])
+                return c["retryAt"] - now
+            self.next_backoff(c, finished)
+        elif c["state"] == "waiting" and c.get("last") and c.get("reason") == "CrashLoopBackOff":
+            self.next_backoff(c, c["last"].get("finishedEpoch", now))
+        return await self.start_container(c)
+
+    def next_backoff(self, c: dict, finished: float) -> None:
+        if not c.get("backoff") or finished - c.get("backoffUpdated", 0) > 2 * self.m.backoff_max:
+            c["backoff"] = self.m.backoff_base
+        else:
+            c["backoff"] = min(2 * c["backoff"], self.m.backoff_max)
+        c["backoffUpdated"] = time.time()
+
+    async def start_container(self, c: dict) -> float | None:
+        spec = self.spec_of(c)
+        try:
+            image = await self.m.ensure_image(self, c, spec)
+        except MinipodError as e:
+            # Image pulls back off like restarts: base, doubling, capped.
+            delay = min(2 * c["pullBackoff"], self.m.backoff_max) if c.get("pullBackoff") \
+                else self.m.backoff_base
+            c.update(state="waiting", reason=getattr(e, "reason", "ErrImagePull"), message=str(e),
+                     retryAt=time.time() + delay, pullBackoff=delay)
+            self.event("Warning", "Failed", str(e), c["name"])
+            # Look again soon: the status then turns to ImagePullBackOff for
+            # the rest of the wait, as the kubelet shows it.
+            return min(delay / 2, 1.0)
+        c.pop("pullBackoff", None)
+        if c["state"] == "terminated" or c.get("last"):
+            if c["state"] == "terminated":
+                c["last"] = podstatus.terminated_state(c)
+                c["last"]["finishedEpoch"] = c.get("finishedEpoch")
+            c["restartCount"] = c.get("restartCount", 0) + (1 if c.get("id") else 0)
+        dirs = self.m.pod_dirs(self.record)
+        if c.get("id"):
+            # The previous instance's writable layer: a restarted container
+            # starts from the image again, as in Kubernetes.
+            shutil.rmtree(os.path.join(dirs["containers"], c["id"]), ignore_errors=True)
+        cid = uuid.uuid4().hex + uuid.uuid4().hex
+        c.update(id=cid, state="starting", image=image.ref, imageID=image_id(image),
+                 logPath=os.path.join(dirs["logs"], c["name"], f"{c.get('restartCount', 0)}.log"),
+                 exitFile=os.path.join(dirs["run"], "exits", f"{cid}.json"),
+                 terminationFile=os.path.join(dirs["run"], "termination", cid),
+                 stopSignal=(image.config or {}).get("StopSignal"), ready=False, started=False)
+        for k in ("reason", "message", "exitCode", "signal", "finishedAt", "retryAt", "pid",
+                  "stopping", "monitorPid"):
+            c.pop(k, None)
+        for path in (c["logPath"], c["exitFile"], c["terminationFile"]):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(c["terminationFile"], "w").close()
+        try:
+            plan = containers.build_plan(self.record, spec, image, c, dirs, self.m.shim)
+        except (MinipodError, OSError) as e:
+            c.update(state="waiting", reason="CreateContainerConfigError", message=str(e),
+                     retryAt=time.time() + self.m.backoff_base)
+            self.event("Warning", "Failed", f"Error: {e}", c["name"])
+            return self.m.backoff_base
+        c["env"] = plan["env"]  # what `exec` and exec probes run with, as runc keeps it
+        self.save()  # a restarted daemon finds "starting" and looks for the monitor
+        self.event("Normal", "Created", f"Created container {c['name']}", c["name"])
+        result = await process.launch(plan)
+        return await self.launched(c, result)
+
+    async def launched(self, c: dict, result: process.LaunchResult) -> float | None:
+        if result.pid:
+            c["pid"], c["pidStart"] = result.pid, namespaces.start_time(result.pid)
+        if result.monitor:
+            c["monitorPid"], c["monitorStart"] = result.monitor, namespaces.start_time(result.monitor)
+        c["startedAt"], c["startedEpoch"] = now_rfc3339(), time.time()
+        if result.ok:
+            if not self.watch(result.monitor):
+                self.collect_exit(c)
+            await self.post_start(c)
+            return None
+        if result.reason == process.START_ERROR:
+            # execve() failed: the container ran (and exited 128), as with runc.
+            self.event("Warning", "Failed", f"Error: {result.message}", c["name"])
+            self.finish(c, {"exitCode": 128, "reason": "StartError", "message": result.message})
+            self.wake.set()
+            return None
+        c.update(state="waiting", reason=result.reason or process.CREATE_ERROR,
+                 message=result.message, retryAt=time.time() + self.m.backoff_base)
+        self.event("Warning", "Failed", f"Error: {result.message}", c["name"])
+        return self.m.backoff_base
+
+    async def post_start(self, c: dict) -> None:
+        """The postStart hook runs before the container counts as Running;
+        if it fails, the container is killed (and restarted per policy).
+        Then the container's probes start."""
+        cid, spec = c["id"], self.spec_of(c)
+        hook = (spec.get("lifecycle") or {}).get("postStart")
+        if hook:
+            grace = self.record["spec"].get("terminationGracePeriodSeconds", 30)
+            ok, out = await handlers.run_handler(self, c, hook, max(grace, 1))
+            if c.get("id") != cid or c["state"] != "starting":
+                return  # it exited while the hook ran
+            if not ok:
+                self.event("Warning", "FailedPostStartHook", f"PostStartHook failed: {out}", c["name"])
+                c["state"] = "running"
+                self.kill_in_background(c, f"FailedPostStartHook: {out}")
+                return
+        if c.get("id") != cid or c["state"] != "starting":
+            return
+        c["state"] = "running"
+        c["everStarted"] = True
+        self.event("Normal", "Started", f"Started container {c['name']}", c["name"])
+        self.start_probes(c)
+
+    def start_probes(self, c: dict, adopted: bool = False) -> None:
+        p = probes.ContainerProbes(self, c, self.spec_of(c))
+        self.probes[c["id"]] = p
+        p.start(adopted)
+
+    def stop_probes(self, c: dict) -> None:
+        p = self.probes.pop(c.get("id"), None)
+        if p:
+            p.stop()
+
+    def finish(self, c: dict, exit_info: dict) -> None:
+        """Record that a container's process is gone."""
+        if c["state"] != "terminated":
+            c["state"] = "terminated"
+            c["exitCode"] = exit_info.get("exitCode", 0)
+            c["signal"] = exit_info.get("signal") or None
+            c["finishedAt"] = exit_info.get("finishedAt", now_rfc3339())[:19] + "Z"
+            c["finishedEpoch"] = exit_info.get("finishedEpoch", time.time())
+            c["reason"] = exit_info.get("reason") or ("Completed" if c["exitCode"] == 0 else "Error")
+            c["message"] = exit_info.get("message") or termination_message(self, c)
+            c["ready"] = c["started"] = False
+        self.stop_probes(c)
+        c.pop("retryAt", None)
+
+    def collect_exit(self, c: dict) -> bool:
+        """Read the monitor's exit file for `c`; False if there is none yet."""
+        try:
+            with open(c["exitFile"]) as f:
+                info = json.load(f)
+        except (OSError, ValueError, KeyError):
+            return False
+        info["finishedEpoch"] = _epoch(info.get("finishedAt"))
+        if c.get("reason") == "StartError" or c["state"] == "terminated":
+            return True
+        self.finish(c, info)
+        return True
+
+    def watch(self, pid: int | None) -> bool:
+        """Wake the worker when `pid` exits (pidfd_open(2) + the event loop)."""
+        if not pid or pid in self.pidfds:
+            return bool(pid)
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            return False
+        self.pidfds[pid] = fd
+        asyncio.get_running_loop().add_reader(fd, self.on_exit, pid)
+        return True
+
+    def unwatch(self, pid: int) -> None:
+        fd = self.pidfds.pop(pid, None)
+        if fd is not None:
+            asyncio.get_running_loop().remove_reader(fd)
+            os.close(fd)
+
+    def on_exit(self, pid: int) -> None:
+        self.unwatch(pid)
+        for c in self.all_containers():
+            if c.get("monitorPid") == pid and c["state"] in ("running", "starting"):
+                if not self.collect_exit(c):
+                    self.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
+                                    "message": "the container's monitor exited without a status"})
+        self.exits.set()
+        self.exits = asyncio.Event()
+        self.wake.set()
+
+    # --- termination ------------------------------------------------------------
+    async def terminate(self) -> None:
+        """A pod being deleted: stop everything (termination.py), then
+        remove what the pod had."""
+        for c in self.all_containers():
+            self.stop_probes(c)
+        await termination.terminate_pod(self)
+        for pid in list(self.pidfds):
+            self.unwatch(pid)
+        self.m.remove_pod_files(self.record)
+        self.finished.set()
+
+
+def termination_message(worker, c: dict) -> str | None:
+    """The container's terminationMessagePath file (a per-container file
+    the runtime mounted there), or with FallbackToLogsOnError the tail of
+    its log when it failed without writing one."""
+    spec = worker.spec_of(c)
+    text = ""
+    path = c.get("terminationFile")
+    if path:
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read(4096)
+        except OSError:
+            pass
+    if not text and c.get("exitCode") and spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+        try:
+            with open(c["logPath"], "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - 2048))
+                text = b"".join(f.read().splitlines(keepends=True)[-80:]).decode(errors="replace")
+        except (OSError, KeyError):
+            pass
+    return text or None
+
+
+def image_id(image) -> str:
+    """REPOSITORY@DIGEST, the form the kubelet reports as imageID."""
+    repo = image.ref.split("@")[0]
+    if ":" in repo.rsplit("/", 1)[-1]:
+        repo = repo.rsplit(":", 1)[0]
+    return f"{repo}@{image.digest}"
+
+
+def _epoch(rfc3339: str | None) -> float:
+    if not rfc3339:
+        return time.time()
+    import calendar
+    base, _, frac = rfc3339.rstrip("Z").partition(".")
+    secs = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
+    return secs + (float("0." + frac) if frac else 0.0)
