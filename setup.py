@@ -5,6 +5,7 @@ a small C program (the pod's PID 1 and the per-container monitor) because it
 must stay resident for the life of every pod, where a Python interpreter
 would cost several MiB per pod.
 """
+
 import os
 import subprocess
 
@@ -21,8 +22,9 @@ class BuildWithShim(build_py):
         cc = os.environ.get("CC", "cc")
         # Static: the pod init runs in an empty root where no shared
         # library can be found (see namespaces.py, step 7).
-        subprocess.check_call([cc, "-O2", "-Wall", "-Wextra", "-static", "-o",
-                               os.path.join(out_dir, "minipod-shim"), src])
+        subprocess.check_call(
+            [cc, "-O2", "-Wall", "-Wextra", "-static", "-o", os.path.join(out_dir, "minipod-shim"), src]
+        )
 
 
 setup(cmdclass={"build_py": BuildWithShim})

@@ -106,10 +106,16 @@ def timed(fn, *args):
 
 def machine_facts() -> dict:
     with open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                   platform.machine())
-    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
-            "python": platform.python_version(), "minipod": __version__}
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), platform.machine()
+        )
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "minipod": __version__,
+    }
 
 
 def pss_kib(pid: int) -> int:
@@ -120,6 +126,7 @@ def pss_kib(pid: int) -> int:
 
 # --- minipod ------------------------------------------------------------------------
 
+
 class Minipod:
     """A private minipod instance: its own root, daemon and API client."""
 
@@ -128,9 +135,12 @@ class Minipod:
         self.client = Client(instance(self.root), autostart=False)
         self.log = open(os.path.join(self.root, "daemon.log"), "ab")
         # Its own bridge and subnet, so a system instance (minipod0) is untouched.
-        self.daemon = subprocess.Popen([MINIPOD, "--root", self.root, "daemon", "--bridge", "mpbench0",
-                                        "--subnet", "10.251.0.0/16"],
-                                       stdout=self.log, stderr=self.log, start_new_session=True)
+        self.daemon = subprocess.Popen(
+            [MINIPOD, "--root", self.root, "daemon", "--bridge", "mpbench0", "--subnet", "10.251.0.0/16"],
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+        )
         deadline = time.time() + 20
         while not os.path.exists(self.client.inst.socket):
             if self.daemon.poll() is not None or time.time() > deadline:
@@ -147,8 +157,13 @@ class Minipod:
 
     def apply_running(self, text: str) -> dict:
         """POST apply?wait=running; fail unless every pod got Running."""
-        result = self.client.json("POST", "/minipod/v1/apply", text, content_type="application/yaml",
-                                  query={"namespace": "default", "wait": "running", "timeout": "120"})
+        result = self.client.json(
+            "POST",
+            "/minipod/v1/apply",
+            text,
+            content_type="application/yaml",
+            query={"namespace": "default", "wait": "running", "timeout": "120"},
+        )
         bad = {n: o for n, o in result.get("outcomes", {}).items() if o[0] != "ready"}
         if bad:
             raise SystemExit(f"pods did not get Running: {bad}")
@@ -178,8 +193,11 @@ class Minipod:
         mounts = [line.split()[4] for line in open("/proc/self/mountinfo") if self.root in line]
         if not mounts:
             shutil.rmtree(self.root, ignore_errors=True)
-        return mounts + [f"process {pid}" for pid in filter(str.isdigit, os.listdir("/proc"))
-                         if self.root.encode() in _read(f"/proc/{pid}/cmdline")]
+        return mounts + [
+            f"process {pid}"
+            for pid in filter(str.isdigit, os.listdir("/proc"))
+            if self.root.encode() in _read(f"/proc/{pid}/cmdline")
+        ]
 
 
 def _read(path: str) -> bytes:
@@ -226,11 +244,15 @@ def bench_burst(mp: Minipod, n: int, reps: int = 3) -> dict:
             made.append(timed(create)[0])
             gone.append(timed(parallel, mp.delete, names)[0])
         seconds = statistics.median(made)
-        out[way] = {"create_pods_per_s": round(n / seconds, 1), "create_s": round(seconds, 3),
-                    "delete_pods_per_s": round(n / statistics.median(gone), 1),
-                    "create_s_samples": [round(x, 3) for x in made]}
-        log(f"  burst, {way}: {out[way]['create_pods_per_s']} pods/s "
-            f"(runs: {out[way]['create_s_samples']} s)")
+        out[way] = {
+            "create_pods_per_s": round(n / seconds, 1),
+            "create_s": round(seconds, 3),
+            "delete_pods_per_s": round(n / statistics.median(gone), 1),
+            "create_s_samples": [round(x, 3) for x in made],
+        }
+        log(
+            f"  burst, {way}: {out[way]['create_pods_per_s']} pods/s (runs: {out[way]['create_s_samples']} s)"
+        )
     return out
 
 
@@ -259,15 +281,19 @@ def bench_pss(mp: Minipod, k: int) -> dict:
     daemon_growth = pss_kib(mp.daemon.pid) - daemon_before
     for name in names:
         mp.delete(name)
-    per_pod = {"pod init": init / k, "container monitor": monitor / k,
-               "daemon growth": daemon_growth / k}
-    return {"pods": k, "kib_per_pod": round(sum(per_pod.values()), 1),
-            "parts_kib": {p: round(v, 1) for p, v in per_pod.items()},
-            "daemon_pss_kib": {"with 0 pods": daemon_before, f"with {k} pods": daemon_before + daemon_growth},
-            "workload_excluded_kib": round(workload / k, 1), "network_setup": network_s}
+    per_pod = {"pod init": init / k, "container monitor": monitor / k, "daemon growth": daemon_growth / k}
+    return {
+        "pods": k,
+        "kib_per_pod": round(sum(per_pod.values()), 1),
+        "parts_kib": {p: round(v, 1) for p, v in per_pod.items()},
+        "daemon_pss_kib": {"with 0 pods": daemon_before, f"with {k} pods": daemon_before + daemon_growth},
+        "workload_excluded_kib": round(workload / k, 1),
+        "network_setup": network_s,
+    }
 
 
 # --- podman -----------------------------------------------------------------------
+
 
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     p = subprocess.run(["podman", *args], capture_output=True, text=True)
@@ -292,8 +318,10 @@ def podman_config(notes: list[str]) -> list[str]:
         flags = ["--runtime", "runc"]
         notes.append(f"{CONTAINERS_CONF} does not select runc: podman ran with --runtime runc")
     if "default_ulimits" not in conf.get("containers", {}):
-        notes.append(f"{CONTAINERS_CONF} sets no default_ulimits: if podman fails, add "
-                     f'default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"] under [containers]')
+        notes.append(
+            f"{CONTAINERS_CONF} sets no default_ulimits: if podman fails, add "
+            f'default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"] under [containers]'
+        )
     return flags
 
 
@@ -306,8 +334,9 @@ def bench_podman(mp: Minipod, runs: int, notes: list[str]) -> dict | None:
         notes.append(f"podman already has a pod named {POD}: no comparison")
         return None
     version = podman("--version").stdout.strip()
-    notes.append(f"{version}: kube play on podman's default bridge network (minipod's pods "
-                 f"get a bridge IP too)")
+    notes.append(
+        f"{version}: kube play on podman's default bridge network (minipod's pods get a bridge IP too)"
+    )
     path = os.path.join(mp.root, "podman-pod.yml")
     with open(path, "w") as f:
         f.write(pod_yaml(POD))
@@ -319,7 +348,7 @@ def bench_podman(mp: Minipod, runs: int, notes: list[str]) -> dict | None:
         if podman("image", "exists", DEFAULT_REF, check=False).returncode != 0:
             build_busybox_archive(os.path.join(mp.root, "busybox.tar"))
             podman(*flags, "load", "-i", os.path.join(mp.root, "busybox.tar"))
-        podman(*play)     # warm-up: podman builds its pause image on first use
+        podman(*play)  # warm-up: podman builds its pause image on first use
         podman(*remove)
         for _ in range(runs):
             run.append(timed(podman, *play)[0])
@@ -341,55 +370,94 @@ def bench_podman(mp: Minipod, runs: int, notes: list[str]) -> dict | None:
 
 # --- the report -----------------------------------------------------------------------
 
+
 def rows(r: dict) -> list[dict]:
     """The table: metric, minipod, podman, ratio, target, ok (None: no target)."""
     pm = r.get("podman") or {}
 
     def row(metric, value, podman=None, target="-", ok=lambda value, ratio: None):
         ratio = round(value / podman, 2) if podman else None
-        return {"metric": metric, "minipod": value, "podman": podman, "ratio": ratio,
-                "target": target, "ok": ok(value, ratio)}
+        return {
+            "metric": metric,
+            "minipod": value,
+            "podman": podman,
+            "ratio": ratio,
+            "target": target,
+            "ok": ok(value, ratio),
+        }
 
-    out = [row("run 1 pod, CLI wall (ms)", ms(r["cli_run"]), ms(pm["run"]) if pm else None,
-               "<= 1/3 of podman", lambda v, ratio: None if ratio is None else ratio <= 1 / 3),
-           row("apply -> Running, API (ms)", ms(r["api_apply"]))]
-    out += [row(f"burst of {r['burst_size']}, {way} (pods/s)", b["create_pods_per_s"],
-                target=">= 50", ok=lambda v, _: v >= 50) for way, b in r["burst"].items()]
-    out += [row("delete grace 0, API (ms)", ms(r["api_delete"]), target="<= 50",
-                ok=lambda v, _: v <= 50),
-            row("delete grace 0, CLI wall (ms)", ms(r["cli_delete"]),
-                ms(pm["delete"]) if pm else None),
-            row("PSS added per pod (KiB)", r["pss"]["kib_per_pod"], target="<= 1024",
-                ok=lambda v, _: v <= 1024),
-            row("network share of pod start (ms)", ms(r["pss"]["network_setup"]), target="<= 5",
-                ok=lambda v, _: v <= 5)]
+    out = [
+        row(
+            "run 1 pod, CLI wall (ms)",
+            ms(r["cli_run"]),
+            ms(pm["run"]) if pm else None,
+            "<= 1/3 of podman",
+            lambda v, ratio: None if ratio is None else ratio <= 1 / 3,
+        ),
+        row("apply -> Running, API (ms)", ms(r["api_apply"])),
+    ]
+    out += [
+        row(
+            f"burst of {r['burst_size']}, {way} (pods/s)",
+            b["create_pods_per_s"],
+            target=">= 50",
+            ok=lambda v, _: v >= 50,
+        )
+        for way, b in r["burst"].items()
+    ]
+    out += [
+        row("delete grace 0, API (ms)", ms(r["api_delete"]), target="<= 50", ok=lambda v, _: v <= 50),
+        row("delete grace 0, CLI wall (ms)", ms(r["cli_delete"]), ms(pm["delete"]) if pm else None),
+        row("PSS added per pod (KiB)", r["pss"]["kib_per_pod"], target="<= 1024", ok=lambda v, _: v <= 1024),
+        row(
+            "network share of pod start (ms)",
+            ms(r["pss"]["network_setup"]),
+            target="<= 5",
+            ok=lambda v, _: v <= 5,
+        ),
+    ]
     return out
 
 
 def print_report(r: dict) -> None:
     m = r["machine"]
-    print(f"machine: {m['nproc']} CPUs ({m['cpu']}), kernel {m['kernel']}, "
-          f"Python {m['python']}, minipod {m['minipod']}")
+    print(
+        f"machine: {m['nproc']} CPUs ({m['cpu']}), kernel {m['kernel']}, "
+        f"Python {m['python']}, minipod {m['minipod']}"
+    )
     print(f"medians of {r['runs']} runs, image cached, daemon running\n")
     table = [["metric", "minipod", "podman", "ratio", "target", "ok"]]
     for row in r["table"]:
-        table.append([row["metric"], f"{row['minipod']:g}",
-                      "-" if row["podman"] is None else f"{row['podman']:g}",
-                      "-" if row["ratio"] is None else f"{row['ratio']:g}", row["target"],
-                      {True: "yes", False: "NO", None: "-"}[row["ok"]]])
+        table.append(
+            [
+                row["metric"],
+                f"{row['minipod']:g}",
+                "-" if row["podman"] is None else f"{row['podman']:g}",
+                "-" if row["ratio"] is None else f"{row['ratio']:g}",
+                row["target"],
+                {True: "yes", False: "NO", None: "-"}[row["ok"]],
+            ]
+        )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
-        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                        for i, (cell, w) in enumerate(zip(line, widths))).rstrip())
+        print(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))
+            ).rstrip()
+        )
     p = r["pss"]
     parts = ", ".join(f"{k} {v:g}" for k, v in p["parts_kib"].items())
     daemon = ", ".join(f"{v} KiB {k}" for k, v in p["daemon_pss_kib"].items())
-    print(f"\nPSS per pod with {p['pods']} pods: {p['kib_per_pod']:g} KiB = {parts}"
-          f"\n  (daemon PSS: {daemon}; the workload's own {p['workload_excluded_kib']:g} KiB "
-          f"per pod is not counted)")
+    print(
+        f"\nPSS per pod with {p['pods']} pods: {p['kib_per_pod']:g} KiB = {parts}"
+        f"\n  (daemon PSS: {daemon}; the workload's own {p['workload_excluded_kib']:g} KiB "
+        f"per pod is not counted)"
+    )
     for way, b in r["burst"].items():
-        print(f"burst, {way}: all Running in {b['create_s']:g} s (median of "
-              f"{b['create_s_samples']}); deleted at {b['delete_pods_per_s']:g} pods/s")
+        print(
+            f"burst, {way}: all Running in {b['create_s']:g} s (median of "
+            f"{b['create_s_samples']}); deleted at {b['delete_pods_per_s']:g} pods/s"
+        )
     for note in r["notes"]:
         print(f"note: {note}")
 
@@ -411,7 +479,7 @@ def main() -> None:
     try:
         log(f"minipod daemon on {mp.root}; building the busybox image")
         mp.client.json("POST", "/minipod/v1/images/build-base", {})
-        bench_cli_run(mp, 1)                                   # warm-up
+        bench_cli_run(mp, 1)  # warm-up
         # Memory first: later bursts would leave the daemon's heap with free
         # room that hides what K pods really cost it.
         log(f"5. PSS with {args.pss_pods} pods")

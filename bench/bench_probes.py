@@ -70,9 +70,12 @@ def main() -> None:
     root = tempfile.mkdtemp(prefix="minipod-bench-probes-")
     client = Client(instance(root), autostart=False)
     with open(os.path.join(root, "daemon.log"), "ab") as log:
-        daemon = subprocess.Popen([MINIPOD, "--root", root, "daemon", "--bridge", "mpbenchp0",
-                                   "--subnet", "10.252.0.0/16"], stdout=log, stderr=log,
-                                  start_new_session=True)
+        daemon = subprocess.Popen(
+            [MINIPOD, "--root", root, "daemon", "--bridge", "mpbenchp0", "--subnet", "10.252.0.0/16"],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
     names = [f"probed-{i}" for i in range(args.pods)]
     try:
         while not os.path.exists(client.inst.socket):
@@ -80,18 +83,21 @@ def main() -> None:
         time.sleep(0.2)
         client.json("POST", "/minipod/v1/images/build-base", {})
         idle_pss = pss_kib(daemon.pid)
-        client.json("POST", "/minipod/v1/apply", "---\n".join(POD.format(name=n) for n in names),
-                    query={"wait": "running", "timeout": "120"}, content_type="application/yaml")
+        client.json(
+            "POST",
+            "/minipod/v1/apply",
+            "---\n".join(POD.format(name=n) for n in names),
+            query={"wait": "running", "timeout": "120"},
+            content_type="application/yaml",
+        )
         deadline = time.time() + 60
         while time.time() < deadline:
             pods = client.json("GET", "/api/v1/namespaces/default/pods")["items"]
-            ready = sum(all(c.get("ready") for c in p["status"].get("containerStatuses", []))
-                        for p in pods)
+            ready = sum(all(c.get("ready") for c in p["status"].get("containerStatuses", [])) for p in pods)
             if ready == len(names):
                 break
             time.sleep(0.5)
-        print(f"{ready}/{len(names)} pods Ready; sampling the daemon for {args.seconds:g} s",
-              file=sys.stderr)
+        print(f"{ready}/{len(names)} pods Ready; sampling the daemon for {args.seconds:g} s", file=sys.stderr)
         cpu0, t0 = cpu_seconds(daemon.pid), time.time()
         time.sleep(args.seconds)
         cpu1, t1 = cpu_seconds(daemon.pid), time.time()
@@ -100,15 +106,17 @@ def main() -> None:
         events = client.json("GET", "/api/v1/namespaces/default/events")["items"]
         unhealthy = sum(e["count"] for e in events if e["reason"] == "Unhealthy")
         print(f"pods: {len(names)}, probes: {2 * len(names)} per second")
-        print(f"daemon CPU: {share:.1f} % of one core (user {user:.1f} %, system {system:.1f} %; "
-              f"target <= 5 %)")
+        print(
+            f"daemon CPU: {share:.1f} % of one core (user {user:.1f} %, system {system:.1f} %; target <= 5 %)"
+        )
         print(f"daemon PSS: {pss_kib(daemon.pid)} KiB with the pods, {idle_pss} KiB idle")
         print(f"failed probe attempts: {unhealthy}")
     finally:
         for n in names:
             try:
-                client.json("DELETE", f"/api/v1/namespaces/default/pods/{n}",
-                            query={"gracePeriodSeconds": "0"})
+                client.json(
+                    "DELETE", f"/api/v1/namespaces/default/pods/{n}", query={"gracePeriodSeconds": "0"}
+                )
             except Exception:  # noqa: BLE001 - best effort, then the daemon goes
                 pass
         daemon.send_signal(signal.SIGTERM)

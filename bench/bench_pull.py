@@ -47,8 +47,9 @@ from minipod.image.store import ImageStore  # noqa: E402
 
 def timed(cmd: list[str], **kwargs) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE, **kwargs)
+    subprocess.run(
+        cmd, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs
+    )
     return time.perf_counter() - start
 
 
@@ -66,8 +67,7 @@ class Tools:
                 self.podman()
                 self.names.append("podman")
             except subprocess.CalledProcessError as e:
-                print(f"podman skipped: {e.stderr.decode(errors='replace').strip()[-300:]}",
-                      file=sys.stderr)
+                print(f"podman skipped: {e.stderr.decode(errors='replace').strip()[-300:]}", file=sys.stderr)
 
     def fresh(self) -> str:
         return tempfile.mkdtemp(dir=self.work)
@@ -75,8 +75,16 @@ class Tools:
     def minipod(self) -> float:
         dest = self.fresh()
         try:
-            return timed([sys.executable, "-m", "minipod.image.pull", self.ref,
-                          "--store", os.path.join(dest, "images")])
+            return timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "minipod.image.pull",
+                    self.ref,
+                    "--store",
+                    os.path.join(dest, "images"),
+                ]
+            )
         finally:
             shutil.rmtree(dest)
 
@@ -92,15 +100,32 @@ class Tools:
     def skopeo(self) -> float:
         dest = self.fresh()
         try:
-            return timed(["skopeo", "--policy", self.policy, "copy", "-q",
-                          "--src-tls-verify=false", f"docker://{self.ref}", f"oci:{dest}:bench"])
+            return timed(
+                [
+                    "skopeo",
+                    "--policy",
+                    self.policy,
+                    "copy",
+                    "-q",
+                    "--src-tls-verify=false",
+                    f"docker://{self.ref}",
+                    f"oci:{dest}:bench",
+                ]
+            )
         finally:
             shutil.rmtree(dest)
 
     def podman(self) -> float:
         dest = self.fresh()
-        store = ["podman", "--root", os.path.join(dest, "root"), "--runroot",
-                 os.path.join(dest, "run"), "--storage-driver", "overlay"]
+        store = [
+            "podman",
+            "--root",
+            os.path.join(dest, "root"),
+            "--runroot",
+            os.path.join(dest, "run"),
+            "--storage-driver",
+            "overlay",
+        ]
         try:
             return timed(store + ["pull", "-q", "--tls-verify=false", self.ref])
         finally:
@@ -128,21 +153,21 @@ def main() -> int:
     try:
         registry = RegistryServer(os.path.join(work, "registry"))
         os.makedirs(registry.dir)
-        registry.start()                                                   # step 1
+        registry.start()  # step 1
         size = int(args.layer_mib * (1 << 20))
         layers = [random_layer(f"data{i}", size, f"bench{i}") for i in range(args.layers)]
-        archive = os.path.join(work, "image.tar")                          # step 2
+        archive = os.path.join(work, "image.tar")  # step 2
         baseimage.write_oci_archive(archive, layers, {"Cmd": ["sh"]}, "bench:1")
         ref = f"{registry.host}/bench/pull:1"
         push(f"oci-archive:{archive}", ref)
         tools = Tools(work, ref, not args.no_podman)
         samples = {name: [] for name in tools.names}
-        for _ in range(args.runs):                                         # step 3
+        for _ in range(args.runs):  # step 3
             for name in tools.names:
                 samples[name].append(tools.run(name))
-        report(args, samples, os.path.getsize(archive))                    # step 4
+        report(args, samples, os.path.getsize(archive))  # step 4
     finally:
-        if registry:                                                       # step 5
+        if registry:  # step 5
             registry.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
@@ -152,17 +177,32 @@ def report(args, samples: dict, archive_size: int) -> None:
     medians = {name: statistics.median(s) for name, s in samples.items()}
     mine = medians["minipod"]
     if args.json:
-        print(json.dumps({"layers": args.layers, "layer_mib": args.layer_mib,
-                          "runs": args.runs, "samples": samples, "medians": medians,
-                          "ratios": {n: mine / m for n, m in medians.items()
-                                     if n in ("skopeo", "podman")}}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "layers": args.layers,
+                    "layer_mib": args.layer_mib,
+                    "runs": args.runs,
+                    "samples": samples,
+                    "medians": medians,
+                    "ratios": {n: mine / m for n, m in medians.items() if n in ("skopeo", "podman")},
+                },
+                indent=1,
+            )
+        )
         return
-    print(f"image: {args.layers} layers x {args.layer_mib:g} MiB of random data "
-          f"({archive_size / (1 << 20):.1f} MiB pushed), {args.runs} runs, "
-          "empty destination each time")
+    print(
+        f"image: {args.layers} layers x {args.layer_mib:g} MiB of random data "
+        f"({archive_size / (1 << 20):.1f} MiB pushed), {args.runs} runs, "
+        "empty destination each time"
+    )
     print(f"{'':34}{'median':>9}{'min':>9}   minipod / this")
-    what = {"minipod": "minipod pull (+unpack)", "minipod in-process": "  pull_image() in-process",
-            "skopeo": "skopeo copy to oci: (no unpack)", "podman": "podman pull (+unpack)"}
+    what = {
+        "minipod": "minipod pull (+unpack)",
+        "minipod in-process": "  pull_image() in-process",
+        "skopeo": "skopeo copy to oci: (no unpack)",
+        "podman": "podman pull (+unpack)",
+    }
     for name, values in samples.items():
         ratio = f"{mine / medians[name]:10.2f}" if name in ("skopeo", "podman") else ""
         print(f"{what[name]:34}{medians[name]:8.3f}s{min(values):8.3f}s{ratio}")

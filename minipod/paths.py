@@ -60,6 +60,7 @@ class Instance:
         """A short id for names that must be unique per instance
         (cgroup dirs, and later bridge-independent link names)."""
         import hashlib
+
         return hashlib.sha256((self.root or "/").encode()).hexdigest()[:8]
 
 
@@ -67,6 +68,5 @@ def instance(root: str | None = None) -> Instance:
     root = root or os.environ.get("MINIPOD_ROOT") or None
     if root:
         root = os.path.abspath(root)
-        return Instance(root, os.path.join(root, "lib"), os.path.join(root, "run"),
-                        os.path.join(root, "etc"))
+        return Instance(root, os.path.join(root, "lib"), os.path.join(root, "run"), os.path.join(root, "etc"))
     return Instance(None, "/var/lib/minipod", "/run/minipod", "/etc/minipod")

@@ -1,10 +1,10 @@
 """Helpers shared by the command-line tests (test_cli*.py).
 
-    cleanup      a fixture: add(name, namespace) a pod, and it is deleted at
-                 the end of the test, even when the test fails
-    names()      the pods `get pods -o name` lists, as a set of names
-    error_lines()  the lines of stderr that report an error
-    manifest()   several YAML documents as one file's text
+cleanup      a fixture: add(name, namespace) a pod, and it is deleted at
+             the end of the test, even when the test fails
+names()      the pods `get pods -o name` lists, as a set of names
+error_lines()  the lines of stderr that report an error
+manifest()   several YAML documents as one file's text
 """
 
 import pytest
@@ -20,8 +20,9 @@ class Cleanup:
 
     def run(self) -> None:
         for ns, name in self.pods:
-            self.mp.run("delete", "pod", name, "-n", ns, "--grace-period", "0",
-                        "--ignore-not-found", check=False)
+            self.mp.run(
+                "delete", "pod", name, "-n", ns, "--grace-period", "0", "--ignore-not-found", check=False
+            )
 
 
 @pytest.fixture
@@ -35,12 +36,15 @@ def names(mp, *args: str) -> set[str]:
     """The pod names `minipod get pods ARGS -o name` prints."""
     out = mp.run("get", "pods", *args, "-o", "name").stdout
     assert all(line.startswith("pod/") for line in out.splitlines()), out
-    return {line[len("pod/"):] for line in out.splitlines()}
+    return {line[len("pod/") :] for line in out.splitlines()}
 
 
 def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines()
-            if line.startswith("error:") or line.startswith("Error from server")]
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.startswith("error:") or line.startswith("Error from server")
+    ]
 
 
 def manifest(*docs: str) -> str:

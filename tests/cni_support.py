@@ -46,8 +46,7 @@ def sh(*args: str, check: bool = True, input: str | None = None) -> subprocess.C
 def free_subnet() -> int:
     """N such that 10.199.N.0/24 is used by no route of the host."""
     routes = sh("ip", "-4", "route", "show", "table", "all").stdout
-    free = [n for n in range(1, 250)
-            if n not in _taken_subnets and f"10.199.{n}." not in routes]
+    free = [n for n in range(1, 250) if n not in _taken_subnets and f"10.199.{n}." not in routes]
     n = random.choice(free)
     _taken_subnets.add(n)
     return n
@@ -64,8 +63,7 @@ def free_port() -> int:
                 continue
 
 
-def run_plugin(plugin: str, command: str, conf, env: dict | None = None,
-               popen: bool = False):
+def run_plugin(plugin: str, command: str, conf, env: dict | None = None, popen: bool = False):
     """Run cni/PLUGIN as a runtime does; (exit code, parsed stdout or None,
     stderr). With popen=True, return the running Popen instead."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("CNI_")}
@@ -75,8 +73,9 @@ def run_plugin(plugin: str, command: str, conf, env: dict | None = None,
     data = conf if isinstance(conf, str) else json.dumps(conf)
     argv = [PYTHON, os.path.join(CNI_DIR, plugin)]
     if popen:
-        p = subprocess.Popen(argv, env=full, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            argv, env=full, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         p.stdin.write(data)
         p.stdin.close()
         p.stdin = None  # so that communicate() only reads
@@ -121,10 +120,21 @@ class Net:
 
     # --- configurations -----------------------------------------------------------------
     def bridge_conf(self, version: str = "1.0.0", **over) -> dict:
-        conf = {"cniVersion": version, "name": self.name, "type": "minipod-bridge",
-                "bridge": self.bridge, "isGateway": True, "ipMasq": True, "hairpinMode": True,
-                "ipam": {"type": "minipod-ipam", "ranges": [[{"subnet": str(self.subnet)}]],
-                         "routes": [{"dst": "0.0.0.0/0"}], "dataDir": self.data_dir}}
+        conf = {
+            "cniVersion": version,
+            "name": self.name,
+            "type": "minipod-bridge",
+            "bridge": self.bridge,
+            "isGateway": True,
+            "ipMasq": True,
+            "hairpinMode": True,
+            "ipam": {
+                "type": "minipod-ipam",
+                "ranges": [[{"subnet": str(self.subnet)}]],
+                "routes": [{"dst": "0.0.0.0/0"}],
+                "dataDir": self.data_dir,
+            },
+        }
         conf.update(over)
         return conf
 
@@ -133,10 +143,15 @@ class Net:
         conf["type"] = "minipod-ipam"
         return conf
 
-    def portmap_conf(self, prev: dict | None, mappings: list[dict] | None = None,
-                     version: str = "1.0.0") -> dict:
-        conf = {"cniVersion": version, "name": self.name, "type": "minipod-portmap",
-                "capabilities": {"portMappings": True}}
+    def portmap_conf(
+        self, prev: dict | None, mappings: list[dict] | None = None, version: str = "1.0.0"
+    ) -> dict:
+        conf = {
+            "cniVersion": version,
+            "name": self.name,
+            "type": "minipod-portmap",
+            "capabilities": {"portMappings": True},
+        }
         if mappings is not None:
             conf["runtimeConfig"] = {"portMappings": mappings}
         if prev is not None:

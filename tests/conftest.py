@@ -47,9 +47,13 @@ class Minipod:
         os.makedirs(self.root, exist_ok=True)
         env = dict(os.environ, MINIPOD_BACKOFF_BASE=BACKOFF_BASE)
         self.log = open(os.path.join(self.root, "daemon-test.log"), "ab")
-        self.daemon = subprocess.Popen([MINIPOD, "--root", self.root, "daemon", "--bridge", self.bridge,
-                                        "--subnet", self.subnet], env=env,
-                                       stdout=self.log, stderr=self.log, start_new_session=True)
+        self.daemon = subprocess.Popen(
+            [MINIPOD, "--root", self.root, "daemon", "--bridge", self.bridge, "--subnet", self.subnet],
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+        )
         sock = os.path.join(self.root, "run", "minipod.sock")
         deadline = time.time() + 20
         while not _accepts(sock):  # a killed daemon leaves its socket file behind
@@ -62,15 +66,23 @@ class Minipod:
         self.daemon.wait(10)
 
     # --- commands -------------------------------------------------------------
-    def run(self, *args, check: bool = True, input: str | None = None,
-            timeout: float = 90) -> subprocess.CompletedProcess:
+    def run(
+        self, *args, check: bool = True, input: str | None = None, timeout: float = 90
+    ) -> subprocess.CompletedProcess:
         # The tests start and kill their daemons themselves: never another.
         env = dict(os.environ, MINIPOD_BACKOFF_BASE=BACKOFF_BASE, MINIPOD_NO_AUTOSTART="1")
-        p = subprocess.run([MINIPOD, "--root", self.root, *args], input=input, text=True,
-                           capture_output=True, timeout=timeout, env=env)
+        p = subprocess.run(
+            [MINIPOD, "--root", self.root, *args],
+            input=input,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+        )
         if check and p.returncode != 0:
-            raise AssertionError(f"minipod {' '.join(args)} exited {p.returncode}\n"
-                                 f"stdout: {p.stdout}\nstderr: {p.stderr}")
+            raise AssertionError(
+                f"minipod {' '.join(args)} exited {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}"
+            )
         return p
 
     def apply(self, manifest: str, *extra) -> subprocess.CompletedProcess:
@@ -99,8 +111,10 @@ class Minipod:
             if predicate(pod):
                 return pod
             if time.time() > deadline:
-                raise AssertionError(f"pod {name}: timed out waiting for {what}; status:\n"
-                                     f"{json.dumps(pod.get('status'), indent=1)}")
+                raise AssertionError(
+                    f"pod {name}: timed out waiting for {what}; status:\n"
+                    f"{json.dumps(pod.get('status'), indent=1)}"
+                )
             time.sleep(0.05)
 
     # --- the host, as the tests check it ----------------------------------------
@@ -127,10 +141,11 @@ class Minipod:
 
     def stop(self) -> None:
         if self.daemon and self.daemon.poll() is None:
-            for name in [p["metadata"]["name"] for p in
-                         json.loads(self.run("get", "pods", "-A", "-o", "json").stdout)["items"]]:
-                self.run("delete", "pod", name, "--grace-period", "0", "--ignore-not-found",
-                         check=False)
+            for name in [
+                p["metadata"]["name"]
+                for p in json.loads(self.run("get", "pods", "-A", "-o", "json").stdout)["items"]
+            ]:
+                self.run("delete", "pod", name, "--grace-period", "0", "--ignore-not-found", check=False)
             self.kill_daemon(signal.SIGTERM)
 
 
@@ -181,8 +196,16 @@ def pod_name(request) -> str:
     return base[-50:].strip("-") or "pod"
 
 
-def pod_yaml(name: str, command: str, *, image: str = "busybox:1.35", extra_spec: str = "",
-             extra_container: str = "", restart: str = "Always", labels: str = "") -> str:
+def pod_yaml(
+    name: str,
+    command: str,
+    *,
+    image: str = "busybox:1.35",
+    extra_spec: str = "",
+    extra_container: str = "",
+    restart: str = "Always",
+    labels: str = "",
+) -> str:
     """A one-container Pod running `sh -c COMMAND`."""
     return f"""apiVersion: v1
 kind: Pod

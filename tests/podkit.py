@@ -33,8 +33,12 @@ def pod(name: str, *containers: dict, labels: dict | None = None, **spec) -> dic
     meta = {"name": name}
     if labels:
         meta["labels"] = labels
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-            "spec": dict(spec, containers=list(containers))}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": dict(spec, containers=list(containers)),
+    }
 
 
 class Pods:
@@ -81,6 +85,7 @@ def eventually(fn, timeout: float = 10, what: str = "condition", interval: float
 
 # --- the host's view ------------------------------------------------------------
 
+
 def ns_inode(pid, nstype: str) -> int:
     return os.stat(f"/proc/{pid}/ns/{nstype}").st_ino
 
@@ -115,8 +120,12 @@ def pod_mountinfo(init_pid) -> list[dict]:
     """The mount table of the pod's mount namespace. The pod init confines
     itself to a namespace of its own and keeps the pod's open on fd 3, so
     enter that one to read it."""
-    out = subprocess.run(["nsenter", f"--mount=/proc/{init_pid}/fd/3", "cat", "/proc/self/mountinfo"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["nsenter", f"--mount=/proc/{init_pid}/fd/3", "cat", "/proc/self/mountinfo"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return _parse_mountinfo(out)
 
 
@@ -125,8 +134,15 @@ def _parse_mountinfo(text: str) -> list[dict]:
     for line in text.splitlines(keepends=True):
         fields = line.split()
         sep = fields.index("-")
-        out.append({"point": fields[4], "options": fields[5], "type": fields[sep + 1],
-                    "source": fields[sep + 2], "line": line})
+        out.append(
+            {
+                "point": fields[4],
+                "options": fields[5],
+                "type": fields[sep + 1],
+                "source": fields[sep + 2],
+                "line": line,
+            }
+        )
     return out
 
 
@@ -146,8 +162,16 @@ def pod_dirs_of(mp, pod_name: str) -> list[str]:
     view = mp.inspect(pod_name)
     uid = view["uid"]
     dirs = [os.path.join(mp.root, "run", "pods", uid), os.path.join(mp.root, "lib", "volumes", uid)]
-    dirs += [os.path.join(mp.root, "lib", "containers", c["containerID"])
-             for c in view["containers"] if c.get("containerID")]
-    dirs += sorted({os.path.dirname(os.path.dirname(c["logPath"]))  # LOGS/CONTAINER/N.log
-                    for c in view["containers"] if c.get("logPath")})
+    dirs += [
+        os.path.join(mp.root, "lib", "containers", c["containerID"])
+        for c in view["containers"]
+        if c.get("containerID")
+    ]
+    dirs += sorted(
+        {
+            os.path.dirname(os.path.dirname(c["logPath"]))  # LOGS/CONTAINER/N.log
+            for c in view["containers"]
+            if c.get("logPath")
+        }
+    )
     return dirs

@@ -24,8 +24,9 @@ HTTP_PORT = 8080
 GET = "GET / HTTP/1.0\r\n\r\n"
 
 
-def sh(*args: str, check: bool = True, input: str | None = None,
-       timeout: float = 60) -> subprocess.CompletedProcess:
+def sh(
+    *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     p = subprocess.run(args, capture_output=True, text=True, input=input, timeout=timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {p.returncode}: {p.stdout}{p.stderr}")
@@ -39,10 +40,10 @@ def eventually(fn, timeout: float = 15, what: str = "condition", interval: float
 
 # --- pods -------------------------------------------------------------------------
 
+
 def web_ctr(name: str, body: str, port: int = HTTP_PORT, **fields) -> dict:
     """busybox httpd serving `body` as / on `port`."""
-    script = (f"mkdir -p /www && echo {body} > /www/index.html && "
-              f"exec httpd -f -p {port} -h /www")
+    script = f"mkdir -p /www && echo {body} > /www/index.html && exec httpd -f -p {port} -h /www"
     return ctr(name, script, **fields)
 
 
@@ -75,6 +76,7 @@ def delete_quietly(mp, *names: str) -> None:
 
 # --- HTTP, from wherever ------------------------------------------------------------
 
+
 def _body(raw: str) -> str:
     """The last line of an HTTP answer (the one-line body), or ''."""
     lines = raw.strip().splitlines()
@@ -93,18 +95,24 @@ def http_from_host(host: str, port: int = HTTP_PORT, timeout: float = 3) -> str:
     return _body(data.decode(errors="replace"))
 
 
-def http_from_pod(mp, name: str, host: str, port: int = HTTP_PORT,
-                  container: str | None = None) -> str:
+def http_from_pod(mp, name: str, host: str, port: int = HTTP_PORT, container: str | None = None) -> str:
     """GET / from inside pod `name` with busybox nc."""
     args = ["exec", name] + (["-c", container] if container else [])
-    p = mp.run(*args, "--", "sh", "-c",
-               f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port}",
-               check=False, timeout=30)
+    p = mp.run(
+        *args,
+        "--",
+        "sh",
+        "-c",
+        f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port}",
+        check=False,
+        timeout=30,
+    )
     return _body(p.stdout)
 
 
-def pod_sh(mp, name: str, script: str, container: str | None = None,
-           check: bool = True) -> subprocess.CompletedProcess:
+def pod_sh(
+    mp, name: str, script: str, container: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     args = ["exec", name] + (["-c", container] if container else [])
     return mp.run(*args, "--", "sh", "-c", script, check=check, timeout=30)
 
@@ -116,6 +124,7 @@ def wait_http(get, want: str, what: str, timeout: float = 15) -> None:
 
 # --- the host's view of an instance's network -------------------------------------------
 
+
 def instance_network(mp) -> dict:
     """The instance's conflist: network name, bridge, subnet, lease dir."""
     with open(os.path.join(mp.root, "etc", "net.d", "10-minipod.conflist")) as f:
@@ -123,10 +132,13 @@ def instance_network(mp) -> dict:
     first = conf["plugins"][0]
     ipam = first["ipam"]
     data_dir = ipam.get("dataDir", "/var/lib/cni/networks")
-    return {"name": conf["name"], "bridge": first.get("bridge", "cni0"),
-            "subnet": ipaddress.ip_network(ipam["ranges"][0][0]["subnet"]),
-            "lease_dir": os.path.join(data_dir, conf["name"]),
-            "table": f"minipod-{conf['name']}"}
+    return {
+        "name": conf["name"],
+        "bridge": first.get("bridge", "cni0"),
+        "subnet": ipaddress.ip_network(ipam["ranges"][0][0]["subnet"]),
+        "lease_dir": os.path.join(data_dir, conf["name"]),
+        "table": f"minipod-{conf['name']}",
+    }
 
 
 def bridge_ports(bridge: str) -> set[str]:
@@ -252,8 +264,9 @@ def check_network_matches_pods(mp, net: dict) -> dict[str, str]:
     per live pod. Returns {pod name: IP}."""
     items = live_pods(mp)
     ips = {p["metadata"]["name"]: p["status"].get("podIP") for p in items}
-    assert all(p["status"]["phase"] == "Running" for p in items), \
-        {p["metadata"]["name"]: p["status"]["phase"] for p in items}
+    assert all(p["status"]["phase"] == "Running" for p in items), {
+        p["metadata"]["name"]: p["status"]["phase"] for p in items
+    }
     assert all(ips.values()), f"a pod without an IP: {ips}"
     assert len(set(ips.values())) == len(ips), f"an IP held by two pods: {ips}"
     assert all(ipaddress.ip_address(ip) in net["subnet"] for ip in ips.values()), ips
@@ -264,12 +277,17 @@ def check_network_matches_pods(mp, net: dict) -> dict[str, str]:
     for p in items:
         view = mp.inspect(p["metadata"]["name"], p["metadata"]["namespace"])["network"]
         if view["state"] != "ready":
-            raise AssertionError(f"pod {p['metadata']['name']} runs, its network is {view}\n"
-                                 + _diagnosis(mp, p["metadata"]["name"], p["metadata"]["namespace"]))
+            raise AssertionError(
+                f"pod {p['metadata']['name']} runs, its network is {view}\n"
+                + _diagnosis(mp, p["metadata"]["name"], p["metadata"]["namespace"])
+            )
         veths.add(view["vethHost"])
     assert bridge_ports(net["bridge"]) == veths, "the bridge's ports differ from the live pods' veths"
-    masq = sorted(r.get("comment", "") for r in nft_rules(net["table"])
-                  if r["chain"] == "postrouting" and r.get("comment", "").startswith("masq "))
+    masq = sorted(
+        r.get("comment", "")
+        for r in nft_rules(net["table"])
+        if r["chain"] == "postrouting" and r.get("comment", "").startswith("masq ")
+    )
     assert masq == sorted(f"masq {uid} eth0" for uid in uids.values()), masq
     return ips
 
@@ -286,6 +304,7 @@ def _diagnosis(mp, name: str, namespace: str) -> str:
 
 
 # --- another machine: a network namespace on a veth pair ------------------------------
+
 
 def _used_networks() -> list[ipaddress.IPv4Network]:
     used = []
@@ -322,8 +341,7 @@ class OutsideHost:
     def __enter__(self):
         try:
             sh("ip", "netns", "add", self.netns)
-            sh("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", "eth0",
-               "netns", self.netns)
+            sh("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", "eth0", "netns", self.netns)
             sh("ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_if)
             sh("ip", "link", "set", self.host_if, "up")
             sh("ip", "-n", self.netns, "link", "set", "lo", "up")
@@ -352,18 +370,20 @@ class OutsideHost:
 
     def http_get(self, host: str, port: int) -> str:
         """GET / from the other machine (Python's socket, as http_from_host)."""
-        code = ("import socket,sys\n"
-                "try:\n"
-                f"    s = socket.create_connection(({host!r}, {port}), timeout=3)\n"
-                f"    s.sendall({GET.encode()!r})\n"
-                "    data = b''\n"
-                "    while True:\n"
-                "        chunk = s.recv(4096)\n"
-                "        if not chunk: break\n"
-                "        data += chunk\n"
-                "    sys.stdout.write(data.decode(errors='replace'))\n"
-                "except OSError as e:\n"
-                "    sys.stderr.write(str(e))\n")
+        code = (
+            "import socket,sys\n"
+            "try:\n"
+            f"    s = socket.create_connection(({host!r}, {port}), timeout=3)\n"
+            f"    s.sendall({GET.encode()!r})\n"
+            "    data = b''\n"
+            "    while True:\n"
+            "        chunk = s.recv(4096)\n"
+            "        if not chunk: break\n"
+            "        data += chunk\n"
+            "    sys.stdout.write(data.decode(errors='replace'))\n"
+            "except OSError as e:\n"
+            "    sys.stderr.write(str(e))\n"
+        )
         return _body(self.run(sys.executable, "-c", code).stdout)
 
     def udp_ask(self, host: str, port: int, payload: str) -> str:
@@ -373,16 +393,22 @@ class OutsideHost:
     def tcp_listener(self, port: int) -> subprocess.Popen:
         """A server on the other machine that accepts one connection, prints
         the peer's address and says hello; returns once it listens."""
-        code = ("import socket,sys\n"
-                "s = socket.socket()\n"
-                "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-                f"s.bind(('0.0.0.0', {port})); s.listen(5); s.settimeout(60)\n"
-                "print('listening', flush=True)\n"
-                "c, peer = s.accept()\n"
-                "print(peer[0], flush=True)\n"
-                "c.sendall(b'hello-from-outside\\n'); c.close()\n")
-        p = subprocess.Popen(["ip", "netns", "exec", self.netns, sys.executable, "-c", code],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        code = (
+            "import socket,sys\n"
+            "s = socket.socket()\n"
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+            f"s.bind(('0.0.0.0', {port})); s.listen(5); s.settimeout(60)\n"
+            "print('listening', flush=True)\n"
+            "c, peer = s.accept()\n"
+            "print(peer[0], flush=True)\n"
+            "c.sendall(b'hello-from-outside\\n'); c.close()\n"
+        )
+        p = subprocess.Popen(
+            ["ip", "netns", "exec", self.netns, sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.procs.append(p)
         line = p.stdout.readline().strip()
         assert line == "listening", f"the outside listener did not start: {p.stderr.read()}"
@@ -390,14 +416,16 @@ class OutsideHost:
 
 
 def udp_ask(host: str, port: int, payload: str, netns: str | None = None) -> str:
-    code = ("import socket\n"
-            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)\n"
-            f"s.sendto({payload.encode()!r}, ({host!r}, {port}))\n"
-            "try:\n"
-            "    print(s.recvfrom(4096)[0].decode(), end='')\n"
-            "except OSError:\n"
-            "    pass\n")
-    argv = ([ "ip", "netns", "exec", netns] if netns else []) + [sys.executable, "-c", code]
+    code = (
+        "import socket\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)\n"
+        f"s.sendto({payload.encode()!r}, ({host!r}, {port}))\n"
+        "try:\n"
+        "    print(s.recvfrom(4096)[0].decode(), end='')\n"
+        "except OSError:\n"
+        "    pass\n"
+    )
+    argv = (["ip", "netns", "exec", netns] if netns else []) + [sys.executable, "-c", code]
     return sh(*argv, check=False).stdout.strip()
 
 
@@ -405,15 +433,21 @@ def udp_echo_in(netns_path: str, port: int) -> subprocess.Popen:
     """A UDP echo server inside a pod's network namespace (its pinned
     netns): the image's busybox has no UDP server, and what a hostPort
     reaches is the pod's network, whichever process listens there."""
-    code = ("import socket\n"
-            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-            f"s.bind(('0.0.0.0', {port}))\n"
-            "print('listening', flush=True)\n"
-            "while True:\n"
-            "    data, peer = s.recvfrom(4096)\n"
-            "    s.sendto(b'echo:' + data, peer)\n")
-    p = subprocess.Popen(["nsenter", f"--net={netns_path}", sys.executable, "-c", code],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    code = (
+        "import socket\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        f"s.bind(('0.0.0.0', {port}))\n"
+        "print('listening', flush=True)\n"
+        "while True:\n"
+        "    data, peer = s.recvfrom(4096)\n"
+        "    s.sendto(b'echo:' + data, peer)\n"
+    )
+    p = subprocess.Popen(
+        ["nsenter", f"--net={netns_path}", sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = p.stdout.readline().strip()
     if line != "listening":
         p.kill()
@@ -421,9 +455,35 @@ def udp_echo_in(netns_path: str, port: int) -> subprocess.Popen:
     return p
 
 
-__all__ = ["BUSYBOX", "HTTP_PORT", "OutsideHost", "bridge_ports", "check_network_matches_pods",
-           "delete_quietly", "eventually", "free_port", "http_from_host", "http_from_pod",
-           "instance_network", "kill_pids", "leases", "link_exists", "live_pods", "manifest",
-           "instance_uids", "netns_pins", "nft_rules", "nft_tables", "pod_inits", "pod_ip", "pod_sh",
-           "rules_with_port", "sh", "sleeper_pod", "udp_ask", "udp_echo_in", "wait_http",
-           "web_pod"]
+__all__ = [
+    "BUSYBOX",
+    "HTTP_PORT",
+    "OutsideHost",
+    "bridge_ports",
+    "check_network_matches_pods",
+    "delete_quietly",
+    "eventually",
+    "free_port",
+    "http_from_host",
+    "http_from_pod",
+    "instance_network",
+    "kill_pids",
+    "leases",
+    "link_exists",
+    "live_pods",
+    "manifest",
+    "instance_uids",
+    "netns_pins",
+    "nft_rules",
+    "nft_tables",
+    "pod_inits",
+    "pod_ip",
+    "pod_sh",
+    "rules_with_port",
+    "sh",
+    "sleeper_pod",
+    "udp_ask",
+    "udp_echo_in",
+    "wait_http",
+    "web_pod",
+]

@@ -50,18 +50,25 @@ class RegistryServer:
             htpasswd = os.path.join(self.dir, "htpasswd")
             with open(htpasswd, "w") as f:
                 for user, password in self.users.items():
-                    f.write(subprocess.run(["htpasswd", "-Bbn", user, password], check=True,
-                                           capture_output=True, text=True).stdout.strip() + "\n")
+                    f.write(
+                        subprocess.run(
+                            ["htpasswd", "-Bbn", user, password], check=True, capture_output=True, text=True
+                        ).stdout.strip()
+                        + "\n"
+                    )
             auth = f"auth:\n  htpasswd:\n    realm: test-realm\n    path: {htpasswd}\n"
         config = os.path.join(self.dir, "config.yml")
         with open(config, "w") as f:
-            f.write("version: 0.1\nlog:\n  level: info\n"
-                    f"storage:\n  filesystem:\n    rootdirectory: {self.storage}\n"
-                    "http:\n  addr: 127.0.0.1:0\n  secret: test-secret\n" + auth)
+            f.write(
+                "version: 0.1\nlog:\n  level: info\n"
+                f"storage:\n  filesystem:\n    rootdirectory: {self.storage}\n"
+                "http:\n  addr: 127.0.0.1:0\n  secret: test-secret\n" + auth
+            )
         errors = os.path.join(self.dir, "registry.log")
         with open(self.access_log, "wb") as out, open(errors, "wb") as err:
-            self.proc = subprocess.Popen(["docker-registry", "serve", config], stdout=out,
-                                         stderr=err, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                ["docker-registry", "serve", config], stdout=out, stderr=err, stdin=subprocess.DEVNULL
+            )
         deadline = time.time() + 20
         while self.host is None:
             with open(errors) as f:
@@ -103,11 +110,18 @@ def push(source: str, dest: str, creds: str | None = None, all_images: bool = Fa
     cmd = ["skopeo", "--policy", "/dev/stdin", "copy", "-q", "--dest-tls-verify=false"]
     cmd += ["--dest-creds", creds] if creds else []
     cmd += ["--all"] if all_images else []
-    subprocess.run(cmd + [source, f"docker://{dest}"], check=True, capture_output=True,
-                   input=INSECURE_POLICY, text=True, timeout=120)
+    subprocess.run(
+        cmd + [source, f"docker://{dest}"],
+        check=True,
+        capture_output=True,
+        input=INSECURE_POLICY,
+        text=True,
+        timeout=120,
+    )
 
 
 # ---------------------------------------------------------------- images
+
 
 def random_layer(name: str, size: int, seed: int | str) -> bytes:
     """A layer tar with one file of SIZE pseudo-random bytes (same SEED, same tar)."""
@@ -119,8 +133,7 @@ def file_layer(files: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in files.items():
-            tar.addfile(baseimage.tar_entry(name, tarfile.REGTYPE, 0o644, len(data)),
-                        io.BytesIO(data))
+            tar.addfile(baseimage.tar_entry(name, tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
     return buf.getvalue()
 
 
@@ -136,20 +149,27 @@ def write_layout(path: str, tag: str, images: list[tuple[dict, list[bytes]]]) ->
 
     for platform, layers in images:
         gz = [gzip.compress(t, mtime=0) for t in layers]
-        config = baseimage.canonical_json({**platform, "config": {"Cmd": ["sh"]},
-                                           "rootfs": {"type": "layers", "diff_ids": [
-                                               baseimage.sha256(t) for t in layers]}})
-        manifest = baseimage.canonical_json({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": add(OCI_CONFIG, config),
-            "layers": [add(OCI_LAYER_GZIP, b) for b in gz]})
+        config = baseimage.canonical_json(
+            {
+                **platform,
+                "config": {"Cmd": ["sh"]},
+                "rootfs": {"type": "layers", "diff_ids": [baseimage.sha256(t) for t in layers]},
+            }
+        )
+        manifest = baseimage.canonical_json(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": add(OCI_CONFIG, config),
+                "layers": [add(OCI_LAYER_GZIP, b) for b in gz],
+            }
+        )
         entries.append(add(OCI_MANIFEST, manifest, platform=platform))
         found[f"{platform['os']}/{platform['architecture']}"] = entries[-1]["digest"]
     top = entries[0]
     found["index"] = None
     if len(entries) > 1:
-        index = baseimage.canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
-                                          "manifests": entries})
+        index = baseimage.canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
         top = add(OCI_INDEX, index)
         found["index"] = top["digest"]
     os.makedirs(os.path.join(path, "blobs", "sha256"), exist_ok=True)
@@ -167,6 +187,7 @@ def write_layout(path: str, tag: str, images: list[tuple[dict, list[bytes]]]) ->
 
 # ---------------------------------------------------------------- a token registry
 
+
 class TokenRegistry:
     """Serves the image of an OCI layout directory as REPO:TAG, only to
     requests with a Bearer token from GET /token (token.md), which needs
@@ -175,7 +196,7 @@ class TokenRegistry:
     def __init__(self, layout: str, repo: str, tag: str, users: dict | None = None):
         self.layout, self.repo, self.tag, self.users = layout, repo, tag, users or {}
         self.tokens: set[str] = set()
-        self.requests: list[tuple[str, str]] = []       # (path, Authorization)
+        self.requests: list[tuple[str, str]] = []  # (path, Authorization)
         with open(os.path.join(layout, "index.json")) as f:
             self.top = json.load(f)["manifests"][0]
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -212,40 +233,51 @@ class TokenRegistry:
                 if self.path.startswith("/token?"):
                     return self.token(auth)
                 if auth.removeprefix("Bearer ") not in registry.tokens:
-                    challenge = (f'Bearer realm="http://{registry.host}/token",service='
-                                 f'"fake-registry",scope="repository:{registry.repo}:pull"')
-                    return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":'
-                                      b'"authentication required"}]}',
-                                      {"WWW-Authenticate": challenge})
+                    challenge = (
+                        f'Bearer realm="http://{registry.host}/token",service='
+                        f'"fake-registry",scope="repository:{registry.repo}:pull"'
+                    )
+                    return self.reply(
+                        401,
+                        b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                        {"WWW-Authenticate": challenge},
+                    )
                 prefix = f"/v2/{registry.repo}/"
                 kind, _, ref = self.path.removeprefix(prefix).partition("/")
                 digest = registry.top["digest"] if ref == registry.tag else ref
                 path = os.path.join(registry.layout, "blobs", "sha256", digest[7:])
                 if not self.path.startswith(prefix) or not os.path.isfile(path):
-                    return self.reply(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN",'
-                                      b'"message":"manifest unknown"}]}')
+                    return self.reply(
+                        404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}'
+                    )
                 with open(path, "rb") as f:
                     data = f.read()
                 media = json.loads(data).get("mediaType") if kind == "manifests" else None
-                self.reply(200, data, {"Content-Type": media or "application/octet-stream",
-                                       "Docker-Content-Digest": digest})
+                self.reply(
+                    200,
+                    data,
+                    {"Content-Type": media or "application/octet-stream", "Docker-Content-Digest": digest},
+                )
 
             def token(self, auth: str):
                 if registry.users:
                     try:
-                        user, _, password = base64.b64decode(
-                            auth.removeprefix("Basic ")).decode().partition(":")
+                        user, _, password = (
+                            base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+                        )
                     except ValueError:
                         user, password = "", None
                     if registry.users.get(user) != password:
                         return self.reply(401, b'{"details":"incorrect username or password"}')
                 token = secrets.token_hex(16)
                 registry.tokens.add(token)
-                self.reply(200, json.dumps({"token": token, "expires_in": 300}).encode(),
-                           {"Content-Type": "application/json"})
+                self.reply(
+                    200,
+                    json.dumps({"token": token, "expires_in": 300}).encode(),
+                    {"Content-Type": "application/json"},
+                )
 
         return Handler
-
 
 
 # --- fixtures shared by the pull tests (imported by the test modules) ---------

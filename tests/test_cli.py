@@ -3,6 +3,7 @@ version and image ls, through the real `minipod` command and daemon.
 
 Logs and exec are in test_cli_exec_logs.py.
 """
+
 import json
 import os
 import re
@@ -26,6 +27,7 @@ def write(tmp_path, text: str, name: str = "pods.yaml") -> str:
 
 
 # --- run ------------------------------------------------------------------------------
+
 
 def test_run_creates_every_pod_of_a_file_and_a_rerun_is_unchanged(mp, pod_name, cleanup, tmp_path):
     a, b = pod_name + "-a", pod_name + "-b"
@@ -54,11 +56,14 @@ def test_run_explains_why_a_pod_cannot_run(mp, pod_name, cleanup, case):
     cleanup.add(pod_name)
     text, expected = {
         "exit-code": (pod_yaml(pod_name, "exit 3", restart="Never"), ["Error", "3"]),
-        "no-command": (pod_yaml(pod_name, "").replace('["sh", "-c", ""]', '["nosuchcmd"]'),
-                       ['exec: "nosuchcmd"', "executable file not found in $PATH"]),
-        "never-pull": (pod_yaml(pod_name, SLEEP, image="busybox:0.0.404",
-                                extra_container="    imagePullPolicy: Never"),
-                       ["ErrImageNeverPull"]),
+        "no-command": (
+            pod_yaml(pod_name, "").replace('["sh", "-c", ""]', '["nosuchcmd"]'),
+            ['exec: "nosuchcmd"', "executable file not found in $PATH"],
+        ),
+        "never-pull": (
+            pod_yaml(pod_name, SLEEP, image="busybox:0.0.404", extra_container="    imagePullPolicy: Never"),
+            ["ErrImageNeverPull"],
+        ),
     }[case]
     p = mp.run_pod(text, check=False)
     assert p.returncode == 1, p.stderr
@@ -66,16 +71,22 @@ def test_run_explains_why_a_pod_cannot_run(mp, pod_name, cleanup, case):
     [line] = error_lines(p.stderr)
     assert pod_name in line and '"main"' in line, line
     for word in expected:
-        assert re.search(rf"(?<![\w.]){re.escape(word)}(?![\w.])", line), \
+        assert re.search(rf"(?<![\w.]){re.escape(word)}(?![\w.])", line), (
             f"{word!r} not in the error line: {line}"
+        )
 
 
 def test_run_prints_one_error_line_per_failed_pod(mp, pod_name, cleanup, tmp_path):
     good, bad, absent = pod_name + "-ok", pod_name + "-exit", pod_name + "-img"
     cleanup.add(good, bad, absent)
-    path = write(tmp_path, manifest(
-        pod_yaml(good, SLEEP), pod_yaml(bad, "exit 3", restart="Never"),
-        pod_yaml(absent, SLEEP, image="busybox:0.0.404", extra_container="    imagePullPolicy: Never")))
+    path = write(
+        tmp_path,
+        manifest(
+            pod_yaml(good, SLEEP),
+            pod_yaml(bad, "exit 3", restart="Never"),
+            pod_yaml(absent, SLEEP, image="busybox:0.0.404", extra_container="    imagePullPolicy: Never"),
+        ),
+    )
     p = mp.run("run", path, "--timeout", "30", check=False)
     assert p.returncode == 1
     lines = error_lines(p.stderr)
@@ -89,10 +100,14 @@ def test_run_prints_one_error_line_per_failed_pod(mp, pod_name, cleanup, tmp_pat
 
 def test_run_gives_up_after_timeout(mp, pod_name, cleanup):
     cleanup.add(pod_name)
-    stuck = pod_yaml(pod_name, SLEEP, extra_spec="""  initContainers:
+    stuck = pod_yaml(
+        pod_name,
+        SLEEP,
+        extra_spec="""  initContainers:
   - name: wait
     image: busybox:1.35
-    command: ["sleep", "3600"]""")
+    command: ["sleep", "3600"]""",
+    )
     p = mp.run("run", "-", "--timeout", "1", input=stuck, check=False)
     assert p.returncode == 1
     [line] = error_lines(p.stderr)
@@ -102,14 +117,15 @@ def test_run_gives_up_after_timeout(mp, pod_name, cleanup):
 
 # --- validation through the command line ---------------------------------------------------
 
-TYPO = 'spec.containers[0].imagePullPolicyy: unknown field; did you mean imagePullPolicy?'
+TYPO = "spec.containers[0].imagePullPolicyy: unknown field; did you mean imagePullPolicy?"
 
 
 @pytest.mark.parametrize("verb", [["run", "-"], ["apply", "-f", "-"]])
 def test_a_misspelt_field_is_refused_and_nothing_is_created(mp, pod_name, cleanup, verb):
     cleanup.add(pod_name)
-    p = mp.run(*verb, input=pod_yaml(pod_name, SLEEP, extra_container="    imagePullPolicyy: Never"),
-               check=False)
+    p = mp.run(
+        *verb, input=pod_yaml(pod_name, SLEEP, extra_container="    imagePullPolicyy: Never"), check=False
+    )
     assert_user_error(p, TYPO)
     items = json.loads(mp.run("get", "pods", "-o", "json").stdout)["items"]
     assert [i for i in items if i["metadata"]["name"] == pod_name] == []
@@ -118,16 +134,24 @@ def test_a_misspelt_field_is_refused_and_nothing_is_created(mp, pod_name, cleanu
 def test_one_bad_document_stops_the_whole_file(mp, pod_name, cleanup, tmp_path):
     first, second = pod_name + "-good", pod_name + "-bad"
     cleanup.add(first, second)
-    path = write(tmp_path, manifest(pod_yaml(first, SLEEP), pod_yaml(
-        second, SLEEP, extra_container="    imagePullPolicyy: Never")))
+    path = write(
+        tmp_path,
+        manifest(
+            pod_yaml(first, SLEEP), pod_yaml(second, SLEEP, extra_container="    imagePullPolicyy: Never")
+        ),
+    )
     assert_user_error(mp.run("run", path, check=False), TYPO)
     assert_user_error(mp.run("apply", "-f", path, check=False), TYPO)
     assert not names(mp) & {first, second}
 
 
 def _two_mains(name: str) -> str:
-    return pod_yaml(name, SLEEP, extra_container="""  - name: main
-    image: busybox:1.35""")
+    return pod_yaml(
+        name,
+        SLEEP,
+        extra_container="""  - name: main
+    image: busybox:1.35""",
+    )
 
 
 @pytest.mark.parametrize("case", ["duplicate-container", "bad-name", "bad-yaml", "deployment"])
@@ -137,8 +161,10 @@ def test_invalid_manifests_are_refused(mp, pod_name, cleanup, case):
         "duplicate-container": (_two_mains(pod_name), ["spec.containers[1].name", '"main"']),
         "bad-name": (pod_yaml("My_Pod", SLEEP), ["metadata.name", '"My_Pod"', "RFC 1123"]),
         "bad-yaml": (pod_yaml(pod_name, SLEEP) + "  volumes: [\n", ["YAML", "line"]),
-        "deployment": (f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {pod_name}\n"
-                       f"spec: {{}}\n", ["Deployment", "Pod"]),
+        "deployment": (
+            f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {pod_name}\nspec: {{}}\n",
+            ["Deployment", "Pod"],
+        ),
     }[case]
     p = mp.run_pod(text, check=False)
     assert_user_error(p, *expected)
@@ -149,12 +175,18 @@ def test_invalid_manifests_are_refused(mp, pod_name, cleanup, case):
 
 def test_unimplemented_fields_warn_and_the_pod_runs(mp, pod_name, cleanup):
     cleanup.add(pod_name)
-    p = mp.run_pod(pod_yaml(pod_name, SLEEP, extra_container="""    resources:
+    p = mp.run_pod(
+        pod_yaml(
+            pod_name,
+            SLEEP,
+            extra_container="""    resources:
       limits:
         memory: 64Mi
     securityContext:
       seccompProfile:
-        type: RuntimeDefault"""))
+        type: RuntimeDefault""",
+        )
+    )
     warnings = [line for line in p.stderr.splitlines() if line.startswith("Warning:")]
     assert any("spec.containers[0].securityContext.seccompProfile" in w for w in warnings), p.stderr
     assert any("spec.containers[0].resources" in w for w in warnings), p.stderr
@@ -181,15 +213,22 @@ def test_real_tool_output_is_applied_and_runs(mp, pod_name, cleanup, tmp_path, f
     p = mp.run("apply", "-f", write(tmp_path, yaml.safe_dump(pod)))
     assert p.stdout.strip() == f"pod/{pod_name} created"
     assert "Traceback" not in p.stderr
-    got = mp.wait_for(pod_name, lambda x: x["status"]["containerStatuses"]
-                      and all(c["ready"] for c in x["status"]["containerStatuses"]), what="Running")
+    got = mp.wait_for(
+        pod_name,
+        lambda x: (
+            x["status"]["containerStatuses"] and all(c["ready"] for c in x["status"]["containerStatuses"])
+        ),
+        what="Running",
+    )
     assert got["status"]["phase"] == "Running"
-    assert [c["name"] for c in got["status"]["containerStatuses"]] == \
-        [c["name"] for c in pod["spec"]["containers"]]
+    assert [c["name"] for c in got["status"]["containerStatuses"]] == [
+        c["name"] for c in pod["spec"]["containers"]
+    ]
     assert got["metadata"]["labels"] == pod["metadata"]["labels"]
 
 
 # --- get ------------------------------------------------------------------------------------
+
 
 def test_get_pods_lists_and_shows_one(mp, pod_name, cleanup):
     cleanup.add(pod_name)
@@ -205,8 +244,12 @@ def test_get_pods_lists_and_shows_one(mp, pod_name, cleanup):
 def test_get_pods_by_label_selector(mp, pod_name, cleanup):
     x, y = pod_name + "-x", pod_name + "-y"
     cleanup.add(x, y)
-    mp.run_pod(manifest(pod_yaml(x, SLEEP, labels="  labels:\n    app: x"),
-                        pod_yaml(y, SLEEP, labels="  labels:\n    app: y")))
+    mp.run_pod(
+        manifest(
+            pod_yaml(x, SLEEP, labels="  labels:\n    app: x"),
+            pod_yaml(y, SLEEP, labels="  labels:\n    app: y"),
+        )
+    )
     assert x in names(mp, "-l", "app=x") and y not in names(mp, "-l", "app=x")
     assert y in names(mp, "-l", "app!=x") and x not in names(mp, "-l", "app!=x")
     assert {x, y} <= names(mp, "-l", "app")
@@ -214,10 +257,16 @@ def test_get_pods_by_label_selector(mp, pod_name, cleanup):
 
 def test_get_pod_json_is_a_v1_pod(mp, pod_name, cleanup):
     cleanup.add(pod_name)
-    mp.run_pod(pod_yaml(pod_name, SLEEP, labels="""  labels:
+    mp.run_pod(
+        pod_yaml(
+            pod_name,
+            SLEEP,
+            labels="""  labels:
     app: web
   annotations:
-    note: kept"""))
+    note: kept""",
+        )
+    )
     pod = json.loads(mp.run("get", "pod", pod_name, "-o", "json").stdout)
     assert (pod["apiVersion"], pod["kind"]) == ("v1", "Pod")
     meta = pod["metadata"]
@@ -231,7 +280,11 @@ def test_get_pod_json_is_a_v1_pod(mp, pod_name, cleanup):
     status = pod["status"]
     assert status["phase"] == "Running"
     assert {c["type"]: c["status"] for c in status["conditions"]} == {
-        "PodScheduled": "True", "Initialized": "True", "ContainersReady": "True", "Ready": "True"}
+        "PodScheduled": "True",
+        "Initialized": "True",
+        "ContainersReady": "True",
+        "Ready": "True",
+    }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", status["startTime"])
     [cs] = status["containerStatuses"]
     assert cs["name"] == "main"
@@ -264,8 +317,9 @@ def test_get_pods_wide(mp, pod_name, cleanup):
 def test_namespaces_keep_pods_apart(mp, pod_name, cleanup):
     inside, flagged = pod_name + "-meta", pod_name + "-flag"
     cleanup.add(inside, flagged, namespace="team-a")
-    mp.run_pod(pod_yaml(inside, SLEEP).replace(f"  name: {inside}\n",
-                                               f"  name: {inside}\n  namespace: team-a\n"))
+    mp.run_pod(
+        pod_yaml(inside, SLEEP).replace(f"  name: {inside}\n", f"  name: {inside}\n  namespace: team-a\n")
+    )
     mp.run_pod(pod_yaml(flagged, SLEEP), "-n", "team-a")
     assert not names(mp) & {inside, flagged}
     assert {inside, flagged} <= names(mp, "-n", "team-a")
@@ -273,8 +327,9 @@ def test_namespaces_keep_pods_apart(mp, pod_name, cleanup):
     everywhere = mp.run("get", "pods", "-A").stdout.splitlines()
     assert everywhere[0].split()[:2] == ["NAMESPACE", "NAME"]
     assert ["team-a", inside] in [line.split()[:2] for line in everywhere[1:]]
-    assert_user_error(mp.run("get", "pod", inside, check=False),
-                      f'Error from server (NotFound): pods "{inside}" not found')
+    assert_user_error(
+        mp.run("get", "pod", inside, check=False), f'Error from server (NotFound): pods "{inside}" not found'
+    )
 
 
 def test_get_a_missing_pod(mp):
@@ -284,6 +339,7 @@ def test_get_a_missing_pod(mp):
 
 
 # --- describe, events, version, image ls -----------------------------------------------------
+
 
 def test_describe_pod(mp, pod_name, cleanup):
     cleanup.add(pod_name)
@@ -331,6 +387,7 @@ def test_image_ls(mp):
 
 # --- delete -----------------------------------------------------------------------------------
 
+
 def test_delete_pods_by_name_and_by_file(mp, pod_name, cleanup, tmp_path):
     a, b, c = pod_name + "-a", pod_name + "-b", pod_name + "-c"
     cleanup.add(a, b, c)
@@ -341,8 +398,9 @@ def test_delete_pods_by_name_and_by_file(mp, pod_name, cleanup, tmp_path):
     mp.run("run", path)
     assert mp.run("delete", "-f", path, "--grace-period", "0").stdout == f'pod "{c}" deleted\n'
     for name in (a, b, c):
-        assert_user_error(mp.run("get", "pod", name, check=False),
-                          f'Error from server (NotFound): pods "{name}" not found')
+        assert_user_error(
+            mp.run("get", "pod", name, check=False), f'Error from server (NotFound): pods "{name}" not found'
+        )
     assert not names(mp) & {a, b, c}
 
 
@@ -368,21 +426,30 @@ def test_delete_waits_the_grace_period_then_kills(mp, pod_name, cleanup):
 
 
 def test_delete_a_missing_pod(mp):
-    assert_user_error(mp.run("delete", "pod", "missing", check=False),
-                      'Error from server (NotFound): pods "missing" not found')
+    assert_user_error(
+        mp.run("delete", "pod", "missing", check=False),
+        'Error from server (NotFound): pods "missing" not found',
+    )
     p = mp.run("delete", "pod", "missing", "--ignore-not-found")
     assert p.returncode == 0 and p.stderr == ""
 
 
 # --- exit codes of user errors --------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [
-    ["logs", "missing"], ["exec", "missing", "--", "true"], ["describe", "pod", "missing"],
-    ["inspect", "missing"], ["get", "pod", "missing", "-o", "json"],
-], ids=lambda a: a[0])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["logs", "missing"],
+        ["exec", "missing", "--", "true"],
+        ["describe", "pod", "missing"],
+        ["inspect", "missing"],
+        ["get", "pod", "missing", "-o", "json"],
+    ],
+    ids=lambda a: a[0],
+)
 def test_a_missing_pod_is_a_user_error(mp, args):
-    assert_user_error(mp.run(*args, check=False),
-                      'Error from server (NotFound): pods "missing" not found')
+    assert_user_error(mp.run(*args, check=False), 'Error from server (NotFound): pods "missing" not found')
 
 
 def test_a_missing_file_is_a_user_error(mp, tmp_path):

@@ -3,6 +3,7 @@
 Interactive exec is driven through a real pseudo-terminal, as a user's
 terminal would drive it.
 """
+
 import os
 import pty
 import re
@@ -20,7 +21,10 @@ NAMESPACES = ("net", "ipc", "uts", "pid", "mnt")
 
 
 def two_containers(name: str) -> str:
-    return pod_yaml(name, "echo main-1; sleep 3600", extra_container="""    env:
+    return pod_yaml(
+        name,
+        "echo main-1; sleep 3600",
+        extra_container="""    env:
     - name: WHO
       value: main-container
   - name: side
@@ -28,15 +32,16 @@ def two_containers(name: str) -> str:
     command: ["sh", "-c", "echo side-1; sleep 3600"]
     env:
     - name: WHO
-      value: side-container""")
+      value: side-container""",
+    )
 
 
 # --- logs -----------------------------------------------------------------------------
 
+
 def test_logs_keep_stdout_and_stderr_in_order(mp, pod_name, cleanup):
     cleanup.add(pod_name)
-    mp.run_pod(pod_yaml(pod_name, "echo out-1; echo err-1 >&2; echo out-2; echo err-2 >&2",
-                        restart="Never"))
+    mp.run_pod(pod_yaml(pod_name, "echo out-1; echo err-1 >&2; echo out-2; echo err-2 >&2", restart="Never"))
     assert mp.logs(pod_name) == "out-1\nerr-1\nout-2\nerr-2\n"
 
 
@@ -60,15 +65,30 @@ def test_logs_tail(mp, pod_name, cleanup):
 def test_logs_previous_shows_the_instance_before_the_restart(mp, pod_name, cleanup):
     cleanup.add(pod_name)
     # The run number is kept in an emptyDir, which outlives container restarts.
-    script = ("n=$(( $(cat /data/n 2>/dev/null || echo 0) + 1 )); echo $n > /data/n; "
-              "echo run-$n; [ $n -gt 1 ] || exit 1; sleep 3600")
-    mp.apply(pod_yaml(pod_name, script, extra_spec="""  volumes:
+    script = (
+        "n=$(( $(cat /data/n 2>/dev/null || echo 0) + 1 )); echo $n > /data/n; "
+        "echo run-$n; [ $n -gt 1 ] || exit 1; sleep 3600"
+    )
+    mp.apply(
+        pod_yaml(
+            pod_name,
+            script,
+            extra_spec="""  volumes:
   - name: data
-    emptyDir: {}""", extra_container="""    volumeMounts:
+    emptyDir: {}""",
+            extra_container="""    volumeMounts:
     - name: data
-      mountPath: /data"""))
-    mp.wait_for(pod_name, lambda p: p["status"]["containerStatuses"][0]["restartCount"] == 1
-                and "running" in p["status"]["containerStatuses"][0]["state"], what="a restart")
+      mountPath: /data""",
+        )
+    )
+    mp.wait_for(
+        pod_name,
+        lambda p: (
+            p["status"]["containerStatuses"][0]["restartCount"] == 1
+            and "running" in p["status"]["containerStatuses"][0]["state"]
+        ),
+        what="a restart",
+    )
     assert mp.logs(pod_name) == "run-2\n"
     assert mp.logs(pod_name, "--previous") == "run-1\n"
     assert mp.logs(pod_name, "-p") == "run-1\n"
@@ -84,10 +104,19 @@ def test_logs_follow_streams_until_the_container_exits(mp, pod_name, cleanup):
     cleanup.add(pod_name)
     # line-2 waits for the test's signal, so the first line is surely read
     # while the container still runs: -f must then keep following.
-    mp.run_pod(pod_yaml(pod_name, "echo line-1; while [ ! -e /tmp/go ]; do sleep 0.1; done; "
-                                  "echo line-2; sleep 0.3; echo line-3", restart="Never"))
-    follow = subprocess.Popen([MINIPOD, "--root", mp.root, "logs", "-f", pod_name],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mp.run_pod(
+        pod_yaml(
+            pod_name,
+            "echo line-1; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo line-2; sleep 0.3; echo line-3",
+            restart="Never",
+        )
+    )
+    follow = subprocess.Popen(
+        [MINIPOD, "--root", mp.root, "logs", "-f", pod_name],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert follow.stdout.readline() == "line-1\n"
         assert follow.poll() is None, "logs -f ended while the container was running"
@@ -102,6 +131,7 @@ def test_logs_follow_streams_until_the_container_exits(mp, pod_name, cleanup):
 
 
 # --- exec: plain ---------------------------------------------------------------------------
+
 
 @pytest.fixture
 def running(mp, pod_name, cleanup):
@@ -130,10 +160,8 @@ def test_exec_stdin(mp, running):
 
 def test_exec_picks_the_container(mp, running):
     assert mp.run("exec", running, "--", "sh", "-c", "echo $WHO").stdout == "main-container\n"
-    assert mp.run("exec", running, "-c", "side", "--", "sh", "-c", "echo $WHO").stdout == \
-        "side-container\n"
-    assert mp.run("exec", "-c", "main", running, "--", "sh", "-c", "echo $WHO").stdout == \
-        "main-container\n"
+    assert mp.run("exec", running, "-c", "side", "--", "sh", "-c", "echo $WHO").stdout == "side-container\n"
+    assert mp.run("exec", "-c", "main", running, "--", "sh", "-c", "echo $WHO").stdout == "main-container\n"
 
 
 def test_exec_a_missing_command(mp, running):
@@ -166,14 +194,19 @@ def test_exec_runs_in_the_containers_namespaces(mp, running):
 
 # --- exec: interactive, on a real terminal ----------------------------------------------------
 
+
 class Terminal:
     """`minipod exec -it ...` with a pseudo-terminal as its stdin, stdout and stderr."""
 
     def __init__(self, mp, *args: str):
         self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen([MINIPOD, "--root", mp.root, "exec", "-it", *args],
-                                     stdin=slave, stdout=slave, stderr=slave,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [MINIPOD, "--root", mp.root, "exec", "-it", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
         os.close(slave)
         self.seen = b""
 

@@ -14,8 +14,17 @@ import time
 
 import pytest
 
-from cni_support import (BUSYBOX, free_port, free_subnet, http_get_from, net,  # noqa: F401
-                         ns_exec, run_plugin, sh, wait_listening)
+from cni_support import (
+    BUSYBOX,
+    free_port,
+    free_subnet,
+    http_get_from,
+    net,  # noqa: F401
+    ns_exec,
+    run_plugin,
+    sh,
+    wait_listening,
+)
 from minipod.network import cni
 from minipod.network import nft
 from minipod.network.cni import bridge, portmap
@@ -77,8 +86,7 @@ def _other_host(net) -> tuple[str, str]:
     m = free_subnet()  # the /30 lives in another unused 10.199.M.0/24
     host_if, host_ip, peer_ip = f"mpe{net.tag}", f"10.199.{m}.1", f"10.199.{m}.2"
     net.links.append(host_if)
-    sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0",
-       "netns", os.path.basename(ns))
+    sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", os.path.basename(ns))
     sh("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
     sh("ip", "link", "set", host_if, "up")
     name = os.path.basename(ns)
@@ -97,9 +105,10 @@ def test_portmap_dnat_reaches_the_pod_from_the_host_pods_and_another_host(net, t
     assert rc == 0, err
     pod_ip = res["ips"][0]["address"].split("/")[0]
     port, bound_port = free_port(), free_port()
-    maps = [{"hostPort": port, "containerPort": 8080, "protocol": "tcp"},
-            {"hostPort": bound_port, "containerPort": 8080, "protocol": "tcp",
-             "hostIP": net.gateway}]
+    maps = [
+        {"hostPort": port, "containerPort": 8080, "protocol": "tcp"},
+        {"hostPort": bound_port, "containerPort": 8080, "protocol": "tcp", "hostIP": net.gateway},
+    ]
     env = net.env("web", web)
     rc, out, err = run_plugin("minipod-portmap", "ADD", net.portmap_conf(res, maps), env)
     assert rc == 0, err
@@ -107,8 +116,9 @@ def test_portmap_dnat_reaches_the_pod_from_the_host_pods_and_another_host(net, t
     docroot = tmp_path / "www"
     docroot.mkdir()
     (docroot / "index.html").write_text(f"hello from {net.tag}\n")
-    net.spawn("ip", "netns", "exec", os.path.basename(web), BUSYBOX, "httpd", "-f",
-              "-p", "8080", "-h", str(docroot))
+    net.spawn(
+        "ip", "netns", "exec", os.path.basename(web), BUSYBOX, "httpd", "-f", "-p", "8080", "-h", str(docroot)
+    )
     wait_listening(pod_ip, 8080)
     want = f"hello from {net.tag}"
     ext, ext_host_ip = _other_host(net)
@@ -122,8 +132,9 @@ def test_portmap_dnat_reaches_the_pod_from_the_host_pods_and_another_host(net, t
     with open(f"/proc/sys/net/ipv4/conf/{net.bridge}/route_localnet") as f:
         assert f.read().strip() == "1"
     # Another pod cannot take the same hostPort.
-    rc, out, _ = run_plugin("minipod-portmap", "ADD", net.portmap_conf(res2, maps[:1]),
-                            net.env("client", other))
+    rc, out, _ = run_plugin(
+        "minipod-portmap", "ADD", net.portmap_conf(res2, maps[:1]), net.env("client", other)
+    )
     assert rc != 0 and out["code"] == 101
     conf = net.portmap_conf(res, maps)
     rc, _, err = run_plugin("minipod-portmap", "CHECK", conf, env)
@@ -141,11 +152,23 @@ def test_in_process_functions_and_conflist_with_timings(net):
     """The functions the daemon calls: same semantics, no process per call."""
     nss = [net.new_netns() for _ in range(6)]
     threads = threading.active_count()
-    conflist = {"cniVersion": "1.0.0", "name": net.name, "plugins": [
-        {k: v for k, v in net.bridge_conf().items() if k not in ("cniVersion", "name")},
-        {"type": "minipod-portmap", "capabilities": {"portMappings": True}}]}
-    timings = {"bridge ADD": [], "portmap ADD": [], "list ADD": [], "CHECK": [],
-               "portmap DEL": [], "bridge DEL": [], "list DEL": []}
+    conflist = {
+        "cniVersion": "1.0.0",
+        "name": net.name,
+        "plugins": [
+            {k: v for k, v in net.bridge_conf().items() if k not in ("cniVersion", "name")},
+            {"type": "minipod-portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+    timings = {
+        "bridge ADD": [],
+        "portmap ADD": [],
+        "list ADD": [],
+        "CHECK": [],
+        "portmap DEL": [],
+        "bridge DEL": [],
+        "list DEL": [],
+    }
     T = time.perf_counter
     for i, ns in enumerate(nss[:3]):
         env = net.env(f"inproc-{i}", ns)
@@ -170,8 +193,13 @@ def test_in_process_functions_and_conflist_with_timings(net):
         for i, ns in enumerate(nss[3:]):
             env = net.env(f"inlist-{i}", ns)
             t = T()
-            out.append(await cni.add_list_async(conflist, env, {"portMappings": [
-                {"hostPort": free_port(), "containerPort": 80, "protocol": "tcp"}]}))
+            out.append(
+                await cni.add_list_async(
+                    conflist,
+                    env,
+                    {"portMappings": [{"hostPort": free_port(), "containerPort": 80, "protocol": "tcp"}]},
+                )
+            )
             timings["list ADD"].append(T() - t)
         with pytest.raises(RuntimeError):
             bridge.add(net.bridge_conf(), net.env("never", nss[3]))

@@ -119,15 +119,18 @@ def test_check_passes_then_detects_a_removed_address(net):
     assert rc != 0 and out["code"] == 7  # CHECK without prevResult
 
 
-@pytest.mark.parametrize("stdin, env_drop, code", [
-    ("{not json", None, 6),
-    ("[1, 2]", None, 6),
-    ('{"cniVersion": "1.0.0", "type": "minipod-bridge"}', None, 7),  # no name
-    ('{"cniVersion": "0.2.0", "name": "x", "type": "minipod-bridge"}', None, 1),
-    ("BRIDGE", "CNI_NETNS", 4),
-    ("BRIDGE+vlan", None, 2),
-    ("BRIDGE-ipam", None, 7),
-])
+@pytest.mark.parametrize(
+    "stdin, env_drop, code",
+    [
+        ("{not json", None, 6),
+        ("[1, 2]", None, 6),
+        ('{"cniVersion": "1.0.0", "type": "minipod-bridge"}', None, 7),  # no name
+        ('{"cniVersion": "0.2.0", "name": "x", "type": "minipod-bridge"}', None, 1),
+        ("BRIDGE", "CNI_NETNS", 4),
+        ("BRIDGE+vlan", None, 2),
+        ("BRIDGE-ipam", None, 7),
+    ],
+)
 def test_malformed_input_gives_the_spec_error_json(net, stdin, env_drop, code):
     ns = net.new_netns()
     conf = net.bridge_conf()
@@ -155,8 +158,10 @@ def test_an_unknown_command_is_error_4():
 def test_concurrent_adds_from_many_processes_get_different_addresses(net):
     # 20 IPAM processes at once on one lease directory: the flock serialises them.
     conf = net.ipam_conf()
-    procs = [run_plugin("minipod-ipam", "ADD", conf,
-                        net.env(f"par-{i}", "/run/netns/none"), popen=True) for i in range(20)]
+    procs = [
+        run_plugin("minipod-ipam", "ADD", conf, net.env(f"par-{i}", "/run/netns/none"), popen=True)
+        for i in range(20)
+    ]
     addrs = []
     for p in procs:
         out, err = p.communicate(timeout=60)
@@ -166,8 +171,10 @@ def test_concurrent_adds_from_many_processes_get_different_addresses(net):
     assert len(net.leases()) == 20
     # And 6 whole bridge ADDs racing, the first ones to create the bridge.
     nss = [net.new_netns() for _ in range(6)]
-    procs = [run_plugin("minipod-bridge", "ADD", net.bridge_conf(),
-                        net.env(f"brpar-{i}", ns), popen=True) for i, ns in enumerate(nss)]
+    procs = [
+        run_plugin("minipod-bridge", "ADD", net.bridge_conf(), net.env(f"brpar-{i}", ns), popen=True)
+        for i, ns in enumerate(nss)
+    ]
     got = []
     for p, ns in zip(procs, nss):
         out, err = p.communicate(timeout=60)
@@ -186,8 +193,9 @@ def test_gc_drops_leases_rules_and_veths_of_invalid_attachments_and_status(net):
     for i, ns in enumerate(nss):
         rc, _, err = net.add(f"gc-{i}", ns, version="1.1.0")
         assert rc == 0, err
-    conf = dict(net.bridge_conf("1.1.0"),
-                **{"cni.dev/valid-attachments": [{"containerID": "gc-0", "ifname": "eth0"}]})
+    conf = dict(
+        net.bridge_conf("1.1.0"), **{"cni.dev/valid-attachments": [{"containerID": "gc-0", "ifname": "eth0"}]}
+    )
     rc, out, err = run_plugin("minipod-bridge", "GC", conf, {})
     assert rc == 0 and out is None, err
     assert [v.split("\r\n")[0] for v in net.leases().values()] == ["gc-0"]
@@ -202,8 +210,9 @@ def test_gc_drops_leases_rules_and_veths_of_invalid_attachments_and_status(net):
     # A range of one address, which gc-0 holds: no ADD could succeed.
     [held] = net.leases()
     full = net.bridge_conf("1.1.0")
-    full["ipam"] = dict(full["ipam"], ranges=[[{"subnet": str(net.subnet),
-                                                "rangeStart": held, "rangeEnd": held}]])
+    full["ipam"] = dict(
+        full["ipam"], ranges=[[{"subnet": str(net.subnet), "rangeStart": held, "rangeEnd": held}]]
+    )
     rc, out, _ = run_plugin("minipod-bridge", "STATUS", full, {})
     assert rc != 0 and out["code"] == 50
 
@@ -211,8 +220,14 @@ def test_gc_drops_leases_rules_and_veths_of_invalid_attachments_and_status(net):
 def test_another_ipam_type_is_executed_from_cni_path(net):
     """minipod-bridge delegating to the reference host-local, which writes
     the same lease files minipod-ipam does."""
-    ref = next((d for d in ("/opt/cni/bin", "/usr/lib/cni", "/usr/libexec/cni")
-                if os.access(os.path.join(d, "host-local"), os.X_OK)), None)
+    ref = next(
+        (
+            d
+            for d in ("/opt/cni/bin", "/usr/lib/cni", "/usr/libexec/cni")
+            if os.access(os.path.join(d, "host-local"), os.X_OK)
+        ),
+        None,
+    )
     if ref is None:
         pytest.skip("the reference host-local plugin is not installed")
     conf = net.bridge_conf()

@@ -2,6 +2,7 @@
 
 Each test has its own instance (fresh_mp) because it kills that daemon.
 """
+
 import calendar
 import json
 import os
@@ -34,8 +35,11 @@ def test_running_containers_survive_sigkill_and_are_adopted(fresh_mp, pod_name):
     assert mp.inspect(pod_name)["podInit"]["pid"] == init
     # Adopted means watched: an exit after the restart is still noticed.
     os.kill(pid, signal.SIGKILL)
-    pod = mp.wait_for(pod_name, lambda p: p["status"]["containerStatuses"][0]["restartCount"] == 1,
-                      what="the adopted container to be restarted")
+    pod = mp.wait_for(
+        pod_name,
+        lambda p: p["status"]["containerStatuses"][0]["restartCount"] == 1,
+        what="the adopted container to be restarted",
+    )
     assert pod["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 137
 
 
@@ -60,8 +64,11 @@ def test_restart_policy_applies_after_the_daemon_returns(fresh_mp, pod_name):
     mp.kill_daemon(signal.SIGKILL)
     time.sleep(1.5)
     mp.start_daemon()
-    pod = mp.wait_for(pod_name, lambda p: p["status"]["containerStatuses"][0]["restartCount"] >= 1,
-                      what="a restart after the daemon came back")
+    pod = mp.wait_for(
+        pod_name,
+        lambda p: p["status"]["containerStatuses"][0]["restartCount"] >= 1,
+        what="a restart after the daemon came back",
+    )
     assert pod["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 1
 
 

@@ -28,8 +28,12 @@ def entrypoint_image(mp, tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("image") / "entrypoint.tar")
     with open(BUSYBOX_BINARY, "rb") as f:
         layer = baseimage.build_layer(f.read(), baseimage.list_applets(BUSYBOX_BINARY))
-    config = {"Entrypoint": ["echo", "EP"], "Cmd": ["from-cmd"], "WorkingDir": "/home",
-              "Env": [baseimage.PATH_ENV, "FROM_IMAGE=image", "OVERRIDE=image"]}
+    config = {
+        "Entrypoint": ["echo", "EP"],
+        "Cmd": ["from-cmd"],
+        "WorkingDir": "/home",
+        "Env": [baseimage.PATH_ENV, "FROM_IMAGE=image", "OVERRIDE=image"],
+    }
     baseimage.write_oci_archive(path, [layer], config, ENTRYPOINT_IMAGE)
     mp.run("image", "import", path)
     return ENTRYPOINT_IMAGE
@@ -76,9 +80,16 @@ def test_command_and_args_rules(mp, pods, pod_name, entrypoint_image):
     ]
     pods.run(pod(pod_name, *containers, restartPolicy="Never"))
     assert mp.pod(pod_name)["status"]["phase"] == "Succeeded"
-    expected = {"cmd-only": "cmd-only", "args-only": "args-only", "both": "both a b",
-                "ep-default": "EP from-cmd", "ep-args": "EP x y", "ep-command": "replaced",
-                "ep-both": "c d", "ep-workdir": "/home"}
+    expected = {
+        "cmd-only": "cmd-only",
+        "args-only": "args-only",
+        "both": "both a b",
+        "ep-default": "EP from-cmd",
+        "ep-args": "EP x y",
+        "ep-command": "replaced",
+        "ep-both": "c d",
+        "ep-workdir": "/home",
+    }
     for name, line in expected.items():
         assert logs(mp, pod_name, name) == line + "\n", name
     env = dict(line.partition("=")[::2] for line in logs(mp, pod_name, "ep-env").splitlines())
@@ -92,7 +103,7 @@ def test_env_expansion_field_refs_and_working_dir(mp, pods, pod_name):
         {"name": "B", "value": "$(A)-two"},
         {"name": "ESCAPED", "value": "$$(A)"},
         {"name": "DOLLARS", "value": "a$$b"},
-        {"name": "FORWARD", "value": "$(LATER)"},      # defined after: not expanded
+        {"name": "FORWARD", "value": "$(LATER)"},  # defined after: not expanded
         {"name": "LATER", "value": "later"},
         {"name": "UNKNOWN", "value": "$(NOPE)"},
         {"name": "EMPTY"},
@@ -103,17 +114,32 @@ def test_env_expansion_field_refs_and_working_dir(mp, pods, pod_name):
         {"name": "GREETING", "value": "hi $(POD_NAME)"},
     ]
     args = ["$(B)", "$$(A)", "$(NOPE)", "x$(A)y", "$(GREETING)"]
-    pods.run(pod(pod_name, ctr("main", command=PRINT, args=args, env=env,
-                               workingDir="/created/for/me"),
-                 labels={"app": "web"}, restartPolicy="Never"))
+    pods.run(
+        pod(
+            pod_name,
+            ctr("main", command=PRINT, args=args, env=env, workingDir="/created/for/me"),
+            labels={"app": "web"},
+            restartPolicy="Never",
+        )
+    )
     meta = mp.pod(pod_name)["metadata"]
     got = printed(mp, pod_name, "main")
     assert got["args"] == ["one-two", "$(A)", "$(NOPE)", "xoney", f"hi {pod_name}"]
     e = got["env"]
-    assert {k: e.get(k) for k in ("A", "B", "ESCAPED", "DOLLARS", "FORWARD", "LATER", "UNKNOWN",
-                                  "EMPTY", "GREETING")} == {
-        "A": "one", "B": "one-two", "ESCAPED": "$(A)", "DOLLARS": "a$b", "FORWARD": "$(LATER)",
-        "LATER": "later", "UNKNOWN": "$(NOPE)", "EMPTY": "", "GREETING": f"hi {pod_name}"}
+    assert {
+        k: e.get(k)
+        for k in ("A", "B", "ESCAPED", "DOLLARS", "FORWARD", "LATER", "UNKNOWN", "EMPTY", "GREETING")
+    } == {
+        "A": "one",
+        "B": "one-two",
+        "ESCAPED": "$(A)",
+        "DOLLARS": "a$b",
+        "FORWARD": "$(LATER)",
+        "LATER": "later",
+        "UNKNOWN": "$(NOPE)",
+        "EMPTY": "",
+        "GREETING": f"hi {pod_name}",
+    }
     assert e["POD_NAME"] == pod_name and e["POD_NAMESPACE"] == "default"
     assert e["POD_UID"] == meta["uid"] and e["APP"] == "web"
     assert e["HOSTNAME"] == pod_name
@@ -125,8 +151,7 @@ def test_image_env_is_not_a_source_for_expansion(mp, pods, pod_name):
     # The kubelet expands $(VAR) against the pod spec's env only; the image's
     # Env is merged in later by the runtime, so $(PATH) stays as written.
     env = [{"name": "MYPATH", "value": "$(PATH)"}]
-    pods.run(pod(pod_name, ctr("main", command=PRINT, args=["$(PATH)"], env=env),
-                 restartPolicy="Never"))
+    pods.run(pod(pod_name, ctr("main", command=PRINT, args=["$(PATH)"], env=env), restartPolicy="Never"))
     got = printed(mp, pod_name, "main")
     assert got["env"]["MYPATH"] == "$(PATH)"
     assert got["args"] == ["$(PATH)"]

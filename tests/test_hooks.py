@@ -37,6 +37,7 @@ def status_of(p: dict, name: str = "main", init: bool = False) -> dict:
 def wait_event(mp, name: str, reason: str, text: str = "", timeout: float = 10) -> str:
     def found():
         return next((m for _, r, m in events_of(mp, name) if r == reason and text in m), None)
+
     return eventually(found, timeout, f"a {reason} event saying {text!r} for {name}")
 
 
@@ -51,6 +52,7 @@ def timed_delete(mp, name: str, *grace: str) -> float:
 
 # --- preStop and the stop signal ----------------------------------------------------
 
+
 def test_pre_stop_runs_before_the_stop_signal(mp, pods, pod_name, tmp_path):
     script = "trap 'echo term >> /out/log; exit 0' TERM; while true; do sleep 0.1; done"
     hook = {"preStop": {"exec": {"command": ["sh", "-c", "echo prestop >> /out/log"]}}}
@@ -64,23 +66,32 @@ def test_pre_stop_counts_against_the_grace_period(mp, pods, pod_name, tmp_path):
     # A preStop hook that outlasts the grace period: the container gets no
     # more time than the grace period in all, as in the kubelet.
     hook = {"preStop": {"exec": {"command": ["sh", "-c", "echo prestop >> /out/log; sleep 60"]}}}
-    pods.run(pod(pod_name, ctr("main", IGNORE_TERM, volumeMounts=OUT, lifecycle=hook),
-                 **out_volume(tmp_path)))
+    pods.run(
+        pod(pod_name, ctr("main", IGNORE_TERM, volumeMounts=OUT, lifecycle=hook), **out_volume(tmp_path))
+    )
     took = timed_delete(mp, pod_name, "2")
     assert 2 <= took < 10, took
     assert (tmp_path / "log").read_text() == "prestop\n"
 
 
 def test_stop_signal_from_the_spec(mp, pods, pod_name, tmp_path):
-    script = ("trap 'echo usr1 >> /out/log; exit 0' USR1; trap 'echo term >> /out/log; exit 0' TERM; "
-              "while true; do sleep 0.1; done")
-    pods.run(pod(pod_name, ctr("main", script, volumeMounts=OUT, lifecycle={"stopSignal": "SIGUSR1"}),
-                 **out_volume(tmp_path)))
+    script = (
+        "trap 'echo usr1 >> /out/log; exit 0' USR1; trap 'echo term >> /out/log; exit 0' TERM; "
+        "while true; do sleep 0.1; done"
+    )
+    pods.run(
+        pod(
+            pod_name,
+            ctr("main", script, volumeMounts=OUT, lifecycle={"stopSignal": "SIGUSR1"}),
+            **out_volume(tmp_path),
+        )
+    )
     timed_delete(mp, pod_name, "5")
     assert (tmp_path / "log").read_text() == "usr1\n"
 
 
 # --- grace periods --------------------------------------------------------------------
+
 
 def test_term_ignoring_container_is_killed_at_the_grace_deadline(mp, pods, pod_name):
     slow, quick = f"{pod_name[:45]}-slow", f"{pod_name[:45]}-now"
@@ -98,9 +109,13 @@ def test_pod_termination_grace_period_is_the_default_for_delete(mp, pods, pod_na
 
 # --- postStart ----------------------------------------------------------------------
 
+
 def test_post_start_completes_before_the_container_is_running(mp, pods, pod_name, tmp_path):
-    hook = {"postStart": {"exec": {"command": ["sh", "-c", "sleep 1; echo done > /out/hook; "
-                                               "echo hook-wrote > /tmp/hook"]}}}
+    hook = {
+        "postStart": {
+            "exec": {"command": ["sh", "-c", "sleep 1; echo done > /out/hook; echo hook-wrote > /tmp/hook"]}
+        }
+    }
     manifest = pod(pod_name, ctr("main", SLEEP, volumeMounts=OUT, lifecycle=hook), **out_volume(tmp_path))
     pods.names.append(pod_name)
     mp.apply(json.dumps(manifest))
@@ -111,6 +126,7 @@ def test_post_start_completes_before_the_container_is_running(mp, pods, pod_name
         hook_done = (tmp_path / "hook").exists()  # read after the status: no race
         seen.append((next(iter(state)), hook_done))
         return "running" in state
+
     eventually(running, 15, "the container to run")
     assert all(done for state, done in seen if state == "running"), seen
     assert ("waiting", False) in seen, f"never seen waiting while the hook ran: {seen}"
@@ -124,18 +140,32 @@ def test_failing_post_start_kills_and_restarts_the_container(mp, pods, pod_name,
     hook = {"postStart": {"exec": {"command": ["false"]}}}
     script = "echo started >> /out/log; " + SLEEP
     pods.names.append(pod_name)
-    mp.apply(json.dumps(pod(pod_name, ctr("main", script, volumeMounts=OUT, lifecycle=hook),
-                            terminationGracePeriodSeconds=5, **out_volume(tmp_path))))
+    mp.apply(
+        json.dumps(
+            pod(
+                pod_name,
+                ctr("main", script, volumeMounts=OUT, lifecycle=hook),
+                terminationGracePeriodSeconds=5,
+                **out_volume(tmp_path),
+            )
+        )
+    )
     wait_event(mp, pod_name, "FailedPostStartHook")
-    p = mp.wait_for(pod_name, lambda p: status_of(p)["restartCount"] >= 1, timeout=15,
-                    what="a restart after the postStart hook failed")
+    p = mp.wait_for(
+        pod_name,
+        lambda p: status_of(p)["restartCount"] >= 1,
+        timeout=15,
+        what="a restart after the postStart hook failed",
+    )
     assert status_of(p)["lastState"]["terminated"]["exitCode"] != 0
-    eventually(lambda: (tmp_path / "log").read_text().count("started") >= 2, 10,
-               "the container to start again")
+    eventually(
+        lambda: (tmp_path / "log").read_text().count("started") >= 2, 10, "the container to start again"
+    )
     wait_event(mp, pod_name, "Killing", "FailedPostStartHook")
 
 
 # --- sidecars -----------------------------------------------------------------------
+
 
 def stamp(word: str) -> str:
     return f"echo {word} $(cut -d' ' -f1 /proc/uptime) >> /out/order"
@@ -158,9 +188,15 @@ def test_sidecar_starts_first_keeps_running_and_is_restarted(mp, pods, pod_name,
 
     pid = next(c for c in mp.inspect(pod_name)["containers"] if c["name"] == "sidecar")["process"]["pid"]
     os.kill(pid, signal.SIGKILL)
-    p = mp.wait_for(pod_name, lambda p: status_of(p, "sidecar", init=True)["restartCount"] == 1
-                    and "running" in status_of(p, "sidecar", init=True)["state"], timeout=15,
-                    what="the sidecar to be restarted")
+    p = mp.wait_for(
+        pod_name,
+        lambda p: (
+            status_of(p, "sidecar", init=True)["restartCount"] == 1
+            and "running" in status_of(p, "sidecar", init=True)["state"]
+        ),
+        timeout=15,
+        what="the sidecar to be restarted",
+    )
     assert status_of(p, "sidecar", init=True)["lastState"]["terminated"]["exitCode"] == 137
     assert status_of(p)["restartCount"] == 0 and p["status"]["phase"] == "Running"
     order = [line.split()[0] for line in (tmp_path / "order").read_text().splitlines()]
@@ -172,11 +208,24 @@ def test_sidecar_is_stopped_when_the_app_completes(mp, pods, pod_name):
     for policy, name in names.items():
         sidecar = ctr("sidecar", SLEEP, restartPolicy="Always")
         pods.names.append(name)
-        mp.apply(json.dumps(pod(name, ctr("main", "sleep 2; exit 0"), initContainers=[sidecar],
-                                restartPolicy=policy, terminationGracePeriodSeconds=5)))
+        mp.apply(
+            json.dumps(
+                pod(
+                    name,
+                    ctr("main", "sleep 2; exit 0"),
+                    initContainers=[sidecar],
+                    restartPolicy=policy,
+                    terminationGracePeriodSeconds=5,
+                )
+            )
+        )
     for policy, name in names.items():
-        p = mp.wait_for(name, lambda p: p["status"]["phase"] in ("Succeeded", "Failed"), timeout=15,
-                        what="the pod to finish")
+        p = mp.wait_for(
+            name,
+            lambda p: p["status"]["phase"] in ("Succeeded", "Failed"),
+            timeout=15,
+            what="the pod to finish",
+        )
         assert p["status"]["phase"] == "Succeeded", (policy, p["status"])
         assert status_of(p)["state"]["terminated"]["exitCode"] == 0
         side = status_of(p, "sidecar", init=True)
@@ -189,22 +238,31 @@ def test_sidecar_is_stopped_when_the_app_completes(mp, pods, pod_name):
 
 # --- termination messages ---------------------------------------------------------
 
+
 def test_termination_messages(mp, pods, pod_name):
     fallback = {"terminationMessagePolicy": "FallbackToLogsOnError"}
     pods.names.append(pod_name)
-    mp.apply(json.dumps(pod(
-        pod_name,
-        ctr("default-path", "echo bye > /dev/termination-log; exit 3"),
-        ctr("custom-path", "echo custom > /tmp/msg; exit 0", terminationMessagePath="/tmp/msg"),
-        ctr("from-logs", "echo line one; echo line two >&2; exit 2", **fallback),
-        ctr("file-wins", "echo in the log; echo from file > /dev/termination-log; exit 1", **fallback),
-        ctr("logs-on-error-only", "echo fine; exit 0", **fallback),
-        ctr("no-message", "echo only a log; exit 1"),
-        restartPolicy="Never")))
+    mp.apply(
+        json.dumps(
+            pod(
+                pod_name,
+                ctr("default-path", "echo bye > /dev/termination-log; exit 3"),
+                ctr("custom-path", "echo custom > /tmp/msg; exit 0", terminationMessagePath="/tmp/msg"),
+                ctr("from-logs", "echo line one; echo line two >&2; exit 2", **fallback),
+                ctr(
+                    "file-wins", "echo in the log; echo from file > /dev/termination-log; exit 1", **fallback
+                ),
+                ctr("logs-on-error-only", "echo fine; exit 0", **fallback),
+                ctr("no-message", "echo only a log; exit 1"),
+                restartPolicy="Never",
+            )
+        )
+    )
     p = mp.wait_for(pod_name, lambda p: p["status"]["phase"] == "Failed", timeout=20)
 
     def term(name):
         return status_of(p, name)["state"]["terminated"]
+
     assert term("default-path")["message"] == "bye\n" and term("default-path")["exitCode"] == 3
     assert term("custom-path")["message"] == "custom\n"
     assert term("from-logs")["message"] == "line one\nline two\n"
@@ -216,9 +274,14 @@ def test_termination_messages(mp, pods, pod_name):
 
 # --- the event stream ---------------------------------------------------------------
 
+
 def test_events_watch_streams_new_events(mp, pods, pod_name):
-    watcher = subprocess.Popen([MINIPOD, "--root", mp.root, "events", "-w"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    watcher = subprocess.Popen(
+        [MINIPOD, "--root", mp.root, "events", "-w"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout], daemon=True).start()
     try:

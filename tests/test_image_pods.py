@@ -1,14 +1,20 @@
 """Pods whose images live only in a registry: pulled by the daemon, as the
 kubelet asks its runtime to. A real registry on loopback; the session's
 minipod instance (mp) pulls from it."""
+
 import base64
 import json
 import os
 
 from conftest import pod_yaml
 from minipod.image import base as baseimage
-from registry_support import (auth_registry, push, random_layer, registry,  # noqa: F401
-                              workdir)  # the fixtures
+from registry_support import (
+    auth_registry,
+    push,
+    random_layer,
+    registry,  # noqa: F401
+    workdir,
+)  # the fixtures
 
 
 def push_image(registry, workdir, name: str, creds: str | None = None) -> str:
@@ -23,15 +29,21 @@ def push_image(registry, workdir, name: str, creds: str | None = None) -> str:
 
 def test_a_pod_whose_image_is_only_in_the_registry_starts(mp, registry, workdir, pod_name):
     ref = push_image(registry, workdir, "team/tool:1.0")
-    assert not [i for i in json.loads(mp.run("get", "pods", "-o", "json").stdout)["items"]
-                if i["metadata"]["name"] == pod_name]
+    assert not [
+        i
+        for i in json.loads(mp.run("get", "pods", "-o", "json").stdout)["items"]
+        if i["metadata"]["name"] == pod_name
+    ]
     try:
         mp.run_pod(pod_yaml(pod_name, "sleep 3600", image=ref), timeout=60)
         status = mp.pod(pod_name)["status"]["containerStatuses"][0]
         assert status["image"] == f"{registry.host}/team/tool:1.0"
         assert status["imageID"].startswith(f"{registry.host}/team/tool@sha256:")
-        reasons = [line for line in mp.run("describe", "pod", pod_name).stdout.splitlines()
-                   if "Pulling" in line or "Pulled" in line]
+        reasons = [
+            line
+            for line in mp.run("describe", "pod", pod_name).stdout.splitlines()
+            if "Pulling" in line or "Pulled" in line
+        ]
         assert any("Pulling image" in r for r in reasons)
         assert any("Successfully pulled image" in r for r in reasons)
         listed = mp.run("image", "ls").stdout
@@ -52,9 +64,14 @@ def test_missing_image_is_err_image_pull_then_back_off_with_the_registry_message
         assert out.returncode == 1
         assert "ErrImagePull" in out.stderr or "ImagePullBackOff" in out.stderr
         assert "manifest unknown" in out.stderr
-        pod = mp.wait_for(pod_name, lambda p: p["status"]["containerStatuses"][0]["state"]
-                          .get("waiting", {}).get("reason") == "ImagePullBackOff",
-                          what="ImagePullBackOff")
+        pod = mp.wait_for(
+            pod_name,
+            lambda p: (
+                p["status"]["containerStatuses"][0]["state"].get("waiting", {}).get("reason")
+                == "ImagePullBackOff"
+            ),
+            what="ImagePullBackOff",
+        )
         assert "manifest unknown" in pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
         assert "Traceback" not in out.stderr
     finally:
@@ -63,8 +80,7 @@ def test_missing_image_is_err_image_pull_then_back_off_with_the_registry_message
 
 def test_image_pull_secret_from_the_same_manifest(mp, auth_registry, workdir, pod_name):
     ref = push_image(auth_registry, workdir, "private/app:1", creds="alice:s3cret")
-    config = {"auths": {auth_registry.host: {
-        "auth": base64.b64encode(b"alice:s3cret").decode()}}}
+    config = {"auths": {auth_registry.host: {"auth": base64.b64encode(b"alice:s3cret").decode()}}}
     secret = f"""apiVersion: v1
 kind: Secret
 metadata:
@@ -73,8 +89,17 @@ type: kubernetes.io/dockerconfigjson
 data:
   .dockerconfigjson: {base64.b64encode(json.dumps(config).encode()).decode()}
 """
-    manifest = secret + "---\n" + pod_yaml(pod_name, "sleep 3600", image=ref, extra_spec=f"""  imagePullSecrets:
-  - name: {pod_name[:40]}-creds""")
+    manifest = (
+        secret
+        + "---\n"
+        + pod_yaml(
+            pod_name,
+            "sleep 3600",
+            image=ref,
+            extra_spec=f"""  imagePullSecrets:
+  - name: {pod_name[:40]}-creds""",
+        )
+    )
     without = pod_yaml(pod_name + "-x", "sleep 3600", image=ref)
     try:
         out = mp.run_pod(without, check=False)
@@ -91,8 +116,12 @@ data:
 def test_image_pull_command_and_prune(mp, registry, workdir):
     name = "team/layers:2"
     archive = os.path.join(workdir, "layers.tar")
-    baseimage.write_oci_archive(archive, [random_layer("a", 200_000, "p1"), random_layer("b", 200_000, "p2")],
-                                {"Cmd": ["sh"]}, "unused:1")
+    baseimage.write_oci_archive(
+        archive,
+        [random_layer("a", 200_000, "p1"), random_layer("b", 200_000, "p2")],
+        {"Cmd": ["sh"]},
+        "unused:1",
+    )
     push(f"oci-archive:{archive}", f"{registry.host}/{name}")
     out = mp.run("image", "pull", f"{registry.host}/{name}")
     assert f"{registry.host}/{name}" in out.stdout and "@sha256:" in out.stdout

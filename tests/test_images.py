@@ -30,6 +30,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 # ---------------------------------------------------------------- helpers
 
+
 def layer_tar(*members) -> bytes:
     """A plain layer tar. Each member: (name, type, extra tarinfo fields, data)."""
     buf = io.BytesIO()
@@ -48,17 +49,18 @@ def file_member(name, data=b"x", **fields):
 
 def store_is_empty(store: ImageStore) -> bool:
     """Nothing imported: no name, no blob, no layer, no staging leftovers."""
-    return (not os.path.exists(store.index_path)
-            and os.listdir(store.blobs_dir) == []
-            and os.listdir(store.layers_dir) == []
-            and os.listdir(store.tmp_dir) == [])
+    return (
+        not os.path.exists(store.index_path)
+        and os.listdir(store.blobs_dir) == []
+        and os.listdir(store.layers_dir) == []
+        and os.listdir(store.tmp_dir) == []
+    )
 
 
 def replace_member(archive: str, name: str, data: bytes) -> None:
     """Rewrite ARCHIVE with the member NAME's content replaced by DATA."""
     with tarfile.open(archive) as src:
-        members = [(m, src.extractfile(m).read() if m.isfile() else None)
-                   for m in src.getmembers()]
+        members = [(m, src.extractfile(m).read() if m.isfile() else None) for m in src.getmembers()]
     with tarfile.open(archive, "w") as out:
         for m, content in members:
             if m.name == name:
@@ -68,11 +70,15 @@ def replace_member(archive: str, name: str, data: bytes) -> None:
 
 def blob_members(archive: str) -> dict[str, bytes]:
     with tarfile.open(archive) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()
-                if m.name.startswith("blobs/sha256/") and m.isfile()}
+        return {
+            m.name: tar.extractfile(m).read()
+            for m in tar.getmembers()
+            if m.name.startswith("blobs/sha256/") and m.isfile()
+        }
 
 
 # ---------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="session")
 def busybox_archive(tmp_path_factory) -> str:
@@ -96,38 +102,59 @@ def store(tmp_path) -> ImageStore:
 
 # ---------------------------------------------------------------- references
 
-@pytest.mark.parametrize("ref, full", [
-    ("busybox", "docker.io/library/busybox:latest"),
-    ("busybox:1.35", "docker.io/library/busybox:1.35"),
-    ("library/busybox:1.35", "docker.io/library/busybox:1.35"),
-    ("docker.io/busybox", "docker.io/library/busybox:latest"),
-    ("index.docker.io/library/busybox", "docker.io/library/busybox:latest"),
-    ("me/app", "docker.io/me/app:latest"),
-    ("me/app:v1.0-rc_1", "docker.io/me/app:v1.0-rc_1"),
-    ("quay.io/x/y:1", "quay.io/x/y:1"),
-    ("localhost:5000/a:b", "localhost:5000/a:b"),
-    ("localhost/a", "localhost/a:latest"),
-    ("registry.example:443/team/sub/app", "registry.example:443/team/sub/app:latest"),
-    ("busybox@sha256:" + "a" * 64, "docker.io/library/busybox@sha256:" + "a" * 64),
-    ("busybox:1.35@sha256:" + "b" * 64, "docker.io/library/busybox@sha256:" + "b" * 64),
-    ("quay.io/x/y@sha256:" + "c" * 64, "quay.io/x/y@sha256:" + "c" * 64),
-])
+
+@pytest.mark.parametrize(
+    "ref, full",
+    [
+        ("busybox", "docker.io/library/busybox:latest"),
+        ("busybox:1.35", "docker.io/library/busybox:1.35"),
+        ("library/busybox:1.35", "docker.io/library/busybox:1.35"),
+        ("docker.io/busybox", "docker.io/library/busybox:latest"),
+        ("index.docker.io/library/busybox", "docker.io/library/busybox:latest"),
+        ("me/app", "docker.io/me/app:latest"),
+        ("me/app:v1.0-rc_1", "docker.io/me/app:v1.0-rc_1"),
+        ("quay.io/x/y:1", "quay.io/x/y:1"),
+        ("localhost:5000/a:b", "localhost:5000/a:b"),
+        ("localhost/a", "localhost/a:latest"),
+        ("registry.example:443/team/sub/app", "registry.example:443/team/sub/app:latest"),
+        ("busybox@sha256:" + "a" * 64, "docker.io/library/busybox@sha256:" + "a" * 64),
+        ("busybox:1.35@sha256:" + "b" * 64, "docker.io/library/busybox@sha256:" + "b" * 64),
+        ("quay.io/x/y@sha256:" + "c" * 64, "quay.io/x/y@sha256:" + "c" * 64),
+    ],
+)
 def test_normalize_ref(ref, full):
     assert normalize_ref(ref) == full
-    assert normalize_ref(full) == full            # normalizing is idempotent
+    assert normalize_ref(full) == full  # normalizing is idempotent
 
 
-@pytest.mark.parametrize("ref", [
-    "", "Busybox", "busybox:", ":1.35", "busy box", "busybox:a:b", "/busybox",
-    "busybox/", "a//b", "busybox@sha256:abc", "busybox@md5:" + "a" * 32,
-    "busybox:" + "x" * 129, "busybox:\u00fc", "a" * 64, "-lead/x", "x" * 300,
-])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "",
+        "Busybox",
+        "busybox:",
+        ":1.35",
+        "busy box",
+        "busybox:a:b",
+        "/busybox",
+        "busybox/",
+        "a//b",
+        "busybox@sha256:abc",
+        "busybox@md5:" + "a" * 32,
+        "busybox:" + "x" * 129,
+        "busybox:\u00fc",
+        "a" * 64,
+        "-lead/x",
+        "x" * 300,
+    ],
+)
 def test_normalize_ref_refuses(ref):
     with pytest.raises(ImageError):
         normalize_ref(ref)
 
 
 # ---------------------------------------------------------------- the busybox image
+
 
 def test_busybox_archive_is_reproducible(busybox_archive, tmp_path):
     again = str(tmp_path / "again.tar")
@@ -154,11 +181,16 @@ def test_busybox_image_runs(busybox_store):
     with open(os.path.join(layer, "etc/passwd")) as f:
         assert f.read().startswith("root:x:0:0:")
     # Applet links work: busybox picks the applet from the name it was run as.
-    out = subprocess.run([os.path.join(layer, "bin/sh"), "-c", "echo hello"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [os.path.join(layer, "bin/sh"), "-c", "echo hello"], capture_output=True, text=True, check=True
+    ).stdout
     assert out == "hello\n"
-    listed = subprocess.run([os.path.join(layer, "bin/ls"), os.path.join(layer, "usr/bin")],
-                            capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        [os.path.join(layer, "bin/ls"), os.path.join(layer, "usr/bin")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert "wget" in listed and "env" in listed
 
 
@@ -178,7 +210,7 @@ def test_reimport_is_idempotent(store, busybox_archive):
     with open(store.index_path) as f:
         assert f.read() == index
     assert len(os.listdir(store.layers_dir)) == 1
-    assert len(os.listdir(store.blobs_dir)) == 3          # manifest, config, layer
+    assert len(os.listdir(store.blobs_dir)) == 3  # manifest, config, layer
     [entry] = store.list()
     assert entry["repository"] == "docker.io/library/busybox" and entry["tag"] == "1.35"
     assert entry["size"] > os.path.getsize(BUSYBOX) // 3
@@ -197,7 +229,7 @@ def test_import_oci_directory_with_bare_tag(store, busybox_archive, tmp_path):
     # image-layout.md: the ref.name annotation is often just a tag.
     layout = tmp_path / "layout"
     with tarfile.open(busybox_archive) as tar:
-        tar.extractall(layout)                       # our own, trusted archive
+        tar.extractall(layout)  # our own, trusted archive
     index = json.loads((layout / "index.json").read_text())
     index["manifests"][0]["annotations"] = {"org.opencontainers.image.ref.name": "1.35"}
     (layout / "index.json").write_text(json.dumps(index))
@@ -212,24 +244,29 @@ def test_import_docker_save_archive_shares_layers(store, busybox_archive, tmp_pa
     config = blobs["blobs/sha256/" + manifest["config"]["digest"][7:]]
     layer_gz = blobs["blobs/sha256/" + manifest["layers"][0]["digest"][7:]]
     files = {
-        "manifest.json": json.dumps([{"Config": f"{hashlib.sha256(config).hexdigest()}.json",
-                                      "RepoTags": ["me/app:1"],
-                                      "Layers": ["0123/layer.tar"]}]).encode(),
+        "manifest.json": json.dumps(
+            [
+                {
+                    "Config": f"{hashlib.sha256(config).hexdigest()}.json",
+                    "RepoTags": ["me/app:1"],
+                    "Layers": ["0123/layer.tar"],
+                }
+            ]
+        ).encode(),
         f"{hashlib.sha256(config).hexdigest()}.json": config,
         "0123/layer.tar": gzip.decompress(layer_gz),
     }
     archive = str(tmp_path / "docker.tar")
     with tarfile.open(archive, "w") as tar:
         for name, data in files.items():
-            tar.addfile(baseimage.tar_entry(name, tarfile.REGTYPE, 0o644, len(data)),
-                        io.BytesIO(data))
+            tar.addfile(baseimage.tar_entry(name, tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
     assert store.import_archive(archive) == ["docker.io/me/app:1"]
     store.import_archive(busybox_archive)
     app, busybox = store.lookup("me/app:1"), store.lookup("busybox:1.35")
     assert app.config["Cmd"] == ["sh"]
-    assert app.layer_dirs == busybox.layer_dirs          # one snapshot, two images
+    assert app.layer_dirs == busybox.layer_dirs  # one snapshot, two images
     assert len(os.listdir(store.layers_dir)) == 1
-    store.remove("busybox:1.35")                         # the layer is still used
+    store.remove("busybox:1.35")  # the layer is still used
     assert os.path.isdir(store.lookup("me/app:1").layer_dirs[0])
 
 
@@ -241,8 +278,7 @@ def test_retag_keeps_old_image_by_digest(store, tmp_path):
     store.import_archive(new)
     assert store.lookup("x:1").digest != old_digest
     assert store.lookup(f"x@{old_digest}").digest == old_digest
-    assert {(e["tag"], e["digest"] == old_digest) for e in store.list()} == {
-        ("1", False), (None, True)}
+    assert {(e["tag"], e["digest"] == old_digest) for e in store.list()} == {("1", False), (None, True)}
 
 
 # ---------------------------------------------------------------- hostile input
@@ -252,20 +288,22 @@ HOSTILE = {
     "dotdot": lambda outside: [file_member("../../../../outside/dotdot")],
     "write through a symlink": lambda outside: [
         ("evil", tarfile.SYMTYPE, {"linkname": outside}, b""),
-        file_member("evil/through")],
-    "hardlink to /etc/passwd": lambda outside: [
-        ("pw", tarfile.LNKTYPE, {"linkname": "/etc/passwd"}, b"")],
+        file_member("evil/through"),
+    ],
+    "hardlink to /etc/passwd": lambda outside: [("pw", tarfile.LNKTYPE, {"linkname": "/etc/passwd"}, b"")],
     "hardlink with dotdot": lambda outside: [
-        ("pw", tarfile.LNKTYPE, {"linkname": "../" * 12 + "etc/passwd"}, b"")],
+        ("pw", tarfile.LNKTYPE, {"linkname": "../" * 12 + "etc/passwd"}, b"")
+    ],
     "hardlink through a symlink": lambda outside: [
         ("etc", tarfile.SYMTYPE, {"linkname": "/etc"}, b""),
-        ("pw", tarfile.LNKTYPE, {"linkname": "etc/passwd"}, b"")],
+        ("pw", tarfile.LNKTYPE, {"linkname": "etc/passwd"}, b""),
+    ],
 }
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_layer_is_refused(store, tmp_path, case):
-    outside = tmp_path / "outside"       # where an escape would land
+    outside = tmp_path / "outside"  # where an escape would land
     outside.mkdir()
     archive = str(tmp_path / "evil.tar")
     members = [file_member("ok.txt")] + HOSTILE[case](str(outside))
@@ -289,10 +327,13 @@ def test_corrupted_blob_is_refused(store, busybox_archive, tmp_path, which):
         index = json.loads(tar.extractfile("index.json").read())
     manifest_digest = index["manifests"][0]["digest"]
     manifest = json.loads(blobs["blobs/sha256/" + manifest_digest[7:]])
-    digest = {"config": manifest["config"]["digest"], "layer": manifest["layers"][0]["digest"],
-              "manifest": manifest_digest}[which]
+    digest = {
+        "config": manifest["config"]["digest"],
+        "layer": manifest["layers"][0]["digest"],
+        "manifest": manifest_digest,
+    }[which]
     data = bytearray(blobs["blobs/sha256/" + digest[7:]])
-    data[len(data) // 2] ^= 0xFF                 # same size, different content
+    data[len(data) // 2] ^= 0xFF  # same size, different content
     replace_member(archive, "blobs/sha256/" + digest[7:], bytes(data))
     with pytest.raises(ImageError, match="does not match its digest"):
         store.import_archive(archive)
@@ -301,24 +342,26 @@ def test_corrupted_blob_is_refused(store, busybox_archive, tmp_path, which):
 
 # ---------------------------------------------------------------- unpacking
 
+
 def test_layer_keeps_metadata_links_devices_and_xattrs(store, tmp_path):
     archive = str(tmp_path / "meta.tar")
-    xattrs = {"SCHILY.xattr.user.note": "kept",
-              "SCHILY.xattr.trusted.overlay.redirect": "/elsewhere"}   # dropped
+    xattrs = {
+        "SCHILY.xattr.user.note": "kept",
+        "SCHILY.xattr.trusted.overlay.redirect": "/elsewhere",
+    }  # dropped
     layer = layer_tar(
-        file_member("opt/app/run", b"#!/bin/sh\n", mode=0o4750, uid=1000, gid=100,
-                    pax_headers=xattrs),
+        file_member("opt/app/run", b"#!/bin/sh\n", mode=0o4750, uid=1000, gid=100, pax_headers=xattrs),
         ("opt/app/run-again", tarfile.LNKTYPE, {"linkname": "opt/app/run"}, b""),
         ("opt/app/link", tarfile.SYMTYPE, {"linkname": "/no/such/target"}, b""),
         ("dev/null", tarfile.CHRTYPE, {"devmajor": 1, "devminor": 3, "mode": 0o666}, b""),
-        ("opt/app", tarfile.DIRTYPE, {"mode": 0o750, "uid": 1000}, b""))
+        ("opt/app", tarfile.DIRTYPE, {"mode": 0o750, "uid": 1000}, b""),
+    )
     baseimage.write_oci_archive(archive, [layer], {}, "meta:1")
     [root] = store.lookup(store.import_archive(archive)[0]).layer_dirs
     run = os.lstat(os.path.join(root, "opt/app/run"))
     assert (stat.S_IMODE(run.st_mode), run.st_uid, run.st_gid) == (0o4750, 1000, 100)
     assert run.st_mtime == baseimage.MTIME and run.st_nlink == 2
-    assert os.path.samefile(os.path.join(root, "opt/app/run"),
-                            os.path.join(root, "opt/app/run-again"))
+    assert os.path.samefile(os.path.join(root, "opt/app/run"), os.path.join(root, "opt/app/run-again"))
     assert os.getxattr(os.path.join(root, "opt/app/run"), "user.note") == b"kept"
     assert "trusted.overlay.redirect" not in os.listxattr(os.path.join(root, "opt/app/run"))
     assert os.readlink(os.path.join(root, "opt/app/link")) == "/no/such/target"
@@ -330,6 +373,7 @@ def test_layer_keeps_metadata_links_devices_and_xattrs(store, tmp_path):
 
 # ---------------------------------------------------------------- whiteouts and overlayfs
 
+
 def whiteout_layer() -> bytes:
     """Deletes etc/group and bin/ls, makes usr/sbin opaque, adds a file."""
     return layer_tar(
@@ -338,7 +382,8 @@ def whiteout_layer() -> bytes:
         ("usr/sbin", tarfile.DIRTYPE, {"mode": 0o755}, b""),
         file_member("usr/sbin/.wh..wh..opq", b""),
         file_member("usr/sbin/mine", b"mine\n", mode=0o755),
-        file_member("hello.txt", b"hello\n"))
+        file_member("hello.txt", b"hello\n"),
+    )
 
 
 @pytest.mark.parametrize("gzip_layers", [True, False])
@@ -362,7 +407,7 @@ def test_overlay_mount_hides_whiteouts(store, tmp_path):
     baseimage.write_oci_archive(archive, [base, whiteout_layer()], {}, "two:1")
     image = store.lookup(store.import_archive(archive)[0])
     assert len(image.layer_dirs) == 2
-    assert image.lowerdir() == ":".join(reversed(image.layer_dirs))   # top first
+    assert image.lowerdir() == ":".join(reversed(image.layer_dirs))  # top first
     for d in ("upper", "work", "merged"):
         (tmp_path / d).mkdir()
     merged = tmp_path / "merged"
@@ -382,8 +427,9 @@ def test_overlay_mount_hides_whiteouts(store, tmp_path):
         $bb chroot {merged} /bin/busybox true
         $bb chroot {merged} /bin/sh -c 'echo inside > /tmp/proof; cat /tmp/proof'
     """
-    result = subprocess.run([BUSYBOX, "unshare", "-m", BUSYBOX, "sh", "-c", script],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [BUSYBOX, "unshare", "-m", BUSYBOX, "sh", "-c", script], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "inside\n"
     # The write went to the container's upper dir, never into a shared layer.

@@ -5,6 +5,7 @@ clock; there is no time namespace), written to an emptyDir that outlives
 container restarts, so ordering is checked on real events, not on our own
 bookkeeping.
 """
+
 import os
 import time
 
@@ -25,8 +26,10 @@ def uptimes(mp, name: str, container: str = "main") -> list[tuple[str, float]]:
 
 
 def test_init_containers_run_one_at_a_time_in_order(mp, pod_name):
-    stamp = "echo {0}-start $(cut -d' ' -f1 /proc/uptime) >> /shared/times; sleep 0.3; " \
-            "echo {0}-end $(cut -d' ' -f1 /proc/uptime) >> /shared/times"
+    stamp = (
+        "echo {0}-start $(cut -d' ' -f1 /proc/uptime) >> /shared/times; sleep 0.3; "
+        "echo {0}-end $(cut -d' ' -f1 /proc/uptime) >> /shared/times"
+    )
     manifest = f"""apiVersion: v1
 kind: Pod
 metadata:
@@ -36,11 +39,11 @@ spec:
   initContainers:
   - name: first
     image: busybox:1.35
-    command: ["sh", "-c", "{stamp.format('first')}"]
+    command: ["sh", "-c", "{stamp.format("first")}"]
 {MOUNT}
   - name: second
     image: busybox:1.35
-    command: ["sh", "-c", "{stamp.format('second')}"]
+    command: ["sh", "-c", "{stamp.format("second")}"]
 {MOUNT}
   containers:
   - name: main
@@ -51,8 +54,13 @@ spec:
     try:
         mp.run_pod(manifest)
         events = uptimes(mp, pod_name)
-        assert [e[0] for e in events] == ["first-start", "first-end", "second-start",
-                                          "second-end", "main-start"]
+        assert [e[0] for e in events] == [
+            "first-start",
+            "first-end",
+            "second-start",
+            "second-end",
+            "main-start",
+        ]
         times = [e[1] for e in events]
         assert times == sorted(times)
         status = mp.pod(pod_name)["status"]
@@ -63,24 +71,35 @@ spec:
             assert s["state"]["terminated"]["exitCode"] == 0
         assert inits[0]["state"]["terminated"]["finishedAt"] <= inits[1]["state"]["terminated"]["startedAt"]
         cond = {c["type"]: c["status"] for c in status["conditions"]}
-        assert cond == {"Initialized": "True", "Ready": "True", "ContainersReady": "True",
-                        "PodScheduled": "True"}
+        assert cond == {
+            "Initialized": "True",
+            "Ready": "True",
+            "ContainersReady": "True",
+            "PodScheduled": "True",
+        }
     finally:
         mp.delete(pod_name)
 
 
 def test_pod_shows_init_progress_while_init_containers_run(mp, pod_name):
-    manifest = pod_yaml(pod_name, "sleep 3600", extra_spec="""  initContainers:
+    manifest = pod_yaml(
+        pod_name,
+        "sleep 3600",
+        extra_spec="""  initContainers:
   - name: slow
     image: busybox:1.35
     command: ["sleep", "3600"]
   - name: never-reached
     image: busybox:1.35
-    command: ["true"]""")
+    command: ["true"]""",
+    )
     try:
         mp.apply(manifest)
-        pod = mp.wait_for(pod_name, lambda p: p["status"].get("initContainerStatuses", [{}])[0]
-                          .get("state", {}).get("running"), what="the first init container to run")
+        pod = mp.wait_for(
+            pod_name,
+            lambda p: p["status"].get("initContainerStatuses", [{}])[0].get("state", {}).get("running"),
+            what="the first init container to run",
+        )
         row = mp.run("get", "pods", pod_name).stdout.splitlines()[1].split()
         assert row[2] == "Init:0/2"
         assert pod["status"]["phase"] == "Pending"
@@ -90,10 +109,15 @@ def test_pod_shows_init_progress_while_init_containers_run(mp, pod_name):
 
 
 def test_failed_init_container_fails_a_never_pod_and_app_never_starts(mp, pod_name):
-    manifest = pod_yaml(pod_name, "echo app-ran; sleep 3600", restart="Never", extra_spec="""  initContainers:
+    manifest = pod_yaml(
+        pod_name,
+        "echo app-ran; sleep 3600",
+        restart="Never",
+        extra_spec="""  initContainers:
   - name: setup
     image: busybox:1.35
-    command: ["sh", "-c", "exit 4"]""")
+    command: ["sh", "-c", "exit 4"]""",
+    )
     try:
         out = mp.run_pod(manifest, check=False)
         assert out.returncode == 1
@@ -148,8 +172,11 @@ def test_restart_never_onfailure_always(mp, pod_name):
         onfail = mp.wait_for(names["OnFailure"], lambda p: p["status"]["phase"] == "Succeeded")
         assert onfail["status"]["containerStatuses"][0]["restartCount"] == 0
         # Always restarts even a container that succeeded, and the pod stays Running.
-        always = mp.wait_for(names["Always"], lambda p: p["status"]["containerStatuses"][0]
-                             ["restartCount"] >= 2, what="two restarts")
+        always = mp.wait_for(
+            names["Always"],
+            lambda p: p["status"]["containerStatuses"][0]["restartCount"] >= 2,
+            what="two restarts",
+        )
         assert always["status"]["phase"] == "Running"
         assert always["status"]["containerStatuses"][0]["lastState"]["terminated"]["reason"] == "Completed"
     finally:
@@ -177,20 +204,31 @@ def test_crash_loop_back_off_doubles(mp, pod_name):
     manifest = pod_yaml(pod_name, script, extra_spec=EMPTYDIR, extra_container=MOUNT)
     try:
         mp.apply(manifest)
-        seen_backoff = mp.wait_for(pod_name, lambda p: p["status"]["containerStatuses"][0]["state"]
-                                   .get("waiting", {}).get("reason") == "CrashLoopBackOff",
-                                   what="CrashLoopBackOff")
+        seen_backoff = mp.wait_for(
+            pod_name,
+            lambda p: (
+                p["status"]["containerStatuses"][0]["state"].get("waiting", {}).get("reason")
+                == "CrashLoopBackOff"
+            ),
+            what="CrashLoopBackOff",
+        )
         assert "back-off" in seen_backoff["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
-        mp.wait_for(pod_name, lambda p: p["status"]["containerStatuses"][0]["restartCount"] >= 4,
-                    timeout=30, what="four restarts")
+        mp.wait_for(
+            pod_name,
+            lambda p: p["status"]["containerStatuses"][0]["restartCount"] >= 4,
+            timeout=30,
+            what="four restarts",
+        )
         times = [float(line.split()[1]) for line in _read_shared(mp, pod_name)]
         gaps = [b - a for a, b in zip(times, times[1:])]
         assert len(gaps) >= 4
-        assert gaps[0] < 0.4            # the first restart is immediate
-        assert 0.45 <= gaps[1] < 1.5    # then the base delay
+        assert gaps[0] < 0.4  # the first restart is immediate
+        assert 0.45 <= gaps[1] < 1.5  # then the base delay
         assert gaps[2] >= 1.8 * gaps[1] * 0.9 and gaps[3] >= 1.8 * gaps[2] * 0.9  # doubling
-        assert "CrashLoopBackOff" in mp.run("describe", "pod", pod_name).stdout or \
-            "BackOff" in mp.run("describe", "pod", pod_name).stdout
+        assert (
+            "CrashLoopBackOff" in mp.run("describe", "pod", pod_name).stdout
+            or "BackOff" in mp.run("describe", "pod", pod_name).stdout
+        )
     finally:
         mp.delete(pod_name)
 
@@ -230,19 +268,27 @@ def test_killed_by_signal_reports_137(mp, pod_name):
 
 
 def test_delete_leaves_nothing_behind(mp, pod_name):
-    manifest = pod_yaml(pod_name, "sleep 3600 & sleep 3600", extra_spec="""  volumes:
+    manifest = pod_yaml(
+        pod_name,
+        "sleep 3600 & sleep 3600",
+        extra_spec="""  volumes:
   - name: mem
     emptyDir: {medium: Memory}
   - name: disk
-    emptyDir: {}""", extra_container="""    volumeMounts:
+    emptyDir: {}""",
+        extra_container="""    volumeMounts:
     - {name: mem, mountPath: /mem}
-    - {name: disk, mountPath: /disk}""")
+    - {name: disk, mountPath: /disk}""",
+    )
     mp.run_pod(manifest)
     pod = mp.pod(pod_name)
     uid = pod["metadata"]["uid"]
     info = mp.inspect(pod_name)
-    pids = [info["podInit"]["pid"], info["containers"][0]["process"]["pid"],
-            info["containers"][0]["monitor"]["pid"]]
+    pids = [
+        info["podInit"]["pid"],
+        info["containers"][0]["process"]["pid"],
+        info["containers"][0]["monitor"]["pid"],
+    ]
     cid = info["containers"][0]["containerID"]
     start = time.monotonic()
     mp.delete(pod_name, grace=0)
@@ -268,10 +314,15 @@ def _alive(pid: int) -> bool:
 def test_graceful_delete_sigterm_then_sigkill(mp, pod_name, tmp_path):
     # The container notes the SIGTERM in a hostPath file, then ignores it.
     script = "trap 'echo got-TERM >> /out/log' TERM; while true; do sleep 0.1; done"
-    manifest = pod_yaml(pod_name, script, extra_spec=f"""  volumes:
+    manifest = pod_yaml(
+        pod_name,
+        script,
+        extra_spec=f"""  volumes:
   - name: out
-    hostPath: {{path: {tmp_path}}}""", extra_container="""    volumeMounts:
-    - {name: out, mountPath: /out}""")
+    hostPath: {{path: {tmp_path}}}""",
+        extra_container="""    volumeMounts:
+    - {name: out, mountPath: /out}""",
+    )
     try:
         mp.run_pod(manifest)
         start = time.monotonic()

@@ -13,10 +13,28 @@ import json
 import os
 
 from podkit import ctr, pod
-from podnet import (OutsideHost, bridge_ports, delete_quietly, eventually, free_port,
-                    http_from_host, http_from_pod, instance_network, link_exists, manifest,
-                    nft_rules, pod_ip, pod_sh, rules_with_port, sh, sleeper_pod, udp_ask,
-                    udp_echo_in, wait_http, web_pod)
+from podnet import (
+    OutsideHost,
+    bridge_ports,
+    delete_quietly,
+    eventually,
+    free_port,
+    http_from_host,
+    http_from_pod,
+    instance_network,
+    link_exists,
+    manifest,
+    nft_rules,
+    pod_ip,
+    pod_sh,
+    rules_with_port,
+    sh,
+    sleeper_pod,
+    udp_ask,
+    udp_echo_in,
+    wait_http,
+    web_pod,
+)
 
 
 def _names(pod_name: str, *suffixes: str) -> list[str]:
@@ -48,8 +66,11 @@ def test_pods_get_their_own_ips_and_reach_each_other_the_host_and_the_gateway(mp
 
         # A third pod reaches both servers by IP, over HTTP.
         for server in (a, b):
-            wait_http(lambda s=server: http_from_pod(mp, c, ips[s]), f"hello-from-{server}",
-                      f"pod {c} to fetch / from {server} at {ips[server]}")
+            wait_http(
+                lambda s=server: http_from_pod(mp, c, ips[s]),
+                f"hello-from-{server}",
+                f"pod {c} to fetch / from {server} at {ips[server]}",
+            )
         # The servers reach each other too.
         assert http_from_pod(mp, a, ips[b]) == f"hello-from-{b}"
         # The host reaches each pod IP.
@@ -69,9 +90,11 @@ def test_pods_get_their_own_ips_and_reach_each_other_the_host_and_the_gateway(mp
 
 
 def test_containers_of_a_pod_share_its_ip_and_talk_over_localhost(mp, pod_name):
-    p = pod(pod_name, ctr("web", "mkdir -p /www && echo hello-local > /www/index.html && "
-                                 "exec httpd -f -p 8080 -h /www"),
-            ctr("side", "exec sleep 3600"))
+    p = pod(
+        pod_name,
+        ctr("web", "mkdir -p /www && echo hello-local > /www/index.html && exec httpd -f -p 8080 -h /www"),
+        ctr("side", "exec sleep 3600"),
+    )
     try:
         mp.run_pod(json.dumps(p))
         ip = pod_ip(mp, pod_name)
@@ -80,8 +103,11 @@ def test_containers_of_a_pod_share_its_ip_and_talk_over_localhost(mp, pod_name):
             out = pod_sh(mp, pod_name, "ip -o -4 addr show dev eth0", container=c).stdout
             seen[c] = out.split("inet ")[1].split("/")[0]
         assert seen == {"web": ip, "side": ip}
-        wait_http(lambda: http_from_pod(mp, pod_name, "127.0.0.1", container="side"), "hello-local",
-                  "the side container to reach the web container on localhost")
+        wait_http(
+            lambda: http_from_pod(mp, pod_name, "127.0.0.1", container="side"),
+            "hello-local",
+            "the side container to reach the web container on localhost",
+        )
         assert http_from_pod(mp, pod_name, "localhost", container="side") == "hello-local"
         assert http_from_host(ip) == "hello-local"
     finally:
@@ -109,18 +135,23 @@ def test_pods_resolve_each_other_by_name_and_hosts_files_follow_changes(mp, pod_
         assert [ips[far], far, f"{far}.{other_ns}"] in lines, hosts
         # Resolution really goes through the file: connect by name.
         for host in (a, f"{a}.default"):
-            wait_http(lambda h=host: http_from_pod(mp, c, h), f"hello-from-{a}",
-                      f"pod {c} to reach {host}")
-        wait_http(lambda: http_from_pod(mp, c, f"{far}.{other_ns}"), f"hello-from-{far}",
-                  f"pod {c} to reach {far}.{other_ns}")
+            wait_http(lambda h=host: http_from_pod(mp, c, h), f"hello-from-{a}", f"pod {c} to reach {host}")
+        wait_http(
+            lambda: http_from_pod(mp, c, f"{far}.{other_ns}"),
+            f"hello-from-{far}",
+            f"pod {c} to reach {far}.{other_ns}",
+        )
 
         # A new pod appears in the hosts file of the running ones ...
         mp.run_pod(json.dumps(web_pod(late)))
         late_ip = pod_ip(mp, late)
         entry = [late_ip, late, f"{late}.default"]
         for who, ns in ((c, "default"), (a, "default"), (far, other_ns)):
-            eventually(lambda w=who, n=ns: entry in [x.split("\t") for x in _hosts(mp, w, n).splitlines()],
-                       10, f"{late} to appear in the /etc/hosts of {who}")
+            eventually(
+                lambda w=who, n=ns: entry in [x.split("\t") for x in _hosts(mp, w, n).splitlines()],
+                10,
+                f"{late} to appear in the /etc/hosts of {who}",
+            )
         assert [ips[c], c, f"{c}.default"] in [x.split("\t") for x in _hosts(mp, late).splitlines()]
         wait_http(lambda: http_from_pod(mp, c, late), f"hello-from-{late}", f"pod {c} to reach {late}")
 
@@ -135,17 +166,27 @@ def test_pods_resolve_each_other_by_name_and_hosts_files_follow_changes(mp, pod_
         assert p.returncode != 0
     finally:
         delete_quietly(mp, a, c, late)
-        mp.run("delete", "pod", far, "-n", other_ns, "--grace-period", "0", "--ignore-not-found",
-               check=False)
+        mp.run("delete", "pod", far, "-n", other_ns, "--grace-period", "0", "--ignore-not-found", check=False)
 
 
 def test_host_aliases_and_dns_config_land_in_hosts_and_resolv_conf(mp, pod_name):
     aliased, custom, extra = _names(pod_name, "alias", "dns", "extra")
-    p1 = web_pod(aliased, hostAliases=[{"ip": "127.0.0.1", "hostnames": ["web.alias", "also.alias"]},
-                                       {"ip": "10.99.0.7", "hostnames": ["seven.alias"]}])
-    p2 = sleeper_pod(custom, dnsPolicy="None", dnsConfig={
-        "nameservers": ["10.99.0.10", "10.99.0.11"], "searches": ["svc.example", "example"],
-        "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]})
+    p1 = web_pod(
+        aliased,
+        hostAliases=[
+            {"ip": "127.0.0.1", "hostnames": ["web.alias", "also.alias"]},
+            {"ip": "10.99.0.7", "hostnames": ["seven.alias"]},
+        ],
+    )
+    p2 = sleeper_pod(
+        custom,
+        dnsPolicy="None",
+        dnsConfig={
+            "nameservers": ["10.99.0.10", "10.99.0.11"],
+            "searches": ["svc.example", "example"],
+            "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}],
+        },
+    )
     p3 = sleeper_pod(extra, dnsConfig={"nameservers": ["10.99.0.12"], "searches": ["extra.example"]})
     try:
         mp.run_pod(manifest(p1, p2, p3))
@@ -154,12 +195,17 @@ def test_host_aliases_and_dns_config_land_in_hosts_and_resolv_conf(mp, pod_name)
         assert ["127.0.0.1", "web.alias", "also.alias"] in lines, hosts
         assert ["10.99.0.7", "seven.alias"] in lines, hosts
         # The alias resolves (to the pod's own loopback, where httpd listens).
-        wait_http(lambda: http_from_pod(mp, aliased, "web.alias"), f"hello-from-{aliased}",
-                  "web.alias to resolve to 127.0.0.1")
+        wait_http(
+            lambda: http_from_pod(mp, aliased, "web.alias"),
+            f"hello-from-{aliased}",
+            "web.alias to resolve to 127.0.0.1",
+        )
 
         resolv = mp.run("exec", custom, "--", "cat", "/etc/resolv.conf").stdout
-        assert resolv == ("nameserver 10.99.0.10\nnameserver 10.99.0.11\n"
-                          "search svc.example example\noptions ndots:2 edns0\n")
+        assert resolv == (
+            "nameserver 10.99.0.10\nnameserver 10.99.0.11\n"
+            "search svc.example example\noptions ndots:2 edns0\n"
+        )
         # dnsPolicy ClusterFirst (the default) keeps the host's resolvers and adds dnsConfig's.
         resolv = mp.run("exec", extra, "--", "cat", "/etc/resolv.conf").stdout
         host_servers = []
@@ -198,26 +244,42 @@ def test_host_port_tcp_from_another_host_the_host_and_host_ip_bound(mp, pod_name
         body = f"hello-from-{pod_name}"
         # Two servers in one container: 8080 (on a wildcard hostPort) and 8081
         # (on a hostPort bound to the host's address on the outside link).
-        script = (f"mkdir -p /www && echo {body} > /www/index.html && httpd -p 8081 -h /www && "
-                  f"exec httpd -f -p 8080 -h /www")
-        p = pod(pod_name, ctr("web", script, ports=[
-            {"containerPort": 8080, "hostPort": port},
-            {"containerPort": 8081, "hostPort": bound, "hostIP": outside.host_ip}]))
+        script = (
+            f"mkdir -p /www && echo {body} > /www/index.html && httpd -p 8081 -h /www && "
+            f"exec httpd -f -p 8080 -h /www"
+        )
+        p = pod(
+            pod_name,
+            ctr(
+                "web",
+                script,
+                ports=[
+                    {"containerPort": 8080, "hostPort": port},
+                    {"containerPort": 8081, "hostPort": bound, "hostIP": outside.host_ip},
+                ],
+            ),
+        )
         try:
             mp.run_pod(json.dumps(p))
             uid = mp.pod(pod_name)["metadata"]["uid"]
             host_ip = mp.pod(pod_name)["status"]["hostIP"]
             gateway = mp.inspect(pod_name)["network"]["gateway"]
-            wait_http(lambda: outside.http_get(outside.host_ip, port), body,
-                      f"the other host to reach hostPort {port} at {outside.host_ip}")
+            wait_http(
+                lambda: outside.http_get(outside.host_ip, port),
+                body,
+                f"the other host to reach hostPort {port} at {outside.host_ip}",
+            )
             assert http_from_host("127.0.0.1", port) == body
             assert http_from_host(outside.host_ip, port) == body
             assert http_from_host(gateway, port) == body
             if not ipaddress.ip_address(host_ip).is_loopback:
                 assert http_from_host(host_ip, port) == body  # status.hostIP
             # hostIP: answered at that address only.
-            wait_http(lambda: outside.http_get(outside.host_ip, bound), body,
-                      f"the other host to reach hostPort {bound} at {outside.host_ip}")
+            wait_http(
+                lambda: outside.http_get(outside.host_ip, bound),
+                body,
+                f"the other host to reach hostPort {bound} at {outside.host_ip}",
+            )
             assert http_from_host(outside.host_ip, bound) == body
             assert http_from_host("127.0.0.1", bound) == ""
             assert http_from_host(gateway, bound) == ""
@@ -241,20 +303,33 @@ def test_host_port_udp(mp, pod_name):
     with OutsideHost() as outside:
         port = free_port(udp=True)
         p = sleeper_pod(pod_name)
-        p["spec"]["containers"][0]["ports"] = [{"containerPort": 5353, "hostPort": port,
-                                                "protocol": "UDP"}]
+        p["spec"]["containers"][0]["ports"] = [{"containerPort": 5353, "hostPort": port, "protocol": "UDP"}]
         echo = None
         try:
             mp.run_pod(json.dumps(p))
             echo = udp_echo_in(mp.inspect(pod_name)["network"]["netns"], 5353)
-            eventually(lambda: outside.udp_ask(outside.host_ip, port, "from-outside") == "echo:from-outside",
-                       15, f"a UDP answer from hostPort {port} at {outside.host_ip}")
-            eventually(lambda: udp_ask("127.0.0.1", port, "from-host") == "echo:from-host",
-                       15, f"a UDP answer from 127.0.0.1:{port}")
-            dnat = [r for r in rules_with_port(nft_rules(net["table"]), port)
-                    if any("dnat" in e for e in r["expr"])]
-            assert dnat and all(any(e.get("match", {}).get("left", {}).get("payload", {})
-                                    .get("protocol") == "udp" for e in r["expr"]) for r in dnat), dnat
+            eventually(
+                lambda: outside.udp_ask(outside.host_ip, port, "from-outside") == "echo:from-outside",
+                15,
+                f"a UDP answer from hostPort {port} at {outside.host_ip}",
+            )
+            eventually(
+                lambda: udp_ask("127.0.0.1", port, "from-host") == "echo:from-host",
+                15,
+                f"a UDP answer from 127.0.0.1:{port}",
+            )
+            dnat = [
+                r
+                for r in rules_with_port(nft_rules(net["table"]), port)
+                if any("dnat" in e for e in r["expr"])
+            ]
+            assert dnat and all(
+                any(
+                    e.get("match", {}).get("left", {}).get("payload", {}).get("protocol") == "udp"
+                    for e in r["expr"]
+                )
+                for r in dnat
+            ), dnat
         finally:
             if echo is not None:
                 echo.kill()

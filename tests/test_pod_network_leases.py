@@ -22,17 +22,41 @@ import pytest
 
 from conftest import MINIPOD, Minipod, _new_root
 from minipod.network.pod_network import CNI_PATH
-from podnet import (OutsideHost, bridge_ports, check_network_matches_pods, delete_quietly,
-                    eventually, free_port, http_from_host, http_from_pod, instance_network,
-                    instance_uids, kill_pids, leases, link_exists, live_pods, manifest, netns_pins, nft_rules,
-                    nft_tables, pod_inits, pod_ip, rules_with_port, sh, sleeper_pod, wait_http,
-                    web_pod)
+from podnet import (
+    OutsideHost,
+    bridge_ports,
+    check_network_matches_pods,
+    delete_quietly,
+    eventually,
+    free_port,
+    http_from_host,
+    http_from_pod,
+    instance_network,
+    instance_uids,
+    kill_pids,
+    leases,
+    link_exists,
+    live_pods,
+    manifest,
+    netns_pins,
+    nft_rules,
+    nft_tables,
+    pod_inits,
+    pod_ip,
+    rules_with_port,
+    sh,
+    sleeper_pod,
+    wait_http,
+    web_pod,
+)
 
 
 def _reference_plugins_installed() -> bool:
     """bridge, host-local and portmap in one of the CNI bin dirs minipod searches."""
-    return any(all(os.access(os.path.join(d, p), os.X_OK) for p in ("bridge", "host-local", "portmap"))
-               for d in CNI_PATH.split(":"))
+    return any(
+        all(os.access(os.path.join(d, p), os.X_OK) for p in ("bridge", "host-local", "portmap"))
+        for d in CNI_PATH.split(":")
+    )
 
 
 def _start(inst: Minipod) -> Minipod:
@@ -106,16 +130,20 @@ def test_delete_removes_the_lease_and_the_address_is_handed_out_again(tiny_mp, p
         assert leases(net["lease_dir"]) == {ip: uid}
         # The only address is taken: the next pod gets none and says why.
         mp.apply(json.dumps(sleeper_pod(second)))
-        eventually(lambda: "FailedCreatePodSandBox" in mp.run("describe", "pod", second).stdout,
-                   15, f"{second} to report that it has no address")
+        eventually(
+            lambda: "FailedCreatePodSandBox" in mp.run("describe", "pod", second).stdout,
+            15,
+            f"{second} to report that it has no address",
+        )
         status = mp.pod(second)["status"]
         assert status["phase"] == "Pending" and not status.get("podIP"), status
         assert leases(net["lease_dir"]) == {ip: uid}
         mp.delete(first)
         assert not os.path.exists(lease), "the lease outlived the pod"
         # Freed, the address goes to the waiting pod.
-        pod = mp.wait_for(second, lambda p: p["status"].get("phase") == "Running", 30,
-                          f"{second} to get the freed address")
+        pod = mp.wait_for(
+            second, lambda p: p["status"].get("phase") == "Running", 30, f"{second} to get the freed address"
+        )
         assert pod["status"]["podIP"] == ip
         assert leases(net["lease_dir"]) == {ip: pod["metadata"]["uid"]}
         veth = mp.inspect(second)["network"]["vethHost"]
@@ -134,24 +162,32 @@ def _settle(mp, timeout: float = 60, unready: list | None = None) -> list[dict]:
     while True:
         if mp.daemon.poll() is not None:
             with open(os.path.join(mp.root, "daemon-test.log"), errors="replace") as f:
-                raise AssertionError(f"the daemon exited ({mp.daemon.returncode}); its log ends "
-                                     f"with:\n{f.read()[-3000:]}")
+                raise AssertionError(
+                    f"the daemon exited ({mp.daemon.returncode}); its log ends with:\n{f.read()[-3000:]}"
+                )
         items = live_pods(mp)
-        stuck = {p["metadata"]["name"]: (p["status"]["phase"], p["metadata"].get("deletionTimestamp"))
-                 for p in items if p["status"]["phase"] != "Running"
-                 or p["metadata"].get("deletionTimestamp")}
+        stuck = {
+            p["metadata"]["name"]: (p["status"]["phase"], p["metadata"].get("deletionTimestamp"))
+            for p in items
+            if p["status"]["phase"] != "Running" or p["metadata"].get("deletionTimestamp")
+        }
         if not stuck:
             ready_by = ready_by or time.time() + 15
-            waiting = [p["metadata"]["name"] for p in items
-                       if not all(c.get("ready") for c in p["status"].get("containerStatuses", []))]
+            waiting = [
+                p["metadata"]["name"]
+                for p in items
+                if not all(c.get("ready") for c in p["status"].get("containerStatuses", []))
+            ]
             if not waiting or time.time() > ready_by:
                 if unready is not None:
                     unready += [n for n in waiting if n not in unready]
                 return items
         elif time.time() > deadline:
             detail = {n: mp.run("describe", "pod", n, check=False).stdout[-1500:] for n in stuck}
-            raise AssertionError(f"the pods did not settle after the restart: {stuck}\n" +
-                                 "\n".join(f"--- {n}\n{d}" for n, d in detail.items()))
+            raise AssertionError(
+                f"the pods did not settle after the restart: {stuck}\n"
+                + "\n".join(f"--- {n}\n{d}" for n, d in detail.items())
+            )
         time.sleep(0.2)
 
 
@@ -173,8 +209,14 @@ def _kill_daemon_during(mp, *args: str, text: str | None = None, delay: float) -
     not start a daemon of its own (one that raced the restart), so it may
     not autostart one, and it is frozen before the kill and killed after."""
     env = dict(os.environ, MINIPOD_NO_AUTOSTART="1")
-    cmd = subprocess.Popen([MINIPOD, "--root", mp.root, *args], stdin=subprocess.PIPE, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    cmd = subprocess.Popen(
+        [MINIPOD, "--root", mp.root, *args],
+        stdin=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     if text is not None:
         cmd.stdin.write(text)
     cmd.stdin.close()
@@ -186,8 +228,9 @@ def _kill_daemon_during(mp, *args: str, text: str | None = None, delay: float) -
     sock = os.path.join(mp.root, "run", "minipod.sock")
     deadline = time.time() + 10
     while _daemon_answers(sock):
-        assert time.time() < deadline, \
+        assert time.time() < deadline, (
             f"the killed daemon's socket still accepts connections: held by {_holders(sock)}"
+        )
         time.sleep(0.05)
     _restart(mp)
 
@@ -295,8 +338,17 @@ def test_sigkill_during_deletions_keeps_leases_veths_and_pins_exact(fresh_mp, po
         for rnd in range(3):
             doomed = rng.sample(sorted(p["metadata"]["name"] for p in live_pods(mp)), 4)
             wait = "--wait" if rnd % 2 == 0 else "--no-wait"  # one at a time, or all at once
-            _kill_daemon_during(mp, "delete", "pod", *doomed, "--grace-period", "0", wait,
-                                "--ignore-not-found", delay=rng.uniform(0.02, 0.3))
+            _kill_daemon_during(
+                mp,
+                "delete",
+                "pod",
+                *doomed,
+                "--grace-period",
+                "0",
+                wait,
+                "--ignore-not-found",
+                delay=rng.uniform(0.02, 0.3),
+            )
             stuck = _terminating_after(mp, 15)
             if stuck:
                 # Remembered for the verdict below; deleted again so that
@@ -310,8 +362,10 @@ def test_sigkill_during_deletions_keeps_leases_veths_and_pins_exact(fresh_mp, po
         mp.delete(*[p["metadata"]["name"] for p in live_pods(mp)])
         _assert_no_network_left(mp, net, veths)
         assert not _orphan_inits(mp, uids)
-        assert not ghosts, (f"deletions begun before the SIGKILL never completed after the "
-                            f"restart (the pods stayed Terminating until deleted again): {ghosts}")
+        assert not ghosts, (
+            f"deletions begun before the SIGKILL never completed after the "
+            f"restart (the pods stayed Terminating until deleted again): {ghosts}"
+        )
         assert not restarted, f"containers the restarted daemon killed and restarted: {restarted}"
         assert not unready, f"pods running but never ready after the daemon's restart: {unready}"
     finally:
@@ -355,17 +409,32 @@ def test_churn_of_200_pods_leaves_no_port_and_no_lease(mp, pod_name):
 
 
 def _reference_conflist(inst: Minipod) -> dict:
-    return {"cniVersion": "1.0.0", "name": f"refcni-{inst.bridge}", "plugins": [
-        {"type": "bridge", "bridge": inst.bridge, "isGateway": True, "ipMasq": True,
-         "hairpinMode": True,
-         "ipam": {"type": "host-local", "ranges": [[{"subnet": inst.subnet}]],
-                  "routes": [{"dst": "0.0.0.0/0"}],
-                  "dataDir": os.path.join(inst.root, "lib", "cni-leases")}},
-        {"type": "portmap", "capabilities": {"portMappings": True}}]}
+    return {
+        "cniVersion": "1.0.0",
+        "name": f"refcni-{inst.bridge}",
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": inst.bridge,
+                "isGateway": True,
+                "ipMasq": True,
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": inst.subnet}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "dataDir": os.path.join(inst.root, "lib", "cni-leases"),
+                },
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
 
 
-@pytest.mark.skipif(not _reference_plugins_installed(),
-                    reason="the reference CNI plugins (bridge, host-local, portmap) are not installed")
+@pytest.mark.skipif(
+    not _reference_plugins_installed(),
+    reason="the reference CNI plugins (bridge, host-local, portmap) are not installed",
+)
 def test_reference_plugins_run_pods_under_minipod(pod_name):
     inst = Minipod(_new_root("refcni"))
     conf_dir = os.path.join(inst.root, "etc", "net.d")
@@ -397,8 +466,11 @@ def test_reference_plugins_run_pods_under_minipod(pod_name):
                 wait_http(lambda: http_from_pod(inst, a, ips[b]), f"hello-from-{b}", f"{a} to reach {b}")
                 assert http_from_host(ips[a]) == f"hello-from-{a}"
                 # The hostPort, from another machine and from the host.
-                wait_http(lambda: outside.http_get(outside.host_ip, port), f"hello-from-{a}",
-                          f"the other host to reach hostPort {port}")
+                wait_http(
+                    lambda: outside.http_get(outside.host_ip, port),
+                    f"hello-from-{a}",
+                    f"the other host to reach hostPort {port}",
+                )
                 assert http_from_host(outside.host_ip, port) == f"hello-from-{a}"
                 assert http_from_host("127.0.0.1", port) == f"hello-from-{a}"
                 assert rules_with_port(nft_rules(), port), "no rule for the hostPort"

@@ -42,8 +42,10 @@ def ready_column(mp, name: str) -> str:
 
 def wait_event(mp, name: str, reason: str, text: str, timeout: float = 10) -> str:
     """The message of the first event of the pod with REASON and TEXT in it."""
+
     def found():
         return next((m for _, r, m in events_of(mp, name) if r == reason and text in m), None)
+
     return eventually(found, timeout, f"a {reason} event saying {text!r} for {name}")
 
 
@@ -53,6 +55,7 @@ def describe_events(mp, name: str) -> list[str]:
 
 
 # --- readiness ------------------------------------------------------------------
+
 
 def test_readiness_gates_ready_until_the_probe_passes_and_never_restarts(mp, pods, pod_name):
     probe = every_second(run_cmd("cat", "/tmp/ready"))
@@ -66,9 +69,14 @@ def test_readiness_gates_ready_until_the_probe_passes_and_never_restarts(mp, pod
     assert cond["Ready"] == "False" and cond["ContainersReady"] == "False"
     assert ready_column(mp, pod_name) == "0/1"
     # Failing readiness is reported, again and again, but kills nothing.
-    eventually(lambda: any("Unhealthy" in line and "Readiness probe failed" in line and "(x" in line
-                           for line in describe_events(mp, pod_name)), 10,
-               "a repeated Readiness Unhealthy event")
+    eventually(
+        lambda: any(
+            "Unhealthy" in line and "Readiness probe failed" in line and "(x" in line
+            for line in describe_events(mp, pod_name)
+        ),
+        10,
+        "a repeated Readiness Unhealthy event",
+    )
     assert status_of(mp.pod(pod_name))["restartCount"] == 0
 
     sh(mp, pod_name, "touch /tmp/ready")
@@ -83,19 +91,29 @@ def test_readiness_gates_ready_until_the_probe_passes_and_never_restarts(mp, pod
 
 # --- liveness -------------------------------------------------------------------
 
+
 def test_failing_liveness_probe_restarts_the_container(mp, pods, pod_name):
     # The container makes its file; the probe passes until we remove it.
     probe = every_second(run_cmd("test", "-e", "/tmp/alive"), failureThreshold=2)
-    pods.run(pod(pod_name, ctr("main", "touch /tmp/alive; " + SLEEP, livenessProbe=probe),
-                 terminationGracePeriodSeconds=5))
+    pods.run(
+        pod(
+            pod_name,
+            ctr("main", "touch /tmp/alive; " + SLEEP, livenessProbe=probe),
+            terminationGracePeriodSeconds=5,
+        )
+    )
     first_id = status_of(mp.pod(pod_name))["containerID"]
     time.sleep(2.5)  # a few passing periods: a passing liveness probe changes nothing
     assert status_of(mp.pod(pod_name))["restartCount"] == 0
     assert not [e for e in events_of(mp, pod_name) if e[1] == "Unhealthy"]
 
     sh(mp, pod_name, "rm /tmp/alive")
-    p = mp.wait_for(pod_name, lambda p: status_of(p)["restartCount"] >= 1, timeout=15,
-                    what="a restart after the liveness probe failed")
+    p = mp.wait_for(
+        pod_name,
+        lambda p: status_of(p)["restartCount"] >= 1,
+        timeout=15,
+        what="a restart after the liveness probe failed",
+    )
     cs = status_of(p)
     assert cs["restartCount"] == 1
     last = cs["lastState"]["terminated"]
@@ -116,13 +134,19 @@ def test_failing_liveness_probe_restarts_the_container(mp, pods, pod_name):
 
 # --- startup --------------------------------------------------------------------
 
+
 def test_startup_probe_holds_back_liveness_until_it_succeeds(mp, pods, pod_name):
     startup = every_second(run_cmd("test", "-e", "/tmp/started"), failureThreshold=60)
     # This liveness probe fails from the start: only the startup probe keeps
     # it from killing the container.
     liveness = every_second(run_cmd("test", "-e", "/tmp/alive"), failureThreshold=3)
-    pods.run(pod(pod_name, ctr("main", SLEEP, startupProbe=startup, livenessProbe=liveness),
-                 terminationGracePeriodSeconds=5))
+    pods.run(
+        pod(
+            pod_name,
+            ctr("main", SLEEP, startupProbe=startup, livenessProbe=liveness),
+            terminationGracePeriodSeconds=5,
+        )
+    )
     wait_event(mp, pod_name, "Unhealthy", "Startup probe failed")
     time.sleep(3)  # three liveness periods, were liveness running
     p = mp.pod(pod_name)
@@ -135,13 +159,21 @@ def test_startup_probe_holds_back_liveness_until_it_succeeds(mp, pods, pod_name)
     assert not [e for e in reasons if e[1] == "Killing"], reasons
 
     sh(mp, pod_name, "touch /tmp/started")
-    p = mp.wait_for(pod_name, lambda p: status_of(p)["started"] or status_of(p)["restartCount"],
-                    timeout=5, what="started: true")
+    p = mp.wait_for(
+        pod_name,
+        lambda p: status_of(p)["started"] or status_of(p)["restartCount"],
+        timeout=5,
+        what="started: true",
+    )
     assert status_of(p)["started"] is True and status_of(p)["restartCount"] == 0
     assert status_of(p)["ready"] is True  # no readiness probe: started means ready
     # Now liveness runs, fails three times and restarts the container.
-    mp.wait_for(pod_name, lambda p: status_of(p)["restartCount"] >= 1, timeout=15,
-                what="the liveness probe to restart the container")
+    mp.wait_for(
+        pod_name,
+        lambda p: status_of(p)["restartCount"] >= 1,
+        timeout=15,
+        what="the liveness probe to restart the container",
+    )
     wait_event(mp, pod_name, "Unhealthy", "Liveness probe failed")
     wait_event(mp, pod_name, "Killing", "failed liveness probe, will be restarted")
 
@@ -149,8 +181,12 @@ def test_startup_probe_holds_back_liveness_until_it_succeeds(mp, pods, pod_name)
 def test_startup_probe_that_never_succeeds_restarts_the_container(mp, pods, pod_name):
     startup = every_second(run_cmd("test", "-e", "/tmp/never"), failureThreshold=2)
     pods.run(pod(pod_name, ctr("main", SLEEP, startupProbe=startup), terminationGracePeriodSeconds=5))
-    p = mp.wait_for(pod_name, lambda p: status_of(p)["restartCount"] >= 1, timeout=15,
-                    what="a restart after the startup probe failed")
+    p = mp.wait_for(
+        pod_name,
+        lambda p: status_of(p)["restartCount"] >= 1,
+        timeout=15,
+        what="a restart after the startup probe failed",
+    )
     assert status_of(p)["lastState"]["terminated"]["exitCode"] == 143
     wait_event(mp, pod_name, "Unhealthy", "Startup probe failed")
     wait_event(mp, pod_name, "Killing", "failed startup probe, will be restarted")
@@ -168,9 +204,11 @@ echo 'Content-Type: text/plain'
 echo
 echo checked
 """
-HTTPD = ("mkdir -p /www/cgi-bin && echo ok > /www/index.html\n"
-         f"cat > /www/cgi-bin/check <<'EOF'\n{CGI}EOF\n"
-         "chmod +x /www/cgi-bin/check && exec httpd -f -p 8080 -h /www")
+HTTPD = (
+    "mkdir -p /www/cgi-bin && echo ok > /www/index.html\n"
+    f"cat > /www/cgi-bin/check <<'EOF'\n{CGI}EOF\n"
+    "chmod +x /www/cgi-bin/check && exec httpd -f -p 8080 -h /www"
+)
 
 
 def test_http_and_tcp_probes_are_issued_by_the_runtime(mp, pods, pod_name):
@@ -185,23 +223,41 @@ def test_http_and_tcp_probes_are_issued_by_the_runtime(mp, pods, pod_name):
 
     token = [{"name": "X-Probe-Token", "value": "s3cret"}]
     # One pod, one network namespace: every probe reaches the web server.
-    pods.run(pod(pod_name,
-                 ctr("web", HTTPD, ports=[{"name": "web", "containerPort": 8080}],
-                     readinessProbe=http("/index.html", port="web")),
-                 ctr("missing", SLEEP, readinessProbe=http("/no-such-page")),
-                 ctr("headers", SLEEP, readinessProbe=http("/cgi-bin/check", headers=token)),
-                 ctr("no-headers", SLEEP, readinessProbe=http("/cgi-bin/check")),
-                 ctr("tcp-open", SLEEP, readinessProbe=tcp(8080)),
-                 ctr("tcp-closed", SLEEP, readinessProbe=tcp(8081))))
-    ready = {"web": True, "missing": False, "headers": True, "no-headers": False,
-             "tcp-open": True, "tcp-closed": False}
+    pods.run(
+        pod(
+            pod_name,
+            ctr(
+                "web",
+                HTTPD,
+                ports=[{"name": "web", "containerPort": 8080}],
+                readinessProbe=http("/index.html", port="web"),
+            ),
+            ctr("missing", SLEEP, readinessProbe=http("/no-such-page")),
+            ctr("headers", SLEEP, readinessProbe=http("/cgi-bin/check", headers=token)),
+            ctr("no-headers", SLEEP, readinessProbe=http("/cgi-bin/check")),
+            ctr("tcp-open", SLEEP, readinessProbe=tcp(8080)),
+            ctr("tcp-closed", SLEEP, readinessProbe=tcp(8081)),
+        )
+    )
+    ready = {
+        "web": True,
+        "missing": False,
+        "headers": True,
+        "no-headers": False,
+        "tcp-open": True,
+        "tcp-closed": False,
+    }
     # The failing probes fail, each with its own message, while the others pass.
     msg_404 = wait_event(mp, pod_name, "Unhealthy", "HTTP probe failed with statuscode: 404")
     assert msg_404.startswith("Readiness probe failed: ")
     wait_event(mp, pod_name, "Unhealthy", "HTTP probe failed with statuscode: 403")
     refused = wait_event(mp, pod_name, "Unhealthy", ":8081")
-    p = mp.wait_for(pod_name, lambda p: all(status_of(p, n)["ready"] == r for n, r in ready.items()),
-                    timeout=10, what=f"readiness {ready}")
+    p = mp.wait_for(
+        pod_name,
+        lambda p: all(status_of(p, n)["ready"] == r for n, r in ready.items()),
+        timeout=10,
+        what=f"readiness {ready}",
+    )
     assert conditions(p)["Ready"] == "False"
     assert ready_column(mp, pod_name) == "3/6"
     # The runtime sent the header, from outside the container (the pod's IP).
@@ -216,6 +272,7 @@ def test_http_and_tcp_probes_are_issued_by_the_runtime(mp, pods, pod_name):
 
 
 # --- exec probe timeouts -----------------------------------------------------------
+
 
 def sleeps_in_pod(pidns: int) -> int:
     """Live `sleep 5` processes in the pod's pid namespace."""
@@ -257,11 +314,11 @@ def test_exec_probe_timeout_is_enforced(mp, pods, pod_name):
 
 # --- events ---------------------------------------------------------------------
 
+
 def test_events_of_a_container_that_keeps_failing_its_liveness_probe(mp, pods, pod_name):
     probe = every_second(run_cmd("false"), failureThreshold=1)
     pods.run(pod(pod_name, ctr("main", SLEEP, livenessProbe=probe), terminationGracePeriodSeconds=5))
-    mp.wait_for(pod_name, lambda p: status_of(p)["restartCount"] >= 3, timeout=30,
-                what="three restarts")
+    mp.wait_for(pod_name, lambda p: status_of(p)["restartCount"] >= 3, timeout=30, what="three restarts")
     wait_event(mp, pod_name, "BackOff", "Back-off restarting failed container")
     reasons = {r for _, r, _ in events_of(mp, pod_name)}
     for reason in ("Scheduled", "Pulled", "Created", "Started", "Killing", "Unhealthy", "BackOff"):

@@ -31,13 +31,24 @@ from minipod.image.refs import host_architecture, pick_platform
 from minipod.cli.progress import Progress
 from minipod.image.registry import RegistryError, describe_transport_error
 from minipod.image.registry_config import Credentials
-from registry_support import (USERS, TokenRegistry, auth_registry, file_layer,  # noqa: F401
-                              push, random_layer, registry, workdir, write_layout)
+from registry_support import (
+    USERS,
+    TokenRegistry,
+    auth_registry,
+    file_layer,  # noqa: F401
+    push,
+    random_layer,
+    registry,
+    workdir,
+    write_layout,
+)
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (layers keep owners)"),
-    pytest.mark.skipif(not (shutil.which("docker-registry") and shutil.which("skopeo")),
-                       reason="needs the docker-registry and skopeo packages"),
+    pytest.mark.skipif(
+        not (shutil.which("docker-registry") and shutil.which("skopeo")),
+        reason="needs the docker-registry and skopeo packages",
+    ),
 ]
 OTHER_ARCH = "arm64" if host_architecture() != "arm64" else "amd64"
 
@@ -87,13 +98,15 @@ def leftovers(store: ImageStore) -> list[str]:
 
 # ---------------------------------------------------------------- pulling
 
+
 def test_pull_by_tag_then_by_digest(busybox, store, scratch):
     events = []
     image = pull.pull_image(store, busybox, progress=events.append)
     assert image.ref == busybox and image.config["Cmd"] == ["sh"]
     [layer] = image.layer_dirs
-    out = subprocess.run([os.path.join(layer, "bin/sh"), "-c", "echo pulled"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [os.path.join(layer, "bin/sh"), "-c", "echo pulled"], capture_output=True, text=True, check=True
+    ).stdout
     assert out == "pulled\n"
     assert [e["event"] for e in events][0] == "manifest" and events[-1]["event"] == "done"
     assert events[-1]["digest"] == image.digest == events[-1]["repoDigest"]
@@ -109,17 +122,21 @@ def test_pull_by_tag_then_by_digest(busybox, store, scratch):
 
 def test_multi_arch_index_picks_the_host_platform(registry, workdir, store):
     layout = os.path.join(workdir, "multiarch")
-    digests = write_layout(layout, "multi", [
-        ({"os": "linux", "architecture": arch}, [file_layer({"arch": arch.encode()})])
-        for arch in (OTHER_ARCH, host_architecture())])
+    digests = write_layout(
+        layout,
+        "multi",
+        [
+            ({"os": "linux", "architecture": arch}, [file_layer({"arch": arch.encode()})])
+            for arch in (OTHER_ARCH, host_architecture())
+        ],
+    )
     ref = f"{registry.host}/multi/arch:1"
     push(f"oci:{layout}:multi", ref, all_images=True)
     image = pull.pull_image(store, ref)
     with open(os.path.join(image.layer_dirs[0], "arch")) as f:
         assert f.read() == host_architecture()
     assert image.digest == digests[f"linux/{host_architecture()}"]
-    other = pull.pull_image(ImageStore(store.dir + "-other"), ref,
-                            config={"platform": f"linux/{OTHER_ARCH}"})
+    other = pull.pull_image(ImageStore(store.dir + "-other"), ref, config={"platform": f"linux/{OTHER_ARCH}"})
     assert other.digest == digests[f"linux/{OTHER_ARCH}"]
     with pytest.raises(RegistryError, match=r"no variant for linux/s390x \(it has: linux/"):
         pull.pull_image(store, ref, config={"platform": "linux/s390x"})
@@ -135,14 +152,13 @@ def test_unknown_tag_carries_the_registry_message(busybox, store):
 def test_connection_refused_and_name_resolution_messages(store):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]            # nothing listens there once closed
+        port = s.getsockname()[1]  # nothing listens there once closed
     with pytest.raises(RegistryError, match=f"127.0.0.1:{port}: connection refused"):
         pull.pull_image(store, f"127.0.0.1:{port}/x:1")
     try:
         raise httpx.ConnectError("failed") from socket.gaierror(-2, "Name or service not known")
     except httpx.ConnectError as err:
-        assert describe_transport_error(err) == \
-            "cannot resolve the host name (Name or service not known)"
+        assert describe_transport_error(err) == "cannot resolve the host name (Name or service not known)"
 
 
 def test_mirror_is_tried_first_and_a_dead_one_skipped(busybox, registry, store):
@@ -154,9 +170,11 @@ def test_mirror_is_tried_first_and_a_dead_one_skipped(busybox, registry, store):
 
 # ---------------------------------------------------------------- authentication
 
+
 def test_basic_auth(auth_registry, workdir, store, scratch):
-    ref = push_layers(auth_registry, workdir, "private/app:1", [random_layer("a", 1000, "basic")],
-                      creds="alice:s3cret")
+    ref = push_layers(
+        auth_registry, workdir, "private/app:1", [random_layer("a", 1000, "basic")], creds="alice:s3cret"
+    )
     for creds in (None, secret(auth_registry.host, "alice", "wrong")):
         with pytest.raises(RegistryError, match="unauthorized: authentication required"):
             pull.pull_image(store, ref, creds)
@@ -165,8 +183,14 @@ def test_basic_auth(auth_registry, workdir, store, scratch):
     # From an auth file, keyed by URL and repository path, as podman writes them.
     auth_file = os.path.join(scratch, "auth.json")
     with open(auth_file, "w") as f:
-        json.dump({"auths": {f"https://{auth_registry.host}/private":
-                             secret("x", "alice", "s3cret")["auths"]["x"]}}, f)
+        json.dump(
+            {
+                "auths": {
+                    f"https://{auth_registry.host}/private": secret("x", "alice", "s3cret")["auths"]["x"]
+                }
+            },
+            f,
+        )
     other = ImageStore(os.path.join(scratch, "other"))
     config = {"authFiles": [os.path.join(scratch, "missing.json"), auth_file]}
     assert pull.pull_image(other, ref, config=config).digest == store.lookup(ref).digest
@@ -175,8 +199,11 @@ def test_basic_auth(auth_registry, workdir, store, scratch):
 @pytest.mark.parametrize("users", [None, USERS])
 def test_bearer_token_flow(workdir, store, users):
     layout = tempfile.mkdtemp(dir=workdir)
-    write_layout(layout, "v1", [({"os": "linux", "architecture": host_architecture()},
-                                 [random_layer("t", 5000, "token")])])
+    write_layout(
+        layout,
+        "v1",
+        [({"os": "linux", "architecture": host_architecture()}, [random_layer("t", 5000, "token")])],
+    )
     with TokenRegistry(layout, "team/app", "v1", users) as fake:
         ref = f"{fake.host}/team/app:v1"
         if users:
@@ -186,19 +213,29 @@ def test_bearer_token_flow(workdir, store, users):
         image = pull.pull_image(store, ref, creds)
         token_requests = [a for p, a in fake.requests if p.startswith("/token?")]
         assert image.layer_dirs and all(
-            a.startswith("Bearer ") for p, a in fake.requests[-3:])   # manifest, config, layer
-        assert "scope=repository%3Ateam%2Fapp%3Apull" in [
-            p for p, _ in fake.requests if p.startswith("/token?")][-1]
+            a.startswith("Bearer ") for p, a in fake.requests[-3:]
+        )  # manifest, config, layer
+        assert (
+            "scope=repository%3Ateam%2Fapp%3Apull"
+            in [p for p, _ in fake.requests if p.startswith("/token?")][-1]
+        )
         assert token_requests[-1].startswith("Basic ") if users else token_requests[-1] == ""
 
 
 def test_credentials_lookup_rules():
-    creds = Credentials([
-        {"auths": {"https://index.docker.io/v1/": {"username": "hub", "password": "1"},
-                   "quay.io/team": {"username": "team", "password": "2"},
-                   "quay.io": {"username": "any", "password": "3"},
-                   "*.example.com": {"username": "glob", "password": "4"}}},
-        {"auths": {"ghcr.io": {"identitytoken": "refresh"}}}])
+    creds = Credentials(
+        [
+            {
+                "auths": {
+                    "https://index.docker.io/v1/": {"username": "hub", "password": "1"},
+                    "quay.io/team": {"username": "team", "password": "2"},
+                    "quay.io": {"username": "any", "password": "3"},
+                    "*.example.com": {"username": "glob", "password": "4"},
+                }
+            },
+            {"auths": {"ghcr.io": {"identitytoken": "refresh"}}},
+        ]
+    )
     assert creds.lookup("registry-1.docker.io", "library/busybox")["username"] == "hub"
     assert creds.lookup("quay.io", "team/app")["username"] == "team"
     assert creds.lookup("quay.io", "teams/app")["username"] == "any"
@@ -209,14 +246,20 @@ def test_credentials_lookup_rules():
 
 # ---------------------------------------------------------------- integrity and sharing
 
+
 def test_corrupted_blob_is_refused_and_nothing_kept(registry, workdir, store):
     layers = [random_layer("good", 200_000, "c1"), random_layer("bad", 300_000, "c2")]
     ref = push_layers(registry, workdir, "corrupt/app:1", layers)
-    manifest = json.loads(subprocess.run(
-        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
-        check=True, capture_output=True, text=True).stdout)
+    manifest = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     bad = manifest["layers"][1]["digest"]
-    with open(registry.blob_file(bad), "r+b") as f:     # same size, other bytes
+    with open(registry.blob_file(bad), "r+b") as f:  # same size, other bytes
         f.seek(150_000)
         byte = f.read(1)
         f.seek(150_000)
@@ -224,14 +267,13 @@ def test_corrupted_blob_is_refused_and_nothing_kept(registry, workdir, store):
     with pytest.raises(RegistryError, match=f"blob {bad} from .* does not match its digest"):
         pull.pull_image(store, ref)
     assert not store.has_blob(bad) and store.list() == [] and leftovers(store) == []
-    assert len(os.listdir(store.layers_dir)) <= 1          # at most the good layer
+    assert len(os.listdir(store.layers_dir)) <= 1  # at most the good layer
 
 
 def test_layers_are_shared_and_fetched_once(registry, workdir, store):
     base = [random_layer("base1", 100_000, "s1"), random_layer("base2", 100_000, "s2")]
     first = push_layers(registry, workdir, "shared/base:1", base)
-    second = push_layers(registry, workdir, "shared/app:1",
-                         base + [random_layer("app", 100_000, "s3")])
+    second = push_layers(registry, workdir, "shared/app:1", base + [random_layer("app", 100_000, "s3")])
     one = pull.pull_image(store, first)
     events = []
     two = pull.pull_image(store, second, progress=events.append)
@@ -245,9 +287,15 @@ def test_layers_are_shared_and_fetched_once(registry, workdir, store):
 def test_concurrent_pulls_fetch_each_layer_once(registry, workdir, store):
     layers = [random_layer(f"l{i}", 3 << 20, f"concurrent{i}") for i in range(3)]
     ref = push_layers(registry, workdir, "concurrent/app:1", layers)
-    procs = [subprocess.Popen([sys.executable, "-m", "minipod.image.pull", ref, "--store", store.dir],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "minipod.image.pull", ref, "--store", store.dir],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     digests = layer_digests(store, store.lookup(ref))
@@ -256,6 +304,7 @@ def test_concurrent_pulls_fetch_each_layer_once(registry, workdir, store):
 
 
 # ---------------------------------------------------------------- prune, policy, CLI
+
 
 def test_prune_frees_only_what_no_image_uses(busybox, registry, workdir, store):
     kept = pull.pull_image(store, busybox)
@@ -277,8 +326,9 @@ def test_prune_frees_only_what_no_image_uses(busybox, registry, workdir, store):
 
 
 def test_pull_policy():
-    assert [should_pull(p, present) for p in ("Always", "IfNotPresent", "Never")
-            for present in (True, False)] == [True, True, False, True, False, False]
+    assert [
+        should_pull(p, present) for p in ("Always", "IfNotPresent", "Never") for present in (True, False)
+    ] == [True, True, False, True, False, False]
     assert default_pull_policy("busybox") == "Always"
     assert default_pull_policy("busybox:1.35") == "IfNotPresent"
     with pytest.raises(ValueError):
@@ -286,8 +336,13 @@ def test_pull_policy():
 
 
 def run_cli(ref: str, store: ImageStore, *args, stdin: dict | None = None):
-    p = subprocess.run([sys.executable, "-m", "minipod.image.pull", ref, "--store", store.dir, *args],
-                       input=json.dumps(stdin or {}), capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "minipod.image.pull", ref, "--store", store.dir, *args],
+        input=json.dumps(stdin or {}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return p.returncode, [json.loads(line) for line in p.stdout.splitlines()]
 
 
@@ -306,10 +361,10 @@ def test_cli_prints_progress_lines(busybox, auth_registry, workdir, store):
     assert "manifest unknown" in events[0]["message"]
     assert run_cli("Bad:Ref", store)[1][0]["reason"] == "InvalidImageName"
     # Credentials come as a dockerconfigjson on stdin.
-    ref = push_layers(auth_registry, workdir, "private/cli:1", [random_layer("c", 100, "cli")],
-                      creds="alice:s3cret")
-    code, events = run_cli(ref, store, stdin={"secrets": [secret(auth_registry.host, "alice",
-                                                                 "s3cret")]})
+    ref = push_layers(
+        auth_registry, workdir, "private/cli:1", [random_layer("c", 100, "cli")], creds="alice:s3cret"
+    )
+    code, events = run_cli(ref, store, stdin={"secrets": [secret(auth_registry.host, "alice", "s3cret")]})
     assert code == 0, events
 
 
@@ -329,17 +384,19 @@ def test_progress_renderer(busybox, store):
 
 
 def test_pick_platform_variants():
-    index = {"manifests": [
-        {"digest": "unknown", "platform": {"os": "unknown", "architecture": "unknown"}},
-        {"digest": "v6", "platform": {"os": "linux", "architecture": "arm", "variant": "v6"}},
-        {"digest": "v7", "platform": {"os": "linux", "architecture": "arm", "variant": "v7"}},
-        {"digest": "a64", "platform": {"os": "linux", "architecture": "arm64"}}]}
+    index = {
+        "manifests": [
+            {"digest": "unknown", "platform": {"os": "unknown", "architecture": "unknown"}},
+            {"digest": "v6", "platform": {"os": "linux", "architecture": "arm", "variant": "v6"}},
+            {"digest": "v7", "platform": {"os": "linux", "architecture": "arm", "variant": "v7"}},
+            {"digest": "a64", "platform": {"os": "linux", "architecture": "arm64"}},
+        ]
+    }
     arm = {"os": "linux", "architecture": "arm"}
     assert pick_platform(index, dict(arm, variant="v7"))["digest"] == "v7"
     assert pick_platform(index, dict(arm, variant="v8"))["digest"] == "v7"
     assert pick_platform(index, dict(arm, variant="v6"))["digest"] == "v6"
-    assert pick_platform(index, {"os": "linux", "architecture": "arm64",
-                                 "variant": "v8"})["digest"] == "a64"
+    assert pick_platform(index, {"os": "linux", "architecture": "arm64", "variant": "v8"})["digest"] == "a64"
     with pytest.raises(ImageError):
         pick_platform(index, dict(arm, variant="v5"))
 
@@ -354,9 +411,9 @@ def test_gunzip_reader_checks_members_and_trailer():
             out.append(chunk)
         return b"".join(out)
 
-    assert read_all(two) == data                      # two members, zero padding
+    assert read_all(two) == data  # two members, zero padding
     corrupt = bytearray(two)
-    corrupt[-108] ^= 1                       # the second member's CRC-32 (then 100 zeros)
+    corrupt[-108] ^= 1  # the second member's CRC-32 (then 100 zeros)
     for bad in (two[:-200], bytes(corrupt)):
         with pytest.raises((EOFError, zlib.error)):
             read_all(bad)

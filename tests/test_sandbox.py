@@ -10,9 +10,26 @@ the host pids `minipod inspect` reports, and from inside with `minipod exec`.
 import os
 import socket
 
-from podkit import (pod_mountinfo, CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_SYS_MODULE, CAP_SYS_PTRACE, DEFAULT_CAPS,
-                    NS, caps, ctr, eventually, host_ns, mountinfo, ns_inode, pids, pod,
-                    pods, sh, status)  # noqa: F401 (pods is a fixture)
+from podkit import (
+    pod_mountinfo,
+    CAP_NET_ADMIN,
+    CAP_SYS_ADMIN,
+    CAP_SYS_MODULE,
+    CAP_SYS_PTRACE,
+    DEFAULT_CAPS,
+    NS,
+    caps,
+    ctr,
+    eventually,
+    host_ns,
+    mountinfo,
+    ns_inode,
+    pids,
+    pod,
+    pods,
+    sh,
+    status,
+)  # noqa: F401 (pods is a fixture)
 
 SLEEP = "exec sleep 3600"
 
@@ -25,11 +42,13 @@ def args_in(mp, pod_name: str, container: str) -> list[str]:
 
 # --- 1. shared and separate namespaces --------------------------------------------
 
+
 def test_containers_share_net_ipc_uts_pid_but_not_mnt(mp, pods, pod_name):
     other = pod_name[:40] + "-other"
-    pods.run(pod(pod_name, ctr("a", None, command=["sleep", "3600"]),
-                 ctr("b", None, command=["sleep", "3601"])),
-             pod(other, ctr("main", SLEEP)))
+    pods.run(
+        pod(pod_name, ctr("a", None, command=["sleep", "3600"]), ctr("b", None, command=["sleep", "3601"])),
+        pod(other, ctr("main", SLEEP)),
+    )
     p, q = pids(mp, pod_name), pids(mp, other)
     ns = {k: {t: ns_inode(pid, t) for t in NS} for k, pid in p.items()}
     for t in ("net", "ipc", "uts", "pid"):
@@ -52,8 +71,14 @@ def test_containers_share_net_ipc_uts_pid_but_not_mnt(mp, pods, pod_name):
 
 
 def test_share_process_namespace_false_gives_each_container_its_own_pid_1(mp, pods, pod_name):
-    pods.run(pod(pod_name, ctr("a", None, command=["sleep", "3600"]),
-                 ctr("b", None, command=["sleep", "3601"]), shareProcessNamespace=False))
+    pods.run(
+        pod(
+            pod_name,
+            ctr("a", None, command=["sleep", "3600"]),
+            ctr("b", None, command=["sleep", "3601"]),
+            shareProcessNamespace=False,
+        )
+    )
     p = pids(mp, pod_name)
     pid_ns = {k: ns_inode(v, "pid") for k, v in p.items()}
     assert len(set(pid_ns.values())) == 3, pid_ns
@@ -70,6 +95,7 @@ def test_share_process_namespace_false_gives_each_container_its_own_pid_1(mp, po
 
 # --- 2. hostname, localhost, loopback ---------------------------------------------
 
+
 def test_hostname_is_the_pod_name_unless_spec_hostname(mp, pods, pod_name):
     named = pod_name[:40] + "-h"
     pods.run(pod(pod_name, ctr("main", SLEEP)), pod(named, ctr("main", SLEEP), hostname="custom-host"))
@@ -83,8 +109,10 @@ def test_hostname_is_the_pod_name_unless_spec_hostname(mp, pods, pod_name):
 def test_containers_reach_each_other_on_localhost(mp, pods, pod_name):
     web = "mkdir -p /www && echo hello-over-loopback > /www/index.html && exec httpd -f -p 8080 -h /www"
     pods.run(pod(pod_name, ctr("web", web), ctr("client", SLEEP)))
-    got = eventually(lambda: sh(mp, pod_name, "wget -qO- http://localhost:8080/", "client",
-                                check=False).stdout, what="httpd to answer on localhost")
+    got = eventually(
+        lambda: sh(mp, pod_name, "wget -qO- http://localhost:8080/", "client", check=False).stdout,
+        what="httpd to answer on localhost",
+    )
     assert got.strip() == "hello-over-loopback"
     # Loopback is up (IFF_UP) and has its address, in the pod's own network namespace.
     assert int(sh(mp, pod_name, "cat /sys/class/net/lo/flags", "client").stdout, 16) & 0x1
@@ -93,11 +121,14 @@ def test_containers_reach_each_other_on_localhost(mp, pods, pod_name):
 
 # --- 3. host namespaces -------------------------------------------------------------
 
+
 def test_host_network_pid_and_ipc(mp, pods, pod_name):
     net, pid, ipc = (pod_name[:40] + s for s in ("-net", "-pid", "-ipc"))
-    pods.run(pod(net, ctr("main", SLEEP), hostNetwork=True),
-             pod(pid, ctr("main", SLEEP), hostPID=True),
-             pod(ipc, ctr("main", SLEEP), hostIPC=True))
+    pods.run(
+        pod(net, ctr("main", SLEEP), hostNetwork=True),
+        pod(pid, ctr("main", SLEEP), hostPID=True),
+        pod(ipc, ctr("main", SLEEP), hostIPC=True),
+    )
     want = {net: {"net", "uts"}, pid: {"pid"}, ipc: {"ipc"}}
     for name, shared in want.items():
         c = pids(mp, name)["main"]
@@ -131,6 +162,7 @@ def test_host_network_container_has_the_nodes_hostname_in_its_environment(mp, po
 
 # --- 4. zombies -----------------------------------------------------------------------
 
+
 def zombies_in(pid_ns: int) -> list[str]:
     out = []
     for entry in os.listdir("/proc"):
@@ -149,14 +181,19 @@ def zombies_in(pid_ns: int) -> list[str]:
 def test_orphans_are_reaped_by_the_pod_init(mp, pods, pod_name):
     # Each ( ... &) subshell exits at once, orphaning its background child,
     # which then exits: only the pod's PID 1 can collect it.
-    orphans = "for i in 1 2 3 4 5; do (sh -c \"sleep 0.3; touch /tmp/orphan-$i\" &); done"
+    orphans = 'for i in 1 2 3 4 5; do (sh -c "sleep 0.3; touch /tmp/orphan-$i" &); done'
     pods.run(pod(pod_name, ctr("main", f"{orphans}; {SLEEP}"), ctr("other", SLEEP)))
     sh(mp, pod_name, f"{orphans}; exit 0", "other")  # orphans of an exec session, too
     p = pids(mp, pod_name)
     pid_ns = ns_inode(p["init"], "pid")
     for c in ("main", "other"):
-        eventually(lambda: sh(mp, pod_name, "ls /tmp/orphan-*", c).stdout.split() ==
-                   [f"/tmp/orphan-{i}" for i in range(1, 6)], what=f"the orphans of {c} to finish")
+        eventually(
+            lambda: (
+                sh(mp, pod_name, "ls /tmp/orphan-*", c).stdout.split()
+                == [f"/tmp/orphan-{i}" for i in range(1, 6)]
+            ),
+            what=f"the orphans of {c} to finish",
+        )
     # Give the reaper a moment, then require that no zombie is left.
     eventually(lambda: not zombies_in(pid_ns), timeout=5, what="the zombies to be reaped")
     assert zombies_in(pid_ns) == []
@@ -164,6 +201,7 @@ def test_orphans_are_reaped_by_the_pod_init(mp, pods, pod_name):
 
 
 # --- 5. the root filesystem -------------------------------------------------------------
+
 
 def test_root_is_an_overlay_with_a_writable_layer_per_container(mp, pods, pod_name):
     pods.run(pod(pod_name, ctr("a", SLEEP), ctr("b", SLEEP)))
@@ -206,8 +244,18 @@ def test_proc_sys_and_dev_are_the_containers_own(mp, pods, pod_name):
     devices = {"null", "zero", "full", "random", "urandom", "tty"}
     # termination-log: the file a container may write its last words to
     # (terminationMessagePath), as in every Kubernetes container.
-    assert entries == devices | {"pts", "shm", "mqueue", "ptmx", "fd", "stdin", "stdout",
-                                 "stderr", "core", "termination-log"}
+    assert entries == devices | {
+        "pts",
+        "shm",
+        "mqueue",
+        "ptmx",
+        "fd",
+        "stdin",
+        "stdout",
+        "stderr",
+        "core",
+        "termination-log",
+    }
     char = sh(mp, pod_name, "for d in /dev/*; do [ -c $d ] && [ ! -L $d ] && echo ${d#/dev/}; done; true")
     char = char.stdout
     assert set(char.split()) == devices
@@ -244,8 +292,9 @@ def test_pod_mounts_never_reach_the_host(mp, pods, pod_name):
     # The one exception is by design: the pod's netns, pinned as CNI requires
     # (a bind mount of nsfs under the instance's run/netns), removed on delete.
     pinned = os.path.join(mp.root, "run", "netns", view["uid"])
-    assert [line for line in new if (mp.root in line or view["uid"] in line)
-            and line.split()[4] != pinned] == []
+    assert [
+        line for line in new if (mp.root in line or view["uid"] in line) and line.split()[4] != pinned
+    ] == []
     assert any(line.split()[4] == pinned and " nsfs " in line for line in new)
     for c in view["containers"]:
         assert not os.path.ismount(c["rootfs"]["mountPoint"])
@@ -254,6 +303,7 @@ def test_pod_mounts_never_reach_the_host(mp, pods, pod_name):
 
 
 # --- 6. security by default, and securityContext ---------------------------------------
+
 
 def test_a_container_has_dockers_default_capabilities_and_no_more(mp, pods, pod_name):
     pods.run(pod(pod_name, ctr("main", SLEEP)))
@@ -280,12 +330,12 @@ def test_ptrace_capability_does_not_open_the_hosts_filesystem(mp, pods, pod_name
     # process of its pod through /proc/PID/root, PID 1 included (in
     # Kubernetes that is the pause container, with a root of its own). The
     # pod's PID 1 must not be a door to the host's root and the daemon's socket.
-    pods.run(pod(pod_name, ctr("main", SLEEP,
-                               securityContext={"capabilities": {"add": ["SYS_PTRACE"]}})))
+    pods.run(pod(pod_name, ctr("main", SLEEP, securityContext={"capabilities": {"add": ["SYS_PTRACE"]}})))
     sock = os.path.join(mp.root, "run", "minipod.sock")
     for pid in ("1", "self"):
-        r = sh(mp, pod_name, f"test -e /proc/{pid}/root{sock} || test -e /proc/{pid}/root{mp.root}",
-               check=False)
+        r = sh(
+            mp, pod_name, f"test -e /proc/{pid}/root{sock} || test -e /proc/{pid}/root{mp.root}", check=False
+        )
         assert r.returncode == 1, f"the host's files are reachable through /proc/{pid}/root"
 
 
@@ -297,8 +347,12 @@ def test_security_context(mp, pods, pod_name):
         ctr("dropall", SLEEP, securityContext={"capabilities": {"drop": ["ALL"]}}),
         ctr("netadmin", SLEEP, securityContext={"capabilities": {"add": ["NET_ADMIN"]}}),
         ctr("privileged", SLEEP, securityContext={"privileged": True}),
-        ctr("readonly", SLEEP, securityContext={"readOnlyRootFilesystem": True},
-            volumeMounts=[{"name": "scratch", "mountPath": "/scratch"}]),
+        ctr(
+            "readonly",
+            SLEEP,
+            securityContext={"readOnlyRootFilesystem": True},
+            volumeMounts=[{"name": "scratch", "mountPath": "/scratch"}],
+        ),
         ctr("nonewprivs", SLEEP, securityContext={"allowPrivilegeEscalation": False}),
     ]
     pods.run(pod(pod_name, *containers, volumes=vol))
@@ -319,8 +373,12 @@ def test_security_context(mp, pods, pod_name):
     assert c["privileged"]["CapEff"] == c["privileged"]["CapBnd"] == everything
     assert everything >> CAP_SYS_ADMIN & 1
     # The capabilities work: mounting needs SYS_ADMIN, changing a link NET_ADMIN.
-    sh(mp, pod_name, "mkdir -p /mnt && mount -t tmpfs none /mnt && grep -q ' /mnt ' /proc/mounts",
-       "privileged")
+    sh(
+        mp,
+        pod_name,
+        "mkdir -p /mnt && mount -t tmpfs none /mnt && grep -q ' /mnt ' /proc/mounts",
+        "privileged",
+    )
     sh(mp, pod_name, "ip link set lo mtu 1500", "netadmin")
     r = sh(mp, pod_name, "ip link set lo mtu 1400", "default", check=False)
     assert r.returncode != 0 and "not permitted" in r.stderr
@@ -331,15 +389,22 @@ def test_security_context(mp, pods, pod_name):
     sh(mp, pod_name, "echo ok > /scratch/f && cat /scratch/f", "readonly")
 
     assert status(p["nonewprivs"])["NoNewPrivs"] == "1"
-    assert sh(mp, pod_name, "grep NoNewPrivs /proc/self/status", "nonewprivs").stdout.split() == \
-        ["NoNewPrivs:", "1"]
+    assert sh(mp, pod_name, "grep NoNewPrivs /proc/self/status", "nonewprivs").stdout.split() == [
+        "NoNewPrivs:",
+        "1",
+    ]
     assert status(p["default"])["NoNewPrivs"] == "0"
 
 
 def test_pod_security_context_applies_to_containers_that_do_not_override_it(mp, pods, pod_name):
-    pods.run(pod(pod_name, ctr("inherits", SLEEP),
-                 ctr("overrides", SLEEP, securityContext={"runAsUser": 65534}),
-                 securityContext={"runAsUser": 1000, "runAsGroup": 3000}))
+    pods.run(
+        pod(
+            pod_name,
+            ctr("inherits", SLEEP),
+            ctr("overrides", SLEEP, securityContext={"runAsUser": 65534}),
+            securityContext={"runAsUser": 1000, "runAsGroup": 3000},
+        )
+    )
     p = pids(mp, pod_name)
     assert status(p["inherits"])["Uid"].split()[0] == "1000"
     assert status(p["inherits"])["Gid"].split()[0] == "3000"

@@ -1,4 +1,5 @@
 """The README's example pod, end to end."""
+
 import os
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "hello-pod.yml")

@@ -52,12 +52,13 @@ def container(pod: dict, i: int = 0) -> dict:
 
 # --------------------------------------------------------- unknown fields
 
+
 def test_typo_gets_did_you_mean():
     pod = minimal()
-    pod["spec"]["containers"].append({"name": "db", "image": "postgres",
-                                      "imagePullPolicyy": "Always"})
-    assert error_of(pod) == ("spec.containers[1].imagePullPolicyy: unknown field; "
-                             "did you mean imagePullPolicy?")
+    pod["spec"]["containers"].append({"name": "db", "image": "postgres", "imagePullPolicyy": "Always"})
+    assert error_of(pod) == (
+        "spec.containers[1].imagePullPolicyy: unknown field; did you mean imagePullPolicy?"
+    )
 
 
 def test_misplaced_field_names_its_home():
@@ -69,8 +70,10 @@ def test_misplaced_field_names_its_home():
 def test_misplaced_field_prefers_the_nearest_home():
     pod = minimal()
     container(pod)["runAsUser"] = 1000
-    assert error_of(pod) == ('spec.containers[0].runAsUser: unknown field; '
-                             '"runAsUser" belongs in spec.containers[].securityContext')
+    assert error_of(pod) == (
+        "spec.containers[0].runAsUser: unknown field; "
+        '"runAsUser" belongs in spec.containers[].securityContext'
+    )
 
 
 def test_misplaced_top_level_fields():
@@ -92,6 +95,7 @@ def test_unknown_field_without_a_close_match_has_no_hint():
 
 # ------------------------------------------------------------ wrong types
 
+
 def test_quoted_number_is_not_an_integer():
     pod = minimal()
     container(pod)["ports"] = [{"containerPort": "80a"}, {"containerPort": "80"}]
@@ -102,11 +106,14 @@ def test_quoted_number_is_not_an_integer():
 
 
 def test_wrong_types_of_every_kind():
-    pod = load(MINIMAL + """
+    pod = load(
+        MINIMAL
+        + """
   hostNetwork: "yes"
   terminationGracePeriodSeconds: 1.5
   volumes: {name: data}
-""")
+"""
+    )
     container(pod)["env"] = [{"name": "TIMEOUT", "value": 3600}]
     container(pod)["command"] = "nginx -g daemon off"
     container(pod)["tty"] = 1
@@ -134,42 +141,54 @@ def test_int_or_string_accepts_both():
     container(pod)["readinessProbe"] = {"httpGet": {"port": "http"}}
     validate_pod(pod)
     container(pod)["startupProbe"] = {"tcpSocket": {"port": True}}
-    assert error_of(pod) == ("spec.containers[0].startupProbe.tcpSocket.port: "
-                             "expected integer or string, got boolean true")
+    assert error_of(pod) == (
+        "spec.containers[0].startupProbe.tcpSocket.port: expected integer or string, got boolean true"
+    )
 
 
 def test_quantities():
     pod = minimal()
-    container(pod)["resources"] = {"limits": {"cpu": 0.5, "memory": "128Mi"},
-                                   "requests": {"cpu": "500m", "nvidia.com/gpu": 1}}
+    container(pod)["resources"] = {
+        "limits": {"cpu": 0.5, "memory": "128Mi"},
+        "requests": {"cpu": "500m", "nvidia.com/gpu": 1},
+    }
     validate_pod(pod)
     container(pod)["resources"]["limits"]["memory"] = "lots"
-    assert error_of(pod) == ('spec.containers[0].resources.limits[memory]: invalid value '
-                             '"lots": must be a quantity such as 2, 0.5, 500m or 128Mi')
+    assert error_of(pod) == (
+        "spec.containers[0].resources.limits[memory]: invalid value "
+        '"lots": must be a quantity such as 2, 0.5, 500m or 128Mi'
+    )
 
 
 def test_null_is_the_same_as_absent():
-    pod = load(MINIMAL + """
+    pod = load(
+        MINIMAL
+        + """
   nodeSelector: null
   volumes: null
 status: null
-""")
+"""
+    )
     pod["metadata"]["creationTimestamp"] = None
     container(pod)["args"] = None
     assert validate_pod(pod) == []
 
 
 def test_unquoted_timestamp_is_accepted():
-    pod = load(MINIMAL.replace("  name: web\n", "  name: web\n  creationTimestamp: "
-                                                "2024-05-14T09:12:31Z\n", 1))
+    pod = load(
+        MINIMAL.replace("  name: web\n", "  name: web\n  creationTimestamp: 2024-05-14T09:12:31Z\n", 1)
+    )
     assert validate_pod(pod) == []
 
 
 def test_enums():
-    pod = load(MINIMAL + """
+    pod = load(
+        MINIMAL
+        + """
   restartPolicy: Sometimes
   dnsPolicy: Google
-""")
+"""
+    )
     container(pod)["imagePullPolicy"] = "Maybe"
     container(pod)["terminationMessagePolicy"] = "Stdout"
     container(pod)["ports"] = [{"containerPort": 80, "protocol": "tcp"}]
@@ -180,8 +199,7 @@ def test_enums():
         'supported values: "File", "FallbackToLogsOnError"',
         'spec.containers[0].ports[0].protocol: unsupported value "tcp": '
         'supported values: "TCP", "UDP", "SCTP"',
-        'spec.restartPolicy: unsupported value "Sometimes": '
-        'supported values: "Always", "OnFailure", "Never"',
+        'spec.restartPolicy: unsupported value "Sometimes": supported values: "Always", "OnFailure", "Never"',
         'spec.dnsPolicy: unsupported value "Google": '
         'supported values: "ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"',
     ]
@@ -194,6 +212,7 @@ def test_top_level_must_be_a_map():
 
 
 # -------------------------------------------------------- required fields
+
 
 def test_required_top_level_fields():
     assert errors_of({}) == [
@@ -226,17 +245,23 @@ def test_containers_and_their_name_and_image_are_required():
     pod["spec"]["containers"] = []
     assert error_of(pod) == "spec.containers: required value"
     pod["spec"]["containers"] = [{"workingDir": "/srv"}]
-    assert errors_of(pod) == ["spec.containers[0].name: required value",
-                              "spec.containers[0].image: required value"]
+    assert errors_of(pod) == [
+        "spec.containers[0].name: required value",
+        "spec.containers[0].image: required value",
+    ]
 
 
 # ------------------------------------------------------------------ names
 
-SUBDOMAIN_RULE = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                  "characters, '-' or '.', and must start and end with an alphanumeric "
-                  "character")
-LABEL_RULE = ("a lowercase RFC 1123 label must consist of lower case alphanumeric "
-              "characters or '-', and must start and end with an alphanumeric character")
+SUBDOMAIN_RULE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+    "characters, '-' or '.', and must start and end with an alphanumeric "
+    "character"
+)
+LABEL_RULE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric "
+    "characters or '-', and must start and end with an alphanumeric character"
+)
 
 
 def test_pod_name_is_a_dns_subdomain():
@@ -246,16 +271,20 @@ def test_pod_name_is_a_dns_subdomain():
     pod["metadata"]["name"] = "web.example.com"
     assert validate_pod(pod) == []
     pod["metadata"]["name"] = "a" * 254
-    assert error_of(pod) == (f'metadata.name: invalid value "{"a" * 254}": '
-                             "must be no more than 253 characters")
+    assert error_of(pod) == (
+        f'metadata.name: invalid value "{"a" * 254}": must be no more than 253 characters'
+    )
 
 
 def test_container_volume_and_namespace_names_are_dns_labels():
-    pod = load(MINIMAL + """
+    pod = load(
+        MINIMAL
+        + """
   volumes:
   - name: Data
     emptyDir: {}
-""")
+"""
+    )
     pod["metadata"]["namespace"] = "team_a"
     container(pod)["name"] = "web.v1"
     assert errors_of(pod) == [
@@ -266,8 +295,9 @@ def test_container_volume_and_namespace_names_are_dns_labels():
     container(pod)["name"] = "w" * 64
     pod["metadata"]["namespace"] = "team-a"
     pod["spec"]["volumes"][0]["name"] = "data"
-    assert error_of(pod) == (f'spec.containers[0].name: invalid value "{"w" * 64}": '
-                             "must be no more than 63 characters")
+    assert error_of(pod) == (
+        f'spec.containers[0].name: invalid value "{"w" * 64}": must be no more than 63 characters'
+    )
 
 
 def test_port_names_are_iana_service_names():
@@ -281,8 +311,7 @@ def test_port_names_are_iana_service_names():
     ]
     prefix = "spec.containers[0].ports"
     assert errors_of(pod) == [
-        f'{prefix}[1].name: invalid value "a-very-long-port-name": '
-        "must be no more than 15 characters",
+        f'{prefix}[1].name: invalid value "a-very-long-port-name": must be no more than 15 characters',
         f'{prefix}[2].name: invalid value "8080": must contain at least one letter (a-z)',
         f'{prefix}[3].name: invalid value "my--port": must not contain consecutive hyphens',
         f'{prefix}[4].name: invalid value "-metrics": must not begin or end with a hyphen',
@@ -296,7 +325,8 @@ def test_label_and_annotation_keys():
     pod["metadata"]["annotations"] = {"io.kubernetes.cri-o.TTY/web": "true"}
     assert error_of(pod) == (
         'metadata.labels: invalid value "bad key": name part must consist of alphanumeric '
-        "characters, '-', '_' or '.', and must start and end with an alphanumeric character")
+        "characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+    )
 
 
 def test_hostname_is_a_dns_label():
@@ -306,6 +336,7 @@ def test_hostname_is_a_dns_label():
 
 
 # ------------------------------------------------ duplicates and references
+
 
 def test_container_names_are_unique_across_init_and_regular():
     pod = minimal()
@@ -317,13 +348,16 @@ def test_container_names_are_unique_across_init_and_regular():
 
 
 def test_volumes_and_mounts():
-    pod = load(MINIMAL + """
+    pod = load(
+        MINIMAL
+        + """
   volumes:
   - name: data
     emptyDir: {}
   - name: data
     hostPath: {path: /srv}
-""")
+"""
+    )
     container(pod)["volumeMounts"] = [
         {"name": "data", "mountPath": "/data"},
         {"name": "data", "mountPath": "/data"},
@@ -353,8 +387,7 @@ def test_port_ranges_and_duplicate_names():
     ports = "spec.containers[0].ports"
     assert errors_of(pod) == [
         f"{ports}[0].containerPort: invalid value 0: must be between 1 and 65535, inclusive",
-        f"{ports}[1].containerPort: invalid value 65536: "
-        "must be between 1 and 65535, inclusive",
+        f"{ports}[1].containerPort: invalid value 65536: must be between 1 and 65535, inclusive",
         f"{ports}[2].hostPort: invalid value 70000: must be between 0 and 65535, inclusive",
         f'{ports}[4].name: duplicate value "web"',
         f"{ports}[5].containerPort: required value",
@@ -362,13 +395,15 @@ def test_port_ranges_and_duplicate_names():
 
 
 def test_grace_period_and_deadline():
-    pod = load(MINIMAL + """
+    pod = load(
+        MINIMAL
+        + """
   terminationGracePeriodSeconds: -1
   activeDeadlineSeconds: 0
-""")
+"""
+    )
     assert errors_of(pod) == [
-        "spec.terminationGracePeriodSeconds: invalid value -1: "
-        "must be greater than or equal to 0",
+        "spec.terminationGracePeriodSeconds: invalid value -1: must be greater than or equal to 0",
         "spec.activeDeadlineSeconds: invalid value 0: must be greater than or equal to 1",
     ]
     pod["spec"]["terminationGracePeriodSeconds"] = 0
@@ -378,20 +413,21 @@ def test_grace_period_and_deadline():
 
 def test_host_pid_and_shared_process_namespace_exclude_each_other():
     pod = load(MINIMAL + "  hostPID: true\n  shareProcessNamespace: true\n")
-    assert error_of(pod) == ("spec.shareProcessNamespace: invalid value true: "
-                             "ShareProcessNamespace and HostPID cannot both be enabled")
+    assert error_of(pod) == (
+        "spec.shareProcessNamespace: invalid value true: "
+        "ShareProcessNamespace and HostPID cannot both be enabled"
+    )
 
 
 # ------------------------------------------------ container restartPolicy
 
+
 def test_restart_policy_only_on_init_containers_and_only_always():
     pod = minimal()
     container(pod)["restartPolicy"] = "Always"
-    pod["spec"]["initContainers"] = [{"name": "init", "image": "busybox",
-                                      "restartPolicy": "Never"}]
+    pod["spec"]["initContainers"] = [{"name": "init", "image": "busybox", "restartPolicy": "Never"}]
     assert errors_of(pod) == [
-        'spec.initContainers[0].restartPolicy: unsupported value "Never": '
-        'supported values: "Always"',
+        'spec.initContainers[0].restartPolicy: unsupported value "Never": supported values: "Always"',
         "spec.containers[0].restartPolicy: forbidden: may not be set for non-init containers",
     ]
 
@@ -399,9 +435,14 @@ def test_restart_policy_only_on_init_containers_and_only_always():
 def test_plain_init_containers_may_not_have_probes_or_hooks():
     pod = minimal()
     probe = {"exec": {"command": ["true"]}}
-    pod["spec"]["initContainers"] = [{"name": "init", "image": "busybox",
-                                      "livenessProbe": probe,
-                                      "lifecycle": {"preStop": {"sleep": {"seconds": 1}}}}]
+    pod["spec"]["initContainers"] = [
+        {
+            "name": "init",
+            "image": "busybox",
+            "livenessProbe": probe,
+            "lifecycle": {"preStop": {"sleep": {"seconds": 1}}},
+        }
+    ]
     assert errors_of(pod) == [
         "spec.initContainers[0].lifecycle: forbidden: "
         "may not be set for init containers without restartPolicy=Always",
@@ -415,30 +456,36 @@ def test_plain_init_containers_may_not_have_probes_or_hooks():
 
 # ---------------------------------------------------------------- volumes
 
+
 def test_unsupported_volume_types_are_errors():
-    pod = load(MINIMAL + """
+    pod = load(
+        MINIMAL
+        + """
   volumes:
   - name: config
     configMap: {name: web-config}
   - name: claim
     persistentVolumeClaim: {claimName: data}
-""")
+"""
+    )
     assert errors_of(pod) == [
-        "spec.volumes[0].configMap: volume type not supported by minipod yet "
-        "(supported: emptyDir, hostPath)",
+        "spec.volumes[0].configMap: volume type not supported by minipod yet (supported: emptyDir, hostPath)",
         "spec.volumes[1].persistentVolumeClaim: volume type not supported by minipod yet "
         "(supported: emptyDir, hostPath)",
     ]
 
 
 def test_a_volume_has_exactly_one_source():
-    pod = load(MINIMAL + """
+    pod = load(
+        MINIMAL
+        + """
   volumes:
   - name: none
   - name: two
     emptyDir: {}
     hostPath: {path: /srv}
-""")
+"""
+    )
     assert errors_of(pod) == [
         "spec.volumes[0]: required value: must specify a volume type",
         "spec.volumes[1].hostPath: forbidden: may not specify more than 1 volume type",
@@ -446,7 +493,9 @@ def test_a_volume_has_exactly_one_source():
 
 
 def test_host_path_and_empty_dir_are_checked_exactly():
-    pod = load(MINIMAL + """
+    pod = load(
+        MINIMAL
+        + """
   volumes:
   - name: a
     hostPath: {path: srv, type: Folder}
@@ -456,7 +505,8 @@ def test_host_path_and_empty_dir_are_checked_exactly():
     emptyDir: {medium: Memory, sizeLimit: 64Mi}
   - name: d
     hostPath: {path: /run/app.sock, type: Socket}
-""")
+"""
+    )
     assert errors_of(pod) == [
         'spec.volumes[0].hostPath.type: unsupported value "Folder": supported values: "", '
         '"DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice", '
@@ -469,6 +519,7 @@ def test_host_path_and_empty_dir_are_checked_exactly():
 
 
 # -------------------------------------------------------------------- env
+
 
 def test_env_rules():
     pod = minimal()
@@ -485,11 +536,12 @@ def test_env_rules():
         f"{env}[2].valueFrom: invalid value: must specify exactly one of: `fieldRef`, "
         "`resourceFieldRef`, `configMapKeyRef`, `secretKeyRef`, `fileKeyRef`",
         f'{env}[3].valueFrom.fieldRef.fieldPath: unsupported value "spec.hostname": '
-        'supported values: ' + ", ".join(f'"{p}"' for p in schema.ENV_FIELD_PATHS),
+        "supported values: " + ", ".join(f'"{p}"' for p in schema.ENV_FIELD_PATHS),
     ]
 
 
 # ------------------------------------------------------------ all at once
+
 
 def test_every_error_is_reported_at_once():
     pod = load("""

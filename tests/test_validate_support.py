@@ -41,6 +41,7 @@ def not_implemented(path: str) -> str:
 
 # ----------------------------------------------------- 1. real tool output
 
+
 def test_kubectl_run_output_is_valid_and_quiet():
     assert validate_pod(fixture("kubectl-run.yaml")) == []
     assert validate_pod(fixture("kubectl-run-args.yaml")) == []
@@ -49,7 +50,8 @@ def test_kubectl_run_output_is_valid_and_quiet():
 def test_kubectl_get_pod_output_only_warns_about_the_token_volume():
     assert validate_pod(fixture("kubectl-get-pod.yaml")) == [
         'spec.volumes[0]: service account volume "kube-api-access-7xq2n" skipped: '
-        "minipod has no API server, so there is no token to mount"]
+        "minipod has no API server, so there is no token to mount"
+    ]
 
 
 def test_podman_kube_generate_pod_is_valid_and_quiet():
@@ -61,6 +63,7 @@ def test_podman_kube_generate_container_is_valid_and_quiet():
 
 
 # ------------------------------------------------------------ 2. warnings
+
 
 def test_implemented_fields_do_not_warn():
     assert validate_pod(fixture("minipod-implemented.yaml")) == []
@@ -107,10 +110,8 @@ ephemeralContainers:
 
 def test_sub_path_warns():
     pod = kubectl_run_pod("volumes: [{name: data, emptyDir: {}}]")
-    pod["spec"]["containers"][0]["volumeMounts"] = [
-        {"name": "data", "mountPath": "/d", "subPath": "x"}]
-    assert validate_pod(pod) == [
-        not_implemented("spec.containers[0].volumeMounts[0].subPath")]
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/d", "subPath": "x"}]
+    assert validate_pod(pod) == [not_implemented("spec.containers[0].volumeMounts[0].subPath")]
 
 
 def test_sidecar_init_container_is_implemented():
@@ -129,8 +130,10 @@ def test_grpc_probes_are_refused_clearly():
     pod["spec"]["containers"][0]["livenessProbe"] = {"grpc": {"port": 9090}}
     with pytest.raises(ManifestError) as e:
         validate_pod(pod)
-    assert e.value.errors == ["spec.containers[0].livenessProbe.grpc: not supported by minipod: "
-                              "use exec, httpGet or tcpSocket (they need no tool in the image either)"]
+    assert e.value.errors == [
+        "spec.containers[0].livenessProbe.grpc: not supported by minipod: "
+        "use exec, httpGet or tcpSocket (they need no tool in the image either)"
+    ]
 
 
 def test_kubernetes_defaults_do_not_warn():
@@ -151,11 +154,13 @@ tolerations:
 - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute,
    tolerationSeconds: 300}
 """)
-    pod["spec"]["containers"][0].update({
-        "securityContext": {},
-        "terminationMessagePath": "/dev/termination-log",
-        "terminationMessagePolicy": "File",
-    })
+    pod["spec"]["containers"][0].update(
+        {
+            "securityContext": {},
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File",
+        }
+    )
     pod["status"] = {"phase": "Running", "podIP": "10.0.0.5"}
     assert validate_pod(pod) == []
 
@@ -177,11 +182,11 @@ def test_service_account_volume_is_recognised():
     volume = {"name": "kube-api-access-abcde", "projected": {"sources": []}}
     assert implemented.is_service_account_volume(volume)
     assert not implemented.is_service_account_volume({"name": "data", "projected": {}})
-    assert not implemented.is_service_account_volume({"name": "kube-api-access-x",
-                                                      "emptyDir": {}})
+    assert not implemented.is_service_account_volume({"name": "kube-api-access-x", "emptyDir": {}})
 
 
 # ---------------------------------------------------------- 3. the tables
+
 
 def test_schema_has_every_pod_spec_field():
     expected = """affinity tolerations topologySpreadConstraints nodeSelector nodeName
@@ -201,11 +206,15 @@ def test_schema_has_every_container_field():
         startupProbe lifecycle terminationMessagePath terminationMessagePolicy
         imagePullPolicy securityContext stdin stdinOnce tty""".split()
     assert set(expected) <= set(schema.CONTAINER)
-    assert set("""capabilities privileged seLinuxOptions windowsOptions runAsUser runAsGroup
+    assert set(
+        """capabilities privileged seLinuxOptions windowsOptions runAsUser runAsGroup
         runAsNonRoot readOnlyRootFilesystem allowPrivilegeEscalation procMount seccompProfile
-        appArmorProfile""".split()) <= set(schema.SECURITY_CONTEXT)
-    assert set("""name mountPath subPath subPathExpr readOnly recursiveReadOnly
-        mountPropagation""".split()) == set(schema.VOLUME_MOUNT)
+        appArmorProfile""".split()
+    ) <= set(schema.SECURITY_CONTEXT)
+    assert set(
+        """name mountPath subPath subPathExpr readOnly recursiveReadOnly
+        mountPropagation""".split()
+    ) == set(schema.VOLUME_MOUNT)
 
 
 def test_schema_has_every_volume_type():
@@ -217,6 +226,7 @@ def test_schema_has_every_volume_type():
 
 def test_every_table_path_exists_in_the_schema():
     """A typo in the support tables would silently never match."""
+
     def exists(pattern: str) -> bool:
         typ = schema.POD
         for part in pattern.split("."):
@@ -225,7 +235,12 @@ def test_every_table_path_exists_in_the_schema():
                 return False
             typ = typ[name][1] if part.endswith("[]") else typ[name]
         return True
-    tables = (implemented.IMPLEMENTED | implemented.IGNORED | set(implemented.DEFAULTS)
-              | implemented.MEANINGFUL_ZEROS)
+
+    tables = (
+        implemented.IMPLEMENTED
+        | implemented.IGNORED
+        | set(implemented.DEFAULTS)
+        | implemented.MEANINGFUL_ZEROS
+    )
     assert [p for p in sorted(tables) if not exists(p)] == []
     assert implemented.IMPLEMENTED_ENV_FIELD_PATHS <= set(schema.ENV_FIELD_PATHS)

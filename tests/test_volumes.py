@@ -28,8 +28,14 @@ def instance_dirs(mp) -> dict[str, set[str]]:
 
 def test_empty_dir_is_shared_between_containers(mp, pods, pod_name):
     vols = [{"name": "shared", "emptyDir": {}}]
-    pods.run(pod(pod_name, ctr("writer", SLEEP, volumeMounts=mounted("/out", "shared")),
-                 ctr("reader", SLEEP, volumeMounts=mounted("/in", "shared")), volumes=vols))
+    pods.run(
+        pod(
+            pod_name,
+            ctr("writer", SLEEP, volumeMounts=mounted("/out", "shared")),
+            ctr("reader", SLEEP, volumeMounts=mounted("/in", "shared")),
+            volumes=vols,
+        )
+    )
     sh(mp, pod_name, "echo written-by-writer > /out/file", "writer")
     assert sh(mp, pod_name, "cat /in/file", "reader").stdout == "written-by-writer\n"
     sh(mp, pod_name, "echo reply > /in/back", "reader")
@@ -42,8 +48,14 @@ def test_empty_dir_is_shared_between_containers(mp, pods, pod_name):
 
 def test_memory_empty_dir_is_a_tmpfs_the_host_never_sees(mp, pods, pod_name):
     vols = [{"name": "cache", "emptyDir": {"medium": "Memory"}}]
-    pods.run(pod(pod_name, ctr("a", SLEEP, volumeMounts=mounted("/cache", "cache")),
-                 ctr("b", SLEEP, volumeMounts=mounted("/cache", "cache")), volumes=vols))
+    pods.run(
+        pod(
+            pod_name,
+            ctr("a", SLEEP, volumeMounts=mounted("/cache", "cache")),
+            ctr("b", SLEEP, volumeMounts=mounted("/cache", "cache")),
+            volumes=vols,
+        )
+    )
     table = [line.split() for line in sh(mp, pod_name, "cat /proc/mounts", "a").stdout.splitlines()]
     assert [m[2] for m in table if m[1] == "/cache"] == ["tmpfs"]
     sh(mp, pod_name, "echo in-memory > /cache/f", "a")
@@ -58,8 +70,7 @@ def test_memory_empty_dir_is_a_tmpfs_the_host_never_sees(mp, pods, pod_name):
 def test_host_path_read_write_and_read_only(mp, pods, pod_name, tmp_path):
     (tmp_path / "hello.txt").write_text("from the host\n")
     vols = [{"name": "host", "hostPath": {"path": str(tmp_path), "type": "Directory"}}]
-    mounts = [{"name": "host", "mountPath": "/rw"},
-              {"name": "host", "mountPath": "/ro", "readOnly": True}]
+    mounts = [{"name": "host", "mountPath": "/rw"}, {"name": "host", "mountPath": "/ro", "readOnly": True}]
     pods.run(pod(pod_name, ctr("main", SLEEP, volumeMounts=mounts), volumes=vols))
     assert sh(mp, pod_name, "cat /rw/hello.txt /ro/hello.txt").stdout == "from the host\n" * 2
     sh(mp, pod_name, "echo from the pod > /rw/back.txt")
@@ -85,8 +96,11 @@ def test_host_path_directory_or_create(mp, pods, pod_name, tmp_path):
 def test_host_path_directory_that_is_missing_keeps_the_container_waiting(mp, pods, pod_name, tmp_path):
     missing = tmp_path / "not-there"
     vols = [{"name": "host", "hostPath": {"path": str(missing), "type": "Directory"}}]
-    out = pods.run(pod(pod_name, ctr("main", SLEEP, volumeMounts=mounted("/data", "host")),
-                       volumes=vols), check=False, timeout=5)
+    out = pods.run(
+        pod(pod_name, ctr("main", SLEEP, volumeMounts=mounted("/data", "host")), volumes=vols),
+        check=False,
+        timeout=5,
+    )
     assert out.returncode == 1
     status = mp.pod(pod_name)["status"]
     assert status["phase"] == "Pending"
@@ -139,12 +153,21 @@ spec:
 
 
 def test_deleting_a_pod_removes_all_its_directories(mp, pods, pod_name, tmp_path):
-    vols = [{"name": "disk", "emptyDir": {}}, {"name": "mem", "emptyDir": {"medium": "Memory"}},
-            {"name": "host", "hostPath": {"path": str(tmp_path)}}]
-    mounts = [{"name": "disk", "mountPath": "/disk"}, {"name": "mem", "mountPath": "/mem"},
-              {"name": "host", "mountPath": "/host"}]
-    pods.run(pod(pod_name, ctr("a", SLEEP, volumeMounts=mounts), ctr("b", SLEEP, volumeMounts=mounts),
-                 volumes=vols))
+    vols = [
+        {"name": "disk", "emptyDir": {}},
+        {"name": "mem", "emptyDir": {"medium": "Memory"}},
+        {"name": "host", "hostPath": {"path": str(tmp_path)}},
+    ]
+    mounts = [
+        {"name": "disk", "mountPath": "/disk"},
+        {"name": "mem", "mountPath": "/mem"},
+        {"name": "host", "mountPath": "/host"},
+    ]
+    pods.run(
+        pod(
+            pod_name, ctr("a", SLEEP, volumeMounts=mounts), ctr("b", SLEEP, volumeMounts=mounts), volumes=vols
+        )
+    )
     sh(mp, pod_name, "echo x > /disk/x; echo y > /mem/y; echo z > /host/z; echo w > /w", "a")
     dirs = pod_dirs_of(mp, pod_name)
     assert len(dirs) == 5 and all(os.path.isdir(d) for d in dirs)

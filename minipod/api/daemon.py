@@ -36,8 +36,15 @@ from minipod.pod.manager import PodManager
 
 def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
     """A v1 Status object, the API's error shape."""
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "code": code}
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     if details:
         body["details"] = details
     return body
@@ -52,47 +59,53 @@ async def errors_middleware(request, handler):
     except NotFound as e:
         return web.json_response(status_body(404, "NotFound", str(e)), status=404)
     except ManifestError as e:
-        return web.json_response(status_body(422, "Invalid", str(e), {
-            "causes": [{"message": m} for m in e.errors], "hint": e.hint}), status=422)
+        return web.json_response(
+            status_body(
+                422, "Invalid", str(e), {"causes": [{"message": m} for m in e.errors], "hint": e.hint}
+            ),
+            status=422,
+        )
     except MinipodError as e:
         return web.json_response(status_body(400, "BadRequest", str(e), {"hint": e.hint}), status=400)
     except Exception as e:  # noqa: BLE001 - report it, never crash the daemon
         request.app["log"](f"internal error on {request.method} {request.path}: {type(e).__name__}: {e}")
-        return web.json_response(status_body(500, "InternalError", f"{type(e).__name__}: {e}"),
-                                 status=500)
+        return web.json_response(status_body(500, "InternalError", f"{type(e).__name__}: {e}"), status=500)
 
 
 def build_app(manager: PodManager, images: ImageStore, log) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=64 << 20)
     app["manager"], app["images"], app["log"] = manager, images, log
     pods = "/api/v1/namespaces/{ns}/pods"
-    app.add_routes([
-        web.get("/version", version),
-        web.get("/healthz", healthz),
-        web.post("/minipod/v1/apply", apply),
-        web.get("/api/v1/pods", list_pods),
-        web.get(pods, list_pods),
-        web.get(pods + "/{name}", get_pod),
-        web.delete(pods + "/{name}", delete_pod),
-        web.get(pods + "/{name}/log", api_logs.pod_log),
-        web.get(pods + "/{name}/exec", api_exec.pod_exec),
-        web.get("/api/v1/events", api_logs.events),
-        web.get("/api/v1/namespaces/{ns}/events", api_logs.events),
-        web.get("/minipod/v1/namespaces/{ns}/pods/{name}/inspect", inspect_pod),
-        web.get("/minipod/v1/images", list_images),
-        web.post("/minipod/v1/images/import", import_image),
-        web.post("/minipod/v1/images/build-base", build_base_image),
-        web.delete("/minipod/v1/images", remove_image),
-        web.post("/minipod/v1/images/pull", pull_image),
-        web.post("/minipod/v1/images/prune", prune_images),
-        web.delete("/api/v1/namespaces/{ns}/secrets/{name}", delete_secret),
-    ])
+    app.add_routes(
+        [
+            web.get("/version", version),
+            web.get("/healthz", healthz),
+            web.post("/minipod/v1/apply", apply),
+            web.get("/api/v1/pods", list_pods),
+            web.get(pods, list_pods),
+            web.get(pods + "/{name}", get_pod),
+            web.delete(pods + "/{name}", delete_pod),
+            web.get(pods + "/{name}/log", api_logs.pod_log),
+            web.get(pods + "/{name}/exec", api_exec.pod_exec),
+            web.get("/api/v1/events", api_logs.events),
+            web.get("/api/v1/namespaces/{ns}/events", api_logs.events),
+            web.get("/minipod/v1/namespaces/{ns}/pods/{name}/inspect", inspect_pod),
+            web.get("/minipod/v1/images", list_images),
+            web.post("/minipod/v1/images/import", import_image),
+            web.post("/minipod/v1/images/build-base", build_base_image),
+            web.delete("/minipod/v1/images", remove_image),
+            web.post("/minipod/v1/images/pull", pull_image),
+            web.post("/minipod/v1/images/prune", prune_images),
+            web.delete("/api/v1/namespaces/{ns}/secrets/{name}", delete_secret),
+        ]
+    )
     return app
 
 
 async def version(request):
-    return web.json_response({"minipod": __version__, "gitVersion": f"v{__version__}",
-                              "platform": f"linux/{os.uname().machine}"})
+    return web.json_response(
+        {"minipod": __version__, "gitVersion": f"v{__version__}", "platform": f"linux/{os.uname().machine}"}
+    )
 
 
 async def healthz(request):
@@ -116,8 +129,7 @@ async def apply(request):
 
 
 async def list_pods(request):
-    items = request.app["manager"].list_pods(request.match_info.get("ns"),
-                                             request.query.get("labelSelector"))
+    items = request.app["manager"].list_pods(request.match_info.get("ns"), request.query.get("labelSelector"))
     return web.json_response({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
 
 
@@ -128,15 +140,18 @@ async def get_pod(request):
 async def delete_pod(request):
     grace = request.query.get("gracePeriodSeconds")
     pod = await request.app["manager"].delete(
-        request.match_info["ns"], request.match_info["name"],
+        request.match_info["ns"],
+        request.match_info["name"],
         int(grace) if grace not in (None, "") else None,
-        wait=request.query.get("wait", "true") != "false")
+        wait=request.query.get("wait", "true") != "false",
+    )
     return web.json_response(pod)
 
 
 async def inspect_pod(request):
-    return web.json_response(request.app["manager"].inspect(request.match_info["ns"],
-                                                            request.match_info["name"]))
+    return web.json_response(
+        request.app["manager"].inspect(request.match_info["ns"], request.match_info["name"])
+    )
 
 
 async def list_images(request):
@@ -150,6 +165,7 @@ async def import_image(request):
 
 async def build_base_image(request):
     from minipod.image.base import build_busybox_archive
+
     images: ImageStore = request.app["images"]
     os.makedirs(images.dir, mode=0o700, exist_ok=True)
     tmp = os.path.join(images.dir, f"busybox-base-{os.getpid()}.tar")
@@ -165,6 +181,7 @@ async def build_base_image(request):
 async def pull_image(request):
     """`minipod image pull`: the pull's progress lines, streamed, then its end."""
     import json
+
     resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await resp.prepare(request)
     manager = request.app["manager"]
@@ -193,18 +210,25 @@ async def delete_secret(request):
 
 async def remove_image(request):
     ref = request.query["ref"]
-    users = [p["metadata"]["name"] for p in request.app["manager"].list_pods()
-             if any(images_match(request.app["images"], c.get("image"), ref)
-                    for c in p["spec"]["containers"] + p["spec"].get("initContainers", []))]
+    users = [
+        p["metadata"]["name"]
+        for p in request.app["manager"].list_pods()
+        if any(
+            images_match(request.app["images"], c.get("image"), ref)
+            for c in p["spec"]["containers"] + p["spec"].get("initContainers", [])
+        )
+    ]
     if users:
-        raise MinipodError(f"image {ref} is in use by pods: {', '.join(users)}",
-                           hint="delete those pods first")
+        raise MinipodError(
+            f"image {ref} is in use by pods: {', '.join(users)}", hint="delete those pods first"
+        )
     request.app["images"].remove(ref)
     return web.json_response({"removed": ref})
 
 
 def images_match(images: ImageStore, a: str | None, b: str) -> bool:
     from minipod.image.store import normalize_ref
+
     try:
         return bool(a) and normalize_ref(a) == normalize_ref(b)
     except MinipodError:
@@ -222,14 +246,16 @@ def _lock(inst) -> int:
             return fd
         except BlockingIOError:
             if time.time() > deadline:
-                raise MinipodError(f"another minipod daemon is running for "
-                                   f"{inst.root or 'the system instance'}",
-                                   hint=f"its pid is in {inst.pid_file}") from None
+                raise MinipodError(
+                    f"another minipod daemon is running for {inst.root or 'the system instance'}",
+                    hint=f"its pid is in {inst.pid_file}",
+                ) from None
             time.sleep(0.02)
 
 
-async def serve(inst, backoff_base: float = 10.0, bridge: str | None = None,
-                subnet: str | None = None) -> None:
+async def serve(
+    inst, backoff_base: float = 10.0, bridge: str | None = None, subnet: str | None = None
+) -> None:
     def log(msg: str) -> None:
         print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} minipod: {msg}", file=sys.stderr, flush=True)
 
@@ -266,8 +292,9 @@ async def serve(inst, backoff_base: float = 10.0, bridge: str | None = None,
     os.close(lock_fd)
 
 
-def main(inst, backoff_base: float | None = None, bridge: str | None = None,
-         subnet: str | None = None) -> None:
+def main(
+    inst, backoff_base: float | None = None, bridge: str | None = None, subnet: str | None = None
+) -> None:
     if backoff_base is None:
         backoff_base = float(os.environ.get("MINIPOD_BACKOFF_BASE", "10"))
     asyncio.run(serve(inst, backoff_base, bridge, subnet))

@@ -44,8 +44,10 @@ async def pod_exec(request):
     if not argv:
         raise MinipodError("you must specify at least one command for the container")
     if c["state"] != "running" or not namespaces.alive(c.get("pid"), c.get("pidStart")):
-        raise MinipodError(f"cannot exec into container {c['name']!r}: it is not running "
-                           f"({c['state']})", hint=f"see: minipod describe pod {worker.record['metadata']['name']}")
+        raise MinipodError(
+            f"cannot exec into container {c['name']!r}: it is not running ({c['state']})",
+            hint=f"see: minipod describe pod {worker.record['metadata']['name']}",
+        )
     tty = q.get("tty") in ("true", "1")
     want_stdin = q.get("stdin") in ("true", "1")
     plan = handlers.exec_plan(worker, c, argv, tty)
@@ -61,7 +63,7 @@ async def pod_exec(request):
 
 
 TIOCSPTLCK = 0x40045431  # unlock a pty's slave (pty(7))
-TIOCGPTPEER = 0x5441     # open the slave of this master, whatever its mount
+TIOCGPTPEER = 0x5441  # open the slave of this master, whatever its mount
 
 
 def container_pty(pid: int) -> tuple[int, int]:
@@ -133,7 +135,11 @@ class ExecSession:
         report = process.LaunchResult(await process.read_to_eof(err_pipe))
         if report.reason:
             await ws.send_bytes(bytes([STDERR]) + f"minipod: {report.message}\n".encode())
-            code = 127 if "not found" in (report.message or "") or "no such file" in (report.message or "") else 126
+            code = (
+                127
+                if "not found" in (report.message or "") or "no such file" in (report.message or "")
+                else 126
+            )
         reader.cancel()
         await ws.send_bytes(bytes([STATUS]) + json.dumps(exit_status(code)).encode())
         await ws.close()
@@ -154,14 +160,21 @@ class ExecSession:
                     self.stdin_w = -1
             elif channel == RESIZE and self.tty:
                 size = json.loads(data)
-                fcntl.ioctl(self.stdin_w, termios.TIOCSWINSZ,
-                            struct.pack("HHHH", size.get("Height", 24), size.get("Width", 80), 0, 0))
+                fcntl.ioctl(
+                    self.stdin_w,
+                    termios.TIOCSWINSZ,
+                    struct.pack("HHHH", size.get("Height", 24), size.get("Width", 80), 0, 0),
+                )
 
 
 def exit_status(code: int) -> dict:
     """The v1 Status kubectl expects on channel 3."""
     if code == 0:
         return {"metadata": {}, "status": "Success"}
-    return {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
-            "message": f"command terminated with non-zero exit code: {code}",
-            "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "reason": "NonZeroExitCode",
+        "message": f"command terminated with non-zero exit code: {code}",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+    }

@@ -62,7 +62,8 @@ async def events(request):
     def match(ev: dict) -> bool:
         obj = ev["involvedObject"]
         return (ns is None or obj["namespace"] == ns) and all(
-            obj.get(k.split(".", 1)[1]) == v for k, v in want.items() if k.startswith("involvedObject."))
+            obj.get(k.split(".", 1)[1]) == v for k, v in want.items() if k.startswith("involvedObject.")
+        )
 
     items = [e for e in recorder.events if match(e)]
     if not _flag(request, "watch"):

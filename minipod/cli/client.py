@@ -68,19 +68,24 @@ class Client:
             conn.connect()
         except (FileNotFoundError, ConnectionRefusedError):
             if not self.autostart or self._started:
-                raise MinipodError(f"cannot reach the minipod daemon at {self.inst.socket}",
-                                   hint="start it with: minipod daemon") from None
+                raise MinipodError(
+                    f"cannot reach the minipod daemon at {self.inst.socket}",
+                    hint="start it with: minipod daemon",
+                ) from None
             self.ensure_daemon()
             conn = UnixHTTPConnection(self.inst.socket)
             conn.connect()
         except PermissionError:
-            raise MinipodError(f"{self.inst.socket}: permission denied",
-                               hint="minipod manages namespaces and mounts: run it as root") from None
+            raise MinipodError(
+                f"{self.inst.socket}: permission denied",
+                hint="minipod manages namespaces and mounts: run it as root",
+            ) from None
         return conn
 
     def ensure_daemon(self, timeout: float = 15.0) -> None:
         import fcntl
         import subprocess  # only here: most commands never need it
+
         os.makedirs(self.inst.run, mode=0o700, exist_ok=True)
         # A daemon holds run/daemon.lock for its whole life: if someone holds
         # it, a daemon is starting up right now; wait for it, start no other.
@@ -99,8 +104,14 @@ class Client:
             if self.inst.root:
                 cmd += ["--root", self.inst.root]
             with open(self.inst.daemon_log, "ab") as log:
-                subprocess.Popen(cmd + ["daemon"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                 start_new_session=True, close_fds=True)
+                subprocess.Popen(
+                    cmd + ["daemon"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                    close_fds=True,
+                )
         self._started = True
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -111,17 +122,29 @@ class Client:
                 return
             except OSError:
                 time.sleep(0.01)
-        raise MinipodError(f"the minipod daemon did not start within {timeout:.0f}s",
-                           hint=f"see {self.inst.daemon_log}")
+        raise MinipodError(
+            f"the minipod daemon did not start within {timeout:.0f}s", hint=f"see {self.inst.daemon_log}"
+        )
 
     # --- requests ---------------------------------------------------------------
-    def request(self, method: str, path: str, body: bytes | None = None,
-                query: dict | None = None, content_type: str = "application/json",
-                timeout: float | None = None) -> http.client.HTTPResponse:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        query: dict | None = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> http.client.HTTPResponse:
         if query:
             path += "?" + urllib.parse.urlencode(
-                [(k, x) for k, v in query.items() if v is not None
-                 for x in (v if isinstance(v, list) else [v])])
+                [
+                    (k, x)
+                    for k, v in query.items()
+                    if v is not None
+                    for x in (v if isinstance(v, list) else [v])
+                ]
+            )
         conn = self._connect()
         if timeout:
             conn.sock.settimeout(timeout)
@@ -139,8 +162,14 @@ class Client:
             raise ApiError(resp.status, data)
         return resp
 
-    def json(self, method: str, path: str, body=None, query: dict | None = None,
-             content_type: str = "application/json"):
+    def json(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        query: dict | None = None,
+        content_type: str = "application/json",
+    ):
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
         if isinstance(body, str):

@@ -26,14 +26,20 @@ class Ctx:
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
-namespace_opt = click.option("-n", "--namespace", default="default", show_default=True,
-                             help="The namespace of the pods.")
+namespace_opt = click.option(
+    "-n", "--namespace", default="default", show_default=True, help="The namespace of the pods."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", envvar="MINIPOD_ROOT", default=None, metavar="DIR",
-              help="Instance root: all state, sockets and run files live under DIR "
-                   "(default: /var/lib/minipod, /run/minipod).")
+@click.option(
+    "--root",
+    envvar="MINIPOD_ROOT",
+    default=None,
+    metavar="DIR",
+    help="Instance root: all state, sockets and run files live under DIR "
+    "(default: /var/lib/minipod, /run/minipod).",
+)
 @click.pass_context
 def cli(ctx, root):
     """minipod runs Kubernetes Pods on this host with real Linux namespaces."""
@@ -51,8 +57,13 @@ def _read_manifest(path: str) -> str:
 
 
 def _apply(c: Ctx, path: str, namespace: str, query: dict) -> dict:
-    result = c.client.json("POST", "/minipod/v1/apply", _read_manifest(path),
-                           query={"namespace": namespace, **query}, content_type="application/yaml")
+    result = c.client.json(
+        "POST",
+        "/minipod/v1/apply",
+        _read_manifest(path),
+        query={"namespace": namespace, **query},
+        content_type="application/yaml",
+    )
     for w in result.get("warnings", []):
         click.echo(f"Warning: {w}", err=True)
     return result
@@ -76,8 +87,10 @@ def run(c: Ctx, file, timeout, namespace):
             click.echo(f"error: pod/{name}: {why}", err=True)
             failed = True
         elif outcome == "pending":
-            click.echo(f"error: pod/{name}: not Running after {timeout:g}s "
-                       f"(see: minipod describe pod {name})", err=True)
+            click.echo(
+                f"error: pod/{name}: not Running after {timeout:g}s (see: minipod describe pod {name})",
+                err=True,
+            )
             failed = True
     sys.exit(1 if failed else 0)
 
@@ -133,8 +146,11 @@ def get(c: Ctx, kind, name, selector, output, all_namespaces, namespace):
 def describe(c: Ctx, kind, name, namespace):
     """Show a pod in detail, with its recent events."""
     pod = c.client.json("GET", pod_path(namespace, name))
-    events = c.client.json("GET", f"/api/v1/namespaces/{namespace}/events",
-                           query={"fieldSelector": f"involvedObject.name={name}"})["items"]
+    events = c.client.json(
+        "GET",
+        f"/api/v1/namespaces/{namespace}/events",
+        query={"fieldSelector": f"involvedObject.name={name}"},
+    )["items"]
     events = [e for e in events if e["involvedObject"].get("uid") == pod["metadata"]["uid"]]
     click.echo(printers.describe_pod(pod, events), nl=False)
 
@@ -149,9 +165,16 @@ def describe(c: Ctx, kind, name, namespace):
 @pass_ctx
 def logs(c: Ctx, pod, container, follow, previous, tail, namespace):
     """Print a container's logs."""
-    resp = c.client.request("GET", pod_path(namespace, pod) + "/log", query={
-        "container": container, "follow": str(follow).lower(), "previous": str(previous).lower(),
-        "tailLines": str(tail) if tail >= 0 else None})
+    resp = c.client.request(
+        "GET",
+        pod_path(namespace, pod) + "/log",
+        query={
+            "container": container,
+            "follow": str(follow).lower(),
+            "previous": str(previous).lower(),
+            "tailLines": str(tail) if tail >= 0 else None,
+        },
+    )
     out = sys.stdout.buffer
     try:
         while True:
@@ -175,6 +198,7 @@ def logs(c: Ctx, pod, container, follow, previous, tail, namespace):
 def exec_(c: Ctx, stdin, tty, container, namespace, pod, command):
     """Run a command in a container: minipod exec POD -- CMD..."""
     from minipod.cli.exec_client import run_exec
+
     sys.exit(run_exec(c.client, namespace, pod, container, list(command), stdin, tty))
 
 
@@ -192,6 +216,7 @@ def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, name
     targets: list[tuple[str, str]] = []
     if file:
         import yaml
+
         for doc in yaml.safe_load_all(_read_manifest(file)):
             for obj in (doc or {}).get("items", [doc]) if (doc or {}).get("kind") == "List" else [doc]:
                 if obj and obj.get("kind") in ("Pod", "Secret"):
@@ -211,9 +236,14 @@ def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, name
             if what == "Secret":
                 c.client.json("DELETE", f"/api/v1/namespaces/{ns}/secrets/{name}")
             else:
-                c.client.json("DELETE", pod_path(ns, name), query={
-                    "gracePeriodSeconds": None if grace_period is None else str(grace_period),
-                    "wait": str(wait).lower()})
+                c.client.json(
+                    "DELETE",
+                    pod_path(ns, name),
+                    query={
+                        "gracePeriodSeconds": None if grace_period is None else str(grace_period),
+                        "wait": str(wait).lower(),
+                    },
+                )
             click.echo(f'{what.lower()} "{name}" deleted')
         except NotFound as e:
             if not ignore_not_found:
@@ -238,6 +268,7 @@ def events(c: Ctx, watch, all_namespaces, namespace):
         printers.table(printers.event_rows(items, all_namespaces))
         return
     import json
+
     resp = c.client.request("GET", path, query={"watch": "true"})
     try:
         for line in resp:
@@ -259,6 +290,7 @@ def inspect(c: Ctx, pod, output, namespace):
         click.echo(printers.dump(data, output), nl=False)
     else:
         from minipod.cli.printers import describe_inspect
+
         click.echo(describe_inspect(data), nl=False)
 
 
@@ -275,18 +307,33 @@ def version(c: Ctx):
 
 
 @cli.command()
-@click.option("--backoff-base", type=float, default=None, envvar="MINIPOD_BACKOFF_BASE",
-              help="First restart back-off in seconds (Kubernetes: 10).")
-@click.option("--bridge", envvar="MINIPOD_BRIDGE", default=None,
-              help="Bridge of the instance's pod network, on first start (default minipod0).")
-@click.option("--subnet", envvar="MINIPOD_SUBNET", default=None,
-              help="Pod subnet, on first start (default 10.85.0.0/16).")
+@click.option(
+    "--backoff-base",
+    type=float,
+    default=None,
+    envvar="MINIPOD_BACKOFF_BASE",
+    help="First restart back-off in seconds (Kubernetes: 10).",
+)
+@click.option(
+    "--bridge",
+    envvar="MINIPOD_BRIDGE",
+    default=None,
+    help="Bridge of the instance's pod network, on first start (default minipod0).",
+)
+@click.option(
+    "--subnet",
+    envvar="MINIPOD_SUBNET",
+    default=None,
+    help="Pod subnet, on first start (default 10.85.0.0/16).",
+)
 @pass_ctx
 def daemon(c: Ctx, backoff_base, bridge, subnet):
     """Run the daemon in the foreground."""
     from minipod.cli.client import restore_ssl
+
     restore_ssl()
     from minipod.api import daemon as d
+
     d.main(c.inst, backoff_base, bridge, subnet)
 
 
@@ -329,6 +376,7 @@ def image_pull(c: Ctx, ref):
     """Pull an image from its registry (progress per layer on a terminal)."""
     import json
     from minipod.cli.progress import Progress
+
     resp = c.client.request("POST", "/minipod/v1/images/pull", b"", query={"ref": ref})
     progress, end = Progress(sys.stderr), {}
     for line in resp:
@@ -345,9 +393,11 @@ def image_pull(c: Ctx, ref):
 def image_prune(c: Ctx):
     """Remove layers and blobs no image uses."""
     freed = c.client.json("POST", "/minipod/v1/images/prune", {})
-    click.echo(f"Deleted {freed.get('blobs', 0)} blobs and {freed.get('layers', 0)} layers; "
-               f"reclaimed {_size(freed.get('bytes', 0))}"
-               + (" (more after the pulls under way end)" if freed.get("deferred") else ""))
+    click.echo(
+        f"Deleted {freed.get('blobs', 0)} blobs and {freed.get('layers', 0)} layers; "
+        f"reclaimed {_size(freed.get('bytes', 0))}"
+        + (" (more after the pulls under way end)" if freed.get("deferred") else "")
+    )
 
 
 @image.command("rm")

@@ -39,10 +39,10 @@ def _exit_code(status: dict) -> int:
     return 1
 
 
-def run_exec(client, namespace: str, pod: str, container: str | None, command: list[str],
-             stdin: bool, tty: bool) -> int:
-    query = [("command", c) for c in command] + [("stdin", str(stdin).lower()),
-                                                ("tty", str(tty).lower())]
+def run_exec(
+    client, namespace: str, pod: str, container: str | None, command: list[str], stdin: bool, tty: bool
+) -> int:
+    query = [("command", c) for c in command] + [("stdin", str(stdin).lower()), ("tty", str(tty).lower())]
     if container:
         query.append(("container", container))
     path = f"/api/v1/namespaces/{namespace}/pods/{pod}/exec?" + urllib.parse.urlencode(query)
@@ -51,8 +51,9 @@ def run_exec(client, namespace: str, pod: str, container: str | None, command: l
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(client.inst.socket)
     try:
-        ws = websocket.create_connection("ws://localhost" + path, socket=sock,
-                                         subprotocols=["v4.channel.k8s.io"])
+        ws = websocket.create_connection(
+            "ws://localhost" + path, socket=sock, subprotocols=["v4.channel.k8s.io"]
+        )
     except websocket.WebSocketBadStatusException as e:
         body = e.resp_body.decode(errors="replace") if e.resp_body else ""
         try:
@@ -64,6 +65,7 @@ def run_exec(client, namespace: str, pod: str, container: str | None, command: l
     if tty and sys.stdin.isatty():
         import termios
         import tty as ttymod
+
         fd = sys.stdin.fileno()
         old = termios.tcgetattr(fd)
         restore = lambda: termios.tcsetattr(fd, termios.TCSADRAIN, old)  # noqa: E731

@@ -14,6 +14,7 @@ def parse_time(ts: str | None) -> float | None:
     if not ts:
         return None
     import calendar
+
     return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
 
 
@@ -45,8 +46,9 @@ def table(rows: list[list[str]], out=sys.stdout) -> None:
         out.write("   ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
 
 
-def pod_rows(pods: list[dict], wide: bool = False, with_ip: bool = False,
-             all_namespaces: bool = False) -> list[list[str]]:
+def pod_rows(
+    pods: list[dict], wide: bool = False, with_ip: bool = False, all_namespaces: bool = False
+) -> list[list[str]]:
     head = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     if wide or with_ip:
         head.append("IP")
@@ -56,8 +58,13 @@ def pod_rows(pods: list[dict], wide: bool = False, with_ip: bool = False,
         head.insert(0, "NAMESPACE")
     rows = [head]
     for p in pods:
-        row = [p["metadata"]["name"], ready_column(p), display_status(p), str(restarts_column(p)),
-               human_age(p["metadata"].get("creationTimestamp"))]
+        row = [
+            p["metadata"]["name"],
+            ready_column(p),
+            display_status(p),
+            str(restarts_column(p)),
+            human_age(p["metadata"].get("creationTimestamp")),
+        ]
         if wide or with_ip:
             row.append(p.get("status", {}).get("podIP") or "<none>")
         if wide:
@@ -70,6 +77,7 @@ def pod_rows(pods: list[dict], wide: bool = False, with_ip: bool = False,
 
 def _node() -> str:
     import os
+
     return os.uname().nodename
 
 
@@ -77,6 +85,7 @@ def dump(obj, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(obj, indent=4) + "\n"
     import yaml
+
     return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
 
 
@@ -85,6 +94,7 @@ def as_list(pods: list[dict]) -> dict:
 
 
 # --- describe ---------------------------------------------------------------------
+
 
 def _kv(lines: list[str], indent: int, key: str, value) -> None:
     pad = " " * indent
@@ -100,8 +110,14 @@ def _state(lines: list[str], title: str, state: dict) -> None:
         return
     kind, detail = next(iter(state.items()))
     _kv(lines, 4, title, kind.capitalize())
-    for key, label in (("reason", "Reason"), ("message", "Message"), ("exitCode", "Exit Code"),
-                       ("signal", "Signal"), ("startedAt", "Started"), ("finishedAt", "Finished")):
+    for key, label in (
+        ("reason", "Reason"),
+        ("message", "Message"),
+        ("exitCode", "Exit Code"),
+        ("signal", "Signal"),
+        ("startedAt", "Started"),
+        ("finishedAt", "Finished"),
+    ):
         if detail.get(key) is not None:
             _kv(lines, 6, label, detail[key])
 
@@ -127,12 +143,15 @@ def _containers(lines: list[str], title: str, specs: list[dict], statuses: list[
         _kv(lines, 4, "Restart Count", st.get("restartCount", 0))
         env = c.get("env") or []
         _kv(lines, 4, "Environment", "<none>" if not env else "")
-        lines += [f"      {e['name']}:  {e.get('value', '(from ' + next(iter(e.get('valueFrom', {'?': 0}))) + ')')}"
-                  for e in env]
+        lines += [
+            f"      {e['name']}:  {e.get('value', '(from ' + next(iter(e.get('valueFrom', {'?': 0}))) + ')')}"
+            for e in env
+        ]
         mounts = c.get("volumeMounts") or []
         _kv(lines, 4, "Mounts", "<none>" if not mounts else "")
-        lines += [f"      {m['mountPath']} from {m['name']} ({'ro' if m.get('readOnly') else 'rw'})"
-                  for m in mounts]
+        lines += [
+            f"      {m['mountPath']} from {m['name']} ({'ro' if m.get('readOnly') else 'rw'})" for m in mounts
+        ]
 
 
 def describe_pod(pod: dict, events: list[dict]) -> str:
@@ -153,8 +172,9 @@ def describe_pod(pod: dict, events: list[dict]) -> str:
         _kv(lines, 0, "Reason", status["reason"])
         _kv(lines, 0, "Message", status.get("message", ""))
     _kv(lines, 0, "IP", status.get("podIP", ""))
-    _containers(lines, "Init Containers", spec.get("initContainers") or [],
-                status.get("initContainerStatuses", []))
+    _containers(
+        lines, "Init Containers", spec.get("initContainers") or [], status.get("initContainerStatuses", [])
+    )
     _containers(lines, "Containers", spec["containers"], status.get("containerStatuses", []))
     lines.append("Conditions:")
     lines.append(f"  {'Type':<18}Status")
@@ -163,8 +183,15 @@ def describe_pod(pod: dict, events: list[dict]) -> str:
     for v in spec.get("volumes") or []:
         kind = next(k for k in v if k != "name")
         lines.append(f"  {v['name']}:")
-        _kv(lines, 4, "Type", {"emptyDir": "EmptyDir (a temporary directory that shares a pod's lifetime)",
-                               "hostPath": "HostPath (bare host directory volume)"}.get(kind, kind))
+        _kv(
+            lines,
+            4,
+            "Type",
+            {
+                "emptyDir": "EmptyDir (a temporary directory that shares a pod's lifetime)",
+                "hostPath": "HostPath (bare host directory volume)",
+            }.get(kind, kind),
+        )
         for k, val in (v[kind] or {}).items():
             _kv(lines, 4, k[0].upper() + k[1:], val)
     _kv(lines, 0, "QoS Class", status.get("qosClass", "BestEffort"))
@@ -187,8 +214,7 @@ def event_rows(events: list[dict], all_namespaces: bool = False) -> list[list[st
         rows[0].insert(0, "NAMESPACE")
     for e in events:
         obj = e["involvedObject"]
-        row = [human_age(e.get("lastTimestamp")), e["type"], e["reason"],
-               f"pod/{obj['name']}", e["message"]]
+        row = [human_age(e.get("lastTimestamp")), e["type"], e["reason"], f"pod/{obj['name']}", e["message"]]
         if all_namespaces:
             row.insert(0, obj["namespace"])
         rows.append(row)
@@ -198,9 +224,11 @@ def event_rows(events: list[dict], all_namespaces: bool = False) -> list[list[st
 def describe_inspect(data: dict) -> str:
     """`minipod inspect POD` as text: the pod's kernel objects, as a tree."""
     init = data["podInit"]
-    lines = [f"Pod {data['namespace']}/{data['name']}  (uid {data['uid']})",
-             f"  pod init: host pid {init.get('pid')}, pid {init.get('nsPid', '?')} in the pod"
-             f"{'' if init.get('alive') else '  (not running)'}"]
+    lines = [
+        f"Pod {data['namespace']}/{data['name']}  (uid {data['uid']})",
+        f"  pod init: host pid {init.get('pid')}, pid {init.get('nsPid', '?')} in the pod"
+        f"{'' if init.get('alive') else '  (not running)'}",
+    ]
     host_ns = data.get("hostNamespaceInodes") or {}
     for t, ino in (init.get("namespaces") or {}).items():
         whose = "the host's" if host_ns.get(t) == ino else "the pod's own"
@@ -208,11 +236,15 @@ def describe_inspect(data: dict) -> str:
     lines.append(f"  run dir: {data['runDir']}   /dev/shm: {data['shm']}")
     net = data.get("network")
     if net:
-        lines.append(f"  network: {', '.join(net.get('ips') or ['no address'])} via {net.get('gateway')} "
-                     f"({net.get('state')})")
+        lines.append(
+            f"  network: {', '.join(net.get('ips') or ['no address'])} via {net.get('gateway')} "
+            f"({net.get('state')})"
+        )
         lines.append(f"    netns pinned at {net.get('netns')}")
-        lines.append(f"    veth pair: {net.get('vethHost')} (host, port of bridge {net.get('bridge')})"
-                     f" <-> {net.get('vethPod')} (pod)")
+        lines.append(
+            f"    veth pair: {net.get('vethHost')} (host, port of bridge {net.get('bridge')})"
+            f" <-> {net.get('vethPod')} (pod)"
+        )
         if net.get("lease"):
             lines.append(f"    IP lease: {net['lease']}")
     pod_ns = init.get("namespaces") or {}
@@ -221,13 +253,20 @@ def describe_inspect(data: dict) -> str:
         lines.append(f"  {kind} {c['name']}: {c['state']}, restarts {c['restartCount']}")
         proc = c.get("process") or {}
         if proc.get("alive"):
-            lines.append(f"    process: host pid {proc['pid']}, pid {proc.get('nsPid')} in its pid namespace: "
-                         f"{' '.join(proc.get('command', []))}")
+            lines.append(
+                f"    process: host pid {proc['pid']}, pid {proc.get('nsPid')} in its pid namespace: "
+                f"{' '.join(proc.get('command', []))}"
+            )
             mon = c.get("monitor") or {}
             lines.append(f"    monitor: host pid {mon.get('pid')} (its parent, outside the pod)")
             for t, ino in proc.get("namespaces", {}).items():
-                shared = ("the host's" if host_ns.get(t) == ino else
-                          "shared with the pod" if pod_ns.get(t) == ino else "its own")
+                shared = (
+                    "the host's"
+                    if host_ns.get(t) == ino
+                    else "shared with the pod"
+                    if pod_ns.get(t) == ino
+                    else "its own"
+                )
                 lines.append(f"    {t + ' namespace':<18} inode {ino}  ({shared})")
             lines.append(f"    capabilities: effective {proc['capabilities'].get('CapEff')}")
         rootfs = c.get("rootfs") or {}

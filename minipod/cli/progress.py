@@ -57,8 +57,9 @@ class _Layer:
             return f"{short}  {human(self.total)}  done  {human(self.rate(now))}/s"
         frac = self.done / self.total if self.total else 1.0
         filled = int(frac * BAR)
-        text = (f"{short}  [{'#' * filled}{'.' * (BAR - filled)}]  "
-                f"{human(self.done):>10} / {human(self.total)}")
+        text = (
+            f"{short}  [{'#' * filled}{'.' * (BAR - filled)}]  {human(self.done):>10} / {human(self.total)}"
+        )
         if self.status == "downloading" or self.status == "done":
             text += f"  {human(self.rate(now))}/s"
         if self.status == "done":
@@ -71,9 +72,9 @@ class Progress:
         self.out = out or sys.stderr
         self.tty = self.out.isatty() if tty is None else tty
         self.layers: dict[str, _Layer] = {}
-        self.drawn = 0                  # lines of the block on screen
+        self.drawn = 0  # lines of the block on screen
         self.last_draw = 0.0
-        self.ended = False              # the pull's last word was said
+        self.ended = False  # the pull's last word was said
 
     def feed(self, item) -> dict | None:
         """Take one JSON line (str or bytes) or event dict; return the event."""
@@ -93,8 +94,10 @@ class Progress:
         elif kind == "done":
             self._draw(now, force=True)
             self.ended = True
-            self._say(f"{event.get('ref')}: {'pulled' if event.get('pulled') else 'present'}"
-                      f" ({event.get('digest')})")
+            self._say(
+                f"{event.get('ref')}: {'pulled' if event.get('pulled') else 'present'}"
+                f" ({event.get('digest')})"
+            )
         elif kind == "error":
             self._draw(now, force=True)
             self.ended = True
@@ -102,8 +105,7 @@ class Progress:
         return event
 
     def _layer_event(self, event: dict, now: float) -> None:
-        layer = self.layers.setdefault(event["digest"],
-                                       _Layer(event["digest"], event.get("total") or 0))
+        layer = self.layers.setdefault(event["digest"], _Layer(event["digest"], event.get("total") or 0))
         status, before = event.get("status"), layer.status
         layer.total = event.get("total") or layer.total
         layer.done = event.get("done") or 0
@@ -119,8 +121,12 @@ class Progress:
             self._say(layer.line(now, bar=False))
 
     def _draw(self, now: float, force: bool = False) -> None:
-        if not self.tty or not self.layers or self.ended or (
-                not force and now - self.last_draw < REDRAW_EVERY):
+        if (
+            not self.tty
+            or not self.layers
+            or self.ended
+            or (not force and now - self.last_draw < REDRAW_EVERY)
+        ):
             return
         self.last_draw = now
         up = f"\x1b[{self.drawn}F" if self.drawn else ""
@@ -132,7 +138,7 @@ class Progress:
     def _say(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
-        self.drawn = 0                  # the block is above: start a new one below
+        self.drawn = 0  # the block is above: start a new one below
 
     def close(self) -> None:
         self._draw(time.monotonic(), force=True)

@@ -25,9 +25,18 @@ import posixpath
 import re
 
 from minipod.errors import ImageError
-from minipod.image.refs import (CONTAINERD_NAME, INDEX_TYPES, OCI_CONFIG, OCI_LAYER_TAR,
-                                     OCI_MANIFEST, REF_NAME, descriptor_of, diff_ids_of,
-                                     normalize_ref, pick_platform)
+from minipod.image.refs import (
+    CONTAINERD_NAME,
+    INDEX_TYPES,
+    OCI_CONFIG,
+    OCI_LAYER_TAR,
+    OCI_MANIFEST,
+    REF_NAME,
+    descriptor_of,
+    diff_ids_of,
+    normalize_ref,
+    pick_platform,
+)
 from minipod.image.layers import CHUNK, check_diff_id, new_layer_dir, unpack_layer
 
 
@@ -75,19 +84,28 @@ class Stager:
         found = []
         for entry in self.archive.read_json("manifest.json"):
             config_digest = self.fetch_member(entry.get("Config", ""))
-            members, diff_ids = entry.get("Layers") or [], diff_ids_of(
-                None, self.json_blob(config_digest))
+            members, diff_ids = entry.get("Layers") or [], diff_ids_of(None, self.json_blob(config_digest))
             if len(members) != len(diff_ids):
-                raise ImageError(f"{self.archive.path}: manifest.json and the image config "
-                                 "list different numbers of layers")
+                raise ImageError(
+                    f"{self.archive.path}: manifest.json and the image config "
+                    "list different numbers of layers"
+                )
             layers = []
             for member, diff_id in zip(members, diff_ids):
                 digest = self.fetch_member(member, diff_id)
-                layers.append({"mediaType": OCI_LAYER_TAR, "digest": digest,
-                               "size": os.path.getsize(self.blob(digest))})
-            manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": layers,
-                        "config": {"mediaType": OCI_CONFIG, "digest": config_digest,
-                                   "size": os.path.getsize(self.blob(config_digest))}}
+                layers.append(
+                    {"mediaType": OCI_LAYER_TAR, "digest": digest, "size": os.path.getsize(self.blob(digest))}
+                )
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "layers": layers,
+                "config": {
+                    "mediaType": OCI_CONFIG,
+                    "digest": config_digest,
+                    "size": os.path.getsize(self.blob(config_digest)),
+                },
+            }
             data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
             digest = self.copy_blob(io.BytesIO(data))
             refs = entry.get("RepoTags") or ([self.name] if self.name else [])
@@ -99,14 +117,13 @@ class Stager:
         digest, size, _ = descriptor_of(desc)
         return self.fetch_member(f"blobs/sha256/{digest[7:]}", digest, size)
 
-    def fetch_member(self, member: str, digest: str | None = None,
-                     size: int | None = None) -> str:
-        if digest is None:   # docker save names configs <hex>.json or blobs/sha256/<hex>
+    def fetch_member(self, member: str, digest: str | None = None, size: int | None = None) -> str:
+        if digest is None:  # docker save names configs <hex>.json or blobs/sha256/<hex>
             hexname = posixpath.basename(member).removesuffix(".json")
             if re.fullmatch(r"[0-9a-f]{64}", hexname):
                 digest = "sha256:" + hexname
         if digest and self.blob(digest):
-            return digest         # already stored, and checked when it was
+            return digest  # already stored, and checked when it was
         with self.archive.open(member) as src:
             return self.copy_blob(src, digest, size)
 
@@ -124,8 +141,10 @@ class Stager:
         if size is not None and copied != size:
             raise ImageError(f"blob {digest}: size is not the {size} bytes its descriptor says")
         if digest is not None and got != digest:
-            raise ImageError(f"blob {digest}: content does not match its digest "
-                             f"(got {got})", hint="the archive is corrupt or was altered")
+            raise ImageError(
+                f"blob {digest}: content does not match its digest (got {got})",
+                hint="the archive is corrupt or was altered",
+            )
         os.rename(incoming, os.path.join(self.stage, "blobs", got[7:]))
         return got
 
@@ -137,7 +156,7 @@ class Stager:
         for desc, diff_id in zip(manifest["layers"], diff_ids_of(manifest, config)):
             staged = os.path.join(self.stage, "layers", diff_id[7:])
             if self.store.has_layer(diff_id) or os.path.isdir(staged):
-                continue          # layers are shared: unpack each one once
+                continue  # layers are shared: unpack each one once
             digest, _, media_type = descriptor_of(desc)
             tmp = new_layer_dir(self.stage)
             check_diff_id(unpack_layer(self.blob(digest), media_type, tmp), diff_id, digest)

@@ -62,7 +62,7 @@ KEPT_XATTRS = ("user.", "security.capability")
 PAX_XATTR_PREFIX = "SCHILY.xattr."
 
 CHUNK = 1 << 20
-MAX_JSON = 8 << 20      # index.json, manifests, configs are small: refuse huge ones
+MAX_JSON = 8 << 20  # index.json, manifests, configs are small: refuse huge ones
 
 
 def compression_of(media_type: str) -> str:
@@ -72,8 +72,9 @@ def compression_of(media_type: str) -> str:
     if media_type.endswith(".tar"):
         return "none"
     if media_type.endswith("+zstd"):
-        raise ImageError(f"layer media type {media_type} is zstd-compressed",
-                         hint="re-export the image with gzip layers")
+        raise ImageError(
+            f"layer media type {media_type} is zstd-compressed", hint="re-export the image with gzip layers"
+        )
     raise ImageError(f"unsupported layer media type {media_type!r}")
 
 
@@ -122,7 +123,7 @@ class GunzipReader:
                     break
             self.started = True
             out = self.z.decompress(self.input, n)
-            if self.z.eof:                    # a member ended: another may follow
+            if self.z.eof:  # a member ended: another may follow
                 self.input = self.z.unused_data.lstrip(b"\0")
                 self.z, self.started = zlib.decompressobj(wbits=31), False
             else:
@@ -134,7 +135,7 @@ class GunzipReader:
 
 def unpack_layer(blob_path: str, media_type: str, dest: str) -> str:
     """Unpack the layer blob into DEST (an empty private dir); return its DiffID."""
-    compression_of(media_type)                    # refuse an unknown type before opening
+    compression_of(media_type)  # refuse an unknown type before opening
     with open(blob_path, "rb") as raw:
         return unpack_stream(raw, media_type, dest, os.path.basename(blob_path))
 
@@ -161,15 +162,14 @@ def unpack_stream(raw, media_type: str, dest: str, label: str) -> str:
 def new_layer_dir(parent: str) -> str:
     """A new private directory under PARENT to unpack one layer into."""
     tmp = tempfile.mkdtemp(prefix="layer-", dir=parent)
-    os.chmod(tmp, 0o755)          # the image's "/" unless the layer sets it
+    os.chmod(tmp, 0o755)  # the image's "/" unless the layer sets it
     return tmp
 
 
 def check_diff_id(got: str, want: str, digest: str) -> None:
     """config.md, "Layer DiffID": the unpacked tar must hash to the DiffID."""
     if got != want:
-        raise ImageError(f"layer {digest}: its content's DiffID {got} is not the "
-                         f"{want} its config lists")
+        raise ImageError(f"layer {digest}: its content's DiffID {got} is not the {want} its config lists")
 
 
 def clean_path(name: str, what: str = "layer member") -> list[str]:
@@ -186,7 +186,7 @@ def clean_path(name: str, what: str = "layer member") -> list[str]:
 class _Unpacker:
     def __init__(self, root: str):
         self.root = root
-        self.dir_mtimes: dict[str, int] = {}   # applied last, see step 4
+        self.dir_mtimes: dict[str, int] = {}  # applied last, see step 4
 
     def unpack(self, tar: tarfile.TarFile) -> None:
         for member in tar:
@@ -198,8 +198,7 @@ class _Unpacker:
 
     # -- step 3b: the parent directory, inside the layer, no symlinks --
 
-    def parent_of(self, name: str, parts: list[str], create: bool,
-                  what: str = "layer member") -> str:
+    def parent_of(self, name: str, parts: list[str], create: bool, what: str = "layer member") -> str:
         path = self.root
         for part in parts[:-1]:
             path = os.path.join(path, part)
@@ -207,8 +206,7 @@ class _Unpacker:
                 st = os.lstat(path)
             except FileNotFoundError:
                 if not create:
-                    raise ImageError(f"{what} {name!r}: {os.path.relpath(path, self.root)} "
-                                     "does not exist")
+                    raise ImageError(f"{what} {name!r}: {os.path.relpath(path, self.root)} does not exist")
                 # Layers may omit parent directory entries; make them like
                 # other runtimes do: root-owned, 0755 (chmod: umask-proof).
                 os.mkdir(path)
@@ -217,18 +215,18 @@ class _Unpacker:
             if stat.S_ISLNK(st.st_mode):
                 # The symlink was extracted earlier from this same layer.
                 # Following it could write anywhere on the host.
-                raise ImageError(f"{what} {name!r} goes through a symlink "
-                                 f"({os.path.relpath(path, self.root)})")
+                raise ImageError(
+                    f"{what} {name!r} goes through a symlink ({os.path.relpath(path, self.root)})"
+                )
             if not stat.S_ISDIR(st.st_mode):
-                raise ImageError(f"{what} {name!r}: "
-                                 f"{os.path.relpath(path, self.root)} is not a directory")
+                raise ImageError(f"{what} {name!r}: {os.path.relpath(path, self.root)} is not a directory")
         return path
 
     # -- steps 3c-3e --
 
     def add(self, tar: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         parts = clean_path(m.name)
-        if not parts:                            # "./": the layer's root itself
+        if not parts:  # "./": the layer's root itself
             if not m.isdir():
                 raise ImageError(f"layer member {m.name!r} replaces the root with a non-directory")
             self.set_metadata(self.root, m)
@@ -243,7 +241,7 @@ class _Unpacker:
         if base.startswith(RESERVED_PREFIX):
             return
         if base.startswith(WHITEOUT_PREFIX):
-            self.whiteout(m.name, parent, base[len(WHITEOUT_PREFIX):])
+            self.whiteout(m.name, parent, base[len(WHITEOUT_PREFIX) :])
             return
 
         path = os.path.join(parent, base)
@@ -251,7 +249,7 @@ class _Unpacker:
             existing = os.lstat(path) if os.path.lexists(path) else None
             if existing is None or not stat.S_ISDIR(existing.st_mode):
                 remove_entry(path)
-                os.mkdir(path, 0o700)            # set_metadata gives the real mode
+                os.mkdir(path, 0o700)  # set_metadata gives the real mode
         elif m.islnk():
             # Hardlinks name an earlier member of this layer (layer.md,
             # "Hardlinks"). Resolve it with the same no-symlink walk so
@@ -260,18 +258,16 @@ class _Unpacker:
             target_parts = clean_path(m.linkname, what)
             if not target_parts:
                 raise ImageError(f"hardlink {m.name!r} points at the layer root")
-            target = os.path.join(self.parent_of(m.linkname, target_parts, False, what),
-                                  target_parts[-1])
+            target = os.path.join(self.parent_of(m.linkname, target_parts, False, what), target_parts[-1])
             target_st = os.lstat(target) if os.path.lexists(target) else None
             if target_st is None or stat.S_ISDIR(target_st.st_mode) or target == path:
-                raise ImageError(f"hardlink {m.name!r} -> {m.linkname!r}: "
-                                 "no such file earlier in the layer")
+                raise ImageError(f"hardlink {m.name!r} -> {m.linkname!r}: no such file earlier in the layer")
             remove_entry(path)
             # follow_symlinks=False: link the symlink itself, never its target.
             os.link(target, path, follow_symlinks=False)
-            return                               # a hardlink shares its target's metadata
+            return  # a hardlink shares its target's metadata
         else:
-            remove_entry(path)                   # a later member replaces an earlier one
+            remove_entry(path)  # a later member replaces an earlier one
             self.create_leaf(tar, m, path)
         self.set_metadata(path, m)
 
@@ -286,10 +282,9 @@ class _Unpacker:
         os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))
 
     def create_leaf(self, tar: tarfile.TarFile, m: tarfile.TarInfo, path: str) -> None:
-        if m.isreg():                            # also covers CONTTYPE and sparse files
+        if m.isreg():  # also covers CONTTYPE and sparse files
             # O_EXCL|O_NOFOLLOW: create a fresh file, never open an existing one.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "wb") as out, tar.extractfile(m) as src:
                 shutil.copyfileobj(src, out, CHUNK)
         elif m.issym():
@@ -310,7 +305,7 @@ class _Unpacker:
             # After chown: chown clears the set-user-ID and set-group-ID bits.
             # (Linux has no mode on symlinks.)
             os.chmod(path, stat.S_IMODE(m.mode))
-        if m.isreg() or m.isdir():       # the kernel refuses user.* xattrs elsewhere
+        if m.isreg() or m.isdir():  # the kernel refuses user.* xattrs elsewhere
             self.set_xattrs(path, m)
         mtime = int(m.mtime * 1_000_000_000)
         if m.isdir():
@@ -323,12 +318,11 @@ class _Unpacker:
         for key, value in m.pax_headers.items():
             if not key.startswith(PAX_XATTR_PREFIX):
                 continue
-            attr = key[len(PAX_XATTR_PREFIX):]
+            attr = key[len(PAX_XATTR_PREFIX) :]
             if attr.startswith(KEPT_XATTRS):
                 # tarfile decodes PAX values as UTF-8 with surrogateescape;
                 # encoding back the same way gives the original bytes.
-                os.setxattr(path, attr, value.encode("utf-8", "surrogateescape"),
-                            follow_symlinks=False)
+                os.setxattr(path, attr, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
 
 
 def remove_entry(path: str) -> None:
@@ -338,7 +332,7 @@ def remove_entry(path: str) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)              # rmtree never follows symlinks inside
+        shutil.rmtree(path)  # rmtree never follows symlinks inside
     else:
         os.unlink(path)
 
@@ -354,8 +348,7 @@ class ArchiveReader:
             try:
                 self.tar = tarfile.open(path, "r:*")
                 # Later members win, as when tar extracts.
-                self.members = {posixpath.normpath(m.name).lstrip("/"): m
-                                for m in self.tar.getmembers()}
+                self.members = {posixpath.normpath(m.name).lstrip("/"): m for m in self.tar.getmembers()}
             except tarfile.TarError as e:
                 raise ImageError(f"{path} is neither a tar archive nor a directory") from e
             except OSError as e:
@@ -379,9 +372,9 @@ class ArchiveReader:
             if self.tar is None:
                 return open(os.path.join(self.path, *clean_path(name)), "rb")
             f = self.tar.extractfile(self.members[posixpath.normpath(name)])
-            if f is None:                       # a directory, a device...
+            if f is None:  # a directory, a device...
                 raise KeyError(name)
-            return f                            # (links inside the tar are followed)
+            return f  # (links inside the tar are followed)
         except (KeyError, OSError, tarfile.TarError) as e:
             raise ImageError(f"{self.path}: cannot read {name}: {e}") from e
 

@@ -46,7 +46,7 @@ def flocked(path: str, mode: int = fcntl.LOCK_EX):
         fcntl.flock(fd, mode)
         yield fd
     finally:
-        os.close(fd)                      # closing the file releases the lock
+        os.close(fd)  # closing the file releases the lock
 
 
 @contextlib.contextmanager

@@ -51,17 +51,28 @@ from concurrent.futures import ThreadPoolExecutor
 
 from minipod.errors import ImageError
 from minipod.image.store import Image, ImageStore, should_pull
-from minipod.image.refs import (descriptor_of, diff_ids_of, host_platform,
-                                     normalize_ref, parse_platform, split_ref)
-from minipod.image.layers import (check_diff_id, compression_of, new_layer_dir, remove_entry,
-                            unpack_layer, unpack_stream)
+from minipod.image.refs import (
+    descriptor_of,
+    diff_ids_of,
+    host_platform,
+    normalize_ref,
+    parse_platform,
+    split_ref,
+)
+from minipod.image.layers import (
+    check_diff_id,
+    compression_of,
+    new_layer_dir,
+    remove_entry,
+    unpack_layer,
+    unpack_stream,
+)
 
-PARALLEL_LAYERS = 3            # as Docker's max-concurrent-downloads
-PROGRESS_EVERY = 0.1           # seconds between two "downloading" events of a layer
+PARALLEL_LAYERS = 3  # as Docker's max-concurrent-downloads
+PROGRESS_EVERY = 0.1  # seconds between two "downloading" events of a layer
 
 
-def pull_image(store: ImageStore, ref: str, creds=None, config: dict | None = None,
-               progress=None) -> Image:
+def pull_image(store: ImageStore, ref: str, creds=None, config: dict | None = None, progress=None) -> Image:
     """Pull REF into STORE; return the stored Image. CREDS: a list of
     dockerconfigjson documents (or one); CONFIG: the stdin keys above
     (authFiles, registriesFile, registries, platform); PROGRESS(event dict)
@@ -71,7 +82,7 @@ def pull_image(store: ImageStore, ref: str, creds=None, config: dict | None = No
 
     emit = progress or (lambda event: None)
     config = config or {}
-    ref = normalize_ref(ref)                                              # step 1
+    ref = normalize_ref(ref)  # step 1
     secrets = [creds] if isinstance(creds, dict) else list(creds or [])
     credentials = Credentials.load(secrets, config.get("authFiles"))
     registries = RegistriesConfig.load(config.get("registriesFile"), config.get("registries"))
@@ -79,13 +90,19 @@ def pull_image(store: ImageStore, ref: str, creds=None, config: dict | None = No
     repository, tag, digest = split_ref(ref)
     host, name = repository.split("/", 1)
     with Registry(host, name, credentials, registries, ref) as registry:
-        resolved = registry.resolve(digest or tag, wanted)                # step 2
+        resolved = registry.resolve(digest or tag, wanted)  # step 2
         manifest = resolved.doc
         layers = [descriptor_of(d) for d in manifest.get("layers") or []]
-        emit({"event": "manifest", "ref": ref, "digest": resolved.digest,
-              "layers": [{"digest": d, "size": s} for d, s, _ in layers]})
+        emit(
+            {
+                "event": "manifest",
+                "ref": ref,
+                "digest": resolved.digest,
+                "layers": [{"digest": d, "size": s} for d, s, _ in layers],
+            }
+        )
         with store.pulling():
-            store.put_blob(resolved.manifest, resolved.digest)            # step 3
+            store.put_blob(resolved.manifest, resolved.digest)  # step 3
             config_digest, config_size, _ = descriptor_of(manifest.get("config"))
             config_blob = registry.blob_bytes(config_digest, config_size)
             store.put_blob(config_blob, config_digest)
@@ -93,14 +110,22 @@ def pull_image(store: ImageStore, ref: str, creds=None, config: dict | None = No
                 diff_ids = diff_ids_of(manifest, json.loads(config_blob))
             except (ValueError, AttributeError, ImageError) as e:
                 raise RegistryError(f"{ref}: config {config_digest}: {e}") from None
-            fetch = _LayerFetcher(store, registry, emit)                  # step 4
+            fetch = _LayerFetcher(store, registry, emit)  # step 4
             with ThreadPoolExecutor(PARALLEL_LAYERS, thread_name_prefix="layer") as pool:
-                for future in [pool.submit(fetch, layer, diff_id)
-                               for layer, diff_id in zip(layers, diff_ids)]:
+                for future in [
+                    pool.submit(fetch, layer, diff_id) for layer, diff_id in zip(layers, diff_ids)
+                ]:
                     future.result()
-            image = store.commit_pulled(ref, resolved.digest)             # step 5
-    emit({"event": "done", "ref": ref, "digest": image.digest,
-          "repoDigest": resolved.repo_digest, "pulled": True})
+            image = store.commit_pulled(ref, resolved.digest)  # step 5
+    emit(
+        {
+            "event": "done",
+            "ref": ref,
+            "digest": image.digest,
+            "repoDigest": resolved.repo_digest,
+            "pulled": True,
+        }
+    )
     return image
 
 
@@ -109,17 +134,16 @@ class _LayerFetcher:
 
     def __init__(self, store: ImageStore, registry, emit):
         self.store, self.registry, self.emit = store, registry, emit
-        self.failed = threading.Event()    # one layer failed: the others stop early
+        self.failed = threading.Event()  # one layer failed: the others stop early
 
     def __call__(self, layer: tuple[str, int, str], diff_id: str) -> None:
         digest, size, media_type = layer
         event = {"event": "layer", "digest": digest, "total": size}
         try:
-            compression_of(media_type)      # refuse e.g. zstd before downloading
+            compression_of(media_type)  # refuse e.g. zstd before downloading
             fetched = False
             if not self.store.has_layer(diff_id) and not self.failed.is_set():
-                with self.store.blob_lock(digest, lambda: self.emit(
-                        dict(event, done=0, status="waiting"))):
+                with self.store.blob_lock(digest, lambda: self.emit(dict(event, done=0, status="waiting"))):
                     # Another pull may have stored it while we waited.
                     if not self.store.has_layer(diff_id) and not self.failed.is_set():
                         self.fetch(layer, diff_id, event)
@@ -127,6 +151,7 @@ class _LayerFetcher:
         except BaseException as e:
             self.failed.set()
             from minipod.image.registry import RegistryError
+
             if isinstance(e, ImageError) and not isinstance(e, RegistryError):
                 raise RegistryError(f"{self.registry.ref}: layer {digest}: {e}") from None
             raise
@@ -145,15 +170,13 @@ class _LayerFetcher:
             else:
                 got = self.download(digest, size, media_type, tmp_dir, event)
             check_diff_id(got, diff_id, digest)
-            self.store.publish_layer(tmp_dir, diff_id,
-                                     (blob, digest) if os.path.exists(blob) else None)
+            self.store.publish_layer(tmp_dir, diff_id, (blob, digest) if os.path.exists(blob) else None)
         except BaseException:
             for path in (tmp_dir, blob):
                 remove_entry(path)
             raise
 
-    def download(self, digest: str, size: int, media_type: str, tmp_dir: str,
-                 event: dict) -> str:
+    def download(self, digest: str, size: int, media_type: str, tmp_dir: str, event: dict) -> str:
         """Fetch the blob into TMP_DIR.blob, unpacking it into TMP_DIR as it
         streams in; return the DiffID. A blob whose digest is wrong raises
         (that error wins over an unpacking error its damage caused)."""
@@ -165,8 +188,10 @@ class _LayerFetcher:
                 last[0] = now
                 self.emit(dict(event, done=done, status="downloading"))
 
-        with open(tmp_dir + ".blob", "wb") as sink, \
-                self.registry.blob(digest, size, sink, progress) as stream:
+        with (
+            open(tmp_dir + ".blob", "wb") as sink,
+            self.registry.blob(digest, size, sink, progress) as stream,
+        ):
             try:
                 got = unpack_stream(stream, media_type, tmp_dir, digest)
             except ImageError:
@@ -180,23 +205,30 @@ class _LayerFetcher:
 
 # ---------------------------------------------------------------- the command
 
+
 def pull_command(ref: str, store_dir: str, policy: str = "Always") -> list[str]:
     """The argv that runs a pull in its own process, with this interpreter."""
-    return [sys.executable, "-I", "-m", "minipod.image.pull", ref, "--store", store_dir,
-            "--policy", policy]
+    return [sys.executable, "-I", "-m", "minipod.image.pull", ref, "--store", store_dir, "--policy", policy]
 
 
 def pull_input(etc_dir: str, secrets: list[dict] | None = None) -> bytes:
     """The stdin of a pull for an instance whose config lives in ETC_DIR."""
     from minipod.image.registry_config import default_auth_files, registries_file
-    return json.dumps({"secrets": secrets or [], "authFiles": default_auth_files(etc_dir),
-                       "registriesFile": registries_file(etc_dir)}).encode()
+
+    return json.dumps(
+        {
+            "secrets": secrets or [],
+            "authFiles": default_auth_files(etc_dir),
+            "registriesFile": registries_file(etc_dir),
+        }
+    ).encode()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minipod.image.pull",
-                                     description="Pull an image into a minipod image store; "
-                                     "progress as JSON lines on stdout.")
+    parser = argparse.ArgumentParser(
+        prog="python -m minipod.image.pull",
+        description="Pull an image into a minipod image store; progress as JSON lines on stdout.",
+    )
     parser.add_argument("ref")
     parser.add_argument("--store", required=True, metavar="IMAGES_DIR")
     parser.add_argument("--policy", default="Always", choices=["Always", "IfNotPresent", "Never"])
@@ -231,14 +263,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         present = store.lookup(ref) is not None
     except ImageError:
-        present = False                      # damaged: pulling again repairs it
+        present = False  # damaged: pulling again repairs it
     if not should_pull(args.policy, present):
         if not present:
-            return fail("ErrImageNeverPull", f'Container image "{args.ref}" is not present '
-                        "with pull policy of Never")
+            return fail(
+                "ErrImageNeverPull", f'Container image "{args.ref}" is not present with pull policy of Never'
+            )
         image = store.lookup(ref)
-        emit({"event": "done", "ref": ref, "digest": image.digest, "repoDigest": None,
-              "pulled": False})
+        emit({"event": "done", "ref": ref, "digest": image.digest, "repoDigest": None, "pulled": False})
         return 0
     secrets = stdin.get("secrets") or ([{"auths": stdin["auths"]}] if stdin.get("auths") else [])
     try:
@@ -253,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         status = main()
-    except KeyboardInterrupt:           # the progress lines are the interface: no traceback
+    except KeyboardInterrupt:  # the progress lines are the interface: no traceback
         status = 130
     sys.stdout.flush()
     sys.stderr.flush()

@@ -33,8 +33,9 @@ class Pulls:
         self.running: dict[str, asyncio.Future] = {}
         self.listeners: dict[str, list] = {}
 
-    async def pull(self, ref: str, policy: str = "Always", secrets: list[dict] | None = None,
-                   listener=None) -> dict:
+    async def pull(
+        self, ref: str, policy: str = "Always", secrets: list[dict] | None = None, listener=None
+    ) -> dict:
         """Pull `ref`; return pull.py's "done" event or raise PullFailed."""
         if listener:
             self.listeners.setdefault(ref, []).append(listener)
@@ -48,9 +49,14 @@ class Pulls:
 
     async def _run(self, ref: str, policy: str, secrets: list[dict] | None) -> dict:
         from minipod.image.pull import pull_command, pull_input
+
         try:
-            proc = subprocess.Popen(pull_command(ref, self.images_dir, policy), stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, close_fds=True)
+            proc = subprocess.Popen(
+                pull_command(ref, self.images_dir, policy),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                close_fds=True,
+            )
             proc.stdin.write(pull_input(self.etc_dir, secrets))
             proc.stdin.close()
             last = await self._follow(ref, proc)

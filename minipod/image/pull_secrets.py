@@ -46,12 +46,17 @@ def validate_secret(obj: dict, default_namespace: str) -> dict:
         data[key] = base64.b64encode(str(value).encode()).decode()
     kind = obj.get("type") or "Opaque"
     if kind == "kubernetes.io/dockerconfigjson" and ".dockerconfigjson" not in data:
-        errors.append('data[.dockerconfigjson]: required value for type kubernetes.io/dockerconfigjson')
+        errors.append("data[.dockerconfigjson]: required value for type kubernetes.io/dockerconfigjson")
     if errors:
         raise ManifestError(errors)
-    return {"apiVersion": "v1", "kind": "Secret", "type": kind, "data": data,
-            "metadata": {k: v for k, v in meta.items() if k in ("name", "labels", "annotations")}
-            | {"namespace": meta.get("namespace") or default_namespace}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": kind,
+        "data": data,
+        "metadata": {k: v for k, v in meta.items() if k in ("name", "labels", "annotations")}
+        | {"namespace": meta.get("namespace") or default_namespace},
+    }
 
 
 def docker_config(secret: dict) -> dict | None:

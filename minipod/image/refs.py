@@ -27,8 +27,10 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
-                  "application/vnd.docker.distribution.manifest.v1+prettyjws")
+DOCKER_SCHEMA1 = (
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+)
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 
@@ -50,9 +52,12 @@ def normalize_ref(ref: str) -> str:
     busybox -> docker.io/library/busybox:latest, me/app -> docker.io/me/app:latest,
     NAME@sha256:HEX -> docker.io/.../NAME@sha256:HEX (a tag given along with a
     digest is dropped: the digest alone decides the content)."""
+
     def bad(why: str) -> ImageError:
-        return ImageError(f"invalid image reference {ref!r}: {why}",
-                          hint="use NAME[:TAG] or NAME@sha256:DIGEST, e.g. busybox:1.35")
+        return ImageError(
+            f"invalid image reference {ref!r}: {why}",
+            hint="use NAME[:TAG] or NAME@sha256:DIGEST, e.g. busybox:1.35",
+        )
 
     if re.fullmatch(r"[0-9a-f]{64}", ref):
         raise bad("a 64-hex string looks like an image ID, not a name")
@@ -70,15 +75,14 @@ def normalize_ref(ref: str) -> str:
     # Docker's rule: the first component is a registry host only if it
     # looks like one (has a '.' or a ':', is localhost, or has capitals).
     first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"
-                  or first != first.lower()):
+    if slash and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
         domain, path = first, rest
     else:
         domain, path = DEFAULT_DOMAIN, name
     if domain == "index.docker.io":
         domain = DEFAULT_DOMAIN
     if domain == DEFAULT_DOMAIN and "/" not in path:
-        path = "library/" + path               # official images live in library/
+        path = "library/" + path  # official images live in library/
     if not _DOMAIN_RE.fullmatch(domain):
         raise bad(f"invalid registry {domain!r}")
     if not _PATH_RE.fullmatch(path):
@@ -102,8 +106,15 @@ def split_ref(ref: str) -> tuple[str, str | None, str | None]:
 # image-index.md, "platform": os, architecture and variant, spelled as Go's
 # GOOS/GOARCH. Aliases are what uname(2) and some manifests say instead.
 
-_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64",
-                 "armhf": "arm", "armel": "arm", "i386": "386", "i686": "386"}
+_ARCH_ALIASES = {
+    "x86_64": "amd64",
+    "x86-64": "amd64",
+    "aarch64": "arm64",
+    "armhf": "arm",
+    "armel": "arm",
+    "i386": "386",
+    "i686": "386",
+}
 
 
 def host_architecture() -> str:
@@ -128,11 +139,10 @@ def host_platform() -> dict:
 
 
 def parse_platform(text: str) -> dict:
-    """"os/arch[/variant]", e.g. linux/arm64/v8, as a platform object."""
+    """ "os/arch[/variant]", e.g. linux/arm64/v8, as a platform object."""
     parts = text.strip().lower().split("/")
     if len(parts) not in (2, 3) or not all(parts):
-        raise ImageError(f"invalid platform {text!r}",
-                         hint="use OS/ARCH[/VARIANT], e.g. linux/arm64")
+        raise ImageError(f"invalid platform {text!r}", hint="use OS/ARCH[/VARIANT], e.g. linux/arm64")
     arch = _ARCH_ALIASES.get(parts[1], parts[1])
     return {"os": parts[0], "architecture": arch, "variant": parts[2] if len(parts) == 3 else ""}
 
@@ -150,8 +160,11 @@ def _variant_rank(wanted: dict, variant: str) -> int | None:
         return 0
     if wanted["architecture"] == "arm64" and {variant, want} <= {"", "v8"}:
         return 1
-    if wanted["architecture"] == "arm" and re.fullmatch(r"v\d+", variant or "-") \
-            and re.fullmatch(r"v\d+", want):
+    if (
+        wanted["architecture"] == "arm"
+        and re.fullmatch(r"v\d+", variant or "-")
+        and re.fullmatch(r"v\d+", want)
+    ):
         gap = int(want[1:]) - int(variant[1:])
         return gap if gap > 0 else None
     if not variant:
@@ -169,22 +182,30 @@ def pick_platform(index: dict, wanted: dict | None = None) -> dict:
         p = desc.get("platform") if isinstance(desc, dict) else None
         if not isinstance(p, dict):
             continue
-        arch = _ARCH_ALIASES.get(str(p.get("architecture", "")).lower(),
-                                 str(p.get("architecture", "")).lower())
+        arch = _ARCH_ALIASES.get(
+            str(p.get("architecture", "")).lower(), str(p.get("architecture", "")).lower()
+        )
         if str(p.get("os", "")).lower() != wanted["os"] or arch != wanted["architecture"]:
             continue
         rank = _variant_rank(wanted, str(p.get("variant") or "").lower())
         if rank is not None and (best_rank is None or rank < best_rank):
             best, best_rank = desc, rank
     if best is None:
-        offered = sorted({format_platform(d.get("platform") or {}) or "?"
-                          for d in index.get("manifests") or [] if isinstance(d, dict)})
-        raise ImageError(f"the image has no variant for {format_platform(wanted)} "
-                         f"(it has: {', '.join(offered) or 'none'})")
+        offered = sorted(
+            {
+                format_platform(d.get("platform") or {}) or "?"
+                for d in index.get("manifests") or []
+                if isinstance(d, dict)
+            }
+        )
+        raise ImageError(
+            f"the image has no variant for {format_platform(wanted)} (it has: {', '.join(offered) or 'none'})"
+        )
     return best
 
 
 # ---------------------------------------------------------------- descriptors
+
 
 def descriptor_of(desc) -> tuple[str, int, str]:
     """(digest, size, mediaType) of a descriptor (descriptor.md), checked."""
@@ -202,7 +223,8 @@ def diff_ids_of(manifest: dict | None, config: dict) -> list[str]:
     """The config's rootfs.diff_ids, checked (against the manifest's layers)."""
     diff_ids = (config.get("rootfs") or {}).get("diff_ids")
     if not isinstance(diff_ids, list) or not all(
-            isinstance(d, str) and DIGEST_RE.fullmatch(d) for d in diff_ids):
+        isinstance(d, str) and DIGEST_RE.fullmatch(d) for d in diff_ids
+    ):
         raise ImageError("the image config has no valid rootfs.diff_ids")
     if manifest is not None and len(diff_ids) != len(manifest.get("layers") or []):
         raise ImageError("the image config and manifest list different numbers of layers")

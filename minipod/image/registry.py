@@ -48,8 +48,7 @@ import urllib.parse
 import httpx
 
 from minipod.errors import ImageError
-from minipod.image.refs import (DOCKER_SCHEMA1, INDEX_TYPES, MANIFEST_TYPES, DIGEST_RE,
-                                     pick_platform)
+from minipod.image.refs import DOCKER_SCHEMA1, INDEX_TYPES, MANIFEST_TYPES, DIGEST_RE, pick_platform
 from minipod.image.layers import CHUNK, MAX_JSON
 from minipod.image.registry_config import Credentials, Endpoint, RegistriesConfig, is_loopback
 
@@ -60,6 +59,7 @@ USER_AGENT = "minipod"
 
 class RegistryError(ImageError):
     """A pull that failed; reason is the kubelet's: ErrImagePull."""
+
     reason = "ErrImagePull"
 
 
@@ -69,6 +69,7 @@ class _EndpointFailed(Exception):
 
 
 # ---------------------------------------------------------------- HTTP
+
 
 class Resolved:
     """A manifest of one platform: its bytes, digest and media type, and the
@@ -83,8 +84,14 @@ class Resolved:
 class Registry:
     """One repository of one registry (host, e.g. ghcr.io; name, e.g. me/app)."""
 
-    def __init__(self, host: str, name: str, credentials: Credentials | None = None,
-                 config: RegistriesConfig | None = None, ref: str | None = None):
+    def __init__(
+        self,
+        host: str,
+        name: str,
+        credentials: Credentials | None = None,
+        config: RegistriesConfig | None = None,
+        ref: str | None = None,
+    ):
         self.host, self.name = host, name
         self.ref = ref or f"{host}/{name}"
         self.credentials = credentials or Credentials()
@@ -113,8 +120,9 @@ class Registry:
                 raise RegistryError(f"{self.ref}: choosing from the index {digest}: {e}") from None
             inner, inner_digest, inner_type = self.manifest(chosen["digest"])
             if inner_type not in MANIFEST_TYPES:
-                raise RegistryError(f"{self.ref}: the index entry {inner_digest} is a "
-                                    f"{inner_type}, not an image manifest")
+                raise RegistryError(
+                    f"{self.ref}: the index entry {inner_digest} is a {inner_type}, not an image manifest"
+                )
             return Resolved(inner, inner_digest, inner_type, digest)
         return Resolved(data, digest, media_type, digest)
 
@@ -127,8 +135,10 @@ class Registry:
         header = resp.headers.get("docker-content-digest", "")
         expected = reference if DIGEST_RE.fullmatch(reference) else header
         if expected.startswith("sha256:") and expected != digest:
-            raise RegistryError(f"{self.ref}: {step} from {endpoint}: the manifest does not "
-                                f"match its digest {expected} (got {digest})")
+            raise RegistryError(
+                f"{self.ref}: {step} from {endpoint}: the manifest does not "
+                f"match its digest {expected} (got {digest})"
+            )
         try:
             doc = json.loads(data)
         except ValueError:
@@ -138,9 +148,10 @@ class Registry:
         media_type = doc.get("mediaType") or resp.headers.get("content-type", "").split(";")[0]
         if media_type not in (*MANIFEST_TYPES, *INDEX_TYPES):
             if doc.get("schemaVersion") == 1 or media_type in DOCKER_SCHEMA1:
-                raise RegistryError(f"{self.ref}: {step}: a Docker schema 1 manifest, which "
-                                    "is deprecated and not supported",
-                                    hint="push the image again with a current tool")
+                raise RegistryError(
+                    f"{self.ref}: {step}: a Docker schema 1 manifest, which is deprecated and not supported",
+                    hint="push the image again with a current tool",
+                )
             media_type = INDEX_TYPES[0] if "manifests" in doc else MANIFEST_TYPES[0]
         return data, digest, media_type
 
@@ -172,10 +183,14 @@ class Registry:
         with self.lock:
             if key not in self.clients:
                 self.clients[key] = httpx.Client(
-                    verify=key[0], trust_env=key[1], timeout=TIMEOUT, follow_redirects=True,
+                    verify=key[0],
+                    trust_env=key[1],
+                    timeout=TIMEOUT,
+                    follow_redirects=True,
                     # identity: digests are of the bytes as stored, never re-encoded
                     headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-                    limits=httpx.Limits(max_connections=8, max_keepalive_connections=8))
+                    limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+                )
             return self.clients[key]
 
     def send(self, endpoint: Endpoint, path: str, headers: dict) -> httpx.Response:
@@ -189,11 +204,15 @@ class Registry:
             except httpx.TransportError as e:
                 errors.append(e)
                 continue
-            if resp.status_code == 400 and scheme == "http" and len(endpoint.schemes) > 1 \
-                    and b"HTTPS server" in resp.read()[:200]:
-                resp.close()                # a TLS server, reached in plain HTTP
+            if (
+                resp.status_code == 400
+                and scheme == "http"
+                and len(endpoint.schemes) > 1
+                and b"HTTPS server" in resp.read()[:200]
+            ):
+                resp.close()  # a TLS server, reached in plain HTTP
                 continue
-            endpoint.schemes = [scheme]     # this one answers: keep it
+            endpoint.schemes = [scheme]  # this one answers: keep it
             return resp
         raise errors[0] if errors else httpx.ConnectError("the server wants HTTPS")
 
@@ -214,17 +233,21 @@ class Registry:
         """A Bearer token from the challenge's realm (token.md, oauth.md)."""
         realm = challenge["realm"]
         scope = challenge.get("scope") or f"repository:{self.name}:pull"
-        params = {"scope": scope, **({"service": challenge["service"]}
-                                     if challenge.get("service") else {})}
+        params = {"scope": scope, **({"service": challenge["service"]} if challenge.get("service") else {})}
         what = f"getting a token from {realm}"
         try:
             netloc = urllib.parse.urlsplit(realm).netloc.lower()
-            client = self.client(netloc, not (netloc in self.config.insecure
-                                              or is_loopback(netloc)))
+            client = self.client(netloc, not (netloc in self.config.insecure or is_loopback(netloc)))
             if secret and "identitytoken" in secret:
-                resp = client.post(realm, data=dict(params, grant_type="refresh_token",
-                                                    client_id=USER_AGENT,
-                                                    refresh_token=secret["identitytoken"]))
+                resp = client.post(
+                    realm,
+                    data=dict(
+                        params,
+                        grant_type="refresh_token",
+                        client_id=USER_AGENT,
+                        refresh_token=secret["identitytoken"],
+                    ),
+                )
             else:
                 auth = (secret["username"], secret["password"]) if secret else None
                 resp = client.get(realm, params=params, auth=auth)
@@ -278,8 +301,7 @@ class _Request:
         # The first 401 asks for credentials, or says a token expired: answer
         # it once. A 401 after that is the registry's final word.
         with self.registry.lock:
-            if endpoint.auth == auth and not self.registry.authenticate(
-                    endpoint, resp, self.step):
+            if endpoint.auth == auth and not self.registry.authenticate(endpoint, resp, self.step):
                 return resp
             headers["Authorization"] = endpoint.auth
         resp.read()
@@ -309,9 +331,11 @@ class BlobStream:
         length = resp.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) != self.size:
             self.request.__exit__(None, None, None)
-            raise RegistryError(f"{self.registry.ref}: blob {self.digest} from {self.endpoint} "
-                                f"is {length} bytes, not the {self.size} its descriptor says")
-        self.chunks = resp.iter_raw()          # as the network delivers it
+            raise RegistryError(
+                f"{self.registry.ref}: blob {self.digest} from {self.endpoint} "
+                f"is {length} bytes, not the {self.size} its descriptor says"
+            )
+        self.chunks = resp.iter_raw()  # as the network delivers it
         return self
 
     def __exit__(self, *exc):
@@ -324,13 +348,17 @@ class BlobStream:
             except StopIteration:
                 return b""
             except httpx.HTTPError as e:
-                raise RegistryError(f"{self.registry.ref}: fetching blob {self.digest} from "
-                                    f"{self.endpoint}: {describe_transport_error(e)}") from None
+                raise RegistryError(
+                    f"{self.registry.ref}: fetching blob {self.digest} from "
+                    f"{self.endpoint}: {describe_transport_error(e)}"
+                ) from None
             self.done += len(chunk)
             if self.done > self.size:
-                raise RegistryError(f"{self.registry.ref}: blob {self.digest} from "
-                                    f"{self.endpoint} is bigger than the {self.size} bytes "
-                                    "its descriptor says")
+                raise RegistryError(
+                    f"{self.registry.ref}: blob {self.digest} from "
+                    f"{self.endpoint} is bigger than the {self.size} bytes "
+                    "its descriptor says"
+                )
             self.sha256.update(chunk)
             if self.sink is not None:
                 self.sink.write(chunk)
@@ -357,17 +385,23 @@ class BlobStream:
         self.buf = b""
 
     def verify(self) -> None:
-        got, what = "sha256:" + self.sha256.hexdigest(), f"{self.registry.ref}: blob " \
-            f"{self.digest} from {self.endpoint}"
+        got, what = (
+            "sha256:" + self.sha256.hexdigest(),
+            f"{self.registry.ref}: blob {self.digest} from {self.endpoint}",
+        )
         if self.done != self.size:
-            raise RegistryError(f"{what} ended after {self.done} of its {self.size} bytes; "
-                                "nothing of it was kept")
+            raise RegistryError(
+                f"{what} ended after {self.done} of its {self.size} bytes; nothing of it was kept"
+            )
         if got != self.digest:
-            raise RegistryError(f"{what} does not match its digest (got {got}); nothing of "
-                                "it was kept", hint="the registry's copy is corrupt or altered")
+            raise RegistryError(
+                f"{what} does not match its digest (got {got}); nothing of it was kept",
+                hint="the registry's copy is corrupt or altered",
+            )
 
 
 # ---------------------------------------------------------------- messages
+
 
 def parse_challenges(values: list[str]) -> dict[str, dict]:
     """WWW-Authenticate values (RFC 7235) -> {"bearer": {"realm": ...}, ...}."""
@@ -380,16 +414,16 @@ def parse_challenges(values: list[str]) -> dict[str, dict]:
             if eq < 0:
                 break
             key = rest[i:eq].strip(" ,").lower()
-            if rest[eq + 1:eq + 2] == '"':
+            if rest[eq + 1 : eq + 2] == '"':
                 end = eq + 2
                 while end < len(rest) and rest[end] != '"':
                     end += 2 if rest[end] == "\\" else 1
-                params[key] = rest[eq + 2:end].replace('\\"', '"')
+                params[key] = rest[eq + 2 : end].replace('\\"', '"')
                 i = end + 1
             else:
                 end = rest.find(",", eq)
                 end = len(rest) if end < 0 else end
-                params[key] = rest[eq + 1:end].strip()
+                params[key] = rest[eq + 1 : end].strip()
                 i = end + 1
         found[scheme.lower()] = params
     return found
@@ -410,8 +444,9 @@ def error_message(resp: httpx.Response) -> str:
             if isinstance(err, dict):
                 code = str(err.get("code") or "").lower().replace("_", " ")
                 message = str(err.get("message") or "")
-                texts.append(f"{code}: {message}" if code and message and message.lower() != code
-                             else code or message)
+                texts.append(
+                    f"{code}: {message}" if code and message and message.lower() != code else code or message
+                )
         for key in ("details", "message", "error_description", "error"):
             if not texts and isinstance(doc.get(key), str):
                 texts.append(doc[key])
@@ -448,4 +483,3 @@ def _read_capped(resp: httpx.Response, limit: int, what: str) -> bytes:
         if len(data) > limit:
             raise RegistryError(f"{what}: the answer is over {limit} bytes")
     return bytes(data)
-

@@ -76,9 +76,10 @@ class RegistriesConfig:
         insecure, mirrors = doc.get("insecure") or [], doc.get("mirrors") or {}
         if not (isinstance(insecure, list) and all(isinstance(h, str) for h in insecure)):
             raise ImageError('registries config: "insecure" must be a list of host[:port]')
-        if not (isinstance(mirrors, dict) and all(
-                isinstance(v, list) and all(isinstance(u, str) for u in v)
-                for v in mirrors.values())):
+        if not (
+            isinstance(mirrors, dict)
+            and all(isinstance(v, list) and all(isinstance(u, str) for u in v) for v in mirrors.values())
+        ):
             raise ImageError('registries config: "mirrors" must map a host to a list of URLs')
         self.insecure = {h.lower() for h in insecure}
         self.mirrors = {_hub(h.lower()): list(v) for h, v in mirrors.items()}
@@ -133,8 +134,7 @@ class Credentials:
         for doc in sources or []:
             auths = doc.get("auths") if isinstance(doc, dict) else None
             if isinstance(auths, dict):
-                self.sources.append([_credential(k, v) for k, v in auths.items()
-                                     if isinstance(v, dict)])
+                self.sources.append([_credential(k, v) for k, v in auths.items() if isinstance(v, dict)])
 
     @classmethod
     def load(cls, secrets: list[dict] | None = None, files: list[str] | None = None):
@@ -157,19 +157,17 @@ def _credential(key: str, entry: dict) -> dict:
     text = key if "://" in key else "//" + key
     parts = urllib.parse.urlsplit(text)
     path = parts.path.strip("/")
-    if path in ("v1", "v2"):                 # https://index.docker.io/v1/
+    if path in ("v1", "v2"):  # https://index.docker.io/v1/
         path = ""
     secret = {"identitytoken": entry["identitytoken"]} if entry.get("identitytoken") else None
     if secret is None and entry.get("auth"):
         try:
             user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
         except (ValueError, UnicodeDecodeError) as e:
-            raise ImageError(f"credentials for {key}: \"auth\" is not base64 of "
-                             "user:password") from e
+            raise ImageError(f'credentials for {key}: "auth" is not base64 of user:password') from e
         secret = {"username": user, "password": password}
     elif secret is None:
-        secret = {"username": str(entry.get("username", "")),
-                  "password": str(entry.get("password", ""))}
+        secret = {"username": str(entry.get("username", "")), "password": str(entry.get("password", ""))}
     return {"key": (_hub(parts.netloc.lower()), path), "secret": secret}
 
 
@@ -190,7 +188,7 @@ class Endpoint:
 
     def __init__(self, netloc: str, schemes: list[str], verify: bool):
         self.netloc, self.schemes, self.verify = netloc, schemes, verify
-        self.auth: str | None = None        # the Authorization header that works
+        self.auth: str | None = None  # the Authorization header that works
 
     def __str__(self) -> str:
         return f"{self.schemes[0]}://{self.netloc}"

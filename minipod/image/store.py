@@ -54,21 +54,32 @@ from dataclasses import dataclass
 from minipod.errors import ImageError, NotFound
 from minipod.image.import_archive import Stager
 from minipod.image.locks import blob_lock, flocked, try_flocked
+
 # Re-exported: the rest of minipod imports these from here.
-from minipod.image.refs import (INDEX_TYPES, OCI_CONFIG, OCI_INDEX,  # noqa: F401
-                                     OCI_LAYER_TAR, OCI_MANIFEST, REF_NAME, descriptor_of,
-                                     diff_ids_of, host_architecture, normalize_ref,
-                                     split_ref)
+from minipod.image.refs import (
+    INDEX_TYPES,
+    OCI_CONFIG,
+    OCI_INDEX,  # noqa: F401
+    OCI_LAYER_TAR,
+    OCI_MANIFEST,
+    REF_NAME,
+    descriptor_of,
+    diff_ids_of,
+    host_architecture,
+    normalize_ref,
+    split_ref,
+)
 from minipod.image.layers import MAX_JSON, ArchiveReader
 
 
 @dataclass
 class Image:
     """One stored image, ready to become a container's root filesystem."""
-    ref: str                  # the normalized name it was looked up by
-    digest: str               # sha256:... of its manifest
-    config: dict              # the "config" section of the OCI config: Env, Cmd...
-    layer_dirs: list[str]     # unpacked layers, bottom -> top, absolute paths
+
+    ref: str  # the normalized name it was looked up by
+    digest: str  # sha256:... of its manifest
+    config: dict  # the "config" section of the OCI config: Env, Cmd...
+    layer_dirs: list[str]  # unpacked layers, bottom -> top, absolute paths
 
     def lowerdir(self) -> str:
         """The overlayfs lowerdir= value: layers top-first, ':'-separated
@@ -77,8 +88,9 @@ class Image:
             raise ImageError(f"image {self.ref} has no layers")
         for d in self.layer_dirs:
             if ":" in d or "," in d:
-                raise ImageError(f"layer path {d} has a ':' or ',', which the "
-                                 "overlayfs mount options cannot carry")
+                raise ImageError(
+                    f"layer path {d} has a ':' or ',', which the overlayfs mount options cannot carry"
+                )
         return ":".join(reversed(self.layer_dirs))
 
 
@@ -126,8 +138,10 @@ class ImageStore:
         layer_dirs = [self._layer_dir(d) for d in diff_ids_of(manifest, config)]
         for d in layer_dirs:
             if not os.path.isdir(d):
-                raise ImageError(f"image {ref}: layer {d} is missing from the store",
-                                 hint="remove the image and import or pull it again")
+                raise ImageError(
+                    f"image {ref}: layer {d} is missing from the store",
+                    hint="remove the image and import or pull it again",
+                )
         return Image(ref, digest, config.get("config") or {}, layer_dirs)
 
     def list(self) -> list[dict]:
@@ -139,8 +153,7 @@ class ImageStore:
             manifest = self._json_blob(desc["digest"])
             descs = [manifest.get("config")] + list(manifest.get("layers") or [])
             size = desc.get("size", 0) + sum(descriptor_of(d)[1] for d in descs)
-            result.append({"repository": repository, "tag": tag,
-                           "digest": desc["digest"], "size": size})
+            result.append({"repository": repository, "tag": tag, "digest": desc["digest"], "size": size})
         return result
 
     def has_blob(self, digest: str) -> bool:
@@ -169,11 +182,15 @@ class ImageStore:
                 elif archive.exists("manifest.json"):
                     found = stager.stage_docker()
                 else:
-                    raise ImageError(f"{path} is neither an OCI layout nor a docker-save "
-                                     "archive (no index.json, no manifest.json)")
+                    raise ImageError(
+                        f"{path} is neither an OCI layout nor a docker-save "
+                        "archive (no index.json, no manifest.json)"
+                    )
                 if not found:
-                    raise ImageError(f"{path} names no image (no {REF_NAME} annotation, "
-                                     "no RepoTags)", hint="give the image a name to import it")
+                    raise ImageError(
+                        f"{path} names no image (no {REF_NAME} annotation, no RepoTags)",
+                        hint="give the image a name to import it",
+                    )
                 for _, digest in found:
                     stager.stage_layers(digest)
                 self._commit(stage, found)
@@ -203,14 +220,16 @@ class ImageStore:
         entries = self._read_index()
         for ref, digest in found:
             old = entries.get(ref, {}).get("digest")
-            if old and old != digest and not any(
-                    d["digest"] == old for r, d in entries.items() if r != ref):
+            if old and old != digest and not any(d["digest"] == old for r, d in entries.items() if r != ref):
                 # The name moves to the new image; the old one stays reachable
                 # as REPOSITORY@DIGEST, as Docker keeps a re-tagged image.
                 entries[f"{split_ref(ref)[0]}@{old}"] = dict(entries[ref])
             manifest = self._json_blob(digest)
-            entries[ref] = {"mediaType": manifest.get("mediaType", OCI_MANIFEST),
-                            "digest": digest, "size": os.path.getsize(self._blob(digest))}
+            entries[ref] = {
+                "mediaType": manifest.get("mediaType", OCI_MANIFEST),
+                "digest": digest,
+                "size": os.path.getsize(self._blob(digest)),
+            }
         self._write_index(entries)
 
     def _rename_layer(self, src: str, diff_id: str) -> None:
@@ -262,7 +281,7 @@ class ImageStore:
     def publish_layer(self, tmp_dir: str, diff_id: str, blob: tuple[str, str] | None = None):
         """Move an unpacked layer whose DiffID was checked into layers/, and
         BLOB (tmp path, digest), the verified blob it came from, into blobs/."""
-        os.sync()          # its files are complete on disk before their names exist
+        os.sync()  # its files are complete on disk before their names exist
         if blob:
             self.publish_blob(*blob, synced=True)
         self._rename_layer(tmp_dir, diff_id)
@@ -371,8 +390,7 @@ class ImageStore:
         """The blobs (manifest, config, layers) and DiffIDs an image uses."""
         manifest = self._json_blob(manifest_digest, stage)
         config_digest = descriptor_of(manifest.get("config"))[0]
-        blobs = [manifest_digest, config_digest] + [
-            descriptor_of(d)[0] for d in manifest.get("layers") or []]
+        blobs = [manifest_digest, config_digest] + [descriptor_of(d)[0] for d in manifest.get("layers") or []]
         return blobs, diff_ids_of(manifest, self._json_blob(config_digest, stage))
 
     def _ensure_layout(self) -> None:
@@ -393,18 +411,19 @@ class ImageStore:
                 doc = json.load(f)
         except FileNotFoundError:
             return {}
-        return {desc["annotations"][REF_NAME]: {k: v for k, v in desc.items()
-                                                if k != "annotations"}
-                for desc in doc.get("manifests") or []}
+        return {
+            desc["annotations"][REF_NAME]: {k: v for k, v in desc.items() if k != "annotations"}
+            for desc in doc.get("manifests") or []
+        }
 
     def _write_index(self, entries: dict[str, dict]) -> None:
-        manifests = [dict(desc, annotations={REF_NAME: ref})
-                     for ref, desc in sorted(entries.items())]
+        manifests = [dict(desc, annotations={REF_NAME: ref}) for ref, desc in sorted(entries.items())]
         doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
         _write_atomically(self.index_path, (json.dumps(doc, indent=2) + "\n").encode())
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def _names_of(entries: dict, ref: str) -> list[str]:
     """The index names REF designates: itself, or for REPO@DIGEST every
@@ -412,8 +431,11 @@ def _names_of(entries: dict, ref: str) -> list[str]:
     if ref in entries:
         return [ref]
     repository, _, digest = split_ref(ref)
-    return [r for r, desc in entries.items()
-            if digest and desc["digest"] == digest and split_ref(r)[0] == repository]
+    return [
+        r
+        for r, desc in entries.items()
+        if digest and desc["digest"] == digest and split_ref(r)[0] == repository
+    ]
 
 
 def _tree_size(path: str) -> int:
@@ -436,6 +458,6 @@ def _write_atomically(path: str, data: bytes) -> None:
     os.replace(tmp, path)
     dir_fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.fsync(dir_fd)              # make the rename itself durable
+        os.fsync(dir_fd)  # make the rename itself durable
     finally:
         os.close(dir_fd)

@@ -125,10 +125,18 @@ IGNORED = {
 
 # The tolerations every cluster adds to every pod.
 DEFAULT_TOLERATIONS = [
-    {"key": "node.kubernetes.io/not-ready", "operator": "Exists",
-     "effect": "NoExecute", "tolerationSeconds": 300},
-    {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
-     "effect": "NoExecute", "tolerationSeconds": 300},
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
 ]
 
 # Values that behave exactly like leaving the field out, because they are
@@ -173,8 +181,11 @@ def is_service_account_volume(volume: dict) -> bool:
     """True for the token volume a cluster injects (see the note above).
     The runtime uses this too, to skip the volume and its mounts."""
     name = volume.get("name")
-    return (isinstance(name, str) and name.startswith(SERVICE_ACCOUNT_VOLUME_PREFIX)
-            and volume.get("projected") is not None)
+    return (
+        isinstance(name, str)
+        and name.startswith(SERVICE_ACCOUNT_VOLUME_PREFIX)
+        and volume.get("projected") is not None
+    )
 
 
 def env_field_pattern(field_path: str) -> str:
@@ -206,8 +217,7 @@ def _is_default(pattern: str, value) -> bool:
 
 
 def _has_implemented_inside(pattern: str) -> bool:
-    return any(p.startswith(pattern + ".") or p.startswith(pattern + "[]")
-               for p in IMPLEMENTED)
+    return any(p.startswith(pattern + ".") or p.startswith(pattern + "[]") for p in IMPLEMENTED)
 
 
 def _walk(value, path: str, pattern: str, warnings: list[str]) -> None:
@@ -222,14 +232,17 @@ def _walk(value, path: str, pattern: str, warnings: list[str]) -> None:
     if pattern in IGNORED or _is_default(pattern, value):
         return
     if pattern == "spec.volumes[]" and is_service_account_volume(value):
-        warnings.append(f"{path}: service account volume {json.dumps(value['name'])} skipped: "
-                        "minipod has no API server, so there is no token to mount")
+        warnings.append(
+            f"{path}: service account volume {json.dumps(value['name'])} skipped: "
+            "minipod has no API server, so there is no token to mount"
+        )
         return
     if pattern == "spec.containers[].env[].valueFrom.fieldRef":
         field_path = value.get("fieldPath")
         if env_field_pattern(field_path) not in IMPLEMENTED_ENV_FIELD_PATHS:
-            warnings.append(f"{path}.fieldPath: {json.dumps(field_path)} "
-                            "not implemented by minipod yet; ignored")
+            warnings.append(
+                f"{path}.fieldPath: {json.dumps(field_path)} not implemented by minipod yet; ignored"
+            )
         return
     if pattern in IMPLEMENTED:
         return

@@ -35,15 +35,17 @@ def parse_documents(text: str) -> list[dict]:
     objects = []
     for i, doc in enumerate(docs):
         if not isinstance(doc, dict):
-            raise ManifestError([f"document {i + 1}: expected a mapping (an object), "
-                                 f"got {type(doc).__name__}"])
+            raise ManifestError(
+                [f"document {i + 1}: expected a mapping (an object), got {type(doc).__name__}"]
+            )
         if doc.get("kind") == "List":
             objects.extend(doc.get("items") or [])
         else:
             objects.append(doc)
     if not objects:
-        raise ManifestError(["no objects in the manifest"],
-                            hint="a Pod manifest starts with apiVersion: v1 and kind: Pod")
+        raise ManifestError(
+            ["no objects in the manifest"], hint="a Pod manifest starts with apiVersion: v1 and kind: Pod"
+        )
     return objects
 
 
@@ -60,8 +62,10 @@ def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[d
                 errors += [f"{label}: {m}" for m in e.errors]
             continue
         if kind != "Pod":
-            errors.append(f"{label}: kind {kind!r} is not supported; minipod runs objects of "
-                          f"kind Pod (apiVersion v1), and keeps Secrets for imagePullSecrets")
+            errors.append(
+                f"{label}: kind {kind!r} is not supported; minipod runs objects of "
+                f"kind Pod (apiVersion v1), and keeps Secrets for imagePullSecrets"
+            )
             continue
         try:
             warnings += [f"{label}: {w}" for w in validate_pod(obj)]
@@ -84,17 +88,33 @@ def _label(obj: dict) -> str:
 
 def default_pod(obj: dict, default_namespace: str = "default") -> dict:
     """The defaults the API server fills in (pkg/apis/core/v1/defaults.go)."""
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": copy.deepcopy(obj.get("metadata") or {}),
-           "spec": copy.deepcopy(obj.get("spec") or {})}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": copy.deepcopy(obj.get("metadata") or {}),
+        "spec": copy.deepcopy(obj.get("spec") or {}),
+    }
     meta, spec = pod["metadata"], pod["spec"]
-    for k in ("uid", "resourceVersion", "creationTimestamp", "selfLink", "managedFields",
-              "generation", "deletionTimestamp", "deletionGracePeriodSeconds"):
+    for k in (
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "selfLink",
+        "managedFields",
+        "generation",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+    ):
         meta.pop(k, None)
     meta["namespace"] = meta.get("namespace") or default_namespace
-    for k, v in [("restartPolicy", "Always"), ("terminationGracePeriodSeconds", 30),
-                 ("dnsPolicy", "ClusterFirst"), ("schedulerName", "default-scheduler"),
-                 ("securityContext", {}), ("enableServiceLinks", True)]:
+    for k, v in [
+        ("restartPolicy", "Always"),
+        ("terminationGracePeriodSeconds", 30),
+        ("dnsPolicy", "ClusterFirst"),
+        ("schedulerName", "default-scheduler"),
+        ("securityContext", {}),
+        ("enableServiceLinks", True),
+    ]:
         if spec.get(k) is None:
             spec[k] = v
     for c in spec.get("initContainers") or []:
@@ -115,9 +135,12 @@ def _pull_policy(image: str) -> str:
 
 
 def _default_container(c: dict) -> None:
-    for k, v in [("imagePullPolicy", _pull_policy(c["image"])),
-                 ("terminationMessagePath", "/dev/termination-log"),
-                 ("terminationMessagePolicy", "File"), ("resources", {})]:
+    for k, v in [
+        ("imagePullPolicy", _pull_policy(c["image"])),
+        ("terminationMessagePath", "/dev/termination-log"),
+        ("terminationMessagePolicy", "File"),
+        ("resources", {}),
+    ]:
         if c.get(k) is None:
             c[k] = v
     for p in c.get("ports") or []:

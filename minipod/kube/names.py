@@ -24,12 +24,18 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
-SUBDOMAIN_RULE = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                  "characters, '-' or '.', and must start and end with an alphanumeric character")
-LABEL_RULE = ("a lowercase RFC 1123 label must consist of lower case alphanumeric "
-              "characters or '-', and must start and end with an alphanumeric character")
-QUALIFIED_NAME_RULE = ("must consist of alphanumeric characters, '-', '_' or '.', "
-                       "and must start and end with an alphanumeric character")
+SUBDOMAIN_RULE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+    "characters, '-' or '.', and must start and end with an alphanumeric character"
+)
+LABEL_RULE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric "
+    "characters or '-', and must start and end with an alphanumeric character"
+)
+QUALIFIED_NAME_RULE = (
+    "must consist of alphanumeric characters, '-', '_' or '.', "
+    "and must start and end with an alphanumeric character"
+)
 
 
 def dns_subdomain_problems(value: str) -> list[str]:
@@ -69,8 +75,10 @@ def qualified_name_problems(key: str) -> list[str]:
     characters, e.g. app.kubernetes.io/name or just app."""
     parts = key.split("/")
     if len(parts) > 2:
-        return [f"a qualified name {QUALIFIED_NAME_RULE}, with an optional DNS "
-                "subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+        return [
+            f"a qualified name {QUALIFIED_NAME_RULE}, with an optional DNS "
+            "subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
     problems = []
     if len(parts) == 2:
         if not parts[0]:

@@ -148,8 +148,7 @@ CONTAINER_RESIZE_POLICY = {
 
 CONTAINER_RESTART_RULE = {
     "action": {"enum": ["Restart"]},
-    "exitCodes": {"operator": {"enum": ["In", "NotIn"]},
-                  "values": ["list", "integer"]},
+    "exitCodes": {"operator": {"enum": ["In", "NotIn"]}, "values": ["list", "integer"]},
 }
 
 VOLUME_MOUNT = {
@@ -203,8 +202,7 @@ LIFECYCLE = {
     "stopSignal": "string",
 }
 
-SE_LINUX_OPTIONS = {"user": "string", "role": "string", "type": "string",
-                    "level": "string"}
+SE_LINUX_OPTIONS = {"user": "string", "role": "string", "type": "string", "level": "string"}
 
 WINDOWS_OPTIONS = {
     "gmsaCredentialSpecName": "string",
@@ -280,8 +278,18 @@ EMPTY_DIR = {
 
 HOST_PATH = {
     "path": "string",
-    "type": {"enum": ["", "DirectoryOrCreate", "Directory", "FileOrCreate",
-                      "File", "Socket", "CharDevice", "BlockDevice"]},
+    "type": {
+        "enum": [
+            "",
+            "DirectoryOrCreate",
+            "Directory",
+            "FileOrCreate",
+            "File",
+            "Socket",
+            "CharDevice",
+            "BlockDevice",
+        ]
+    },
 }
 
 # Every kind of volume Kubernetes knows. A volume sets exactly one of them.
@@ -411,8 +419,7 @@ POD_SPEC = {
     "hostUsers": "boolean",
     "securityContext": POD_SECURITY_CONTEXT,
     # DNS and /etc/hosts
-    "dnsPolicy": {"enum": ["ClusterFirst", "ClusterFirstWithHostNet",
-                           "Default", "None"]},
+    "dnsPolicy": {"enum": ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]},
     "dnsConfig": POD_DNS_CONFIG,
     "hostAliases": ["list", HOST_ALIAS],
     # Cluster services

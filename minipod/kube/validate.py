@@ -45,6 +45,7 @@ def validate_pod(obj: dict) -> list[str]:
 
 # ------------------------------------------------------- paths and values
 
+
 def _field(path: str, key) -> str:
     return f"{path}.{key}" if path else str(key)
 
@@ -88,6 +89,7 @@ def _describe(value) -> str:
 
 
 # ---------------------------------------------------------- pass 1: shape
+
 
 def _is_list_type(typ) -> bool:
     return isinstance(typ, list)
@@ -179,8 +181,9 @@ def _check_shape(value, typ, path: str, errors: list[str]) -> None:
     elif not _has_scalar_type(value, typ):
         errors.append(expected)
     elif typ == "quantity" and isinstance(value, str) and not QUANTITY.match(value):
-        errors.append(f"{path}: invalid value {_quote(value)}: "
-                      "must be a quantity such as 2, 0.5, 500m or 128Mi")
+        errors.append(
+            f"{path}: invalid value {_quote(value)}: must be a quantity such as 2, 0.5, 500m or 128Mi"
+        )
 
 
 def _unsupported(path: str, value, allowed) -> str:
@@ -235,6 +238,7 @@ def _unknown_field(path: str, key, struct: dict) -> str:
 
 # ---------------------------------------------------------- pass 2: rules
 
+
 def _check_name(value, path: str, problems_of, errors: list[str]) -> None:
     """Report each problem of a name. Non-strings were reported in pass 1,
     and empty names are reported as missing where a name is required."""
@@ -281,17 +285,15 @@ def _check_metadata(meta: dict, errors: list[str]) -> None:
         # '-' is fine (web- becomes web-x7k2p).
         prefix = generate_name[:-1] + "a" if generate_name.endswith("-") else generate_name
         for problem in names.dns_subdomain_problems(prefix):
-            errors.append(f"metadata.generateName: invalid value {_quote(generate_name)}: "
-                          + problem)
-    _check_name(meta.get("namespace"), "metadata.namespace",
-                names.dns_label_problems, errors)
+            errors.append(f"metadata.generateName: invalid value {_quote(generate_name)}: " + problem)
+    _check_name(meta.get("namespace"), "metadata.namespace", names.dns_label_problems, errors)
 
     labels = meta.get("labels")
-    for key, value in (labels.items() if isinstance(labels, dict) else []):
+    for key, value in labels.items() if isinstance(labels, dict) else []:
         _check_name(key, "metadata.labels", names.qualified_name_problems, errors)
         _check_name(value, f"metadata.labels[{key}]", names.label_value_problems, errors)
     annotations = meta.get("annotations")
-    for key in (annotations if isinstance(annotations, dict) else []):
+    for key in annotations if isinstance(annotations, dict) else []:
         # Like Kubernetes: the case of annotation keys does not matter
         # (tools write keys such as io.kubernetes.cri-o.TTY/web).
         for problem in names.qualified_name_problems(str(key).lower()):
@@ -318,17 +320,21 @@ def _check_spec(spec: dict, errors: list[str]) -> None:
 
     grace = spec.get("terminationGracePeriodSeconds")
     if _is_int(grace) and grace < 0:
-        errors.append(f"spec.terminationGracePeriodSeconds: invalid value {grace}: "
-                      "must be greater than or equal to 0")
+        errors.append(
+            f"spec.terminationGracePeriodSeconds: invalid value {grace}: must be greater than or equal to 0"
+        )
     deadline = spec.get("activeDeadlineSeconds")
     if _is_int(deadline) and deadline < 1:
-        errors.append(f"spec.activeDeadlineSeconds: invalid value {deadline}: "
-                      "must be greater than or equal to 1")
+        errors.append(
+            f"spec.activeDeadlineSeconds: invalid value {deadline}: must be greater than or equal to 1"
+        )
     for field in ("hostname", "subdomain"):
         _check_name(spec.get(field), f"spec.{field}", names.dns_label_problems, errors)
     if spec.get("hostPID") is True and spec.get("shareProcessNamespace") is True:
-        errors.append("spec.shareProcessNamespace: invalid value true: "
-                      "ShareProcessNamespace and HostPID cannot both be enabled")
+        errors.append(
+            "spec.shareProcessNamespace: invalid value true: "
+            "ShareProcessNamespace and HostPID cannot both be enabled"
+        )
 
 
 def _check_volumes(spec: dict, errors: list[str]) -> set[str]:
@@ -355,18 +361,26 @@ def _check_volumes(spec: dict, errors: list[str]) -> set[str]:
             # The cluster's token volume is let through: it is skipped
             # with a warning (see minipod.kube.implemented).
             if source not in supported and not implemented.is_service_account_volume(volume):
-                errors.append(f"{path}.{source}: volume type not supported by minipod yet "
-                              f"(supported: {', '.join(supported)})")
+                errors.append(
+                    f"{path}.{source}: volume type not supported by minipod yet "
+                    f"(supported: {', '.join(supported)})"
+                )
 
         host_path = volume.get("hostPath")
         if isinstance(host_path, dict):
             _check_absolute(host_path.get("path"), f"{path}.hostPath.path", errors)
         empty_dir = volume.get("emptyDir")
         medium = empty_dir.get("medium") if isinstance(empty_dir, dict) else None
-        if isinstance(medium, str) and medium not in ("", "Memory", "HugePages") \
-                and not medium.startswith("HugePages-"):
-            errors.append(_unsupported(f"{path}.emptyDir.medium", medium,
-                                       ["", "Memory", "HugePages", "HugePages-<size>"]))
+        if (
+            isinstance(medium, str)
+            and medium not in ("", "Memory", "HugePages")
+            and not medium.startswith("HugePages-")
+        ):
+            errors.append(
+                _unsupported(
+                    f"{path}.emptyDir.medium", medium, ["", "Memory", "HugePages", "HugePages-<size>"]
+                )
+            )
     return seen
 
 
@@ -377,8 +391,7 @@ def _check_absolute(value, path: str, errors: list[str]) -> None:
         errors.append(f"{path}: invalid value {_quote(value)}: must be an absolute path")
 
 
-def _check_container(c: dict, path: str, is_init: bool, volume_names: set[str],
-                     errors: list[str]) -> None:
+def _check_container(c: dict, path: str, is_init: bool, volume_names: set[str], errors: list[str]) -> None:
     for field in ("name", "image"):
         if c.get(field) is None or c.get(field) == "":
             errors.append(f"{path}.{field}: required value")
@@ -391,15 +404,19 @@ def _check_container(c: dict, path: str, is_init: bool, volume_names: set[str],
     is_sidecar = is_init and c.get("restartPolicy") == "Always"
     for field in ("livenessProbe", "readinessProbe", "startupProbe"):
         if isinstance(c.get(field), dict) and c[field].get("grpc") is not None:
-            errors.append(f"{path}.{field}.grpc: not supported by minipod: use exec, httpGet "
-                          f"or tcpSocket (they need no tool in the image either)")
+            errors.append(
+                f"{path}.{field}.grpc: not supported by minipod: use exec, httpGet "
+                f"or tcpSocket (they need no tool in the image either)"
+            )
     if not is_init and c.get("restartPolicy") is not None:
         errors.append(f"{path}.restartPolicy: forbidden: may not be set for non-init containers")
     if is_init and not is_sidecar:
         for field in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe"):
             if c.get(field) is not None:
-                errors.append(f"{path}.{field}: forbidden: may not be set for init "
-                              "containers without restartPolicy=Always")
+                errors.append(
+                    f"{path}.{field}: forbidden: may not be set for init "
+                    "containers without restartPolicy=Always"
+                )
 
     _check_ports(c, path, errors)
     _check_mounts(c, path, volume_names, errors)
@@ -415,11 +432,13 @@ def _check_ports(c: dict, path: str, errors: list[str]) -> None:
         if number is None:
             errors.append(f"{port_path}.containerPort: required value")
         elif _is_int(number) and not 1 <= number <= 65535:
-            errors.append(f"{port_path}.containerPort: invalid value {number}: "
-                          "must be between 1 and 65535, inclusive")
+            errors.append(
+                f"{port_path}.containerPort: invalid value {number}: must be between 1 and 65535, inclusive"
+            )
         if _is_int(host_port) and not 0 <= host_port <= 65535:
-            errors.append(f"{port_path}.hostPort: invalid value {host_port}: "
-                          "must be between 0 and 65535, inclusive")
+            errors.append(
+                f"{port_path}.hostPort: invalid value {host_port}: must be between 0 and 65535, inclusive"
+            )
         name = port.get("name")
         if isinstance(name, str) and name in port_names:
             errors.append(f"{port_path}.name: duplicate value {_quote(name)}")
@@ -437,8 +456,7 @@ def _check_mounts(c: dict, path: str, volume_names: set[str], errors: list[str])
         if not name:
             errors.append(f"{mount_path}.name: required value")
         elif isinstance(name, str) and name not in volume_names:
-            errors.append(f"{mount_path}.name: not found: no volume named {_quote(name)} "
-                          "in spec.volumes")
+            errors.append(f"{mount_path}.name: not found: no volume named {_quote(name)} in spec.volumes")
         target = mount.get("mountPath")
         _check_absolute(target, f"{mount_path}.mountPath", errors)
         if isinstance(target, str) and target in mount_paths:
@@ -454,18 +472,22 @@ def _check_env(env: dict, path: str, errors: list[str]) -> None:
     if not isinstance(source, dict):
         return
     if env.get("value"):
-        errors.append(f"{path}.valueFrom: invalid value: "
-                      "may not be specified when `value` is not empty")
+        errors.append(f"{path}.valueFrom: invalid value: may not be specified when `value` is not empty")
     chosen = [key for key in schema.ENV_VAR_SOURCE if source.get(key) is not None]
     if len(chosen) != 1:
-        errors.append(f"{path}.valueFrom: invalid value: must specify exactly one of: "
-                      + ", ".join(f"`{key}`" for key in schema.ENV_VAR_SOURCE))
+        errors.append(
+            f"{path}.valueFrom: invalid value: must specify exactly one of: "
+            + ", ".join(f"`{key}`" for key in schema.ENV_VAR_SOURCE)
+        )
     field_ref = source.get("fieldRef")
     if isinstance(field_ref, dict):
         field_path = field_ref.get("fieldPath")
         if not field_path:
             errors.append(f"{path}.valueFrom.fieldRef.fieldPath: required value")
-        elif (isinstance(field_path, str)
-              and implemented.env_field_pattern(field_path) not in schema.ENV_FIELD_PATHS):
-            errors.append(_unsupported(f"{path}.valueFrom.fieldRef.fieldPath", field_path,
-                                       schema.ENV_FIELD_PATHS))
+        elif (
+            isinstance(field_path, str)
+            and implemented.env_field_pattern(field_path) not in schema.ENV_FIELD_PATHS
+        ):
+            errors.append(
+                _unsupported(f"{path}.valueFrom.fieldRef.fieldPath", field_path, schema.ENV_FIELD_PATHS)
+            )

@@ -44,12 +44,12 @@ from minipod.errors import MinipodError
 
 # Reasons reported through the pipe, as the kubelet names them.
 CREATE_ERROR = "CreateContainerError"  # setup failed before exec
-START_ERROR = "StartError"             # execve() itself failed
+START_ERROR = "StartError"  # execve() itself failed
 
 
 class LaunchResult:
     def __init__(self, report: str):
-        self.pid: int | None = None      # the container's host pid
+        self.pid: int | None = None  # the container's host pid
         self.monitor: int | None = None  # its monitor's host pid
         self.reason: str | None = None
         self.message: str | None = None
@@ -278,7 +278,7 @@ def prepare_and_exec(plan: dict, w: int) -> None:
     # CAP_SETPCAP, which a non-root user no longer has.
     capabilities.apply_caps(plan["caps"])
     if plan.get("no_new_privs"):
-            prctl.set_no_new_privs(1)
+        prctl.set_no_new_privs(1)
     os.setuid(user["uid"])
     os.chdir(cwd)
     argv = plan["argv"]
@@ -287,7 +287,7 @@ def prepare_and_exec(plan: dict, w: int) -> None:
     try:
         os.execve(path, argv, env)
     except OSError as e:
-        _report(w, f"ERR {START_ERROR}\texec: \"{argv[0]}\": {e.strerror.lower()}")
+        _report(w, f'ERR {START_ERROR}\texec: "{argv[0]}": {e.strerror.lower()}')
         os._exit(128)
 
 
@@ -321,7 +321,7 @@ def resolve_user(spec: str, run_as_user: int | None, run_as_group: int | None) -
     elif name:
         entry = next((e for e in passwd if name in (e[0], e[2])), None)
         if entry is None and not name.isdigit():
-            raise MinipodError(f'unable to find user {name}: no matching entries in passwd file')
+            raise MinipodError(f"unable to find user {name}: no matching entries in passwd file")
         uid = int(entry[2]) if entry else int(name)
     else:
         entry = next((e for e in passwd if e[2] == "0"), None)
@@ -332,11 +332,10 @@ def resolve_user(spec: str, run_as_user: int | None, run_as_group: int | None) -
     elif group:
         g = next((e for e in groups_db if group in (e[0], e[2])), None)
         if g is None and not group.isdigit():
-            raise MinipodError(f'unable to find group {group}: no matching entries in group file')
+            raise MinipodError(f"unable to find group {group}: no matching entries in group file")
         gid = int(g[2]) if g else int(group)
     user_name = entry[0] if entry else None
-    extra = [int(e[2]) for e in groups_db
-             if user_name and len(e) > 3 and user_name in e[3].split(",")]
+    extra = [int(e[2]) for e in groups_db if user_name and len(e) > 3 and user_name in e[3].split(",")]
     return {"uid": uid, "gid": gid, "home": home, "groups": sorted({gid, *extra})}
 
 
@@ -349,6 +348,7 @@ def _read_db(path: str) -> list[list[str]]:
 
 
 # --- exec sessions --------------------------------------------------------
+
 
 def spawn_exec(plan: dict, stdio: tuple[int, int, int]) -> tuple[int, int]:
     """Fork E1 for `minipod exec`: it joins the container's namespaces and
@@ -375,8 +375,7 @@ def _exec_session(plan: dict, stdio: tuple[int, int, int], w: int) -> None:
     for fd in set(stdio):  # with a terminal, the three are one fd
         os.close(fd)
     _, status = os.waitpid(child, 0)
-    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status)
-             else 128 + os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
 
 def _exec_child(plan: dict, stdio: tuple[int, int, int], w: int) -> None:

@@ -29,20 +29,27 @@ _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 def expand(value: str, env: dict[str, str]) -> str:
     """Kubernetes' $(VAR) expansion: defined variables are replaced, unknown
     references are left as they are, and $$ is a literal $."""
+
     def sub(m: re.Match) -> str:
         if m.group(0) == "$$":
             return "$"
         return env.get(m.group(1), m.group(0))
+
     return _VAR_REF.sub(sub, value)
 
 
 def field_ref(path: str, pod: dict) -> str:
     """The downward API values a `valueFrom.fieldRef` may name."""
     meta, spec, rt = pod["metadata"], pod["spec"], pod.get("runtime", {})
-    simple = {"metadata.name": meta["name"], "metadata.namespace": meta["namespace"],
-              "metadata.uid": meta["uid"], "spec.nodeName": os.uname().nodename,
-              "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
-              "status.podIP": rt.get("podIP", ""), "status.hostIP": rt.get("hostIP", "")}
+    simple = {
+        "metadata.name": meta["name"],
+        "metadata.namespace": meta["namespace"],
+        "metadata.uid": meta["uid"],
+        "spec.nodeName": os.uname().nodename,
+        "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
+        "status.podIP": rt.get("podIP", ""),
+        "status.hostIP": rt.get("hostIP", ""),
+    }
     if path in simple:
         return simple[path]
     m = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
@@ -70,8 +77,9 @@ def build_env(image_env: list[str], container: dict, pod: dict) -> tuple[dict[st
     # As containerd does, the container's hostname is in $HOSTNAME: the
     # node's with hostNetwork, else the pod's.
     spec = pod["spec"]
-    env["HOSTNAME"] = os.uname().nodename if spec.get("hostNetwork") else \
-        (spec.get("hostname") or pod["metadata"]["name"])
+    env["HOSTNAME"] = (
+        os.uname().nodename if spec.get("hostNetwork") else (spec.get("hostname") or pod["metadata"]["name"])
+    )
     env.update(declared)
     return env, declared
 
@@ -86,8 +94,9 @@ def build_argv(image_config: dict, container: dict, env: dict[str, str]) -> list
         argv = list(entrypoint) + list(args if args else cmd)
     argv = [expand(str(a), env) for a in argv]
     if not argv:
-        raise MinipodError("no command specified: the image has no Entrypoint or Cmd and "
-                           "the container sets no command")
+        raise MinipodError(
+            "no command specified: the image has no Entrypoint or Cmd and the container sets no command"
+        )
     return argv
 
 
@@ -96,10 +105,13 @@ def security(pod: dict, container: dict) -> dict:
     pod_sc = pod["spec"].get("securityContext") or {}
     sc = container.get("securityContext") or {}
     pick = lambda k: sc.get(k) if sc.get(k) is not None else pod_sc.get(k)  # noqa: E731
-    return {"run_as_user": pick("runAsUser"), "run_as_group": pick("runAsGroup"),
-            "caps": capabilities.container_caps(sc),
-            "readonly_root": bool(sc.get("readOnlyRootFilesystem")),
-            "no_new_privs": sc.get("allowPrivilegeEscalation") is False}
+    return {
+        "run_as_user": pick("runAsUser"),
+        "run_as_group": pick("runAsGroup"),
+        "caps": capabilities.container_caps(sc),
+        "readonly_root": bool(sc.get("readOnlyRootFilesystem")),
+        "no_new_privs": sc.get("allowPrivilegeEscalation") is False,
+    }
 
 
 def volume_source(pod: dict, name: str, dirs: dict) -> str:
@@ -123,10 +135,13 @@ def host_path(hp: dict, what: str) -> str:
     elif kind == "FileOrCreate" and not os.path.exists(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         open(path, "a").close()
-    checks = {"Directory": os.path.isdir, "File": os.path.isfile,
-              "Socket": lambda p: _is_type(p, "S_ISSOCK"),
-              "CharDevice": lambda p: _is_type(p, "S_ISCHR"),
-              "BlockDevice": lambda p: _is_type(p, "S_ISBLK")}
+    checks = {
+        "Directory": os.path.isdir,
+        "File": os.path.isfile,
+        "Socket": lambda p: _is_type(p, "S_ISSOCK"),
+        "CharDevice": lambda p: _is_type(p, "S_ISCHR"),
+        "BlockDevice": lambda p: _is_type(p, "S_ISBLK"),
+    }
     if kind in checks and not checks[kind](path):
         raise MinipodError(f"{what}: hostPath type check failed: {path} is not a {kind}")
     if not os.path.exists(path):
@@ -137,6 +152,7 @@ def host_path(hp: dict, what: str) -> str:
 
 def _is_type(path: str, test: str) -> bool:
     import stat
+
     try:
         return getattr(stat, test)(os.stat(path).st_mode)
     except OSError:
@@ -150,17 +166,28 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
     argv = build_argv(config, container, declared)
     sec = security(pod, container)
     spec = pod["spec"]
-    mounts = [{"source": os.path.join(dirs["run"], name), "target": f"/etc/{name}"}
-              for name in ("hosts", "hostname", "resolv.conf")]
+    mounts = [
+        {"source": os.path.join(dirs["run"], name), "target": f"/etc/{name}"}
+        for name in ("hosts", "hostname", "resolv.conf")
+    ]
     # terminationMessagePath: a file of the runtime's, read after the exit.
-    mounts.append({"source": ctr["terminationFile"],
-                   "target": container.get("terminationMessagePath") or "/dev/termination-log"})
+    mounts.append(
+        {
+            "source": ctr["terminationFile"],
+            "target": container.get("terminationMessagePath") or "/dev/termination-log",
+        }
+    )
     skipped = {v["name"] for v in spec.get("volumes") or [] if is_service_account_volume(v)}
     for vm in container.get("volumeMounts") or []:
         if vm["name"] in skipped:
             continue  # a cluster's service-account token: there is no API server here
-        mounts.append({"source": volume_source(pod, vm["name"], dirs), "target": vm["mountPath"],
-                       "readonly": bool(vm.get("readOnly"))})
+        mounts.append(
+            {
+                "source": volume_source(pod, vm["name"], dirs),
+                "target": vm["mountPath"],
+                "readonly": bool(vm.get("readOnly")),
+            }
+        )
     cdir = os.path.join(dirs["containers"], ctr["id"])
     for sub in ("upper", "work", "rootfs"):
         os.makedirs(os.path.join(cdir, sub), exist_ok=True)
@@ -173,14 +200,26 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
     return {
         "join": join,
         "new_pid_ns": not share_pid and not spec.get("hostPID"),
-        "rootfs": {"target": os.path.join(cdir, "rootfs"), "lowerdir": image.lowerdir(),
-                   "upperdir": os.path.join(cdir, "upper"), "workdir": os.path.join(cdir, "work"),
-                   "shm": "/dev/shm" if spec.get("hostIPC") else dirs["shm"],
-                   "mounts": mounts, "readonly_root": sec["readonly_root"]},
-        "argv": argv, "env": env, "cwd": container.get("workingDir") or config.get("WorkingDir") or "/",
-        "user": config.get("User", ""), "run_as_user": sec["run_as_user"],
-        "run_as_group": sec["run_as_group"], "caps": sec["caps"],
-        "no_new_privs": sec["no_new_privs"], "tty": bool(container.get("tty")),
-        "stdin": bool(container.get("stdin")), "log_path": ctr["logPath"],
-        "exit_file": ctr["exitFile"], "shim": shim,
+        "rootfs": {
+            "target": os.path.join(cdir, "rootfs"),
+            "lowerdir": image.lowerdir(),
+            "upperdir": os.path.join(cdir, "upper"),
+            "workdir": os.path.join(cdir, "work"),
+            "shm": "/dev/shm" if spec.get("hostIPC") else dirs["shm"],
+            "mounts": mounts,
+            "readonly_root": sec["readonly_root"],
+        },
+        "argv": argv,
+        "env": env,
+        "cwd": container.get("workingDir") or config.get("WorkingDir") or "/",
+        "user": config.get("User", ""),
+        "run_as_user": sec["run_as_user"],
+        "run_as_group": sec["run_as_group"],
+        "caps": sec["caps"],
+        "no_new_privs": sec["no_new_privs"],
+        "tty": bool(container.get("tty")),
+        "stdin": bool(container.get("stdin")),
+        "log_path": ctr["logPath"],
+        "exit_file": ctr["exitFile"],
+        "shim": shim,
     }

@@ -30,8 +30,16 @@ from minipod.linux import syscalls as sc
 from minipod.errors import MinipodError
 
 DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"]
-MASKED_FILES = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
-                "/proc/latency_stats", "/proc/acpi", "/proc/scsi", "/sys/firmware"]
+MASKED_FILES = [
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/latency_stats",
+    "/proc/acpi",
+    "/proc/scsi",
+    "/sys/firmware",
+]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
@@ -97,9 +105,13 @@ def setup_rootfs(rootfs: dict) -> None:
     sc.mount("", "/", None, sc.MS_REC | sc.MS_PRIVATE)
 
     # 2. The overlay. lowerdir lists layers top-first (overlayfs docs).
-    sc.mount("overlay", root, "overlay", 0,
-             f"lowerdir={rootfs['lowerdir']},upperdir={rootfs['upperdir']},"
-             f"workdir={rootfs['workdir']}")
+    sc.mount(
+        "overlay",
+        root,
+        "overlay",
+        0,
+        f"lowerdir={rootfs['lowerdir']},upperdir={rootfs['upperdir']},workdir={rootfs['workdir']}",
+    )
 
     # 3. Kernel filesystems and a minimal /dev.
     proc = secure_join(root, "/proc")
@@ -147,12 +159,17 @@ def _setup_dev(root: str, rootfs: dict) -> None:
         bind(f"/dev/{node}", os.path.join(dev, node))
     pts = os.path.join(dev, "pts")
     _mkdirs(pts)
-    sc.mount("devpts", pts, "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
-             "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    sc.mount(
+        "devpts", pts, "devpts", sc.MS_NOSUID | sc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    )
     os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
-    for name, target in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
-                         ("core", "/proc/kcore")]:
+    for name, target in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("core", "/proc/kcore"),
+    ]:
         os.symlink(target, os.path.join(dev, name))
     # /dev/shm is the pod's (or the host's with hostIPC): shared memory is
     # one of the things a Pod's containers share.

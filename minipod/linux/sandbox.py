@@ -42,8 +42,9 @@ def shim_path() -> str:
     """The compiled minipod-shim, built into the package at install time."""
     path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "bin", "minipod-shim")
     if not os.access(path, os.X_OK):
-        raise MinipodError(f"{path}: minipod-shim is not built",
-                           hint="reinstall minipod with ./scripts/install.sh")
+        raise MinipodError(
+            f"{path}: minipod-shim is not built", hint="reinstall minipod with ./scripts/install.sh"
+        )
     return path
 
 
@@ -93,10 +94,12 @@ class Sandbox:
 
     async def release(self) -> None:
         from minipod.linux.launch import read_to_eof
+
         os.write(self._go, b"go")
         os.close(self._go)
-        errors = [line[4:] for line in (await read_to_eof(self._report)).splitlines()
-                  if line.startswith("ERR ")]
+        errors = [
+            line[4:] for line in (await read_to_eof(self._report)).splitlines() if line.startswith("ERR ")
+        ]
         if errors:
             raise MinipodError(f"the pod init failed: {'; '.join(errors)}")
 
@@ -107,6 +110,7 @@ async def create_sandbox(plan: dict) -> Sandbox:
     host_network, host_ipc, host_pid, shm_dir, memory_volumes [dirs],
     init_root (an empty directory)."""
     from minipod.linux.launch import read_line, reap_later
+
     r, w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
     shim = shim_path()
@@ -122,13 +126,15 @@ async def create_sandbox(plan: dict) -> Sandbox:
         return Sandbox(int(line.split()[1]), r, go_w)
     os.close(r)
     os.close(go_w)
-    raise MinipodError(f"pod {plan['name']}: creating the sandbox failed: "
-                       f"{line.removeprefix('ERR ').strip() or 'no report'}")
+    raise MinipodError(
+        f"pod {plan['name']}: creating the sandbox failed: {line.removeprefix('ERR ').strip() or 'no report'}"
+    )
 
 
 def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
     try:
         from minipod.linux.launch import close_all_but
+
         close_all_but([w, go])  # not the daemon's socket and lock: see process._l1
         os.setsid()
         flags = sc.CLONE_NEWNS
@@ -144,8 +150,13 @@ def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
             sc.sethostname(plan["hostname"])
             sc.set_link_up("lo")
         if not plan.get("host_ipc"):
-            sc.mount("shm", plan["shm_dir"], "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
-                     "mode=1777,size=65536k")
+            sc.mount(
+                "shm",
+                plan["shm_dir"],
+                "tmpfs",
+                sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
+                "mode=1777,size=65536k",
+            )
         for d in plan.get("memory_volumes", []):
             sc.mount("tmpfs", d, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=777")
         init = os.fork()
@@ -191,6 +202,7 @@ def _confine_and_exec_init(plan: dict, shim: str) -> None:
     Like Kubernetes' pause container, it gets nothing: an empty read-only
     root, no capabilities, no_new_privs."""
     from minipod.linux import capabilities
+
     mnt = os.open("/proc/self/ns/mnt", os.O_RDONLY)  # the pod's mount namespace
     binary = os.open(shim, os.O_RDONLY | os.O_CLOEXEC)
     null = os.open("/dev/null", os.O_RDWR)
@@ -217,8 +229,9 @@ def _confine_and_exec_init(plan: dict, shim: str) -> None:
     os.execve(binary, ["minipod-shim", "init", plan["name"], plan["uid"]], {})
 
 
-def socket_in_netns(netns: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM,
-                    proto: int = 0, inside=None):
+def socket_in_netns(
+    netns: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM, proto: int = 0, inside=None
+):
     """A socket created inside the network namespace `netns`; it stays there
     for its whole life, whoever uses it (socket(7), network_namespaces(7)).
     setns() is done by a short-lived thread, joined before we return, so the

@@ -92,12 +92,19 @@ def setns_fd(fd: int, path: str, nstype: int = 0) -> None:
     _check(_libc.setns(fd, nstype), f"setns({path})")
 
 
-def mount(source: str, target: str, fstype: str | None = None, flags: int = 0,
-          data: str | None = None) -> None:
-    _check(_libc.mount(source.encode() if source else None, target.encode(),
-                       fstype.encode() if fstype else None, ctypes.c_ulong(flags),
-                       data.encode() if data else None),
-           f"mount({fstype or source or 'none'}, {target})")
+def mount(
+    source: str, target: str, fstype: str | None = None, flags: int = 0, data: str | None = None
+) -> None:
+    _check(
+        _libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount({fstype or source or 'none'}, {target})",
+    )
 
 
 def umount(target: str, flags: int = 0) -> None:
@@ -105,8 +112,7 @@ def umount(target: str, flags: int = 0) -> None:
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    _check(_libc.syscall(_SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()),
-           f"pivot_root({new_root})")
+    _check(_libc.syscall(_SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()), f"pivot_root({new_root})")
 
 
 def sethostname(name: str) -> None:
@@ -142,14 +148,29 @@ def interface_address(name: str) -> str | None:
 
 
 def _flag_names(flags: int) -> str:
-    names = {v: "CLONE_NEW" + ("NS" if k == "mnt" else k.upper())
-             for k, v in NAMESPACE_FLAGS.items()}
+    names = {v: "CLONE_NEW" + ("NS" if k == "mnt" else k.upper()) for k, v in NAMESPACE_FLAGS.items()}
     return "|".join(n for v, n in names.items() if flags & v) or hex(flags)
 
 
 # pivot_root has no libc wrapper; its number depends on the architecture.
-_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "armv7l": 218, "riscv64": 41,
-                   "ppc64le": 203, "s390x": 217}.get(os.uname().machine, 155)
+_SYS_PIVOT_ROOT = {
+    "x86_64": 155,
+    "aarch64": 41,
+    "armv7l": 218,
+    "riscv64": 41,
+    "ppc64le": 203,
+    "s390x": 217,
+}.get(os.uname().machine, 155)
 
-__all__ = ["unshare", "setns", "setns_fd", "mount", "umount", "pivot_root", "sethostname",
-           "set_link_up", "interface_address", "errno"]
+__all__ = [
+    "unshare",
+    "setns",
+    "setns_fd",
+    "mount",
+    "umount",
+    "pivot_root",
+    "sethostname",
+    "set_link_up",
+    "interface_address",
+    "errno",
+]

@@ -76,6 +76,7 @@ def _fail(e: BaseException, what: str) -> SyscallError:
 
 # --- sockets --------------------------------------------------------------------
 
+
 def link_indexes(names: tuple[str, ...]) -> dict[str, int | None]:
     """The index of each link in `names` in the calling thread's netns (None
     if missing), with if_nametoindex(3): an ioctl, far cheaper than a
@@ -96,8 +97,9 @@ async def rtnl(netns: str | None = None, names: tuple[str, ...] = ()):
     yields (ipr, {name: index or None}) instead, looked up in that netns."""
     if netns:
         # A NETLINK_ROUTE socket made inside the netns keeps it for good.
-        sock, idx = namespaces.socket_in_netns(netns, socket.AF_NETLINK, socket.SOCK_DGRAM,
-                                               NETLINK_ROUTE, inside=lambda: link_indexes(names))
+        sock, idx = namespaces.socket_in_netns(
+            netns, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE, inside=lambda: link_indexes(names)
+        )
         sock.setblocking(True)
     else:
         sock, idx = None, link_indexes(names)
@@ -115,11 +117,18 @@ async def rtnl(netns: str | None = None, names: tuple[str, ...] = ()):
 
 # --- reading ----------------------------------------------------------------------
 
+
 def _link_info(msg) -> dict:
-    return {"index": msg["index"], "name": msg.get("ifname"), "mac": msg.get("address"),
-            "mtu": msg.get("mtu"), "up": bool(msg["flags"] & IFF_UP),
-            "promisc": bool(msg["flags"] & IFF_PROMISC), "master": msg.get("master"),
-            "kind": msg.get(("linkinfo", "kind"))}
+    return {
+        "index": msg["index"],
+        "name": msg.get("ifname"),
+        "mac": msg.get("address"),
+        "mtu": msg.get("mtu"),
+        "up": bool(msg["flags"] & IFF_UP),
+        "promisc": bool(msg["flags"] & IFF_PROMISC),
+        "master": msg.get("master"),
+        "kind": msg.get(("linkinfo", "kind")),
+    }
 
 
 async def read_link(ipr, name: str, where: str = "the host") -> dict | None:
@@ -164,6 +173,7 @@ async def read_sandbox_link(netns: str, ifname: str) -> dict | None:
 
 # --- creating -----------------------------------------------------------------------
 
+
 def random_mac() -> str:
     """A random unicast, locally administered MAC address (IEEE 802)."""
     b = bytearray(os.urandom(6))
@@ -171,8 +181,9 @@ def random_mac() -> str:
     return ":".join(f"{x:02x}" for x in b)
 
 
-async def ensure_bridge(ipr, name: str, mtu: int | None = None, promisc: bool = False,
-                        fixed_mac: bool = False) -> dict:
+async def ensure_bridge(
+    ipr, name: str, mtu: int | None = None, promisc: bool = False, fixed_mac: bool = False
+) -> dict:
     """The bridge `name`, created if missing, up (and promiscuous if asked).
 
     fixed_mac: create it with a random MAC set explicitly. A bridge whose
@@ -202,8 +213,9 @@ async def ensure_bridge(ipr, name: str, mtu: int | None = None, promisc: bool = 
         if link is None:
             raise SyscallError(f"RTM_NEWLINK bridge {name}: created but then gone", _errno.ENODEV)
     if link["kind"] != "bridge":
-        raise SyscallError(f"link {name} exists and is a {link['kind'] or 'non-bridge'} link, "
-                           "not a bridge", _errno.EEXIST)
+        raise SyscallError(
+            f"link {name} exists and is a {link['kind'] or 'non-bridge'} link, not a bridge", _errno.EEXIST
+        )
     flags = change = 0
     if not link["up"]:
         flags, change = flags | IFF_UP, change | IFF_UP
@@ -234,8 +246,14 @@ def _bridge_from_sysfs(name: str) -> dict | None:
             mac = f.read().strip()
     except (OSError, ValueError):
         return None
-    return {"index": index, "name": name, "mac": mac, "up": bool(flags & IFF_UP),
-            "promisc": bool(flags & IFF_PROMISC), "kind": "bridge"}
+    return {
+        "index": index,
+        "name": name,
+        "mac": mac,
+        "up": bool(flags & IFF_UP),
+        "promisc": bool(flags & IFF_PROMISC),
+        "kind": "bridge",
+    }
 
 
 async def ensure_address(ipr, index: int, cidr: str, what: str) -> bool:
@@ -250,8 +268,16 @@ async def ensure_address(ipr, index: int, cidr: str, what: str) -> bool:
         raise _fail(e, f"RTM_NEWADDR {cidr} on {what}") from None
 
 
-async def create_veth(ipr, host_name: str, peer_name: str, netns: str, *, master: int | None,
-                      mtu: int | None = None, hairpin: bool = False) -> dict:
+async def create_veth(
+    ipr,
+    host_name: str,
+    peer_name: str,
+    netns: str,
+    *,
+    master: int | None,
+    mtu: int | None = None,
+    hairpin: bool = False,
+) -> dict:
     """A veth pair: `host_name` on the host (enslaved to bridge index `master`,
     up), `peer_name` created directly inside the netns at `netns` (down; see
     configure_sandbox_link). Raises LinkExists if either name is taken.
@@ -267,8 +293,7 @@ async def create_veth(ipr, host_name: str, peer_name: str, netns: str, *, master
     out = {"mac": random_mac(), "peer_mac": random_mac()}
     try:
         peer = {"ifname": peer_name, "net_ns_fd": fd, "address": out["peer_mac"]}
-        spec = {"ifname": host_name, "kind": "veth", "state": "up", "address": out["mac"],
-                "peer": peer}
+        spec = {"ifname": host_name, "kind": "veth", "state": "up", "address": out["mac"], "peer": peer}
         if mtu:
             spec["mtu"] = peer["mtu"] = mtu
         if master:
@@ -293,8 +318,9 @@ async def create_veth(ipr, host_name: str, peer_name: str, netns: str, *, master
     return out
 
 
-async def configure_sandbox_link(netns: str, ifname: str, addresses: list[str],
-                                 routes: list[tuple[str, str | None]]) -> int:
+async def configure_sandbox_link(
+    netns: str, ifname: str, addresses: list[str], routes: list[tuple[str, str | None]]
+) -> int:
     """Inside the netns at `netns`: add `addresses` to `ifname`, bring it up,
     add `routes` [(dst CIDR, gateway or None)]. An existing address or route
     is left alone (the CNI spec asks plugins to skip a default route that
@@ -302,8 +328,7 @@ async def configure_sandbox_link(netns: str, ifname: str, addresses: list[str],
     async with rtnl(netns, (ifname,)) as (ipr, idx):
         index = idx[ifname]
         if index is None:
-            raise SyscallError(f"if_nametoindex({ifname}) in {netns}: No such device",
-                               _errno.ENODEV)
+            raise SyscallError(f"if_nametoindex({ifname}) in {netns}: No such device", _errno.ENODEV)
         for cidr in addresses:
             await ensure_address(ipr, index, cidr, f"{ifname} in {netns}")
         try:
@@ -319,12 +344,12 @@ async def configure_sandbox_link(netns: str, ifname: str, addresses: list[str],
                 await ipr.route("add", **spec)
             except NetlinkError as e:
                 if e.code != _errno.EEXIST:
-                    raise _fail(e, f"RTM_NEWROUTE {dst} via {gw or 'link'} dev {ifname} "
-                                   f"in {netns}") from None
+                    raise _fail(e, f"RTM_NEWROUTE {dst} via {gw or 'link'} dev {ifname} in {netns}") from None
         return index
 
 
 # --- removing -----------------------------------------------------------------------
+
 
 async def teardown_link(ipr, name: str) -> bool:
     """Delete link `name` if it exists; True if it did. Deleting a veth's
@@ -342,9 +367,11 @@ def teardown_bridge(name: str) -> bool:
     """Delete the bridge (or any link) `name`, best effort, from code with no
     running event loop (tests, the CLI). The plugins never delete a bridge:
     other pods may still be plugged into it."""
+
     async def go() -> bool:
         async with rtnl() as ipr:
             return await teardown_link(ipr, name)
+
     return run_sync(go())
 
 
@@ -359,7 +386,20 @@ def run_sync(coro):
     raise RuntimeError("called from a running event loop: await the *_async function instead")
 
 
-__all__ = ["LinkExists", "random_mac", "link_indexes", "rtnl", "read_link", "read_addresses",
-           "read_routes",
-           "read_sandbox_link", "ensure_bridge", "ensure_address", "create_veth",
-           "configure_sandbox_link", "teardown_link", "teardown_bridge", "run_sync"]
+__all__ = [
+    "LinkExists",
+    "random_mac",
+    "link_indexes",
+    "rtnl",
+    "read_link",
+    "read_addresses",
+    "read_routes",
+    "read_sandbox_link",
+    "ensure_bridge",
+    "ensure_address",
+    "create_veth",
+    "configure_sandbox_link",
+    "teardown_link",
+    "teardown_bridge",
+    "run_sync",
+]

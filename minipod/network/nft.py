@@ -90,6 +90,7 @@ _SYSTEM_SITE_DIRS = ("/usr/lib/python3/dist-packages",)
 def _import_nftables():
     try:
         import nftables
+
         return nftables
     except ImportError:
         pass
@@ -97,7 +98,8 @@ def _import_nftables():
         init = os.path.join(d, "nftables", "__init__.py")
         if os.path.exists(init):
             spec = importlib.util.spec_from_file_location(
-                "nftables", init, submodule_search_locations=[os.path.dirname(init)])
+                "nftables", init, submodule_search_locations=[os.path.dirname(init)]
+            )
             mod = importlib.util.module_from_spec(spec)
             sys.modules["nftables"] = mod
             try:
@@ -132,8 +134,9 @@ def run(commands: list[dict], what: str) -> list[dict]:
         rc, out, err = ctx.json_cmd(doc)
     else:
         try:
-            p = subprocess.run(["nft", "-j", "-f", "-"], input=json.dumps(doc), text=True,
-                               capture_output=True, timeout=30)
+            p = subprocess.run(
+                ["nft", "-j", "-f", "-"], input=json.dumps(doc), text=True, capture_output=True, timeout=30
+            )
         except OSError as e:
             raise NftError(f"nft {what}: cannot run nft: {e.strerror}") from None
         rc, err = p.returncode, p.stderr
@@ -156,6 +159,7 @@ def _locked():
 
 # --- expressions --------------------------------------------------------------------
 
+
 def _match(left: dict, right, op: str = "==") -> dict:
     return {"match": {"op": op, "left": left, "right": right}}
 
@@ -166,8 +170,7 @@ def _payload(proto: str, field: str) -> dict:
 
 def _prefixes(cidrs: list[str]) -> dict:
     nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
-    return {"set": [{"prefix": {"addr": str(n.network_address), "len": n.prefixlen}}
-                    for n in nets]}
+    return {"set": [{"prefix": {"addr": str(n.network_address), "len": n.prefixlen}} for n in nets]}
 
 
 def _rule(table: str, chain: str, expr: list, comment: str) -> dict:
@@ -184,26 +187,34 @@ def _skeleton(table: str, chains: list[str]) -> list[dict]:
 
 # --- what the plugins ask for ----------------------------------------------------------
 
+
 def add_masquerade(table: str, who: str, pod_ip: str, subnet: str) -> None:
     """ipMasq: `ip saddr POD ip daddr != { SUBNET, 224.0.0.0/4 } masquerade`,
     as the reference bridge plugin does: traffic to other pods and to
     multicast keeps the pod's address, the rest leaves with the host's."""
-    expr = [_match(_payload("ip", "saddr"), pod_ip),
-            _match(_payload("ip", "daddr"), _prefixes([subnet, "224.0.0.0/4"]), "!="),
-            {"masquerade": None}]
+    expr = [
+        _match(_payload("ip", "saddr"), pod_ip),
+        _match(_payload("ip", "daddr"), _prefixes([subnet, "224.0.0.0/4"]), "!="),
+        {"masquerade": None},
+    ]
     with _locked():
-        run(_skeleton(table, ["postrouting"]) +
-            [{"add": {"rule": _rule(table, "postrouting", expr, f"{MASQ} {who}")}}],
-            f"add masquerade for {pod_ip} to table {FAMILY} {table}")
+        run(
+            _skeleton(table, ["postrouting"])
+            + [{"add": {"rule": _rule(table, "postrouting", expr, f"{MASQ} {who}")}}],
+            f"add masquerade for {pod_ip} to table {FAMILY} {table}",
+        )
 
 
-def add_port_mappings(table: str, who: str, pod_ip: str, subnet: str, mappings: list[dict],
-                      snat: bool = True) -> None:
+def add_port_mappings(
+    table: str, who: str, pod_ip: str, subnet: str, mappings: list[dict], snat: bool = True
+) -> None:
     """hostPort DNAT rules for one pod (mappings already validated:
     hostPort, containerPort, protocol, hostIP)."""
     cmds = _skeleton(table, ["hostports", "prerouting", "output", "postrouting"])
-    jump = [_match({"fib": {"result": "type", "flags": ["daddr"]}}, "local"),
-            {"jump": {"target": "hostports"}}]
+    jump = [
+        _match({"fib": {"result": "type", "flags": ["daddr"]}}, "local"),
+        {"jump": {"target": "hostports"}},
+    ]
     for chain in ("prerouting", "output"):
         # Flush and refill in the same transaction: exactly one jump rule,
         # however many ADDs ran before.
@@ -216,8 +227,10 @@ def add_port_mappings(table: str, who: str, pod_ip: str, subnet: str, mappings: 
         host_ip = m.get("hostIP") or ""
         if host_ip and not ipaddress.ip_address(host_ip).is_unspecified:
             expr.append(_match(_payload("ip", "daddr"), host_ip))
-        expr += [_match(_payload(proto, "dport"), m["hostPort"]),
-                 {"dnat": {"addr": pod_ip, "port": m["containerPort"]}}]
+        expr += [
+            _match(_payload(proto, "dport"), m["hostPort"]),
+            {"dnat": {"addr": pod_ip, "port": m["containerPort"]}},
+        ]
         # A mapping bound to one host address goes first, so it wins
         # over a wildcard mapping of the same port.
         verb = "insert" if len(expr) == 3 else "add"
@@ -228,11 +241,13 @@ def add_port_mappings(table: str, who: str, pod_ip: str, subnet: str, mappings: 
             # the same bridge, the target itself included (hairpin), whose
             # replies would otherwise go straight back over the bridge with
             # the wrong source address.
-            masq = [_match(_payload("ip", "daddr"), pod_ip),
-                    _match(_payload(proto, "dport"), m["containerPort"]),
-                    _match({"ct": {"key": "status"}}, "dnat", "in"),
-                    _match(_payload("ip", "saddr"), _prefixes(["127.0.0.0/8", subnet])),
-                    {"masquerade": None}]
+            masq = [
+                _match(_payload("ip", "daddr"), pod_ip),
+                _match(_payload(proto, "dport"), m["containerPort"]),
+                _match({"ct": {"key": "status"}}, "dnat", "in"),
+                _match(_payload("ip", "saddr"), _prefixes(["127.0.0.0/8", subnet])),
+                {"masquerade": None},
+            ]
             cmds.append({"add": {"rule": _rule(table, "postrouting", masq, comment)}})
     with _locked():
         _refuse_taken_ports(table, who, mappings)
@@ -264,17 +279,26 @@ def _refuse_taken_ports(table: str, who: str, mappings: list[dict]) -> None:
         if want_ip and ipaddress.ip_address(want_ip).is_unspecified:
             want_ip = ""
         for (proto, port, host_ip), other in taken.items():
-            if proto == m["protocol"] and port == m["hostPort"] and other != who and \
-                    (not host_ip or not want_ip or host_ip == want_ip):
-                raise PortInUse(f"hostPort {port}/{proto}{' on ' + host_ip if host_ip else ''} "
-                                f"is already mapped for {other}")
+            if (
+                proto == m["protocol"]
+                and port == m["hostPort"]
+                and other != who
+                and (not host_ip or not want_ip or host_ip == want_ip)
+            ):
+                raise PortInUse(
+                    f"hostPort {port}/{proto}{' on ' + host_ip if host_ip else ''} "
+                    f"is already mapped for {other}"
+                )
 
 
 def list_rules(table: str, chain: str | None = None) -> list[dict]:
     """The rules (chain, handle, comment, expr) of the table, or of one of
     its chains; [] if there is no such table or chain."""
-    what = {"table": {"family": FAMILY, "name": table}} if chain is None else \
-        {"chain": {"family": FAMILY, "table": table, "name": chain}}
+    what = (
+        {"table": {"family": FAMILY, "name": table}}
+        if chain is None
+        else {"chain": {"family": FAMILY, "table": table, "name": chain}}
+    )
     try:
         out = run([{"list": what}], f"list {FAMILY} {table} {chain or ''}")
     except NftError as e:
@@ -301,17 +325,21 @@ def remove(table: str, kind: str, keep=None, who: str | None = None) -> int:
         for r in rules:
             c = r.get("comment") or ""
             k, _, w = c.partition(" ")
-            if k == kind and ((who is not None and w == who) or
-                              (keep is not None and w not in keep)):
+            if k == kind and ((who is not None and w == who) or (keep is not None and w not in keep)):
                 doomed.append(r)
             elif k in (MASQ, HOSTPORT):
                 left += 1
         if left == 0:
             cmds = [{"delete": {"table": {"family": FAMILY, "name": table}}}]
         else:
-            cmds = [{"delete": {"rule": {"family": FAMILY, "table": table,
-                                         "chain": r["chain"], "handle": r["handle"]}}}
-                    for r in doomed]
+            cmds = [
+                {
+                    "delete": {
+                        "rule": {"family": FAMILY, "table": table, "chain": r["chain"], "handle": r["handle"]}
+                    }
+                }
+                for r in doomed
+            ]
         if cmds and (doomed or left == 0):
             run(cmds, f"delete {kind} rules from table {FAMILY} {table}")
         return len(doomed)
@@ -321,8 +349,7 @@ def delete_table(table: str) -> bool:
     """Drop the whole table (tests, uninstall); False if it did not exist."""
     with _locked():
         try:
-            run([{"delete": {"table": {"family": FAMILY, "name": table}}}],
-                f"delete table {FAMILY} {table}")
+            run([{"delete": {"table": {"family": FAMILY, "name": table}}}], f"delete table {FAMILY} {table}")
             return True
         except NftError as e:
             if "No such file or directory" in str(e):
@@ -338,6 +365,19 @@ def table_exists(table: str) -> bool:
         return False
 
 
-__all__ = ["table_name", "owner", "run", "add_masquerade", "add_port_mappings", "list_rules",
-           "rules_of", "remove", "delete_table", "table_exists", "NftError", "PortInUse", "MASQ",
-           "HOSTPORT"]
+__all__ = [
+    "table_name",
+    "owner",
+    "run",
+    "add_masquerade",
+    "add_port_mappings",
+    "list_rules",
+    "rules_of",
+    "remove",
+    "delete_table",
+    "table_exists",
+    "NftError",
+    "PortInUse",
+    "MASQ",
+    "HOSTPORT",
+]

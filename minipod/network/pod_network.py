@@ -43,10 +43,19 @@ def default_conflist(bridge: str, subnet: str, data_dir: str) -> dict:
         "cniVersion": "1.0.0",
         "name": "minipod" if bridge == DEFAULT_BRIDGE else f"minipod-{bridge}",
         "plugins": [
-            {"type": "minipod-bridge", "bridge": bridge, "isGateway": True, "ipMasq": True,
-             "hairpinMode": True,
-             "ipam": {"type": "minipod-ipam", "ranges": [[{"subnet": subnet}]],
-                      "routes": [{"dst": "0.0.0.0/0"}], "dataDir": data_dir}},
+            {
+                "type": "minipod-bridge",
+                "bridge": bridge,
+                "isGateway": True,
+                "ipMasq": True,
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "minipod-ipam",
+                    "ranges": [[{"subnet": subnet}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "dataDir": data_dir,
+                },
+            },
             {"type": "minipod-portmap", "capabilities": {"portMappings": True}},
         ],
     }
@@ -55,11 +64,13 @@ def default_conflist(bridge: str, subnet: str, data_dir: str) -> dict:
 def ensure_conflist(inst, bridge: str | None, subnet: str | None) -> dict:
     """The instance's network config list, written on first start."""
     from minipod.network.cni import load_conflist
+
     path = os.path.join(inst.etc, "net.d", CONFLIST_NAME)
     if not os.path.exists(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        conf = default_conflist(bridge or DEFAULT_BRIDGE, subnet or DEFAULT_SUBNET,
-                                os.path.join(inst.lib, "networks"))
+        conf = default_conflist(
+            bridge or DEFAULT_BRIDGE, subnet or DEFAULT_SUBNET, os.path.join(inst.lib, "networks")
+        )
         with open(path + ".tmp", "w") as f:
             json.dump(conf, f, indent=2)
         os.rename(path + ".tmp", path)
@@ -74,6 +85,7 @@ def bridge_of(conflist: dict) -> str | None:
 
 
 # --- 1. the pinned netns ----------------------------------------------------------
+
 
 def pin_netns(init_pid: int, path: str) -> None:
     if os.path.ismount(path):
@@ -92,13 +104,19 @@ def unpin_netns(path: str) -> None:
 
 # --- 2. the chain -------------------------------------------------------------------
 
+
 def cni_env(pod: dict, netns: str) -> dict:
     meta = pod["metadata"]
     uid = meta["uid"]
-    return {"CNI_CONTAINERID": uid, "CNI_NETNS": netns, "CNI_IFNAME": "eth0", "CNI_PATH": CNI_PATH,
-            "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE={meta['namespace']};"
-                        f"K8S_POD_NAME={meta['name']};K8S_POD_INFRA_CONTAINER_ID={uid};"
-                        f"K8S_POD_UID={uid}"}
+    return {
+        "CNI_CONTAINERID": uid,
+        "CNI_NETNS": netns,
+        "CNI_IFNAME": "eth0",
+        "CNI_PATH": CNI_PATH,
+        "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE={meta['namespace']};"
+        f"K8S_POD_NAME={meta['name']};K8S_POD_INFRA_CONTAINER_ID={uid};"
+        f"K8S_POD_UID={uid}",
+    }
 
 
 def runtime_config(pod: dict) -> dict:
@@ -107,8 +125,11 @@ def runtime_config(pod: dict) -> dict:
     for c in pod["spec"]["containers"] + (pod["spec"].get("initContainers") or []):
         for p in c.get("ports") or []:
             if p.get("hostPort"):
-                m = {"hostPort": p["hostPort"], "containerPort": p["containerPort"],
-                     "protocol": p.get("protocol", "TCP").lower()}
+                m = {
+                    "hostPort": p["hostPort"],
+                    "containerPort": p["containerPort"],
+                    "protocol": p.get("protocol", "TCP").lower(),
+                }
                 if p.get("hostIP"):
                     m["hostIP"] = p["hostIP"]
                 mappings.append(m)
@@ -117,6 +138,7 @@ def runtime_config(pod: dict) -> dict:
 
 async def setup_pod_network(conflist: dict, pod: dict, init_pid: int, netns: str) -> dict:
     from minipod.network.cni import add_list_async
+
     pin_netns(init_pid, netns)
     return await add_list_async(conflist, cni_env(pod, netns), runtime_config(pod))
 
@@ -125,6 +147,7 @@ async def teardown_pod_network(conflist: dict, pod: dict, netns: str, result: di
     """DEL (the netns may be gone already: CNI_NETNS is then empty, which the
     spec allows), then remove the pin."""
     from minipod.network.cni import del_list_async
+
     try:
         env = cni_env(pod, netns if os.path.ismount(netns) else "")
         await del_list_async(conflist, env, result, runtime_config(pod))
@@ -139,6 +162,7 @@ async def teardown_bridge(conflist: dict) -> None:
     if not name:
         return
     from minipod.network import netlink
+
     async with netlink.rtnl() as ipr:
         await netlink.teardown_link(ipr, name)
 

@@ -14,11 +14,13 @@ single host). /etc/resolv.conf is the host's, or built from `dnsConfig`
 
 import os
 
-HOSTS_HEADER = ("# Kubernetes-managed hosts file (minipod).\n"
-                "127.0.0.1\tlocalhost\n"
-                "::1\tlocalhost ip6-localhost ip6-loopback\n"
-                "fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\n"
-                "fe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+HOSTS_HEADER = (
+    "# Kubernetes-managed hosts file (minipod).\n"
+    "127.0.0.1\tlocalhost\n"
+    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+    "fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\n"
+    "fe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
+)
 
 
 def hostname_of(pod: dict) -> str:

@@ -30,11 +30,15 @@ class EventRecorder:
         self._watchers: set[asyncio.Queue] = set()
         self._flush_handle = None
 
-    def record(self, pod: dict, etype: str, reason: str, message: str,
-               container: str | None = None) -> None:
+    def record(self, pod: dict, etype: str, reason: str, message: str, container: str | None = None) -> None:
         meta = pod["metadata"]
-        obj = {"kind": "Pod", "namespace": meta["namespace"], "name": meta["name"],
-               "uid": meta["uid"], "apiVersion": "v1"}
+        obj = {
+            "kind": "Pod",
+            "namespace": meta["namespace"],
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "apiVersion": "v1",
+        }
         if container:
             obj["fieldPath"] = f"spec.containers{{{container}}}"
         now = now_rfc3339()
@@ -44,12 +48,23 @@ class EventRecorder:
                 ev["lastTimestamp"] = now
                 self._changed(ev)
                 return
-        ev = {"kind": "Event", "apiVersion": "v1",
-              "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
-                           "namespace": meta["namespace"], "creationTimestamp": now},
-              "involvedObject": obj, "type": etype, "reason": reason, "message": message,
-              "source": {"component": "minipod"}, "firstTimestamp": now,
-              "lastTimestamp": now, "count": 1}
+        ev = {
+            "kind": "Event",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
+                "namespace": meta["namespace"],
+                "creationTimestamp": now,
+            },
+            "involvedObject": obj,
+            "type": etype,
+            "reason": reason,
+            "message": message,
+            "source": {"component": "minipod"},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
         self.events.append(ev)
         del self.events[:-MAX_EVENTS]
         self._changed(ev)
@@ -74,10 +89,13 @@ class EventRecorder:
             write_json_atomic(self.path, self.events)
 
     def for_pod(self, namespace: str, name: str, uid: str | None = None) -> list[dict]:
-        return [e for e in self.events
-                if e["involvedObject"]["namespace"] == namespace
-                and e["involvedObject"]["name"] == name
-                and (uid is None or e["involvedObject"]["uid"] == uid)]
+        return [
+            e
+            for e in self.events
+            if e["involvedObject"]["namespace"] == namespace
+            and e["involvedObject"]["name"] == name
+            and (uid is None or e["involvedObject"]["uid"] == uid)
+        ]
 
     def watch(self) -> asyncio.Queue:
         q: asyncio.Queue = asyncio.Queue()

@@ -44,10 +44,19 @@ def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
             elif line.startswith("Gid:"):
                 gid = int(line.split()[1])
     sec = containers.security(worker.record, worker.spec_of(c))
-    return {"join": {t: f"/proc/{pid}/ns/{t}" for t in ("net", "ipc", "uts", "pid", "mnt")},
-            "pid": pid, "argv": argv, "env": env, "cwd": os.readlink(f"/proc/{pid}/cwd"),
-            "user": "", "run_as_user": uid, "run_as_group": gid, "caps": sec["caps"],
-            "no_new_privs": sec["no_new_privs"], "tty": tty}
+    return {
+        "join": {t: f"/proc/{pid}/ns/{t}" for t in ("net", "ipc", "uts", "pid", "mnt")},
+        "pid": pid,
+        "argv": argv,
+        "env": env,
+        "cwd": os.readlink(f"/proc/{pid}/cwd"),
+        "user": "",
+        "run_as_user": uid,
+        "run_as_group": gid,
+        "caps": sec["caps"],
+        "no_new_privs": sec["no_new_privs"],
+        "tty": tty,
+    }
 
 
 async def wait_exit(pid: int) -> int:
@@ -125,8 +134,12 @@ async def run_http(netns: str | None, ip: str, c_spec: dict, h: dict, timeout: f
     path = h.get("path") or "/"
     path = path if path.startswith("/") else "/" + path
     url = f"{scheme}://{host}:{port}{path}"
-    headers = {"Host": f"{host}:{port}", "User-Agent": "kube-probe/minipod", "Accept": "*/*",
-               "Connection": "close"}
+    headers = {
+        "Host": f"{host}:{port}",
+        "User-Agent": "kube-probe/minipod",
+        "Accept": "*/*",
+        "Connection": "close",
+    }
     headers.update({x["name"]: x["value"] for x in h.get("httpHeaders") or []})
     if scheme == "https":
         return await _run_https(netns, url, host, port, headers, timeout)
@@ -159,12 +172,17 @@ async def run_http(netns: str | None, ip: str, c_spec: dict, h: dict, timeout: f
 
 async def _run_https(netns, url, host, port, headers, timeout) -> tuple[bool, str]:
     import aiohttp
-    connector = aiohttp.TCPConnector(force_close=True, ssl=False, socket_factory=(
-        lambda _addr: namespaces.socket_in_netns(netns) if netns else socket.socket()))
+
+    connector = aiohttp.TCPConnector(
+        force_close=True,
+        ssl=False,
+        socket_factory=(lambda _addr: namespaces.socket_in_netns(netns) if netns else socket.socket()),
+    )
     try:
         async with aiohttp.ClientSession(connector=connector) as session:
-            async with session.get(url, headers=headers, allow_redirects=False,
-                                   timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            async with session.get(
+                url, headers=headers, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as resp:
                 if 200 <= resp.status < 400:
                     return True, ""
                 return False, f"HTTP probe failed with statuscode: {resp.status}"

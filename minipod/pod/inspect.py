@@ -43,9 +43,15 @@ def _mounts(pid: int) -> list[dict]:
             for line in f:
                 fields = line.split()
                 sep = fields.index("-")
-                out.append({"mountPoint": fields[4], "type": fields[sep + 1],
-                            "source": fields[sep + 2], "options": fields[5],
-                            "superOptions": fields[sep + 3] if len(fields) > sep + 3 else ""})
+                out.append(
+                    {
+                        "mountPoint": fields[4],
+                        "type": fields[sep + 1],
+                        "source": fields[sep + 2],
+                        "options": fields[5],
+                        "superOptions": fields[sep + 3] if len(fields) > sep + 3 else "",
+                    }
+                )
     except (OSError, ValueError):
         pass
     return out
@@ -67,25 +73,38 @@ def process_view(pid: int | None, started: int | None) -> dict:
     if not namespaces.alive(pid, started):
         return {"pid": pid, "alive": False}
     status = _proc_status(pid)
-    return {"pid": pid, "alive": True, "nsPid": status.get("NSpid", "").split()[-1:] or None,
-            "command": _cmdline(pid), "namespaces": namespaces.ns_inodes(pid),
-            "capabilities": {k: status.get(k) for k in ("CapBnd", "CapEff", "CapPrm")},
-            "cgroups": _cgroups(pid)}
+    return {
+        "pid": pid,
+        "alive": True,
+        "nsPid": status.get("NSpid", "").split()[-1:] or None,
+        "command": _cmdline(pid),
+        "namespaces": namespaces.ns_inodes(pid),
+        "capabilities": {k: status.get(k) for k in ("CapBnd", "CapEff", "CapPrm")},
+        "cgroups": _cgroups(pid),
+    }
 
 
 def inspect_pod(record: dict, dirs: dict) -> dict:
     meta, rt = record["metadata"], record["runtime"]
     init = rt.get("init", {})
-    pod = {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
-           "podInit": process_view(init.get("pid"), init.get("start")),
-           "runDir": dirs["run"], "shm": dirs["shm"], "podIP": rt.get("podIP"),
-           "hostNamespaces": {"network": bool(record["spec"].get("hostNetwork")),
-                              "pid": bool(record["spec"].get("hostPID")),
-                              "ipc": bool(record["spec"].get("hostIPC"))},
-           "shareProcessNamespace": record["spec"].get("shareProcessNamespace", True) is not False,
-           # The daemon runs in the host's namespaces: the reference to compare with.
-           "hostNamespaceInodes": namespaces.ns_inodes(os.getpid()),
-           "containers": []}
+    pod = {
+        "name": meta["name"],
+        "namespace": meta["namespace"],
+        "uid": meta["uid"],
+        "podInit": process_view(init.get("pid"), init.get("start")),
+        "runDir": dirs["run"],
+        "shm": dirs["shm"],
+        "podIP": rt.get("podIP"),
+        "hostNamespaces": {
+            "network": bool(record["spec"].get("hostNetwork")),
+            "pid": bool(record["spec"].get("hostPID")),
+            "ipc": bool(record["spec"].get("hostIPC")),
+        },
+        "shareProcessNamespace": record["spec"].get("shareProcessNamespace", True) is not False,
+        # The daemon runs in the host's namespaces: the reference to compare with.
+        "hostNamespaceInodes": namespaces.ns_inodes(os.getpid()),
+        "containers": [],
+    }
     if pod["podInit"].get("nsPid"):
         pod["podInit"]["nsPid"] = pod["podInit"]["nsPid"][0]
     if pod["podInit"].get("alive"):
@@ -96,15 +115,24 @@ def inspect_pod(record: dict, dirs: dict) -> dict:
     if net:
         pod["network"] = network_view(net)
     for c in rt["initContainers"] + rt["containers"]:
-        view = {"name": c["name"], "init": c["init"], "state": c["state"],
-                "containerID": c.get("id"), "restartCount": c.get("restartCount", 0),
-                "startedAt": c.get("startedEpoch"), "finishedAt": c.get("finishedEpoch"),
-                "logPath": c.get("logPath"), "exitFile": c.get("exitFile")}
+        view = {
+            "name": c["name"],
+            "init": c["init"],
+            "state": c["state"],
+            "containerID": c.get("id"),
+            "restartCount": c.get("restartCount", 0),
+            "startedAt": c.get("startedEpoch"),
+            "finishedAt": c.get("finishedEpoch"),
+            "logPath": c.get("logPath"),
+            "exitFile": c.get("exitFile"),
+        }
         if c.get("id"):
             cdir = os.path.join(dirs["containers"], c["id"])
-            view["rootfs"] = {"mountPoint": os.path.join(cdir, "rootfs"),
-                              "upperdir": os.path.join(cdir, "upper"),
-                              "workdir": os.path.join(cdir, "work")}
+            view["rootfs"] = {
+                "mountPoint": os.path.join(cdir, "rootfs"),
+                "upperdir": os.path.join(cdir, "upper"),
+                "workdir": os.path.join(cdir, "work"),
+            }
         if c["state"] == "running":
             proc = process_view(c.get("pid"), c.get("pidStart"))
             if proc.get("nsPid"):
@@ -123,16 +151,23 @@ def inspect_pod(record: dict, dirs: dict) -> dict:
 def network_view(net: dict) -> dict:
     """The pod's side of the network: pinned netns, veth pair, bridge, lease."""
     from minipod.network import pod_network as network
+
     result = net.get("result") or {}
     ends = network.interfaces(result)
-    view = {"state": net.get("state"), "netns": net.get("netns"), "setupSeconds": net.get("setupSeconds"),
-            "netnsInode": os.stat(net["netns"]).st_ino if os.path.ismount(net.get("netns", "")) else None,
-            "bridge": network.bridge_of(net.get("conflist") or {"plugins": []}),
-            "vethHost": (ends.get("host") or {}).get("name"),
-            "vethPod": (ends.get("pod") or {}).get("name"),
-            "ips": [ip["address"] for ip in result.get("ips", [])],
-            "gateway": next((ip.get("gateway") for ip in result.get("ips", []) if ip.get("gateway")), None)}
-    ipam = next((p.get("ipam") for p in (net.get("conflist") or {}).get("plugins", []) if p.get("ipam")), None)
+    view = {
+        "state": net.get("state"),
+        "netns": net.get("netns"),
+        "setupSeconds": net.get("setupSeconds"),
+        "netnsInode": os.stat(net["netns"]).st_ino if os.path.ismount(net.get("netns", "")) else None,
+        "bridge": network.bridge_of(net.get("conflist") or {"plugins": []}),
+        "vethHost": (ends.get("host") or {}).get("name"),
+        "vethPod": (ends.get("pod") or {}).get("name"),
+        "ips": [ip["address"] for ip in result.get("ips", [])],
+        "gateway": next((ip.get("gateway") for ip in result.get("ips", []) if ip.get("gateway")), None),
+    }
+    ipam = next(
+        (p.get("ipam") for p in (net.get("conflist") or {}).get("plugins", []) if p.get("ipam")), None
+    )
     ip = network.pod_ip(result)
     if ipam and ip:
         data_dir = ipam.get("dataDir", "/var/lib/cni/networks")

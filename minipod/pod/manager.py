@@ -48,8 +48,15 @@ class ImagePullError(MinipodError):
 
 
 class PodManager:
-    def __init__(self, inst, images, backoff_base: float = 10.0, log=print,
-                 bridge: str | None = None, subnet: str | None = None):
+    def __init__(
+        self,
+        inst,
+        images,
+        backoff_base: float = 10.0,
+        log=print,
+        bridge: str | None = None,
+        subnet: str | None = None,
+    ):
         self.inst = inst
         self.conflist = network.ensure_conflist(inst, bridge, subnet)
         self.secrets = secrets_mod.SecretStore(os.path.join(inst.lib, "secrets"))
@@ -71,11 +78,15 @@ class PodManager:
         meta = record["metadata"]
         uid = meta["uid"]
         run = os.path.join(self.inst.pods_run, uid)
-        return {"run": run, "shm": os.path.join(run, "shm"), "init_root": os.path.join(run, "init-root"),
-                "memory_volumes": os.path.join(run, "volumes"),
-                "disk_volumes": os.path.join(self.inst.lib, "volumes", uid),
-                "logs": os.path.join(self.inst.lib, "logs", f"{meta['namespace']}_{meta['name']}_{uid}"),
-                "containers": self.inst.containers_dir}
+        return {
+            "run": run,
+            "shm": os.path.join(run, "shm"),
+            "init_root": os.path.join(run, "init-root"),
+            "memory_volumes": os.path.join(run, "volumes"),
+            "disk_volumes": os.path.join(self.inst.lib, "volumes", uid),
+            "logs": os.path.join(self.inst.lib, "logs", f"{meta['namespace']}_{meta['name']}_{uid}"),
+            "containers": self.inst.containers_dir,
+        }
 
     def remove_pod_files(self, record: dict) -> None:
         dirs = self.pod_dirs(record)
@@ -98,11 +109,11 @@ class PodManager:
         except ImageError as e:
             raise ImagePullError(f'Failed to apply default image tag "{ref}": {e}', "InvalidImageName")
         if policy == "Never" and image is None:
-            raise ImagePullError(f'Container image "{ref}" is not present with pull policy of Never',
-                                 "ErrImageNeverPull")
+            raise ImagePullError(
+                f'Container image "{ref}" is not present with pull policy of Never', "ErrImageNeverPull"
+            )
         if not should_pull(policy, image is not None):
-            worker.event("Normal", "Pulled", f'Container image "{ref}" already present on machine',
-                         c["name"])
+            worker.event("Normal", "Pulled", f'Container image "{ref}" already present on machine', c["name"])
             return image
         worker.event("Normal", "Pulling", f'Pulling image "{ref}"', c["name"])
         began = time.time()
@@ -112,10 +123,12 @@ class PodManager:
             raise ImagePullError(f'Failed to pull image "{ref}": {e}', e.reason) from None
         image = self.images.lookup(ref)
         if image is None:
-            raise ImagePullError(f'Failed to pull image "{ref}": not in the store after the pull',
-                                 "ErrImagePull")
-        worker.event("Normal", "Pulled", f'Successfully pulled image "{ref}" in '
-                                         f'{time.time() - began:.3f}s', c["name"])
+            raise ImagePullError(
+                f'Failed to pull image "{ref}": not in the store after the pull', "ErrImagePull"
+            )
+        worker.event(
+            "Normal", "Pulled", f'Successfully pulled image "{ref}" in {time.time() - began:.3f}s', c["name"]
+        )
         return image
 
     def pull_secrets(self, record: dict) -> list[dict]:
@@ -165,8 +178,14 @@ class PodManager:
             if c["state"] == "starting" and not c.get("monitorPid"):
                 c.update(state="waiting", reason="ContainerCreating")
             else:
-                worker.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
-                                  "message": "The container could not be located when the daemon restarted"})
+                worker.finish(
+                    c,
+                    {
+                        "exitCode": 137,
+                        "reason": "ContainerStatusUnknown",
+                        "message": "The container could not be located when the daemon restarted",
+                    },
+                )
 
     # --- API operations -----------------------------------------------------------
     def apply(self, text: str, namespace: str = "default") -> dict:
@@ -177,15 +196,23 @@ class PodManager:
         for pod in pods:
             old = self.workers.get(_key(pod))
             if old and not _same_spec(old.record, pod):
-                errors.append(f'pod "{pod["metadata"]["name"]}": Forbidden: pod updates may not '
-                              f'change fields other than metadata.labels and metadata.annotations')
+                errors.append(
+                    f'pod "{pod["metadata"]["name"]}": Forbidden: pod updates may not '
+                    f"change fields other than metadata.labels and metadata.annotations"
+                )
         if errors:
             raise ManifestError(errors, hint="delete the pod first: minipod delete pod NAME")
         results = []
         for secret in secrets:  # first: the pods may need them to pull
             meta = secret["metadata"]
-            results.append({"kind": "Secret", "name": meta["name"], "namespace": meta["namespace"],
-                            "action": self.secrets.put(secret)})
+            results.append(
+                {
+                    "kind": "Secret",
+                    "name": meta["name"],
+                    "namespace": meta["namespace"],
+                    "action": self.secrets.put(secret),
+                }
+            )
         for pod in pods:
             old = self.workers.get(_key(pod))
             if old is None:
@@ -200,8 +227,13 @@ class PodManager:
                     meta.pop(k, None)
             if changed:
                 old.save()
-            results.append({"kind": "Pod", "pod": self.view(old.record),
-                            "action": "configured" if changed else "unchanged"})
+            results.append(
+                {
+                    "kind": "Pod",
+                    "pod": self.view(old.record),
+                    "action": "configured" if changed else "unchanged",
+                }
+            )
         return {"items": results, "warnings": warnings}
 
     def create(self, pod: dict) -> dict:
@@ -214,19 +246,35 @@ class PodManager:
         meta.pop("generateName", None) if meta.get("name") else None
 
         def ctr(c: dict, init: bool) -> dict:
-            return {"name": c["name"], "init": init, "state": "waiting",
-                    "sidecar": init and c.get("restartPolicy") == "Always",
-                    "reason": "PodInitializing" if (not init and spec.get("initContainers")) else "ContainerCreating",
-                    "restartCount": 0, "image": c["image"]}
-        record = dict(pod, runtime={
-            "init": {}, "hostIP": self.host_ip,
-            "initContainers": [ctr(c, True) for c in spec.get("initContainers") or []],
-            "containers": [ctr(c, False) for c in spec["containers"]]})
+            return {
+                "name": c["name"],
+                "init": init,
+                "state": "waiting",
+                "sidecar": init and c.get("restartPolicy") == "Always",
+                "reason": "PodInitializing"
+                if (not init and spec.get("initContainers"))
+                else "ContainerCreating",
+                "restartCount": 0,
+                "image": c["image"],
+            }
+
+        record = dict(
+            pod,
+            runtime={
+                "init": {},
+                "hostIP": self.host_ip,
+                "initContainers": [ctr(c, True) for c in spec.get("initContainers") or []],
+                "containers": [ctr(c, False) for c in spec["containers"]],
+            },
+        )
         worker = lifecycle.PodWorker(self, record)
         worker.save()
         self.workers[_key(record)] = worker
-        worker.event("Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} "
-                                             f"to {os.uname().nodename}")
+        worker.event(
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {meta['namespace']}/{meta['name']} to {os.uname().nodename}",
+        )
         worker.start()
         return self.view(record)
 
@@ -250,8 +298,11 @@ class PodManager:
                     continue
                 pod = self.view(w.record)
                 outcome = list(podstatus.run_outcome(pod))
-                settling = (outcome[0] == "ready" and pod["status"]["phase"] == "Running"
-                            and w.record["spec"]["restartPolicy"] != "Always")
+                settling = (
+                    outcome[0] == "ready"
+                    and pod["status"]["phase"] == "Running"
+                    and w.record["spec"]["restartPolicy"] != "Always"
+                )
                 if settling and now - running_since.setdefault(key, now) < RUN_SETTLE:
                     outcome = ["pending", ""]
                 outcomes[key[1]] = outcome
@@ -260,8 +311,10 @@ class PodManager:
             if not waits or now >= deadline:
                 break
             # Wake on any change, or when the next settling pod is due.
-            wake_at = min([deadline] + [since + RUN_SETTLE for since in running_since.values()
-                                        if since + RUN_SETTLE > now])
+            wake_at = min(
+                [deadline]
+                + [since + RUN_SETTLE for since in running_since.values() if since + RUN_SETTLE > now]
+            )
             tasks = [asyncio.ensure_future(ev.wait()) for ev in waits]
             await asyncio.wait(tasks, timeout=max(wake_at - now, 0.001), return_when=asyncio.FIRST_COMPLETED)
             for t in tasks:
@@ -292,12 +345,13 @@ class PodManager:
         pod["status"] = podstatus.pod_status(record)
         return json.loads(json.dumps(pod))
 
-    async def delete(self, namespace: str, name: str, grace: int | None = None,
-                     wait: bool = True) -> dict:
+    async def delete(self, namespace: str, name: str, grace: int | None = None, wait: bool = True) -> dict:
         w = self.worker(namespace, name)
         meta = w.record["metadata"]
         if grace is None:
-            grace = meta.get("deletionGracePeriodSeconds", w.record["spec"].get("terminationGracePeriodSeconds", 30))
+            grace = meta.get(
+                "deletionGracePeriodSeconds", w.record["spec"].get("terminationGracePeriodSeconds", 30)
+            )
         if not meta.get("deletionTimestamp") or grace < meta.get("deletionGracePeriodSeconds", grace + 1):
             # A shorter grace period overrides a longer one already in progress.
             meta["deletionTimestamp"] = now_rfc3339()
@@ -329,9 +383,14 @@ class PodManager:
 
     # --- /etc/hosts: how pods find each other by name ---------------------------
     def peers(self, me) -> list[tuple[str, str, str]]:
-        return [(w.rt["podIP"], *reversed(key)) for key, w in sorted(self.workers.items())
-                if w is not me and w.rt.get("podIP") and not w.record["spec"].get("hostNetwork")
-                and not w.record["metadata"].get("deletionTimestamp")]
+        return [
+            (w.rt["podIP"], *reversed(key))
+            for key, w in sorted(self.workers.items())
+            if w is not me
+            and w.rt.get("podIP")
+            and not w.record["spec"].get("hostNetwork")
+            and not w.record["metadata"].get("deletionTimestamp")
+        ]
 
     def hosts_changed(self) -> None:
         """Rewrite every pod's /etc/hosts soon (once for a burst of changes)."""
@@ -345,8 +404,9 @@ class PodManager:
             run = self.pod_dirs(w.record)["run"]
             if os.path.isdir(run) and not w.record["spec"].get("hostNetwork"):
                 try:
-                    podfiles.write_in_place(os.path.join(run, "hosts"),
-                                            podfiles.hosts_file(w.record, self.peers(w)))
+                    podfiles.write_in_place(
+                        os.path.join(run, "hosts"), podfiles.hosts_file(w.record, self.peers(w))
+                    )
                 except OSError:
                     pass  # the pod is being deleted
 
@@ -357,12 +417,15 @@ class PodManager:
         if previous and (n < 0 or not c.get("last")):
             raise NotFound(f'previous terminated container "{c["name"]}" in pod "{name}" not found')
         if not c.get("logPath"):
-            raise MinipodError(f'container "{c["name"]}" in pod "{name}" is waiting to start: '
-                               f'{c.get("reason", "ContainerCreating")}')
+            raise MinipodError(
+                f'container "{c["name"]}" in pod "{name}" is waiting to start: '
+                f"{c.get('reason', 'ContainerCreating')}"
+            )
         return os.path.join(os.path.dirname(c["logPath"]), f"{n}.log"), c
 
     def inspect(self, namespace: str, name: str) -> dict:
         from minipod.pod.inspect import inspect_pod
+
         w = self.worker(namespace, name)
         return inspect_pod(w.record, self.pod_dirs(w.record))
 
@@ -373,7 +436,7 @@ def pick_container(w: lifecycle.PodWorker, name: str | None) -> dict:
     for c in w.all_containers():
         if c["name"] == name:
             return c
-    raise NotFound(f'container {name} is not valid for pod {w.record["metadata"]["name"]}')
+    raise NotFound(f"container {name} is not valid for pod {w.record['metadata']['name']}")
 
 
 def _key(record: dict) -> tuple[str, str]:

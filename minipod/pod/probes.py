@@ -22,8 +22,13 @@ import asyncio
 
 from minipod.pod import handlers
 
-DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 1,
-            "successThreshold": 1, "failureThreshold": 3}
+DEFAULTS = {
+    "initialDelaySeconds": 0,
+    "periodSeconds": 10,
+    "timeoutSeconds": 1,
+    "successThreshold": 1,
+    "failureThreshold": 3,
+}
 KINDS = {"startupProbe": "Startup", "livenessProbe": "Liveness", "readinessProbe": "Readiness"}
 
 
@@ -73,8 +78,9 @@ class ContainerProbes:
                 return
             successes, failures = (successes + 1, 0) if ok else (0, failures + 1)
             if not ok:
-                self.worker.event("Warning", "Unhealthy", f"{KINDS[kind]} probe failed: {message}",
-                                  self.c["name"])
+                self.worker.event(
+                    "Warning", "Unhealthy", f"{KINDS[kind]} probe failed: {message}", self.c["name"]
+                )
             if kind == "readinessProbe":
                 self.set_ready(ok, successes, failures, s)
             elif kind == "startupProbe" and ok and successes >= s["successThreshold"]:
@@ -86,7 +92,8 @@ class ContainerProbes:
                 what = "startup" if kind == "startupProbe" else "liveness"
                 grace = probe.get("terminationGracePeriodSeconds")
                 self.worker.kill_in_background(
-                    self.c, f"Container {self.c['name']} failed {what} probe, will be restarted", grace)
+                    self.c, f"Container {self.c['name']} failed {what} probe, will be restarted", grace
+                )
                 return
             await asyncio.sleep(s["periodSeconds"])
 

@@ -7,9 +7,16 @@ lastState, restartCount, ready, started), the pod's phase
 `kubectl get pods` prints (kubectl's printPod).
 """
 
-TERMINAL_WAITING = {"ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
-                    "CrashLoopBackOff", "CreateContainerError", "RunContainerError",
-                    "CreateContainerConfigError"}
+TERMINAL_WAITING = {
+    "ErrImageNeverPull",
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CrashLoopBackOff",
+    "CreateContainerError",
+    "RunContainerError",
+    "CreateContainerConfigError",
+}
 
 
 def container_status(c: dict) -> dict:
@@ -26,21 +33,29 @@ def container_status(c: dict) -> dict:
     # Without a startup probe a running container has started; without a
     # readiness probe it is ready (the records say so, see probes.py).
     started = state == "running" and c.get("started", True)
-    out = {"name": c["name"], "state": st,
-           "lastState": {"terminated": c["last"]} if c.get("last") else {},
-           "ready": started and c.get("ready", True), "restartCount": c.get("restartCount", 0),
-           "image": c.get("image", ""), "imageID": c.get("imageID", ""),
-           "started": started}
+    out = {
+        "name": c["name"],
+        "state": st,
+        "lastState": {"terminated": c["last"]} if c.get("last") else {},
+        "ready": started and c.get("ready", True),
+        "restartCount": c.get("restartCount", 0),
+        "image": c.get("image", ""),
+        "imageID": c.get("imageID", ""),
+        "started": started,
+    }
     if c.get("id"):
         out["containerID"] = f"minipod://{c['id']}"
     return out
 
 
 def terminated_state(c: dict) -> dict:
-    t = {"exitCode": c.get("exitCode", 0), "reason": c.get("reason") or
-         ("Completed" if c.get("exitCode", 0) == 0 else "Error"),
-         "startedAt": c.get("startedAt"), "finishedAt": c.get("finishedAt"),
-         "containerID": f"minipod://{c['id']}" if c.get("id") else None}
+    t = {
+        "exitCode": c.get("exitCode", 0),
+        "reason": c.get("reason") or ("Completed" if c.get("exitCode", 0) == 0 else "Error"),
+        "startedAt": c.get("startedAt"),
+        "finishedAt": c.get("finishedAt"),
+        "containerID": f"minipod://{c['id']}" if c.get("id") else None,
+    }
     if c.get("signal"):
         t["signal"] = c["signal"]
     if c.get("message"):
@@ -54,8 +69,10 @@ def _succeeded(c: dict) -> bool:
 
 def initialized(record: dict) -> bool:
     """Every init container succeeded; every sidecar has started once."""
-    return all(c.get("everStarted") if c.get("sidecar") else _succeeded(c)
-               for c in record["runtime"]["initContainers"])
+    return all(
+        c.get("everStarted") if c.get("sidecar") else _succeeded(c)
+        for c in record["runtime"]["initContainers"]
+    )
 
 
 def _ready(c: dict) -> bool:
@@ -71,8 +88,12 @@ def phase(record: dict) -> str:
     if rt.get("phaseOverride"):
         return rt["phaseOverride"]
     for c in rt["initContainers"]:
-        if c.get("state") == "terminated" and c.get("exitCode") != 0 and policy == "Never" \
-                and not c.get("sidecar"):
+        if (
+            c.get("state") == "terminated"
+            and c.get("exitCode") != 0
+            and policy == "Never"
+            and not c.get("sidecar")
+        ):
             return "Failed"
     if not initialized(record):
         return "Pending"
@@ -107,16 +128,24 @@ def conditions(record: dict, ph: str) -> list[dict]:
     ready = all(_ready(c) for c in rt["containers"] + [c for c in rt["initContainers"] if c.get("sidecar")])
 
     def cond(ctype, ok, reason=None, since=None):
-        c = {"type": ctype, "status": "True" if ok else "False",
-             "lastProbeTime": None, "lastTransitionTime": since or created}
+        c = {
+            "type": ctype,
+            "status": "True" if ok else "False",
+            "lastProbeTime": None,
+            "lastTransitionTime": since or created,
+        }
         if reason and not ok:
             c["reason"] = reason
         return c
 
     not_ready = "PodCompleted" if ph in ("Succeeded", "Failed") else "ContainersNotReady"
     return [
-        cond("Initialized", init_done, "PodCompleted" if ph in ("Succeeded", "Failed")
-             else "ContainersNotInitialized", rt.get("initializedAt")),
+        cond(
+            "Initialized",
+            init_done,
+            "PodCompleted" if ph in ("Succeeded", "Failed") else "ContainersNotInitialized",
+            rt.get("initializedAt"),
+        ),
         cond("Ready", ready, not_ready, rt.get("readyAt")),
         cond("ContainersReady", ready, not_ready, rt.get("readyAt")),
         cond("PodScheduled", True),
@@ -126,11 +155,14 @@ def conditions(record: dict, ph: str) -> list[dict]:
 def pod_status(record: dict) -> dict:
     rt = record["runtime"]
     ph = phase(record)
-    status = {"phase": ph, "conditions": conditions(record, ph),
-              "hostIP": rt.get("hostIP", "127.0.0.1"),
-              "startTime": rt.get("startTime"),
-              "containerStatuses": [container_status(c) for c in rt["containers"]],
-              "qosClass": "BestEffort"}
+    status = {
+        "phase": ph,
+        "conditions": conditions(record, ph),
+        "hostIP": rt.get("hostIP", "127.0.0.1"),
+        "startTime": rt.get("startTime"),
+        "containerStatuses": [container_status(c) for c in rt["containers"]],
+        "qosClass": "BestEffort",
+    }
     if rt["initContainers"]:
         status["initContainerStatuses"] = [container_status(c) for c in rt["initContainers"]]
     if rt.get("podIP"):
@@ -146,8 +178,11 @@ def display_status(pod: dict) -> str:
     status = pod.get("status", {})
     reason = status.get("reason") or status.get("phase", "Unknown")
     inits = status.get("initContainerStatuses", [])
-    sidecars = {c["name"] for c in pod.get("spec", {}).get("initContainers") or []
-                if c.get("restartPolicy") == "Always"}
+    sidecars = {
+        c["name"]
+        for c in pod.get("spec", {}).get("initContainers") or []
+        if c.get("restartPolicy") == "Always"
+    }
     initializing = False
     for i, cs in enumerate(inits):
         st = cs["state"]
@@ -158,8 +193,10 @@ def display_status(pod: dict) -> str:
         initializing = True
         if "terminated" in st:
             t = st["terminated"]
-            reason = "Init:" + (t.get("reason") or (f"Signal:{t['signal']}" if t.get("signal")
-                                                     else f"ExitCode:{t['exitCode']}"))
+            reason = "Init:" + (
+                t.get("reason")
+                or (f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t['exitCode']}")
+            )
         elif "waiting" in st and st["waiting"].get("reason") not in (None, "PodInitializing"):
             reason = "Init:" + st["waiting"]["reason"]
         else:
@@ -173,8 +210,9 @@ def display_status(pod: dict) -> str:
                 reason = st["waiting"]["reason"]
             elif "terminated" in st:
                 t = st["terminated"]
-                reason = t.get("reason") or (f"Signal:{t['signal']}" if t.get("signal")
-                                             else f"ExitCode:{t['exitCode']}")
+                reason = t.get("reason") or (
+                    f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t['exitCode']}"
+                )
             elif "running" in st and cs.get("ready"):
                 has_running = True
         if reason == "Completed" and has_running:
@@ -186,11 +224,15 @@ def display_status(pod: dict) -> str:
 
 def ready_column(pod: dict) -> str:
     """Ready containers / containers, sidecars included (kubectl does too)."""
-    sidecars = {c["name"] for c in pod.get("spec", {}).get("initContainers") or []
-                if c.get("restartPolicy") == "Always"}
+    sidecars = {
+        c["name"]
+        for c in pod.get("spec", {}).get("initContainers") or []
+        if c.get("restartPolicy") == "Always"
+    }
     status = pod.get("status", {})
-    statuses = status.get("containerStatuses", []) + \
-        [c for c in status.get("initContainerStatuses", []) if c["name"] in sidecars]
+    statuses = status.get("containerStatuses", []) + [
+        c for c in status.get("initContainerStatuses", []) if c["name"] in sidecars
+    ]
     return f"{sum(1 for c in statuses if c.get('ready'))}/{len(statuses)}"
 
 
@@ -206,8 +248,9 @@ def run_outcome(pod: dict) -> tuple[str, str]:
     reason that will not clear by itself (CrashLoopBackOff, ErrImage...)."""
     status = pod.get("status", {})
     phase_ = status.get("phase")
-    statuses = [("init container", s) for s in status.get("initContainerStatuses", [])] + \
-               [("container", s) for s in status.get("containerStatuses", [])]
+    statuses = [("init container", s) for s in status.get("initContainerStatuses", [])] + [
+        ("container", s) for s in status.get("containerStatuses", [])
+    ]
     if phase_ == "Succeeded":
         return "ready", ""
     if phase_ == "Running" and all("running" in s["state"] for s in status.get("containerStatuses", [])):
@@ -226,7 +269,9 @@ def run_outcome(pod: dict) -> tuple[str, str]:
             t = s["state"].get("terminated")
             if t and t.get("exitCode", 0) != 0:
                 msg = f": {t['message']}" if t.get("message") else ""
-                return "failed", (f'{what} "{s["name"]}" terminated: {t.get("reason", "Error")} '
-                                  f'(exit code {t["exitCode"]}){msg}')
+                return "failed", (
+                    f'{what} "{s["name"]}" terminated: {t.get("reason", "Error")} '
+                    f"(exit code {t['exitCode']}){msg}"
+                )
         return "failed", status.get("message") or "pod failed"
     return "pending", ""

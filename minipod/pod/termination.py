@@ -65,8 +65,7 @@ async def stop_container(worker, c: dict, deadline: float, message: str) -> None
 
 async def terminate_pod(worker) -> None:
     meta = worker.record["metadata"]
-    deadline = worker.rt.setdefault("killDeadline",
-                                    time.time() + meta.get("deletionGracePeriodSeconds", 30))
+    deadline = worker.rt.setdefault("killDeadline", time.time() + meta.get("deletionGracePeriodSeconds", 30))
     why = "Stopping container {}"
     apps = [c for c in worker.rt["containers"] if is_alive(c)]
     await asyncio.gather(*(stop_container(worker, c, deadline, why.format(c["name"])) for c in apps))
@@ -76,8 +75,10 @@ async def terminate_pod(worker) -> None:
     init = worker.rt["init"]
     if namespaces.alive(init.get("pid"), init.get("start")):
         kill_quietly(init["pid"], signal.SIGKILL)
-    await wait_gone([init] + [{"pid": c.get("monitorPid"), "start": c.get("monitorStart")}
-                              for c in worker.all_containers()])
+    await wait_gone(
+        [init]
+        + [{"pid": c.get("monitorPid"), "start": c.get("monitorStart")} for c in worker.all_containers()]
+    )
 
 
 async def wait_gone(procs: list[dict], timeout: float = 10.0) -> None:

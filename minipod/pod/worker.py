@@ -111,7 +111,8 @@ class PodWorker:
         if grace is None:
             grace = self.record["spec"].get("terminationGracePeriodSeconds", 30)
         asyncio.get_running_loop().create_task(
-            termination.stop_container(self, c, time.time() + grace, message))
+            termination.stop_container(self, c, time.time() + grace, message)
+        )
 
     # --- the loop -------------------------------------------------------------
     async def run(self) -> None:
@@ -139,8 +140,7 @@ class PodWorker:
             return None
         if not namespaces.alive(self.rt["init"].get("pid"), self.rt["init"].get("start")):
             await self.ensure_sandbox()
-        if not self.record["spec"].get("hostNetwork") and \
-                self.rt.get("network", {}).get("state") != "ready":
+        if not self.record["spec"].get("hostNetwork") and self.rt.get("network", {}).get("state") != "ready":
             await self.ensure_network()
         timers: list[float] = []
         policy = self.record["spec"]["restartPolicy"]
@@ -183,17 +183,21 @@ class PodWorker:
         do not count for the pod's phase."""
         policy = self.record["spec"]["restartPolicy"]
         sidecars = [c for c in self.rt["initContainers"] if c.get("sidecar")]
-        done = podstatus.phase(self.record) in ("Succeeded", "Failed") or \
-            all(c["state"] == "terminated" and not should_restart(policy, c["exitCode"])
-                for c in self.rt["containers"])
+        done = podstatus.phase(self.record) in ("Succeeded", "Failed") or all(
+            c["state"] == "terminated" and not should_restart(policy, c["exitCode"])
+            for c in self.rt["containers"]
+        )
         if done:
             deadline = time.time() + self.record["spec"].get("terminationGracePeriodSeconds", 30)
             for c in reversed(sidecars):
                 c["noRestart"] = True
                 await termination.stop_container(self, c, deadline, f"Stopping container {c['name']}")
             return []
-        return [await self.maybe_start(c) for c in sidecars
-                if c["state"] not in ("running", "starting") and not c.get("noRestart")]
+        return [
+            await self.maybe_start(c)
+            for c in sidecars
+            if c["state"] not in ("running", "starting") and not c.get("noRestart")
+        ]
 
     # --- the sandbox ----------------------------------------------------------
     async def ensure_sandbox(self) -> None:
@@ -205,26 +209,49 @@ class PodWorker:
             self.event("Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
             for c in self.all_containers():
                 if c["state"] in ("running", "starting"):
-                    self.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
-                                    "message": "The container could not be located when the pod sandbox was lost"})
+                    self.finish(
+                        c,
+                        {
+                            "exitCode": 137,
+                            "reason": "ContainerStatusUnknown",
+                            "message": "The container could not be located when the pod sandbox was lost",
+                        },
+                    )
             await self.teardown_network()
-        for d in (dirs["run"], dirs["shm"], dirs["memory_volumes"], dirs["disk_volumes"], dirs["logs"],
-                  dirs["init_root"]):
+        for d in (
+            dirs["run"],
+            dirs["shm"],
+            dirs["memory_volumes"],
+            dirs["disk_volumes"],
+            dirs["logs"],
+            dirs["init_root"],
+        ):
             os.makedirs(d, exist_ok=True)
         volumes = spec.get("volumes") or []
-        memory = [os.path.join(dirs["memory_volumes"], v["name"]) for v in volumes
-                  if "emptyDir" in v and (v["emptyDir"] or {}).get("medium") == "Memory"]
+        memory = [
+            os.path.join(dirs["memory_volumes"], v["name"])
+            for v in volumes
+            if "emptyDir" in v and (v["emptyDir"] or {}).get("medium") == "Memory"
+        ]
         for v in volumes:
             if "emptyDir" in v:
                 os.makedirs(containers.volume_source(self.record, v["name"], dirs), exist_ok=True)
         if spec.get("hostNetwork"):
             self.rt["podIP"] = self.rt["hostIP"]
         podfiles.write_pod_files(self.record, dirs["run"], self.m.peers(self))
-        sandbox = await namespaces.create_sandbox({
-            "name": self.name, "uid": meta["uid"], "hostname": podfiles.hostname_of(self.record),
-            "host_network": spec.get("hostNetwork"),
-            "host_ipc": spec.get("hostIPC"), "host_pid": spec.get("hostPID"),
-            "shm_dir": dirs["shm"], "memory_volumes": memory, "init_root": dirs["init_root"]})
+        sandbox = await namespaces.create_sandbox(
+            {
+                "name": self.name,
+                "uid": meta["uid"],
+                "hostname": podfiles.hostname_of(self.record),
+                "host_network": spec.get("hostNetwork"),
+                "host_ipc": spec.get("hostIPC"),
+                "host_pid": spec.get("hostPID"),
+                "shm_dir": dirs["shm"],
+                "memory_volumes": memory,
+                "init_root": dirs["init_root"],
+            }
+        )
         pid = sandbox.pid
         self.rt["init"] = {"pid": pid, "start": namespaces.start_time(pid)}
         self.rt.setdefault("startTime", now_rfc3339())
@@ -240,23 +267,28 @@ class PodWorker:
         if net.get("state") in ("adding", "deleting"):
             await self.teardown_network()
         uid = self.record["metadata"]["uid"]
-        net.update(state="adding", netns=os.path.join(self.m.inst.run, "netns", uid),
-                   conflist=self.m.conflist)
+        net.update(
+            state="adding", netns=os.path.join(self.m.inst.run, "netns", uid), conflist=self.m.conflist
+        )
         net.pop("result", None)
         self.save()
         try:
             async with self.m.net_lock:
                 began = time.perf_counter()
-                result = await network.setup_pod_network(net["conflist"], self.record,
-                                                         self.rt["init"]["pid"], net["netns"])
+                result = await network.setup_pod_network(
+                    net["conflist"], self.record, self.rt["init"]["pid"], net["netns"]
+                )
             # What the network costs this pod (pin + every plugin's ADD):
             # `minipod inspect` shows it, bench/ reports its median.
             net["setupSeconds"] = round(time.perf_counter() - began, 6)
         except Exception as e:
             network.unpin_netns(net["netns"])
             net["state"] = "failed"
-            self.event("Warning", "FailedCreatePodSandBox",
-                       f"Failed to create pod sandbox: failed to set up the pod network: {e}")
+            self.event(
+                "Warning",
+                "FailedCreatePodSandBox",
+                f"Failed to create pod sandbox: failed to set up the pod network: {e}",
+            )
             self.save()
             raise
         net.update(state="ready", result=result)
@@ -272,8 +304,7 @@ class PodWorker:
         net["state"] = "deleting"
         self.save()
         try:
-            await network.teardown_pod_network(net["conflist"], self.record, net["netns"],
-                                               net.get("result"))
+            await network.teardown_pod_network(net["conflist"], self.record, net["netns"], net.get("result"))
         except Exception as e:  # noqa: BLE001 - report, and go on removing the pod
             self.event("Warning", "FailedKillPod", f"error tearing down the pod network: {e}")
         net["state"] = "deleted"
@@ -287,23 +318,32 @@ class PodWorker:
         if c.get("retryAt", 0) > now:
             if c.get("reason") == "ErrImagePull":
                 # As the kubelet: the failure first, then the wait for the retry.
-                c.update(reason="ImagePullBackOff",
-                         message=f'Back-off pulling image "{self.spec_of(c)["image"]}": {c.get("message")}')
-                self.event("Normal", "BackOff", f'Back-off pulling image "{self.spec_of(c)["image"]}"',
-                           c["name"])
+                c.update(
+                    reason="ImagePullBackOff",
+                    message=f'Back-off pulling image "{self.spec_of(c)["image"]}": {c.get("message")}',
+                )
+                self.event(
+                    "Normal", "BackOff", f'Back-off pulling image "{self.spec_of(c)["image"]}"', c["name"]
+                )
             return c["retryAt"] - now
         if c["state"] == "terminated":
             # The kubelet's doBackOff(): the first restart is immediate; after
             # that the container waits `backoff` seconds from its last exit.
             finished = c.get("finishedEpoch", now)
-            if c.get("backoff") and now - finished < c["backoff"] and \
-                    finished - c.get("backoffUpdated", 0) <= 2 * self.m.backoff_max:
+            if (
+                c.get("backoff")
+                and now - finished < c["backoff"]
+                and finished - c.get("backoffUpdated", 0) <= 2 * self.m.backoff_max
+            ):
                 c["retryAt"] = finished + c["backoff"]
                 c["last"] = podstatus.terminated_state(c)
-                c.update(state="waiting", reason="CrashLoopBackOff",
-                         message=f"back-off {c['backoff']:g}s restarting failed container="
-                                 f"{c['name']} pod={self.record['metadata']['name']}_"
-                                 f"{self.record['metadata']['namespace']}({self.record['metadata']['uid']})")
+                c.update(
+                    state="waiting",
+                    reason="CrashLoopBackOff",
+                    message=f"back-off {c['backoff']:g}s restarting failed container="
+                    f"{c['name']} pod={self.record['metadata']['name']}_"
+                    f"{self.record['metadata']['namespace']}({self.record['metadata']['uid']})",
+                )
                 self.event("Warning", "BackOff", "Back-off restarting failed container", c["name"])
                 return c["retryAt"] - now
             self.next_backoff(c, finished)
@@ -324,10 +364,16 @@ class PodWorker:
             image = await self.m.ensure_image(self, c, spec)
         except MinipodError as e:
             # Image pulls back off like restarts: base, doubling, capped.
-            delay = min(2 * c["pullBackoff"], self.m.backoff_max) if c.get("pullBackoff") \
-                else self.m.backoff_base
-            c.update(state="waiting", reason=getattr(e, "reason", "ErrImagePull"), message=str(e),
-                     retryAt=time.time() + delay, pullBackoff=delay)
+            delay = (
+                min(2 * c["pullBackoff"], self.m.backoff_max) if c.get("pullBackoff") else self.m.backoff_base
+            )
+            c.update(
+                state="waiting",
+                reason=getattr(e, "reason", "ErrImagePull"),
+                message=str(e),
+                retryAt=time.time() + delay,
+                pullBackoff=delay,
+            )
             self.event("Warning", "Failed", str(e), c["name"])
             # Look again soon: the status then turns to ImagePullBackOff for
             # the rest of the wait, as the kubelet shows it.
@@ -344,13 +390,29 @@ class PodWorker:
             # starts from the image again, as in Kubernetes.
             shutil.rmtree(os.path.join(dirs["containers"], c["id"]), ignore_errors=True)
         cid = uuid.uuid4().hex + uuid.uuid4().hex
-        c.update(id=cid, state="starting", image=image.ref, imageID=image_id(image),
-                 logPath=os.path.join(dirs["logs"], c["name"], f"{c.get('restartCount', 0)}.log"),
-                 exitFile=os.path.join(dirs["run"], "exits", f"{cid}.json"),
-                 terminationFile=os.path.join(dirs["run"], "termination", cid),
-                 stopSignal=(image.config or {}).get("StopSignal"), ready=False, started=False)
-        for k in ("reason", "message", "exitCode", "signal", "finishedAt", "retryAt", "pid",
-                  "stopping", "monitorPid"):
+        c.update(
+            id=cid,
+            state="starting",
+            image=image.ref,
+            imageID=image_id(image),
+            logPath=os.path.join(dirs["logs"], c["name"], f"{c.get('restartCount', 0)}.log"),
+            exitFile=os.path.join(dirs["run"], "exits", f"{cid}.json"),
+            terminationFile=os.path.join(dirs["run"], "termination", cid),
+            stopSignal=(image.config or {}).get("StopSignal"),
+            ready=False,
+            started=False,
+        )
+        for k in (
+            "reason",
+            "message",
+            "exitCode",
+            "signal",
+            "finishedAt",
+            "retryAt",
+            "pid",
+            "stopping",
+            "monitorPid",
+        ):
             c.pop(k, None)
         for path in (c["logPath"], c["exitFile"], c["terminationFile"]):
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -358,8 +420,12 @@ class PodWorker:
         try:
             plan = containers.build_plan(self.record, spec, image, c, dirs, self.m.shim)
         except (MinipodError, OSError) as e:
-            c.update(state="waiting", reason="CreateContainerConfigError", message=str(e),
-                     retryAt=time.time() + self.m.backoff_base)
+            c.update(
+                state="waiting",
+                reason="CreateContainerConfigError",
+                message=str(e),
+                retryAt=time.time() + self.m.backoff_base,
+            )
             self.event("Warning", "Failed", f"Error: {e}", c["name"])
             return self.m.backoff_base
         c["env"] = plan["env"]  # what `exec` and exec probes run with, as runc keeps it
@@ -385,8 +451,12 @@ class PodWorker:
             self.finish(c, {"exitCode": 128, "reason": "StartError", "message": result.message})
             self.wake.set()
             return None
-        c.update(state="waiting", reason=result.reason or process.CREATE_ERROR,
-                 message=result.message, retryAt=time.time() + self.m.backoff_base)
+        c.update(
+            state="waiting",
+            reason=result.reason or process.CREATE_ERROR,
+            message=result.message,
+            retryAt=time.time() + self.m.backoff_base,
+        )
         self.event("Warning", "Failed", f"Error: {result.message}", c["name"])
         return self.m.backoff_base
 
@@ -473,8 +543,14 @@ class PodWorker:
         for c in self.all_containers():
             if c.get("monitorPid") == pid and c["state"] in ("running", "starting"):
                 if not self.collect_exit(c):
-                    self.finish(c, {"exitCode": 137, "reason": "ContainerStatusUnknown",
-                                    "message": "the container's monitor exited without a status"})
+                    self.finish(
+                        c,
+                        {
+                            "exitCode": 137,
+                            "reason": "ContainerStatusUnknown",
+                            "message": "the container's monitor exited without a status",
+                        },
+                    )
         self.exits.set()
         self.exits = asyncio.Event()
         self.wake.set()
@@ -527,6 +603,7 @@ def _epoch(rfc3339: str | None) -> float:
     if not rfc3339:
         return time.time()
     import calendar
+
     base, _, frac = rfc3339.rstrip("Z").partition(".")
     secs = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
     return secs + (float("0." + frac) if frac else 0.0)

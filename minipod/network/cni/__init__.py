@@ -58,16 +58,16 @@ E_IO = 5
 E_DECODE = 6
 E_INVALID_CONFIG = 7
 E_TRY_AGAIN = 11
-E_NOT_AVAILABLE = 50       # STATUS: the plugin cannot service ADD requests
-E_LIMITED = 51             # STATUS: ... and existing attachments may suffer
+E_NOT_AVAILABLE = 50  # STATUS: the plugin cannot service ADD requests
+E_LIMITED = 51  # STATUS: ... and existing attachments may suffer
 # minipod's own codes (100 and up are free for plugins).
-E_LINK = 100               # a netlink request failed (link, address, route)
-E_EXISTS = 101             # the attachment exists already (ADD twice)
-E_IPAM = 102               # no address could be allocated
-E_CHECK = 103              # CHECK found a missing or different object
-E_NFT = 104                # an nftables transaction failed
-E_SYSCTL = 105             # writing a /proc/sys file failed
-E_INTERNAL = 999           # a bug: an unexpected exception
+E_LINK = 100  # a netlink request failed (link, address, route)
+E_EXISTS = 101  # the attachment exists already (ADD twice)
+E_IPAM = 102  # no address could be allocated
+E_CHECK = 103  # CHECK found a missing or different object
+E_NFT = 104  # an nftables transaction failed
+E_SYSCTL = 105  # writing a /proc/sys file failed
+E_INTERNAL = 999  # a bug: an unexpected exception
 
 
 class CniError(MinipodError):
@@ -108,8 +108,11 @@ def find_plugin(plugin_type: str, env: dict) -> str:
         candidate = os.path.join(d, plugin_type)
         if os.access(candidate, os.X_OK):
             return candidate
-    raise CniError(E_INVALID_CONFIG, f"plugin {plugin_type} not found",
-                   f"no executable {plugin_type} in CNI_PATH={path!r}")
+    raise CniError(
+        E_INVALID_CONFIG,
+        f"plugin {plugin_type} not found",
+        f"no executable {plugin_type} in CNI_PATH={path!r}",
+    )
 
 
 def exec_plugin(command: str, conf: dict, env: dict, plugin_type: str | None = None) -> dict | None:
@@ -125,8 +128,9 @@ def exec_plugin(command: str, conf: dict, env: dict, plugin_type: str | None = N
     full_env.update({k: v for k, v in env.items() if v is not None})
     full_env["CNI_COMMAND"] = command
     try:
-        p = subprocess.run([exe], input=json.dumps(conf).encode(), env=full_env,
-                           capture_output=True, timeout=60)
+        p = subprocess.run(
+            [exe], input=json.dumps(conf).encode(), env=full_env, capture_output=True, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise CniError(E_IO, f"{command} {exe} failed", str(e)) from None
     out = p.stdout.decode(errors="replace").strip()
@@ -136,10 +140,14 @@ def exec_plugin(command: str, conf: dict, env: dict, plugin_type: str | None = N
         parsed = None
     if p.returncode != 0:
         if isinstance(parsed, dict) and "code" in parsed:
-            raise CniError(int(parsed["code"]), f"{plugin_type}: {parsed.get('msg', '')}",
-                           parsed.get("details", ""))
-        raise CniError(E_IO, f"{command} {exe} exited {p.returncode}",
-                       (p.stderr.decode(errors="replace") or out).strip()[-2000:])
+            raise CniError(
+                int(parsed["code"]), f"{plugin_type}: {parsed.get('msg', '')}", parsed.get("details", "")
+            )
+        raise CniError(
+            E_IO,
+            f"{command} {exe} exited {p.returncode}",
+            (p.stderr.decode(errors="replace") or out).strip()[-2000:],
+        )
     if out and parsed is None:
         raise CniError(E_DECODE, f"{command} {exe}: its output is not JSON", out[:2000])
     return parsed
@@ -165,6 +173,7 @@ async def invoke_async(command: str, conf: dict, env: dict) -> dict | None:
 
 def invoke(command: str, conf: dict, env: dict) -> dict | None:
     from minipod.network.netlink import run_sync
+
     return run_sync(invoke_async(command, conf, env))
 
 
@@ -185,6 +194,7 @@ def sysctl(key: str, value: str) -> None:
 
 # --- network configuration lists --------------------------------------------------
 
+
 def load_conflist(path: str) -> dict:
     """Read a .conflist file; CniError 6 (decode) or 7 (invalid) on failure."""
     try:
@@ -194,14 +204,17 @@ def load_conflist(path: str) -> dict:
         raise CniError(E_IO, f"reading {path}: {e.strerror}") from None
     except ValueError as e:
         raise CniError(E_DECODE, f"{path}: not valid JSON", str(e)) from None
-    if not isinstance(conflist, dict) or not isinstance(conflist.get("plugins"), list) \
-            or not conflist.get("name") or not conflist["plugins"]:
+    if (
+        not isinstance(conflist, dict)
+        or not isinstance(conflist.get("plugins"), list)
+        or not conflist.get("name")
+        or not conflist["plugins"]
+    ):
         raise CniError(E_INVALID_CONFIG, f"{path}: a conflist needs a name and a plugins list")
     return conflist
 
 
-def plugin_conf(conflist: dict, plugin: dict, runtime_config: dict | None,
-                prev_result: dict | None) -> dict:
+def plugin_conf(conflist: dict, plugin: dict, runtime_config: dict | None, prev_result: dict | None) -> dict:
     """The configuration the runtime hands one plugin of a list: the list's
     name and cniVersion (the spec says the runtime MUST replace them), the
     runtimeConfig keys the plugin declared as capabilities, prevResult."""
@@ -240,16 +253,18 @@ async def add_list_async(conflist: dict, env: dict, runtime_config: dict | None 
     return result or {}
 
 
-async def del_list_async(conflist: dict, env: dict, prev_result: dict | None = None,
-                         runtime_config: dict | None = None) -> None:
+async def del_list_async(
+    conflist: dict, env: dict, prev_result: dict | None = None, runtime_config: dict | None = None
+) -> None:
     """DEL every plugin in reverse order; the first error stops the list
     (spec section 3, "Deleting an attachment")."""
     for plugin in reversed(conflist["plugins"]):
         await invoke_async("DEL", plugin_conf(conflist, plugin, runtime_config, prev_result), env)
 
 
-async def check_list_async(conflist: dict, env: dict, prev_result: dict,
-                           runtime_config: dict | None = None) -> None:
+async def check_list_async(
+    conflist: dict, env: dict, prev_result: dict, runtime_config: dict | None = None
+) -> None:
     if str(conflist.get("disableCheck", "")).lower() == "true":
         return
     for plugin in conflist["plugins"]:
@@ -258,23 +273,25 @@ async def check_list_async(conflist: dict, env: dict, prev_result: dict,
 
 def add_list(conflist: dict, env: dict, runtime_config: dict | None = None) -> dict:
     from minipod.network.netlink import run_sync
+
     return run_sync(add_list_async(conflist, env, runtime_config))
 
 
-def del_list(conflist: dict, env: dict, prev_result: dict | None = None,
-             runtime_config: dict | None = None) -> None:
+def del_list(
+    conflist: dict, env: dict, prev_result: dict | None = None, runtime_config: dict | None = None
+) -> None:
     from minipod.network.netlink import run_sync
+
     run_sync(del_list_async(conflist, env, prev_result, runtime_config))
 
 
-def check_list(conflist: dict, env: dict, prev_result: dict,
-               runtime_config: dict | None = None) -> None:
+def check_list(conflist: dict, env: dict, prev_result: dict, runtime_config: dict | None = None) -> None:
     from minipod.network.netlink import run_sync
+
     run_sync(check_list_async(conflist, env, prev_result, runtime_config))
 
 
-async def gc_list_async(conflist: dict, valid_attachments: list[dict],
-                        env: dict | None = None) -> None:
+async def gc_list_async(conflist: dict, valid_attachments: list[dict], env: dict | None = None) -> None:
     """CNI GC (1.1): every plugin drops what belongs to attachments not in
     `valid_attachments` ([{"containerID", "ifname"}])."""
     if str(conflist.get("disableGC", "")).lower() == "true":
@@ -287,6 +304,7 @@ async def gc_list_async(conflist: dict, valid_attachments: list[dict],
 
 def gc_list(conflist: dict, valid_attachments: list[dict], env: dict | None = None) -> None:
     from minipod.network.netlink import run_sync
+
     run_sync(gc_list_async(conflist, valid_attachments, env))
 
 
@@ -302,7 +320,23 @@ def status_list(conflist: dict, env: dict | None = None) -> None:
             mod.status(conf, env or {})
 
 
-__all__ = ["CniError", "SUPPORTED_VERSIONS", "plugin_module", "find_plugin", "exec_plugin",
-           "invoke", "invoke_async", "load_conflist", "plugin_conf", "add_list", "del_list",
-           "check_list", "add_list_async", "del_list_async", "check_list_async", "gc_list",
-           "gc_list_async", "status_list"]
+__all__ = [
+    "CniError",
+    "SUPPORTED_VERSIONS",
+    "plugin_module",
+    "find_plugin",
+    "exec_plugin",
+    "invoke",
+    "invoke_async",
+    "load_conflist",
+    "plugin_conf",
+    "add_list",
+    "del_list",
+    "check_list",
+    "add_list_async",
+    "del_list_async",
+    "check_list_async",
+    "gc_list",
+    "gc_list_async",
+    "status_list",
+]

@@ -50,8 +50,19 @@ import re
 
 from minipod.network import netlink
 from minipod.network import nft
-from minipod.network.cni import (E_CHECK, E_EXISTS, E_INVALID_CONFIG, E_LINK, E_NFT, E_UNKNOWN_CONTAINER,
-                         E_UNSUPPORTED_FIELD, CniError, exec_plugin, skel, sysctl)
+from minipod.network.cni import (
+    E_CHECK,
+    E_EXISTS,
+    E_INVALID_CONFIG,
+    E_LINK,
+    E_NFT,
+    E_UNKNOWN_CONTAINER,
+    E_UNSUPPORTED_FIELD,
+    CniError,
+    exec_plugin,
+    skel,
+    sysctl,
+)
 from minipod.network.cni import ipam as local_ipam
 from minipod.errors import SyscallError
 
@@ -59,8 +70,16 @@ TYPE = "minipod-bridge"
 DEFAULT_BRIDGE = "minipod0"
 # Options of the reference plugin that minipod-bridge does not implement:
 # refused (error 2) rather than silently ignored, when set.
-_UNSUPPORTED = ("vlan", "vlanTrunk", "preserveDefaultVlan", "macspoofchk", "enabledad",
-                "disableContainerInterface", "portIsolation", "forceAddress")
+_UNSUPPORTED = (
+    "vlan",
+    "vlanTrunk",
+    "preserveDefaultVlan",
+    "macspoofchk",
+    "enabledad",
+    "disableContainerInterface",
+    "portIsolation",
+    "forceAddress",
+)
 
 
 _VETH_RE = re.compile(r"^veth[0-9a-f]{11}$")
@@ -76,11 +95,17 @@ class Options:
     def __init__(self, conf: dict):
         bad = [k for k in _UNSUPPORTED if conf.get(k)]
         if bad:
-            raise CniError(E_UNSUPPORTED_FIELD, f"unsupported field {bad[0]}",
-                           f"minipod-bridge does not implement {', '.join(bad)}")
+            raise CniError(
+                E_UNSUPPORTED_FIELD,
+                f"unsupported field {bad[0]}",
+                f"minipod-bridge does not implement {', '.join(bad)}",
+            )
         self.bridge = conf.get("bridge") or DEFAULT_BRIDGE
-        if not isinstance(self.bridge, str) or len(self.bridge.encode()) > 15 \
-                or any(c in self.bridge for c in "/: \t\n"):
+        if (
+            not isinstance(self.bridge, str)
+            or len(self.bridge.encode()) > 15
+            or any(c in self.bridge for c in "/: \t\n")
+        ):
             raise CniError(E_INVALID_CONFIG, f"invalid bridge name {self.bridge!r}")
         for key in ("isGateway", "isDefaultGateway", "ipMasq", "hairpinMode", "promiscMode"):
             if not isinstance(conf.get(key, False), bool):
@@ -106,10 +131,14 @@ def _ipam(command: str, conf: dict, env: dict) -> dict | None:
     if conf["ipam"]["type"] == local_ipam.TYPE:
         if command == "ADD":  # the veth just made proves the attachment is new
             version = skel.prepare("ADD", conf, env)
-            return skel.format_result(local_ipam.allocate(conf, env, check_duplicate=False),
-                                      version)
-        fn = {"ADD": local_ipam.add, "DEL": local_ipam.delete, "CHECK": local_ipam.check,
-              "GC": local_ipam.gc, "STATUS": local_ipam.status}[command]
+            return skel.format_result(local_ipam.allocate(conf, env, check_duplicate=False), version)
+        fn = {
+            "ADD": local_ipam.add,
+            "DEL": local_ipam.delete,
+            "CHECK": local_ipam.check,
+            "GC": local_ipam.gc,
+            "STATUS": local_ipam.status,
+        }[command]
         return fn(conf, env)
     return exec_plugin(command, conf, env, conf["ipam"]["type"])
 
@@ -136,36 +165,40 @@ async def add_async(conf: dict, env: dict) -> dict:
     try:
         async with netlink.rtnl() as ipr:
             try:
-                br = await netlink.ensure_bridge(ipr, opts.bridge, opts.mtu, opts.promisc,
-                                                 fixed_mac=True)
-                veth = await netlink.create_veth(ipr, host, ifname, netns, master=br["index"],
-                                                 mtu=opts.mtu, hairpin=opts.hairpin)
+                br = await netlink.ensure_bridge(ipr, opts.bridge, opts.mtu, opts.promisc, fixed_mac=True)
+                veth = await netlink.create_veth(
+                    ipr, host, ifname, netns, master=br["index"], mtu=opts.mtu, hairpin=opts.hairpin
+                )
             except netlink.LinkExists as e:
                 # Either name may be the taken one; the host end's tells which.
-                what = (f"{cid}/{ifname} is attached already"
-                        if os.path.exists(f"/sys/class/net/{host}")
-                        else f"interface {ifname} exists already in {netns}")
+                what = (
+                    f"{cid}/{ifname} is attached already"
+                    if os.path.exists(f"/sys/class/net/{host}")
+                    else f"interface {ifname} exists already in {netns}"
+                )
                 raise CniError(E_EXISTS, what, str(e)) from None
             undo.append(("veth", host))
             ipres = _ipam("ADD", conf, env) or {}
             undo.append(("ipam", None))
-            ips = [ip for ip in ipres.get("ips", [])
-                   if ipaddress.ip_interface(ip["address"]).version == 4]
+            ips = [ip for ip in ipres.get("ips", []) if ipaddress.ip_interface(ip["address"]).version == 4]
             if not ips:
                 raise CniError(E_INVALID_CONFIG, f"IPAM {opts.ipam_type} returned no IPv4 address")
             if opts.is_gw:
                 for ip in ips:
                     if ip.get("gateway"):
                         plen = ipaddress.ip_interface(ip["address"]).network.prefixlen
-                        await netlink.ensure_address(ipr, br["index"], f"{ip['gateway']}/{plen}",
-                                                     f"bridge {opts.bridge}")
+                        await netlink.ensure_address(
+                            ipr, br["index"], f"{ip['gateway']}/{plen}", f"bridge {opts.bridge}"
+                        )
         gw = next((ip.get("gateway") for ip in ips if ip.get("gateway")), None)
         routes = [dict(r) for r in ipres.get("routes", [])]
-        if opts.is_default_gw and gw and not any(
-                ipaddress.ip_network(r["dst"], strict=False).prefixlen == 0 for r in routes):
+        if (
+            opts.is_default_gw
+            and gw
+            and not any(ipaddress.ip_network(r["dst"], strict=False).prefixlen == 0 for r in routes)
+        ):
             routes.append({"dst": "0.0.0.0/0", "gw": gw})
-        plan = [(str(ipaddress.ip_network(r["dst"], strict=False)), r.get("gw") or gw)
-                for r in routes]
+        plan = [(str(ipaddress.ip_network(r["dst"], strict=False)), r.get("gw") or gw) for r in routes]
         await netlink.configure_sandbox_link(netns, ifname, [ip["address"] for ip in ips], plan)
         sysctl("net/ipv4/ip_forward", "1")
         if opts.ip_masq:
@@ -181,9 +214,11 @@ async def add_async(conf: dict, env: dict) -> dict:
             raise CniError(E_NFT, str(e)) from None
         raise
     result = {
-        "interfaces": [{"name": opts.bridge, "mac": br["mac"]},
-                       {"name": host, "mac": veth["mac"]},
-                       {"name": ifname, "mac": veth["peer_mac"], "sandbox": netns}],
+        "interfaces": [
+            {"name": opts.bridge, "mac": br["mac"]},
+            {"name": host, "mac": veth["mac"]},
+            {"name": ifname, "mac": veth["peer_mac"], "sandbox": netns},
+        ],
         "ips": [{**ip, "interface": 2} for ip in ips],
         "routes": routes,
         "dns": conf.get("dns") or ipres.get("dns") or {},
@@ -254,24 +289,26 @@ async def check_async(conf: dict, env: dict) -> None:
     for i in mine:
         mac = ifaces[i].get("mac")
         if mac and mac.lower() != (pod["mac"] or "").lower():
-            raise CniError(E_CHECK, f"{ifname} in {netns} has MAC {pod['mac']}, "
-                           f"prevResult says {mac}")
+            raise CniError(E_CHECK, f"{ifname} in {netns} has MAC {pod['mac']}, prevResult says {mac}")
     for ip in prev.get("ips", []):
         if "interface" in ip and mine and ip["interface"] not in mine:
             continue
         addr = str(ipaddress.ip_interface(ip["address"]))
         if addr not in pod["addresses"]:
-            raise CniError(E_CHECK, f"address {addr} is missing on {ifname} in {netns}",
-                           f"it has {', '.join(pod['addresses']) or 'no IPv4 address'}")
+            raise CniError(
+                E_CHECK,
+                f"address {addr} is missing on {ifname} in {netns}",
+                f"it has {', '.join(pod['addresses']) or 'no IPv4 address'}",
+            )
     have = {(r["dst"], r["gw"]) for r in pod["routes"]}
     for r in prev.get("routes", []):
         dst = str(ipaddress.ip_network(r["dst"], strict=False))
         if not any(d == dst and (not r.get("gw") or g == r["gw"]) for d, g in have):
-            raise CniError(E_CHECK, f"route {dst} via {r.get('gw') or 'gateway'} is missing "
-                           f"in {netns}")
+            raise CniError(E_CHECK, f"route {dst} via {r.get('gw') or 'gateway'} is missing in {netns}")
     if opts.ip_masq and not nft.rules_of(opts.table, nft.MASQ, nft.owner(cid, ifname)):
-        raise CniError(E_CHECK, f"masquerade rule of {cid}/{ifname} is missing in table "
-                       f"{nft.FAMILY} {opts.table}")
+        raise CniError(
+            E_CHECK, f"masquerade rule of {cid}/{ifname} is missing in table {nft.FAMILY} {opts.table}"
+        )
 
 
 async def gc_async(conf: dict, env: dict) -> None:
@@ -287,8 +324,9 @@ async def gc_async(conf: dict, env: dict) -> None:
     # (their pod's netns is still alive, or they would be gone already).
     ours = {host_veth_name(c, i) for c, i in valid}
     ports = f"/sys/class/net/{opts.bridge}/brif"
-    stale = [p for p in (os.listdir(ports) if os.path.isdir(ports) else [])
-             if _VETH_RE.match(p) and p not in ours]
+    stale = [
+        p for p in (os.listdir(ports) if os.path.isdir(ports) else []) if _VETH_RE.match(p) and p not in ours
+    ]
     if stale:
         try:
             async with netlink.rtnl() as ipr:
@@ -320,6 +358,17 @@ def gc(conf: dict, env: dict) -> None:
     netlink.run_sync(gc_async(conf, env))
 
 
-__all__ = ["add", "delete", "check", "gc", "status", "add_async", "delete_async", "check_async",
-           "gc_async",
-           "host_veth_name", "Options", "TYPE"]
+__all__ = [
+    "add",
+    "delete",
+    "check",
+    "gc",
+    "status",
+    "add_async",
+    "delete_async",
+    "check_async",
+    "gc_async",
+    "host_veth_name",
+    "Options",
+    "TYPE",
+]

@@ -45,8 +45,15 @@ import fcntl
 import ipaddress
 import os
 
-from minipod.network.cni import (E_EXISTS, E_INVALID_CONFIG, E_IO, E_IPAM, E_NOT_AVAILABLE,
-                         E_UNKNOWN_CONTAINER, CniError)
+from minipod.network.cni import (
+    E_EXISTS,
+    E_INVALID_CONFIG,
+    E_IO,
+    E_IPAM,
+    E_NOT_AVAILABLE,
+    E_UNKNOWN_CONTAINER,
+    CniError,
+)
 from minipod.network.cni import skel
 
 TYPE = "minipod-ipam"
@@ -63,11 +70,11 @@ class Range:
         try:
             self.subnet = ipaddress.ip_network(spec["subnet"], strict=False)
         except (ValueError, TypeError) as e:
-            raise CniError(E_INVALID_CONFIG, f"{where}: invalid subnet {spec['subnet']!r}",
-                           str(e)) from None
+            raise CniError(E_INVALID_CONFIG, f"{where}: invalid subnet {spec['subnet']!r}", str(e)) from None
         if self.subnet.version != 4:
-            raise CniError(E_INVALID_CONFIG, f"{where}: IPv6 subnet {self.subnet} "
-                           "is not supported yet (IPv4 only)")
+            raise CniError(
+                E_INVALID_CONFIG, f"{where}: IPv6 subnet {self.subnet} is not supported yet (IPv4 only)"
+            )
         if self.subnet.prefixlen > 30:
             raise CniError(E_INVALID_CONFIG, f"{where}: subnet {self.subnet} is too small")
         net = int(self.subnet.network_address)
@@ -102,13 +109,14 @@ def parse_config(conf: dict) -> tuple[list[list[Range]], list[dict], str]:
         raise CniError(E_INVALID_CONFIG, "the configuration has no ipam section")
     raw = ipam.get("ranges")
     if raw is None and ipam.get("subnet"):
-        raw = [[{k: ipam[k] for k in ("subnet", "rangeStart", "rangeEnd", "gateway")
-                 if k in ipam}]]
+        raw = [[{k: ipam[k] for k in ("subnet", "rangeStart", "rangeEnd", "gateway") if k in ipam}]]
     if not isinstance(raw, list) or not raw or not all(isinstance(s, list) and s for s in raw):
-        raise CniError(E_INVALID_CONFIG, "ipam.ranges must be a non-empty list of range sets "
-                       "(lists of {subnet, rangeStart, rangeEnd, gateway})")
-    sets = [[Range(r, f"ipam.ranges[{i}][{j}]") for j, r in enumerate(s)]
-            for i, s in enumerate(raw)]
+        raise CniError(
+            E_INVALID_CONFIG,
+            "ipam.ranges must be a non-empty list of range sets "
+            "(lists of {subnet, rangeStart, rangeEnd, gateway})",
+        )
+    sets = [[Range(r, f"ipam.ranges[{i}][{j}]") for j, r in enumerate(s)] for i, s in enumerate(raw)]
     routes = ipam.get("routes") or []
     for r in routes:
         try:
@@ -116,8 +124,11 @@ def parse_config(conf: dict) -> tuple[list[list[Range]], list[dict], str]:
             if r.get("gw"):
                 ipaddress.ip_address(r["gw"])
         except (KeyError, TypeError, ValueError):
-            raise CniError(E_INVALID_CONFIG, f"invalid ipam route {r!r}",
-                           'a route is {"dst": CIDR, "gw": optional address}') from None
+            raise CniError(
+                E_INVALID_CONFIG,
+                f"invalid ipam route {r!r}",
+                'a route is {"dst": CIDR, "gw": optional address}',
+            ) from None
     data_dir = ipam.get("dataDir") or DEFAULT_DATA_DIR
     return sets, [dict(r) for r in routes], os.path.join(data_dir, conf["name"])
 
@@ -132,8 +143,7 @@ class Store:
     def __enter__(self):
         try:
             os.makedirs(self.path, mode=0o755, exist_ok=True)
-            self.fd = os.open(os.path.join(self.path, "lock"),
-                              os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self.fd = os.open(os.path.join(self.path, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             fcntl.flock(self.fd, fcntl.LOCK_EX)
         except OSError as e:
             raise CniError(E_IO, f"flock({self.path}/lock): {e.strerror}") from None
@@ -145,8 +155,9 @@ class Store:
     def reserve(self, ip: str, cid: str, ifname: str) -> bool:
         """Create the lease file for `ip`; False if it exists (taken)."""
         try:
-            fd = os.open(os.path.join(self.path, ip),
-                         os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            fd = os.open(
+                os.path.join(self.path, ip), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
+            )
         except FileExistsError:
             return False
         except OSError as e:
@@ -253,17 +264,23 @@ def allocate(conf: dict, env: dict, check_duplicate: bool = True) -> dict:
     with Store(path) as store:
         held = store.find(cid, ifname) if check_duplicate else None
         if held:
-            raise CniError(E_EXISTS, f"{cid}/{ifname} already holds {', '.join(held)} in "
-                           f"network {conf['name']}", "a second ADD for the same container "
-                           "and interface is refused; DEL it first")
+            raise CniError(
+                E_EXISTS,
+                f"{cid}/{ifname} already holds {', '.join(held)} in network {conf['name']}",
+                "a second ADD for the same container and interface is refused; DEL it first",
+            )
         got: list[str] = []
         try:
             for n, rset in enumerate(sets):
                 ip, rng = _pick(store, n, rset, asked, cid, ifname, conf["name"])
                 got.append(ip)
                 store.set_last_reserved(n, ip)
-                ips.append({"address": f"{ip}/{rng.subnet.prefixlen}",
-                            "gateway": str(ipaddress.IPv4Address(rng.gateway))})
+                ips.append(
+                    {
+                        "address": f"{ip}/{rng.subnet.prefixlen}",
+                        "gateway": str(ipaddress.IPv4Address(rng.gateway)),
+                    }
+                )
         except BaseException:
             for ip in got:  # all or nothing: a half-done ADD undoes its leases
                 store.release(ip)
@@ -276,16 +293,18 @@ def _pick(store: Store, n: int, rset: list[Range], asked, cid: str, ifname: str,
         for r in rset:
             if int(a) in r:
                 if int(a) == r.gateway or not store.reserve(str(a), cid, ifname):
-                    raise CniError(E_IPAM, f"requested address {a} is not available in "
-                                   f"network {net}")
+                    raise CniError(E_IPAM, f"requested address {a} is not available in network {net}")
                 return str(a), r
     for r, ip in _candidates(rset, store.last_reserved(n)):
         text = str(ipaddress.IPv4Address(ip))
         if store.reserve(text, cid, ifname):
             return text, r
     subnets = ", ".join(str(r.subnet) for r in rset)
-    raise CniError(E_IPAM, f"no free address in range set {n} ({subnets}) of network {net}",
-                   f"every address has a lease file in {store.path}")
+    raise CniError(
+        E_IPAM,
+        f"no free address in range set {n} ({subnets}) of network {net}",
+        f"every address has a lease file in {store.path}",
+    )
 
 
 def release(conf: dict, env: dict) -> list[str]:
@@ -301,6 +320,7 @@ def release(conf: dict, env: dict) -> list[str]:
 
 
 # --- the plugin interface (see minipod.network.cni) -----------------------------------
+
 
 def add(conf: dict, env: dict) -> dict:
     version = skel.prepare("ADD", conf, env)
@@ -321,14 +341,20 @@ def check(conf: dict, env: dict) -> None:
         with Store(path) as store:
             held = set(store.find(cid, ifname))
     if not held:
-        raise CniError(E_UNKNOWN_CONTAINER, f"{cid}/{ifname} holds no address in network "
-                       f"{conf['name']}", f"no lease file for it in {path}")
+        raise CniError(
+            E_UNKNOWN_CONTAINER,
+            f"{cid}/{ifname} holds no address in network {conf['name']}",
+            f"no lease file for it in {path}",
+        )
     prev = skel.prev_result(conf) or {}
     for ip in prev.get("ips", []):
         addr = ip["address"].split("/")[0]
         if addr not in held:
-            raise CniError(E_UNKNOWN_CONTAINER, f"{addr} is not leased to {cid}/{ifname}",
-                           f"{path}/{addr} is missing or belongs to another attachment")
+            raise CniError(
+                E_UNKNOWN_CONTAINER,
+                f"{addr} is not leased to {cid}/{ifname}",
+                f"{path}/{addr} is missing or belongs to another attachment",
+            )
 
 
 def gc(conf: dict, env: dict) -> None:
@@ -358,8 +384,17 @@ def status(conf: dict, env: dict) -> None:
         used = sum(1 for ip in leased for r in rset if ip in r and ip != r.gateway)
         free = sum(r.size() for r in rset) - used
         if free <= 0:
-            raise CniError(E_NOT_AVAILABLE, f"range set {n} of network {conf['name']} "
-                           "has no free address")
+            raise CniError(E_NOT_AVAILABLE, f"range set {n} of network {conf['name']} has no free address")
 
 
-__all__ = ["add", "delete", "check", "gc", "status", "allocate", "release", "parse_config", "DEFAULT_DATA_DIR"]
+__all__ = [
+    "add",
+    "delete",
+    "check",
+    "gc",
+    "status",
+    "allocate",
+    "release",
+    "parse_config",
+    "DEFAULT_DATA_DIR",
+]

@@ -38,8 +38,16 @@ import ipaddress
 import os
 
 from minipod.network import nft
-from minipod.network.cni import (E_CHECK, E_EXISTS, E_INVALID_CONFIG, E_NFT, E_NOT_AVAILABLE, CniError,
-                         skel, sysctl)
+from minipod.network.cni import (
+    E_CHECK,
+    E_EXISTS,
+    E_INVALID_CONFIG,
+    E_NFT,
+    E_NOT_AVAILABLE,
+    CniError,
+    skel,
+    sysctl,
+)
 
 TYPE = "minipod-portmap"
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -70,10 +78,15 @@ def mappings(conf: dict) -> list[dict]:
                 if ipaddress.ip_address(host_ip).version != 4:
                     continue
             except ValueError:
-                raise CniError(E_INVALID_CONFIG, f"{where}.hostIP: invalid address "
-                               f"{host_ip!r}") from None
-        out.append({"hostPort": m["hostPort"], "containerPort": m["containerPort"],
-                    "protocol": proto, "hostIP": host_ip})
+                raise CniError(E_INVALID_CONFIG, f"{where}.hostIP: invalid address {host_ip!r}") from None
+        out.append(
+            {
+                "hostPort": m["hostPort"],
+                "containerPort": m["containerPort"],
+                "protocol": proto,
+                "hostIP": host_ip,
+            }
+        )
     return out
 
 
@@ -94,8 +107,11 @@ def pod_address(prev: dict) -> ipaddress.IPv4Interface:
         in_sandbox = idx is None or (0 <= idx < len(ifaces) and ifaces[idx].get("sandbox"))
         if addr.version == 4 and in_sandbox:
             return addr
-    raise CniError(E_INVALID_CONFIG, "prevResult has no IPv4 address of the container",
-                   "minipod-portmap must come after a plugin that assigns one")
+    raise CniError(
+        E_INVALID_CONFIG,
+        "prevResult has no IPv4 address of the container",
+        "minipod-portmap must come after a plugin that assigns one",
+    )
 
 
 def add(conf: dict, env: dict) -> dict:
@@ -108,13 +124,16 @@ def add(conf: dict, env: dict) -> dict:
     if snat:
         for itf in prev.get("interfaces") or []:
             name = itf.get("name") or ""
-            if not itf.get("sandbox") and name and "/" not in name and \
-                    os.path.isdir(f"/proc/sys/net/ipv4/conf/{name}"):
+            if (
+                not itf.get("sandbox")
+                and name
+                and "/" not in name
+                and os.path.isdir(f"/proc/sys/net/ipv4/conf/{name}")
+            ):
                 sysctl(f"net/ipv4/conf/{name}/route_localnet", "1")
     who = nft.owner(env["CNI_CONTAINERID"], env["CNI_IFNAME"])
     try:
-        nft.add_port_mappings(nft.table_name(conf["name"]), who, str(pod.ip), str(pod.network),
-                              maps, snat)
+        nft.add_port_mappings(nft.table_name(conf["name"]), who, str(pod.ip), str(pod.network), maps, snat)
     except nft.PortInUse as e:
         raise CniError(E_EXISTS, str(e)) from None
     except nft.NftError as e:
@@ -125,8 +144,11 @@ def add(conf: dict, env: dict) -> dict:
 def delete(conf: dict, env: dict) -> None:
     skel.prepare("DEL", conf, env)
     try:
-        nft.remove(nft.table_name(conf["name"]), nft.HOSTPORT,
-                   who=nft.owner(env["CNI_CONTAINERID"], env["CNI_IFNAME"]))
+        nft.remove(
+            nft.table_name(conf["name"]),
+            nft.HOSTPORT,
+            who=nft.owner(env["CNI_CONTAINERID"], env["CNI_IFNAME"]),
+        )
     except nft.NftError as e:
         raise CniError(E_NFT, str(e)) from None
 
@@ -142,9 +164,12 @@ def check(conf: dict, env: dict) -> None:
     rules = nft.rules_of(table, nft.HOSTPORT, nft.owner(env["CNI_CONTAINERID"], env["CNI_IFNAME"]))
     want = len(maps) * (2 if _snat(conf) else 1)
     if len(rules) < want:
-        raise CniError(E_CHECK, f"hostPort rules of {env['CNI_CONTAINERID']}/"
-                       f"{env['CNI_IFNAME']} are missing in table {nft.FAMILY} {table}",
-                       f"found {len(rules)} of {want}")
+        raise CniError(
+            E_CHECK,
+            f"hostPort rules of {env['CNI_CONTAINERID']}/"
+            f"{env['CNI_IFNAME']} are missing in table {nft.FAMILY} {table}",
+            f"found {len(rules)} of {want}",
+        )
 
 
 def gc(conf: dict, env: dict) -> None:
@@ -164,5 +189,4 @@ def status(conf: dict, env: dict) -> None:
         raise CniError(E_NOT_AVAILABLE, "nftables is not usable", str(e)) from None
 
 
-__all__ = ["add", "delete", "check", "gc", "status",
-           "mappings", "pod_address", "TYPE"]
+__all__ = ["add", "delete", "check", "gc", "status", "mappings", "pod_address", "TYPE"]

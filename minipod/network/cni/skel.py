@@ -32,8 +32,16 @@ import re
 import sys
 import traceback
 
-from minipod.network.cni import (E_DECODE, E_INCOMPATIBLE_VERSION, E_INTERNAL, E_INVALID_CONFIG,
-                         E_INVALID_ENV, LATEST_VERSION, SUPPORTED_VERSIONS, CniError)
+from minipod.network.cni import (
+    E_DECODE,
+    E_INCOMPATIBLE_VERSION,
+    E_INTERNAL,
+    E_INVALID_CONFIG,
+    E_INVALID_ENV,
+    LATEST_VERSION,
+    SUPPORTED_VERSIONS,
+    CniError,
+)
 from minipod.errors import MinipodError
 
 # CNI spec section 1: a network name, and section 2: a container id.
@@ -56,8 +64,7 @@ def decode_conf(data: bytes | str) -> dict:
     try:
         conf = json.loads(data)
     except ValueError as e:
-        raise CniError(E_DECODE, "the network configuration on stdin is not valid JSON",
-                       str(e)) from None
+        raise CniError(E_DECODE, "the network configuration on stdin is not valid JSON", str(e)) from None
     if not isinstance(conf, dict):
         raise CniError(E_DECODE, "the network configuration on stdin is not a JSON object")
     return conf
@@ -69,28 +76,38 @@ def prepare(command: str, conf: dict, env: dict) -> str:
         raise CniError(E_DECODE, "the network configuration is not a JSON object")
     version = conf.get("cniVersion")
     if version not in SUPPORTED_VERSIONS:
-        raise CniError(E_INCOMPATIBLE_VERSION,
-                       f"incompatible CNI version {version!r}",
-                       f"this plugin supports {', '.join(SUPPORTED_VERSIONS)}")
+        raise CniError(
+            E_INCOMPATIBLE_VERSION,
+            f"incompatible CNI version {version!r}",
+            f"this plugin supports {', '.join(SUPPORTED_VERSIONS)}",
+        )
     if command in ("GC", "STATUS") and version in ("0.4.0", "1.0.0"):
-        raise CniError(E_INCOMPATIBLE_VERSION, f"{command} needs cniVersion 1.1.0 or later, "
-                       f"the configuration says {version}")
+        raise CniError(
+            E_INCOMPATIBLE_VERSION,
+            f"{command} needs cniVersion 1.1.0 or later, the configuration says {version}",
+        )
     name = conf.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise CniError(E_INVALID_CONFIG, f"invalid network name {name!r}",
-                       "it must start with a letter or digit, then letters, digits, _ . -")
+        raise CniError(
+            E_INVALID_CONFIG,
+            f"invalid network name {name!r}",
+            "it must start with a letter or digit, then letters, digits, _ . -",
+        )
     missing = [k for k in _REQUIRED_ENV.get(command, ()) if not env.get(k)]
     if missing:
-        raise CniError(E_INVALID_ENV, f"{command} needs {', '.join(missing)}",
-                       f"missing or empty: {', '.join(missing)}")
+        raise CniError(
+            E_INVALID_ENV, f"{command} needs {', '.join(missing)}", f"missing or empty: {', '.join(missing)}"
+        )
     cid = env.get("CNI_CONTAINERID")
     if cid and not _NAME_RE.match(cid):
         raise CniError(E_INVALID_ENV, f"invalid CNI_CONTAINERID {cid!r}")
     ifname = env.get("CNI_IFNAME")
-    if ifname and (len(ifname.encode()) > 15 or ifname in (".", "..")
-                   or _IFNAME_BAD.search(ifname)):
-        raise CniError(E_INVALID_ENV, f"invalid CNI_IFNAME {ifname!r}",
-                       "an interface name has at most 15 bytes and no '/', ':' or spaces")
+    if ifname and (len(ifname.encode()) > 15 or ifname in (".", "..") or _IFNAME_BAD.search(ifname)):
+        raise CniError(
+            E_INVALID_ENV,
+            f"invalid CNI_IFNAME {ifname!r}",
+            "an interface name has at most 15 bytes and no '/', ':' or spaces",
+        )
     return version
 
 
@@ -100,8 +117,11 @@ def cni_args(env: dict) -> dict:
     for pair in filter(None, (env.get("CNI_ARGS") or "").split(";")):
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise CniError(E_INVALID_ENV, f"invalid CNI_ARGS pair {pair!r}",
-                           "CNI_ARGS is KEY=VALUE pairs separated by ';'")
+            raise CniError(
+                E_INVALID_ENV,
+                f"invalid CNI_ARGS pair {pair!r}",
+                "CNI_ARGS is KEY=VALUE pairs separated by ';'",
+            )
         out[key] = value
     return out
 
@@ -114,8 +134,9 @@ def valid_attachments(conf: dict) -> set[tuple[str, str]]:
     try:
         return {(a["containerID"], a["ifname"]) for a in items}
     except (KeyError, TypeError):
-        raise CniError(E_INVALID_CONFIG, "each cni.dev/valid-attachments entry needs "
-                       "containerID and ifname") from None
+        raise CniError(
+            E_INVALID_CONFIG, "each cni.dev/valid-attachments entry needs containerID and ifname"
+        ) from None
 
 
 def prev_result(conf: dict, required_for: str | None = None) -> dict | None:
@@ -123,8 +144,11 @@ def prev_result(conf: dict, required_for: str | None = None) -> dict | None:
     prev = conf.get("prevResult")
     if prev is None:
         if required_for:
-            raise CniError(E_INVALID_CONFIG, f"{required_for} needs prevResult",
-                           "the runtime passes the previous plugin's result as prevResult")
+            raise CniError(
+                E_INVALID_CONFIG,
+                f"{required_for} needs prevResult",
+                "the runtime passes the previous plugin's result as prevResult",
+            )
         return None
     if not isinstance(prev, dict):
         raise CniError(E_DECODE, "prevResult is not a JSON object")
@@ -155,8 +179,10 @@ def version_info(stdin: bytes) -> dict:
         asked = json.loads(stdin or b"{}").get("cniVersion")
     except (ValueError, AttributeError):
         pass
-    return {"cniVersion": asked if asked in SUPPORTED_VERSIONS else LATEST_VERSION,
-            "supportedVersions": list(SUPPORTED_VERSIONS)}
+    return {
+        "cniVersion": asked if asked in SUPPORTED_VERSIONS else LATEST_VERSION,
+        "supportedVersions": list(SUPPORTED_VERSIONS),
+    }
 
 
 def _emit(obj: dict) -> None:
@@ -175,14 +201,22 @@ def main(module) -> int:
             _emit(version_info(stdin))
             return 0
         if command not in _REQUIRED_ENV:
-            raise CniError(E_INVALID_ENV, f"CNI_COMMAND={command!r}: unknown command",
-                           "expected ADD, DEL, CHECK, VERSION, GC or STATUS")
+            raise CniError(
+                E_INVALID_ENV,
+                f"CNI_COMMAND={command!r}: unknown command",
+                "expected ADD, DEL, CHECK, VERSION, GC or STATUS",
+            )
         conf = decode_conf(stdin)
         if conf.get("cniVersion") in SUPPORTED_VERSIONS:
             version = conf["cniVersion"]
         env = {k: v for k, v in os.environ.items() if k.startswith("CNI_")}
-        handler = {"ADD": module.add, "DEL": module.delete, "CHECK": module.check,
-                   "GC": module.gc, "STATUS": module.status}[command]
+        handler = {
+            "ADD": module.add,
+            "DEL": module.delete,
+            "CHECK": module.check,
+            "GC": module.gc,
+            "STATUS": module.status,
+        }[command]
         out = handler(conf, env)
         if command == "ADD":
             _emit(out)
@@ -193,12 +227,19 @@ def main(module) -> int:
         err = CniError(E_INTERNAL, str(e))
     except Exception as e:  # a bug: still answer in the protocol
         traceback.print_exc(file=sys.stderr)
-        err = CniError(E_INTERNAL, f"{type(e).__name__}: {e}",
-                       traceback.format_exc(limit=5))
+        err = CniError(E_INTERNAL, f"{type(e).__name__}: {e}", traceback.format_exc(limit=5))
     _emit(err.to_json(version))
     print(f"{os.path.basename(sys.argv[0])}: {command}: {err}", file=sys.stderr)
     return 1
 
 
-__all__ = ["decode_conf", "prepare", "cni_args", "valid_attachments", "prev_result",
-           "format_result", "version_info", "main"]
+__all__ = [
+    "decode_conf",
+    "prepare",
+    "cni_args",
+    "valid_attachments",
+    "prev_result",
+    "format_result",
+    "version_info",
+    "main",
+]
