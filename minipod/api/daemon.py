@@ -29,47 +29,10 @@ from aiohttp import web
 from minipod import __version__
 from minipod.api import pod_exec as api_exec
 from minipod.api import pod_logs as api_logs
-from minipod.errors import ManifestError, MinipodError, NotFound
+from minipod.api.status import body_json, body_text, errors_middleware, query_float, query_int, query_required
+from minipod.errors import MinipodError, NotFound
 from minipod.image.store import ImageStore
 from minipod.pod.manager import PodManager
-
-
-def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
-    """A v1 Status object, the API's error shape."""
-    body = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-    if details:
-        body["details"] = details
-    return body
-
-
-@web.middleware
-async def errors_middleware(request, handler):
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except NotFound as e:
-        return web.json_response(status_body(404, "NotFound", str(e)), status=404)
-    except ManifestError as e:
-        return web.json_response(
-            status_body(
-                422, "Invalid", str(e), {"causes": [{"message": m} for m in e.errors], "hint": e.hint}
-            ),
-            status=422,
-        )
-    except MinipodError as e:
-        return web.json_response(status_body(400, "BadRequest", str(e), {"hint": e.hint}), status=400)
-    except Exception as e:  # noqa: BLE001 - report it, never crash the daemon
-        request.app["log"](f"internal error on {request.method} {request.path}: {type(e).__name__}: {e}")
-        return web.json_response(status_body(500, "InternalError", f"{type(e).__name__}: {e}"), status=500)
 
 
 def build_app(manager: PodManager, images: ImageStore, log) -> web.Application:
@@ -113,7 +76,8 @@ async def healthz(request):
 
 
 async def apply(request):
-    text = await request.text()
+    timeout = query_float(request, "timeout", 60.0, minimum=0)  # checked before anything is created
+    text = await body_text(request)
     ns = request.query.get("namespace", "default")
     manager = request.app["manager"]
     result = manager.apply(text, ns)
@@ -121,8 +85,8 @@ async def apply(request):
         # `minipod run`: answer once every pod is Running, Succeeded or stuck.
         pods = [i for i in result["items"] if i["kind"] == "Pod"]
         keys = [(i["pod"]["metadata"]["namespace"], i["pod"]["metadata"]["name"]) for i in pods]
-        result["outcomes"] = await manager.wait_running(keys, float(request.query.get("timeout", "60")))
-        for key, item in zip(keys, pods):
+        result["outcomes"] = await manager.wait_running(keys, timeout)
+        for key, item in zip(keys, pods, strict=True):
             if key in manager.workers:
                 item["pod"] = manager.get(*key)
     return web.json_response(result)
@@ -138,11 +102,11 @@ async def get_pod(request):
 
 
 async def delete_pod(request):
-    grace = request.query.get("gracePeriodSeconds")
+    grace = query_int(request, "gracePeriodSeconds", minimum=0)
     pod = await request.app["manager"].delete(
         request.match_info["ns"],
         request.match_info["name"],
-        int(grace) if grace not in (None, "") else None,
+        grace,
         wait=request.query.get("wait", "true") != "false",
     )
     return web.json_response(pod)
@@ -159,7 +123,7 @@ async def list_images(request):
 
 
 async def import_image(request):
-    body = await request.json()
+    body = await body_json(request, "path")
     return web.json_response({"refs": request.app["images"].import_archive(body["path"])})
 
 
@@ -182,6 +146,7 @@ async def pull_image(request):
     """`minipod image pull`: the pull's progress lines, streamed, then its end."""
     import json
 
+    ref = query_required(request, "ref")  # before the answer starts: a 400 is still possible
     resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await resp.prepare(request)
     manager = request.app["manager"]
@@ -190,7 +155,7 @@ async def pull_image(request):
         asyncio.ensure_future(resp.write((json.dumps(event) + "\n").encode()))
 
     try:
-        end = await manager.pulls.pull(request.query["ref"], "Always", None, relay)
+        end = await manager.pulls.pull(ref, "Always", None, relay)
     except MinipodError as e:
         end = {"event": "error", "reason": getattr(e, "reason", "ErrImagePull"), "message": str(e)}
     await resp.write((json.dumps(end) + "\n").encode())
@@ -209,7 +174,7 @@ async def delete_secret(request):
 
 
 async def remove_image(request):
-    ref = request.query["ref"]
+    ref = query_required(request, "ref")
     users = [
         p["metadata"]["name"]
         for p in request.app["manager"].list_pods()

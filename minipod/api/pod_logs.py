@@ -2,9 +2,19 @@
 
 Logs: every container instance writes its stdout and stderr straight into
 its own file (LOGS/CONTAINER/RESTARTCOUNT.log), opened before exec, so logs
-survive a daemon restart and `--previous` is simply the file before. With
-`follow=true` the handler keeps sending what is appended until the
-container stops or the client goes away.
+survive a daemon restart and `--previous` is simply the file before.
+
+Steps of pod_log(), in order; memory stays bounded whatever the file's size:
+    1. check the query (tailLines, limitBytes) before answering anything;
+    2. find where to start: the beginning, or for tailLines=N the start of
+       the N-th line from the end, found by reading blocks backwards from
+       the end (tail_start()), never the whole file;
+    3. send the file from there in CHUNK-sized pieces, each write waiting
+       for the client to take it (so a slow reader holds one chunk, not the
+       file, and the event loop serves other requests between chunks),
+       stopping after limitBytes;
+    4. with `follow=true`, keep sending what is appended until the
+       container stops or the client goes away.
 """
 
 import asyncio
@@ -12,33 +22,64 @@ import json
 
 from aiohttp import web
 
+from minipod.api.status import query_int
+
 POLL = 0.1  # seconds between looks at a followed log file
+CHUNK = 64 * 1024  # bytes read and sent at a time
 
 
 def _flag(request, name: str) -> bool:
     return request.query.get(name, "false").lower() in ("true", "1", "yes")
 
 
+def tail_start(f, size: int, lines: int, block: int = CHUNK) -> int:
+    """The offset where the last `lines` lines of the open file begin.
+
+    Reads blocks backwards from the end, counting newlines, so the cost is
+    the size of those lines, not of the file. A final newline ends the last
+    line; it does not begin another one."""
+    if lines <= 0:
+        return size
+    end = size
+    if size:
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            end = size - 1
+    found, pos = 0, end
+    while pos > 0:
+        start = max(0, pos - block)
+        f.seek(start)
+        buf = f.read(pos - start)
+        i = len(buf)
+        while (i := buf.rfind(b"\n", 0, i)) >= 0:
+            found += 1
+            if found == lines:
+                return start + i + 1
+        pos = start
+    return 0
+
+
 async def pod_log(request):
+    tail = query_int(request, "tailLines", minimum=0)
+    limit = query_int(request, "limitBytes", minimum=1)
     manager = request.app["manager"]
     ns, name = request.match_info["ns"], request.match_info["name"]
     path, c = manager.log_path(ns, name, request.query.get("container"), _flag(request, "previous"))
     follow = _flag(request, "follow") and not _flag(request, "previous")
-    tail = int(request.query.get("tailLines", "-1"))
     resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
     await resp.prepare(request)
+    left = limit if limit is not None else float("inf")
     try:
         with open(path, "rb") as f:
-            data = f.read()
-            if tail >= 0:
-                data = b"".join(data.splitlines(keepends=True)[-tail:]) if tail else b""
-            await resp.write(data)
-            while follow:
-                chunk = f.read(65536)
+            size = f.seek(0, 2)
+            f.seek(tail_start(f, size, tail) if tail is not None else 0)
+            while left > 0:
+                chunk = f.read(int(min(CHUNK, left)))
                 if chunk:
-                    await resp.write(chunk)
+                    left -= len(chunk)
+                    await resp.write(chunk)  # waits for the client: one chunk in memory
                     continue
-                if c["state"] not in ("running", "starting") or c.get("logPath") != path:
+                if not follow or c["state"] not in ("running", "starting") or c.get("logPath") != path:
                     break
                 await asyncio.sleep(POLL)
     except FileNotFoundError:

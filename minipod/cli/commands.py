@@ -160,10 +160,11 @@ def describe(c: Ctx, kind, name, namespace):
 @click.option("-c", "--container")
 @click.option("-f", "--follow", is_flag=True)
 @click.option("-p", "--previous", is_flag=True)
-@click.option("--tail", type=int, default=-1)
+@click.option("--tail", type=int, default=-1, help="Lines from the end to show (-1: all).")
+@click.option("--limit-bytes", type=int, default=0, help="Stop after this many bytes (0: no limit).")
 @namespace_opt
 @pass_ctx
-def logs(c: Ctx, pod, container, follow, previous, tail, namespace):
+def logs(c: Ctx, pod, container, follow, previous, tail, limit_bytes, namespace):
     """Print a container's logs."""
     resp = c.client.request(
         "GET",
@@ -173,12 +174,13 @@ def logs(c: Ctx, pod, container, follow, previous, tail, namespace):
             "follow": str(follow).lower(),
             "previous": str(previous).lower(),
             "tailLines": str(tail) if tail >= 0 else None,
+            "limitBytes": str(limit_bytes) if limit_bytes > 0 else None,
         },
     )
     out = sys.stdout.buffer
     try:
         while True:
-            chunk = resp.read1(65536) if follow else resp.read()
+            chunk = resp.read1(65536)
             if not chunk:
                 break
             out.write(chunk)
@@ -375,6 +377,7 @@ def image_build_base(c: Ctx):
 def image_pull(c: Ctx, ref):
     """Pull an image from its registry (progress per layer on a terminal)."""
     import json
+
     from minipod.cli.progress import Progress
 
     resp = c.client.request("POST", "/minipod/v1/images/pull", b"", query={"ref": ref})

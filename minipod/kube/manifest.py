@@ -16,8 +16,8 @@ import copy
 import yaml
 
 from minipod.errors import ManifestError, MinipodError
-from minipod.image.store import default_pull_policy
 from minipod.image.pull_secrets import validate_secret
+from minipod.image.store import default_pull_policy
 from minipod.kube.validate import validate_pod
 
 
@@ -35,11 +35,17 @@ def parse_documents(text: str) -> list[dict]:
     objects = []
     for i, doc in enumerate(docs):
         if not isinstance(doc, dict):
-            raise ManifestError(
-                [f"document {i + 1}: expected a mapping (an object), got {type(doc).__name__}"]
-            )
+            raise ManifestError([f"document {i + 1}: expected a mapping (an object), got {_type(doc)}"])
         if doc.get("kind") == "List":
-            objects.extend(doc.get("items") or [])
+            items = doc.get("items") or []
+            if not isinstance(items, list):
+                raise ManifestError([f"document {i + 1}: items: expected list, got {type(items).__name__}"])
+            for j, item in enumerate(items):
+                if not isinstance(item, dict):
+                    raise ManifestError(
+                        [f"document {i + 1}: items[{j}]: expected a mapping (an object), got {_type(item)}"]
+                    )
+            objects.extend(items)
         else:
             objects.append(doc)
     if not objects:
@@ -47,6 +53,10 @@ def parse_documents(text: str) -> list[dict]:
             ["no objects in the manifest"], hint="a Pod manifest starts with apiVersion: v1 and kind: Pod"
         )
     return objects
+
+
+def _type(value) -> str:
+    return "null" if value is None else type(value).__name__
 
 
 def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[dict], list[dict], list[str]]:
