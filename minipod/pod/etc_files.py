@@ -86,6 +86,11 @@ def write_in_place(path: str, text: str) -> None:
         f.write(text)
 
 
+def write_hosts(pod: dict, run_dir: str, peers: list[tuple[str, str, str]]) -> None:
+    if not pod["spec"].get("hostNetwork"):
+        write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, peers))
+
+
 def write_pod_files(pod: dict, run_dir: str, peers: list[tuple[str, str, str]]) -> None:
     write_in_place(os.path.join(run_dir, "hostname"), hostname_of(pod) + "\n")
     write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, peers))

@@ -235,7 +235,11 @@ class PodWorker:
         ]
         for v in volumes:
             if "emptyDir" in v:
-                os.makedirs(containers.volume_source(self.record, v["name"], dirs), exist_ok=True)
+                # World-writable, as the kubelet makes every emptyDir (0777,
+                # whatever the umask), so a non-root container can use it.
+                path = containers.volume_source(self.record, v["name"], dirs)
+                os.makedirs(path, exist_ok=True)
+                os.chmod(path, 0o777)
         if spec.get("hostNetwork"):
             self.rt["podIP"] = self.rt["hostIP"]
         podfiles.write_pod_files(self.record, dirs["run"], self.m.peers(self))
@@ -294,6 +298,10 @@ class PodWorker:
         net.update(state="ready", result=result)
         self.rt["podIP"] = network.pod_ip(result)
         self.save()
+        # The pod's own "IP hostname" line now, before any container starts
+        # (a program may resolve its own name first thing); the other pods'
+        # files follow a moment later.
+        podfiles.write_hosts(self.record, self.m.pod_dirs(self.record)["run"], self.m.peers(self))
         self.m.hosts_changed()
 
     async def teardown_network(self) -> None:
@@ -337,6 +345,7 @@ class PodWorker:
             ):
                 c["retryAt"] = finished + c["backoff"]
                 c["last"] = podstatus.terminated_state(c)
+                c["lastFinishedEpoch"] = finished
                 c.update(
                     state="waiting",
                     reason="CrashLoopBackOff",
@@ -348,7 +357,7 @@ class PodWorker:
                 return c["retryAt"] - now
             self.next_backoff(c, finished)
         elif c["state"] == "waiting" and c.get("last") and c.get("reason") == "CrashLoopBackOff":
-            self.next_backoff(c, c["last"].get("finishedEpoch", now))
+            self.next_backoff(c, c.get("lastFinishedEpoch", now))
         return await self.start_container(c)
 
     def next_backoff(self, c: dict, finished: float) -> None:
@@ -382,7 +391,7 @@ class PodWorker:
         if c["state"] == "terminated" or c.get("last"):
             if c["state"] == "terminated":
                 c["last"] = podstatus.terminated_state(c)
-                c["last"]["finishedEpoch"] = c.get("finishedEpoch")
+                c["lastFinishedEpoch"] = c.get("finishedEpoch")  # ours, not the API's
             c["restartCount"] = c.get("restartCount", 0) + (1 if c.get("id") else 0)
         dirs = self.m.pod_dirs(self.record)
         if c.get("id"):
