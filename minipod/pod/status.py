@@ -7,6 +7,8 @@ lastState, restartCount, ready, started), the pod's phase
 `kubectl get pods` prints (kubectl's printPod).
 """
 
+from minipod.kube import resources
+
 TERMINAL_WAITING = {
     "ErrImageNeverPull",
     "ErrImagePull",
@@ -161,7 +163,7 @@ def pod_status(record: dict) -> dict:
         "hostIP": rt.get("hostIP", "127.0.0.1"),
         "startTime": rt.get("startTime"),
         "containerStatuses": [container_status(c) for c in rt["containers"]],
-        "qosClass": "BestEffort",
+        "qosClass": resources.qos_class(record["spec"]),
     }
     if rt["initContainers"]:
         status["initContainerStatuses"] = [container_status(c) for c in rt["initContainers"]]

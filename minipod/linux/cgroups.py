@@ -1,0 +1,444 @@
+"""Cgroups: every pod and container of an instance in its own control group.
+
+A cgroup is a directory in a cgroup filesystem; a process is in it once its
+pid is written to the directory's `cgroup.procs`; limits are files beside
+it (cgroups(7)). Hosts come in two shapes, detected from
+/proc/self/mountinfo, never assumed:
+
+    v2      one unified hierarchy at /sys/fs/cgroup, controllers (cpu,
+            memory, pids, ...) enabled per subtree in cgroup.subtree_control
+    hybrid  controllers on v1 hierarchies, one per controller
+    / v1    (/sys/fs/cgroup/memory, .../cpu, ...), plus, in hybrid, an
+            empty v2 hierarchy (/sys/fs/cgroup/unified): minipod uses it,
+            as systemd does, to track a pod's processes and to kill them
+            all at once with cgroup.kill
+
+Steps, in the order the runtime takes them:
+    1. setup_root(): choose the instance's parent cgroup on every hierarchy
+       (below the daemon's own cgroup, or --cgroup-parent) and create
+       kubepods/{burstable,besteffort} in it; on v2 enable the controllers
+       for the subtree (moving the daemon into a leaf first: the
+       no-internal-processes rule).
+    2. create(): a pod's or a container's directory on every hierarchy,
+       its limits (kube/cgroup_values.py) and device rules written.
+    3. join(): in the forked child, before execve: write "0" (this
+       process) to each cgroup.procs, so nothing ever runs outside.
+    4. oom_kills(), cpu_usage_ns(), memory_working_set(): read back.
+    5. kill(): every process below a cgroup: v2 cgroup.kill; v1 without
+       it, freeze, SIGKILL each pid, thaw (runc's signalAllProcesses).
+    6. remove(): rmdir, deepest first, on every hierarchy.
+"""
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+from minipod.errors import MinipodError
+from minipod.kube import cgroup_values as values
+
+# The v1 controllers minipod uses; others (cpuset needs cpus and mems
+# copied into each child, blkio, net_cls, ...) are left alone.
+V1_CONTROLLERS = ("cpu", "cpuacct", "memory", "pids", "devices", "freezer")
+V2_CONTROLLERS = ("cpu", "memory", "pids")
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    mount: str  # where the hierarchy is mounted
+    version: int  # 1 or 2
+    controllers: frozenset  # v1: bound to it; v2: listed in cgroup.controllers
+    own: str  # the cgroup this process is in, on this hierarchy ("/", "/a/b")
+
+    def has(self, controller: str) -> bool:
+        return controller in self.controllers
+
+
+@dataclass(frozen=True)
+class Layout:
+    mode: str  # "v2", "hybrid" or "v1"
+    hierarchies: tuple
+
+    @property
+    def v2(self) -> Hierarchy | None:
+        return next((h for h in self.hierarchies if h.version == 2), None)
+
+    def with_controller(self, name: str) -> list[Hierarchy]:
+        return [h for h in self.hierarchies if h.has(name)]
+
+
+def parse_mounts(mountinfo: str) -> list[tuple[str, str, frozenset]]:
+    """(mount point, "cgroup" or "cgroup2", v1 controllers) for each cgroup
+    mount in /proc/self/mountinfo (proc(5): the fields after " - ")."""
+    out = []
+    for line in mountinfo.splitlines():
+        pre, _, post = line.partition(" - ")
+        fields, post_fields = pre.split(), post.split()
+        if len(post_fields) < 3 or post_fields[0] not in ("cgroup", "cgroup2"):
+            continue
+        options = set(post_fields[2].split(","))
+        out.append((fields[4], post_fields[0], frozenset(options & set(V1_CONTROLLERS))))
+    return out
+
+
+def parse_proc_cgroup(text: str) -> dict[str, str]:
+    """/proc/PID/cgroup: hierarchy key ("0" for v2, else the comma-joined
+    controllers) -> path of the cgroup."""
+    out = {}
+    for line in text.splitlines():
+        num, controllers, path = line.split(":", 2)
+        out["0" if num == "0" and not controllers else controllers] = path
+    return out
+
+
+def detect(mountinfo: str, proc_cgroup: str, v2_controllers: str = "") -> Layout:
+    """Which cgroup versions this host has, and where we are in each.
+    `v2_controllers` is the v2 root's cgroup.controllers."""
+    mine = parse_proc_cgroup(proc_cgroup)
+    hierarchies = []
+    v1_seen = False
+    for mount, fstype, controllers in parse_mounts(mountinfo):
+        if fstype == "cgroup2":
+            hierarchies.append(Hierarchy(mount, 2, frozenset(v2_controllers.split()), mine.get("0", "/")))
+        elif controllers:
+            key = next((k for k in mine if k != "0" and set(k.split(",")) >= controllers), None)
+            if key is not None:
+                v1_seen = True
+                hierarchies.append(Hierarchy(mount, 1, controllers, mine[key]))
+    if not hierarchies:
+        raise MinipodError("no cgroup filesystem is mounted", hint="mount cgroup2 on /sys/fs/cgroup")
+    v2 = [h for h in hierarchies if h.version == 2]
+    if v1_seen:
+        # Hybrid: the v2 hierarchy only tracks processes; it holds no controller.
+        hierarchies = [h for h in hierarchies if h.version == 1] + [
+            Hierarchy(h.mount, 2, frozenset(), h.own) for h in v2[:1]
+        ]
+        return Layout("hybrid" if v2 else "v1", tuple(hierarchies))
+    return Layout("v2", tuple(v2[:1]))
+
+
+def detect_host() -> Layout:
+    with open("/proc/self/mountinfo") as f:
+        mountinfo = f.read()
+    with open("/proc/self/cgroup") as f:
+        proc_cgroup = f.read()
+    v2_controllers = ""
+    for mount, fstype, _ in parse_mounts(mountinfo):
+        if fstype == "cgroup2":
+            v2_controllers = _read(os.path.join(mount, "cgroup.controllers"), "")
+            break
+    return detect(mountinfo, proc_cgroup, v2_controllers)
+
+
+@dataclass(frozen=True)
+class Root:
+    """An instance's cgroups: its layout and its parent dir per hierarchy."""
+
+    layout: Layout
+    parents: tuple  # (Hierarchy, absolute dir of the instance's parent) pairs
+
+    def dirs(self, rel: str) -> list[tuple[Hierarchy, str]]:
+        return [(h, os.path.join(p, rel)) for h, p in self.parents]
+
+    def dir(self, rel: str, controller: str) -> str | None:
+        """The directory of `rel` on the hierarchy holding `controller`."""
+        return next((d for h, d in self.dirs(rel) if h.has(controller)), None)
+
+    def tracking_dir(self, rel: str) -> str:
+        """Where the processes of `rel` are listed and killed: the v2
+        hierarchy when there is one, else v1's freezer (or any)."""
+        dirs = self.dirs(rel)
+        for h, d in dirs:
+            if h.version == 2:
+                return d
+        return next((d for h, d in dirs if h.has("freezer")), dirs[0][1])
+
+
+def parent_dirs(layout: Layout, parent: str) -> list[tuple[Hierarchy, str]]:
+    """The instance's parent on each hierarchy: `parent` if absolute
+    (from the hierarchy's root, as the kubelet's --cgroup-root), else
+    below the cgroup this process is in."""
+    out = []
+    for h in layout.hierarchies:
+        rel = parent if parent.startswith("/") else os.path.join(h.own, parent)
+        out.append((h, os.path.normpath(os.path.join(h.mount, rel.lstrip("/")))))
+    return out
+
+
+def setup_root(state_file: str, parent: str | None) -> Root:
+    """Step 1. The parents are written to `state_file` on the first start,
+    so a daemon restarted from anywhere finds its pods' cgroups again."""
+    layout = detect_host()
+    saved = _load(state_file)
+    if saved and saved.get("mode") == layout.mode:
+        by_mount = dict(saved["parents"])
+        parents = tuple((h, by_mount[h.mount]) for h in layout.hierarchies if h.mount in by_mount)
+    else:
+        parents = tuple(parent_dirs(layout, parent or ""))
+        created = [d for _, d in parents if not os.path.isdir(d)]
+        _save(
+            state_file,
+            {"mode": layout.mode, "parents": [[h.mount, d] for h, d in parents], "created": created},
+        )
+    root = Root(layout, parents)
+    v2 = layout.v2
+    if layout.mode == "v2" and v2 is not None:
+        _leave_internal(root)
+    for rel in ("kubepods", "kubepods/burstable", "kubepods/besteffort"):
+        make(root, rel)
+    write_limits(root, "kubepods/besteffort", values.CgroupLimits(cpu_shares=values.MIN_SHARES))
+    return root
+
+
+def _leave_internal(root: Root) -> None:
+    """v2's no-internal-processes rule: a cgroup that hands controllers to
+    its children may hold no process. When the parent is the daemon's own
+    cgroup, move the daemon into a leaf beside the pods, as a delegated
+    systemd service does."""
+    h, parent = next((h, d) for h, d in root.parents if h.version == 2)
+    own = os.path.normpath(os.path.join(h.mount, h.own.lstrip("/")))
+    if own == parent and own != h.mount:
+        leaf = os.path.join(own, "minipod-daemon")
+        os.makedirs(leaf, exist_ok=True)
+        for pid in _read(os.path.join(own, "cgroup.procs"), "").split():
+            _write(os.path.join(leaf, "cgroup.procs"), pid, missing_ok=True)
+
+
+def make(root: Root, rel: str) -> None:
+    """mkdir on every hierarchy; on v2, hand the controllers down each level."""
+    for h, d in root.dirs(rel):
+        os.makedirs(d, exist_ok=True)
+        if h.version == 2 and h.controllers:
+            _enable_controllers(h, d)
+
+
+def _enable_controllers(h: Hierarchy, d: str) -> None:
+    wanted = " ".join(f"+{c}" for c in V2_CONTROLLERS if h.has(c))
+    top = os.path.normpath(h.mount)
+    parent = os.path.dirname(d)
+    chain = []
+    while parent.startswith(top) and parent != top:
+        chain.append(parent)
+        parent = os.path.dirname(parent)
+    for p in reversed(chain):
+        _write(os.path.join(p, "cgroup.subtree_control"), wanted)
+
+
+def write_limits(root: Root, rel: str, limits: values.CgroupLimits) -> None:
+    """The limits, on the hierarchy that has each controller."""
+    if root.layout.mode == "v2":
+        lines = values.v2_files(limits)
+    else:
+        lines = values.v1_files(limits)
+    for controller, name, value in lines:
+        d = root.dir(rel, controller)
+        if d is not None:
+            # memory.memsw.* exists only with swap accounting on.
+            _write(os.path.join(d, name), value, missing_ok=name.startswith("memory.memsw"))
+
+
+def write_devices(root: Root, rel: str, privileged: bool) -> None:
+    """The device allow-list (v1 devices controller). On v2 the same
+    list is an eBPF program (runc's devicefilter): not done yet; the
+    container's missing CAP_MKNOD-free /dev and dropped capabilities are
+    then what stands in for it (see the README)."""
+    d = root.dir(rel, "devices")
+    if d is None:
+        return
+    for name, rule in values.v1_device_rules(privileged):
+        _write(os.path.join(d, name), rule)
+
+
+def create(root: Root, rel: str, limits: values.CgroupLimits, devices: bool | None = None) -> None:
+    """Step 2: a cgroup with its limits; `devices` False for the default
+    allow-list, True for a privileged container, None to leave it open."""
+    make(root, rel)
+    write_limits(root, rel, limits)
+    if devices is not None:
+        write_devices(root, rel, devices)
+
+
+def procs_files(root: Root, rel: str) -> list[str]:
+    """The cgroup.procs a process writes itself into to join `rel`."""
+    return [os.path.join(d, "cgroup.procs") for _, d in root.dirs(rel)]
+
+
+def join(files: list[str]) -> None:
+    """Step 3, in the process that joins: "0" means the writer itself."""
+    for path in files:
+        try:
+            with open(path, "w") as f:
+                f.write("0")
+        except OSError as e:
+            raise MinipodError(
+                f"joining cgroup {os.path.dirname(path)}: write cgroup.procs: {e.strerror}"
+            ) from None
+
+
+def pids(root: Root, rel: str) -> list[int]:
+    """Every process in `rel` and below it."""
+    out: list[int] = []
+    top = root.tracking_dir(rel)
+    for d, _, _ in os.walk(top):
+        out += [int(p) for p in _read(os.path.join(d, "cgroup.procs"), "").split()]
+    return out
+
+
+def populated(root: Root, rel: str) -> bool:
+    d = root.tracking_dir(rel)
+    events = _read(os.path.join(d, "cgroup.events"), None)
+    if events is not None:
+        return "populated 1" in events
+    return bool(pids(root, rel))
+
+
+def kill(root: Root, rel: str, timeout: float = 5.0) -> None:
+    """Step 5: SIGKILL every process below `rel`; wait until none is left.
+    Nothing escapes: not a double fork, setsid, nor a hostPID pod's child."""
+    d = root.tracking_dir(rel)
+    if not os.path.isdir(d):
+        return
+    if os.path.exists(os.path.join(d, "cgroup.kill")):
+        _write(os.path.join(d, "cgroup.kill"), "1", missing_ok=True)
+    else:
+        _freeze_and_kill(root, rel)
+    deadline = time.monotonic() + timeout
+    while populated(root, rel) and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+def _freeze_and_kill(root: Root, rel: str) -> None:
+    """v1: freeze first, so no process can fork while we list and kill;
+    signals to frozen tasks are delivered once thawed."""
+    freezer = root.dir(rel, "freezer")
+    if freezer:
+        _write(os.path.join(freezer, "freezer.state"), "FROZEN", missing_ok=True)
+    try:
+        for pid in pids(root, rel):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    finally:
+        if freezer:
+            _write(os.path.join(freezer, "freezer.state"), "THAWED", missing_ok=True)
+
+
+def remove(root: Root, rel: str, timeout: float = 5.0) -> None:
+    """Step 6: rmdir `rel` and everything below it on every hierarchy.
+    A cgroup whose last process has just exited may be busy a moment."""
+    deadline = time.monotonic() + timeout
+    for _, top in root.dirs(rel):
+        for d, _, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
+            while True:
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    if time.monotonic() > deadline:
+                        raise MinipodError(f"removing cgroup {d}: rmdir: {e.strerror}") from None
+                    time.sleep(0.005)
+
+
+def teardown_root(root: Root, state_file: str) -> None:
+    """The instance's own cgroups, once no pod is left: kubepods, and the
+    parent when this instance created it."""
+    for rel in ("kubepods/burstable", "kubepods/besteffort", "kubepods"):
+        for _, d in root.dirs(rel):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+    for d in sorted((_load(state_file) or {}).get("created", []), key=lambda p: -p.count("/")):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+# --- reading back -------------------------------------------------------------
+
+
+def oom_kills(root: Root, rel: str) -> int:
+    """How many processes the OOM killer killed in this cgroup: v2
+    memory.events `oom_kill`, v1 memory.oom_control `oom_kill` (4.13+)."""
+    d = root.dir(rel, "memory")
+    if d is None:
+        return 0
+    text = _read(os.path.join(d, "memory.events" if root.layout.mode == "v2" else "memory.oom_control"), "")
+    return _field(text, "oom_kill")
+
+
+def cpu_usage_ns(root: Root, rel: str) -> int:
+    """CPU time used by every process ever in the cgroup, in ns."""
+    d = root.dir(rel, "cpuacct")
+    if d is not None:
+        return int(_read(os.path.join(d, "cpuacct.usage"), "0") or 0)
+    v2 = root.layout.v2
+    d = next((dd for h, dd in root.dirs(rel) if h is v2), None)
+    return _field(_read(os.path.join(d, "cpu.stat"), "") if d else "", "usage_usec") * 1000
+
+
+def memory_working_set(root: Root, rel: str) -> int:
+    """What the kubelet reports as a container's memory: usage minus the
+    inactive page cache, which the kernel can take back at once."""
+    d = root.dir(rel, "memory")
+    if d is None:
+        return 0
+    if root.layout.mode == "v2":
+        usage = int(_read(os.path.join(d, "memory.current"), "0") or 0)
+        inactive = _field(_read(os.path.join(d, "memory.stat"), ""), "inactive_file")
+    else:
+        usage = int(_read(os.path.join(d, "memory.usage_in_bytes"), "0") or 0)
+        inactive = _field(_read(os.path.join(d, "memory.stat"), ""), "total_inactive_file")
+    return max(usage - inactive, 0)
+
+
+def _field(text: str, key: str) -> int:
+    for line in text.splitlines():
+        k, _, v = line.partition(" ")
+        if k == key:
+            return int(v)
+    return 0
+
+
+def _read(path: str, default):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def _write(path: str, value: str, missing_ok: bool = False) -> None:
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except FileNotFoundError:
+        if not missing_ok:
+            raise
+    except OSError as e:
+        if missing_ok and e.errno in (3, 22):  # ESRCH, EINVAL: the process or cgroup is gone
+            return
+        raise MinipodError(f"writing {value!r} to {path}: {e.strerror}") from None
+
+
+def _load(path: str) -> dict | None:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _save(path: str, data: dict) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
