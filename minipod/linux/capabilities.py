@@ -77,7 +77,14 @@ def _norm(name: str) -> str:
 
 def apply_caps(names: list[str]) -> None:
     """Reduce the calling process's capabilities to `names` (steps 2 and 3)."""
-    keep = {getattr(prctl, "CAP_" + n) for n in names if hasattr(prctl, "CAP_" + n)}
+    drop_bounding(names)
+    limit_sets(names)
+
+
+def drop_bounding(names: list[str]) -> None:
+    """Step 2: drop every capability not in `names` from the bounding set.
+    Needs CAP_SETPCAP, so it runs while the process is still root."""
+    keep = _cap_numbers(names)
     # Walk every capability the *kernel* knows, not only the ones this
     # python-prctl knows: a newer kernel has capabilities (e.g. 40,
     # CHECKPOINT_RESTORE) that an older library would silently keep.
@@ -87,10 +94,20 @@ def apply_caps(names: list[str]) -> None:
                 prctl.capbset_drop(cap)
             except (OSError, ValueError):
                 pass  # EINVAL: a capability this kernel does not have
-    caps = sorted(keep)
+
+
+def limit_sets(names: list[str]) -> None:
+    """Step 3: limit the permitted, effective and inheritable sets to `names`.
+    Runs after setuid(): setuid() itself needs CAP_SETUID, which a container
+    that drops ALL would otherwise have lost already."""
+    caps = sorted(_cap_numbers(names))
     prctl.cap_inheritable.limit(*caps)
     prctl.cap_effective.limit(*caps)
     prctl.cap_permitted.limit(*caps)
+
+
+def _cap_numbers(names: list[str]) -> set[int]:
+    return {getattr(prctl, "CAP_" + n) for n in names if hasattr(prctl, "CAP_" + n)}
 
 
 def set_no_new_privs() -> None:

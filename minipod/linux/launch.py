@@ -37,10 +37,9 @@ import termios
 
 import prctl
 
-from minipod.linux import capabilities
-from minipod.linux import rootfs
-from minipod.linux import syscalls as sc
 from minipod.errors import MinipodError
+from minipod.linux import capabilities, rootfs
+from minipod.linux import syscalls as sc
 
 # Reasons reported through the pipe, as the kubelet names them.
 CREATE_ERROR = "CreateContainerError"  # setup failed before exec
@@ -274,12 +273,14 @@ def prepare_and_exec(plan: dict, w: int) -> None:
         os.makedirs(cwd, 0o755, exist_ok=True)  # as runc does for a missing workingDir
     os.setgroups(user["groups"])
     os.setgid(user["gid"])
-    # Capabilities before setuid: dropping from the bounding set needs
-    # CAP_SETPCAP, which a non-root user no longer has.
-    capabilities.apply_caps(plan["caps"])
+    # The bounding set before setuid (dropping from it needs CAP_SETPCAP,
+    # which a non-root user no longer has); the other sets after it
+    # (setuid needs CAP_SETUID, which `drop: [ALL]` takes away).
+    capabilities.drop_bounding(plan["caps"])
     if plan.get("no_new_privs"):
         prctl.set_no_new_privs(1)
     os.setuid(user["uid"])
+    capabilities.limit_sets(plan["caps"])
     os.chdir(cwd)
     argv = plan["argv"]
     path = find_executable(argv[0], env.get("PATH", ""))
