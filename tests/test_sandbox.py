@@ -345,6 +345,8 @@ def test_security_context(mp, pods, pod_name):
         ctr("default", SLEEP),
         ctr("nobody", SLEEP, securityContext={"runAsUser": 65534}),
         ctr("dropall", SLEEP, securityContext={"capabilities": {"drop": ["ALL"]}}),
+        # setuid() needs CAP_SETUID, so the sets are limited only after it.
+        ctr("nobody-dropall", SLEEP, securityContext={"runAsUser": 65534, "capabilities": {"drop": ["ALL"]}}),
         ctr("netadmin", SLEEP, securityContext={"capabilities": {"add": ["NET_ADMIN"]}}),
         ctr("privileged", SLEEP, securityContext={"privileged": True}),
         ctr(
@@ -365,6 +367,10 @@ def test_security_context(mp, pods, pod_name):
     assert sh(mp, pod_name, "grep CapEff /proc/self/status", "nobody").stdout.split()[1] == "0" * 16
 
     assert c["dropall"]["CapBnd"] == c["dropall"]["CapEff"] == 0
+    assert status(p["nobody-dropall"])["Uid"].split() == ["65534"] * 4
+    assert (
+        c["nobody-dropall"]["CapBnd"] == c["nobody-dropall"]["CapEff"] == c["nobody-dropall"]["CapPrm"] == 0
+    )
 
     assert c["netadmin"]["CapEff"] == c["netadmin"]["CapBnd"] == DEFAULT_CAPS | 1 << CAP_NET_ADMIN
 
