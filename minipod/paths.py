@@ -11,10 +11,51 @@ which is what lets tests, labs and a system install run side by side.
     (no root)                        the usual system paths:
         /var/lib/minipod, /run/minipod, /etc/minipod
 
+Every path built from a name that came from outside (a namespace, a pod or
+container name, a uid) goes through path_in(), which refuses to leave its
+base directory whatever the name holds: '/', '..', a NUL byte.
+
 This module is imported by the CLI, so it must stay light: stdlib only.
 """
 
 import os
+
+from minipod.errors import MinipodError
+
+
+class UnsafePath(MinipodError):
+    """A name that would make a path outside its directory."""
+
+
+def path_in(base: str, *parts: str) -> str:
+    """base/part1/part2..., each part one plain path component.
+
+    Names are validated at the API (DNS labels and subdomains), so this
+    never refuses a valid one: it is the last line of defence, so that no
+    bug upstream can ever write outside `base`."""
+    for part in parts:
+        if (
+            not isinstance(part, str)
+            or part in ("", ".", "..")
+            or "/" in part
+            or "\0" in part
+            or len(part.encode()) > 255
+        ):
+            raise UnsafePath(
+                f"refusing to build a path in {base} from {part!r}: "
+                "a name must be one plain path component (no '/', '..' or NUL)"
+            )
+    path = os.path.join(base, *parts)
+    # Belt and braces: the joined path, normalised, must still be inside base.
+    if not os.path.normpath(path).startswith(os.path.normpath(base) + os.sep):
+        raise UnsafePath(f"refusing the path {path!r}: it is not inside {base}")
+    return path
+
+
+def object_file(namespace: str, name: str) -> str:
+    """The file name of a namespaced object's state: NAMESPACE_NAME.json.
+    Both are DNS names, so '_' cannot occur in either: the split is unique."""
+    return f"{namespace}_{name}.json"
 
 
 class Instance:

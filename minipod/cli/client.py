@@ -178,6 +178,18 @@ class Client:
         return json.loads(resp.read() or b"null")
 
 
+def lost_daemon(error: BaseException) -> str | None:
+    """The message for a connection the daemon dropped mid-request, or None
+    when `error` is something else. The request reached the daemon, so it
+    may or may not have been carried out: the user must check."""
+    if isinstance(error, (http.client.HTTPException, ConnectionError, socket.timeout)):
+        return (
+            f"lost the connection to the minipod daemon ({type(error).__name__}): "
+            "it may have stopped or crashed; the request may or may not have been carried out"
+        )
+    return None
+
+
 def pod_path(namespace: str, name: str | None = None) -> str:
     base = f"/api/v1/namespaces/{namespace}/pods"
     return f"{base}/{name}" if name else base

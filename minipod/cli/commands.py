@@ -20,9 +20,12 @@ OUTPUTS = click.Choice(["wide", "json", "yaml", "name"])
 
 
 class Ctx:
+    current: "Ctx | None" = None  # this command's, for error messages after click is done
+
     def __init__(self, root: str | None):
         self.inst = instance(root)
         self.client = Client(self.inst)
+        Ctx.current = self
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
@@ -47,13 +50,21 @@ def cli(ctx, root):
 
 
 def _read_manifest(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
     try:
-        with open(path) as f:
-            return f.read()
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
     except OSError as e:
         raise MinipodError(f"{path}: {e.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        where = "stdin" if path == "-" else path
+        raise MinipodError(
+            f"{where}: not valid UTF-8 (byte {e.start}): a manifest is UTF-8 text (YAML or JSON)"
+        ) from None
 
 
 def _apply(c: Ctx, path: str, namespace: str, query: dict) -> dict:
@@ -438,3 +449,22 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - a user never sees a traceback
+        from minipod.cli.client import lost_daemon
+
+        lost = lost_daemon(e)
+        if lost:
+            click.echo(f"error: {lost}", err=True)
+            click.echo(
+                f"hint: check with minipod get pods; the daemon's log may say why: {_daemon_log()}", err=True
+            )
+            sys.exit(1)
+        if os.environ.get("MINIPOD_DEBUG"):
+            raise
+        click.echo(f"error: internal error in the minipod command: {type(e).__name__}: {e}", err=True)
+        click.echo("hint: run again with MINIPOD_DEBUG=1 for the details, and report it", err=True)
+        sys.exit(1)
+
+
+def _daemon_log() -> str:
+    return (Ctx.current.inst if Ctx.current else instance()).daemon_log

@@ -14,8 +14,9 @@ import binascii
 import json
 import os
 
-from minipod.kube import names
 from minipod.errors import ManifestError
+from minipod.kube import names
+from minipod.paths import object_file, path_in
 from minipod.pod.store import read_json, write_json_atomic
 
 SECRET_FIELDS = {"apiVersion", "kind", "metadata", "type", "data", "stringData", "immutable"}
@@ -36,6 +37,15 @@ def validate_secret(obj: dict, default_namespace: str) -> dict:
         errors.append("metadata.name: required value")
     else:
         errors += [f"metadata.name: invalid value {name!r}: {p}" for p in names.dns_subdomain_problems(name)]
+    namespace = meta.get("namespace")
+    if namespace is not None and (not isinstance(namespace, str) or names.dns_label_problems(namespace)):
+        for p in names.dns_label_problems(namespace) if isinstance(namespace, str) else ["must be a string"]:
+            errors.append(f"metadata.namespace: invalid value {namespace!r}: {p}")
+    for field in ("data", "stringData"):
+        if not isinstance(obj.get(field) or {}, dict):
+            errors.append(f"{field}: expected map, got {type(obj[field]).__name__}")
+    if errors:
+        raise ManifestError(errors)
     data = dict(obj.get("data") or {})
     for key, value in data.items():
         try:
@@ -80,7 +90,7 @@ class SecretStore:
         os.makedirs(directory, mode=0o700, exist_ok=True)
 
     def _path(self, namespace: str, name: str) -> str:
-        return os.path.join(self.directory, f"{namespace}_{name}.json")
+        return path_in(self.directory, object_file(namespace, name))
 
     def get(self, namespace: str, name: str) -> dict | None:
         return read_json(self._path(namespace, name))

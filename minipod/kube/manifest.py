@@ -12,12 +12,14 @@ valid Kubernetes but that minipod does not implement yet.
 """
 
 import copy
+import json
 
 import yaml
 
 from minipod.errors import ManifestError, MinipodError
 from minipod.image.pull_secrets import validate_secret
 from minipod.image.store import default_pull_policy
+from minipod.kube import names
 from minipod.kube.validate import validate_pod
 
 
@@ -61,6 +63,12 @@ def _type(value) -> str:
 
 def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[dict], list[dict], list[str]]:
     """(pods, secrets, warnings); ManifestError with every error found."""
+    problems = names.dns_label_problems(default_namespace) if default_namespace else ["required value"]
+    if problems:
+        # The namespace of the request (-n): it becomes part of file names.
+        raise ManifestError(
+            [f"namespace: invalid value {json.dumps(default_namespace)}: {p}" for p in problems]
+        )
     pods, secrets, errors, warnings = [], [], [], []
     for obj in parse_documents(text):
         kind = obj.get("kind")
@@ -83,8 +91,8 @@ def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[d
             errors += [f"{label}: {m}" for m in e.errors]
             continue
         pods.append(default_pod(obj, default_namespace))
-    names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods]
-    for key in {k for k in names if names.count(k) > 1}:
+    keys = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods]
+    for key in {k for k in keys if keys.count(k) > 1}:
         errors.append(f"pod {key[1]!r} in namespace {key[0]!r} is defined more than once")
     if errors:
         raise ManifestError(errors)

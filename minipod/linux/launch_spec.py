@@ -18,10 +18,11 @@ The kubelet's rules, in the order they are applied:
 import os
 import re
 
-from minipod.linux import capabilities
-from minipod.linux import sandbox as namespaces
 from minipod.errors import MinipodError
 from minipod.kube.implemented import is_service_account_volume
+from minipod.linux import capabilities
+from minipod.linux import sandbox as namespaces
+from minipod.paths import path_in
 
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
@@ -121,7 +122,7 @@ def volume_source(pod: dict, name: str, dirs: dict) -> str:
             continue
         if "emptyDir" in vol:
             medium = (vol["emptyDir"] or {}).get("medium", "")
-            return os.path.join(dirs["memory_volumes" if medium == "Memory" else "disk_volumes"], name)
+            return path_in(dirs["memory_volumes" if medium == "Memory" else "disk_volumes"], name)
         if "hostPath" in vol:
             return host_path(vol["hostPath"], f"volume {name!r}")
     raise MinipodError(f"volume {name!r} is not defined in spec.volumes")

@@ -33,6 +33,7 @@ from minipod.image.store import should_pull
 from minipod.kube.manifest import load_manifest
 from minipod.image.pull_coordinator import PullFailed, Pulls
 from minipod.pod.store import PodStore
+from minipod.paths import path_in
 
 # How long `minipod run` watches a run-to-completion pod after it started.
 RUN_SETTLE = 0.5
@@ -77,14 +78,14 @@ class PodManager:
     def pod_dirs(self, record: dict) -> dict:
         meta = record["metadata"]
         uid = meta["uid"]
-        run = os.path.join(self.inst.pods_run, uid)
+        run = path_in(self.inst.pods_run, uid)
         return {
             "run": run,
             "shm": os.path.join(run, "shm"),
             "init_root": os.path.join(run, "init-root"),
             "memory_volumes": os.path.join(run, "volumes"),
-            "disk_volumes": os.path.join(self.inst.lib, "volumes", uid),
-            "logs": os.path.join(self.inst.lib, "logs", f"{meta['namespace']}_{meta['name']}_{uid}"),
+            "disk_volumes": path_in(self.inst.lib, "volumes", uid),
+            "logs": path_in(self.inst.lib, "logs", f"{meta['namespace']}_{meta['name']}_{uid}"),
             "containers": self.inst.containers_dir,
         }
 
@@ -144,7 +145,7 @@ class PodManager:
 
     # --- start-up and adoption ----------------------------------------------------
     async def start(self) -> None:
-        for record in self.store.load_all():
+        for record in self.store.load_all(report=self.report_unplaced):
             worker = lifecycle.PodWorker(self, record)
             self.workers[_key(record)] = worker
             for c in worker.all_containers():
@@ -152,6 +153,14 @@ class PodManager:
             if record["runtime"]["init"].get("pid"):
                 worker.watch(record["runtime"]["init"]["pid"])
             worker.start()
+
+    def report_unplaced(self, path: str, record, problem: str) -> None:
+        """A state file start() cannot place: say so in the daemon's log,
+        with what may still be running for it. It is left where it is."""
+        self.log(
+            f"state file {path}: cannot place it: {problem}; its pod is NOT managed "
+            "(its processes, netns and IP lease, if any, keep running): move the file away once checked"
+        )
 
     def adopt_container(self, worker: lifecycle.PodWorker, c: dict) -> None:
         if c["state"] not in ("running", "starting"):

@@ -17,6 +17,8 @@ Layout under the instance's lib dir:
 import json
 import os
 
+from minipod.paths import object_file, path_in
+
 
 def write_json_atomic(path: str, doc) -> None:
     directory = os.path.dirname(path)
@@ -51,8 +53,7 @@ class PodStore:
         os.makedirs(directory, mode=0o700, exist_ok=True)
 
     def _path(self, namespace: str, name: str) -> str:
-        # Both are DNS-1123 names (validated), so '_' cannot occur in them.
-        return os.path.join(self.directory, f"{namespace}_{name}.json")
+        return path_in(self.directory, object_file(namespace, name))
 
     def save(self, record: dict) -> None:
         meta = record["metadata"]
@@ -72,12 +73,27 @@ class PodStore:
         except FileNotFoundError:
             pass
 
-    def load_all(self) -> list[dict]:
+    def load_all(self, report=print) -> list[dict]:
+        """Every pod record that can be placed: a readable Pod whose valid
+        namespace and name give back exactly its file's name. Anything else
+        is reported (never silently dropped) and left where it is, for a
+        human to look at: its pod is not managed by this daemon."""
+        from minipod.pod.record_check import misplaced_record_problem
+
         records = []
         for entry in sorted(os.listdir(self.directory)):
             path = os.path.join(self.directory, entry)
             if ".tmp-" in entry:
                 os.unlink(path)  # an interrupted write: the old file is intact
-            elif entry.endswith(".json"):
-                records.append(read_json(path))
+                continue
+            try:
+                record = read_json(path)
+            except (OSError, ValueError) as e:
+                record, problem = None, f"cannot read it: {e}"
+            else:
+                problem = misplaced_record_problem(entry, record)
+            if problem:
+                report(path, record, problem)
+            else:
+                records.append(record)
         return records

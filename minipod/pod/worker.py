@@ -39,6 +39,7 @@ from minipod.linux import launch as process
 from minipod.pod import status as podstatus
 from minipod.pod import termination
 from minipod.errors import MinipodError
+from minipod.paths import path_in
 from minipod.pod.events import now_rfc3339
 
 
@@ -229,7 +230,7 @@ class PodWorker:
             os.makedirs(d, exist_ok=True)
         volumes = spec.get("volumes") or []
         memory = [
-            os.path.join(dirs["memory_volumes"], v["name"])
+            path_in(dirs["memory_volumes"], v["name"])
             for v in volumes
             if "emptyDir" in v and (v["emptyDir"] or {}).get("medium") == "Memory"
         ]
@@ -404,7 +405,7 @@ class PodWorker:
             state="starting",
             image=image.ref,
             imageID=image_id(image),
-            logPath=os.path.join(dirs["logs"], c["name"], f"{c.get('restartCount', 0)}.log"),
+            logPath=path_in(dirs["logs"], c["name"], f"{c.get('restartCount', 0)}.log"),
             exitFile=os.path.join(dirs["run"], "exits", f"{cid}.json"),
             terminationFile=os.path.join(dirs["run"], "termination", cid),
             stopSignal=(image.config or {}).get("StopSignal"),

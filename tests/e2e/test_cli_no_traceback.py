@@ -1,0 +1,45 @@
+"""Issue 11, defect 4: the CLI never prints a traceback: a file that is not
+UTF-8, and a daemon that dies in the middle of a request."""
+
+import os
+import subprocess
+import time
+
+from clikit import assert_user_error
+from conftest import MINIPOD, pod_yaml
+
+
+def test_a_manifest_that_is_not_utf8(mp, tmp_path):
+    bad = tmp_path / "latin1.yml"
+    bad.write_bytes("apiVersion: v1\nkind: Pod\nmetadata:\n  name: caf\xe9\n".encode("latin-1"))
+    p = mp.run("apply", "-f", str(bad), check=False)
+    assert_user_error(p, f"{bad}: not valid UTF-8 (byte 46)")
+    p = mp.run("apply", "-f", "-", input=None, check=False)  # empty stdin is fine text
+    assert "Traceback" not in p.stderr
+
+
+def test_a_daemon_lost_mid_request(fresh_mp, pod_name):
+    mp = fresh_mp
+    mp.run_pod(pod_yaml(pod_name, "trap '' TERM; while true; do sleep 1; done"))
+    env = dict(os.environ, MINIPOD_NO_AUTOSTART="1")
+    cli = subprocess.Popen(
+        [MINIPOD, "--root", mp.root, "delete", "pod", pod_name, "--grace-period", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    # Wait until the daemon has recorded the deletion, then kill it.
+    deadline = time.time() + 20
+    while not mp.pod(pod_name)["metadata"].get("deletionTimestamp"):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    mp.kill_daemon()
+    out, err = cli.communicate(timeout=20)
+    assert cli.returncode == 1, (out, err)
+    assert "Traceback" not in out + err, err
+    assert err.startswith("error: lost the connection to the minipod daemon"), err
+    assert "may or may not have been carried out" in err, err
+    assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1, err
+    mp.start_daemon()
+    mp.delete(pod_name)
