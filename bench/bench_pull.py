@@ -38,11 +38,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-from registry_support import INSECURE_POLICY, RegistryServer, push, random_layer  # noqa: E402
+# The registry helpers are the tests' (tests/ is put on sys.path just above).
+from helpers.registry import INSECURE_POLICY, RegistryServer, push, random_layer  # noqa: E402 (after sys.path)
 
-from minipod.image import base as baseimage
-from minipod.image import pull  # noqa: E402
-from minipod.image.store import ImageStore  # noqa: E402
+from minipod.image import base as baseimage  # noqa: E402 (after sys.path, with the helpers)
+from minipod.image import pull  # noqa: E402 (after sys.path, with the helpers)
+from minipod.image.store import ImageStore  # noqa: E402 (after sys.path, with the helpers)
 
 
 def timed(cmd: list[str], **kwargs) -> float:

@@ -1,245 +1,28 @@
-"""Shared fixtures: every test session runs its own minipod daemon.
+"""The suite's entry: load the shared helpers as pytest plugins, so their
+fixtures reach every test without an import, and mark each test with its
+kind, from the directory it lives in:
 
-The session's instance lives under a fresh --root in /tmp, so it never
-touches a system install, another suite or a lab running beside it. Tests
-talk to it the way a user does, through the `minipod` command, and check
-real kernel objects under /proc.
+    tests/unit   pure functions: no root, no daemon, seconds (marker `unit`)
+    tests/root   kernel objects without a daemon: rootfs, netlink, CNI
+                 plugins, image store (marker `root`)
+    tests/e2e    through the daemon and the CLI (marker `e2e`)
 
-    mp            the session's instance (a Minipod), shared by most tests
-    fresh_mp      a separate instance with its own daemon, for tests that
-                  kill or restart the daemon
-    pod_name      a pod name unique to the test
+`pytest -m unit` (or a directory) runs one kind; scripts/test.sh runs all.
 """
 
-import json
 import os
-import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 
 import pytest
 
-# The minipod under test is the installed one, next to this interpreter.
-MINIPOD = os.path.join(os.path.dirname(sys.executable), "minipod")
-BACKOFF_BASE = "0.5"  # seconds; Kubernetes uses 10 (the tests check the doubling)
+pytest_plugins = ["helpers.instance", "helpers.pods", "helpers.cni", "helpers.registry"]
+
+KINDS = ("unit", "root", "e2e")
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _network() -> tuple[str, str]:
-    """A bridge name (at most 15 characters) and a /24 that no other suite,
-    lab or system instance on this host uses at the same time."""
-    tag = os.urandom(3).hex()
-    return f"mpt{tag}", f"10.{200 + os.urandom(1)[0] % 50}.{os.urandom(1)[0]}.0/24"
-
-
-class Minipod:
-    def __init__(self, root: str):
-        self.root = root
-        self.bridge, self.subnet = _network()
-        self.daemon: subprocess.Popen | None = None
-
-    # --- the daemon -----------------------------------------------------------
-    def start_daemon(self) -> None:
-        os.makedirs(self.root, exist_ok=True)
-        env = dict(os.environ, MINIPOD_BACKOFF_BASE=BACKOFF_BASE)
-        self.log = open(os.path.join(self.root, "daemon-test.log"), "ab")
-        self.daemon = subprocess.Popen(
-            [MINIPOD, "--root", self.root, "daemon", "--bridge", self.bridge, "--subnet", self.subnet],
-            env=env,
-            stdout=self.log,
-            stderr=self.log,
-            start_new_session=True,
-        )
-        sock = os.path.join(self.root, "run", "minipod.sock")
-        deadline = time.time() + 20
-        while not _accepts(sock):  # a killed daemon leaves its socket file behind
-            assert self.daemon.poll() is None, "the daemon exited at start-up"
-            assert time.time() < deadline, "the daemon did not start serving"
-            time.sleep(0.01)
-
-    def kill_daemon(self, sig=signal.SIGKILL) -> None:
-        self.daemon.send_signal(sig)
-        self.daemon.wait(10)
-
-    # --- commands -------------------------------------------------------------
-    def run(
-        self, *args, check: bool = True, input: str | None = None, timeout: float = 90
-    ) -> subprocess.CompletedProcess:
-        # The tests start and kill their daemons themselves: never another.
-        env = dict(os.environ, MINIPOD_BACKOFF_BASE=BACKOFF_BASE, MINIPOD_NO_AUTOSTART="1")
-        p = subprocess.run(
-            [MINIPOD, "--root", self.root, *args],
-            input=input,
-            text=True,
-            capture_output=True,
-            timeout=timeout,
-            env=env,
-        )
-        if check and p.returncode != 0:
-            raise AssertionError(
-                f"minipod {' '.join(args)} exited {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}"
-            )
-        return p
-
-    def apply(self, manifest: str, *extra) -> subprocess.CompletedProcess:
-        return self.run("apply", "-f", "-", *extra, input=manifest)
-
-    def run_pod(self, manifest: str, *extra, check: bool = True, timeout: float = 30):
-        return self.run("run", "-", "--timeout", str(timeout), *extra, input=manifest, check=check)
-
-    def pod(self, name: str, namespace: str = "default") -> dict:
-        return json.loads(self.run("get", "pod", name, "-n", namespace, "-o", "json").stdout)
-
-    def inspect(self, name: str, namespace: str = "default") -> dict:
-        return json.loads(self.run("inspect", name, "-n", namespace, "-o", "json").stdout)
-
-    def delete(self, *names: str, grace: int = 0) -> None:
-        self.run("delete", "pod", *names, "--grace-period", str(grace))
-
-    def logs(self, name: str, *extra) -> str:
-        return self.run("logs", name, *extra).stdout
-
-    def wait_for(self, name: str, predicate, timeout: float = 30, what: str = "condition") -> dict:
-        """Poll the pod until predicate(pod) is true; fail with its last status."""
-        deadline = time.time() + timeout
-        while True:
-            pod = self.pod(name)
-            if predicate(pod):
-                return pod
-            if time.time() > deadline:
-                raise AssertionError(
-                    f"pod {name}: timed out waiting for {what}; status:\n"
-                    f"{json.dumps(pod.get('status'), indent=1)}"
-                )
-            time.sleep(0.05)
-
-    # --- the host, as the tests check it ----------------------------------------
-    def processes(self) -> list[str]:
-        """Live processes whose command line mentions this instance's root."""
-        out = []
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit() or (self.daemon and int(pid) == self.daemon.pid):
-                continue
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-                with open(f"/proc/{pid}/stat") as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if self.root in cmd and state != "Z":
-                out.append(f"{pid}: {cmd}")
-        return out
-
-    def mounts(self) -> list[str]:
-        with open("/proc/self/mountinfo") as f:
-            return [line for line in f if self.root in line]
-
-    def stop(self) -> None:
-        if self.daemon and self.daemon.poll() is None:
-            for name in [
-                p["metadata"]["name"]
-                for p in json.loads(self.run("get", "pods", "-A", "-o", "json").stdout)["items"]
-            ]:
-                self.run("delete", "pod", name, "--grace-period", "0", "--ignore-not-found", check=False)
-            self.kill_daemon(signal.SIGTERM)
-
-
-def _accepts(path: str) -> bool:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def _new_root(tag: str) -> str:
-    return tempfile.mkdtemp(prefix=f"minipod-test-{tag}-")
-
-
-@pytest.fixture(scope="session")
-def mp():
-    inst = Minipod(_new_root("session"))
-    inst.start_daemon()
-    inst.run("image", "build-base")
-    yield inst
-    inst.stop()
-    leftovers = inst.processes() + inst.mounts()
-    shutil.rmtree(inst.root, ignore_errors=True)
-    assert not leftovers, f"the session left these behind: {leftovers}"
-
-
-@pytest.fixture
-def fresh_mp():
-    inst = Minipod(_new_root("fresh"))
-    inst.start_daemon()
-    inst.run("image", "build-base")
-    yield inst
-    if inst.daemon.poll() is not None:
-        inst.start_daemon()
-    inst.stop()
-    leftovers = inst.processes() + inst.mounts()
-    shutil.rmtree(inst.root, ignore_errors=True)
-    assert not leftovers, f"the test left these behind: {leftovers}"
-
-
-@pytest.fixture
-def pod_name(request) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
-    return base[-50:].strip("-") or "pod"
-
-
-def pod_yaml(
-    name: str,
-    command: str,
-    *,
-    image: str = "busybox:1.35",
-    extra_spec: str = "",
-    extra_container: str = "",
-    restart: str = "Always",
-    labels: str = "",
-) -> str:
-    """A one-container Pod running `sh -c COMMAND`."""
-    return f"""apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-{labels}
-spec:
-  restartPolicy: {restart}
-{extra_spec}
-  containers:
-  - name: main
-    image: {image}
-    command: ["sh", "-c", {json.dumps(command)}]
-{extra_container}
-"""
-
-
-def _zombies_of_init() -> list[int]:
-    out = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] == "Z" and fields[1] == "1":
-            out.append(int(pid))
-    return out
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """Pod inits and monitors are orphans of the host's init, which collects
-    their exit status in its own time (a second or two on some hosts). Wait
-    for it, so the leak checker that runs after us sees a clean host."""
-    deadline = time.time() + 20
-    while _zombies_of_init() and time.time() < deadline:
-        time.sleep(0.2)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        kind = os.path.relpath(str(item.path), HERE).split(os.sep)[0]
+        if kind not in KINDS:
+            raise pytest.UsageError(f"{item.nodeid}: a test belongs in tests/unit, tests/root or tests/e2e")
+        item.add_marker(kind)

@@ -4,7 +4,7 @@ Every pod gets its own IP on the instance's bridge; pods, the host and the
 pod's own containers reach each other; pods find each other by name
 through /etc/hosts; traffic leaving the host is masqueraded and hostPorts
 are DNATed to the pod. "Another machine" is a network namespace joined to
-the host by a veth pair of its own (podnet.OutsideHost), so nothing leaves
+the host by a veth pair of its own (helpers.network.OutsideHost), so nothing leaves
 this host.
 """
 
@@ -12,29 +12,20 @@ import ipaddress
 import json
 import os
 
-from podkit import ctr, pod
-from podnet import (
+from helpers.host import eventually, free_port, http_get, sh
+from helpers.network import (
     OutsideHost,
     bridge_ports,
-    delete_quietly,
-    eventually,
-    free_port,
-    http_from_host,
     http_from_pod,
     instance_network,
     link_exists,
-    manifest,
     nft_rules,
-    pod_ip,
-    pod_sh,
     rules_with_port,
-    sh,
-    sleeper_pod,
     udp_ask,
     udp_echo_in,
     wait_http,
-    web_pod,
 )
+from helpers.pods import ctr, delete_quietly, manifest, pod, pod_ip, pod_sh, sleeper_pod, web_pod
 
 
 def _names(pod_name: str, *suffixes: str) -> list[str]:
@@ -75,7 +66,7 @@ def test_pods_get_their_own_ips_and_reach_each_other_the_host_and_the_gateway(mp
         assert http_from_pod(mp, a, ips[b]) == f"hello-from-{b}"
         # The host reaches each pod IP.
         for server in (a, b):
-            assert http_from_host(ips[server]) == f"hello-from-{server}"
+            assert http_get(ips[server]) == f"hello-from-{server}"
 
         # The gateway is the bridge's address; a pod reaches it (ping needs
         # NET_RAW, a default capability).
@@ -109,7 +100,7 @@ def test_containers_of_a_pod_share_its_ip_and_talk_over_localhost(mp, pod_name):
             "the side container to reach the web container on localhost",
         )
         assert http_from_pod(mp, pod_name, "localhost", container="side") == "hello-local"
-        assert http_from_host(ip) == "hello-local"
+        assert http_get(ip) == "hello-local"
     finally:
         delete_quietly(mp, pod_name)
 
@@ -269,20 +260,20 @@ def test_host_port_tcp_from_another_host_the_host_and_host_ip_bound(mp, pod_name
                 body,
                 f"the other host to reach hostPort {port} at {outside.host_ip}",
             )
-            assert http_from_host("127.0.0.1", port) == body
-            assert http_from_host(outside.host_ip, port) == body
-            assert http_from_host(gateway, port) == body
+            assert http_get("127.0.0.1", port) == body
+            assert http_get(outside.host_ip, port) == body
+            assert http_get(gateway, port) == body
             if not ipaddress.ip_address(host_ip).is_loopback:
-                assert http_from_host(host_ip, port) == body  # status.hostIP
+                assert http_get(host_ip, port) == body  # status.hostIP
             # hostIP: answered at that address only.
             wait_http(
                 lambda: outside.http_get(outside.host_ip, bound),
                 body,
                 f"the other host to reach hostPort {bound} at {outside.host_ip}",
             )
-            assert http_from_host(outside.host_ip, bound) == body
-            assert http_from_host("127.0.0.1", bound) == ""
-            assert http_from_host(gateway, bound) == ""
+            assert http_get(outside.host_ip, bound) == body
+            assert http_get("127.0.0.1", bound) == ""
+            assert http_get(gateway, bound) == ""
             assert rules_with_port(nft_rules(net["table"]), port)
             assert rules_with_port(nft_rules(net["table"]), bound)
         finally:
@@ -290,7 +281,7 @@ def test_host_port_tcp_from_another_host_the_host_and_host_ip_bound(mp, pod_name
         # Gone with the pod: no answer, no rule anywhere in the ruleset.
         assert outside.http_get(outside.host_ip, port) == ""
         assert outside.http_get(outside.host_ip, bound) == ""
-        assert http_from_host("127.0.0.1", port) == ""
+        assert http_get("127.0.0.1", port) == ""
         rules = nft_rules()
         left = [r for r in rules if r["table"] == net["table"] and uid in r.get("comment", "")]
         assert not left, f"rules of the deleted pod remain: {left}"
@@ -301,7 +292,7 @@ def test_host_port_tcp_from_another_host_the_host_and_host_ip_bound(mp, pod_name
 def test_host_port_udp(mp, pod_name):
     net = instance_network(mp)
     with OutsideHost() as outside:
-        port = free_port(udp=True)
+        port = free_port()
         p = sleeper_pod(pod_name)
         p["spec"]["containers"][0]["ports"] = [{"containerPort": 5353, "hostPort": port, "protocol": "UDP"}]
         echo = None

@@ -17,10 +17,10 @@ import tarfile
 
 import pytest
 
-from minipod.image import base as baseimage
 from minipod.errors import ImageError, NotFound
-from minipod.image.store import ImageStore, normalize_ref
+from minipod.image import base as baseimage
 from minipod.image.layers import OVERLAY_OPAQUE_XATTR
+from minipod.image.store import ImageStore, normalize_ref
 
 BUSYBOX = "/bin/busybox"
 REF = "docker.io/library/busybox:1.35"

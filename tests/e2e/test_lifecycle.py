@@ -6,10 +6,11 @@ container restarts, so ordering is checked on real events, not on our own
 bookkeeping.
 """
 
+import itertools
 import os
 import time
 
-from conftest import pod_yaml
+from helpers.pods import pod_yaml
 
 EMPTYDIR = """  volumes:
   - name: shared
@@ -220,7 +221,7 @@ def test_crash_loop_back_off_doubles(mp, pod_name):
             what="four restarts",
         )
         times = [float(line.split()[1]) for line in _read_shared(mp, pod_name)]
-        gaps = [b - a for a, b in zip(times, times[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert len(gaps) >= 4
         assert gaps[0] < 0.4  # the first restart is immediate
         assert 0.45 <= gaps[1] < 1.5  # then the base delay

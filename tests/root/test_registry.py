@@ -21,27 +21,17 @@ import zlib
 
 import httpx
 import pytest
+from helpers.registry import USERS, TokenRegistry, file_layer, push, random_layer, write_layout
 
+from minipod.cli.progress import Progress
+from minipod.errors import ImageError
 from minipod.image import base as baseimage
 from minipod.image import pull
-from minipod.errors import ImageError
-from minipod.image.store import ImageStore, default_pull_policy, should_pull
 from minipod.image.layers import GunzipReader
 from minipod.image.refs import host_architecture, pick_platform
-from minipod.cli.progress import Progress
 from minipod.image.registry import RegistryError, describe_transport_error
 from minipod.image.registry_config import Credentials
-from registry_support import (
-    USERS,
-    TokenRegistry,
-    auth_registry,
-    file_layer,  # noqa: F401
-    push,
-    random_layer,
-    registry,
-    workdir,
-    write_layout,
-)
+from minipod.image.store import ImageStore, default_pull_policy, should_pull
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (layers keep owners)"),

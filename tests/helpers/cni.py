@@ -17,30 +17,22 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from minipod.network import netlink
-from minipod.network import nft
+from helpers import REPO
+from helpers.host import GET, http_body, sh
+from minipod.network import netlink, nft
 from minipod.network.cni.bridge import host_veth_name
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CNI_DIR = os.path.join(REPO, "cni")
 PYTHON = sys.executable
 BUSYBOX = shutil.which("busybox")
 VERSIONS = ["0.4.0", "1.0.0", "1.1.0"]
 _taken_subnets: set[int] = set()
-
-
-def sh(*args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
-    p = subprocess.run(args, capture_output=True, text=True, input=input, timeout=60)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
-    return p
 
 
 def free_subnet() -> int:
@@ -50,17 +42,6 @@ def free_subnet() -> int:
     n = random.choice(free)
     _taken_subnets.add(n)
     return n
-
-
-def free_port() -> int:
-    while True:
-        port = random.randint(20000, 40000)
-        with socket.socket() as s:
-            try:
-                s.bind(("0.0.0.0", port))
-                return port
-            except OSError:
-                continue
 
 
 def run_plugin(plugin: str, command: str, conf, env: dict | None = None, popen: bool = False):
@@ -99,7 +80,7 @@ class Net:
         self.bridge = f"mpb{self.tag}"
         n = free_subnet()
         self.subnet = ipaddress.ip_network(f"10.199.{n}.0/24")
-        self.gateway = "10.199.%d.1" % n
+        self.gateway = f"10.199.{n}.1"
         self.data_dir = str(tmp_path / "leases")
         self.lease_dir = os.path.join(self.data_dir, self.name)
         self.namespaces: list[str] = []
@@ -221,29 +202,8 @@ def ns_exec(netns: str, *argv: str, input: str | None = None, check: bool = Fals
     return sh("ip", "netns", "exec", ns_name(netns), *argv, input=input, check=check)
 
 
-def http_get_from(netns: str | None, host: str, port: int) -> str:
+def http_get_from(netns: str, host: str, port: int) -> str:
     """GET / from inside a netns (busybox nc: busybox wget is not reliable
-    everywhere) or from the host (netns None); the body's last line, or ''."""
-    if netns is None:
-        try:
-            with socket.create_connection((host, port), timeout=3) as s:
-                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-                data = b""
-                while chunk := s.recv(4096):
-                    data += chunk
-            return (data.decode(errors="replace").strip().splitlines() or [""])[-1]
-        except OSError:
-            return ""
-    p = ns_exec(netns, BUSYBOX, "nc", "-w", "3", host, str(port), input="GET / HTTP/1.0\r\n\r\n")
-    return (p.stdout.strip().splitlines() or [""])[-1]
-
-
-def wait_listening(host: str, port: int, timeout: float = 5) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection((host, port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {host}:{port}")
+    everywhere); the body's last line, or ''. From the host: host.http_get."""
+    p = ns_exec(netns, BUSYBOX, "nc", "-w", "3", host, str(port), input=GET)
+    return http_body(p.stdout)

@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from conftest import pod_yaml
+from helpers.pods import pod_yaml
 
 
 def _container_pid(mp, name: str, index: int = 0) -> int:

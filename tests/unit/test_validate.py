@@ -9,8 +9,8 @@ restartPolicy, volumes, env, and reporting everything at once.
 import pytest
 import yaml
 
-from minipod.kube import schema
 from minipod.errors import ManifestError, MinipodError
+from minipod.kube import schema
 from minipod.kube.validate import validate_pod
 
 MINIMAL = """

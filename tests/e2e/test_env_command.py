@@ -13,9 +13,9 @@ Each container prints what it got and exits; the logs are compared.
 """
 
 import pytest
+from helpers.pods import ctr, pod
 
 from minipod.image import base as baseimage
-from podkit import ctr, pod, pods  # noqa: F401 (pods is a fixture)
 
 BUSYBOX_BINARY = "/bin/busybox"  # what `minipod image build-base` packs, too
 ENTRYPOINT_IMAGE = "example.test/minipod/entrypoint:1"

@@ -2,7 +2,9 @@
 
 import os
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "hello-pod.yml")
+from helpers import REPO
+
+EXAMPLE = os.path.join(REPO, "examples", "hello-pod.yml")
 
 
 def test_hello_example_runs_and_is_deleted(mp):

@@ -10,8 +10,9 @@ the host pids `minipod inspect` reports, and from inside with `minipod exec`.
 import os
 import socket
 
-from podkit import (
-    pod_mountinfo,
+from helpers.host import eventually
+from helpers.pods import ctr, pids, pod, pod_sh
+from helpers.procfs import (
     CAP_NET_ADMIN,
     CAP_SYS_ADMIN,
     CAP_SYS_MODULE,
@@ -19,17 +20,12 @@ from podkit import (
     DEFAULT_CAPS,
     NS,
     caps,
-    ctr,
-    eventually,
     host_ns,
     mountinfo,
     ns_inode,
-    pids,
-    pod,
-    pods,
-    sh,
+    pod_mountinfo,
     status,
-)  # noqa: F401 (pods is a fixture)
+)
 
 SLEEP = "exec sleep 3600"
 
@@ -63,7 +59,7 @@ def test_containers_share_net_ipc_uts_pid_but_not_mnt(mp, pods, pod_name):
 
     # One process tree: PID 1 is the pod init, and each container sees the other.
     assert status(p["init"])["NSpid"].split()[-1] == "1"
-    cmdline = sh(mp, pod_name, "cat /proc/1/cmdline", "b").stdout.split("\0")
+    cmdline = pod_sh(mp, pod_name, "cat /proc/1/cmdline", "b").stdout.split("\0")
     assert os.path.basename(cmdline[0]) == "minipod-shim" and cmdline[1] == "init"
     seen = args_in(mp, pod_name, "a")
     assert "sleep 3601" in seen and "sleep 3600" in seen
@@ -86,7 +82,7 @@ def test_share_process_namespace_false_gives_each_container_its_own_pid_1(mp, po
     for t in ("net", "ipc", "uts"):  # the rest is still shared
         assert ns_inode(p["a"], t) == ns_inode(p["b"], t) == ns_inode(p["init"], t)
     for name, mine in (("a", "sleep\x003600"), ("b", "sleep\x003601")):
-        assert sh(mp, pod_name, "cat /proc/1/cmdline", name).stdout.rstrip("\0") == mine
+        assert pod_sh(mp, pod_name, "cat /proc/1/cmdline", name).stdout.rstrip("\0") == mine
         assert status(p[name])["NSpid"].split()[-1] == "1"
     seen = args_in(mp, pod_name, "a")
     assert "sleep 3600" in seen
@@ -100,9 +96,9 @@ def test_hostname_is_the_pod_name_unless_spec_hostname(mp, pods, pod_name):
     named = pod_name[:40] + "-h"
     pods.run(pod(pod_name, ctr("main", SLEEP)), pod(named, ctr("main", SLEEP), hostname="custom-host"))
     for name, expected in ((pod_name, pod_name), (named, "custom-host")):
-        out = sh(mp, name, 'hostname; cat /etc/hostname; echo "$HOSTNAME"').stdout.split()
+        out = pod_sh(mp, name, 'hostname; cat /etc/hostname; echo "$HOSTNAME"').stdout.split()
         assert out == [expected] * 3, name
-        assert expected in sh(mp, name, "cat /etc/hosts").stdout
+        assert expected in pod_sh(mp, name, "cat /etc/hosts").stdout
     assert socket.gethostname() not in (pod_name, "custom-host")
 
 
@@ -110,13 +106,13 @@ def test_containers_reach_each_other_on_localhost(mp, pods, pod_name):
     web = "mkdir -p /www && echo hello-over-loopback > /www/index.html && exec httpd -f -p 8080 -h /www"
     pods.run(pod(pod_name, ctr("web", web), ctr("client", SLEEP)))
     got = eventually(
-        lambda: sh(mp, pod_name, "wget -qO- http://localhost:8080/", "client", check=False).stdout,
+        lambda: pod_sh(mp, pod_name, "wget -qO- http://localhost:8080/", "client", check=False).stdout,
         what="httpd to answer on localhost",
     )
     assert got.strip() == "hello-over-loopback"
     # Loopback is up (IFF_UP) and has its address, in the pod's own network namespace.
-    assert int(sh(mp, pod_name, "cat /sys/class/net/lo/flags", "client").stdout, 16) & 0x1
-    assert "inet 127.0.0.1/8" in sh(mp, pod_name, "ip addr show lo", "client").stdout
+    assert int(pod_sh(mp, pod_name, "cat /sys/class/net/lo/flags", "client").stdout, 16) & 0x1
+    assert "inet 127.0.0.1/8" in pod_sh(mp, pod_name, "ip addr show lo", "client").stdout
 
 
 # --- 3. host namespaces -------------------------------------------------------------
@@ -138,17 +134,17 @@ def test_host_network_pid_and_ipc(mp, pods, pod_name):
             else:
                 assert ns_inode(c, t) not in host_ns(t), f"{name}: {t} should be the pod's"
         assert ns_inode(c, "mnt") not in host_ns("mnt")
-    assert sh(mp, net, "hostname; cat /etc/hostname").stdout.split() == [socket.gethostname()] * 2
+    assert pod_sh(mp, net, "hostname; cat /etc/hostname").stdout.split() == [socket.gethostname()] * 2
     # hostPID: the container's /proc shows the host's processes, the daemon included.
-    assert sh(mp, pid, f"test -d /proc/{mp.daemon.pid}", check=False).returncode == 0
-    assert sh(mp, net, f"test -d /proc/{mp.daemon.pid}", check=False).returncode != 0
+    assert pod_sh(mp, pid, f"test -d /proc/{mp.daemon.pid}", check=False).returncode == 0
+    assert pod_sh(mp, net, f"test -d /proc/{mp.daemon.pid}", check=False).returncode != 0
     # hostIPC: the host's /dev/shm, not a pod's.
     note = f"/dev/shm/{pod_name}"
     try:
         with open(note, "w") as f:
             f.write("host\n")
-        assert sh(mp, ipc, f"cat {note}").stdout == "host\n"
-        assert sh(mp, net, f"test -e {note}", check=False).returncode == 1
+        assert pod_sh(mp, ipc, f"cat {note}").stdout == "host\n"
+        assert pod_sh(mp, net, f"test -e {note}", check=False).returncode == 1
     finally:
         os.unlink(note)
 
@@ -157,7 +153,7 @@ def test_host_network_container_has_the_nodes_hostname_in_its_environment(mp, po
     # The kubelet leaves the sandbox's hostname empty for hostNetwork pods,
     # so the runtime sets $HOSTNAME to the node's name, as the kernel says.
     pods.run(pod(pod_name, ctr("main", SLEEP), hostNetwork=True))
-    assert sh(mp, pod_name, 'echo "$HOSTNAME"').stdout.strip() == socket.gethostname()
+    assert pod_sh(mp, pod_name, 'echo "$HOSTNAME"').stdout.strip() == socket.gethostname()
 
 
 # --- 4. zombies -----------------------------------------------------------------------
@@ -183,13 +179,13 @@ def test_orphans_are_reaped_by_the_pod_init(mp, pods, pod_name):
     # which then exits: only the pod's PID 1 can collect it.
     orphans = 'for i in 1 2 3 4 5; do (sh -c "sleep 0.3; touch /tmp/orphan-$i" &); done'
     pods.run(pod(pod_name, ctr("main", f"{orphans}; {SLEEP}"), ctr("other", SLEEP)))
-    sh(mp, pod_name, f"{orphans}; exit 0", "other")  # orphans of an exec session, too
+    pod_sh(mp, pod_name, f"{orphans}; exit 0", "other")  # orphans of an exec session, too
     p = pids(mp, pod_name)
     pid_ns = ns_inode(p["init"], "pid")
     for c in ("main", "other"):
         eventually(
-            lambda: (
-                sh(mp, pod_name, "ls /tmp/orphan-*", c).stdout.split()
+            lambda c=c: (
+                pod_sh(mp, pod_name, "ls /tmp/orphan-*", c).stdout.split()
                 == [f"/tmp/orphan-{i}" for i in range(1, 6)]
             ),
             what=f"the orphans of {c} to finish",
@@ -211,9 +207,9 @@ def test_root_is_an_overlay_with_a_writable_layer_per_container(mp, pods, pod_na
         root = [m for m in mountinfo(p[c["name"]]) if m["point"] == "/"]
         assert root[-1]["type"] == "overlay", root
     marker = f"/written-by-{pod_name}"
-    sh(mp, pod_name, f"echo from-a > {marker}", "a")
-    assert sh(mp, pod_name, f"cat {marker}", "a").stdout == "from-a\n"
-    assert sh(mp, pod_name, f"test -e {marker}", "b", check=False).returncode == 1
+    pod_sh(mp, pod_name, f"echo from-a > {marker}", "a")
+    assert pod_sh(mp, pod_name, f"cat {marker}", "a").stdout == "from-a\n"
+    assert pod_sh(mp, pod_name, f"test -e {marker}", "b", check=False).returncode == 1
     assert not os.path.exists(marker)
     upper = {c["name"]: c["rootfs"]["upperdir"] for c in view["containers"]}
     assert os.path.isfile(upper["a"] + marker) and not os.path.exists(upper["b"] + marker)
@@ -225,14 +221,14 @@ def test_proc_sys_and_dev_are_the_containers_own(mp, pods, pod_name):
     seen = args_in(mp, pod_name, "main")
     assert len(seen) == 3 and "minipod-shim init" in seen[0], seen
     assert sorted(seen[1:]) == ["ps -o args", "sleep 3600"]
-    cmdlines = sh(mp, pod_name, "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
+    cmdlines = pod_sh(mp, pod_name, "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
     assert mp.root not in cmdlines and " daemon" not in cmdlines
-    visible = sh(mp, pod_name, "ls /proc").stdout.split()
+    visible = pod_sh(mp, pod_name, "ls /proc").stdout.split()
     assert str(mp.daemon.pid) not in visible and str(os.getpid()) not in visible
     # /sys is read-only.
-    r = sh(mp, pod_name, "echo 1 > /sys/kernel/uevent_helper", check=False)
+    r = pod_sh(mp, pod_name, "echo 1 > /sys/kernel/uevent_helper", check=False)
     assert r.returncode != 0 and "Read-only file system" in r.stderr
-    table = sh(mp, pod_name, "cat /proc/mounts").stdout.splitlines()
+    table = pod_sh(mp, pod_name, "cat /proc/mounts").stdout.splitlines()
     mounts = {line.split()[1]: line.split() for line in table}
     assert mounts["/sys"][2] == "sysfs" and mounts["/sys"][3].split(",")[0] == "ro"
     assert mounts["/proc"][2] == "proc"
@@ -240,7 +236,7 @@ def test_proc_sys_and_dev_are_the_containers_own(mp, pods, pod_name):
     assert mounts["/dev"][2] == "tmpfs"
     assert mounts["/dev/pts"][2] == "devpts" and mounts["/dev/mqueue"][2] == "mqueue"
     assert mounts["/dev/shm"][2] == "tmpfs"
-    entries = set(sh(mp, pod_name, "ls -A /dev").stdout.split())
+    entries = set(pod_sh(mp, pod_name, "ls -A /dev").stdout.split())
     devices = {"null", "zero", "full", "random", "urandom", "tty"}
     # termination-log: the file a container may write its last words to
     # (terminationMessagePath), as in every Kubernetes container.
@@ -256,18 +252,18 @@ def test_proc_sys_and_dev_are_the_containers_own(mp, pods, pod_name):
         "core",
         "termination-log",
     }
-    char = sh(mp, pod_name, "for d in /dev/*; do [ -c $d ] && [ ! -L $d ] && echo ${d#/dev/}; done; true")
+    char = pod_sh(mp, pod_name, "for d in /dev/*; do [ -c $d ] && [ ! -L $d ] && echo ${d#/dev/}; done; true")
     char = char.stdout
     assert set(char.split()) == devices
-    assert sh(mp, pod_name, "head -c 4 /dev/zero | wc -c").stdout.strip() == "4"
+    assert pod_sh(mp, pod_name, "head -c 4 /dev/zero | wc -c").stdout.strip() == "4"
 
 
 def test_dev_shm_is_shared_in_the_pod_only(mp, pods, pod_name):
     other = pod_name[:40] + "-other"
     pods.run(pod(pod_name, ctr("a", SLEEP), ctr("b", SLEEP)), pod(other, ctr("main", SLEEP)))
-    sh(mp, pod_name, "echo shared-memory > /dev/shm/note", "a")
-    assert sh(mp, pod_name, "cat /dev/shm/note", "b").stdout == "shared-memory\n"
-    assert sh(mp, other, "test -e /dev/shm/note", check=False).returncode == 1
+    pod_sh(mp, pod_name, "echo shared-memory > /dev/shm/note", "a")
+    assert pod_sh(mp, pod_name, "cat /dev/shm/note", "b").stdout == "shared-memory\n"
+    assert pod_sh(mp, other, "test -e /dev/shm/note", check=False).returncode == 1
     # The pod's /dev/shm is a tmpfs in the pod's mount namespace, not a host directory.
     shm = mp.inspect(pod_name)["shm"]
     assert not os.path.ismount(shm) and "note" not in os.listdir(shm)
@@ -313,16 +309,16 @@ def test_a_container_has_dockers_default_capabilities_and_no_more(mp, pods, pod_
     for bit in (CAP_SYS_MODULE, CAP_SYS_ADMIN, CAP_SYS_PTRACE):
         assert not c["CapBnd"] >> bit & 1
     # An exec session gets the same set.
-    inside = sh(mp, pod_name, "grep -E '^Cap(Eff|Bnd)' /proc/self/status").stdout.split()
+    inside = pod_sh(mp, pod_name, "grep -E '^Cap(Eff|Bnd)' /proc/self/status").stdout.split()
     assert [int(v, 16) for v in inside[1::2]] == [DEFAULT_CAPS, DEFAULT_CAPS]
-    r = sh(mp, pod_name, "mkdir -p /mnt && mount -t tmpfs none /mnt", check=False)
+    r = pod_sh(mp, pod_name, "mkdir -p /mnt && mount -t tmpfs none /mnt", check=False)
     assert r.returncode != 0 and "denied" in r.stderr.lower()
-    assert " /mnt " not in sh(mp, pod_name, "cat /proc/mounts").stdout
+    assert " /mnt " not in pod_sh(mp, pod_name, "cat /proc/mounts").stdout
     # The daemon's socket and the instance are out of reach.
     sock = os.path.join(mp.root, "run", "minipod.sock")
     assert os.path.exists(sock)
-    assert sh(mp, pod_name, f"test -e {sock} || test -e {mp.root}", check=False).returncode == 1
-    assert sh(mp, pod_name, f"test -e /proc/1/root{sock}", check=False).returncode == 1
+    assert pod_sh(mp, pod_name, f"test -e {sock} || test -e {mp.root}", check=False).returncode == 1
+    assert pod_sh(mp, pod_name, f"test -e /proc/1/root{sock}", check=False).returncode == 1
 
 
 def test_ptrace_capability_does_not_open_the_hosts_filesystem(mp, pods, pod_name):
@@ -333,7 +329,7 @@ def test_ptrace_capability_does_not_open_the_hosts_filesystem(mp, pods, pod_name
     pods.run(pod(pod_name, ctr("main", SLEEP, securityContext={"capabilities": {"add": ["SYS_PTRACE"]}})))
     sock = os.path.join(mp.root, "run", "minipod.sock")
     for pid in ("1", "self"):
-        r = sh(
+        r = pod_sh(
             mp, pod_name, f"test -e /proc/{pid}/root{sock} || test -e /proc/{pid}/root{mp.root}", check=False
         )
         assert r.returncode == 1, f"the host's files are reachable through /proc/{pid}/root"
@@ -362,9 +358,9 @@ def test_security_context(mp, pods, pod_name):
     c = {name: caps(p[name]) for name in p if name != "init"}
 
     assert status(p["nobody"])["Uid"].split() == ["65534"] * 4
-    assert sh(mp, pod_name, "id -u", "nobody").stdout.strip() == "65534"
+    assert pod_sh(mp, pod_name, "id -u", "nobody").stdout.strip() == "65534"
     assert c["nobody"]["CapEff"] == c["nobody"]["CapPrm"] == 0
-    assert sh(mp, pod_name, "grep CapEff /proc/self/status", "nobody").stdout.split()[1] == "0" * 16
+    assert pod_sh(mp, pod_name, "grep CapEff /proc/self/status", "nobody").stdout.split()[1] == "0" * 16
 
     assert c["dropall"]["CapBnd"] == c["dropall"]["CapEff"] == 0
     assert status(p["nobody-dropall"])["Uid"].split() == ["65534"] * 4
@@ -379,23 +375,23 @@ def test_security_context(mp, pods, pod_name):
     assert c["privileged"]["CapEff"] == c["privileged"]["CapBnd"] == everything
     assert everything >> CAP_SYS_ADMIN & 1
     # The capabilities work: mounting needs SYS_ADMIN, changing a link NET_ADMIN.
-    sh(
+    pod_sh(
         mp,
         pod_name,
         "mkdir -p /mnt && mount -t tmpfs none /mnt && grep -q ' /mnt ' /proc/mounts",
         "privileged",
     )
-    sh(mp, pod_name, "ip link set lo mtu 1500", "netadmin")
-    r = sh(mp, pod_name, "ip link set lo mtu 1400", "default", check=False)
+    pod_sh(mp, pod_name, "ip link set lo mtu 1500", "netadmin")
+    r = pod_sh(mp, pod_name, "ip link set lo mtu 1400", "default", check=False)
     assert r.returncode != 0 and "not permitted" in r.stderr
 
-    r = sh(mp, pod_name, "touch /written", "readonly", check=False)
+    r = pod_sh(mp, pod_name, "touch /written", "readonly", check=False)
     assert r.returncode != 0 and "Read-only file system" in r.stderr
-    assert sh(mp, pod_name, "touch /tmp/x", "readonly", check=False).returncode != 0
-    sh(mp, pod_name, "echo ok > /scratch/f && cat /scratch/f", "readonly")
+    assert pod_sh(mp, pod_name, "touch /tmp/x", "readonly", check=False).returncode != 0
+    pod_sh(mp, pod_name, "echo ok > /scratch/f && cat /scratch/f", "readonly")
 
     assert status(p["nonewprivs"])["NoNewPrivs"] == "1"
-    assert sh(mp, pod_name, "grep NoNewPrivs /proc/self/status", "nonewprivs").stdout.split() == [
+    assert pod_sh(mp, pod_name, "grep NoNewPrivs /proc/self/status", "nonewprivs").stdout.split() == [
         "NoNewPrivs:",
         "1",
     ]
@@ -416,4 +412,4 @@ def test_pod_security_context_applies_to_containers_that_do_not_override_it(mp, 
     assert status(p["inherits"])["Gid"].split()[0] == "3000"
     assert status(p["overrides"])["Uid"].split()[0] == "65534"
     assert status(p["overrides"])["Gid"].split()[0] == "3000"
-    assert sh(mp, pod_name, "id -u; id -g", "inherits").stdout.split() == ["1000", "3000"]
+    assert pod_sh(mp, pod_name, "id -u; id -g", "inherits").stdout.split() == ["1000", "3000"]

@@ -21,11 +21,15 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 from minipod.image import base as baseimage
 from minipod.image.base import OCI_LAYER_GZIP
@@ -282,30 +286,25 @@ class TokenRegistry:
 
 # --- fixtures shared by the pull tests (imported by the test modules) ---------
 
-import shutil as _shutil
-import tempfile as _tempfile
-
-import pytest as _pytest
-
 USERS = {"alice": "s3cret"}
 
 
-@_pytest.fixture(scope="module")
+@pytest.fixture(scope="module")
 def workdir():
-    path = _tempfile.mkdtemp(prefix="minipod-pull-test-")
+    path = tempfile.mkdtemp(prefix="minipod-pull-test-")
     yield path
-    _shutil.rmtree(path)
+    shutil.rmtree(path)
 
 
-@_pytest.fixture(scope="module")
+@pytest.fixture(scope="module")
 def registry(workdir):
-    server = RegistryServer(_tempfile.mkdtemp(dir=workdir)).start()
+    server = RegistryServer(tempfile.mkdtemp(dir=workdir)).start()
     yield server
     server.stop()
 
 
-@_pytest.fixture(scope="module")
+@pytest.fixture(scope="module")
 def auth_registry(workdir):
-    server = RegistryServer(_tempfile.mkdtemp(dir=workdir), users=USERS).start()
+    server = RegistryServer(tempfile.mkdtemp(dir=workdir), users=USERS).start()
     yield server
     server.stop()

@@ -14,9 +14,10 @@ import subprocess
 import threading
 import time
 
-from clikit import events_of
-from conftest import MINIPOD
-from podkit import ctr, eventually, pod, pods, sh  # noqa: F401 (pods is a fixture)
+from helpers.cli import events_of
+from helpers.host import eventually
+from helpers.instance import MINIPOD
+from helpers.pods import ctr, pod, pod_sh
 
 SLEEP = "exec sleep 3600"
 IGNORE_TERM = "trap '' TERM; while true; do sleep 0.1; done"
@@ -117,7 +118,7 @@ def test_post_start_completes_before_the_container_is_running(mp, pods, pod_name
         }
     }
     manifest = pod(pod_name, ctr("main", SLEEP, volumeMounts=OUT, lifecycle=hook), **out_volume(tmp_path))
-    pods.names.append(pod_name)
+    pods.add(pod_name)
     mp.apply(json.dumps(manifest))
     seen = []
 
@@ -131,7 +132,7 @@ def test_post_start_completes_before_the_container_is_running(mp, pods, pod_name
     assert all(done for state, done in seen if state == "running"), seen
     assert ("waiting", False) in seen, f"never seen waiting while the hook ran: {seen}"
     # The hook ran inside the container.
-    assert sh(mp, pod_name, "cat /tmp/hook").stdout == "hook-wrote\n"
+    assert pod_sh(mp, pod_name, "cat /tmp/hook").stdout == "hook-wrote\n"
     reasons = [r for _, r, _ in events_of(mp, pod_name)]
     assert "Started" in reasons and "FailedPostStartHook" not in reasons
 
@@ -139,7 +140,7 @@ def test_post_start_completes_before_the_container_is_running(mp, pods, pod_name
 def test_failing_post_start_kills_and_restarts_the_container(mp, pods, pod_name, tmp_path):
     hook = {"postStart": {"exec": {"command": ["false"]}}}
     script = "echo started >> /out/log; " + SLEEP
-    pods.names.append(pod_name)
+    pods.add(pod_name)
     mp.apply(
         json.dumps(
             pod(
@@ -207,7 +208,7 @@ def test_sidecar_is_stopped_when_the_app_completes(mp, pods, pod_name):
     names = {policy: f"{pod_name[:40]}-{policy.lower()}" for policy in ("Never", "OnFailure")}
     for policy, name in names.items():
         sidecar = ctr("sidecar", SLEEP, restartPolicy="Always")
-        pods.names.append(name)
+        pods.add(name)
         mp.apply(
             json.dumps(
                 pod(
@@ -241,7 +242,7 @@ def test_sidecar_is_stopped_when_the_app_completes(mp, pods, pod_name):
 
 def test_termination_messages(mp, pods, pod_name):
     fallback = {"terminationMessagePolicy": "FallbackToLogsOnError"}
-    pods.names.append(pod_name)
+    pods.add(pod_name)
     mp.apply(
         json.dumps(
             pod(

@@ -6,20 +6,14 @@ import base64
 import json
 import os
 
-from conftest import pod_yaml
+from helpers.pods import pod_yaml
+from helpers.registry import push, random_layer
+
 from minipod.image import base as baseimage
-from registry_support import (
-    auth_registry,
-    push,
-    random_layer,
-    registry,  # noqa: F401
-    workdir,
-)  # the fixtures
 
 
 def push_image(registry, workdir, name: str, creds: str | None = None) -> str:
     """busybox plus one layer of our own, pushed as NAME to the registry."""
-    archive = os.path.join(workdir, name.replace("/", "_").replace(":", "_") + ".tar")
     base = os.path.join(workdir, "base.tar")
     if not os.path.exists(base):
         baseimage.build_busybox_archive(base)

@@ -1,7 +1,7 @@
 """The CNI contract of minipod's plugins, driven as executables.
 
 As root, on real kernel objects, no mocks: each test makes its own network
-namespaces, bridge, subnet, lease directory and nft table (cni_support.Net)
+namespaces, bridge, subnet, lease directory and nft table (helpers.cni.Net)
 and removes them all. What a runtime relies on (CNI spec 1.0.0/1.1.0):
 ADD's result, ADD twice refused, DEL idempotent (even with the netns gone),
 CHECK noticing drift, VERSION, error JSON and codes, leases that never
@@ -13,8 +13,9 @@ import json
 import os
 
 import pytest
+from helpers.cni import VERSIONS, ns_addresses, run_plugin
+from helpers.host import sh
 
-from cni_support import VERSIONS, net, ns_addresses, run_plugin, sh  # noqa: F401 (fixture)
 from minipod.network.cni.bridge import host_veth_name
 
 PLUGINS = ["minipod-bridge", "minipod-ipam", "minipod-portmap"]
@@ -176,7 +177,7 @@ def test_concurrent_adds_from_many_processes_get_different_addresses(net):
         for i, ns in enumerate(nss)
     ]
     got = []
-    for p, ns in zip(procs, nss):
+    for p, ns in zip(procs, nss, strict=True):
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
         got.append(json.loads(out)["ips"][0]["address"])

@@ -1,35 +1,11 @@
-"""Helpers shared by the command-line tests (test_cli*.py).
+"""Reading what the CLI prints.
 
-cleanup      a fixture: add(name, namespace) a pod, and it is deleted at
-             the end of the test, even when the test fails
-names()      the pods `get pods -o name` lists, as a set of names
-error_lines()  the lines of stderr that report an error
-manifest()   several YAML documents as one file's text
+names()              the pods `get pods -o name` lists, as a set of names
+error_lines()        the lines of stderr that report an error
+rows()               a printed table, by its first column
+assert_user_error()  exit 1, an error line, no traceback
+events_of()          a pod's lines of `minipod events`
 """
-
-import pytest
-
-
-class Cleanup:
-    def __init__(self, mp):
-        self.mp = mp
-        self.pods: list[tuple[str, str]] = []
-
-    def add(self, *names: str, namespace: str = "default") -> None:
-        self.pods += [(namespace, n) for n in names]
-
-    def run(self) -> None:
-        for ns, name in self.pods:
-            self.mp.run(
-                "delete", "pod", name, "-n", ns, "--grace-period", "0", "--ignore-not-found", check=False
-            )
-
-
-@pytest.fixture
-def cleanup(mp):
-    c = Cleanup(mp)
-    yield c
-    c.run()
 
 
 def names(mp, *args: str) -> set[str]:
@@ -45,10 +21,6 @@ def error_lines(stderr: str) -> list[str]:
         for line in stderr.splitlines()
         if line.startswith("error:") or line.startswith("Error from server")
     ]
-
-
-def manifest(*docs: str) -> str:
-    return "---\n".join(docs)
 
 
 def rows(table: str) -> dict[str, list[str]]:

@@ -1,7 +1,7 @@
 """The pod network the plugins build: packets, NAT rules, and the in-process API.
 
 Same ground rules as test_cni_plugins.py: root, real kernel objects, a fresh
-private network per test (cni_support.Net), everything removed at the end.
+private network per test (helpers.cni.Net), everything removed at the end.
 Traffic only goes between this host and namespaces the test made.
 """
 
@@ -13,20 +13,10 @@ import threading
 import time
 
 import pytest
+from helpers.cni import BUSYBOX, free_subnet, http_get_from, ns_exec, run_plugin
+from helpers.host import free_port, http_get, sh, wait_listening
 
-from cni_support import (
-    BUSYBOX,
-    free_port,
-    free_subnet,
-    http_get_from,
-    net,  # noqa: F401
-    ns_exec,
-    run_plugin,
-    sh,
-    wait_listening,
-)
-from minipod.network import cni
-from minipod.network import nft
+from minipod.network import cni, nft
 from minipod.network.cni import bridge, portmap
 
 needs_busybox = pytest.mark.skipif(not BUSYBOX, reason="busybox is not installed")
@@ -122,13 +112,13 @@ def test_portmap_dnat_reaches_the_pod_from_the_host_pods_and_another_host(net, t
     wait_listening(pod_ip, 8080)
     want = f"hello from {net.tag}"
     ext, ext_host_ip = _other_host(net)
-    assert http_get_from(None, "127.0.0.1", port) == want  # route_localnet + masquerade
-    assert http_get_from(None, net.gateway, port) == want  # a host address, from the host
+    assert http_get("127.0.0.1", port) == want  # route_localnet + masquerade
+    assert http_get(net.gateway, port) == want  # a host address, from the host
     assert http_get_from(other, net.gateway, port) == want  # another pod
     assert http_get_from(web, net.gateway, port) == want  # the pod itself: hairpin
     assert http_get_from(ext, ext_host_ip, port) == want  # another "machine"
-    assert http_get_from(None, net.gateway, bound_port) == want  # hostIP honoured ...
-    assert http_get_from(None, "127.0.0.1", bound_port) == ""  # ... and only there
+    assert http_get(net.gateway, bound_port) == want  # hostIP honoured ...
+    assert http_get("127.0.0.1", bound_port) == ""  # ... and only there
     with open(f"/proc/sys/net/ipv4/conf/{net.bridge}/route_localnet") as f:
         assert f.read().strip() == "1"
     # Another pod cannot take the same hostPort.
@@ -143,7 +133,7 @@ def test_portmap_dnat_reaches_the_pod_from_the_host_pods_and_another_host(net, t
         rc, _, err = run_plugin("minipod-portmap", "DEL", conf, env)
         assert rc == 0, err
     assert not [r for r in _table_rules(net.table) if r["comment"].startswith("hostport")]
-    assert http_get_from(None, "127.0.0.1", port) == ""
+    assert http_get("127.0.0.1", port) == ""
     rc, out, _ = run_plugin("minipod-portmap", "CHECK", conf, env)
     assert rc != 0 and out["code"] == 103
 
@@ -203,7 +193,7 @@ def test_in_process_functions_and_conflist_with_timings(net):
             timings["list ADD"].append(T() - t)
         with pytest.raises(RuntimeError):
             bridge.add(net.bridge_conf(), net.env("never", nss[3]))
-        for i, (ns, res) in enumerate(zip(nss[3:], out)):
+        for i, (ns, res) in enumerate(zip(nss[3:], out, strict=True)):
             t = T()
             await cni.del_list_async(conflist, net.env(f"inlist-{i}", ns), res)
             timings["list DEL"].append(T() - t)

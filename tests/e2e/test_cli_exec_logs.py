@@ -12,9 +12,9 @@ import subprocess
 import time
 
 import pytest
-
-from clikit import assert_user_error, cleanup  # noqa: F401
-from conftest import MINIPOD, pod_yaml
+from helpers.cli import assert_user_error
+from helpers.instance import MINIPOD
+from helpers.pods import pod_yaml
 
 SLEEP = "sleep 3600"
 NAMESPACES = ("net", "ipc", "uts", "pid", "mnt")
@@ -39,14 +39,14 @@ def two_containers(name: str) -> str:
 # --- logs -----------------------------------------------------------------------------
 
 
-def test_logs_keep_stdout_and_stderr_in_order(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_logs_keep_stdout_and_stderr_in_order(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(pod_yaml(pod_name, "echo out-1; echo err-1 >&2; echo out-2; echo err-2 >&2", restart="Never"))
     assert mp.logs(pod_name) == "out-1\nerr-1\nout-2\nerr-2\n"
 
 
-def test_logs_of_one_container(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_logs_of_one_container(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(two_containers(pod_name))
     mp.wait_for(pod_name, lambda p: mp.logs(pod_name, "-c", "side") != "", what="side's output")
     assert mp.logs(pod_name, "-c", "side") == "side-1\n"
@@ -54,16 +54,16 @@ def test_logs_of_one_container(mp, pod_name, cleanup):
     assert_user_error(mp.run("logs", pod_name, "-c", "nope", check=False), "nope")
 
 
-def test_logs_tail(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_logs_tail(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(pod_yaml(pod_name, "for i in 1 2 3 4 5; do echo line-$i; done", restart="Never"))
     assert mp.logs(pod_name, "--tail", "2") == "line-4\nline-5\n"
     assert mp.logs(pod_name, "--tail", "0") == ""
     assert mp.logs(pod_name, "--tail", "10") == "".join(f"line-{i}\n" for i in range(1, 6))
 
 
-def test_logs_previous_shows_the_instance_before_the_restart(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_logs_previous_shows_the_instance_before_the_restart(mp, pod_name, pods):
+    pods.add(pod_name)
     # The run number is kept in an emptyDir, which outlives container restarts.
     script = (
         "n=$(( $(cat /data/n 2>/dev/null || echo 0) + 1 )); echo $n > /data/n; "
@@ -94,14 +94,14 @@ def test_logs_previous_shows_the_instance_before_the_restart(mp, pod_name, clean
     assert mp.logs(pod_name, "-p") == "run-1\n"
 
 
-def test_logs_previous_without_a_restart_is_an_error(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_logs_previous_without_a_restart_is_an_error(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(pod_yaml(pod_name, SLEEP))
     assert_user_error(mp.run("logs", pod_name, "--previous", check=False), "previous")
 
 
-def test_logs_follow_streams_until_the_container_exits(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_logs_follow_streams_until_the_container_exits(mp, pod_name, pods):
+    pods.add(pod_name)
     # line-2 waits for the test's signal, so the first line is surely read
     # while the container still runs: -f must then keep following.
     mp.run_pod(
@@ -134,9 +134,9 @@ def test_logs_follow_streams_until_the_container_exits(mp, pod_name, cleanup):
 
 
 @pytest.fixture
-def running(mp, pod_name, cleanup):
+def running(mp, pod_name, pods):
     """A running two-container pod, for the exec tests."""
-    cleanup.add(pod_name)
+    pods.add(pod_name)
     mp.run_pod(two_containers(pod_name))
     return pod_name
 
@@ -171,8 +171,8 @@ def test_exec_a_missing_command(mp, running):
     assert "Traceback" not in p.stderr
 
 
-def test_exec_into_a_container_that_is_not_running(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_exec_into_a_container_that_is_not_running(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(pod_yaml(pod_name, "true", restart="Never"))
     p = mp.run("exec", pod_name, "--", "true", check=False)
     assert_user_error(p)

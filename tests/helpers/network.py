@@ -12,109 +12,24 @@ import json
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 
-import podkit
-
-from podkit import BUSYBOX, ctr, pod
-
-HTTP_PORT = 8080
-GET = "GET / HTTP/1.0\r\n\r\n"
-
-
-def sh(
-    *args: str, check: bool = True, input: str | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess:
-    p = subprocess.run(args, capture_output=True, text=True, input=input, timeout=timeout)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {p.returncode}: {p.stdout}{p.stderr}")
-    return p
-
-
-def eventually(fn, timeout: float = 15, what: str = "condition", interval: float = 0.1):
-    """podkit.eventually, with the network tests' longer defaults."""
-    return podkit.eventually(fn, timeout, what, interval)
-
-
-# --- pods -------------------------------------------------------------------------
-
-
-def web_ctr(name: str, body: str, port: int = HTTP_PORT, **fields) -> dict:
-    """busybox httpd serving `body` as / on `port`."""
-    script = f"mkdir -p /www && echo {body} > /www/index.html && exec httpd -f -p {port} -h /www"
-    return ctr(name, script, **fields)
-
-
-def web_pod(name: str, body: str | None = None, ports: list[dict] | None = None, **spec) -> dict:
-    fields = {"ports": ports} if ports else {}
-    return pod(name, web_ctr("web", body or f"hello-from-{name}", **fields), **spec)
-
-
-def sleeper_pod(name: str, **spec) -> dict:
-    return pod(name, ctr("main", "exec sleep 3600"), **spec)
-
-
-def manifest(*pods: dict) -> str:
-    return "\n---\n".join(json.dumps(p) for p in pods)
-
-
-def pod_ip(mp, name: str) -> str:
-    return mp.pod(name)["status"]["podIP"]
+from helpers.host import GET, HTTP_PORT, eventually, http_body, sh
+from helpers.pods import pod_sh
 
 
 def live_pods(mp) -> list[dict]:
     return json.loads(mp.run("get", "pods", "-A", "-o", "json").stdout)["items"]
 
 
-def delete_quietly(mp, *names: str) -> None:
-    """The clean-up of a test: grace 0, missing pods are fine."""
-    if names and mp.daemon and mp.daemon.poll() is None:
-        mp.run("delete", "pod", *names, "--grace-period", "0", "--ignore-not-found", check=False)
-
-
 # --- HTTP, from wherever ------------------------------------------------------------
-
-
-def _body(raw: str) -> str:
-    """The last line of an HTTP answer (the one-line body), or ''."""
-    lines = raw.strip().splitlines()
-    return lines[-1].strip() if lines and lines[0].startswith("HTTP/") else ""
-
-
-def http_from_host(host: str, port: int = HTTP_PORT, timeout: float = 3) -> str:
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(GET.encode())
-            data = b""
-            while chunk := s.recv(4096):
-                data += chunk
-    except OSError:
-        return ""
-    return _body(data.decode(errors="replace"))
 
 
 def http_from_pod(mp, name: str, host: str, port: int = HTTP_PORT, container: str | None = None) -> str:
     """GET / from inside pod `name` with busybox nc."""
-    args = ["exec", name] + (["-c", container] if container else [])
-    p = mp.run(
-        *args,
-        "--",
-        "sh",
-        "-c",
-        f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port}",
-        check=False,
-        timeout=30,
-    )
-    return _body(p.stdout)
-
-
-def pod_sh(
-    mp, name: str, script: str, container: str | None = None, check: bool = True
-) -> subprocess.CompletedProcess:
-    args = ["exec", name] + (["-c", container] if container else [])
-    return mp.run(*args, "--", "sh", "-c", script, check=check, timeout=30)
+    script = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port}"
+    return http_body(pod_sh(mp, name, script, container, check=False).stdout)
 
 
 def wait_http(get, want: str, what: str, timeout: float = 15) -> None:
@@ -197,19 +112,6 @@ def _mentions(obj, port: int) -> bool:
     if isinstance(obj, list):
         return any(_mentions(v, port) for v in obj)
     return False
-
-
-def free_port(udp: bool = False) -> int:
-    """A port free on the host for TCP (and UDP)."""
-    while True:
-        port = random.randint(20000, 40000)
-        try:
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                with socket.socket(socket.AF_INET, kind) as s:
-                    s.bind(("0.0.0.0", port))
-            return port
-        except OSError:
-            continue
 
 
 def pod_inits(uids: set[str]) -> dict[int, str]:
@@ -369,7 +271,7 @@ class OutsideHost:
         return sh("ip", "netns", "exec", self.netns, *argv, check=False, input=input, timeout=timeout)
 
     def http_get(self, host: str, port: int) -> str:
-        """GET / from the other machine (Python's socket, as http_from_host)."""
+        """GET / from the other machine (Python's socket, as helpers.host.http_get)."""
         code = (
             "import socket,sys\n"
             "try:\n"
@@ -384,7 +286,7 @@ class OutsideHost:
             "except OSError as e:\n"
             "    sys.stderr.write(str(e))\n"
         )
-        return _body(self.run(sys.executable, "-c", code).stdout)
+        return http_body(self.run(sys.executable, "-c", code).stdout)
 
     def udp_ask(self, host: str, port: int, payload: str) -> str:
         """Send one datagram from the other machine; the reply, or ''."""
@@ -453,37 +355,3 @@ def udp_echo_in(netns_path: str, port: int) -> subprocess.Popen:
         p.kill()
         raise AssertionError(f"the UDP echo server did not start: {p.stderr.read()}")
     return p
-
-
-__all__ = [
-    "BUSYBOX",
-    "HTTP_PORT",
-    "OutsideHost",
-    "bridge_ports",
-    "check_network_matches_pods",
-    "delete_quietly",
-    "eventually",
-    "free_port",
-    "http_from_host",
-    "http_from_pod",
-    "instance_network",
-    "kill_pids",
-    "leases",
-    "link_exists",
-    "live_pods",
-    "manifest",
-    "instance_uids",
-    "netns_pins",
-    "nft_rules",
-    "nft_tables",
-    "pod_inits",
-    "pod_ip",
-    "pod_sh",
-    "rules_with_port",
-    "sh",
-    "sleeper_pod",
-    "udp_ask",
-    "udp_echo_in",
-    "wait_http",
-    "web_pod",
-]

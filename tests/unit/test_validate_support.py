@@ -11,15 +11,12 @@ Pure Python, no root needed. In order:
 import os
 
 import pytest
-
 import yaml
+from helpers import MANIFESTS
 
-from minipod.kube import implemented
-from minipod.kube import schema
 from minipod.errors import ManifestError
+from minipod.kube import implemented, schema
 from minipod.kube.validate import validate_pod
-
-MANIFESTS = os.path.join(os.path.dirname(__file__), "manifests")
 
 
 def fixture(name: str) -> dict:

@@ -4,7 +4,8 @@ every directory a pod had once it is deleted."""
 
 import os
 
-from podkit import ctr, mountinfo, pids, pod, pod_dirs_of, pod_mountinfo, pods, sh  # noqa: F401 (pods is a fixture)
+from helpers.pods import ctr, pids, pod, pod_dirs_of, pod_sh
+from helpers.procfs import pod_mountinfo
 
 SLEEP = "exec sleep 3600"
 
@@ -36,10 +37,10 @@ def test_empty_dir_is_shared_between_containers(mp, pods, pod_name):
             volumes=vols,
         )
     )
-    sh(mp, pod_name, "echo written-by-writer > /out/file", "writer")
-    assert sh(mp, pod_name, "cat /in/file", "reader").stdout == "written-by-writer\n"
-    sh(mp, pod_name, "echo reply > /in/back", "reader")
-    assert sh(mp, pod_name, "cat /out/back", "writer").stdout == "reply\n"
+    pod_sh(mp, pod_name, "echo written-by-writer > /out/file", "writer")
+    assert pod_sh(mp, pod_name, "cat /in/file", "reader").stdout == "written-by-writer\n"
+    pod_sh(mp, pod_name, "echo reply > /in/back", "reader")
+    assert pod_sh(mp, pod_name, "cat /out/back", "writer").stdout == "reply\n"
     # A disk emptyDir is a directory of the pod on the host's disk.
     uid = mp.pod(pod_name)["metadata"]["uid"]
     with open(os.path.join(mp.root, "lib", "volumes", uid, "shared", "file")) as f:
@@ -56,10 +57,10 @@ def test_memory_empty_dir_is_a_tmpfs_the_host_never_sees(mp, pods, pod_name):
             volumes=vols,
         )
     )
-    table = [line.split() for line in sh(mp, pod_name, "cat /proc/mounts", "a").stdout.splitlines()]
+    table = [line.split() for line in pod_sh(mp, pod_name, "cat /proc/mounts", "a").stdout.splitlines()]
     assert [m[2] for m in table if m[1] == "/cache"] == ["tmpfs"]
-    sh(mp, pod_name, "echo in-memory > /cache/f", "a")
-    assert sh(mp, pod_name, "cat /cache/f", "b").stdout == "in-memory\n"  # one tmpfs for the pod
+    pod_sh(mp, pod_name, "echo in-memory > /cache/f", "a")
+    assert pod_sh(mp, pod_name, "cat /cache/f", "b").stdout == "in-memory\n"  # one tmpfs for the pod
     # On the host the volume's directory is empty and not a mount point.
     src = os.path.join(mp.inspect(pod_name)["runDir"], "volumes", "cache")
     assert not os.path.ismount(src) and os.listdir(src) == []
@@ -72,12 +73,12 @@ def test_host_path_read_write_and_read_only(mp, pods, pod_name, tmp_path):
     vols = [{"name": "host", "hostPath": {"path": str(tmp_path), "type": "Directory"}}]
     mounts = [{"name": "host", "mountPath": "/rw"}, {"name": "host", "mountPath": "/ro", "readOnly": True}]
     pods.run(pod(pod_name, ctr("main", SLEEP, volumeMounts=mounts), volumes=vols))
-    assert sh(mp, pod_name, "cat /rw/hello.txt /ro/hello.txt").stdout == "from the host\n" * 2
-    sh(mp, pod_name, "echo from the pod > /rw/back.txt")
+    assert pod_sh(mp, pod_name, "cat /rw/hello.txt /ro/hello.txt").stdout == "from the host\n" * 2
+    pod_sh(mp, pod_name, "echo from the pod > /rw/back.txt")
     assert (tmp_path / "back.txt").read_text() == "from the pod\n"
-    r = sh(mp, pod_name, "echo overwritten > /ro/hello.txt", check=False)
+    r = pod_sh(mp, pod_name, "echo overwritten > /ro/hello.txt", check=False)
     assert r.returncode != 0 and "Read-only file system" in r.stderr
-    assert sh(mp, pod_name, "touch /ro/new", check=False).returncode != 0
+    assert pod_sh(mp, pod_name, "touch /ro/new", check=False).returncode != 0
     assert (tmp_path / "hello.txt").read_text() == "from the host\n"
     assert not (tmp_path / "new").exists()
 
@@ -87,7 +88,7 @@ def test_host_path_directory_or_create(mp, pods, pod_name, tmp_path):
     vols = [{"name": "host", "hostPath": {"path": str(target), "type": "DirectoryOrCreate"}}]
     pods.run(pod(pod_name, ctr("main", SLEEP, volumeMounts=mounted("/data", "host")), volumes=vols))
     assert target.is_dir()
-    sh(mp, pod_name, "echo made > /data/f")
+    pod_sh(mp, pod_name, "echo made > /data/f")
     assert (target / "f").read_text() == "made\n"
     mp.delete(pod_name)
     assert (target / "f").read_text() == "made\n"  # a hostPath outlives the pod
@@ -168,7 +169,7 @@ def test_deleting_a_pod_removes_all_its_directories(mp, pods, pod_name, tmp_path
             pod_name, ctr("a", SLEEP, volumeMounts=mounts), ctr("b", SLEEP, volumeMounts=mounts), volumes=vols
         )
     )
-    sh(mp, pod_name, "echo x > /disk/x; echo y > /mem/y; echo z > /host/z; echo w > /w", "a")
+    pod_sh(mp, pod_name, "echo x > /disk/x; echo y > /mem/y; echo z > /host/z; echo w > /w", "a")
     dirs = pod_dirs_of(mp, pod_name)
     assert len(dirs) == 5 and all(os.path.isdir(d) for d in dirs)
     mp.delete(pod_name)

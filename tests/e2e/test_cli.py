@@ -11,11 +11,10 @@ import time
 
 import pytest
 import yaml
+from helpers import MANIFESTS
+from helpers.cli import assert_user_error, error_lines, names, rows
+from helpers.pods import manifest, pod_yaml
 
-from clikit import assert_user_error, cleanup, error_lines, manifest, names, rows  # noqa: F401
-from conftest import pod_yaml
-
-MANIFESTS = os.path.join(os.path.dirname(__file__), "manifests")
 HEADER = ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP"]
 SLEEP = "sleep 3600"
 
@@ -29,9 +28,9 @@ def write(tmp_path, text: str, name: str = "pods.yaml") -> str:
 # --- run ------------------------------------------------------------------------------
 
 
-def test_run_creates_every_pod_of_a_file_and_a_rerun_is_unchanged(mp, pod_name, cleanup, tmp_path):
+def test_run_creates_every_pod_of_a_file_and_a_rerun_is_unchanged(mp, pod_name, pods, tmp_path):
     a, b = pod_name + "-a", pod_name + "-b"
-    cleanup.add(a, b)
+    pods.add(a, b)
     path = write(tmp_path, manifest(pod_yaml(a, SLEEP), pod_yaml(b, SLEEP)))
     for action in ("created", "unchanged"):
         p = mp.run("run", path, "--timeout", "30")
@@ -44,16 +43,16 @@ def test_run_creates_every_pod_of_a_file_and_a_rerun_is_unchanged(mp, pod_name, 
     assert mp.pod(a)["status"]["containerStatuses"][0]["restartCount"] == 0
 
 
-def test_run_counts_a_completed_pod_as_success(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_run_counts_a_completed_pod_as_success(mp, pod_name, pods):
+    pods.add(pod_name)
     p = mp.run_pod(pod_yaml(pod_name, "echo done; exit 0", restart="Never"))
     assert rows(p.stdout)[pod_name][1:3] == ["0/1", "Completed"]
     assert mp.pod(pod_name)["status"]["phase"] == "Succeeded"
 
 
 @pytest.mark.parametrize("case", ["exit-code", "no-command", "never-pull"])
-def test_run_explains_why_a_pod_cannot_run(mp, pod_name, cleanup, case):
-    cleanup.add(pod_name)
+def test_run_explains_why_a_pod_cannot_run(mp, pod_name, pods, case):
+    pods.add(pod_name)
     text, expected = {
         "exit-code": (pod_yaml(pod_name, "exit 3", restart="Never"), ["Error", "3"]),
         "no-command": (
@@ -76,9 +75,9 @@ def test_run_explains_why_a_pod_cannot_run(mp, pod_name, cleanup, case):
         )
 
 
-def test_run_prints_one_error_line_per_failed_pod(mp, pod_name, cleanup, tmp_path):
+def test_run_prints_one_error_line_per_failed_pod(mp, pod_name, pods, tmp_path):
     good, bad, absent = pod_name + "-ok", pod_name + "-exit", pod_name + "-img"
-    cleanup.add(good, bad, absent)
+    pods.add(good, bad, absent)
     path = write(
         tmp_path,
         manifest(
@@ -98,8 +97,8 @@ def test_run_prints_one_error_line_per_failed_pod(mp, pod_name, cleanup, tmp_pat
     assert table[absent][2] == "ErrImageNeverPull"
 
 
-def test_run_gives_up_after_timeout(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_run_gives_up_after_timeout(mp, pod_name, pods):
+    pods.add(pod_name)
     stuck = pod_yaml(
         pod_name,
         SLEEP,
@@ -121,8 +120,8 @@ TYPO = "spec.containers[0].imagePullPolicyy: unknown field; did you mean imagePu
 
 
 @pytest.mark.parametrize("verb", [["run", "-"], ["apply", "-f", "-"]])
-def test_a_misspelt_field_is_refused_and_nothing_is_created(mp, pod_name, cleanup, verb):
-    cleanup.add(pod_name)
+def test_a_misspelt_field_is_refused_and_nothing_is_created(mp, pod_name, pods, verb):
+    pods.add(pod_name)
     p = mp.run(
         *verb, input=pod_yaml(pod_name, SLEEP, extra_container="    imagePullPolicyy: Never"), check=False
     )
@@ -131,9 +130,9 @@ def test_a_misspelt_field_is_refused_and_nothing_is_created(mp, pod_name, cleanu
     assert [i for i in items if i["metadata"]["name"] == pod_name] == []
 
 
-def test_one_bad_document_stops_the_whole_file(mp, pod_name, cleanup, tmp_path):
+def test_one_bad_document_stops_the_whole_file(mp, pod_name, pods, tmp_path):
     first, second = pod_name + "-good", pod_name + "-bad"
-    cleanup.add(first, second)
+    pods.add(first, second)
     path = write(
         tmp_path,
         manifest(
@@ -155,8 +154,8 @@ def _two_mains(name: str) -> str:
 
 
 @pytest.mark.parametrize("case", ["duplicate-container", "bad-name", "bad-yaml", "deployment"])
-def test_invalid_manifests_are_refused(mp, pod_name, cleanup, case):
-    cleanup.add(pod_name)
+def test_invalid_manifests_are_refused(mp, pod_name, pods, case):
+    pods.add(pod_name)
     text, expected = {
         "duplicate-container": (_two_mains(pod_name), ["spec.containers[1].name", '"main"']),
         "bad-name": (pod_yaml("My_Pod", SLEEP), ["metadata.name", '"My_Pod"', "RFC 1123"]),
@@ -173,8 +172,8 @@ def test_invalid_manifests_are_refused(mp, pod_name, cleanup, case):
     assert not names(mp, "-A") & {pod_name, "My_Pod"}
 
 
-def test_unimplemented_fields_warn_and_the_pod_runs(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_unimplemented_fields_warn_and_the_pod_runs(mp, pod_name, pods):
+    pods.add(pod_name)
     p = mp.run_pod(
         pod_yaml(
             pod_name,
@@ -207,8 +206,8 @@ def _tool_output(fixture: str, name: str, **replace) -> dict:
 
 
 @pytest.mark.parametrize("fixture", ["kubectl-run.yaml", "podman-kube-generate-pod.yaml"])
-def test_real_tool_output_is_applied_and_runs(mp, pod_name, cleanup, tmp_path, fixture):
-    cleanup.add(pod_name)
+def test_real_tool_output_is_applied_and_runs(mp, pod_name, pods, tmp_path, fixture):
+    pods.add(pod_name)
     pod = _tool_output(fixture, pod_name, host_path=str(tmp_path))
     p = mp.run("apply", "-f", write(tmp_path, yaml.safe_dump(pod)))
     assert p.stdout.strip() == f"pod/{pod_name} created"
@@ -230,8 +229,8 @@ def test_real_tool_output_is_applied_and_runs(mp, pod_name, cleanup, tmp_path, f
 # --- get ------------------------------------------------------------------------------------
 
 
-def test_get_pods_lists_and_shows_one(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_get_pods_lists_and_shows_one(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(pod_yaml(pod_name, SLEEP))
     listed = mp.run("get", "pods")
     assert listed.stdout.splitlines()[0].split() == HEADER[:-1]
@@ -241,9 +240,9 @@ def test_get_pods_lists_and_shows_one(mp, pod_name, cleanup):
     assert mp.run("get", "pod", pod_name, "-o", "name").stdout == f"pod/{pod_name}\n"
 
 
-def test_get_pods_by_label_selector(mp, pod_name, cleanup):
+def test_get_pods_by_label_selector(mp, pod_name, pods):
     x, y = pod_name + "-x", pod_name + "-y"
-    cleanup.add(x, y)
+    pods.add(x, y)
     mp.run_pod(
         manifest(
             pod_yaml(x, SLEEP, labels="  labels:\n    app: x"),
@@ -255,8 +254,8 @@ def test_get_pods_by_label_selector(mp, pod_name, cleanup):
     assert {x, y} <= names(mp, "-l", "app")
 
 
-def test_get_pod_json_is_a_v1_pod(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_get_pod_json_is_a_v1_pod(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(
         pod_yaml(
             pod_name,
@@ -304,8 +303,8 @@ def test_get_pod_json_is_a_v1_pod(mp, pod_name, cleanup):
     assert listed["kind"] == "List" and pod_name in [i["metadata"]["name"] for i in listed["items"]]
 
 
-def test_get_pods_wide(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_get_pods_wide(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(pod_yaml(pod_name, SLEEP))
     out = mp.run("get", "pods", pod_name, "-o", "wide").stdout.splitlines()
     head = out[0].split()
@@ -314,9 +313,9 @@ def test_get_pods_wide(mp, pod_name, cleanup):
     assert row[head.index("NODE")] == os.uname().nodename
 
 
-def test_namespaces_keep_pods_apart(mp, pod_name, cleanup):
+def test_namespaces_keep_pods_apart(mp, pod_name, pods):
     inside, flagged = pod_name + "-meta", pod_name + "-flag"
-    cleanup.add(inside, flagged, namespace="team-a")
+    pods.add(inside, flagged, namespace="team-a")
     mp.run_pod(
         pod_yaml(inside, SLEEP).replace(f"  name: {inside}\n", f"  name: {inside}\n  namespace: team-a\n")
     )
@@ -341,8 +340,8 @@ def test_get_a_missing_pod(mp):
 # --- describe, events, version, image ls -----------------------------------------------------
 
 
-def test_describe_pod(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_describe_pod(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(pod_yaml(pod_name, SLEEP))
     out = mp.run("describe", "pod", pod_name).stdout
     field = lambda key: re.search(rf"^{key}:\s+(.*)$", out, re.M).group(1).strip()  # noqa: E731
@@ -363,8 +362,8 @@ def test_describe_pod(mp, pod_name, cleanup):
     assert reasons.index("Scheduled") < reasons.index("Created") < reasons.index("Started")
 
 
-def test_events_list_a_pods_history(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_events_list_a_pods_history(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(pod_yaml(pod_name, SLEEP))
     out = mp.run("events").stdout.splitlines()
     assert out[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
@@ -388,9 +387,9 @@ def test_image_ls(mp):
 # --- delete -----------------------------------------------------------------------------------
 
 
-def test_delete_pods_by_name_and_by_file(mp, pod_name, cleanup, tmp_path):
+def test_delete_pods_by_name_and_by_file(mp, pod_name, pods, tmp_path):
     a, b, c = pod_name + "-a", pod_name + "-b", pod_name + "-c"
-    cleanup.add(a, b, c)
+    pods.add(a, b, c)
     mp.run_pod(manifest(pod_yaml(a, SLEEP), pod_yaml(b, SLEEP)))
     p = mp.run("delete", "pod", a, b, "--grace-period", "0")
     assert p.stdout.splitlines() == [f'pod "{a}" deleted', f'pod "{b}" deleted']
@@ -407,16 +406,16 @@ def test_delete_pods_by_name_and_by_file(mp, pod_name, cleanup, tmp_path):
 IGNORES_TERM = "trap '' TERM; sleep 3600"
 
 
-def test_delete_grace_period_0_is_immediate(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_delete_grace_period_0_is_immediate(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(pod_yaml(pod_name, IGNORES_TERM))
     start = time.monotonic()
     mp.run("delete", "pod", pod_name, "--grace-period", "0")
     assert time.monotonic() - start < 5
 
 
-def test_delete_waits_the_grace_period_then_kills(mp, pod_name, cleanup):
-    cleanup.add(pod_name)
+def test_delete_waits_the_grace_period_then_kills(mp, pod_name, pods):
+    pods.add(pod_name)
     mp.run_pod(pod_yaml(pod_name, IGNORES_TERM))
     start = time.monotonic()
     mp.run("delete", "pod", pod_name, "--grace-period", "2")

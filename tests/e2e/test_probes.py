@@ -10,8 +10,10 @@ containers here only serve: `httpd` for the HTTP and TCP probes. Periods are
 import os
 import time
 
-from clikit import events_of
-from podkit import ctr, eventually, ns_inode, pod, pods, sh  # noqa: F401 (pods is a fixture)
+from helpers.cli import events_of
+from helpers.host import eventually
+from helpers.pods import ctr, pod, pod_sh
+from helpers.procfs import ns_inode
 
 SLEEP = "exec sleep 3600"
 
@@ -79,7 +81,7 @@ def test_readiness_gates_ready_until_the_probe_passes_and_never_restarts(mp, pod
     )
     assert status_of(mp.pod(pod_name))["restartCount"] == 0
 
-    sh(mp, pod_name, "touch /tmp/ready")
+    pod_sh(mp, pod_name, "touch /tmp/ready")
     start = time.monotonic()
     p = mp.wait_for(pod_name, lambda p: status_of(p)["ready"], timeout=5, what="Ready")
     assert time.monotonic() - start < 5
@@ -107,7 +109,7 @@ def test_failing_liveness_probe_restarts_the_container(mp, pods, pod_name):
     assert status_of(mp.pod(pod_name))["restartCount"] == 0
     assert not [e for e in events_of(mp, pod_name) if e[1] == "Unhealthy"]
 
-    sh(mp, pod_name, "rm /tmp/alive")
+    pod_sh(mp, pod_name, "rm /tmp/alive")
     p = mp.wait_for(
         pod_name,
         lambda p: status_of(p)["restartCount"] >= 1,
@@ -158,7 +160,7 @@ def test_startup_probe_holds_back_liveness_until_it_succeeds(mp, pods, pod_name)
     assert not [e for e in reasons if "Liveness" in e[2]], reasons
     assert not [e for e in reasons if e[1] == "Killing"], reasons
 
-    sh(mp, pod_name, "touch /tmp/started")
+    pod_sh(mp, pod_name, "touch /tmp/started")
     p = mp.wait_for(
         pod_name,
         lambda p: status_of(p)["started"] or status_of(p)["restartCount"],
@@ -261,7 +263,7 @@ def test_http_and_tcp_probes_are_issued_by_the_runtime(mp, pods, pod_name):
     assert conditions(p)["Ready"] == "False"
     assert ready_column(mp, pod_name) == "3/6"
     # The runtime sent the header, from outside the container (the pod's IP).
-    headers = sh(mp, pod_name, "cat /tmp/headers", "web").stdout
+    headers = pod_sh(mp, pod_name, "cat /tmp/headers", "web").stdout
     assert "HTTP_X_PROBE_TOKEN=s3cret" in headers
     assert "HTTP_USER_AGENT=kube-probe/" in headers
     assert f"HTTP_HOST={p['status']['podIP']}:8080" in headers
