@@ -4,7 +4,8 @@ what is wrong, never a 500; a 500 would be a bug, logged, not shown."""
 import json
 
 import pytest
-from apikit import request, status_of
+from helpers.api import request, status_of
+from helpers.pods import pod_yaml
 
 PODS = "/api/v1/namespaces/default/pods"
 
@@ -39,7 +40,6 @@ def test_client_errors_are_4xx_statuses_naming_the_parameter(mp, method, path, b
 
 def test_a_bad_query_on_a_real_pod_does_nothing(mp, pod_name):
     """The parameter is checked before the delete starts."""
-    from conftest import pod_yaml
 
     mp.apply(pod_yaml(pod_name, "sleep 3600"))
     try:

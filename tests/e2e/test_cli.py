@@ -344,7 +344,10 @@ def test_describe_pod(mp, pod_name, pods):
     pods.add(pod_name)
     mp.run_pod(pod_yaml(pod_name, SLEEP))
     out = mp.run("describe", "pod", pod_name).stdout
-    field = lambda key: re.search(rf"^{key}:\s+(.*)$", out, re.M).group(1).strip()  # noqa: E731
+
+    def field(key: str) -> str:
+        return re.search(rf"^{key}:\s+(.*)$", out, re.M).group(1).strip()
+
     assert field("Name") == pod_name and field("Namespace") == "default"
     assert field("Status") == "Running"
     containers = out.split("\nContainers:\n", 1)[1].split("\nConditions:")[0]

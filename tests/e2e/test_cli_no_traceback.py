@@ -5,8 +5,9 @@ import os
 import subprocess
 import time
 
-from clikit import assert_user_error
-from conftest import MINIPOD, pod_yaml
+from helpers.cli import assert_user_error
+from helpers.instance import MINIPOD
+from helpers.pods import pod_yaml
 
 
 def test_a_manifest_that_is_not_utf8(mp, tmp_path):

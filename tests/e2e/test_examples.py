@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import pytest
 import yaml
-from clikit import rows
-from podkit import eventually
+from helpers.cli import rows
+from helpers.host import eventually
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 

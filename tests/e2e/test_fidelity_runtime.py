@@ -10,8 +10,7 @@ checked on a real pod through the daemon and the CLI:
 
 import json
 
-import pytest
-from podkit import Pods, ctr, pod, sh
+from helpers.pods import ctr, pod, pod_sh
 
 # Fields a v1 ContainerState may hold (k8s.io/api/core/v1 types.go).
 STATE_FIELDS = {
@@ -19,13 +18,6 @@ STATE_FIELDS = {
     "running": {"startedAt"},
     "terminated": {"exitCode", "signal", "reason", "message", "startedAt", "finishedAt", "containerID"},
 }
-
-
-@pytest.fixture
-def pods(mp):
-    p = Pods(mp)
-    yield p
-    p.cleanup()
 
 
 def test_disk_empty_dir_is_writable_by_a_non_root_user(mp, pods, pod_name):
@@ -37,7 +29,7 @@ def test_disk_empty_dir_is_writable_by_a_non_root_user(mp, pods, pod_name):
     )
     pods.run(pod(pod_name, c, volumes=[{"name": "data", "emptyDir": {}}]))
     assert mp.logs(pod_name) == "hello\n"
-    assert sh(mp, pod_name, "stat -c %a /data").stdout.strip() == "777"
+    assert pod_sh(mp, pod_name, "stat -c %a /data").stdout.strip() == "777"
 
 
 def test_own_hosts_entry_is_there_when_the_container_starts(mp, pods, pod_name):

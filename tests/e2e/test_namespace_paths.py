@@ -7,9 +7,9 @@ import os
 import urllib.parse
 
 import pytest
-from apikit import request, status_of
-from clikit import assert_user_error
-from conftest import pod_yaml
+from helpers.api import request, status_of
+from helpers.cli import assert_user_error
+from helpers.pods import pod_yaml
 
 
 def all_files(root: str) -> set[str]:
