@@ -7,37 +7,12 @@ import json
 import sys
 import time
 
-from minipod.pod.status import display_status, ready_column, restarts_column
-
-
-def parse_time(ts: str | None) -> float | None:
-    if not ts:
-        return None
-    import calendar
-
-    return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+from minipod.cli.pod_columns import pod_columns, since
 
 
 def human_age(ts: str | None, now: float | None = None) -> str:
-    """kubectl's duration.HumanDuration: 45s, 3m12s, 17m, 5h3m, 2d4h, 40d."""
-    t = parse_time(ts)
-    if t is None:
-        return "<unknown>"
-    s = int(max(0, (now or time.time()) - t))
-    m, h, d = s // 60, s // 3600, s // 86400
-    if s < 120:
-        return f"{s}s"
-    if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
-    if h < 3:
-        return f"{m}m"
-    if h < 8:
-        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
-    if d < 2:
-        return f"{h}h"
-    if d < 8:
-        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
-    return f"{d}d"
+    """kubectl's duration.HumanDuration of the time since `ts`."""
+    return since(ts, time.time() if now is None else now)
 
 
 def table(rows: list[list[str]], out=sys.stdout) -> None:
@@ -49,6 +24,7 @@ def table(rows: list[list[str]], out=sys.stdout) -> None:
 def pod_rows(
     pods: list[dict], wide: bool = False, with_ip: bool = False, all_namespaces: bool = False
 ) -> list[list[str]]:
+    """`kubectl get pods` (-o wide, -A); `with_ip` adds only the IP column."""
     head = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     if wide or with_ip:
         head.append("IP")
@@ -57,28 +33,18 @@ def pod_rows(
     if all_namespaces:
         head.insert(0, "NAMESPACE")
     rows = [head]
+    now = time.time()
     for p in pods:
-        row = [
-            p["metadata"]["name"],
-            ready_column(p),
-            display_status(p),
-            str(restarts_column(p)),
-            human_age(p["metadata"].get("creationTimestamp")),
-        ]
+        col = pod_columns(p, now)
+        row = [col.name, col.ready, col.status, col.restarts, col.age]
         if wide or with_ip:
-            row.append(p.get("status", {}).get("podIP") or "<none>")
+            row.append(col.ip)
         if wide:
-            row += [p["spec"].get("nodeName") or _node(), "<none>", "<none>"]
+            row += [col.node, col.nominated_node, col.readiness_gates]
         if all_namespaces:
             row.insert(0, p["metadata"]["namespace"])
         rows.append(row)
     return rows
-
-
-def _node() -> str:
-    import os
-
-    return os.uname().nodename
 
 
 def dump(obj, fmt: str) -> str:
@@ -159,7 +125,8 @@ def describe_pod(pod: dict, events: list[dict]) -> str:
     lines: list[str] = []
     _kv(lines, 0, "Name", meta["name"])
     _kv(lines, 0, "Namespace", meta["namespace"])
-    _kv(lines, 0, "Node", f"{_node()}/{status.get('hostIP', '')}")
+    node = spec.get("nodeName")
+    _kv(lines, 0, "Node", f"{node}/{status.get('hostIP', '')}" if node else "<none>")
     _kv(lines, 0, "Start Time", status.get("startTime", "<none>"))
     labels = _map(meta.get("labels"))
     _kv(lines, 0, "Labels", labels[0])

@@ -3,8 +3,8 @@
 Pure functions from minipod's runtime record of each container to the v1
 shapes kubectl knows: ContainerStatus (state waiting/running/terminated,
 lastState, restartCount, ready, started), the pod's phase
-(kubelet_pods.go, getPhase), its conditions, and the one-word STATUS that
-`kubectl get pods` prints (kubectl's printPod).
+(kubelet_pods.go, getPhase), and its conditions. (The columns `kubectl get pods`
+prints are computed from these by minipod.cli.pod_columns.)
 """
 
 from minipod.kube import resources
@@ -154,8 +154,32 @@ def conditions(record: dict, ph: str) -> list[dict]:
     ]
 
 
+def refused_status(refusal: dict, since: str) -> dict:
+    """A pod this node does not run (minipod.pod.admission): held Pending
+    by the scheduler (PodScheduled=False), or rejected by the kubelet
+    (Failed, with the admission handler's reason)."""
+    if refusal["phase"] == "Pending":
+        condition = {
+            "type": "PodScheduled",
+            "status": "False",
+            "lastProbeTime": None,
+            "lastTransitionTime": since,
+            "reason": refusal["reason"],
+            "message": refusal["message"],
+        }
+        return {"phase": "Pending", "conditions": [condition], "qosClass": "BestEffort"}
+    return {
+        "phase": "Failed",
+        "reason": refusal["reason"],
+        "message": "Pod was rejected: " + refusal["message"],
+        "qosClass": "BestEffort",
+    }
+
+
 def pod_status(record: dict) -> dict:
     rt = record["runtime"]
+    if rt.get("refusal"):
+        return refused_status(rt["refusal"], record["metadata"]["creationTimestamp"])
     ph = phase(record)
     status = {
         "phase": ph,
@@ -175,74 +199,6 @@ def pod_status(record: dict) -> dict:
     return {k: v for k, v in status.items() if v is not None}
 
 
-def display_status(pod: dict) -> str:
-    """The STATUS column of `kubectl get pods` (kubectl printPod)."""
-    status = pod.get("status", {})
-    reason = status.get("reason") or status.get("phase", "Unknown")
-    inits = status.get("initContainerStatuses", [])
-    sidecars = {
-        c["name"]
-        for c in pod.get("spec", {}).get("initContainers") or []
-        if c.get("restartPolicy") == "Always"
-    }
-    initializing = False
-    for i, cs in enumerate(inits):
-        st = cs["state"]
-        if "terminated" in st and st["terminated"]["exitCode"] == 0:
-            continue
-        if cs["name"] in sidecars and cs.get("started"):
-            continue
-        initializing = True
-        if "terminated" in st:
-            t = st["terminated"]
-            reason = "Init:" + (
-                t.get("reason")
-                or (f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t['exitCode']}")
-            )
-        elif "waiting" in st and st["waiting"].get("reason") not in (None, "PodInitializing"):
-            reason = "Init:" + st["waiting"]["reason"]
-        else:
-            reason = f"Init:{i}/{len(inits)}"
-        break
-    if not initializing:
-        has_running = False
-        for cs in reversed(status.get("containerStatuses", [])):
-            st = cs["state"]
-            if "waiting" in st and st["waiting"].get("reason"):
-                reason = st["waiting"]["reason"]
-            elif "terminated" in st:
-                t = st["terminated"]
-                reason = t.get("reason") or (
-                    f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t['exitCode']}"
-                )
-            elif "running" in st and cs.get("ready"):
-                has_running = True
-        if reason == "Completed" and has_running:
-            reason = "Running"
-    if pod.get("metadata", {}).get("deletionTimestamp"):
-        reason = "Terminating"
-    return reason
-
-
-def ready_column(pod: dict) -> str:
-    """Ready containers / containers, sidecars included (kubectl does too)."""
-    sidecars = {
-        c["name"]
-        for c in pod.get("spec", {}).get("initContainers") or []
-        if c.get("restartPolicy") == "Always"
-    }
-    status = pod.get("status", {})
-    statuses = status.get("containerStatuses", []) + [
-        c for c in status.get("initContainerStatuses", []) if c["name"] in sidecars
-    ]
-    return f"{sum(1 for c in statuses if c.get('ready'))}/{len(statuses)}"
-
-
-def restarts_column(pod: dict) -> int:
-    status = pod.get("status", {})
-    return sum(c.get("restartCount", 0) for c in status.get("containerStatuses", []))
-
-
 def run_outcome(pod: dict) -> tuple[str, str]:
     """What `minipod run` waits for: ("ready", ""), ("failed", why) or
     ("pending", ""). Ready: Running with every app container running, or
@@ -255,6 +211,9 @@ def run_outcome(pod: dict) -> tuple[str, str]:
     ]
     if phase_ == "Succeeded":
         return "ready", ""
+    for c in status.get("conditions", []):
+        if c["type"] == "PodScheduled" and c["status"] == "False":
+            return "failed", f"Pending: {c.get('reason')}: {c.get('message')}"
     if phase_ == "Running" and all("running" in s["state"] for s in status.get("containerStatuses", [])):
         return "ready", ""
     for what, s in statuses:
