@@ -39,6 +39,8 @@ IMPLEMENTED = {
     "metadata.labels",
     "metadata.annotations",
     "spec.restartPolicy",
+    # This node's name runs here; another's keeps the pod Pending (pod/admission.py).
+    "spec.nodeName",
     "spec.terminationGracePeriodSeconds",
     "spec.hostname",
     "spec.hostNetwork",
@@ -107,7 +109,6 @@ IMPLEMENTED_ENV_FIELD_PATHS = {
 
 # Bookkeeping written by an API server or by export tools. It means nothing
 # on a single host, so it is accepted silently, whatever its value.
-# nodeName is here too: there is only one node.
 IGNORED = {
     "metadata.uid",
     "metadata.resourceVersion",
@@ -119,7 +120,6 @@ IGNORED = {
     "metadata.finalizers",
     "metadata.managedFields",
     "metadata.selfLink",
-    "spec.nodeName",
     "status",
 }
 
@@ -188,6 +188,31 @@ def is_service_account_volume(volume: dict) -> bool:
     )
 
 
+# Annotations that ask the node for a feature, by key prefix: what the
+# API server warns (pkg/api/pod/warnings.go), and what minipod does about it.
+FEATURE_ANNOTATIONS = {
+    "container.apparmor.security.beta.kubernetes.io/": (
+        'deprecated since v1.30; use the "appArmorProfile" field instead; '
+        "AppArmor profiles are not implemented by minipod yet: ignored"
+    ),
+    "seccomp.security.alpha.kubernetes.io/pod": (
+        'non-functional in v1.27+; use the "seccompProfile" field instead'
+    ),
+    "container.seccomp.security.alpha.kubernetes.io/": (
+        'non-functional in v1.27+; use the "seccompProfile" field instead'
+    ),
+}
+
+
+def annotation_warnings(pod: dict) -> list[str]:
+    out = []
+    for key in (pod.get("metadata") or {}).get("annotations") or {}:
+        for prefix, what in FEATURE_ANNOTATIONS.items():
+            if key.startswith(prefix):
+                out.append(f"metadata.annotations[{key}]: {what}")
+    return out
+
+
 def env_field_pattern(field_path: str) -> str:
     """metadata.labels['app'] -> metadata.labels['<key>'], the form used in
     IMPLEMENTED_ENV_FIELD_PATHS and in minipod.kube.schema.ENV_FIELD_PATHS."""
@@ -197,7 +222,7 @@ def env_field_pattern(field_path: str) -> str:
 def collect_warnings(pod: dict) -> list[str]:
     """One warning per present, non-default field that minipod does not
     implement. The pod must already be valid (minipod.kube.validate)."""
-    warnings: list[str] = []
+    warnings: list[str] = annotation_warnings(pod)
     for key, value in pod.items():
         _walk(value, key, key, warnings)
     return warnings

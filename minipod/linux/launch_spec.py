@@ -46,7 +46,7 @@ def field_ref(path: str, pod: dict) -> str:
         "metadata.name": meta["name"],
         "metadata.namespace": meta["namespace"],
         "metadata.uid": meta["uid"],
-        "spec.nodeName": os.uname().nodename,
+        "spec.nodeName": spec.get("nodeName") or os.uname().nodename,
         "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
         "status.podIP": rt.get("podIP", ""),
         "status.hostIP": rt.get("hostIP", ""),

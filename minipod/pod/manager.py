@@ -21,6 +21,7 @@ import shutil
 import time
 import uuid
 
+from minipod.pod import admission
 from minipod.pod import worker as lifecycle
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
@@ -276,14 +277,24 @@ class PodManager:
                 "containers": [ctr(c, False) for c in spec["containers"]],
             },
         )
+        # Would a cluster run it here (admission.py)? If not, it is held
+        # Pending or rejected, and its worker does nothing more.
+        node = admission.this_node()
+        refusal = admission.admit(pod, node)
+        if refusal is None or refusal.phase == "Failed":
+            spec["nodeName"] = node.name  # bound to this node, as the scheduler does
+        if refusal:
+            record["runtime"]["refusal"] = refusal.__dict__
         worker = lifecycle.PodWorker(self, record)
         worker.save()
         self.workers[_key(record)] = worker
-        worker.event(
-            "Normal",
-            "Scheduled",
-            f"Successfully assigned {meta['namespace']}/{meta['name']} to {os.uname().nodename}",
-        )
+        if refusal and refusal.phase == "Pending":
+            worker.event("Warning", "FailedScheduling", refusal.message)
+        else:
+            where = f"{meta['namespace']}/{meta['name']} to {node.name}"
+            worker.event("Normal", "Scheduled", f"Successfully assigned {where}")
+        if refusal and refusal.phase == "Failed":
+            worker.event("Warning", refusal.reason, refusal.message)
         worker.start()
         return self.view(record)
 
@@ -453,7 +464,10 @@ def _key(record: dict) -> tuple[str, str]:
 
 
 def _same_spec(record: dict, pod: dict) -> bool:
-    return json.dumps(record["spec"], sort_keys=True) == json.dumps(pod["spec"], sort_keys=True)
+    spec = dict(record["spec"])
+    if "nodeName" not in pod["spec"]:
+        spec.pop("nodeName", None)  # set when the pod was bound, not by the manifest
+    return json.dumps(spec, sort_keys=True) == json.dumps(pod["spec"], sort_keys=True)
 
 
 def find_monitor(exit_file: str) -> tuple[int, int] | None:

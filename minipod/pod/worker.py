@@ -139,6 +139,8 @@ class PodWorker:
         if self.record["metadata"].get("deletionTimestamp"):
             await self.terminate()
             return None
+        if self.rt.get("refusal"):
+            return None  # held Pending or rejected at admission (admission.py): nothing runs
         if not namespaces.alive(self.rt["init"].get("pid"), self.rt["init"].get("start")):
             await self.ensure_sandbox()
         if not self.record["spec"].get("hostNetwork") and self.rt.get("network", {}).get("state") != "ready":
