@@ -2,8 +2,9 @@
 
 Steps of load_manifest(), in order; nothing is created until all succeed:
     1. parse every YAML document (a `kind: List` is opened into its items);
-    2. check each object's kind (minipod runs Pods) and validate it strictly
-       against the v1 Pod schema (validate.py), collecting every error;
+    2. skip, with a warning, objects of kinds minipod does not serve yet
+       (SUPPORTED_KINDS); validate each Pod strictly against the v1 Pod
+       schema (validate.py), collecting every error;
     3. fill in what the API server would default (namespace, restartPolicy,
        imagePullPolicy, terminationGracePeriodSeconds, ...), so that
        `get pod -o yaml` shows the same object kubectl would.
@@ -61,6 +62,27 @@ def _type(value) -> str:
     return "null" if value is None else type(value).__name__
 
 
+# The kinds minipod serves, and what it does with an object of each; the
+# one place to add a kind. Objects of other kinds are skipped with a
+# warning, as kubectl sends each object on its own and the others still
+# apply.
+SUPPORTED_KINDS = {
+    "Pod": "runs it",
+    "Secret": "keeps it for imagePullSecrets",
+}
+
+
+def unsupported_kind(obj: dict) -> str | None:
+    """The warning for an object of a kind minipod does not serve yet, or
+    None for a supported one."""
+    kind = obj.get("kind")
+    if kind in SUPPORTED_KINDS or not isinstance(kind, str) or not kind:
+        return None
+    served = ", ".join(f"{k} ({what})" for k, what in SUPPORTED_KINDS.items())
+    version = obj.get("apiVersion") or "no apiVersion"
+    return f"{_label(obj)}: skipped: kind {kind} ({version}) is not served by minipod yet; it serves {served}"
+
+
 def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[dict], list[dict], list[str]]:
     """(pods, secrets, warnings); ManifestError with every error found."""
     problems = names.dns_label_problems(default_namespace) if default_namespace else ["required value"]
@@ -69,21 +91,19 @@ def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[d
         raise ManifestError(
             [f"namespace: invalid value {json.dumps(default_namespace)}: {p}" for p in problems]
         )
-    pods, secrets, errors, warnings = [], [], [], []
+    pods, secrets, errors, warnings, skipped = [], [], [], [], []
     for obj in parse_documents(text):
         kind = obj.get("kind")
         label = _label(obj)
+        skip = unsupported_kind(obj)
+        if skip:
+            skipped.append(skip)
+            continue
         if kind == "Secret":
             try:
                 secrets.append(validate_secret(obj, default_namespace))
             except ManifestError as e:
                 errors += [f"{label}: {m}" for m in e.errors]
-            continue
-        if kind != "Pod":
-            errors.append(
-                f"{label}: kind {kind!r} is not supported; minipod runs objects of "
-                f"kind Pod (apiVersion v1), and keeps Secrets for imagePullSecrets"
-            )
             continue
         try:
             warnings += [f"{label}: {w}" for w in validate_pod(obj)]
@@ -94,9 +114,13 @@ def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[d
     keys = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods]
     for key in {k for k in keys if keys.count(k) > 1}:
         errors.append(f"pod {key[1]!r} in namespace {key[0]!r} is defined more than once")
+    if not errors and not pods and not secrets:
+        # Nothing at all to do: say so, rather than succeed doing nothing.
+        errors = [s.replace(": skipped: ", ": ", 1) for s in skipped]
+        skipped = []
     if errors:
         raise ManifestError(errors)
-    return pods, secrets, warnings
+    return pods, secrets, skipped + warnings
 
 
 def _label(obj: dict) -> str:

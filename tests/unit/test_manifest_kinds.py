@@ -1,0 +1,72 @@
+"""Files that mix Pods with kinds minipod does not serve yet
+(minipod.kube.manifest): pure, without a daemon."""
+
+import pytest
+
+from minipod.errors import ManifestError
+from minipod.kube.manifest import SUPPORTED_KINDS, load_manifest
+
+POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: web
+    image: busybox:1.35
+"""
+SERVICE = """apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+"""
+QUOTA = """apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: quota
+spec:
+  hard: {pods: "2"}
+"""
+
+
+def test_other_kinds_are_skipped_with_one_warning_each():
+    pods, secrets, warnings = load_manifest("---\n".join([SERVICE, POD, QUOTA]))
+    assert [p["metadata"]["name"] for p in pods] == ["web"]
+    assert secrets == []
+    skipped = [w for w in warnings if "skipped" in w]
+    assert skipped == [
+        "service/web: skipped: kind Service (v1) is not served by minipod yet; "
+        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets)",
+        "resourcequota/quota: skipped: kind ResourceQuota (v1) is not served by minipod yet; "
+        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets)",
+    ]
+
+
+def test_an_invalid_pod_still_refuses_the_whole_file():
+    bad = POD.replace("  - name: web\n", "  - name: Web_1\n")
+    with pytest.raises(ManifestError) as e:
+        load_manifest("---\n".join([SERVICE, bad]))
+    assert any(m.startswith("pod/web: spec.containers[0].name") for m in e.value.errors), e.value.errors
+    assert not any("Service" in m for m in e.value.errors)
+
+
+def test_a_file_with_nothing_minipod_serves_is_an_error():
+    with pytest.raises(ManifestError) as e:
+        load_manifest(SERVICE)
+    assert e.value.errors == [
+        "service/web: kind Service (v1) is not served by minipod yet; "
+        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets)"
+    ]
+
+
+def test_an_object_without_kind_is_invalid():
+    with pytest.raises(ManifestError) as e:
+        load_manifest("---\n".join([POD.replace("kind: Pod\n", ""), SERVICE]))
+    assert any("kind" in m for m in e.value.errors), e.value.errors
+
+
+def test_the_kinds_table_is_the_one_place():
+    assert set(SUPPORTED_KINDS) == {"Pod", "Secret"}
