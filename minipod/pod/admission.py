@@ -5,14 +5,16 @@ admit(pod, node) goes through them in the order a cluster does, and
 returns the first refusal (or None):
     1. the scheduler's filters, for the one node there is. A refusal keeps
        the pod Pending, with PodScheduled=False, reason Unschedulable and
-       the scheduler's message ("0/1 nodes are available: 1 ...."):
+       the scheduler's message (minipod.kube.admission.scheduler_message):
          NodeName          spec.nodeName names another node, whose kubelet
                            would run it (there is none here);
          NodeResourcesFit  the pod requests an extended resource
                            (example.com/dongle) this node does not have;
     2. the kubelet's admission: a refusal makes the pod Failed with the
        handler's reason (SysctlForbidden: an unsafe sysctl).
-The resources and scheduling work adds its filters to step 1, in the
+Until the node's cpu, memory and pods are counted (the resources work,
+minipod.kube.admission.unschedulable_reasons), NodeResourcesFit here
+checks extended resources only. Scheduling filters go into step 1 in the
 scheduler's order (NodeUnschedulable, NodeName, TaintToleration,
 NodeAffinity, NodePorts, NodeResourcesFit, ...).
 """
@@ -20,13 +22,11 @@ NodeAffinity, NodePorts, NodeResourcesFit, ...).
 import os
 from dataclasses import dataclass, field
 
+from minipod.kube import resources
+from minipod.kube.admission import scheduler_message
 from minipod.kube.sysctls import FORBIDDEN_REASON, forbidden_sysctl
 
 UNSCHEDULABLE = "Unschedulable"
-
-# Resources a pod may request that are not extended resources: the native
-# ones (no domain, or a kubernetes.io domain) and hugepages.
-NATIVE_RESOURCES = {"cpu", "memory", "ephemeral-storage", "pods", "storage"}
 
 
 @dataclass(frozen=True)
@@ -62,40 +62,16 @@ def is_extended_resource(name: str) -> bool:
     return not (domain == "kubernetes.io" or domain.endswith(".kubernetes.io"))
 
 
-def _quantity(value) -> int:
-    """Extended resources are whole numbers (validation says so)."""
-    try:
-        return int(str(value))
-    except ValueError:
-        return 1
-
-
 def extended_requests(pod: dict) -> dict[str, int]:
     """What the pod asks of each extended resource, counted as the
-    scheduler counts it: the larger of the app containers' sum and the
-    largest init container (limits stand for missing requests)."""
-
-    def of(c: dict) -> dict[str, int]:
-        res = c.get("resources") or {}
-        wanted = dict(res.get("limits") or {}, **(res.get("requests") or {}))
-        return {k: _quantity(v) for k, v in wanted.items() if is_extended_resource(k)}
-
-    spec = pod.get("spec") or {}
-    total: dict[str, int] = {}
-    for c in spec.get("containers") or []:
-        for k, v in of(c).items():
-            total[k] = total.get(k, 0) + v
-    for c in spec.get("initContainers") or []:
-        for k, v in of(c).items():
-            total[k] = max(total.get(k, 0), v)
-    return {k: v for k, v in total.items() if v > 0}
+    scheduler counts requests (minipod.kube.resources.pod_requests)."""
+    wanted = resources.pod_requests(pod.get("spec") or {})
+    return {k: v for k, v in wanted.items() if is_extended_resource(k) and v > 0}
 
 
 def unschedulable(*reasons: str) -> Refusal:
-    """The scheduler's message when its one node fails a filter: each of
-    the filter's reasons counted (one node), sorted."""
-    counted = ", ".join(f"1 {r}" for r in sorted(reasons))
-    return Refusal("Pending", UNSCHEDULABLE, f"0/1 nodes are available: {counted}.")
+    """The scheduler's refusal when its one node fails a filter."""
+    return Refusal("Pending", UNSCHEDULABLE, scheduler_message(list(reasons)))
 
 
 def admit(pod: dict, node: Node) -> Refusal | None:

@@ -154,7 +154,7 @@ def conditions(record: dict, ph: str) -> list[dict]:
     ]
 
 
-def refused_status(refusal: dict, since: str) -> dict:
+def refused_status(refusal: dict, since: str, qos: str) -> dict:
     """A pod this node does not run (minipod.pod.admission): held Pending
     by the scheduler (PodScheduled=False), or rejected by the kubelet
     (Failed, with the admission handler's reason)."""
@@ -167,19 +167,20 @@ def refused_status(refusal: dict, since: str) -> dict:
             "reason": refusal["reason"],
             "message": refusal["message"],
         }
-        return {"phase": "Pending", "conditions": [condition], "qosClass": "BestEffort"}
+        return {"phase": "Pending", "conditions": [condition], "qosClass": qos}
     return {
         "phase": "Failed",
         "reason": refusal["reason"],
         "message": "Pod was rejected: " + refusal["message"],
-        "qosClass": "BestEffort",
+        "qosClass": qos,
     }
 
 
 def pod_status(record: dict) -> dict:
     rt = record["runtime"]
     if rt.get("refusal"):
-        return refused_status(rt["refusal"], record["metadata"]["creationTimestamp"])
+        qos = resources.qos_class(record["spec"])
+        return refused_status(rt["refusal"], record["metadata"]["creationTimestamp"], qos)
     ph = phase(record)
     status = {
         "phase": ph,
