@@ -13,18 +13,10 @@ shows a pod (issue 10), through the daemon and the CLI:
 import json
 import re
 
-import pytest
-from clikit import rows
-from podkit import Pods, ctr, pod
+from helpers.cli import rows
+from helpers.pods import ctr, pod
 
 SLEEP = "exec sleep 3600"
-
-
-@pytest.fixture
-def pods(mp):
-    p = Pods(mp)
-    yield p
-    p.cleanup()
 
 
 def scheduled(p: dict) -> dict:
@@ -159,7 +151,7 @@ def test_unsupported_kinds_are_skipped_and_the_pod_runs(mp, pods, pod_name):
         json.dumps(pod(pod_name, ctr("main", SLEEP))),
         QUOTA.format(name="q"),
     ]
-    pods.names.append(pod_name)
+    pods.add(pod_name)
     p = mp.run("apply", "-f", "-", input="\n---\n".join(docs))
     assert p.stdout.strip() == f"pod/{pod_name} created"
     warnings = [line for line in p.stderr.splitlines() if line.startswith("Warning:")]
