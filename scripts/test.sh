@@ -13,9 +13,10 @@ prefix=${MINIPOD_PREFIX:-/opt/minipod}
 "$here/scripts/install.sh"
 "$prefix/venv/bin/pip" install -q --disable-pip-version-check "pytest>=7"
 # What only the tests need: the reference CNI plugins (minipod must work with
-# them too), a real registry on loopback and the tools that push into it.
+# them too), a real registry on loopback and the tools that push into it,
+# and Graphviz to render `inspect -o svg`.
 missing=""
-for p in containernetworking-plugins docker-registry skopeo apache2-utils; do
+for p in containernetworking-plugins docker-registry skopeo apache2-utils graphviz; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then

@@ -292,19 +292,44 @@ def events(c: Ctx, watch, all_namespaces, namespace):
 
 
 @cli.command()
-@click.argument("pod")
-@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default=None)
+@click.argument("pod", required=False)
+@click.option("--all", "all_pods", is_flag=True, help="Every pod of the instance, in every namespace.")
+@click.option("-o", "--output", type=click.Choice(["json", "yaml", "dot", "svg", "png"]), default=None)
 @namespace_opt
 @pass_ctx
-def inspect(c: Ctx, pod, output, namespace):
-    """Show the kernel objects a pod is made of."""
-    data = c.client.json("GET", f"/minipod/v1/namespaces/{namespace}/pods/{pod}/inspect")
-    if output:
-        click.echo(printers.dump(data, output), nl=False)
+def inspect(c: Ctx, pod, all_pods, output, namespace):
+    """Show the kernel objects a pod is made of (-o dot|svg|png: as a picture)."""
+    if bool(pod) == all_pods:
+        raise MinipodError(
+            "give one POD or --all", hint="minipod inspect POD, or minipod inspect --all -o dot"
+        )
+    if all_pods:
+        found = c.client.json("GET", "/api/v1/pods")["items"]
+        pods = [pod_path(p["metadata"]["namespace"], p["metadata"]["name"]) for p in found]
+    else:
+        pods = [pod_path(namespace, pod)]
+    data = []
+    for path in pods:
+        try:
+            data.append(c.client.json("GET", "/minipod/v1" + path.removeprefix("/api/v1") + "/inspect"))
+        except NotFound:
+            if not all_pods:
+                raise
+            # deleted since it was listed: nothing to draw
+    if output in ("dot", "svg", "png"):
+        from minipod.cli import inspect_graph
+
+        dot = inspect_graph.to_dot(inspect_graph.node_graph(data))
+        if output == "dot":
+            click.echo(dot, nl=False)
+        else:
+            sys.stdout.buffer.write(inspect_graph.render(dot, output))
+    elif output:
+        click.echo(printers.dump({"items": data} if all_pods else data[0], output), nl=False)
     else:
         from minipod.cli.printers import describe_inspect
 
-        click.echo(describe_inspect(data), nl=False)
+        click.echo("".join(describe_inspect(d) for d in data), nl=False)
 
 
 @cli.command()

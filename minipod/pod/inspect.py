@@ -7,7 +7,10 @@
     - per container: its host pid and its pid inside the pod (NSpid), its
       monitor, its namespaces (net/ipc/uts equal to the pod's; mnt its own),
       its overlayfs layers and the mounts of its mount namespace, its
-      capabilities and cgroups, its log file and exit record.
+      capabilities and cgroups, its log file and exit record;
+    - the pod's volumes (the host directory behind each) and which
+      container mounts which, where.
+`minipod inspect POD -o dot` draws the same facts (minipod/cli/inspect_graph.py).
 """
 
 import os
@@ -103,6 +106,7 @@ def inspect_pod(record: dict, dirs: dict) -> dict:
         "shareProcessNamespace": record["spec"].get("shareProcessNamespace", True) is not False,
         # The daemon runs in the host's namespaces: the reference to compare with.
         "hostNamespaceInodes": namespaces.ns_inodes(os.getpid()),
+        "volumes": [volume_view(v, dirs) for v in record["spec"].get("volumes") or []],
         "containers": [],
     }
     if pod["podInit"].get("nsPid"):
@@ -125,6 +129,10 @@ def inspect_pod(record: dict, dirs: dict) -> dict:
             "finishedAt": c.get("finishedEpoch"),
             "logPath": c.get("logPath"),
             "exitFile": c.get("exitFile"),
+            "volumeMounts": [
+                {"name": m["name"], "mountPath": m["mountPath"], "readOnly": bool(m.get("readOnly"))}
+                for m in _container_spec(record, c).get("volumeMounts") or []
+            ],
         }
         if c.get("id"):
             cdir = os.path.join(dirs["containers"], c["id"])
@@ -146,6 +154,27 @@ def inspect_pod(record: dict, dirs: dict) -> dict:
                     view["rootfs"]["overlay"] = overlay
         pod["containers"].append(view)
     return pod
+
+
+def _container_spec(record: dict, c: dict) -> dict:
+    key = "initContainers" if c["init"] else "containers"
+    return next((s for s in record["spec"].get(key) or [] if s["name"] == c["name"]), {})
+
+
+def volume_view(vol: dict, dirs: dict) -> dict:
+    """A volume of the pod and the host directory behind it."""
+    if "emptyDir" in vol:
+        memory = (vol["emptyDir"] or {}).get("medium") == "Memory"
+        where = dirs["memory_volumes" if memory else "disk_volumes"]
+        return {
+            "name": vol["name"],
+            "type": "emptyDir",
+            "medium": "Memory" if memory else "",
+            "hostPath": os.path.join(where, vol["name"]),
+        }
+    if "hostPath" in vol:
+        return {"name": vol["name"], "type": "hostPath", "medium": "", "hostPath": vol["hostPath"]["path"]}
+    return {"name": vol["name"], "type": next(iter(set(vol) - {"name"}), ""), "medium": "", "hostPath": None}
 
 
 def network_view(net: dict) -> dict:
