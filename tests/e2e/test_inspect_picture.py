@@ -10,13 +10,10 @@ import re
 import shutil
 import subprocess
 
-import podkit
 import pytest
-from clikit import assert_user_error
-from conftest import MINIPOD
-from podkit import ctr, pod
-
-pods = podkit.pods  # a fixture: the pods a test runs are deleted after it
+from helpers.cli import assert_user_error
+from helpers.instance import MINIPOD
+from helpers.pods import ctr, pod
 
 SLEEP = "exec sleep 3600"
 needs_graphviz = pytest.mark.skipif(not shutil.which("dot"), reason="Graphviz is not installed")
