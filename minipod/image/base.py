@@ -9,8 +9,10 @@ write_oci_archive(), which tests also use to write crafted images):
 
     1. ask busybox for its applets (`busybox --list-full`: bin/sh, usr/bin/wget...)
     2. build the one layer, a tar: the directories of a small Unix tree,
-       bin/busybox, one relative symlink per applet, etc/passwd, etc/group;
-       every entry root-owned with a fixed mtime; then gzip it
+       bin/busybox, one relative symlink per applet, a small script in bin/
+       for each applet of the real image that is another applet in
+       disguise (busybox_applets.py: printenv, nohup, hd...), etc/passwd,
+       etc/group; every entry root-owned with a fixed mtime; then gzip it
     3. build the image config (config.md): Env PATH, Cmd ["sh"], the host's
        architecture, rootfs.diff_ids = [sha256 of the plain layer tar]
     4. build the manifest (manifest.md) that points at the config and layer
@@ -36,6 +38,8 @@ import subprocess
 import tarfile
 
 from minipod.errors import ImageError
+from minipod.image.busybox_applets import WRAPPERS, wrapper_script
+from minipod.image.layers import clean_path
 from minipod.image.store import (
     OCI_CONFIG,
     OCI_INDEX,
@@ -45,7 +49,6 @@ from minipod.image.store import (
     host_architecture,
     normalize_ref,
 )
-from minipod.image.layers import clean_path
 
 DEFAULT_REF = "docker.io/library/busybox:1.35"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -168,6 +171,12 @@ def build_layer(binary: bytes, applets: list[str]) -> bytes:
             # the layer directory is looked at from outside the container.
             target = posixpath.relpath("bin/busybox", posixpath.dirname(applet) or ".")
             tar.addfile(tar_entry(applet, tarfile.SYMTYPE, 0o777, linkname=target))
+        have = {posixpath.basename(a) for a in applets}
+        for name in sorted(set(WRAPPERS) - have):
+            script = wrapper_script(name)
+            tar.addfile(
+                tar_entry(f"bin/{name}", tarfile.REGTYPE, 0o755, size=len(script)), io.BytesIO(script)
+            )
         for name, text in (("etc/passwd", PASSWD), ("etc/group", GROUP)):
             data = text.encode()
             tar.addfile(tar_entry(name, tarfile.REGTYPE, 0o644, size=len(data)), io.BytesIO(data))

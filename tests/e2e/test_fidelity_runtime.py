@@ -64,3 +64,22 @@ def test_json_carries_only_v1_fields(mp, pods, pod_name):
         for kind, fields in cs[which].items():
             extra = set(fields) - STATE_FIELDS[kind]
             assert not extra, f"{which}.{kind} has non-API fields {extra}: {json.dumps(cs[which])}"
+
+
+def test_busybox_has_printenv_as_the_real_image(mp, pods, pod_name):
+    # The Kubernetes documentation's env examples print with printenv.
+    env = [
+        {"name": "GREETING", "value": "Warm greetings to"},
+        {"name": "HONORIFIC", "value": "The Most Honorable"},
+    ]
+    script = 'printenv GREETING HONORIFIC; printenv NOPE || echo "rc=$?"; nohup echo hup; echo ab | hd'
+    pods.run(pod(pod_name, ctr("main", script, env=env), restartPolicy="Never"))
+    mp.wait_for(pod_name, lambda p: p["status"]["phase"] == "Succeeded", what="Succeeded")
+    assert mp.logs(pod_name).splitlines() == [
+        "Warm greetings to",
+        "The Most Honorable",
+        "rc=1",
+        "hup",
+        "00000000  61 62 0a                                          |ab.|",
+        "00000003",
+    ]
