@@ -32,11 +32,14 @@ from minipod.api import pod_logs as api_logs
 from minipod.api.status import body_json, body_text, errors_middleware, query_float, query_int, query_required
 from minipod.errors import MinipodError, NotFound
 from minipod.image.store import ImageStore
+from minipod.kube.yaml_load import MAX_BYTES
 from minipod.pod.manager import PodManager
 
 
 def build_app(manager: PodManager, images: ImageStore, log) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=64 << 20)
+    app = web.Application(
+        middlewares=[errors_middleware], client_max_size=MAX_BYTES
+    )  # as the API server: 3 MiB
     app["manager"], app["images"], app["log"] = manager, images, log
     pods = "/api/v1/namespaces/{ns}/pods"
     app.add_routes(

@@ -190,6 +190,11 @@ def lost_daemon(error: BaseException) -> str | None:
     return None
 
 
+def quote(part: str) -> str:
+    """One path segment of a URL: a name can never add segments or a query."""
+    return urllib.parse.quote(part, safe="")
+
+
 def pod_path(namespace: str, name: str | None = None) -> str:
-    base = f"/api/v1/namespaces/{namespace}/pods"
-    return f"{base}/{name}" if name else base
+    base = f"/api/v1/namespaces/{quote(namespace)}/pods"
+    return f"{base}/{quote(name)}" if name else base

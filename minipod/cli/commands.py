@@ -12,7 +12,7 @@ import click
 
 from minipod import __version__
 from minipod.cli import printers
-from minipod.cli.client import Client, pod_path
+from minipod.cli.client import Client, pod_path, quote
 from minipod.errors import MinipodError, NotFound
 from minipod.paths import instance
 
@@ -159,7 +159,7 @@ def describe(c: Ctx, kind, name, namespace):
     pod = c.client.json("GET", pod_path(namespace, name))
     events = c.client.json(
         "GET",
-        f"/api/v1/namespaces/{namespace}/events",
+        f"/api/v1/namespaces/{quote(namespace)}/events",
         query={"fieldSelector": f"involvedObject.name={name}"},
     )["items"]
     events = [e for e in events if e["involvedObject"].get("uid") == pod["metadata"]["uid"]]
@@ -228,13 +228,15 @@ def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, name
     """Delete pods by name or by manifest."""
     targets: list[tuple[str, str]] = []
     if file:
-        import yaml
+        from minipod.kube.yaml_load import load_documents
 
-        for doc in yaml.safe_load_all(_read_manifest(file)):
-            for obj in (doc or {}).get("items", [doc]) if (doc or {}).get("kind") == "List" else [doc]:
-                if obj and obj.get("kind") in ("Pod", "Secret"):
-                    meta = obj.get("metadata") or {}
-                    targets.append((meta.get("namespace") or namespace, meta.get("name"), obj["kind"]))
+        for doc in load_documents(_read_manifest(file)):
+            listed = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
+            objs = [o for o in (listed if isinstance(listed, list) else []) if isinstance(o, dict)]
+            for obj in objs:
+                meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+                if obj.get("kind") in ("Pod", "Secret") and isinstance(meta.get("name"), str):
+                    targets.append((str(meta.get("namespace") or namespace), meta["name"], obj["kind"]))
     elif kind in ("pod", "pods", "po"):
         targets = [(namespace, n, "Pod") for n in names]
     elif kind in ("secret", "secrets"):
@@ -243,26 +245,49 @@ def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, name
         targets = [(namespace, n.split("/", 1)[1], n.split("/", 1)[0].capitalize()) for n in (kind,) + names]
     if not targets:
         raise MinipodError("nothing to delete", hint="minipod delete pod NAME... or minipod delete -f FILE")
-    failed = False
+    # As kubectl: first ask the daemon to delete every pod (it records the
+    # deletion at once and carries them out concurrently, also if this
+    # command dies), then wait for all of them together.
+    failed, pending = False, []
     for ns, name, what in targets:
         try:
             if what == "Secret":
-                c.client.json("DELETE", f"/api/v1/namespaces/{ns}/secrets/{name}")
+                c.client.json("DELETE", f"/api/v1/namespaces/{quote(ns)}/secrets/{quote(name)}")
             else:
-                c.client.json(
+                pod = c.client.json(
                     "DELETE",
                     pod_path(ns, name),
                     query={
                         "gracePeriodSeconds": None if grace_period is None else str(grace_period),
-                        "wait": str(wait).lower(),
+                        "wait": "false",
                     },
                 )
+                pending.append((ns, name, pod["metadata"].get("uid")))
             click.echo(f'{what.lower()} "{name}" deleted')
         except NotFound as e:
             if not ignore_not_found:
                 click.echo(f"Error from server (NotFound): {e}", err=True)
                 failed = True
+    if wait:
+        _wait_gone(c, pending)
     sys.exit(1 if failed else 0)
+
+
+def _wait_gone(c: Ctx, pods: list[tuple[str, str, str]], poll: float = 0.05) -> None:
+    """Wait until none of these pods (namespace, name, uid) exists any more."""
+    import time
+
+    while pods:
+        time.sleep(poll)
+        left = []
+        for ns, name, uid in pods:
+            try:
+                if c.client.json("GET", pod_path(ns, name))["metadata"].get("uid") == uid:
+                    left.append((ns, name, uid))
+            except NotFound:
+                pass
+        pods = left
+        poll = min(poll * 2, 0.5)
 
 
 @cli.command()
@@ -272,7 +297,7 @@ def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, name
 @pass_ctx
 def events(c: Ctx, watch, all_namespaces, namespace):
     """List events (-w to keep watching)."""
-    path = "/api/v1/events" if all_namespaces else f"/api/v1/namespaces/{namespace}/events"
+    path = "/api/v1/events" if all_namespaces else f"/api/v1/namespaces/{quote(namespace)}/events"
     if not watch:
         items = c.client.json("GET", path)["items"]
         if not items:

@@ -19,6 +19,7 @@ import urllib.parse
 
 import websocket
 
+from minipod.cli.client import pod_path
 from minipod.errors import MinipodError
 
 STDIN, STDOUT, STDERR, STATUS, RESIZE = range(5)
@@ -45,9 +46,9 @@ def run_exec(
     query = [("command", c) for c in command] + [("stdin", str(stdin).lower()), ("tty", str(tty).lower())]
     if container:
         query.append(("container", container))
-    path = f"/api/v1/namespaces/{namespace}/pods/{pod}/exec?" + urllib.parse.urlencode(query)
+    path = pod_path(namespace, pod) + "/exec?" + urllib.parse.urlencode(query)
     # A plain GET first, so that "no such pod" reads as it does everywhere else.
-    client.json("GET", f"/api/v1/namespaces/{namespace}/pods/{pod}")
+    client.json("GET", pod_path(namespace, pod))
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(client.inst.socket)
     try:

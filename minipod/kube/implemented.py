@@ -50,6 +50,7 @@ IMPLEMENTED = {
     "spec.dnsPolicy",
     "spec.dnsConfig",
     "spec.hostAliases",
+    "spec.imagePullSecrets",
     "spec.securityContext.runAsUser",
     "spec.securityContext.runAsGroup",
     "spec.volumes[].name",
@@ -175,6 +176,17 @@ SUPPORTED_VOLUME_TYPES = ["emptyDir", "hostPath"]
 # one warning rather than refused: the pod still runs, it just cannot talk
 # to a cluster that is not there.
 SERVICE_ACCOUNT_VOLUME_PREFIX = "kube-api-access-"
+
+
+def honoured(path: str) -> str:
+    """The field name at the end of `path`, for the code that implements it.
+
+    Code that reads a pod field names it through this function, so that
+    the table above and the implementation cannot disagree: a field read
+    but not listed (which would warn "not implemented") fails at import."""
+    if path not in IMPLEMENTED:
+        raise RuntimeError(f"{path} is implemented but not listed in minipod.kube.implemented.IMPLEMENTED")
+    return path.rsplit(".", 1)[-1]
 
 
 def is_service_account_volume(volume: dict) -> bool:

@@ -1,7 +1,8 @@
 """From manifest text to defaulted Pod objects, or a clear error.
 
 Steps of load_manifest(), in order; nothing is created until all succeed:
-    1. parse every YAML document (a `kind: List` is opened into its items);
+    1. parse every YAML document, strictly and within bounds (yaml_load.py);
+       a `kind: List` is opened into its items;
     2. skip, with a warning, objects of kinds minipod does not serve yet
        (SUPPORTED_KINDS); validate each Pod strictly against the v1 Pod
        schema (validate.py), collecting every error;
@@ -15,26 +16,16 @@ valid Kubernetes but that minipod does not implement yet.
 import copy
 import json
 
-import yaml
-
 from minipod.errors import ManifestError, MinipodError
 from minipod.image.pull_secrets import validate_secret
 from minipod.image.store import default_pull_policy
 from minipod.kube import names
 from minipod.kube.validate import validate_pod
+from minipod.kube.yaml_load import load_documents
 
 
 def parse_documents(text: str) -> list[dict]:
-    try:
-        # libyaml's C loader when present: several times faster than the
-        # pure-Python one, with the same safe subset of YAML.
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        docs = [d for d in yaml.load_all(text, Loader=loader) if d is not None]
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise ManifestError([f"invalid YAML{where}: {problem}"]) from None
+    docs = load_documents(text)
     objects = []
     for i, doc in enumerate(docs):
         if not isinstance(doc, dict):

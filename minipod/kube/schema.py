@@ -8,8 +8,9 @@ and this table side by side to find unknown fields and wrong types.
 How a type is written:
 
     "string"          a YAML string. Careful: 80 is an integer, "80" a string.
-    "integer"         a YAML integer. A quoted "80" is NOT an integer here,
-                      exactly as the Kubernetes API server refuses it.
+    "integer"         a YAML integer (an int64). A quoted "80" is NOT an
+                      integer here, exactly as the Kubernetes API server refuses it.
+    "int32"           an integer that Kubernetes keeps in 32 bits.
     "boolean"         true or false.
     "quantity"        an amount of a resource: 2, 0.5, "500m", "128Mi".
     "int-or-string"   either, e.g. a probe port: 8080 or "http".
@@ -180,12 +181,12 @@ PROBE = {
     "exec": EXEC_ACTION,
     "httpGet": HTTP_GET_ACTION,
     "tcpSocket": TCP_SOCKET_ACTION,
-    "grpc": {"port": "integer", "service": "string"},
-    "initialDelaySeconds": "integer",
-    "timeoutSeconds": "integer",
-    "periodSeconds": "integer",
-    "successThreshold": "integer",
-    "failureThreshold": "integer",
+    "grpc": {"port": "int32", "service": "string"},
+    "initialDelaySeconds": "int32",
+    "timeoutSeconds": "int32",
+    "periodSeconds": "int32",
+    "successThreshold": "int32",
+    "failureThreshold": "int32",
     "terminationGracePeriodSeconds": "integer",
 }
 

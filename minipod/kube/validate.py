@@ -25,10 +25,8 @@ import difflib
 import json
 import re
 
-from minipod.kube import implemented
-from minipod.kube import names
-from minipod.kube import schema
 from minipod.errors import ManifestError
+from minipod.kube import implemented, names, schema
 
 
 def validate_pod(obj: dict) -> list[str]:
@@ -65,6 +63,18 @@ def _quote(value) -> str:
 def _is_int(value) -> bool:
     # In Python, True is an int; in a manifest it is not.
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(value) -> str:
+    """A value for a message, cut short: an error must not be as big as the
+    400-digit number or the megabyte string it is about."""
+    text = _quote(value)
+    return text if len(text) <= 80 else f"{text[:60]}...({len(text)} characters)"
+
+
+def _range_rule(low: int, high: int) -> str:
+    # apimachinery's InclusiveRangeError
+    return f"must be between {low} and {high}, inclusive"
 
 
 def _describe(value) -> str:
@@ -114,7 +124,7 @@ def _type_name(typ) -> str:
         return "string"
     if isinstance(typ, dict) or typ == "object":
         return "map"
-    return {"int-or-string": "integer or string", "time": "timestamp"}.get(typ, typ)
+    return {"int-or-string": "integer or string", "time": "timestamp", "int32": "integer"}.get(typ, typ)
 
 
 # A Kubernetes quantity: a number with an optional suffix, such as 2, 0.5,
@@ -122,10 +132,15 @@ def _type_name(typ) -> str:
 QUANTITY = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")
 
 
+# The Go types behind "integer" (int64) and "int32": a number outside them
+# cannot even be decoded by the API server.
+INT_RANGES = {"integer": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1)}
+
+
 def _has_scalar_type(value, typ: str) -> bool:
     if typ == "string":
         return isinstance(value, str)
-    if typ == "integer":
+    if typ in INT_RANGES:
         return _is_int(value)
     if typ == "boolean":
         return isinstance(value, bool)
@@ -180,6 +195,10 @@ def _check_shape(value, typ, path: str, errors: list[str]) -> None:
                 errors.append(_unknown_field(path, key, typ))
     elif not _has_scalar_type(value, typ):
         errors.append(expected)
+    elif _is_int(value) and typ in ("integer", "int32", "int-or-string"):
+        low, high = INT_RANGES["int32" if typ == "int-or-string" else typ]
+        if not low <= value <= high:
+            errors.append(f"{path}: invalid value {_short(value)}: {_range_rule(low, high)}")
     elif typ == "quantity" and isinstance(value, str) and not QUANTITY.match(value):
         errors.append(
             f"{path}: invalid value {_quote(value)}: must be a quantity such as 2, 0.5, 500m or 128Mi"
@@ -275,6 +294,9 @@ def _check_pod_rules(pod: dict, errors: list[str]) -> None:
         _check_spec(spec, errors)
 
 
+TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024  # bytes, keys and values together
+
+
 def _check_metadata(meta: dict, errors: list[str]) -> None:
     name, generate_name = meta.get("name"), meta.get("generateName")
     if not name and not generate_name:
@@ -290,6 +312,8 @@ def _check_metadata(meta: dict, errors: list[str]) -> None:
 
     labels = meta.get("labels")
     for key, value in labels.items() if isinstance(labels, dict) else []:
+        if key == "":
+            errors.append('metadata.labels: invalid value "": name part must be non-empty')
         _check_name(key, "metadata.labels", names.qualified_name_problems, errors)
         _check_name(value, f"metadata.labels[{key}]", names.label_value_problems, errors)
     annotations = meta.get("annotations")
@@ -297,7 +321,14 @@ def _check_metadata(meta: dict, errors: list[str]) -> None:
         # Like Kubernetes: the case of annotation keys does not matter
         # (tools write keys such as io.kubernetes.cri-o.TTY/web).
         for problem in names.qualified_name_problems(str(key).lower()):
-            errors.append(f"metadata.annotations: invalid value {_quote(key)}: {problem}")
+            errors.append(f"metadata.annotations: invalid value {_short(key)}: {problem}")
+    if isinstance(annotations, dict):
+        # apimachinery's ValidateAnnotationsSize: keys and values, in bytes.
+        size = sum(len(str(k).encode()) + len(str(v or "").encode()) for k, v in annotations.items())
+        if size > TOTAL_ANNOTATION_SIZE_LIMIT:
+            errors.append(
+                f"metadata.annotations: too long: may not be more than {TOTAL_ANNOTATION_SIZE_LIMIT} bytes"
+            )
 
 
 def _check_spec(spec: dict, errors: list[str]) -> None:
@@ -330,11 +361,31 @@ def _check_spec(spec: dict, errors: list[str]) -> None:
         )
     for field in ("hostname", "subdomain"):
         _check_name(spec.get(field), f"spec.{field}", names.dns_label_problems, errors)
+    pod_sc = spec.get("securityContext")
+    if isinstance(pod_sc, dict):
+        _check_ids(pod_sc, "spec.securityContext", ("runAsUser", "runAsGroup", "fsGroup"), errors)
+        groups = pod_sc.get("supplementalGroups")
+        for i, gid in enumerate(groups if isinstance(groups, list) else []):
+            _check_id(gid, f"spec.securityContext.supplementalGroups[{i}]", errors)
     if spec.get("hostPID") is True and spec.get("shareProcessNamespace") is True:
         errors.append(
             "spec.shareProcessNamespace: invalid value true: "
             "ShareProcessNamespace and HostPID cannot both be enabled"
         )
+
+
+MAX_ID = 2**31 - 1  # user and group IDs: apimachinery's IsValidUserID / IsValidGroupID
+
+
+def _check_id(value, path: str, errors: list[str]) -> None:
+    low, high = INT_RANGES["integer"]
+    if _is_int(value) and low <= value <= high and not 0 <= value <= MAX_ID:  # else: pass 1 said so
+        errors.append(f"{path}: invalid value {_short(value)}: {_range_rule(0, MAX_ID)}")
+
+
+def _check_ids(sc: dict, path: str, fields, errors: list[str]) -> None:
+    for field in fields:
+        _check_id(sc.get(field), f"{path}.{field}", errors)
 
 
 def _check_volumes(spec: dict, errors: list[str]) -> set[str]:
@@ -418,10 +469,29 @@ def _check_container(c: dict, path: str, is_init: bool, volume_names: set[str], 
                     "containers without restartPolicy=Always"
                 )
 
+    sc = c.get("securityContext")
+    if isinstance(sc, dict):
+        _check_ids(sc, f"{path}.securityContext", ("runAsUser", "runAsGroup"), errors)
+    for field in ("livenessProbe", "readinessProbe", "startupProbe"):
+        probe = c.get(field)
+        for key in PROBE_COUNTS if isinstance(probe, dict) else ():
+            if _is_int(probe.get(key)) and probe[key] < 0:
+                errors.append(
+                    f"{path}.{field}.{key}: invalid value {probe[key]}: must be greater than or equal to 0"
+                )
     _check_ports(c, path, errors)
     _check_mounts(c, path, volume_names, errors)
     for i, env in _dicts(c, "env"):
         _check_env(env, f"{path}.env[{i}]", errors)
+
+
+PROBE_COUNTS = (
+    "initialDelaySeconds",
+    "timeoutSeconds",
+    "periodSeconds",
+    "successThreshold",
+    "failureThreshold",
+)
 
 
 def _check_ports(c: dict, path: str, errors: list[str]) -> None:
@@ -466,8 +536,15 @@ def _check_mounts(c: dict, path: str, volume_names: set[str], errors: list[str])
 
 
 def _check_env(env: dict, path: str, errors: list[str]) -> None:
-    if not env.get("name"):
+    name = env.get("name")
+    if not name:
         errors.append(f"{path}.name: required value")
+    elif isinstance(name, str) and any(not 32 <= ord(ch) <= 126 or ch == "=" for ch in name):
+        # apimachinery's IsRelaxedEnvVarName (the rule since Kubernetes 1.32)
+        errors.append(
+            f"{path}.name: invalid value {_short(name)}: a valid environment variable name "
+            "must consist only of printable ASCII characters other than '='"
+        )
     source = env.get("valueFrom")
     if not isinstance(source, dict):
         return

@@ -35,9 +35,12 @@ from minipod.kube.manifest import load_manifest
 from minipod.image.pull_coordinator import PullFailed, Pulls
 from minipod.pod.store import PodStore
 from minipod.paths import path_in
+from minipod.kube.implemented import honoured
 
 # How long `minipod run` watches a run-to-completion pod after it started.
 RUN_SETTLE = 0.5
+
+PULL_SECRETS = honoured("spec.imagePullSecrets")
 
 # Fields a live pod may change on apply; everything else is immutable, as in Kubernetes.
 MUTABLE_METADATA = ("labels", "annotations")
@@ -137,7 +140,7 @@ class PodManager:
         """The pod's imagePullSecrets, decoded, in order; missing ones are
         skipped (the kubelet warns and goes on, and so do we)."""
         out = []
-        for ref in record["spec"].get("imagePullSecrets") or []:
+        for ref in record["spec"].get(PULL_SECRETS) or []:
             secret = self.secrets.get(record["metadata"]["namespace"], ref.get("name", ""))
             config = secrets_mod.docker_config(secret) if secret else None
             if config:

@@ -21,22 +21,31 @@ def test_a_manifest_that_is_not_utf8(mp, tmp_path):
 
 def test_a_daemon_lost_mid_request(fresh_mp, pod_name):
     mp = fresh_mp
-    mp.run_pod(pod_yaml(pod_name, "trap '' TERM; while true; do sleep 1; done"))
+    # `run` waits for the pod, which an endless init container holds back.
+    manifest = pod_yaml(pod_name, "sleep 3600").replace(
+        "  containers:\n",
+        "  initContainers:\n  - name: hold\n    image: busybox:1.35\n    command: [sleep, '3600']\n"
+        "  containers:\n",
+    )
     env = dict(os.environ, MINIPOD_NO_AUTOSTART="1")
     cli = subprocess.Popen(
-        [MINIPOD, "--root", mp.root, "delete", "pod", pod_name, "--grace-period", "30"],
+        [MINIPOD, "--root", mp.root, "run", "-", "--timeout", "60"],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
-    # Wait until the daemon has recorded the deletion, then kill it.
+    cli.stdin.write(manifest)
+    cli.stdin.close()
     deadline = time.time() + 20
-    while not mp.pod(pod_name)["metadata"].get("deletionTimestamp"):
+    while mp.run("get", "pod", pod_name, check=False).returncode != 0:
         assert time.time() < deadline
         time.sleep(0.05)
+    time.sleep(0.3)
     mp.kill_daemon()
-    out, err = cli.communicate(timeout=20)
+    out, err = cli.stdout.read(), cli.stderr.read()
+    cli.wait(20)
     assert cli.returncode == 1, (out, err)
     assert "Traceback" not in out + err, err
     assert err.startswith("error: lost the connection to the minipod daemon"), err
