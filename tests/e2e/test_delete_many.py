@@ -5,7 +5,7 @@ restarted daemon even if the CLI (or the daemon) died part-way."""
 import os
 import time
 
-from conftest import pod_yaml
+from helpers.pods import pod_yaml
 
 STUBBORN = "trap '' TERM; while true; do sleep 0.2; done"  # ignores SIGTERM: waits for SIGKILL
 

@@ -99,7 +99,6 @@ ephemeralContainers:
         "not implemented by minipod yet; ignored",
         not_implemented("spec.containers[0].env[2].valueFrom.secretKeyRef"),
         not_implemented("spec.affinity"),
-        not_implemented("spec.imagePullSecrets"),
         not_implemented("spec.hostUsers"),
         not_implemented("spec.ephemeralContainers"),
     ]
