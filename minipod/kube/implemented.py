@@ -53,6 +53,7 @@ IMPLEMENTED = {
     "spec.imagePullSecrets",
     "spec.securityContext.runAsUser",
     "spec.securityContext.runAsGroup",
+    "spec.securityContext.supplementalGroups",
     "spec.volumes[].name",
     "spec.volumes[].emptyDir",
     "spec.volumes[].hostPath",

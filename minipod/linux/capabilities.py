@@ -9,10 +9,12 @@ Steps, in the container process, before it execs:
     1. compute the set: the default, plus securityContext.capabilities.add,
        minus .drop ("ALL" drops everything); privileged: true keeps all.
     2. drop every other capability from the bounding set, so no setuid
-       binary or file capability can ever bring one back;
-    3. limit the permitted, effective and inheritable sets to the same set.
-A later setuid() to a non-root user clears permitted and effective (as with
-Docker, a non-root container user starts with no effective capabilities).
+       binary or file capability can ever bring one back (drop_bounding);
+    -- the launcher switches to the container's user here, keeping the
+       capabilities it needs for that (launch.py) --
+    3. set the permitted and effective sets: the set for root, nothing for
+       another user (as Docker); inheritable and ambient empty
+       (set_process_caps).
 """
 
 import prctl
@@ -75,16 +77,10 @@ def _norm(name: str) -> str:
     return name[4:] if name.startswith("CAP_") else name
 
 
-def apply_caps(names: list[str]) -> None:
-    """Reduce the calling process's capabilities to `names` (steps 2 and 3)."""
-    drop_bounding(names)
-    limit_sets(names)
-
-
 def drop_bounding(names: list[str]) -> None:
-    """Step 2: drop every capability not in `names` from the bounding set.
+    """Step 2: remove every capability not in `names` from the bounding set.
     Needs CAP_SETPCAP, so it runs while the process is still root."""
-    keep = _cap_numbers(names)
+    keep = _numbers(names)
     # Walk every capability the *kernel* knows, not only the ones this
     # python-prctl knows: a newer kernel has capabilities (e.g. 40,
     # CHECKPOINT_RESTORE) that an older library would silently keep.
@@ -96,17 +92,20 @@ def drop_bounding(names: list[str]) -> None:
                 pass  # EINVAL: a capability this kernel does not have
 
 
-def limit_sets(names: list[str]) -> None:
-    """Step 3: limit the permitted, effective and inheritable sets to `names`.
-    Runs after setuid(): setuid() itself needs CAP_SETUID, which a container
-    that drops ALL would otherwise have lost already."""
-    caps = sorted(_cap_numbers(names))
-    prctl.cap_inheritable.limit(*caps)
+def set_process_caps(names: list[str], root: bool) -> None:
+    """Step 3, after the switch to the container's user: the permitted and
+    effective sets become `names` for root and empty for any other user (as
+    Docker does: a non-root user gets no capabilities unless a file grants
+    them). The inheritable set is emptied, as containerd and Docker do since
+    CVE-2022-24769, which also empties the ambient set (an ambient
+    capability must be inheritable, capabilities(7))."""
+    caps = sorted(_numbers(names)) if root else []
+    prctl.cap_inheritable.limit()
     prctl.cap_effective.limit(*caps)
     prctl.cap_permitted.limit(*caps)
 
 
-def _cap_numbers(names: list[str]) -> set[int]:
+def _numbers(names: list[str]) -> set[int]:
     return {getattr(prctl, "CAP_" + n) for n in names if hasattr(prctl, "CAP_" + n)}
 
 

@@ -16,9 +16,10 @@ Steps of launch(), each in its own process:
              when the pod does not share one pid namespace.
              Open the log file and a pty or stdin pipe; fork() -> C;
              report C's host pid; exec minipod-shim monitor C.
-    C        the container: setsid(), stdio, rootfs (rootfs.py), user and
-             groups, capabilities (capabilities.py), working directory,
-             then execve() the container's command.
+    C        the container: setsid(), stdio, rootfs (rootfs.py), then
+             prepare_and_exec(): user and groups, capabilities
+             (credentials.py), working directory, signals, no_new_privs,
+             execve() the container's command.
 A pipe with O_CLOEXEC tells the daemon how it went: each stage writes
 "PID n" or "ERR reason<TAB>message"; the pipe reaches EOF when every stage
 has exec'd (or died), so EOF without ERR means the command is running.
@@ -38,8 +39,9 @@ import termios
 import prctl
 
 from minipod.errors import MinipodError
-from minipod.linux import capabilities, rootfs
+from minipod.linux import credentials, rootfs
 from minipod.linux import syscalls as sc
+from minipod.linux.credentials import step
 
 # Reasons reported through the pipe, as the kubelet names them.
 CREATE_ERROR = "CreateContainerError"  # setup failed before exec
@@ -164,9 +166,21 @@ def _guard(fn, *args) -> None:
     except MinipodError as e:
         reason = START_ERROR if isinstance(e, _StartError) else CREATE_ERROR
         _report(w, f"ERR {reason}\t{e}")
-    except BaseException as e:  # noqa: BLE001 - anything, with its type
-        _report(w, f"ERR {CREATE_ERROR}\t{type(e).__name__}: {e}")
+    except OSError as e:  # a step without its own wrapping: still no raw repr
+        _report(w, f"ERR {CREATE_ERROR}\t{_STAGES[fn.__name__]}: {e.strerror or e}")
+    except BaseException as e:  # noqa: BLE001 - anything: a bug, said as one
+        _report(w, f"ERR {CREATE_ERROR}\t{_STAGES[fn.__name__]}: internal error: {e}")
     os._exit(128)
+
+
+# What each forked stage does, for the messages of failures it did not name.
+_STAGES = {
+    "_l1": "start the launcher",
+    "_l2": "start the container's monitor",
+    "_container": "set up the container",
+    "_exec_session": "join the container's namespaces",
+    "_exec_child": "set up the exec session",
+}
 
 
 def _report(w: int, line: str) -> None:
@@ -202,7 +216,8 @@ def _l2(plan: dict, w: int) -> None:
     _join(plan["join"])
     if plan.get("new_pid_ns"):
         sc.unshare(sc.CLONE_NEWPID)
-    log = os.open(plan["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    with step(f"open the log {plan['log_path']}"):
+        log = os.open(plan["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
     master = slave = hold = stdin_r = -1
     if plan.get("tty"):
         master, slave = os.openpty()
@@ -263,25 +278,39 @@ def _container(plan: dict, log: int, slave: int, stdin_r: int, w: int) -> None:
 
 
 def prepare_and_exec(plan: dict, w: int) -> None:
-    """The last steps of every process minipod starts in a container: user,
-    capabilities, working directory, environment, execve()."""
-    user = resolve_user(plan.get("user", ""), plan.get("run_as_user"), plan.get("run_as_group"))
+    """The last steps of every process minipod starts in a container, in
+    runc's order (its standard_init and finalizeNamespace):
+        1. user: the ids and groups, from the container's own files;
+        2. working directory, created when missing (as runc does);
+        3. user, groups and capabilities (credentials.become);
+        4. chdir();
+        5. signals: every disposition back to default, an empty mask (the
+           daemon's Python ignores SIGPIPE and SIGXFSZ, which execve()
+           would pass on: `yes | head` would never end);
+        6. no_new_privs (allowPrivilegeEscalation: false);
+        7. close every other descriptor, then execve().
+    A failure names its step (credentials.step)."""
+    with step("resolve the user"):
+        user = credentials.resolve_user(
+            plan.get("user", ""),
+            plan.get("run_as_user"),
+            plan.get("run_as_group"),
+            tuple(plan.get("supplemental_groups") or ()),
+        )
     env = dict(plan["env"])
-    env.setdefault("HOME", user["home"])
+    env.setdefault("HOME", user.home)
     cwd = plan.get("cwd") or "/"
     if not os.path.isdir(cwd):
-        os.makedirs(cwd, 0o755, exist_ok=True)  # as runc does for a missing workingDir
-    os.setgroups(user["groups"])
-    os.setgid(user["gid"])
-    # The bounding set before setuid (dropping from it needs CAP_SETPCAP,
-    # which a non-root user no longer has); the other sets after it
-    # (setuid needs CAP_SETUID, which `drop: [ALL]` takes away).
-    capabilities.drop_bounding(plan["caps"])
+        with step(f"create the working directory {cwd}"):
+            os.makedirs(cwd, 0o755, exist_ok=True)
+    credentials.become(user, plan["caps"])
+    with step(f"chdir({cwd})"):
+        os.chdir(cwd)
+    with step("reset the signal dispositions and mask"):
+        reset_signals()
     if plan.get("no_new_privs"):
-        prctl.set_no_new_privs(1)
-    os.setuid(user["uid"])
-    capabilities.limit_sets(plan["caps"])
-    os.chdir(cwd)
+        with step("prctl(PR_SET_NO_NEW_PRIVS)"):
+            prctl.set_no_new_privs(1)
     argv = plan["argv"]
     path = find_executable(argv[0], env.get("PATH", ""))
     close_all_but([w])
@@ -290,6 +319,19 @@ def prepare_and_exec(plan: dict, w: int) -> None:
     except OSError as e:
         _report(w, f'ERR {START_ERROR}\texec: "{argv[0]}": {e.strerror.lower()}')
         os._exit(128)
+
+
+def reset_signals() -> None:
+    """Default action for every signal that has one to set, and nothing
+    blocked: what a freshly started program expects (runc does the same)."""
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # the C library's own real-time signals (32, 33) cannot be set
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def find_executable(name: str, path_env: str) -> str:
@@ -306,46 +348,6 @@ def find_executable(name: str, path_env: str) -> str:
 
 class _StartError(MinipodError):
     pass
-
-
-def resolve_user(spec: str, run_as_user: int | None, run_as_group: int | None) -> dict:
-    """Turn the image's User ("", "1000", "nobody", "1000:100", "app:app") and
-    securityContext.runAsUser/runAsGroup into numbers, reading the
-    container's own /etc/passwd and /etc/group (we are already inside it)."""
-    name, _, group = (spec or "").partition(":")
-    passwd = _read_db("/etc/passwd")
-    groups_db = _read_db("/etc/group")
-    uid, gid, home = 0, 0, "/"
-    if run_as_user is not None:
-        uid = run_as_user
-        entry = next((e for e in passwd if e[2] == str(uid)), None)
-    elif name:
-        entry = next((e for e in passwd if name in (e[0], e[2])), None)
-        if entry is None and not name.isdigit():
-            raise MinipodError(f"unable to find user {name}: no matching entries in passwd file")
-        uid = int(entry[2]) if entry else int(name)
-    else:
-        entry = next((e for e in passwd if e[2] == "0"), None)
-    if entry:
-        gid, home = int(entry[3]), entry[5] if len(entry) > 5 else "/"
-    if run_as_group is not None:
-        gid = run_as_group
-    elif group:
-        g = next((e for e in groups_db if group in (e[0], e[2])), None)
-        if g is None and not group.isdigit():
-            raise MinipodError(f"unable to find group {group}: no matching entries in group file")
-        gid = int(g[2]) if g else int(group)
-    user_name = entry[0] if entry else None
-    extra = [int(e[2]) for e in groups_db if user_name and len(e) > 3 and user_name in e[3].split(",")]
-    return {"uid": uid, "gid": gid, "home": home, "groups": sorted({gid, *extra})}
-
-
-def _read_db(path: str) -> list[list[str]]:
-    try:
-        with open(path) as f:
-            return [line.rstrip("\n").split(":") for line in f if line.count(":") >= 2]
-    except OSError:
-        return []
 
 
 # --- exec sessions --------------------------------------------------------

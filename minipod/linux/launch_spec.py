@@ -112,7 +112,13 @@ def security(pod: dict, container: dict) -> dict:
         "caps": capabilities.container_caps(sc),
         "readonly_root": bool(sc.get("readOnlyRootFilesystem")),
         "no_new_privs": sc.get("allowPrivilegeEscalation") is False,
+        # The kubelet adds fsGroup to the groups of every container.
+        "supplemental_groups": [*(pod_sc.get("supplementalGroups") or []), *_present(pod_sc.get("fsGroup"))],
     }
+
+
+def _present(value) -> list:
+    return [] if value is None else [value]
 
 
 def volume_source(pod: dict, name: str, dirs: dict) -> str:
@@ -216,6 +222,7 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
         "user": config.get("User", ""),
         "run_as_user": sec["run_as_user"],
         "run_as_group": sec["run_as_group"],
+        "supplemental_groups": sec["supplemental_groups"],
         "caps": sec["caps"],
         "no_new_privs": sec["no_new_privs"],
         "tty": bool(container.get("tty")),

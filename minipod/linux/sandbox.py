@@ -28,12 +28,12 @@ Steps of create_sandbox(), in order, in a forked child of the daemon:
        fd 3 for the containers to join, and execs `minipod-shim init`.
 """
 
-import os
 import _thread
+import os
 import socket
 
-from minipod.linux import syscalls as sc
 from minipod.errors import MinipodError, SyscallError
+from minipod.linux import syscalls as sc
 
 NS_TYPES = ["net", "ipc", "uts", "pid", "mnt", "cgroup"]
 
@@ -216,7 +216,8 @@ def _confine_and_exec_init(plan: dict, shim: str) -> None:
     sc.umount(".", sc.MNT_DETACH)
     sc.mount("", "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
     os.chdir("/")
-    capabilities.apply_caps([])
+    capabilities.drop_bounding([])
+    capabilities.set_process_caps([], root=True)
     capabilities.set_no_new_privs()
     for fd in (0, 1, 2):
         os.dup2(null, fd)

@@ -37,12 +37,15 @@ def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
     env = dict(c.get("env") or {})
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     uid = gid = 0
+    groups: list[int] = []
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("Uid:"):
                 uid = int(line.split()[1])
             elif line.startswith("Gid:"):
                 gid = int(line.split()[1])
+            elif line.startswith("Groups:"):
+                groups = [int(g) for g in line.split()[1:]]
     sec = containers.security(worker.record, worker.spec_of(c))
     return {
         "join": {t: f"/proc/{pid}/ns/{t}" for t in ("net", "ipc", "uts", "pid", "mnt")},
@@ -53,6 +56,7 @@ def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
         "user": "",
         "run_as_user": uid,
         "run_as_group": gid,
+        "supplemental_groups": groups,
         "caps": sec["caps"],
         "no_new_privs": sec["no_new_privs"],
         "tty": tty,

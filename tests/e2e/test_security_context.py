@@ -1,0 +1,88 @@
+"""The securityContext as hardened manifests write it, checked from /proc.
+
+The Pod Security "restricted" shape (non-root, every capability dropped,
+no privilege escalation, RuntimeDefault seccomp, an emptyDir to write to)
+must reach Running with exactly the credentials it asked for; and every
+process minipod starts begins with default signal dispositions.
+"""
+
+import podkit
+from podkit import caps, ctr, pids, pod, sh, status
+
+pods = podkit.pods  # the fixture
+
+SLEEP = "exec sleep 3600"
+
+RESTRICTED = {
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "runAsGroup": 3000,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def test_the_restricted_pattern_runs_with_exactly_what_it_asked_for(mp, pods, pod_name):
+    main = ctr(
+        "main",
+        "echo written > /data/f && " + SLEEP,
+        securityContext=RESTRICTED,
+        volumeMounts=[{"name": "data", "mountPath": "/data"}],
+    )
+    manifest = pod(
+        pod_name,
+        main,
+        volumes=[{"name": "data", "emptyDir": {}}],
+        securityContext={"supplementalGroups": [4000], "fsGroup": 2000},
+    )
+    pods.run(manifest)
+    s = status(pids(mp, pod_name)["main"])
+    assert s["Uid"].split() == ["1000"] * 4
+    assert s["Gid"].split() == ["3000"] * 4
+    assert sorted(int(g) for g in s["Groups"].split()) == [2000, 3000, 4000]
+    c = caps(pids(mp, pod_name)["main"])
+    assert c == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapBnd": 0, "CapAmb": 0}
+    assert s["NoNewPrivs"] == "1"
+    assert sh(mp, pod_name, "cat /data/f").stdout == "written\n"
+    # An exec session runs as the same user, with the same groups.
+    uid, gid, *groups = sh(mp, pod_name, "id -u; id -g; id -G").stdout.split()
+    assert (uid, gid, sorted(groups)) == ("1000", "3000", ["2000", "3000", "4000"])
+
+
+def test_a_failed_credential_step_is_named_not_a_python_exception(mp, pods, pod_name):
+    # A working directory that cannot be created on a read-only root.
+    bad = ctr("main", SLEEP, workingDir="/nowhere", securityContext={"readOnlyRootFilesystem": True})
+    pods.run(pod(pod_name, bad, restartPolicy="Never"), check=False)
+    waiting = mp.wait_for(
+        pod_name,
+        lambda p: (
+            (p["status"].get("containerStatuses") or [{}])[0]
+            .get("state", {})
+            .get("waiting", {})
+            .get("message")
+        ),
+        what="the container's waiting message",
+    )["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "CreateContainerError"
+    assert waiting["message"] == "create the working directory /nowhere: Read-only file system", waiting
+    assert "Error:" not in waiting["message"] and "Errno" not in waiting["message"]
+
+
+def test_signals_start_at_their_defaults_in_containers_exec_and_probes(mp, pods, pod_name):
+    # Python (the daemon) ignores SIGPIPE: inherited, `yes | head` never ends.
+    # (`; true`: busybox sh leaves SIGQUIT ignored in a command it execs in
+    # its own place, its own quirk; a forked child starts clean.)
+    probe = {
+        "exec": {"command": ["sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status > /tmp/probe; true"]}
+    }
+    script = "yes | head -c 10 > /tmp/yes && echo done > /tmp/main; " + SLEEP
+    pods.run(pod(pod_name, ctr("main", script, readinessProbe=dict(probe, periodSeconds=1))))
+    s = status(pids(mp, pod_name)["main"])
+    assert int(s["SigIgn"], 16) == 0 and int(s["SigBlk"], 16) == 0, s
+    assert sh(mp, pod_name, "cat /tmp/main; cat /tmp/yes").stdout == "done\n" + "y\n" * 5
+    inside = mp.run("exec", pod_name, "--", "grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status").stdout.split()
+    assert inside == ["SigBlk:", "0" * 16, "SigIgn:", "0" * 16]
+    mp.wait_for(pod_name, lambda p: p["status"]["containerStatuses"][0]["ready"], what="ready")
+    probed = sh(mp, pod_name, "cat /tmp/probe").stdout.split()
+    assert probed == ["SigBlk:", "0" * 16, "SigIgn:", "0" * 16]
