@@ -5,7 +5,8 @@
 # Steps:
 #   1. apt packages: Python with venv and headers, a C compiler (the pod
 #      shim and python-prctl are compiled), libcap-dev (for python-prctl),
-#      busybox-static (the offline base image), iproute2;
+#      libseccomp2 (seccomp profiles, through pyseccomp), busybox-static
+#      (the offline base image), iproute2;
 #   2. a virtualenv in $MINIPOD_PREFIX (default /opt/minipod) with minipod
 #      and its Python dependencies; `minipod` linked into /usr/local/bin;
 #   3. the CNI plugins into /opt/cni/bin and the default network config;
@@ -25,7 +26,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # 1. Distribution packages, installed only when missing.
-packages="python3 python3-venv python3-dev python3-pip gcc libc6-dev libcap-dev busybox-static iproute2 util-linux nftables python3-nftables"
+packages="python3 python3-venv python3-dev python3-pip gcc libc6-dev libcap-dev libseccomp2 busybox-static iproute2 util-linux nftables python3-nftables"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -54,6 +54,7 @@ IMPLEMENTED = {
     "spec.securityContext.runAsUser",
     "spec.securityContext.runAsGroup",
     "spec.securityContext.supplementalGroups",
+    "spec.securityContext.seccompProfile",
     "spec.volumes[].name",
     "spec.volumes[].emptyDir",
     "spec.volumes[].hostPath",
@@ -84,6 +85,7 @@ IMPLEMENTED = {
     "spec.containers[].securityContext.privileged",
     "spec.containers[].securityContext.readOnlyRootFilesystem",
     "spec.containers[].securityContext.allowPrivilegeEscalation",
+    "spec.containers[].securityContext.seccompProfile",
     # Probes and lifecycle hooks (grpc probes are refused by validate.py).
     "spec.containers[].startupProbe",
     "spec.containers[].livenessProbe",

@@ -26,7 +26,7 @@ import json
 import re
 
 from minipod.errors import ManifestError
-from minipod.kube import implemented, names, schema
+from minipod.kube import implemented, names, schema, security_context
 
 
 def validate_pod(obj: dict) -> list[str]:
@@ -292,6 +292,7 @@ def _check_pod_rules(pod: dict, errors: list[str]) -> None:
         errors.append("spec: required value")
     elif isinstance(spec, dict):
         _check_spec(spec, errors)
+    errors.extend(security_context.check_pod(pod))
 
 
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024  # bytes, keys and values together

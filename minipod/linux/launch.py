@@ -39,7 +39,7 @@ import termios
 import prctl
 
 from minipod.errors import MinipodError
-from minipod.linux import credentials, rootfs
+from minipod.linux import credentials, rootfs, seccomp
 from minipod.linux import syscalls as sc
 from minipod.linux.credentials import step
 
@@ -288,7 +288,11 @@ def prepare_and_exec(plan: dict, w: int) -> None:
            daemon's Python ignores SIGPIPE and SIGXFSZ, which execve()
            would pass on: `yes | head` would never end);
         6. no_new_privs (allowPrivilegeEscalation: false);
-        7. close every other descriptor, then execve().
+        7. close every other descriptor;
+        8. the seccomp filter, then execve() at once.
+    Loading a filter needs no_new_privs or CAP_SYS_ADMIN: without
+    no_new_privs it is loaded before step 3 instead, while the process still
+    has every capability, as runc does (the profile allows steps 3-7).
     A failure names its step (credentials.step)."""
     with step("resolve the user"):
         user = credentials.resolve_user(
@@ -303,6 +307,10 @@ def prepare_and_exec(plan: dict, w: int) -> None:
     if not os.path.isdir(cwd):
         with step(f"create the working directory {cwd}"):
             os.makedirs(cwd, 0o755, exist_ok=True)
+    program = plan.get("seccomp")
+    if program and not plan.get("no_new_privs"):
+        with step("load the seccomp filter"):
+            seccomp.install(program)
     credentials.become(user, plan["caps"])
     with step(f"chdir({cwd})"):
         os.chdir(cwd)
@@ -314,6 +322,9 @@ def prepare_and_exec(plan: dict, w: int) -> None:
     argv = plan["argv"]
     path = find_executable(argv[0], env.get("PATH", ""))
     close_all_but([w])
+    if program and plan.get("no_new_privs"):
+        with step("load the seccomp filter"):
+            seccomp.install(program)
     try:
         os.execve(path, argv, env)
     except OSError as e:

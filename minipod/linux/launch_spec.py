@@ -8,7 +8,8 @@ The kubelet's rules, in the order they are applied:
        replaces its Cmd; setting `command` alone also drops the Cmd;
     3. working directory: `workingDir`, else the image's, else /;
     4. user: securityContext.runAsUser/runAsGroup (container over pod),
-       else the image's User;
+       else the image's User; capabilities, no_new_privs and the seccomp
+       filter (launch_security.py);
     5. mounts: the pod's /etc/hosts, /etc/hostname, /etc/resolv.conf, then
        each volumeMount (an emptyDir or hostPath of the pod);
     6. the container's own overlay dirs (upperdir, workdir, mount point)
@@ -20,8 +21,8 @@ import re
 
 from minipod.errors import MinipodError
 from minipod.kube.implemented import is_service_account_volume
-from minipod.linux import capabilities
 from minipod.linux import sandbox as namespaces
+from minipod.linux.launch_security import security
 from minipod.paths import path_in
 
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -101,26 +102,6 @@ def build_argv(image_config: dict, container: dict, env: dict[str, str]) -> list
     return argv
 
 
-def security(pod: dict, container: dict) -> dict:
-    """The effective securityContext fields (the container's win)."""
-    pod_sc = pod["spec"].get("securityContext") or {}
-    sc = container.get("securityContext") or {}
-    pick = lambda k: sc.get(k) if sc.get(k) is not None else pod_sc.get(k)  # noqa: E731
-    return {
-        "run_as_user": pick("runAsUser"),
-        "run_as_group": pick("runAsGroup"),
-        "caps": capabilities.container_caps(sc),
-        "readonly_root": bool(sc.get("readOnlyRootFilesystem")),
-        "no_new_privs": sc.get("allowPrivilegeEscalation") is False,
-        # The kubelet adds fsGroup to the groups of every container.
-        "supplemental_groups": [*(pod_sc.get("supplementalGroups") or []), *_present(pod_sc.get("fsGroup"))],
-    }
-
-
-def _present(value) -> list:
-    return [] if value is None else [value]
-
-
 def volume_source(pod: dict, name: str, dirs: dict) -> str:
     """The host directory behind a volume of the pod."""
     for vol in pod["spec"].get("volumes") or []:
@@ -166,12 +147,12 @@ def _is_type(path: str, test: str) -> bool:
         return False
 
 
-def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: str) -> dict:
+def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: str, node=None) -> dict:
     """Everything process.launch() needs for one start of one container."""
     config = image.config or {}
     env, declared = build_env(config.get("Env"), container, pod)
     argv = build_argv(config, container, declared)
-    sec = security(pod, container)
+    sec = security(pod, container, node)
     spec = pod["spec"]
     mounts = [
         {"source": os.path.join(dirs["run"], name), "target": f"/etc/{name}"}
@@ -225,6 +206,7 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
         "supplemental_groups": sec["supplemental_groups"],
         "caps": sec["caps"],
         "no_new_privs": sec["no_new_privs"],
+        "seccomp": sec["seccomp"],
         "tty": bool(container.get("tty")),
         "stdin": bool(container.get("stdin")),
         "log_path": ctr["logPath"],

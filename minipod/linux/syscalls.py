@@ -11,6 +11,7 @@ Wrapped calls (man 2 PAGE):
     mount(2)        mount, bind, remount and change propagation
     umount2(2)      unmount, MNT_DETACH for lazy unmounts
     pivot_root(2)   swap the root mount of the calling mount namespace
+    seccomp(2)      load a BPF syscall filter compiled by libseccomp
 And one ioctl(2), SIOCSIFFLAGS, to bring a link (the pod's loopback) up
 without loading a netlink library in the process that creates the pod.
 """
@@ -115,6 +116,25 @@ def pivot_root(new_root: str, put_old: str) -> None:
     _check(_libc.syscall(_SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()), f"pivot_root({new_root})")
 
 
+class _SockFprog(ctypes.Structure):
+    """struct sock_fprog (linux/filter.h): a BPF program, 8 bytes an instruction."""
+
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_set_filter(program: bytes) -> None:
+    """seccomp(SECCOMP_SET_MODE_FILTER): filter every later system call of
+    the calling thread (and what it execs) through `program`. Needs
+    no_new_privs or CAP_SYS_ADMIN (seccomp(2))."""
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    seccomp_set_mode_filter = 1
+    _check(
+        _libc.syscall(_SYS_SECCOMP, seccomp_set_mode_filter, 0, ctypes.byref(prog)),
+        "seccomp(SECCOMP_SET_MODE_FILTER)",
+    )
+
+
 def sethostname(name: str) -> None:
     try:
         socket.sethostname(name)
@@ -161,6 +181,14 @@ _SYS_PIVOT_ROOT = {
     "ppc64le": 203,
     "s390x": 217,
 }.get(os.uname().machine, 155)
+_SYS_SECCOMP = {
+    "x86_64": 317,
+    "aarch64": 277,
+    "armv7l": 383,
+    "riscv64": 277,
+    "ppc64le": 358,
+    "s390x": 348,
+}.get(os.uname().machine, 317)
 
 __all__ = [
     "unshare",
@@ -169,6 +197,7 @@ __all__ = [
     "mount",
     "umount",
     "pivot_root",
+    "seccomp_set_filter",
     "sethostname",
     "set_link_up",
     "interface_address",

@@ -46,7 +46,7 @@ def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
                 gid = int(line.split()[1])
             elif line.startswith("Groups:"):
                 groups = [int(g) for g in line.split()[1:]]
-    sec = containers.security(worker.record, worker.spec_of(c))
+    sec = containers.security(worker.record, worker.spec_of(c), worker.m.node)
     return {
         "join": {t: f"/proc/{pid}/ns/{t}" for t in ("net", "ipc", "uts", "pid", "mnt")},
         "pid": pid,
@@ -59,6 +59,7 @@ def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
         "supplemental_groups": groups,
         "caps": sec["caps"],
         "no_new_privs": sec["no_new_privs"],
+        "seccomp": sec["seccomp"],
         "tty": tty,
     }
 

@@ -26,6 +26,7 @@ from minipod.pod import worker as lifecycle
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
 from minipod.pod import etc_files as podfiles
+from minipod.pod import node_config
 from minipod.pod import status as podstatus
 from minipod.image import pull_secrets as secrets_mod
 from minipod.errors import ImageError, ManifestError, MinipodError, NotFound
@@ -76,6 +77,7 @@ class PodManager:
         self.backoff_max = 30 * backoff_base  # 10 s -> 5 min, as the kubelet
         self.workers: dict[tuple[str, str], lifecycle.PodWorker] = {}
         self.shim = namespaces.shim_path()
+        self.node = node_config.load(inst)  # the instance's kubelet-like settings
         self.log = log
 
     # --- paths --------------------------------------------------------------------

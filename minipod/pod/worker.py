@@ -430,11 +430,11 @@ class PodWorker:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         open(c["terminationFile"], "w").close()
         try:
-            plan = containers.build_plan(self.record, spec, image, c, dirs, self.m.shim)
+            plan = containers.build_plan(self.record, spec, image, c, dirs, self.m.shim, self.m.node)
         except (MinipodError, OSError) as e:
             c.update(
                 state="waiting",
-                reason="CreateContainerConfigError",
+                reason=getattr(e, "reason", "CreateContainerConfigError"),
                 message=str(e),
                 retryAt=time.time() + self.m.backoff_base,
             )

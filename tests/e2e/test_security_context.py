@@ -44,6 +44,7 @@ def test_the_restricted_pattern_runs_with_exactly_what_it_asked_for(mp, pods, po
     c = caps(pids(mp, pod_name)["main"])
     assert c == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapBnd": 0, "CapAmb": 0}
     assert s["NoNewPrivs"] == "1"
+    assert s["Seccomp"] == "2"  # RuntimeDefault, loaded after no_new_privs
     assert sh(mp, pod_name, "cat /data/f").stdout == "written\n"
     # An exec session runs as the same user, with the same groups.
     uid, gid, *groups = sh(mp, pod_name, "id -u; id -g; id -G").stdout.split()

@@ -94,7 +94,6 @@ ephemeralContainers:
     ]
     assert validate_pod(pod) == [
         not_implemented("spec.containers[0].resources"),
-        not_implemented("spec.containers[0].securityContext.seccompProfile"),
         'spec.containers[0].env[1].valueFrom.fieldRef.fieldPath: "status.podIPs" '
         "not implemented by minipod yet; ignored",
         not_implemented("spec.containers[0].env[2].valueFrom.secretKeyRef"),

@@ -1,0 +1,55 @@
+"""From a Pod's securityContext to the security part of a launch plan.
+
+Pure decisions, made in the daemon before anything is forked (the
+container's settings win over the pod's, as in Kubernetes):
+    1. user and groups: runAsUser, runAsGroup, supplementalGroups, fsGroup;
+    2. capabilities: Docker's default set, add, drop, privileged;
+    3. no_new_privs: allowPrivilegeEscalation: false;
+    4. seccomp: the profile chosen and compiled to BPF (seccomp.py);
+    5. the root filesystem: readOnlyRootFilesystem.
+A profile that cannot be loaded is a ContainerCreateError: the kubelet
+reports it as CreateContainerError, not as a configuration error.
+"""
+
+from minipod.errors import MinipodError
+from minipod.linux import capabilities, seccomp
+
+
+class ContainerCreateError(MinipodError):
+    """The container could not be created from a valid configuration."""
+
+    reason = "CreateContainerError"
+
+
+def security(pod: dict, container: dict, node=None) -> dict:
+    """The effective security settings of one container; `node` is the
+    instance's NodeConfig (seccomp default and profiles directory)."""
+    pod_sc = pod["spec"].get("securityContext") or {}
+    sc = container.get("securityContext") or {}
+    pick = lambda k: sc.get(k) if sc.get(k) is not None else pod_sc.get(k)  # noqa: E731
+    caps = capabilities.container_caps(sc)
+    choice = seccomp.choose_profile(
+        pod_sc,
+        sc,
+        default=node.seccomp_default if node else "RuntimeDefault",
+        root=node.seccomp_root if node else "",
+    )
+    try:
+        program = seccomp.compile_bpf(f) if (f := seccomp.filter_for(choice, caps)) else None
+    except MinipodError as e:
+        raise ContainerCreateError(str(e)) from None
+    return {
+        "run_as_user": pick("runAsUser"),
+        "run_as_group": pick("runAsGroup"),
+        # The kubelet adds fsGroup to the groups of every container.
+        "supplemental_groups": [*(pod_sc.get("supplementalGroups") or []), *_present(pod_sc.get("fsGroup"))],
+        "caps": caps,
+        "no_new_privs": sc.get("allowPrivilegeEscalation") is False,
+        "seccomp": program,
+        "seccomp_profile": choice.kind,
+        "readonly_root": bool(sc.get("readOnlyRootFilesystem")),
+    }
+
+
+def _present(value) -> list:
+    return [] if value is None else [value]
