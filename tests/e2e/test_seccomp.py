@@ -11,11 +11,11 @@ import shutil
 import subprocess
 import tempfile
 
-import podkit
 import pytest
-from podkit import ctr, pids, pod, sh, status
+from helpers.pods import ctr, pids, pod
+from helpers.pods import pod_sh as sh
+from helpers.procfs import status
 
-pods = podkit.pods  # the fixture
 SLEEP = "exec sleep 3600"
 EPERM = 1
 BLOCKED = ["unshare-user", "clone-newuser", "keyctl", "add_key", "bpf", "perf_event_open", "mount"]

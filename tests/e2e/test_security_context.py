@@ -6,10 +6,9 @@ must reach Running with exactly the credentials it asked for; and every
 process minipod starts begins with default signal dispositions.
 """
 
-import podkit
-from podkit import caps, ctr, pids, pod, sh, status
-
-pods = podkit.pods  # the fixture
+from helpers.pods import ctr, pids, pod
+from helpers.pods import pod_sh as sh
+from helpers.procfs import caps, status
 
 SLEEP = "exec sleep 3600"
 
