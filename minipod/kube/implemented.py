@@ -55,6 +55,8 @@ IMPLEMENTED = {
     "spec.securityContext.runAsGroup",
     "spec.securityContext.supplementalGroups",
     "spec.securityContext.seccompProfile",
+    "spec.securityContext.fsGroup",
+    "spec.securityContext.fsGroupChangePolicy",
     "spec.volumes[].name",
     "spec.volumes[].emptyDir",
     "spec.volumes[].hostPath",

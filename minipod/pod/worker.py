@@ -30,6 +30,7 @@ import time
 import uuid
 
 from minipod.linux import launch_spec as containers
+from minipod.linux import volume_ownership
 from minipod.pod import handlers
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
@@ -236,6 +237,7 @@ class PodWorker:
             for v in volumes
             if "emptyDir" in v and (v["emptyDir"] or {}).get("medium") == "Memory"
         ]
+        pod_sc = spec.get("securityContext") or {}
         for v in volumes:
             if "emptyDir" in v:
                 # World-writable, as the kubelet makes every emptyDir (0777,
@@ -243,6 +245,8 @@ class PodWorker:
                 path = containers.volume_source(self.record, v["name"], dirs)
                 os.makedirs(path, exist_ok=True)
                 os.chmod(path, 0o777)
+                if pod_sc.get("fsGroup") is not None:
+                    volume_ownership.apply(path, pod_sc["fsGroup"], pod_sc.get("fsGroupChangePolicy"))
         if spec.get("hostNetwork"):
             self.rt["podIP"] = self.rt["hostIP"]
         podfiles.write_pod_files(self.record, dirs["run"], self.m.peers(self))

@@ -45,6 +45,9 @@ def test_the_restricted_pattern_runs_with_exactly_what_it_asked_for(mp, pods, po
     assert s["NoNewPrivs"] == "1"
     assert s["Seccomp"] == "2"  # RuntimeDefault, loaded after no_new_privs
     assert sh(mp, pod_name, "cat /data/f").stdout == "written\n"
+    # fsGroup: the emptyDir belongs to group 2000, setgid, so files made in
+    # it join the group.
+    assert sh(mp, pod_name, "stat -c '%g %a' /data /data/f").stdout.split() == ["2000", "2777", "2000", "644"]
     # An exec session runs as the same user, with the same groups.
     uid, gid, *groups = sh(mp, pod_name, "id -u; id -g; id -G").stdout.split()
     assert (uid, gid, sorted(groups)) == ("1000", "3000", ["2000", "3000", "4000"])
