@@ -1,0 +1,65 @@
+"""Every lab's `check` fails on its starter and passes on its solution.
+
+Each lab in docs/labs/ is run as a student would run it, against the
+session's own instance (MINIPOD_ROOT), never the system one: apply the
+starter, run ./check (it must fail, with FAIL lines and no traceback),
+delete it; apply solution/pod.yml, run ./check (it must pass).
+"""
+
+import os
+import subprocess
+
+import pytest
+from helpers import REPO
+from helpers.instance import MINIPOD
+
+LABS = os.path.join(REPO, "docs", "labs")
+
+
+def labs() -> list[str]:
+    return sorted(d for d in os.listdir(LABS) if os.path.isfile(os.path.join(LABS, d, "check")))
+
+
+def run_check(mp, lab: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MINIPOD=MINIPOD, MINIPOD_ROOT=mp.root)
+    return subprocess.run(
+        [os.path.join(LABS, lab, "check")], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_there_are_five_labs_each_with_readme_starter_check_and_solution():
+    assert labs()[:5] == [
+        "01-namespaces",
+        "02-multi-container",
+        "03-init-and-sidecars",
+        "04-pod-network",
+        "05-probes-and-restarts",
+    ]
+    for lab in labs():
+        d = os.path.join(LABS, lab)
+        readme = open(os.path.join(d, "README.md")).read()
+        for part in ("**Goal.**", "## Background", "## Steps", "## Exercises"):
+            assert part in readme, f"{lab}: README.md has no {part}"
+        assert os.access(os.path.join(d, "check"), os.X_OK), f"{lab}: check is not executable"
+        assert os.path.isfile(os.path.join(d, "pod.yml")) and os.path.isfile(
+            os.path.join(d, "solution", "pod.yml")
+        )
+
+
+@pytest.mark.parametrize("lab", labs())
+def test_check_fails_on_the_starter_and_passes_on_the_solution(mp, lab):
+    starter, solution = os.path.join(LABS, lab, "pod.yml"), os.path.join(LABS, lab, "solution", "pod.yml")
+    try:
+        mp.run("apply", "-f", starter)
+        p = run_check(mp, lab)
+        assert p.returncode == 1, f"the check passed on the starter:\n{p.stdout}{p.stderr}"
+        assert "FAIL" in p.stdout and "Traceback" not in p.stderr, p.stdout + p.stderr
+        mp.run("delete", "-f", starter, "--grace-period", "0")
+
+        mp.run("apply", "-f", solution)
+        p = run_check(mp, lab)
+        assert p.returncode == 0, f"the check failed on the solution:\n{p.stdout}{p.stderr}"
+        assert "FAIL" not in p.stdout and p.stdout.rstrip().endswith("== all checks pass"), p.stdout
+    finally:
+        for f in (starter, solution):
+            mp.run("delete", "-f", f, "--grace-period", "0", "--ignore-not-found", check=False)
