@@ -41,6 +41,8 @@ IMPLEMENTED = {
     "spec.restartPolicy",
     # This node's name runs here; another's keeps the pod Pending (pod/admission.py).
     "spec.nodeName",
+    # A gated pod stays Pending (pod/admission.py); the gates are fixed at creation here.
+    "spec.schedulingGates",
     "spec.terminationGracePeriodSeconds",
     "spec.hostname",
     "spec.hostNetwork",

@@ -3,18 +3,20 @@ kubelet starts anything, as pure functions.
 
 admit(pod, node) goes through them in the order a cluster does, and
 returns the first refusal (or None):
-    1. the scheduler's filters, for the one node there is. A refusal keeps
+    1. scheduling gates: a pod with spec.schedulingGates is not looked at
+       by the scheduler at all (PodScheduled=False, reason SchedulingGated);
+    2. the scheduler's filters, for the one node there is. A refusal keeps
        the pod Pending, with PodScheduled=False, reason Unschedulable and
        the scheduler's message (minipod.kube.admission.scheduler_message):
          NodeName          spec.nodeName names another node, whose kubelet
                            would run it (there is none here);
          NodeResourcesFit  the pod requests an extended resource
                            (example.com/dongle) this node does not have;
-    2. the kubelet's admission: a refusal makes the pod Failed with the
+    3. the kubelet's admission: a refusal makes the pod Failed with the
        handler's reason (SysctlForbidden: an unsafe sysctl).
 Until the node's cpu, memory and pods are counted (the resources work,
 minipod.kube.admission.unschedulable_reasons), NodeResourcesFit here
-checks extended resources only. Scheduling filters go into step 1 in the
+checks extended resources only. Scheduling filters go into step 2 in the
 scheduler's order (NodeUnschedulable, NodeName, TaintToleration,
 NodeAffinity, NodePorts, NodeResourcesFit, ...).
 """
@@ -27,6 +29,7 @@ from minipod.kube.admission import scheduler_message
 from minipod.kube.sysctls import FORBIDDEN_REASON, forbidden_sysctl
 
 UNSCHEDULABLE = "Unschedulable"
+SCHEDULING_GATED = "SchedulingGated"
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,16 @@ def unschedulable(*reasons: str) -> Refusal:
 
 def admit(pod: dict, node: Node) -> Refusal | None:
     spec = pod.get("spec") or {}
-    # Step 1: the scheduler's filters, in its order; the first failure counts.
+    # Step 1: the API server's condition for a gated pod.
+    if spec.get("schedulingGates"):
+        return Refusal("Pending", SCHEDULING_GATED, "Scheduling is blocked due to non-empty scheduling gates")
+    # Step 2: the scheduler's filters, in its order; the first failure counts.
     if spec.get("nodeName") and spec["nodeName"] != node.name:
         return unschedulable("node(s) didn't match the requested node name")
     missing = sorted(k for k, v in extended_requests(pod).items() if node.extended.get(k, 0) < v)
     if missing:
         return unschedulable(*(f"Insufficient {k}" for k in missing))
-    # Step 2: the kubelet's admission handlers.
+    # Step 3: the kubelet's admission handlers.
     sysctl = forbidden_sysctl(pod)
     if sysctl:
         return Refusal("Failed", FORBIDDEN_REASON, sysctl)

@@ -293,11 +293,11 @@ class PodManager:
         worker = lifecycle.PodWorker(self, record)
         worker.save()
         self.workers[_key(record)] = worker
-        if refusal and refusal.phase == "Pending":
-            worker.event("Warning", "FailedScheduling", refusal.message)
-        else:
+        if refusal is None or refusal.phase == "Failed":
             where = f"{meta['namespace']}/{meta['name']} to {node.name}"
             worker.event("Normal", "Scheduled", f"Successfully assigned {where}")
+        elif refusal.reason == admission.UNSCHEDULABLE:  # (a gated pod gets no event)
+            worker.event("Warning", "FailedScheduling", refusal.message)
         if refusal and refusal.phase == "Failed":
             worker.event("Warning", refusal.reason, refusal.message)
         worker.start()

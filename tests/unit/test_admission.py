@@ -115,3 +115,12 @@ def test_normalize_slashes():
     assert normalize("net/ipv4/tcp_rmem") == "net.ipv4.tcp_rmem"
     assert normalize("net/ipv4/conf/eno2.100/rp_filter") == "net.ipv4.conf.eno2/100.rp_filter"
     assert normalize("kernel.shm_rmid_forced") == "kernel.shm_rmid_forced"
+
+
+def test_scheduling_gates_come_first():
+    r = admit(pod(nodeName="other", schedulingGates=[{"name": "example.com/foo"}]), NODE)
+    assert (r.phase, r.reason, r.message) == (
+        "Pending",
+        "SchedulingGated",
+        "Scheduling is blocked due to non-empty scheduling gates",
+    )
