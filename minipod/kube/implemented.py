@@ -59,6 +59,7 @@ IMPLEMENTED = {
     "spec.securityContext.seccompProfile",
     "spec.securityContext.fsGroup",
     "spec.securityContext.fsGroupChangePolicy",
+    "spec.securityContext.runAsNonRoot",
     "spec.volumes[].name",
     "spec.volumes[].emptyDir",
     "spec.volumes[].hostPath",
@@ -90,6 +91,7 @@ IMPLEMENTED = {
     "spec.containers[].securityContext.readOnlyRootFilesystem",
     "spec.containers[].securityContext.allowPrivilegeEscalation",
     "spec.containers[].securityContext.seccompProfile",
+    "spec.containers[].securityContext.runAsNonRoot",
     # Probes and lifecycle hooks (grpc probes are refused by validate.py).
     "spec.containers[].startupProbe",
     "spec.containers[].livenessProbe",

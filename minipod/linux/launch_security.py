@@ -6,7 +6,8 @@ container's settings win over the pod's, as in Kubernetes):
     2. capabilities: Docker's default set, add, drop, privileged;
     3. no_new_privs: allowPrivilegeEscalation: false;
     4. seccomp: the profile chosen and compiled to BPF (seccomp.py);
-    5. the root filesystem: readOnlyRootFilesystem.
+    5. the root filesystem: readOnlyRootFilesystem;
+and, before any of it, runAsNonRoot (verify_run_as_non_root).
 A profile that cannot be loaded is a ContainerCreateError: the kubelet
 reports it as CreateContainerError, not as a configuration error.
 """
@@ -53,3 +54,31 @@ def security(pod: dict, container: dict, node=None) -> dict:
 
 def _present(value) -> list:
     return [] if value is None else [value]
+
+
+def verify_run_as_non_root(pod: dict, container: dict, image_user: str) -> None:
+    """runAsNonRoot, as the kubelet checks it before creating a container
+    (kuberuntime's verifyRunAsNonRoot), with its messages. A failure is a
+    CreateContainerConfigError: the pod waits, it does not crash."""
+    pod_sc = pod["spec"].get("securityContext") or {}
+    sc = container.get("securityContext") or {}
+    pick = lambda k: sc.get(k) if sc.get(k) is not None else pod_sc.get(k)  # noqa: E731
+    if not pick("runAsNonRoot"):
+        return
+    meta = pod["metadata"]
+    where = (
+        f'(pod: "{meta["name"]}_{meta["namespace"]}({meta.get("uid", "")})", container: {container["name"]})'
+    )
+    if pick("runAsUser") is not None:
+        if pick("runAsUser") == 0:
+            raise MinipodError(f"container's runAsUser breaks non-root policy {where}")
+        return
+    # The image's User: "" is root; "1000" or "1000:100" a uid; "app" a name.
+    user = (image_user or "").partition(":")[0]
+    if user == "" or user == "0":
+        raise MinipodError(f"container has runAsNonRoot and image will run as root {where}")
+    if not user.isdigit():
+        raise MinipodError(
+            f"container has runAsNonRoot and image has non-numeric user ({user}), "
+            f"cannot verify user is non-root {where}"
+        )

@@ -22,7 +22,7 @@ import re
 from minipod.errors import MinipodError
 from minipod.kube.implemented import is_service_account_volume
 from minipod.linux import sandbox as namespaces
-from minipod.linux.launch_security import security
+from minipod.linux.launch_security import security, verify_run_as_non_root
 from minipod.paths import path_in
 
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -152,6 +152,7 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
     config = image.config or {}
     env, declared = build_env(config.get("Env"), container, pod)
     argv = build_argv(config, container, declared)
+    verify_run_as_non_root(pod, container, config.get("User", ""))
     sec = security(pod, container, node)
     spec = pod["spec"]
     mounts = [

@@ -89,3 +89,19 @@ def test_signals_start_at_their_defaults_in_containers_exec_and_probes(mp, pods,
     mp.wait_for(pod_name, lambda p: p["status"]["containerStatuses"][0]["ready"], what="ready")
     probed = sh(mp, pod_name, "cat /tmp/probe").stdout.split()
     assert probed == ["SigBlk:", "0" * 16, "SigIgn:", "0" * 16]
+
+
+def test_run_as_non_root_with_a_root_image_is_a_create_container_config_error(mp, pods, pod_name):
+    pods.run(pod(pod_name, ctr("main", SLEEP, securityContext={"runAsNonRoot": True})), check=False)
+
+    def waiting(p):
+        return ((p["status"].get("containerStatuses") or [{}])[0].get("state") or {}).get("waiting", {})
+
+    got = mp.wait_for(pod_name, lambda p: waiting(p).get("message"), what="a waiting message")
+    uid = got["metadata"]["uid"]
+    assert waiting(got) == {
+        "reason": "CreateContainerConfigError",
+        "message": "container has runAsNonRoot and image will run as root "
+        f'(pod: "{pod_name}_default({uid})", container: main)',
+    }
+    assert "CreateContainerConfigError" in mp.run("get", "pod", pod_name).stdout
