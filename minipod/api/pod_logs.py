@@ -1,8 +1,10 @@
 """API handlers that stream: container logs and events.
 
-Logs: every container instance writes its stdout and stderr straight into
-its own file (LOGS/CONTAINER/RESTARTCOUNT.log), opened before exec, so logs
-survive a daemon restart and `--previous` is simply the file before.
+Logs: every container instance's stdout and stderr go through its monitor
+into its own file (LOGS/CONTAINER/RESTARTCOUNT.log, rotated to .1, .2, ...
+past containerLogMaxSize), so logs survive a daemon restart and
+`--previous` is simply the file before. `logs` reads the current file, as
+kubectl does.
 
 Steps of pod_log(), in order; memory stays bounded whatever the file's size:
     1. check the query (tailLines, limitBytes) before answering anything;
@@ -14,11 +16,14 @@ Steps of pod_log(), in order; memory stays bounded whatever the file's size:
        file, and the event loop serves other requests between chunks),
        stopping after limitBytes;
     4. with `follow=true`, keep sending what is appended until the
-       container stops or the client goes away.
+       container stops or the client goes away, across rotations (the
+       container's monitor renames a full log to LOG.1 and starts a new
+       one: the old file is read to its end, then the new one).
 """
 
 import asyncio
 import json
+import os
 
 from aiohttp import web
 
@@ -69,25 +74,47 @@ async def pod_log(request):
     resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
     await resp.prepare(request)
     left = limit if limit is not None else float("inf")
+    f = None
     try:
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            f.seek(tail_start(f, size, tail) if tail is not None else 0)
-            while left > 0:
-                chunk = f.read(int(min(CHUNK, left)))
-                if chunk:
-                    left -= len(chunk)
-                    await resp.write(chunk)  # waits for the client: one chunk in memory
-                    continue
-                if not follow or c["state"] not in ("running", "starting") or c.get("logPath") != path:
-                    break
+        f = open(path, "rb")
+        size = f.seek(0, 2)
+        f.seek(tail_start(f, size, tail) if tail is not None else 0)
+        rotated = False
+        while left > 0:
+            chunk = f.read(int(min(CHUNK, left)))
+            if chunk:
+                left -= len(chunk)
+                await resp.write(chunk)  # waits for the client: one chunk in memory
+                continue
+            if rotated:  # the old file is read to its end: go on in the new one
+                f.close()
+                f, rotated = open(path, "rb"), False
+                continue
+            if not follow or c["state"] not in ("running", "starting") or c.get("logPath") != path:
+                break
+            # The monitor rotated the log (PATH is now PATH.1): read what is
+            # left of the old file first, as it may have been written to
+            # after our last read and before the rename.
+            rotated = _replaced(f, path)
+            if not rotated:
                 await asyncio.sleep(POLL)
     except FileNotFoundError:
         pass
     except (ConnectionResetError, asyncio.CancelledError):
         return resp
+    finally:
+        if f is not None:
+            f.close()
     await resp.write_eof()
     return resp
+
+
+def _replaced(f, path: str) -> bool:
+    """Is `path` now another file than the open `f` (a rotation)?"""
+    try:
+        return os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+    except FileNotFoundError:
+        return False  # between the rename and the new file: look again later
 
 
 async def events(request):

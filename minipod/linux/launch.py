@@ -14,8 +14,10 @@ Steps of launch(), each in its own process:
              namespaces and its pid namespace (which applies to L2's
              children, not L2: pid_namespaces(7)); or unshare(CLONE_NEWPID)
              when the pod does not share one pid namespace.
-             Open the log file and a pty or stdin pipe; fork() -> C;
-             report C's host pid; exec minipod-shim monitor C.
+             Open the log file, and a pty or a pipe for C's output (and
+             one for stdin); fork() -> C; report C's host pid; exec
+             minipod-shim monitor C, which relays C's output into the log
+             file and rotates it (containerLogMaxSize, containerLogMaxFiles).
     C        the container: setsid(), stdio, rootfs (rootfs.py), then
              prepare_and_exec(): user and groups, capabilities
              (credentials.py), working directory, signals, no_new_privs,
@@ -218,14 +220,18 @@ def _l2(plan: dict, w: int) -> None:
         sc.unshare(sc.CLONE_NEWPID)
     with step(f"open the log {plan['log_path']}"):
         log = os.open(plan["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
-    master = slave = hold = stdin_r = -1
+    # The container's output goes to the monitor, which writes and rotates
+    # the log file (a terminal's master side, or the read end of a pipe).
+    hold = stdin_r = -1
     if plan.get("tty"):
-        master, slave = os.openpty()
-    elif plan.get("stdin"):
-        stdin_r, hold = os.pipe()
+        relay, out = os.openpty()
+    else:
+        relay, out = os.pipe()
+        if plan.get("stdin"):
+            stdin_r, hold = os.pipe()
     child = os.fork()
     if child == 0:
-        _guard(_container, plan, log, slave, stdin_r, w)
+        _guard(_container, plan, out, bool(plan.get("tty")), stdin_r, w)
     # L2 never joined the pod's pid namespace itself, so both numbers are
     # host pids; L2's own pid becomes the monitor's when it execs.
     _report(w, f"PID {child}")
@@ -235,15 +241,15 @@ def _l2(plan: dict, w: int) -> None:
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    keep = [fd for fd in (w, master, hold, log if master >= 0 else -1) if fd >= 0]
-    for fd in (slave, stdin_r):
+    keep = [fd for fd in (w, relay, hold, log) if fd >= 0]
+    for fd in (out, stdin_r):
         if fd >= 0:
             os.close(fd)
-    argv = ["minipod-shim", "monitor", str(child), plan["exit_file"]]
+    argv = ["minipod-shim", "monitor", str(child), plan["exit_file"], "--relay", str(relay)]
+    argv += ["--log", plan["log_path"], str(log)]
+    argv += [str(plan.get("log_max_size", 0)), str(plan.get("log_max_files", 0))]
     if hold >= 0:
         argv += ["--hold", str(hold)]
-    if master >= 0:
-        argv += ["--pty", str(master), str(log)]
     for fd in keep:
         os.set_inheritable(fd, fd != w)
     close_all_but(keep)
@@ -258,20 +264,20 @@ def close_all_but(keep: list[int]) -> None:
     os.closerange(last, 1 << 16)
 
 
-def _stdio(log: int, slave: int, stdin_r: int) -> None:
-    if slave >= 0:
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)  # our controlling terminal
+def _stdio(out: int, tty: bool, stdin_r: int) -> None:
+    if tty:
+        fcntl.ioctl(out, termios.TIOCSCTTY, 0)  # our controlling terminal
         for fd in (0, 1, 2):
-            os.dup2(slave, fd)
+            os.dup2(out, fd)
         return
     os.dup2(stdin_r if stdin_r >= 0 else os.open("/dev/null", os.O_RDONLY), 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
 
 
-def _container(plan: dict, log: int, slave: int, stdin_r: int, w: int) -> None:
+def _container(plan: dict, out: int, tty: bool, stdin_r: int, w: int) -> None:
     os.setsid()
-    _stdio(log, slave, stdin_r)
+    _stdio(out, tty, stdin_r)
     if plan.get("rootfs"):
         rootfs.setup_rootfs(plan["rootfs"])
     prepare_and_exec(plan, w)

@@ -211,6 +211,9 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
         "tty": bool(container.get("tty")),
         "stdin": bool(container.get("stdin")),
         "log_path": ctr["logPath"],
+        # Rotation by the container's monitor, as the kubelet rotates logs.
+        "log_max_size": node.container_log_max_size if node else 10 * 1024 * 1024,
+        "log_max_files": node.container_log_max_files if node else 5,
         "exit_file": ctr["exitFile"],
         "shim": shim,
     }

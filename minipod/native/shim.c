@@ -15,15 +15,21 @@
  *         3. exits on SIGTERM or SIGINT; the daemon uses SIGKILL, which
  *            the kernel turns into a kill of every process in the namespace.
  *
- *   minipod-shim monitor PID EXITFILE [--hold FD] [--pty FD LOGFD]
+ *   minipod-shim monitor PID EXITFILE [--hold FD] [--relay FD]
+ *                        [--log PATH LOGFD MAXSIZE MAXFILES]
  *       One per container, outside the pod's pid namespace. minipod's
  *       container launcher forks the container process (PID) and then
  *       execs this in its own place, so the monitor is the container's
  *       parent and the only process that can collect its exit status. It
  *         1. waits for PID to exit (SIGCHLD through a signalfd);
- *         2. meanwhile copies the container's terminal (--pty master) into
- *            its log file, and keeps the write end of its stdin pipe
- *            (--hold) open, so a `stdin: true` container is not given EOF;
+ *         2. meanwhile copies the container's output (--relay: the read end
+ *            of its stdout/stderr pipe, or its terminal's master) into its
+ *            log file, rotating it as the kubelet does: past MAXSIZE bytes
+ *            PATH becomes PATH.1 (PATH.1 becomes PATH.2, ...), at most
+ *            MAXFILES files in all, the oldest removed. It cuts at a line's
+ *            end when it can, loses nothing, and never waits on a reader;
+ *            it keeps the write end of the stdin pipe (--hold) open, so a
+ *            `stdin: true` container is not given EOF;
  *         3. writes EXITFILE atomically (tmp + fsync + rename) as JSON:
  *            {"exitCode": N, "signal": S, "finishedAt": "RFC 3339"}
  *            and exits. The daemon learns of the exit from a pidfd on the
@@ -38,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,33 +122,111 @@ static void write_exit_file(const char *path, int status)
         die(path);
 }
 
-/* Copy what the container wrote to its terminal into the log file. */
-static void drain_pty(int master, int log)
+/* The container's log file and its rotation (--log). */
+struct log {
+    const char *path; /* NULL: no rotation, just write to fd */
+    int fd;
+    long long size, max_size;
+    int max_files;
+};
+
+static void write_all(int fd, const char *buf, size_t n)
 {
-    char buf[8192];
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* a full disk must not stop the container: drop, go on */
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+/* PATH -> PATH.1 -> PATH.2 ... up to MAXFILES-1 rotated files, then a new
+ * PATH. A reader that follows the log finds the new file by its path. */
+static void rotate(struct log *lg)
+{
+    char from[4200], to[4200];
+    snprintf(to, sizeof to, "%s.%d", lg->path, lg->max_files - 1);
+    unlink(to);
+    for (int k = lg->max_files - 2; k >= 1; k--) {
+        snprintf(from, sizeof from, "%s.%d", lg->path, k);
+        snprintf(to, sizeof to, "%s.%d", lg->path, k + 1);
+        rename(from, to); /* ENOENT: fewer rotations so far */
+    }
+    snprintf(to, sizeof to, "%s.1", lg->path);
+    if (rename(lg->path, to) < 0)
+        return; /* keep writing where we are */
+    int fd = open(lg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return;
+    close(lg->fd);
+    lg->fd = fd;
+    lg->size = 0;
+}
+
+/* Append to the log; rotate first when the chunk would pass MAXSIZE,
+ * cutting after the last newline that still fits. */
+static void log_write(struct log *lg, const char *buf, size_t n)
+{
+    while (lg->path && n > 0 && lg->size + (long long)n > lg->max_size) {
+        size_t room = lg->size < lg->max_size ? (size_t)(lg->max_size - lg->size) : 0;
+        size_t cut = 0;
+        for (size_t i = room; i > 0; i--)
+            if (buf[i - 1] == '\n') {
+                cut = i;
+                break;
+            }
+        if (cut == 0 && lg->size == 0)
+            cut = room > 0 ? room : n; /* one line longer than MAXSIZE: split it */
+        write_all(lg->fd, buf, cut);
+        lg->size += (long long)cut;
+        buf += cut;
+        n -= cut;
+        rotate(lg);
+    }
+    write_all(lg->fd, buf, n);
+    lg->size += (long long)n;
+}
+
+/* Copy whatever the container's output holds now into the log file. */
+static void drain(int relay, struct log *lg)
+{
+    char buf[65536];
     ssize_t n;
-    while ((n = read(master, buf, sizeof buf)) > 0)
-        if (write(log, buf, (size_t)n) < 0)
-            break;
+    while ((n = read(relay, buf, sizeof buf)) > 0)
+        log_write(lg, buf, (size_t)n);
 }
 
 static int monitor_main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: minipod-shim monitor PID EXITFILE [--hold FD] [--pty FD LOGFD]\n");
+        fprintf(stderr, "usage: minipod-shim monitor PID EXITFILE [--hold FD] [--relay FD]"
+                        " [--log PATH LOGFD MAXSIZE MAXFILES]\n");
         return 2;
     }
     pid_t child = (pid_t)atoi(argv[2]);
     const char *exit_file = argv[3];
-    int master = -1, log = -1;
+    int master = -1;
+    struct log lg = {.path = NULL, .fd = -1};
     for (int i = 4; i < argc; i++) {
         if (strcmp(argv[i], "--hold") == 0 && i + 1 < argc)
             i++; /* nothing to do: keeping the fd open is the whole job */
-        else if (strcmp(argv[i], "--pty") == 0 && i + 2 < argc) {
+        else if (strcmp(argv[i], "--relay") == 0 && i + 1 < argc)
             master = atoi(argv[++i]);
-            log = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--log") == 0 && i + 4 < argc) {
+            lg.path = argv[++i];
+            lg.fd = atoi(argv[++i]);
+            lg.max_size = atoll(argv[++i]);
+            lg.max_files = atoi(argv[++i]);
         }
     }
+    struct stat st;
+    if (lg.fd >= 0 && fstat(lg.fd, &st) == 0)
+        lg.size = st.st_size;
+    if (lg.max_size <= 0 || lg.max_files < 2)
+        lg.path = NULL; /* no rotation */
     int sfd = block_signals();
     struct pollfd fds[2] = {{.fd = sfd, .events = POLLIN}, {.fd = master, .events = POLLIN}};
     int status = 0;
@@ -162,18 +247,19 @@ static int monitor_main(int argc, char **argv)
                 die("read(signalfd)");
         }
         if (master >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            char buf[8192];
+            char buf[65536];
             ssize_t n = read(master, buf, sizeof buf);
-            if (n > 0) {
-                if (write(log, buf, (size_t)n) < 0) { /* keep the container running */ }
-            } else {
-                fds[1].fd = -1; /* EIO: every slave fd is closed */
-            }
+            if (n > 0)
+                log_write(&lg, buf, (size_t)n);
+            else
+                fds[1].fd = -1; /* EOF, or EIO for a terminal: every writer is gone */
         }
     }
     if (master >= 0 && fds[1].fd >= 0) {
+        /* What the container wrote before it exited; not what orphans it
+         * left behind may write later (they would keep us here forever). */
         fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
-        drain_pty(master, log);
+        drain(master, &lg);
     }
     write_exit_file(exit_file, status);
     return 0;
