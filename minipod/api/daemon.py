@@ -33,6 +33,7 @@ from minipod.api.status import body_json, body_text, errors_middleware, query_fl
 from minipod.errors import MinipodError, NotFound
 from minipod.image.store import ImageStore
 from minipod.kube.yaml_load import MAX_BYTES
+from minipod.objects.cluster import open_cluster
 from minipod.pod.manager import PodManager
 
 
@@ -236,7 +237,9 @@ async def serve(
     images = ImageStore(inst.images_dir)
     manager = PodManager(inst, images, backoff_base=backoff_base, log=log, bridge=bridge, subnet=subnet)
     await manager.start()
+    cluster = open_cluster(inst, manager, log)
     app = build_app(manager, images, log)
+    app["cluster"] = cluster
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     if os.path.exists(inst.socket):
@@ -256,6 +259,7 @@ async def serve(
     log("stopping; pods keep running")
     await manager.remove_idle_bridge()
     manager.events.flush()
+    cluster.collector.task.cancel()
     await runner.cleanup()
     os.close(lock_fd)
 

@@ -29,6 +29,7 @@ class EventRecorder:
         self._dirty = False
         self._watchers: set[asyncio.Queue] = set()
         self._flush_handle = None
+        self.listeners: list = []  # callables(event): the API's object store
 
     def record(self, pod: dict, etype: str, reason: str, message: str, container: str | None = None) -> None:
         meta = pod["metadata"]
@@ -71,6 +72,8 @@ class EventRecorder:
 
     def _changed(self, ev: dict) -> None:
         self._dirty = True
+        for listener in self.listeners:
+            listener(ev)
         for q in self._watchers:
             q.put_nowait(ev)
         # Batch the disk writes: a burst of 50 pods makes hundreds of events.

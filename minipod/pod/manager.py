@@ -79,6 +79,13 @@ class PodManager:
         self.shim = namespaces.shim_path()
         self.node = node_config.load(inst)  # the instance's kubelet-like settings
         self.log = log
+        # Who wants to hear of every saved pod and every pod gone (the API's
+        # object store): objects with saved(record) and gone(namespace, name).
+        self.listeners: list = []
+
+    def pod_saved(self, record: dict) -> None:
+        for listener in self.listeners:
+            listener.saved(record)
 
     # --- paths --------------------------------------------------------------------
     def pod_dirs(self, record: dict) -> dict:
@@ -255,10 +262,9 @@ class PodManager:
         meta, spec = pod["metadata"], pod["spec"]
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
-        meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = now_rfc3339()
-        meta["resourceVersion"] = "1"
-        meta.pop("generateName", None) if meta.get("name") else None
+        # The API server's object store may have named the pod already.
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("creationTimestamp", now_rfc3339())
 
         def ctr(c: dict, init: bool) -> dict:
             return {
@@ -372,6 +378,15 @@ class PodManager:
 
     async def delete(self, namespace: str, name: str, grace: int | None = None, wait: bool = True) -> dict:
         w = self.worker(namespace, name)
+        view = self.begin_delete(namespace, name, grace)
+        if wait:
+            await w.finished.wait()
+        return view
+
+    def begin_delete(self, namespace: str, name: str, grace: int | None = None) -> dict:
+        """Mark the pod for deletion (deletionTimestamp, grace period) and
+        wake its worker, which terminates it; return the pod as it is now."""
+        w = self.worker(namespace, name)
         meta = w.record["metadata"]
         if grace is None:
             grace = meta.get(
@@ -384,15 +399,14 @@ class PodManager:
             w.rt["killDeadline"] = time.time() + grace
             w.save()
             w.wake.set()
-        view = self.view(w.record)
-        if wait:
-            await w.finished.wait()
-        return view
+        return self.view(w.record)
 
     def forget(self, namespace: str, name: str) -> None:
         """A pod is gone (its worker says so): drop it and update the others'
         /etc/hosts."""
         self.workers.pop((namespace, name), None)
+        for listener in self.listeners:
+            listener.gone(namespace, name)
         self.hosts_changed()
 
     async def remove_idle_bridge(self) -> None:

@@ -86,6 +86,7 @@ class PodWorker:
 
     def save(self) -> None:
         self.record["status"] = podstatus.pod_status(self.record)
+        self.m.pod_saved(self.record)  # the API's store gives it its resourceVersion
         self.m.store.save(self.record)
         self.changed.set()  # wake whoever waits for this pod's status
         self.changed = asyncio.Event()

@@ -1,0 +1,29 @@
+"""The objects of one instance, assembled: the store, its backends (pods,
+events, the node) and the controllers (garbage collector, namespaces).
+
+open_cluster() runs once in the daemon, after the pod manager has adopted
+its pods, so every live pod is in the store before the API serves.
+"""
+
+from minipod.objects.collector import Collector
+from minipod.objects.events import EventBackend
+from minipod.objects.nodes import NodeBackend
+from minipod.objects.pods import PodBackend
+from minipod.objects.store import ObjectStore
+
+
+class Cluster:
+    def __init__(self, store: ObjectStore, pods: PodBackend, collector: Collector):
+        self.store, self.pods, self.collector = store, pods, collector
+
+
+def open_cluster(inst, manager, log=print) -> Cluster:
+    store = ObjectStore(inst.lib)
+    pods = PodBackend(store, manager)
+    store.backends["pods"] = pods
+    store.backends["events"] = EventBackend(store, manager.events)
+    store.backends["nodes"] = NodeBackend(store, manager.host_ip)
+    store.ensure_defaults()
+    collector = Collector(store, log)
+    collector.start()
+    return Cluster(store, pods, collector)

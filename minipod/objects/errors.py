@@ -1,0 +1,81 @@
+"""API errors, each one a v1 Status with the reason kubectl expects.
+
+kubectl prints `Error from server (REASON): MESSAGE` from these fields, so
+the messages follow the API server's wording:
+    pods "web" not found
+    pods "web" already exists
+    Operation cannot be fulfilled on pods "web": the object has been modified; ...
+"""
+
+from minipod.errors import MinipodError
+
+
+class ApiError(MinipodError):
+    """An error the API answers with a Status object and an HTTP code."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.code, self.reason, self.details = code, reason, details
+
+    def status(self) -> dict:
+        return status_body(self.code, self.reason, str(self), self.details)
+
+
+def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    if details:
+        body["details"] = details
+    return body
+
+
+def not_found(plural: str, name: str, group: str = "") -> ApiError:
+    qualified = f"{plural}.{group}" if group else plural
+    return ApiError(404, "NotFound", f'{qualified} "{name}" not found', {"name": name, "kind": plural})
+
+
+def already_exists(plural: str, name: str, group: str = "") -> ApiError:
+    qualified = f"{plural}.{group}" if group else plural
+    return ApiError(
+        409, "AlreadyExists", f'{qualified} "{name}" already exists', {"name": name, "kind": plural}
+    )
+
+
+def conflict(plural: str, name: str, why: str) -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {plural} "{name}": {why}',
+        {"name": name, "kind": plural},
+    )
+
+
+def invalid(kind: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+    """causes: (reason, field, message), e.g.
+    ("FieldValueRequired", "metadata.name", "Required value")."""
+    text = "; ".join(f"{f}: {m}" if f else m for _, f, m in causes)
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind} "{name}" is invalid: {text}',
+        {
+            "name": name,
+            "kind": kind,
+            "causes": [{"reason": r, "message": m, "field": f} for r, f, m in causes],
+        },
+    )
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def gone(message: str) -> ApiError:
+    return ApiError(410, "Expired", message)

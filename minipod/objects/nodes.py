@@ -1,0 +1,146 @@
+"""The Node: this host, as a kubelet would report it.
+
+node_object() reads the host (cpu count, memory, the OS, the kernel, the
+address of the default route) once when the daemon starts; the node is
+Ready while the daemon runs. A simple reader on purpose: when richer node
+facts (cgroup capacity, allocatable) exist, they replace facts().
+"""
+
+import os
+import platform
+
+from minipod import __version__
+from minipod.objects.errors import ApiError
+from minipod.objects.pods import node_name
+from minipod.objects.resources import find
+from minipod.pod.events import now_rfc3339
+
+# The Kubernetes API version minipod serves (discovery, OpenAPI, kubelet version).
+KUBE_VERSION = "v1.32.0"
+
+
+def facts(host_ip: str) -> dict:
+    mem_kib = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    os_image = "Linux"
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    os_image = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return {
+        "cpu": str(os.cpu_count() or 1),
+        "memory": f"{mem_kib}Ki",
+        "osImage": os_image,
+        "kernelVersion": platform.release(),
+        "architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine()),
+        "hostIP": host_ip,
+    }
+
+
+def node_object(f: dict, boot_id: str = "", created: str | None = None) -> dict:
+    """Pure: the v1 Node for the facts in `f`."""
+    now = now_rfc3339()
+    name = node_name()
+    capacity = {"cpu": f["cpu"], "memory": f["memory"], "pods": "110", "ephemeral-storage": "0"}
+
+    def condition(kind: str, status: str, reason: str, message: str) -> dict:
+        return {
+            "type": kind,
+            "status": status,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": created or now,
+            "reason": reason,
+            "message": message,
+        }
+
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "creationTimestamp": created or now,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": f["architecture"],
+                "beta.kubernetes.io/os": "linux",
+                "beta.kubernetes.io/arch": f["architecture"],
+                "node-role.kubernetes.io/control-plane": "",
+            },
+        },
+        "spec": {},
+        "status": {
+            "capacity": capacity,
+            "allocatable": dict(capacity),
+            "conditions": [
+                condition(
+                    "MemoryPressure",
+                    "False",
+                    "KubeletHasSufficientMemory",
+                    "kubelet has sufficient memory available",
+                ),
+                condition(
+                    "DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"
+                ),
+                condition(
+                    "PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"
+                ),
+                condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": f["hostIP"]},
+                {"type": "Hostname", "address": name},
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            "nodeInfo": {
+                "machineID": "",
+                "systemUUID": "",
+                "bootID": boot_id,
+                "kernelVersion": f["kernelVersion"],
+                "osImage": f["osImage"],
+                "containerRuntimeVersion": f"minipod://{__version__}",
+                "kubeletVersion": KUBE_VERSION,
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
+                "architecture": f["architecture"],
+            },
+        },
+    }
+
+
+class NodeBackend:
+    """The node is computed, not created: create and delete are refused."""
+
+    def __init__(self, store, host_ip: str):
+        self.store = store
+        self.res = find("", "v1", "nodes")
+        boot_id = ""
+        try:
+            with open("/proc/sys/kernel/random/boot_id") as f:
+                boot_id = f.read().strip()
+        except OSError:
+            pass
+        node = node_object(facts(host_ip), boot_id)
+        node["metadata"]["uid"] = boot_id or node["metadata"]["name"]
+        store.track(self.res, node)
+
+    def create(self, res, obj, dry_run):
+        raise ApiError(405, "MethodNotAllowed", "the node is this host: nodes cannot be created")
+
+    def update(self, res, old: dict, new: dict, dry_run: bool) -> dict:
+        # Labels, annotations, taints and unschedulable may change, as with kubectl label/cordon.
+        if not dry_run:
+            self.store.track(res, new)
+        return new
+
+    def delete(self, res, old, grace, dry_run):
+        raise ApiError(405, "MethodNotAllowed", "the node is this host: it cannot be deleted")

@@ -1,0 +1,111 @@
+"""Pods in the object store, backed by the pod manager.
+
+The API writes desired state; the pod workers act; status flows back:
+    create   validate the Pod (kube/validate.py), default it as the API
+             server does, schedule it on this node (spec.nodeName), and
+             hand it to the manager, which starts a worker;
+    update   only metadata may change on a live pod (labels, annotations,
+             finalizers, ownerReferences), as in Kubernetes;
+    delete   mark it (deletionTimestamp + grace period); the worker stops
+             it, and when it is gone the manager says so (gone()).
+Every save of a pod record comes here (saved()), so its status changes
+get a resourceVersion and reach the watchers.
+"""
+
+import copy
+import os
+
+from minipod.errors import ManifestError
+from minipod.kube.manifest import default_pod
+from minipod.kube.validate import validate_pod
+from minipod.objects.errors import ApiError, invalid
+from minipod.objects.resources import find
+
+# What a client may change on a live pod: metadata only.
+MUTABLE_METADATA = ("labels", "annotations", "finalizers", "ownerReferences")
+
+FORBIDDEN_UPDATE = (
+    "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
+    "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+    "(allow it to be set to 1 if it was previously negative)"
+)
+
+
+def causes_of(e: ManifestError) -> list[tuple[str, str, str]]:
+    """minipod's "path: message" lines as Status causes."""
+    out = []
+    for line in e.errors:
+        field, sep, message = line.partition(": ")
+        out.append(("FieldValueInvalid", field, message) if sep else ("FieldValueInvalid", "", line))
+    return out
+
+
+def node_name() -> str:
+    return os.uname().nodename.lower()
+
+
+class PodBackend:
+    def __init__(self, store, manager):
+        self.store, self.manager = store, manager
+        self.res = find("", "v1", "pods")
+        self.warnings: list[str] = []  # of the last create: the API sends them as Warning headers
+        manager.listeners.append(self)
+        for w in manager.workers.values():
+            self.saved(w.record)
+
+    # --- the manager tells us -------------------------------------------------
+    def saved(self, record: dict) -> None:
+        view = self.manager.view(record)
+        view["metadata"].pop("resourceVersion", None)
+        record["metadata"]["resourceVersion"] = self.store.track(self.res, view)
+
+    def gone(self, namespace: str, name: str) -> None:
+        self.store.untrack(self.res, namespace, name)
+
+    # --- the API asks ---------------------------------------------------------
+    def create(self, res, obj: dict, dry_run: bool) -> dict:
+        meta = obj["metadata"]
+        try:
+            self.warnings = validate_pod(obj)
+        except ManifestError as e:
+            raise invalid("Pod", meta["name"], causes_of(e)) from None
+        pod = default_pod(obj, meta["namespace"])
+        pod["metadata"].update(uid=meta["uid"], creationTimestamp=meta["creationTimestamp"])
+        pod["metadata"].pop("generation", None)  # pods have no generation in Kubernetes' output
+        spec = pod["spec"]
+        spec.setdefault("nodeName", node_name())
+        spec.setdefault("serviceAccountName", "default")
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
+        if dry_run:
+            return dict(pod, status={"phase": "Pending", "qosClass": "BestEffort"})
+        self.manager.create(pod)
+        return pod
+
+    def update(self, res, old: dict, new: dict, dry_run: bool) -> dict:
+        same = copy.deepcopy(new)
+        for k in MUTABLE_METADATA:
+            same["metadata"].pop(k, None)
+        was = copy.deepcopy(old)
+        for k in MUTABLE_METADATA:
+            was["metadata"].pop(k, None)
+        if same.get("spec") != was.get("spec"):
+            raise invalid("Pod", old["metadata"]["name"], [("FieldValueForbidden", "spec", FORBIDDEN_UPDATE)])
+        if dry_run:
+            return new
+        w = self.manager.worker(old["metadata"]["namespace"], old["metadata"]["name"])
+        for k in MUTABLE_METADATA:
+            if new["metadata"].get(k) is not None:
+                w.record["metadata"][k] = new["metadata"][k]
+            else:
+                w.record["metadata"].pop(k, None)
+        w.save()
+        return new
+
+    def delete(self, res, old: dict, grace: int | None, dry_run: bool) -> tuple[dict, bool]:
+        if dry_run:
+            return old, False
+        if grace is not None and grace < 0:
+            raise ApiError(422, "Invalid", "gracePeriodSeconds must be non-negative")
+        self.manager.begin_delete(old["metadata"]["namespace"], old["metadata"]["name"], grace)
+        return self.store.get(res, old["metadata"]["namespace"], old["metadata"]["name"]), False

@@ -1,0 +1,135 @@
+"""The kinds the API serves: one typed entry per resource.
+
+A new kind (NetworkPolicy, Deployment, ...) is one Resource in RESOURCES:
+discovery, OpenAPI, the REST verbs, tables and watches all read this table.
+
+backend says who owns the objects:
+    "stored"   the object store keeps them (crash-safe files, lib/objects/);
+    "pods"     the pod manager: the API writes desired state, the pod
+               workers act on it, and status flows back into the store;
+    "events"   the runtime's event recorder (read and watch);
+    "nodes"    the host itself, computed (this instance is one node).
+"""
+
+from dataclasses import dataclass
+
+from minipod.objects import columns
+from minipod.objects.columns import Column
+
+VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str  # "" for the core group
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = columns.DEFAULT
+    verbs: tuple[str, ...] = VERBS
+    backend: str = "stored"
+    subresources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    stored_as: str = ""  # another resource's storage key: events.k8s.io events are core events
+
+    @property
+    def key(self) -> str:
+        """Where the store keeps these objects: "GROUP/PLURAL" ("/pods")."""
+        return self.stored_as or f"{self.group}/{self.plural}"
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_resource(self) -> str:
+        """pods, or deployments.apps: how messages name the resource."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+RESOURCES: list[Resource] = [
+    Resource(
+        "",
+        "v1",
+        "Namespace",
+        "namespaces",
+        False,
+        ("ns",),
+        columns.NAMESPACE,
+        ("create", "delete", "get", "list", "patch", "update", "watch"),
+        subresources=("status", "finalize"),
+    ),
+    Resource(
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        True,
+        ("po",),
+        columns.POD,
+        backend="pods",
+        subresources=("status", "log", "exec", "attach", "portforward", "eviction", "binding"),
+        categories=("all",),
+    ),
+    Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",), columns.CONFIGMAP),
+    Resource("", "v1", "Secret", "secrets", True, (), columns.SECRET),
+    Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",), columns.SERVICEACCOUNT),
+    Resource("", "v1", "Event", "events", True, ("ev",), columns.EVENT, backend="events"),
+    Resource(
+        "",
+        "v1",
+        "Node",
+        "nodes",
+        False,
+        ("no",),
+        columns.NODE,
+        ("get", "list", "watch", "patch", "update"),
+        backend="nodes",
+        subresources=("status",),
+    ),
+    Resource(
+        "events.k8s.io",
+        "v1",
+        "Event",
+        "events",
+        True,
+        ("ev",),
+        columns.EVENT,
+        backend="events",
+        stored_as="/events",
+    ),
+]
+
+
+def find(group: str, version: str, plural: str) -> Resource | None:
+    for r in RESOURCES:
+        if r.group == group and r.version == version and r.plural == plural:
+            return r
+    return None
+
+
+def by_kind(api_version: str, kind: str) -> Resource | None:
+    group, _, version = api_version.rpartition("/")
+    for r in RESOURCES:
+        if r.group == group and r.version == version and r.kind == kind:
+            return r
+    return None
+
+
+def groups() -> dict[str, list[str]]:
+    """{group: [versions]} of the named groups (not the core group), in order."""
+    out: dict[str, list[str]] = {}
+    for r in RESOURCES:
+        if r.group and r.version not in out.setdefault(r.group, []):
+            out[r.group].append(r.version)
+    return out
+
+
+# The namespaces every cluster starts with, and what the store creates in each.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")

@@ -1,0 +1,128 @@
+"""Label and field selectors, as the API server parses them. Pure.
+
+Label selectors (k8s.io/apimachinery/pkg/labels):
+    a=b  a==b  a!=b  a  !a  a in (x,y)  a notin (x,y)   joined by commas (and)
+Field selectors (k8s.io/apimachinery/pkg/fields): a=b, a==b, a!=b on the
+fields each kind supports (metadata.name, metadata.namespace for all; pods:
+status.phase, spec.nodeName, ...; events: involvedObject.*, reason, type).
+An unsupported field is a 400 with the API server's message.
+"""
+
+import re
+from collections.abc import Callable
+
+from minipod.objects.errors import bad_request
+
+_SET_TERM = re.compile(r"^\s*(!?)\s*([A-Za-z0-9._/-]+)\s*(?:(in|notin)\s*\(([^)]*)\))?\s*$")
+
+Predicate = Callable[[dict], bool]
+
+
+def split_terms(selector: str) -> list[str]:
+    """Split on commas outside parentheses."""
+    terms, depth, cur = [], 0, ""
+    for ch in selector:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            terms.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    terms.append(cur)
+    return [t.strip() for t in terms if t.strip()]
+
+
+def label_selector(selector: str | None) -> Predicate:
+    """A predicate on a labels dict."""
+    tests: list[Predicate] = []
+    for term in split_terms(selector or ""):
+        m = _SET_TERM.match(term)
+        if m and (m.group(3) or "=" not in term):
+            neg, key, op, values = m.groups()
+            vals = {v.strip() for v in (values or "").split(",") if v.strip()}
+            if op == "in":
+                tests.append(lambda lb, k=key, vs=vals: lb.get(k) in vs)
+            elif op == "notin":
+                tests.append(lambda lb, k=key, vs=vals: lb.get(k) not in vs)
+            elif neg:
+                tests.append(lambda lb, k=key: k not in lb)
+            else:
+                tests.append(lambda lb, k=key: k in lb)
+            continue
+        key, op, value = _equality(term, "labelSelector")
+        if op == "!=":
+            tests.append(lambda lb, k=key, v=value: lb.get(k) != v)
+        else:
+            tests.append(lambda lb, k=key, v=value: lb.get(k) == v)
+    return lambda labels: all(t(labels) for t in tests)
+
+
+def _equality(term: str, what: str) -> tuple[str, str, str]:
+    for op in ("!=", "==", "="):
+        if op in term:
+            key, value = term.split(op, 1)
+            return key.strip(), "!=" if op == "!=" else "=", value.strip()
+    raise bad_request(
+        f"unable to parse requirement: found '{term}', expected: '=', '!=', '==', 'in', notin' in {what}"
+    )
+
+
+# Fields every kind can be selected by, and those of particular kinds.
+COMMON_FIELDS = ("metadata.name", "metadata.namespace")
+KIND_FIELDS = {
+    "Pod": (
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    ),
+    "Event": (
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    ),
+    "Secret": ("type",),
+    "Namespace": ("status.phase",),
+    "Node": ("spec.unschedulable",),
+}
+
+
+def field_value(obj: dict, path: str) -> str:
+    if path == "source":
+        return ((obj.get("source") or {}).get("component")) or ""
+    cur: object = obj
+    for part in path.split("."):
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    if isinstance(cur, bool):
+        return "true" if cur else "false"
+    return "" if cur is None else str(cur)
+
+
+def field_selector(kind: str, selector: str | None) -> Predicate:
+    """A predicate on a whole object."""
+    tests: list[Predicate] = []
+    allowed = COMMON_FIELDS + KIND_FIELDS.get(kind, ())
+    for term in split_terms(selector or ""):
+        key, op, value = _equality(term, "fieldSelector")
+        if key not in allowed:
+            raise bad_request(f"field label not supported: {key}")
+        if op == "!=":
+            tests.append(lambda o, k=key, v=value: field_value(o, k) != v)
+        else:
+            tests.append(lambda o, k=key, v=value: field_value(o, k) == v)
+    return lambda obj: all(t(obj) for t in tests)
