@@ -33,6 +33,7 @@ from minipod.api.status import body_json, body_text, errors_middleware, query_fl
 from minipod.errors import MinipodError, NotFound
 from minipod.image.store import ImageStore
 from minipod.kube.yaml_load import MAX_BYTES
+from minipod.kubeapi import server as kubeapi_server
 from minipod.objects.cluster import open_cluster
 from minipod.pod.manager import PodManager
 
@@ -223,7 +224,12 @@ def _lock(inst) -> int:
 
 
 async def serve(
-    inst, backoff_base: float = 10.0, bridge: str | None = None, subnet: str | None = None
+    inst,
+    backoff_base: float = 10.0,
+    bridge: str | None = None,
+    subnet: str | None = None,
+    api_address: str | None = None,
+    api_port: int | None = None,
 ) -> None:
     def log(msg: str) -> None:
         print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} minipod: {msg}", file=sys.stderr, flush=True)
@@ -240,6 +246,8 @@ async def serve(
     cluster = open_cluster(inst, manager, log)
     app = build_app(manager, images, log)
     app["cluster"] = cluster
+    # The Kubernetes API first: once the socket accepts, both serve.
+    kube_runner = await kubeapi_server.start(inst, manager, cluster, log, api_address, api_port)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     if os.path.exists(inst.socket):
@@ -260,13 +268,20 @@ async def serve(
     await manager.remove_idle_bridge()
     manager.events.flush()
     cluster.collector.task.cancel()
+    if kube_runner is not None:
+        await kube_runner.cleanup()
     await runner.cleanup()
     os.close(lock_fd)
 
 
 def main(
-    inst, backoff_base: float | None = None, bridge: str | None = None, subnet: str | None = None
+    inst,
+    backoff_base: float | None = None,
+    bridge: str | None = None,
+    subnet: str | None = None,
+    api_address: str | None = None,
+    api_port: int | None = None,
 ) -> None:
     if backoff_base is None:
         backoff_base = float(os.environ.get("MINIPOD_BACKOFF_BASE", "10"))
-    asyncio.run(serve(inst, backoff_base, bridge, subnet))
+    asyncio.run(serve(inst, backoff_base, bridge, subnet, api_address, api_port))

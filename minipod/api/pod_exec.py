@@ -33,6 +33,9 @@ from minipod.errors import MinipodError
 from minipod.pod.manager import pick_container
 
 STDIN, STDOUT, STDERR, STATUS, RESIZE = range(5)
+CLOSE = 255  # v5.channel.k8s.io: [255, channel] closes that stream (stdin's EOF)
+# v5 first: kubectl 1.30+ asks for it; v4 for older clients and minipod's own.
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 
 
 async def pod_exec(request):
@@ -52,7 +55,7 @@ async def pod_exec(request):
     want_stdin = q.get("stdin") in ("true", "1")
     plan = handlers.exec_plan(worker, c, argv, tty)
 
-    ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
+    ws = web.WebSocketResponse(protocols=PROTOCOLS)
     await ws.prepare(request)
     session = ExecSession(plan, tty, want_stdin)
     try:
@@ -149,6 +152,8 @@ class ExecSession:
             if msg.type != WSMsgType.BINARY or not msg.data:
                 continue
             channel, data = msg.data[0], msg.data[1:]
+            if channel == CLOSE and data[:1] == bytes([STDIN]):
+                channel, data = STDIN, b""  # the same as v4's empty stdin message
             if channel == STDIN and self.stdin_w >= 0:
                 if data:
                     # No thread pool here: the daemon stays single-threaded so

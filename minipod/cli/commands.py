@@ -389,15 +389,61 @@ def version(c: Ctx):
     default=None,
     help="Pod subnet, on first start (default 10.85.0.0/16).",
 )
+@click.option(
+    "--api-address",
+    envvar="MINIPOD_API_ADDRESS",
+    default=None,
+    help="Address of the Kubernetes API (default 127.0.0.1; kept for later starts).",
+)
+@click.option(
+    "--api-port",
+    envvar="MINIPOD_API_PORT",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port of the Kubernetes API (default 6443; kept for later starts).",
+)
 @pass_ctx
-def daemon(c: Ctx, backoff_base, bridge, subnet):
+def daemon(c: Ctx, backoff_base, bridge, subnet, api_address, api_port):
     """Run the daemon in the foreground."""
     from minipod.cli.client import restore_ssl
 
     restore_ssl()
     from minipod.api import daemon as d
 
-    d.main(c.inst, backoff_base, bridge, subnet)
+    d.main(c.inst, backoff_base, bridge, subnet, api_address, api_port)
+
+
+@cli.command()
+@click.option("--merge", is_flag=True, help="Add a minipod cluster, user and context to ~/.kube/config.")
+@pass_ctx
+def kubeconfig(c: Ctx, merge):
+    """Print the admin kubeconfig of this instance's Kubernetes API."""
+    import os
+
+    path = os.path.join(c.inst.etc, "admin.kubeconfig")
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise MinipodError(
+            f"no kubeconfig at {path}: the daemon writes it when it starts",
+            hint="start it: minipod daemon (or any minipod command)",
+        ) from None
+    if not merge:
+        click.echo(text, nl=False)
+        return
+    import yaml
+
+    from minipod.kubeapi.kubeconfig import merge as merge_docs
+    from minipod.kubeapi.kubeconfig import write_kubeconfig
+
+    target = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+    existing = None
+    if os.path.exists(target):
+        with open(target) as f:
+            existing = yaml.safe_load(f)
+    write_kubeconfig(target, merge_docs(existing, yaml.safe_load(text)))
+    click.echo(f'cluster, user and context "minipod" written to {target}')
 
 
 @cli.group()

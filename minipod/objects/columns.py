@@ -150,10 +150,15 @@ SERVICEACCOUNT = (
 
 
 def _event_time(e: dict) -> str | None:
-    return e.get("lastTimestamp") or e.get("eventTime") or e["metadata"].get("creationTimestamp")
+    return (
+        e.get("lastTimestamp")
+        or e.get("deprecatedLastTimestamp")
+        or e.get("eventTime")
+        or e["metadata"].get("creationTimestamp")
+    )
 
 
-def _event_object(e: dict) -> str:
+def _event_object(e: dict, now: float) -> str:
     o = e.get("involvedObject") or e.get("regarding") or {}
     return f"{str(o.get('kind', '')).lower()}/{o.get('name', '')}"
 

@@ -7,33 +7,21 @@ the messages follow the API server's wording:
     Operation cannot be fulfilled on pods "web": the object has been modified; ...
 """
 
-from minipod.errors import MinipodError
+from minipod.api.status import StatusError
 
 
-class ApiError(MinipodError):
-    """An error the API answers with a Status object and an HTTP code."""
+class ApiError(StatusError):
+    """An error the API answers with a Status object and an HTTP code
+    (minipod/api/status.py turns it into the response)."""
 
     def __init__(self, code: int, reason: str, message: str, details: dict | None = None):
-        super().__init__(message)
-        self.code, self.reason, self.details = code, reason, details
+        super().__init__(code, message, reason, details)
 
-    def status(self) -> dict:
-        return status_body(self.code, self.reason, str(self), self.details)
+    def status_dict(self) -> dict:
+        """The v1 Status of this error (a watch's ERROR event carries one)."""
+        from minipod.api.status import status_body
 
-
-def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
-    body = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-    if details:
-        body["details"] = details
-    return body
+        return status_body(self.code, self.reason, self.message, self.details)
 
 
 def not_found(plural: str, name: str, group: str = "") -> ApiError:

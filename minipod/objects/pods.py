@@ -22,7 +22,7 @@ from minipod.objects.errors import ApiError, invalid
 from minipod.objects.resources import find
 
 # What a client may change on a live pod: metadata only.
-MUTABLE_METADATA = ("labels", "annotations", "finalizers", "ownerReferences")
+MUTABLE_METADATA = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
 
 FORBIDDEN_UPDATE = (
     "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
@@ -54,6 +54,11 @@ class PodBackend:
         for w in manager.workers.values():
             self.saved(w.record)
 
+    def take_warnings(self) -> list[str]:
+        """The warnings of the last create (fields minipod does not implement yet)."""
+        out, self.warnings = self.warnings, []
+        return out
+
     # --- the manager tells us -------------------------------------------------
     def saved(self, record: dict) -> None:
         view = self.manager.view(record)
@@ -72,6 +77,8 @@ class PodBackend:
             raise invalid("Pod", meta["name"], causes_of(e)) from None
         pod = default_pod(obj, meta["namespace"])
         pod["metadata"].update(uid=meta["uid"], creationTimestamp=meta["creationTimestamp"])
+        if meta.get("managedFields"):
+            pod["metadata"]["managedFields"] = meta["managedFields"]
         pod["metadata"].pop("generation", None)  # pods have no generation in Kubernetes' output
         spec = pod["spec"]
         spec.setdefault("nodeName", node_name())

@@ -10,7 +10,6 @@ saved atomically so `describe` still shows them after a daemon restart.
 import asyncio
 import os
 import time
-import uuid
 
 from minipod.pod.store import read_json, write_json_atomic
 
@@ -53,7 +52,8 @@ class EventRecorder:
             "kind": "Event",
             "apiVersion": "v1",
             "metadata": {
-                "name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
+                # NAME.HEX-NANOSECONDS, as client-go names events: they sort by time.
+                "name": f"{meta['name']}.{time.time_ns() + len(self.events):x}",
                 "namespace": meta["namespace"],
                 "creationTimestamp": now,
             },

@@ -1,0 +1,14 @@
+"""The Kubernetes API over HTTPS, for kubectl and the official clients.
+
+certs.py       the instance's CA, server and admin certificates (first start)
+tokens.py      ServiceAccount tokens: signed JWTs bound to a pod
+kubeconfig.py  ETC/admin.kubeconfig, and merging it into ~/.kube/config
+server.py      the HTTPS site: TLS, authentication, routes
+discovery.py   /version, /api, /apis, aggregated discovery
+openapi.py     /openapi/v2 and /openapi/v3 from the official schemas
+schemas.py     the official JSON schemas, and strict field validation
+rest.py        the verbs on every kind: get, list, watch, create, ...
+patches.py     JSON, merge and strategic merge patches; server-side apply
+tables.py      Table responses, for `kubectl get`
+streams.py     log, exec, attach, port-forward
+"""

@@ -1,0 +1,80 @@
+"""The pod streams on the HTTPS API: log, exec, attach, port-forward.
+
+Each checks who asks (auth.authorize: a ServiceAccount may read logs but
+not exec) and then uses the daemon's own handlers:
+    log          api/pod_logs.py (follow, previous, tailLines, sinceSeconds,
+                 timestamps, limitBytes, container)
+    exec         api/pod_exec.py, WebSocket v5.channel.k8s.io or v4
+    attach       the container's output as it is written (its log file),
+                 over the same channel protocol, until the container ends
+    portforward  portforward.py
+"""
+
+import asyncio
+import json
+import os
+
+from aiohttp import web
+
+from minipod.api import pod_exec
+from minipod.kubeapi import auth
+from minipod.kubeapi.rest import Target
+from minipod.objects.resources import find
+
+PODS = find("", "v1", "pods")
+
+
+def _authorize(request, sub: str) -> None:
+    auth.authorize(request, Target(PODS, request.match_info["ns"], request.match_info["name"], sub))
+
+
+def guarded(handler):
+    async def checked(request):
+        _authorize(request, "log")
+        return await handler(request)
+
+    return checked
+
+
+async def exec_(request):
+    _authorize(request, "exec")
+    return await pod_exec.pod_exec(request)
+
+
+async def attach(request):
+    """kubectl attach: what the container writes from now on, on channel 1
+    (stdout and stderr go to one log file), until the container stops."""
+    _authorize(request, "attach")
+    manager = request.app["manager"]
+    ns, name = request.match_info["ns"], request.match_info["name"]
+    path, c = manager.log_path(ns, name, request.query.get("container"), False)
+    ws = web.WebSocketResponse(protocols=pod_exec.PROTOCOLS)
+    await ws.prepare(request)
+    worker = manager.worker(ns, name)
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            while not ws.closed:
+                data = f.read(65536)
+                if data:
+                    await ws.send_bytes(bytes([pod_exec.STDOUT]) + data)
+                    continue
+                if c["state"] != "running" or worker.finished.is_set():
+                    break
+                try:
+                    await asyncio.wait_for(ws.receive(), 0.1)  # stdin and resize are not relayed
+                except asyncio.TimeoutError:
+                    pass
+        status = pod_exec.exit_status(c.get("exitCode", 0) if c["state"] == "terminated" else 0)
+        await ws.send_bytes(bytes([pod_exec.STATUS]) + json.dumps(status).encode())
+    except (ConnectionResetError, RuntimeError):
+        pass
+    await ws.close()
+    return ws
+
+
+async def portforward(request):
+    _authorize(request, "portforward")
+    from minipod.kubeapi import portforward as pf
+
+    return await pf.serve(request)
