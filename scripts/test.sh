@@ -11,7 +11,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 prefix=${MINIPOD_PREFIX:-/opt/minipod}
 
 "$here/scripts/install.sh"
-"$prefix/venv/bin/pip" install -q --disable-pip-version-check "pytest>=7"
+"$prefix/venv/bin/pip" install -q --disable-pip-version-check "pytest>=7" "kubernetes>=28"
 # What only the tests need: the reference CNI plugins (minipod must work with
 # them too), a real registry on loopback and the tools that push into it,
 # and Graphviz to render `inspect -o svg`.

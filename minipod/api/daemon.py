@@ -268,6 +268,7 @@ async def serve(
     await manager.remove_idle_bridge()
     manager.events.flush()
     cluster.collector.task.cancel()
+    cluster.store.hub.close_all()
     if kube_runner is not None:
         await kube_runner.cleanup()
     await runner.cleanup()

@@ -51,6 +51,12 @@ def fields(defs: dict, schema: dict, value, prefix: tuple = ()) -> set:
     return out - SKIP
 
 
+def changed(defs: dict, schema: dict, old: dict, new: dict) -> set:
+    """The paths of `new` that are not in `old`, or hold another value there."""
+    before = fields(defs, schema, old)
+    return {p for p in fields(defs, schema, new) if p not in before or value_at(old, p) != value_at(new, p)}
+
+
 def to_v1(paths: set) -> dict:
     root: dict = {}
     for path in sorted(paths):

@@ -92,7 +92,7 @@ async def patch(request, t, warnings: list[str], check_fields) -> tuple[dict, bo
         else live["metadata"]["resourceVersion"]
     )
     manager = request.query.get("fieldManager") or user_agent_manager(request)
-    changed = managed.fields(defs, _schema(t.res), new) - managed.fields(defs, _schema(t.res), live)
+    changed = managed.changed(defs, _schema(t.res), live, new)
     new["metadata"]["managedFields"] = record(live, manager, "Update", t.res.api_version, changed, t.sub)
     return store.update(t.res, new, t.namespace, t.name, dry_run, t.sub), False
 
@@ -107,15 +107,19 @@ def user_agent_manager(request) -> str:
 def record(
     live: dict, manager: str, operation: str, api_version: str, paths: set, sub: str = ""
 ) -> list[dict]:
-    entries = [
-        e
-        for e in live["metadata"].get("managedFields") or []
-        if not (
+    # The fields this write changed now belong to its manager alone, as an
+    # update takes them over from whoever applied them before.
+    entries = []
+    for e in live["metadata"].get("managedFields") or []:
+        if (
             e.get("manager") == manager
             and e.get("operation") == operation
             and e.get("subresource", "") == sub
-        )
-    ]
+        ):
+            continue
+        rest = managed.from_v1(e.get("fieldsV1")) - paths
+        if rest:
+            entries.append(dict(e, fieldsV1=managed.to_v1(rest)))
     mine = next(
         (
             e

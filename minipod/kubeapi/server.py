@@ -24,7 +24,7 @@ from aiohttp import web
 from minipod.api import pod_logs
 from minipod.api.status import errors_middleware
 from minipod.kubeapi import auth, certs, discovery, kubeconfig, openapi, rest, reviews, streams
-from minipod.objects.pods import node_name
+from minipod.pod.admission import node_name
 from minipod.pod.store import read_json, write_json_atomic
 
 DEFAULT_ADDRESS, DEFAULT_PORT = "127.0.0.1", 6443

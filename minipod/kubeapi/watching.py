@@ -24,6 +24,7 @@ from minipod.objects.errors import ApiError
 from minipod.objects.events import to_events_v1
 
 BOOKMARK_EVERY = 10.0
+LOOK_EVERY = 1.0  # seconds between looks at whether the client is still there
 DEFAULT_TIMEOUT = 1800
 
 
@@ -73,14 +74,18 @@ async def watch(request, t) -> web.StreamResponse:
         for obj in initial:
             await resp.write(_line("ADDED", shape(obj)))
         last_rv = since
+        next_bookmark = loop.time() + BOOKMARK_EVERY
         while True:
             left = deadline - loop.time()
             if left <= 0:
                 break
+            if request.transport is None or request.transport.is_closing():
+                break  # the client went away: aiohttp does not cancel us, so look
             try:
-                ch = await asyncio.wait_for(watcher.queue.get(), min(left, BOOKMARK_EVERY))
+                ch = await asyncio.wait_for(watcher.queue.get(), min(left, LOOK_EVERY))
             except asyncio.TimeoutError:
-                if bookmarks:
+                if bookmarks and loop.time() >= next_bookmark:
+                    next_bookmark = loop.time() + BOOKMARK_EVERY
                     mark = {"kind": t.res.kind, "apiVersion": t.res.api_version}
                     mark["metadata"] = {"resourceVersion": str(max(last_rv, store.rev.current))}
                     await resp.write(_line("BOOKMARK", mark))

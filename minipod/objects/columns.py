@@ -8,8 +8,8 @@ with priority 1 appear only with `-o wide`.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from minipod.cli.pod_columns import pod_columns
 from minipod.cli.printers import human_age
-from minipod.pod.status import display_status, ready_column, restarts_column
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,9 @@ AGE = Column(
 )
 
 
-def pod_restarts(pod: dict, now: float) -> str:
-    # printers.go: "N (Xm ago)" when a container restarted and we know when.
-    count = restarts_column(pod)
-    last = None
-    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
-        finished = ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
-        if finished and (last is None or finished > last):
-            last = finished
-    if count and last:
-        return f"{count} ({human_age(last, now)} ago)"
-    return str(count)
+def _pod(field: str):
+    """A cell of kubectl's pod printer (cli/pod_columns.py), reused as is."""
+    return lambda p, now: getattr(pod_columns(p, now), field)
 
 
 def _status(obj: dict) -> dict:
@@ -62,21 +54,15 @@ POD = (
     Column(
         "Ready",
         "string",
-        lambda p, now: ready_column(p),
+        _pod("ready"),
         0,
         "The aggregate readiness state of this pod for accepting traffic.",
     ),
-    Column(
-        "Status",
-        "string",
-        lambda p, now: display_status(p),
-        0,
-        "The aggregate status of the containers in this pod.",
-    ),
+    Column("Status", "string", _pod("status"), 0, "The aggregate status of the containers in this pod."),
     Column(
         "Restarts",
         "string",
-        pod_restarts,
+        _pod("restarts"),
         0,
         "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
     ),
@@ -84,28 +70,24 @@ POD = (
     Column(
         "IP",
         "string",
-        lambda p, now: _status(p).get("podIP") or "<none>",
+        _pod("ip"),
         1,
         "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.",
     ),
     Column(
-        "Node",
-        "string",
-        lambda p, now: p["spec"].get("nodeName") or "<none>",
-        1,
-        "NodeName is a request to schedule this pod onto a specific node.",
+        "Node", "string", _pod("node"), 1, "NodeName is a request to schedule this pod onto a specific node."
     ),
     Column(
         "Nominated Node",
         "string",
-        lambda p, now: _status(p).get("nominatedNodeName") or "<none>",
+        _pod("nominated_node"),
         1,
         "nominatedNodeName is set only when this pod preempts other pods on the node.",
     ),
     Column(
         "Readiness Gates",
         "string",
-        lambda p, now: "<none>",
+        _pod("readiness_gates"),
         1,
         "If specified, all readiness gates will be evaluated for pod readiness.",
     ),

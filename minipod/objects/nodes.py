@@ -11,8 +11,8 @@ import platform
 
 from minipod import __version__
 from minipod.objects.errors import ApiError
-from minipod.objects.pods import node_name
 from minipod.objects.resources import find
+from minipod.pod.admission import node_name
 from minipod.pod.events import now_rfc3339
 
 # The Kubernetes API version minipod serves (discovery, OpenAPI, kubelet version).

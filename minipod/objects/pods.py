@@ -13,7 +13,6 @@ get a resourceVersion and reach the watchers.
 """
 
 import copy
-import os
 
 from minipod.errors import ManifestError
 from minipod.kube.manifest import default_pod
@@ -39,10 +38,6 @@ def causes_of(e: ManifestError) -> list[tuple[str, str, str]]:
         field, sep, message = line.partition(": ")
         out.append(("FieldValueInvalid", field, message) if sep else ("FieldValueInvalid", "", line))
     return out
-
-
-def node_name() -> str:
-    return os.uname().nodename.lower()
 
 
 class PodBackend:
@@ -81,7 +76,6 @@ class PodBackend:
             pod["metadata"]["managedFields"] = meta["managedFields"]
         pod["metadata"].pop("generation", None)  # pods have no generation in Kubernetes' output
         spec = pod["spec"]
-        spec.setdefault("nodeName", node_name())
         spec.setdefault("serviceAccountName", "default")
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
         if dry_run:

@@ -73,6 +73,11 @@ class WatchHub:
         self.watchers.add(w)
         return w
 
+    def close_all(self) -> None:
+        """The daemon stops: end every watch stream."""
+        for w in list(self.watchers):
+            self.close(w)
+
     def close(self, w: Watcher) -> None:
         self.watchers.discard(w)
         if not w.closed:

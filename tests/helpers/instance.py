@@ -41,10 +41,19 @@ def _network() -> tuple[str, str]:
     return f"mpt{tag}", f"10.{200 + os.urandom(1)[0] % 50}.{os.urandom(1)[0]}.0/24"
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now: each instance's Kubernetes API gets
+    its own, so parallel suites never collide on 6443."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Minipod:
     def __init__(self, root: str):
         self.root = root
         self.bridge, self.subnet = _network()
+        self.api_port = free_port()
         self.daemon: subprocess.Popen | None = None
 
     # --- the daemon -----------------------------------------------------------
@@ -53,7 +62,10 @@ class Minipod:
         env = dict(os.environ, MINIPOD_BACKOFF_BASE=BACKOFF_BASE)
         self.log = open(os.path.join(self.root, "daemon-test.log"), "ab")
         self.daemon = subprocess.Popen(
-            [MINIPOD, "--root", self.root, "daemon", "--bridge", self.bridge, "--subnet", self.subnet],
+            [
+                *(MINIPOD, "--root", self.root, "daemon", "--bridge", self.bridge, "--subnet", self.subnet),
+                *("--api-port", str(self.api_port)),
+            ],
             env=env,
             stdout=self.log,
             stderr=self.log,
