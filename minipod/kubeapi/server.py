@@ -23,6 +23,7 @@ from aiohttp import web
 
 from minipod.api import pod_logs
 from minipod.api.status import errors_middleware
+from minipod.kube.yaml_load import MAX_BYTES
 from minipod.kubeapi import auth, certs, discovery, kubeconfig, openapi, rest, reviews, streams
 from minipod.pod.admission import node_name
 from minipod.pod.store import read_json, write_json_atomic
@@ -69,7 +70,7 @@ def admin_kubeconfig_path(inst) -> str:
 
 
 def build_app(manager, cluster, pki: certs.Pki, address: str, log) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware, auth.authenticate], client_max_size=64 << 20)
+    app = web.Application(middlewares=[errors_middleware, auth.authenticate], client_max_size=MAX_BYTES)
     app["manager"], app["cluster"], app["log"], app["pki"] = manager, cluster, log, pki
     app["sa_key"] = pki.read("sa.key")
     app["address"] = address
