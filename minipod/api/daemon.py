@@ -85,7 +85,7 @@ async def apply(request):
     text = await body_text(request)
     ns = request.query.get("namespace", "default")
     manager = request.app["manager"]
-    result = manager.apply(text, ns)
+    result = manager.apply(text, ns, request.query.get("enforceNamespace") == "true")
     if request.query.get("wait") == "running":
         # `minipod run`: answer once every pod is Running, Succeeded or stuck.
         pods = [i for i in result["items"] if i["kind"] == "Pod"]

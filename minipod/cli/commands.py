@@ -68,6 +68,10 @@ def _read_manifest(path: str) -> str:
 
 
 def _apply(c: Ctx, path: str, namespace: str, query: dict) -> dict:
+    # As kubectl: with -n given, an object naming another namespace is refused.
+    source = click.get_current_context().get_parameter_source("namespace")
+    if source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
+        query = dict(query, enforceNamespace="true")
     result = c.client.json(
         "POST",
         "/minipod/v1/apply",

@@ -74,16 +74,23 @@ def unsupported_kind(obj: dict) -> str | None:
     return f"{_label(obj)}: skipped: kind {kind} ({version}) is not served by minipod yet; it serves {served}"
 
 
-def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[dict], list[dict], list[str]]:
-    """(pods, secrets, warnings); ManifestError with every error found."""
+def load_manifest(
+    text: str, default_namespace: str = "default", enforce_namespace: bool = False
+) -> tuple[list[dict], list[dict], list[str]]:
+    """(pods, secrets, warnings); ManifestError with every error found.
+    enforce_namespace: the namespace was asked for (-n), so an object that
+    names another one is refused, as kubectl refuses it."""
     problems = names.dns_label_problems(default_namespace) if default_namespace else ["required value"]
     if problems:
         # The namespace of the request (-n): it becomes part of file names.
         raise ManifestError(
             [f"namespace: invalid value {json.dumps(default_namespace)}: {p}" for p in problems]
         )
+    objects = parse_documents(text)
+    if enforce_namespace:
+        check_namespaces(objects, default_namespace)
     pods, secrets, errors, warnings, skipped = [], [], [], [], []
-    for obj in parse_documents(text):
+    for obj in objects:
         kind = obj.get("kind")
         label = _label(obj)
         skip = unsupported_kind(obj)
@@ -112,6 +119,21 @@ def load_manifest(text: str, default_namespace: str = "default") -> tuple[list[d
     if errors:
         raise ManifestError(errors)
     return pods, secrets, skipped + warnings
+
+
+def check_namespaces(objects: list[dict], namespace: str) -> None:
+    """kubectl's check when -n is given: every object that names a
+    namespace names that one."""
+    for obj in objects:
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        theirs = meta.get("namespace")
+        if theirs and theirs != namespace:
+            raise ManifestError(
+                [
+                    f'the namespace from the provided object "{theirs}" does not match the namespace '
+                    f"\"{namespace}\". You must pass '--namespace={theirs}' to perform this operation."
+                ]
+            )
 
 
 def _label(obj: dict) -> str:

@@ -210,9 +210,9 @@ class PodManager:
                 )
 
     # --- API operations -----------------------------------------------------------
-    def apply(self, text: str, namespace: str = "default") -> dict:
+    def apply(self, text: str, namespace: str = "default", enforce_namespace: bool = False) -> dict:
         """Validate every object, then create each pod or leave it as it is."""
-        pods, secrets, warnings = load_manifest(text, namespace)
+        pods, secrets, warnings = load_manifest(text, namespace, enforce_namespace)
         # Refuse changes to existing pods before creating anything.
         errors = []
         for pod in pods:

@@ -174,3 +174,17 @@ def test_an_invalid_pod_beside_other_kinds_refuses_the_file(mp, pods, pod_name):
     assert p.returncode == 1
     assert "imagePullPolicyy" in p.stderr and "Traceback" not in p.stderr
     assert mp.run("get", "pod", pod_name, check=False).returncode == 1
+
+
+def test_an_explicit_namespace_must_match_the_manifests(mp, pods, pod_name):
+    manifest = pod(pod_name, ctr("main", SLEEP))
+    manifest["metadata"]["namespace"] = "default"
+    p = mp.run("apply", "-f", "-", "-n", "team-a", input=json.dumps(manifest), check=False)
+    assert p.returncode == 1
+    assert p.stderr.splitlines()[0] == (
+        'error: the namespace from the provided object "default" does not match the namespace "team-a". '
+        "You must pass '--namespace=default' to perform this operation."
+    )
+    assert mp.run("get", "pod", pod_name, check=False).returncode == 1
+    pods.add(pod_name)
+    assert mp.run("apply", "-f", "-", input=json.dumps(manifest)).stdout.strip() == f"pod/{pod_name} created"

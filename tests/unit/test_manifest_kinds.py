@@ -70,3 +70,16 @@ def test_an_object_without_kind_is_invalid():
 
 def test_the_kinds_table_is_the_one_place():
     assert set(SUPPORTED_KINDS) == {"Pod", "Secret"}
+
+
+def test_an_asked_for_namespace_refuses_objects_naming_another():
+    pod = POD.replace("  name: web\n", "  name: web\n  namespace: default\n", 1)
+    with pytest.raises(ManifestError) as e:
+        load_manifest(pod, "team-a", enforce_namespace=True)
+    assert e.value.errors == [
+        'the namespace from the provided object "default" does not match the namespace "team-a". '
+        "You must pass '--namespace=default' to perform this operation."
+    ]
+    # Without -n the object's namespace wins; an object naming none gets -n's.
+    assert load_manifest(pod, "team-a")[0][0]["metadata"]["namespace"] == "default"
+    assert load_manifest(POD, "team-a", enforce_namespace=True)[0][0]["metadata"]["namespace"] == "team-a"
