@@ -22,7 +22,7 @@ import yaml
 from aiohttp import web
 
 from minipod.api.status import StatusError, body_text, query_int
-from minipod.kubeapi import auth, patches, schemas, tables, watching
+from minipod.kubeapi import auth, patches, protobuf, schemas, tables, watching
 from minipod.objects import resources as kinds
 from minipod.objects.errors import ApiError, bad_request
 from minipod.objects.events import to_events_v1
@@ -72,6 +72,11 @@ def respond(request, body: dict, status: int = 200, warnings: list[str] = ()) ->
 
 
 async def read_body(request) -> dict:
+    if request.content_type == protobuf.CONTENT_TYPE:
+        try:
+            return protobuf.decode(await request.read())
+        except (ValueError, IndexError, UnicodeDecodeError) as e:
+            raise ApiError(415, "UnsupportedMediaType", f"the protobuf body could not be read: {e}") from None
     text = await body_text(request)
     try:
         body = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)

@@ -1,0 +1,162 @@
+"""Kubernetes' protobuf bodies, read into the same dicts as JSON.
+
+kubectl's typed clients (`kubectl create configmap|secret|namespace|
+serviceaccount`, `kubectl auth can-i`) send protobuf
+(application/vnd.kubernetes.protobuf) and accept JSON back. A body is
+"k8s\\0" + runtime.Unknown {typeMeta=1 {apiVersion=1, kind=2}, raw=2};
+raw is the object in protobuf's wire format. MESSAGES gives the field
+numbers of the kinds kubectl writes that way (from the API's
+generated.proto); a kind not in it is a 415 naming JSON as the way.
+
+Steps of decode(): split the envelope, read the fields of the object
+(_fields()), turn them into a dict with MESSAGES, add apiVersion/kind.
+"""
+
+import base64
+
+CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
+MAGIC = b"k8s\x00"
+
+# message: {field number: (json name, type)}; types: str, bytes (base64 in
+# JSON), int, bool, map (string values), bmap (bytes values), [T] repeated,
+# or another message's name.
+MESSAGES = {
+    "ObjectMeta": {
+        1: ("name", "str"),
+        2: ("generateName", "str"),
+        3: ("namespace", "str"),
+        5: ("uid", "str"),
+        6: ("resourceVersion", "str"),
+        11: ("labels", "map"),
+        12: ("annotations", "map"),
+        13: ("ownerReferences", ["OwnerReference"]),
+        14: ("finalizers", ["str"]),
+    },
+    "OwnerReference": {
+        1: ("kind", "str"),
+        3: ("name", "str"),
+        4: ("uid", "str"),
+        5: ("apiVersion", "str"),
+        6: ("controller", "bool"),
+        7: ("blockOwnerDeletion", "bool"),
+    },
+    "ConfigMap": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("data", "map"),
+        3: ("binaryData", "bmap"),
+        4: ("immutable", "bool"),
+    },
+    "Secret": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("data", "bmap"),
+        3: ("type", "str"),
+        4: ("stringData", "map"),
+        5: ("immutable", "bool"),
+    },
+    "Namespace": {1: ("metadata", "ObjectMeta"), 2: ("spec", "NamespaceSpec")},
+    "NamespaceSpec": {1: ("finalizers", ["str"])},
+    "ServiceAccount": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("secrets", ["ObjectReference"]),
+        3: ("imagePullSecrets", ["LocalObjectReference"]),
+        4: ("automountServiceAccountToken", "bool"),
+    },
+    "ObjectReference": {1: ("kind", "str"), 2: ("namespace", "str"), 3: ("name", "str"), 4: ("uid", "str")},
+    "LocalObjectReference": {1: ("name", "str")},
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta"), 2: ("spec", "SelfSubjectAccessReviewSpec")},
+    "SelfSubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "ResourceAttributes"),
+        2: ("nonResourceAttributes", "NonResourceAttributes"),
+    },
+    "ResourceAttributes": {
+        1: ("namespace", "str"),
+        2: ("verb", "str"),
+        3: ("group", "str"),
+        4: ("version", "str"),
+        5: ("resource", "str"),
+        6: ("subresource", "str"),
+        7: ("name", "str"),
+    },
+    "NonResourceAttributes": {1: ("path", "str"), 2: ("verb", "str")},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta"), 2: ("spec", "SelfSubjectRulesReviewSpec")},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "str")},
+}
+
+
+def _fields(data: bytes) -> list[tuple[int, object]]:
+    """(field number, value) in order: varints as ints, length-delimited as bytes."""
+    out = []
+    i = 0
+
+    def varint() -> int:
+        nonlocal i
+        shift = value = 0
+        while True:
+            b = data[i]
+            i += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return value
+
+    while i < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value: object = varint()
+        elif wire == 2:
+            size = varint()
+            value, i = data[i : i + size], i + size
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            value, i = data[i : i + size], i + size
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        out.append((number, value))
+    return out
+
+
+def _value(kind, raw):
+    if kind == "str":
+        return raw.decode()
+    if kind == "int":
+        return raw
+    if kind == "bool":
+        return bool(raw)
+    if kind in ("map", "bmap"):
+        entry = dict(_fields(raw))
+        key = entry.get(1, b"").decode()
+        value = entry.get(2, b"")
+        return key, (base64.b64encode(value).decode() if kind == "bmap" else value.decode())
+    return message(kind, raw)
+
+
+def message(name: str, data: bytes) -> dict:
+    spec = MESSAGES[name]
+    out: dict = {}
+    for number, raw in _fields(data):
+        if number not in spec:
+            continue  # a field minipod does not read (timestamps, managedFields)
+        field, kind = spec[number]
+        if isinstance(kind, list):
+            out.setdefault(field, []).append(_value(kind[0], raw))
+        elif kind in ("map", "bmap"):
+            k, v = _value(kind, raw)
+            out.setdefault(field, {})[k] = v
+        else:
+            out[field] = _value(kind, raw)
+    return out
+
+
+def decode(body: bytes) -> dict:
+    """The object in a protobuf body, as its JSON dict. ValueError if it
+    is not one minipod reads."""
+    if not body.startswith(MAGIC):
+        raise ValueError("the body does not start with the k8s protobuf prefix")
+    unknown = dict(_fields(body[len(MAGIC) :]))
+    type_meta = dict(_fields(unknown.get(1, b"")))
+    api_version, kind = type_meta.get(1, b"").decode(), type_meta.get(2, b"").decode()
+    if kind not in MESSAGES:
+        raise ValueError(f"{kind or 'this kind'} in protobuf is not read by minipod: send it as JSON")
+    obj = message(kind, unknown.get(2, b""))
+    return {"apiVersion": api_version, "kind": kind, **obj}

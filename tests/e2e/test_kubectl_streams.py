@@ -1,0 +1,104 @@
+"""Issue 12: kubectl's streams against minipod: logs, exec (exit codes,
+stdin, a pty), attach and cp, through the Kubernetes API."""
+
+import os
+import pty
+import select
+import subprocess
+import time
+
+from helpers.kubectl import KUBECTL, env, kubectl
+from helpers.pods import ctr, pod
+
+
+def test_logs_flags(mp, pods):
+    pods.run(
+        pod(
+            "kl-logs",
+            ctr("a", "for i in 1 2 3; do echo a$i; done; exec sleep 3600"),
+            ctr("b", "echo b1; exec sleep 3600"),
+        )
+    )
+    assert kubectl(mp, "logs", "kl-logs", "-c", "a").stdout == "a1\na2\na3\n"
+    assert kubectl(mp, "logs", "kl-logs", "-c", "a", "--tail=1").stdout == "a3\n"
+    assert kubectl(mp, "logs", "kl-logs", "-c", "b").stdout == "b1\n"
+    both = kubectl(mp, "logs", "kl-logs", "--all-containers").stdout
+    assert both.split() == ["a1", "a2", "a3", "b1"]
+    assert kubectl(mp, "logs", "kl-logs", "-c", "a", "--limit-bytes=3").stdout == "a1\n"
+
+
+def test_logs_follow_and_previous(mp, pods):
+    pods.run(pod("kl-follow", ctr("main", "echo start; sleep 1; echo later; sleep 0.3; exit 1")), check=False)
+    f = subprocess.Popen([KUBECTL, "logs", "-f", "kl-follow"], stdout=subprocess.PIPE, text=True, env=env(mp))
+    try:
+        assert f.stdout.readline() == "start\n"
+        assert f.stdout.readline() == "later\n"  # written after the request began
+    finally:
+        f.kill()
+        f.wait()
+    deadline = time.time() + 30
+    while mp.pod("kl-follow")["status"]["containerStatuses"][0]["restartCount"] < 1:
+        assert time.time() < deadline, "the container never restarted"
+        time.sleep(0.2)
+    assert kubectl(mp, "logs", "kl-follow", "--previous").stdout == "start\nlater\n"
+
+
+def test_exec_exit_code_and_stdin(mp, pods):
+    pods.run(pod("kl-exec", ctr("main", "exec sleep 3600")))
+    p = kubectl(mp, "exec", "kl-exec", "--", "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
+    assert (p.returncode, p.stdout) == (3, "out\n") and "err" in p.stderr
+    assert kubectl(mp, "exec", "-i", "kl-exec", "--", "cat", input="from stdin\n").stdout == "from stdin\n"
+
+
+def test_exec_it_gets_a_pty(mp, pods):
+    pods.run(pod("kl-tty", ctr("main", "exec sleep 3600")))
+    pid, fd = pty.fork()
+    if pid == 0:
+        e = env(mp)
+        os.execve(KUBECTL, [KUBECTL, "exec", "-it", "kl-tty", "--", "sh", "-c", "tty; exit 7"], e)
+    out = b""
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert b"/dev/pts/" in out, out
+    assert os.waitstatus_to_exitcode(status) == 7
+
+
+def test_attach_sees_new_output(mp, pods):
+    pods.run(
+        pod(
+            "kl-attach",
+            ctr(
+                "main", "sleep 1; for i in 1 2 3 4 5 6 7 8; do echo tick$i; sleep 0.5; done; exec sleep 3600"
+            ),
+        )
+    )
+    a = subprocess.Popen([KUBECTL, "attach", "kl-attach"], stdout=subprocess.PIPE, text=True, env=env(mp))
+    try:
+        line = a.stdout.readline()
+        assert line.startswith("tick"), line
+    finally:
+        a.kill()
+        a.wait()
+
+
+def test_cp_both_ways(mp, pods, tmp_path):
+    pods.run(pod("kl-cp", ctr("main", "exec sleep 3600")))
+    src = tmp_path / "in.txt"
+    src.write_text("copied in\n")
+    kubectl(mp, "cp", str(src), "kl-cp:/tmp/in.txt")
+    assert kubectl(mp, "exec", "kl-cp", "--", "cat", "/tmp/in.txt").stdout == "copied in\n"
+    kubectl(mp, "exec", "kl-cp", "--", "sh", "-c", "echo copied out > /tmp/out.txt")
+    dst = tmp_path / "out.txt"
+    kubectl(mp, "cp", "kl-cp:/tmp/out.txt", str(dst))
+    assert dst.read_text() == "copied out\n"
