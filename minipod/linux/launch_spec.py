@@ -167,6 +167,8 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
         }
     )
     skipped = {v["name"] for v in spec.get("volumes") or [] if is_service_account_volume(v)}
+    empty_dirs = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v}
+    privileged = bool((container.get("securityContext") or {}).get("privileged"))
     for vm in container.get("volumeMounts") or []:
         if vm["name"] in skipped:
             continue  # a cluster's service-account token: there is no API server here
@@ -175,6 +177,9 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
                 "source": volume_source(pod, vm["name"], dirs),
                 "target": vm["mountPath"],
                 "readonly": bool(vm.get("readOnly")),
+                # A device node made in an emptyDir must not open a host
+                # device (with CAP_MKNOD, a default capability).
+                "nodev": vm["name"] in empty_dirs and not privileged,
             }
         )
     cdir = os.path.join(dirs["containers"], ctr["id"])
@@ -197,6 +202,7 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
             "shm": "/dev/shm" if spec.get("hostIPC") else dirs["shm"],
             "mounts": mounts,
             "readonly_root": sec["readonly_root"],
+            "nodev": not privileged,
         },
         "argv": argv,
         "env": env,

@@ -26,8 +26,8 @@ Steps, in order:
 
 import os
 
-from minipod.linux import syscalls as sc
 from minipod.errors import MinipodError
+from minipod.linux import syscalls as sc
 
 DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"]
 MASKED_FILES = [
@@ -84,15 +84,16 @@ def _touch(path: str) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
 
 
-def bind(source: str, target: str, readonly: bool = False) -> None:
+def bind(source: str, target: str, readonly: bool = False, nodev: bool = False) -> None:
     if os.path.isdir(source):
         _mkdirs(target)
     else:
         _touch(target)
     sc.mount(source, target, None, sc.MS_BIND | sc.MS_REC)
-    if readonly:
-        # A bind mount ignores MS_RDONLY on creation; it takes a remount.
-        sc.mount("", target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+    if readonly or nodev:
+        # A bind mount ignores MS_RDONLY and MS_NODEV on creation; it takes a remount.
+        flags = (sc.MS_RDONLY if readonly else 0) | (sc.MS_NODEV if nodev else 0)
+        sc.mount("", target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_REC | flags)
 
 
 def setup_rootfs(rootfs: dict) -> None:
@@ -105,11 +106,15 @@ def setup_rootfs(rootfs: dict) -> None:
     sc.mount("", "/", None, sc.MS_REC | sc.MS_PRIVATE)
 
     # 2. The overlay. lowerdir lists layers top-first (overlayfs docs).
+    # nodev: with CAP_MKNOD (a default capability) a container can make a
+    # device node; on its own filesystems that node must not open the host's
+    # disk. Docker relies on the devices cgroup for this; nodev holds on any
+    # host. (Its /dev is a tmpfs of its own, with the few devices it needs.)
     sc.mount(
         "overlay",
         root,
         "overlay",
-        0,
+        sc.MS_NODEV if rootfs.get("nodev") else 0,
         f"lowerdir={rootfs['lowerdir']},upperdir={rootfs['upperdir']},workdir={rootfs['workdir']}",
     )
 
@@ -124,7 +129,7 @@ def setup_rootfs(rootfs: dict) -> None:
 
     # 4. Pod files and volumes, in the order given (parents before children).
     for m in rootfs.get("mounts", []):
-        bind(m["source"], secure_join(root, m["target"]), m.get("readonly", False))
+        bind(m["source"], secure_join(root, m["target"]), m.get("readonly", False), m.get("nodev", False))
 
     # 5. Hide what a container must not see or change.
     for path in MASKED_FILES:
@@ -154,7 +159,11 @@ def setup_rootfs(rootfs: dict) -> None:
 def _setup_dev(root: str, rootfs: dict) -> None:
     dev = secure_join(root, "/dev")
     _mkdirs(dev)
-    sc.mount("tmpfs", dev, "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME, "mode=755,size=65536k")
+    # nodev too: the device nodes below are bind mounts, which keep the
+    # host /dev's flags, while a node made here with mknod (/dev/kmsg, a
+    # disk) cannot be opened.
+    nodev = sc.MS_NODEV if rootfs.get("nodev") else 0
+    sc.mount("tmpfs", dev, "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME | nodev, "mode=755,size=65536k")
     for node in DEV_NODES:
         bind(f"/dev/{node}", os.path.join(dev, node))
     pts = os.path.join(dev, "pts")

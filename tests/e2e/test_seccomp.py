@@ -1,53 +1,34 @@
 """Seccomp: RuntimeDefault for every pod by default, Unconfined, Localhost.
 
-A static helper (syscall_probe.c, built here) makes raw system calls from
+A static helper (helpers/syscall_probe.c) makes raw system calls from
 inside the container, because busybox has no applet for most of what the
-default profile blocks. It reaches the pod through a read-only hostPath.
+default profile blocks.
 """
 
 import json
 import os
-import shutil
-import subprocess
-import tempfile
 
-import pytest
 from helpers.pods import ctr, pids, pod
 from helpers.pods import pod_sh as sh
 from helpers.procfs import status
+from helpers.syscall_probe import probe_calls, probe_pod, with_probe
 
 SLEEP = "exec sleep 3600"
 EPERM = 1
 BLOCKED = ["unshare-user", "clone-newuser", "keyctl", "add_key", "bpf", "perf_event_open", "mount"]
 
 
-@pytest.fixture(scope="module")
-def probe_dir():
-    d = tempfile.mkdtemp(prefix="minipod-probe-")
-    src = os.path.join(os.path.dirname(__file__), "syscall_probe.c")
-    subprocess.run(["cc", "-O1", "-static", "-o", os.path.join(d, "probe"), src], check=True)
-    yield d
-    shutil.rmtree(d)
-
-
-def probed(probe_dir: str, name: str = "main", script: str = SLEEP, **fields) -> dict:
-    mounts = [{"name": "probe", "mountPath": "/probe", "readOnly": True}]
-    return ctr(name, script, volumeMounts=mounts, **fields)
-
-
-def probe_pod(pod_name: str, probe_dir: str, *containers: dict, **spec) -> dict:
-    vol = {"name": "probe", "hostPath": {"path": probe_dir, "type": "Directory"}}
-    return pod(pod_name, *containers, volumes=[vol], **spec)
+def probed(name: str = "main", script: str = SLEEP, **fields) -> dict:
+    return with_probe(ctr(name, script, **fields))
 
 
 def calls(mp, pod_name: str, *names: str, container: str = "main") -> dict[str, str]:
-    out = mp.run("exec", pod_name, "-c", container, "--", "/probe/probe", *names).stdout
-    return {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in out.splitlines()}
+    return probe_calls(mp, pod_name, *names, container=container)
 
 
-def test_a_default_pod_runs_under_the_runtime_default_profile(mp, pods, pod_name, probe_dir):
+def test_a_default_pod_runs_under_the_runtime_default_profile(mp, pods, pod_name, syscall_probe):
     web = ctr("web", "echo hello > /tmp/index.html && exec httpd -f -p 8080 -h /tmp")
-    pods.run(probe_pod(pod_name, probe_dir, probed(probe_dir), web))
+    pods.run(probe_pod(pod(pod_name, probed(), web), syscall_probe))
     p = pids(mp, pod_name)
     assert status(p["main"])["Seccomp"] == "2" and status(p["web"])["Seccomp"] == "2"
     assert status(p["main"])["NoNewPrivs"] == "0"  # the filter does not imply no_new_privs
@@ -64,35 +45,29 @@ def test_a_default_pod_runs_under_the_runtime_default_profile(mp, pods, pod_name
     assert sh(mp, pod_name, "timeout 5 wget -qO- http://127.0.0.1:8080/").stdout == "hello\n"
 
 
-def test_capabilities_bring_their_syscalls_back(mp, pods, pod_name, probe_dir):
-    admin = probed(probe_dir, securityContext={"capabilities": {"add": ["SYS_ADMIN"]}})
-    pods.run(probe_pod(pod_name, probe_dir, admin))
+def test_capabilities_bring_their_syscalls_back(mp, pods, pod_name, syscall_probe):
+    admin = probed(securityContext={"capabilities": {"add": ["SYS_ADMIN"]}})
+    pods.run(probe_pod(pod(pod_name, admin), syscall_probe))
     assert status(pids(mp, pod_name)["main"])["Seccomp"] == "2"
     # CAP_SYS_ADMIN adds mount, unshare and clone with namespace flags.
     assert calls(mp, pod_name, "mount", "unshare-ns") == {"mount": "ok", "unshare-ns": "ok"}
 
 
-def test_unconfined_and_privileged_run_without_a_filter(mp, pods, pod_name, probe_dir):
-    unconfined = probed(probe_dir, "unconfined", securityContext={"seccompProfile": {"type": "Unconfined"}})
-    privileged = probed(probe_dir, "privileged", securityContext={"privileged": True})
-    confined = probed(probe_dir, "confined", securityContext={"seccompProfile": {"type": "RuntimeDefault"}})
-    pods.run(
-        probe_pod(
-            pod_name,
-            probe_dir,
-            unconfined,
-            privileged,
-            confined,
-            securityContext={"seccompProfile": {"type": "Unconfined"}},
-        )
+def test_unconfined_and_privileged_run_without_a_filter(mp, pods, pod_name, syscall_probe):
+    unconfined = probed("unconfined", securityContext={"seccompProfile": {"type": "Unconfined"}})
+    privileged = probed("privileged", securityContext={"privileged": True})
+    confined = probed("confined", securityContext={"seccompProfile": {"type": "RuntimeDefault"}})
+    manifest = pod(
+        pod_name, unconfined, privileged, confined, securityContext={"seccompProfile": {"type": "Unconfined"}}
     )
+    pods.run(probe_pod(manifest, syscall_probe))
     p = pids(mp, pod_name)
     assert [status(p[c])["Seccomp"] for c in ("unconfined", "privileged", "confined")] == ["0", "0", "2"]
     assert calls(mp, pod_name, "keyctl", container="unconfined") == {"keyctl": "ok"}
     assert calls(mp, pod_name, "keyctl", container="confined") == {"keyctl": f"errno {EPERM}"}
 
 
-def test_a_localhost_profile_is_read_from_the_instances_seccomp_root(mp, pods, pod_name, probe_dir):
+def test_a_localhost_profile_is_read_from_the_instances_seccomp_root(mp, pods, pod_name, syscall_probe):
     root = os.path.join(mp.root, "lib", "seccomp", "profiles")
     os.makedirs(root, exist_ok=True)
     profile = {
@@ -102,7 +77,7 @@ def test_a_localhost_profile_is_read_from_the_instances_seccomp_root(mp, pods, p
     with open(os.path.join(root, "no-mkdir.json"), "w") as f:
         json.dump(profile, f)
     local = {"seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/no-mkdir.json"}}
-    pods.run(probe_pod(pod_name, probe_dir, probed(probe_dir, securityContext=local)))
+    pods.run(probe_pod(pod(pod_name, probed(securityContext=local)), syscall_probe))
     assert status(pids(mp, pod_name)["main"])["Seccomp"] == "2"
     r = sh(mp, pod_name, "mkdir /tmp/x", check=False)
     assert r.returncode != 0 and "Permission denied" in r.stderr
