@@ -26,10 +26,10 @@ import termios
 
 from aiohttp import WSMsgType, web
 
-from minipod.pod import handlers
-from minipod.linux import sandbox as namespaces
-from minipod.linux import launch as process
 from minipod.errors import MinipodError
+from minipod.linux import launch as process
+from minipod.linux import sandbox as namespaces
+from minipod.pod import handlers
 from minipod.pod.manager import pick_container
 
 STDIN, STDOUT, STDERR, STATUS, RESIZE = range(5)
@@ -46,10 +46,10 @@ async def pod_exec(request):
     argv = q.getall("command", [])
     if not argv:
         raise MinipodError("you must specify at least one command for the container")
-    if c["state"] != "running" or not namespaces.alive(c.get("pid"), c.get("pidStart")):
+    if c.state != "running" or not namespaces.alive(c.process.pid, c.process.start):
         raise MinipodError(
-            f"cannot exec into container {c['name']!r}: it is not running ({c['state']})",
-            hint=f"see: minipod describe pod {worker.record['metadata']['name']}",
+            f"cannot exec into container {c.name!r}: it is not running ({c.state.value})",
+            hint=f"see: minipod describe pod {worker.record.metadata['name']}",
         )
     tty = q.get("tty") in ("true", "1")
     want_stdin = q.get("stdin") in ("true", "1")

@@ -90,7 +90,7 @@ async def pod_log(request):
                 f.close()
                 f, rotated = open(path, "rb"), False
                 continue
-            if not follow or c["state"] not in ("running", "starting") or c.get("logPath") != path:
+            if not follow or not c.active or c.log_path != path:
                 break
             # The monitor rotated the log (PATH is now PATH.1): read what is
             # left of the old file first, as it may have been written to

@@ -16,9 +16,10 @@ table printer (pkg/printers/internalversion/printers.go), step by step:
 Standard library only: the CLI imports it.
 """
 
-import calendar
 import time
 from dataclasses import dataclass
+
+from minipod.kube.times import parse_rfc3339
 
 
 @dataclass
@@ -38,7 +39,7 @@ def parse_time(ts: str | None) -> float | None:
     """An RFC 3339 timestamp as seconds since the epoch (whole seconds)."""
     if not ts:
         return None
-    return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+    return int(parse_rfc3339(ts))
 
 
 def human_duration(seconds: float) -> str:

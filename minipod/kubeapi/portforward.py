@@ -36,14 +36,14 @@ def ports_of(request) -> list[int]:
 
 
 def netns_of(worker) -> str | None:
-    if worker.record["spec"].get("hostNetwork"):
+    if worker.record.spec.get("hostNetwork"):
         return None
-    net = worker.rt.get("network") or {}
-    if net.get("state") != "ready" or not net.get("netns"):
+    net = worker.rt.network
+    if net.state != "ready" or not net.netns:
         raise StatusError(
-            400, f'pod "{worker.record["metadata"]["name"]}" has no network yet: it is not running'
+            400, f'pod "{worker.record.metadata["name"]}" has no network yet: it is not running'
         )
-    return net["netns"]
+    return net.netns
 
 
 async def serve(request):
@@ -63,7 +63,7 @@ async def serve(request):
         try:
             sock = await _connect(netns, "127.0.0.1", port, 5.0)
         except (OSError, asyncio.TimeoutError) as e:
-            text = f"error forwarding port {port} to pod {worker.record['metadata']['name']}: {e}"
+            text = f"error forwarding port {port} to pod {worker.record.metadata['name']}: {e}"
             await ws.send_bytes(bytes([2 * i + 1]) + text.encode())
             continue
         socks[i] = sock

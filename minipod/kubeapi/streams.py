@@ -59,13 +59,13 @@ async def attach(request):
                 if data:
                     await ws.send_bytes(bytes([pod_exec.STDOUT]) + data)
                     continue
-                if c["state"] != "running" or worker.finished.is_set():
+                if c.state != "running" or worker.finished.is_set():
                     break
                 try:
                     await asyncio.wait_for(ws.receive(), 0.1)  # stdin and resize are not relayed
                 except asyncio.TimeoutError:
                     pass
-        status = pod_exec.exit_status(c.get("exitCode", 0) if c["state"] == "terminated" else 0)
+        status = pod_exec.exit_status((c.exit_code or 0) if c.state == "terminated" else 0)
         await ws.send_bytes(bytes([pod_exec.STATUS]) + json.dumps(status).encode())
     except (ConnectionResetError, RuntimeError):
         pass

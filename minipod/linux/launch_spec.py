@@ -18,6 +18,7 @@ The kubelet's rules, in the order they are applied:
 
 import os
 import re
+from dataclasses import dataclass
 
 from minipod.errors import MinipodError
 from minipod.kube.implemented import is_service_account_volume
@@ -40,17 +41,17 @@ def expand(value: str, env: dict[str, str]) -> str:
     return _VAR_REF.sub(sub, value)
 
 
-def field_ref(path: str, pod: dict) -> str:
+def field_ref(path: str, pod: dict, pod_ip: str = "", host_ip: str = "") -> str:
     """The downward API values a `valueFrom.fieldRef` may name."""
-    meta, spec, rt = pod["metadata"], pod["spec"], pod.get("runtime", {})
+    meta, spec = pod["metadata"], pod["spec"]
     simple = {
         "metadata.name": meta["name"],
         "metadata.namespace": meta["namespace"],
         "metadata.uid": meta["uid"],
         "spec.nodeName": spec.get("nodeName") or os.uname().nodename,
         "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
-        "status.podIP": rt.get("podIP", ""),
-        "status.hostIP": rt.get("hostIP", ""),
+        "status.podIP": pod_ip,
+        "status.hostIP": host_ip,
     }
     if path in simple:
         return simple[path]
@@ -60,7 +61,9 @@ def field_ref(path: str, pod: dict) -> str:
     raise MinipodError(f"fieldRef {path!r} is not supported")
 
 
-def build_env(image_env: list[str], container: dict, pod: dict) -> tuple[dict[str, str], dict[str, str]]:
+def build_env(
+    image_env: list[str], container: dict, pod: dict, pod_ip: str = "", host_ip: str = ""
+) -> tuple[dict[str, str], dict[str, str]]:
     """(the process's environment, the spec's own variables).
 
     As the kubelet does, $(VAR) in a value refers only to variables the
@@ -71,7 +74,7 @@ def build_env(image_env: list[str], container: dict, pod: dict) -> tuple[dict[st
         if "value" in var or "valueFrom" not in var:
             declared[var["name"]] = expand(str(var.get("value") or ""), declared)
         elif (var["valueFrom"] or {}).get("fieldRef"):
-            declared[var["name"]] = field_ref(var["valueFrom"]["fieldRef"]["fieldPath"], pod)
+            declared[var["name"]] = field_ref(var["valueFrom"]["fieldRef"]["fieldPath"], pod, pod_ip, host_ip)
     env: dict[str, str] = {}
     for item in image_env or []:
         k, _, v = item.partition("=")
@@ -147,10 +150,24 @@ def _is_type(path: str, test: str) -> bool:
         return False
 
 
-def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: str, node=None) -> dict:
+@dataclass
+class Instance:
+    """One start of one container, as the pod worker set it up: its ID, its
+    files, and the pod it joins (the PID 1 holding its namespaces)."""
+
+    id: str
+    log_path: str
+    exit_file: str
+    termination_file: str
+    init_pid: int
+    pod_ip: str = ""
+    host_ip: str = ""
+
+
+def build_plan(pod: dict, container: dict, image, ctr: Instance, dirs: dict, shim: str, node=None) -> dict:
     """Everything process.launch() needs for one start of one container."""
     config = image.config or {}
-    env, declared = build_env(config.get("Env"), container, pod)
+    env, declared = build_env(config.get("Env"), container, pod, ctr.pod_ip, ctr.host_ip)
     argv = build_argv(config, container, declared)
     verify_run_as_non_root(pod, container, config.get("User", ""))
     sec = security(pod, container, node)
@@ -162,7 +179,7 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
     # terminationMessagePath: a file of the runtime's, read after the exit.
     mounts.append(
         {
-            "source": ctr["terminationFile"],
+            "source": ctr.termination_file,
             "target": container.get("terminationMessagePath") or "/dev/termination-log",
         }
     )
@@ -182,10 +199,10 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
                 "nodev": vm["name"] in empty_dirs and not privileged,
             }
         )
-    cdir = os.path.join(dirs["containers"], ctr["id"])
+    cdir = os.path.join(dirs["containers"], ctr.id)
     for sub in ("upper", "work", "rootfs"):
         os.makedirs(os.path.join(cdir, sub), exist_ok=True)
-    init = pod["runtime"]["init"]["pid"]
+    init = ctr.init_pid
     join = {t: f"/proc/{init}/ns/{t}" for t in ("net", "ipc", "uts")}
     join["mnt"] = namespaces.pod_mount_ns(init)
     share_pid = spec.get("shareProcessNamespace", True) is not False and not spec.get("hostPID")
@@ -216,10 +233,10 @@ def build_plan(pod: dict, container: dict, image, ctr: dict, dirs: dict, shim: s
         "seccomp": sec["seccomp"],
         "tty": bool(container.get("tty")),
         "stdin": bool(container.get("stdin")),
-        "log_path": ctr["logPath"],
+        "log_path": ctr.log_path,
         # Rotation by the container's monitor, as the kubelet rotates logs.
         "log_max_size": node.container_log_max_size if node else 10 * 1024 * 1024,
         "log_max_files": node.container_log_max_files if node else 5,
-        "exit_file": ctr["exitFile"],
+        "exit_file": ctr.exit_file,
         "shim": shim,
     }

@@ -10,10 +10,10 @@ import os
 import platform
 
 from minipod import __version__
+from minipod.kube.times import rfc3339 as now_rfc3339
 from minipod.objects.errors import ApiError
 from minipod.objects.resources import find
 from minipod.pod.admission import node_name
-from minipod.pod.events import now_rfc3339
 
 # The Kubernetes API version minipod serves (discovery, OpenAPI, kubelet version).
 KUBE_VERSION = "v1.32.0"

@@ -58,7 +58,7 @@ class PodBackend:
     def saved(self, record: dict) -> None:
         view = self.manager.view(record)
         view["metadata"].pop("resourceVersion", None)
-        record["metadata"]["resourceVersion"] = self.store.track(self.res, view)
+        record.metadata["resourceVersion"] = self.store.track(self.res, view)
 
     def gone(self, namespace: str, name: str) -> None:
         self.store.untrack(self.res, namespace, name)
@@ -97,9 +97,9 @@ class PodBackend:
         w = self.manager.worker(old["metadata"]["namespace"], old["metadata"]["name"])
         for k in MUTABLE_METADATA:
             if new["metadata"].get(k) is not None:
-                w.record["metadata"][k] = new["metadata"][k]
+                w.record.metadata[k] = new["metadata"][k]
             else:
-                w.record["metadata"].pop(k, None)
+                w.record.metadata.pop(k, None)
         w.save()
         return new
 

@@ -18,6 +18,7 @@ call track() / untrack(), which commit the same way.
 import copy
 import os
 
+from minipod.kube.times import rfc3339 as now_rfc3339
 from minipod.objects import meta as objmeta
 from minipod.objects import resources as kinds
 from minipod.objects.errors import ApiError, already_exists, conflict, not_found
@@ -25,7 +26,6 @@ from minipod.objects.resources import Resource
 from minipod.objects.revision import Revision
 from minipod.objects.selectors import field_selector, label_selector
 from minipod.objects.watch import Change, Watcher, WatchHub
-from minipod.pod.events import now_rfc3339
 from minipod.pod.store import read_json, write_json_atomic
 
 Key = tuple[str | None, str]  # (namespace or None, name)

@@ -30,14 +30,13 @@ def hostname_of(pod: dict) -> str:
     return spec.get("hostname") or pod["metadata"]["name"]
 
 
-def hosts_file(pod: dict, peers: list[tuple[str, str, str]]) -> str:
+def hosts_file(pod: dict, ip: str | None, peers: list[tuple[str, str, str]]) -> str:
     """`peers`: (ip, name, namespace) of the other pods with an address."""
     spec = pod["spec"]
     if spec.get("hostNetwork"):
         with open("/etc/hosts") as f:
             return f.read()
     text = HOSTS_HEADER
-    ip = pod["runtime"].get("podIP")
     if ip:
         text += f"{ip}\t{hostname_of(pod)}\n"
     aliases = spec.get("hostAliases") or []
@@ -86,12 +85,12 @@ def write_in_place(path: str, text: str) -> None:
         f.write(text)
 
 
-def write_hosts(pod: dict, run_dir: str, peers: list[tuple[str, str, str]]) -> None:
+def write_hosts(pod: dict, ip: str | None, run_dir: str, peers: list[tuple[str, str, str]]) -> None:
     if not pod["spec"].get("hostNetwork"):
-        write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, peers))
+        write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, ip, peers))
 
 
-def write_pod_files(pod: dict, run_dir: str, peers: list[tuple[str, str, str]]) -> None:
+def write_pod_files(pod: dict, ip: str | None, run_dir: str, peers: list[tuple[str, str, str]]) -> None:
     write_in_place(os.path.join(run_dir, "hostname"), hostname_of(pod) + "\n")
-    write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, peers))
+    write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, ip, peers))
     write_in_place(os.path.join(run_dir, "resolv.conf"), resolv_conf(pod))

@@ -11,14 +11,10 @@ import asyncio
 import os
 import time
 
+from minipod.kube.times import rfc3339
 from minipod.pod.store import read_json, write_json_atomic
 
 MAX_EVENTS = 1000
-
-
-def now_rfc3339(t: float | None = None) -> str:
-    t = time.time() if t is None else t
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 class EventRecorder:
@@ -41,7 +37,7 @@ class EventRecorder:
         }
         if container:
             obj["fieldPath"] = f"spec.containers{{{container}}}"
-        now = now_rfc3339()
+        now = rfc3339()
         for ev in reversed(self.events[-50:]):
             if ev["involvedObject"] == obj and ev["reason"] == reason and ev["message"] == message:
                 ev["count"] += 1

@@ -21,20 +21,21 @@ import os
 import signal
 import socket
 
+from minipod.linux import launch as process
 from minipod.linux import launch_spec as containers
 from minipod.linux import sandbox as namespaces
-from minipod.linux import launch as process
+from minipod.pod.record import ContainerRecord
 
 OUTPUT_LIMIT = 10 * 1024  # the kubelet keeps at most 10 KiB of probe output
 
 
-def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
+def exec_plan(worker, c: ContainerRecord, argv: list[str], tty: bool) -> dict:
     """Run `argv` like the container's main process: its namespaces, its
     environment, working directory and user, the container's capabilities."""
-    pid = c["pid"]
+    pid = c.process.pid
     # The environment the container was started with (not /proc/PID/environ,
     # which is empty while that process is in the middle of an execve).
-    env = dict(c.get("env") or {})
+    env = dict(c.env)
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     uid = gid = 0
     groups: list[int] = []
@@ -46,7 +47,7 @@ def exec_plan(worker, c: dict, argv: list[str], tty: bool) -> dict:
                 gid = int(line.split()[1])
             elif line.startswith("Groups:"):
                 groups = [int(g) for g in line.split()[1:]]
-    sec = containers.security(worker.record, worker.spec_of(c), worker.m.node)
+    sec = containers.security(worker.record.pod, worker.spec_of(c), worker.m.node)
     return {
         "join": {t: f"/proc/{pid}/ns/{t}" for t in ("net", "ipc", "uts", "pid", "mnt")},
         "pid": pid,
@@ -72,7 +73,7 @@ async def wait_exit(pid: int) -> int:
     return code if code >= 0 else 128 - code
 
 
-async def run_exec(worker, c: dict, argv: list[str], timeout: float) -> tuple[bool, str]:
+async def run_exec(worker, c: ContainerRecord, argv: list[str], timeout: float) -> tuple[bool, str]:
     plan = exec_plan(worker, c, argv, tty=False)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
@@ -219,15 +220,15 @@ async def run_tcp(netns: str | None, ip: str, c_spec: dict, h: dict, timeout: fl
     return True, ""
 
 
-async def run_handler(worker, c: dict, handler: dict, timeout: float) -> tuple[bool, str]:
+async def run_handler(worker, c: ContainerRecord, handler: dict, timeout: float) -> tuple[bool, str]:
     """Run whichever action `handler` names (a Probe or a LifecycleHandler)."""
     c_spec = worker.spec_of(c)
     # As the kubelet does, from the node to the pod's IP: the cheapest path
     # (bench/bench_probes.py: a socket made in the pod's netns costs a
     # thread and a setns() per probe, about 3 % of a core per 100 pods).
     # A pod without an IPv4 address is probed from inside its own netns.
-    ip = worker.rt.get("podIP")
-    init = worker.rt["init"].get("pid")
+    ip = worker.rt.pod_ip
+    init = worker.rt.init.pid
     netns = None if ip or not init else f"/proc/{init}/ns/net"
     ip = ip or "127.0.0.1"
     try:

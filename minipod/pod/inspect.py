@@ -16,6 +16,7 @@
 import os
 
 from minipod.linux import sandbox as namespaces
+from minipod.pod.record import ContainerState, Network, PodRecord
 
 
 def _proc_status(pid: int) -> dict[str, str]:
@@ -87,26 +88,26 @@ def process_view(pid: int | None, started: int | None) -> dict:
     }
 
 
-def inspect_pod(record: dict, dirs: dict) -> dict:
-    meta, rt = record["metadata"], record["runtime"]
-    init = rt.get("init", {})
+def inspect_pod(record: PodRecord, dirs: dict) -> dict:
+    meta, spec, rt = record.metadata, record.spec, record.runtime
+    init = rt.init
     pod = {
         "name": meta["name"],
         "namespace": meta["namespace"],
         "uid": meta["uid"],
-        "podInit": process_view(init.get("pid"), init.get("start")),
+        "podInit": process_view(init.pid, init.start),
         "runDir": dirs["run"],
         "shm": dirs["shm"],
-        "podIP": rt.get("podIP"),
+        "podIP": rt.pod_ip,
         "hostNamespaces": {
-            "network": bool(record["spec"].get("hostNetwork")),
-            "pid": bool(record["spec"].get("hostPID")),
-            "ipc": bool(record["spec"].get("hostIPC")),
+            "network": bool(spec.get("hostNetwork")),
+            "pid": bool(spec.get("hostPID")),
+            "ipc": bool(spec.get("hostIPC")),
         },
-        "shareProcessNamespace": record["spec"].get("shareProcessNamespace", True) is not False,
+        "shareProcessNamespace": spec.get("shareProcessNamespace", True) is not False,
         # The daemon runs in the host's namespaces: the reference to compare with.
         "hostNamespaceInodes": namespaces.ns_inodes(os.getpid()),
-        "volumes": [volume_view(v, dirs) for v in record["spec"].get("volumes") or []],
+        "volumes": [volume_view(v, dirs) for v in spec.get("volumes") or []],
         "containers": [],
     }
     if pod["podInit"].get("nsPid"):
@@ -114,51 +115,45 @@ def inspect_pod(record: dict, dirs: dict) -> dict:
     if pod["podInit"].get("alive"):
         # The init confines itself to a mount namespace of its own and keeps
         # the pod's open on a descriptor: report the pod's.
-        pod["podInit"]["namespaces"]["mnt"] = os.stat(namespaces.pod_mount_ns(init["pid"])).st_ino
-    net = rt.get("network") or {}
-    if net:
-        pod["network"] = network_view(net)
-    for c in rt["initContainers"] + rt["containers"]:
+        pod["podInit"]["namespaces"]["mnt"] = os.stat(namespaces.pod_mount_ns(init.pid)).st_ino
+    if rt.network.state is not None:
+        pod["network"] = network_view(rt.network)
+    for c in rt.all_containers():
         view = {
-            "name": c["name"],
-            "init": c["init"],
-            "state": c["state"],
-            "containerID": c.get("id"),
-            "restartCount": c.get("restartCount", 0),
-            "startedAt": c.get("startedEpoch"),
-            "finishedAt": c.get("finishedEpoch"),
-            "logPath": c.get("logPath"),
-            "exitFile": c.get("exitFile"),
+            "name": c.name,
+            "init": c.init,
+            "state": c.state.value,
+            "containerID": c.id,
+            "restartCount": c.restart_count,
+            "startedAt": c.started_epoch,
+            "finishedAt": c.finished_epoch,
+            "logPath": c.log_path,
+            "exitFile": c.exit_file,
             "volumeMounts": [
                 {"name": m["name"], "mountPath": m["mountPath"], "readOnly": bool(m.get("readOnly"))}
-                for m in _container_spec(record, c).get("volumeMounts") or []
+                for m in record.spec_of(c).get("volumeMounts") or []
             ],
         }
-        if c.get("id"):
-            cdir = os.path.join(dirs["containers"], c["id"])
+        if c.id:
+            cdir = os.path.join(dirs["containers"], c.id)
             view["rootfs"] = {
                 "mountPoint": os.path.join(cdir, "rootfs"),
                 "upperdir": os.path.join(cdir, "upper"),
                 "workdir": os.path.join(cdir, "work"),
             }
-        if c["state"] == "running":
-            proc = process_view(c.get("pid"), c.get("pidStart"))
+        if c.state == ContainerState.RUNNING:
+            proc = process_view(c.process.pid, c.process.start)
             if proc.get("nsPid"):
                 proc["nsPid"] = proc["nsPid"][0]
             view["process"] = proc
-            view["monitor"] = process_view(c.get("monitorPid"), c.get("monitorStart"))
+            view["monitor"] = process_view(c.monitor.pid, c.monitor.start)
             if proc.get("alive"):
-                view["mounts"] = _mounts(c["pid"])
+                view["mounts"] = _mounts(c.process.pid)
                 overlay = next((m for m in view["mounts"] if m["mountPoint"] == "/"), None)
                 if overlay:
                     view["rootfs"]["overlay"] = overlay
         pod["containers"].append(view)
     return pod
-
-
-def _container_spec(record: dict, c: dict) -> dict:
-    key = "initContainers" if c["init"] else "containers"
-    return next((s for s in record["spec"].get(key) or [] if s["name"] == c["name"]), {})
 
 
 def volume_view(vol: dict, dirs: dict) -> dict:
@@ -177,28 +172,26 @@ def volume_view(vol: dict, dirs: dict) -> dict:
     return {"name": vol["name"], "type": next(iter(set(vol) - {"name"}), ""), "medium": "", "hostPath": None}
 
 
-def network_view(net: dict) -> dict:
+def network_view(net: Network) -> dict:
     """The pod's side of the network: pinned netns, veth pair, bridge, lease."""
     from minipod.network import pod_network as network
 
-    result = net.get("result") or {}
+    result = net.result or {}
     ends = network.interfaces(result)
     view = {
-        "state": net.get("state"),
-        "netns": net.get("netns"),
-        "setupSeconds": net.get("setupSeconds"),
-        "netnsInode": os.stat(net["netns"]).st_ino if os.path.ismount(net.get("netns", "")) else None,
-        "bridge": network.bridge_of(net.get("conflist") or {"plugins": []}),
+        "state": net.state,
+        "netns": net.netns,
+        "setupSeconds": net.setup_seconds,
+        "netnsInode": os.stat(net.netns).st_ino if net.netns and os.path.ismount(net.netns) else None,
+        "bridge": network.bridge_of(net.conflist or {"plugins": []}),
         "vethHost": (ends.get("host") or {}).get("name"),
         "vethPod": (ends.get("pod") or {}).get("name"),
         "ips": [ip["address"] for ip in result.get("ips", [])],
         "gateway": next((ip.get("gateway") for ip in result.get("ips", []) if ip.get("gateway")), None),
     }
-    ipam = next(
-        (p.get("ipam") for p in (net.get("conflist") or {}).get("plugins", []) if p.get("ipam")), None
-    )
+    ipam = next((p.get("ipam") for p in (net.conflist or {}).get("plugins", []) if p.get("ipam")), None)
     ip = network.pod_ip(result)
-    if ipam and ip:
+    if ipam and ip and net.conflist:
         data_dir = ipam.get("dataDir", "/var/lib/cni/networks")
-        view["lease"] = os.path.join(data_dir, net["conflist"]["name"], ip)
+        view["lease"] = os.path.join(data_dir, net.conflist["name"], ip)
     return view

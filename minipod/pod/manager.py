@@ -21,22 +21,24 @@ import shutil
 import time
 import uuid
 
-from minipod.pod import admission
-from minipod.pod import worker as lifecycle
+from minipod.errors import ImageError, ManifestError, MinipodError, NotFound
+from minipod.image import pull_secrets as secrets_mod
+from minipod.image.pull_coordinator import PullFailed, Pulls
+from minipod.image.store import should_pull
+from minipod.kube.implemented import honoured
+from minipod.kube.manifest import load_manifest
+from minipod.kube.times import rfc3339
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
-from minipod.pod import etc_files as podfiles
-from minipod.pod import node_config
-from minipod.pod import status as podstatus
-from minipod.image import pull_secrets as secrets_mod
-from minipod.errors import ImageError, ManifestError, MinipodError, NotFound
-from minipod.pod.events import EventRecorder, now_rfc3339
-from minipod.image.store import should_pull
-from minipod.kube.manifest import load_manifest
-from minipod.image.pull_coordinator import PullFailed, Pulls
-from minipod.pod.store import PodStore
 from minipod.paths import path_in
-from minipod.kube.implemented import honoured
+from minipod.pod import admission, node_config
+from minipod.pod import etc_files as podfiles
+from minipod.pod import record as rec
+from minipod.pod import status as podstatus
+from minipod.pod import worker as lifecycle
+from minipod.pod.events import EventRecorder
+from minipod.pod.record import ContainerRecord, PodRecord
+from minipod.pod.store import PodStore
 
 # How long `minipod run` watches a run-to-completion pod after it started.
 RUN_SETTLE = 0.5
@@ -88,8 +90,8 @@ class PodManager:
             listener.saved(record)
 
     # --- paths --------------------------------------------------------------------
-    def pod_dirs(self, record: dict) -> dict:
-        meta = record["metadata"]
+    def pod_dirs(self, record: PodRecord) -> dict:
+        meta = record.metadata
         uid = meta["uid"]
         run = path_in(self.inst.pods_run, uid)
         return {
@@ -102,18 +104,17 @@ class PodManager:
             "containers": self.inst.containers_dir,
         }
 
-    def remove_pod_files(self, record: dict) -> None:
+    def remove_pod_files(self, record: PodRecord) -> None:
         dirs = self.pod_dirs(record)
-        for c in record["runtime"]["initContainers"] + record["runtime"]["containers"]:
-            if c.get("id"):
-                shutil.rmtree(os.path.join(dirs["containers"], c["id"]), ignore_errors=True)
+        for c in record.runtime.all_containers():
+            if c.id:
+                shutil.rmtree(os.path.join(dirs["containers"], c.id), ignore_errors=True)
         for key in ("run", "disk_volumes", "logs"):
             shutil.rmtree(dirs[key], ignore_errors=True)
-        meta = record["metadata"]
-        self.store.remove(meta["namespace"], meta["name"])
+        self.store.remove(*record.key)
 
     # --- images -------------------------------------------------------------------
-    async def ensure_image(self, worker, c: dict, container: dict):
+    async def ensure_image(self, worker, c: ContainerRecord, container: dict):
         """The container's image, pulled first when its imagePullPolicy says
         so (Always; IfNotPresent when absent). Raises ImagePullError with the
         kubelet's reason: ErrImageNeverPull, InvalidImageName, ErrImagePull."""
@@ -127,9 +128,9 @@ class PodManager:
                 f'Container image "{ref}" is not present with pull policy of Never', "ErrImageNeverPull"
             )
         if not should_pull(policy, image is not None):
-            worker.event("Normal", "Pulled", f'Container image "{ref}" already present on machine', c["name"])
+            worker.event("Normal", "Pulled", f'Container image "{ref}" already present on machine', c.name)
             return image
-        worker.event("Normal", "Pulling", f'Pulling image "{ref}"', c["name"])
+        worker.event("Normal", "Pulling", f'Pulling image "{ref}"', c.name)
         began = time.time()
         try:
             await self.pulls.pull(ref, policy, self.pull_secrets(worker.record))
@@ -141,16 +142,16 @@ class PodManager:
                 f'Failed to pull image "{ref}": not in the store after the pull', "ErrImagePull"
             )
         worker.event(
-            "Normal", "Pulled", f'Successfully pulled image "{ref}" in {time.time() - began:.3f}s', c["name"]
+            "Normal", "Pulled", f'Successfully pulled image "{ref}" in {time.time() - began:.3f}s', c.name
         )
         return image
 
-    def pull_secrets(self, record: dict) -> list[dict]:
+    def pull_secrets(self, record: PodRecord) -> list[dict]:
         """The pod's imagePullSecrets, decoded, in order; missing ones are
         skipped (the kubelet warns and goes on, and so do we)."""
         out = []
-        for ref in record["spec"].get(PULL_SECRETS) or []:
-            secret = self.secrets.get(record["metadata"]["namespace"], ref.get("name", ""))
+        for ref in record.spec.get(PULL_SECRETS) or []:
+            secret = self.secrets.get(record.metadata["namespace"], ref.get("name", ""))
             config = secrets_mod.docker_config(secret) if secret else None
             if config:
                 out.append(config)
@@ -160,11 +161,11 @@ class PodManager:
     async def start(self) -> None:
         for record in self.store.load_all(report=self.report_unplaced):
             worker = lifecycle.PodWorker(self, record)
-            self.workers[_key(record)] = worker
+            self.workers[record.key] = worker
             for c in worker.all_containers():
                 self.adopt_container(worker, c)
-            if record["runtime"]["init"].get("pid"):
-                worker.watch(record["runtime"]["init"]["pid"])
+            if record.runtime.init.pid:
+                worker.watch(record.runtime.init.pid)
             worker.start()
 
     def report_unplaced(self, path: str, record, problem: str) -> None:
@@ -175,38 +176,36 @@ class PodManager:
             "(its processes, netns and IP lease, if any, keep running): move the file away once checked"
         )
 
-    def adopt_container(self, worker: lifecycle.PodWorker, c: dict) -> None:
-        if c["state"] not in ("running", "starting"):
+    def adopt_container(self, worker: lifecycle.PodWorker, c: ContainerRecord) -> None:
+        if not c.active:
             return
         # A container the killed daemon was still starting counts as just
         # started: its probes begin from scratch (started/ready unknown yet).
-        was_starting = c["state"] == "starting"
-        if c["state"] == "starting" and not c.get("monitorPid"):
+        was_starting = c.state == rec.ContainerState.STARTING
+        if was_starting and not c.monitor.pid:
             # The daemon died between fork and report: find the monitor by
             # the exit file it was given on its command line.
-            found = find_monitor(c["exitFile"])
+            found = find_monitor(c.exit_file or "")
             if found:
-                c["monitorPid"], c["pid"] = found
-                c["monitorStart"] = namespaces.start_time(found[0])
-                c["pidStart"] = namespaces.start_time(found[1])
-                c["startedAt"], c["startedEpoch"] = now_rfc3339(), time.time()
-                c["state"] = "running"
-        if namespaces.alive(c.get("monitorPid"), c.get("monitorStart")):
-            c["state"] = "running"
-            c["everStarted"] = True
-            worker.watch(c["monitorPid"])
+                c.monitor = rec.Process(found[0], namespaces.start_time(found[0]))
+                c.process = rec.Process(found[1], namespaces.start_time(found[1]))
+                c.started_epoch = time.time()
+        if namespaces.alive(c.monitor.pid, c.monitor.start):
+            rec.to_running(c)
+            worker.watch(c.monitor.pid)
             worker.start_probes(c, adopted=not was_starting)
         elif not worker.collect_exit(c):
-            if c["state"] == "starting" and not c.get("monitorPid"):
-                c.update(state="waiting", reason="ContainerCreating")
+            if was_starting and not c.monitor.pid:
+                rec.to_waiting(c, "ContainerCreating", None)
             else:
                 worker.finish(
                     c,
-                    {
-                        "exitCode": 137,
-                        "reason": "ContainerStatusUnknown",
-                        "message": "The container could not be located when the daemon restarted",
-                    },
+                    rec.ExitInfo(
+                        exit_code=137,
+                        finished_epoch=time.time(),
+                        reason="ContainerStatusUnknown",
+                        message="The container could not be located when the daemon restarted",
+                    ),
                 )
 
     # --- API operations -----------------------------------------------------------
@@ -217,7 +216,7 @@ class PodManager:
         errors = []
         for pod in pods:
             old = self.workers.get(_key(pod))
-            if old and not _same_spec(old.record, pod):
+            if old and not _same_spec(old.record.spec, pod):
                 errors.append(
                     f'pod "{pod["metadata"]["name"]}": Forbidden: pod updates may not '
                     f"change fields other than metadata.labels and metadata.annotations"
@@ -240,7 +239,7 @@ class PodManager:
             if old is None:
                 results.append({"kind": "Pod", "pod": self.create(pod), "action": "created"})
                 continue
-            meta = old.record["metadata"]
+            meta = old.record.metadata
             changed = any(meta.get(k) != pod["metadata"].get(k) for k in MUTABLE_METADATA)
             for k in MUTABLE_METADATA:
                 if pod["metadata"].get(k) is not None:
@@ -264,29 +263,18 @@ class PodManager:
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
         # The API server's object store may have named the pod already.
         meta.setdefault("uid", str(uuid.uuid4()))
-        meta.setdefault("creationTimestamp", now_rfc3339())
+        meta.setdefault("creationTimestamp", rfc3339())
 
-        def ctr(c: dict, init: bool) -> dict:
-            return {
-                "name": c["name"],
-                "init": init,
-                "state": "waiting",
-                "sidecar": init and c.get("restartPolicy") == "Always",
-                "reason": "PodInitializing"
-                if (not init and spec.get("initContainers"))
-                else "ContainerCreating",
-                "restartCount": 0,
-                "image": c["image"],
-            }
-
-        record = dict(
-            pod,
-            runtime={
-                "init": {},
-                "hostIP": self.host_ip,
-                "initContainers": [ctr(c, True) for c in spec.get("initContainers") or []],
-                "containers": [ctr(c, False) for c in spec["containers"]],
-            },
+        has_inits = bool(spec.get("initContainers"))
+        record = PodRecord(
+            pod={k: v for k, v in pod.items() if k != "status"},
+            runtime=rec.PodRuntime(
+                host_ip=self.host_ip,
+                init_containers=[
+                    rec.new_container(c, True, has_inits) for c in spec.get("initContainers") or []
+                ],
+                containers=[rec.new_container(c, False, has_inits) for c in spec["containers"]],
+            ),
         )
         # Would a cluster run it here (admission.py)? If not, it is held
         # Pending or rejected, and its worker does nothing more.
@@ -294,11 +282,10 @@ class PodManager:
         refusal = admission.admit(pod, node)
         if refusal is None or refusal.phase == "Failed":
             spec["nodeName"] = node.name  # bound to this node, as the scheduler does
-        if refusal:
-            record["runtime"]["refusal"] = refusal.__dict__
+        record.runtime.refusal = refusal
         worker = lifecycle.PodWorker(self, record)
         worker.save()
-        self.workers[_key(record)] = worker
+        self.workers[record.key] = worker
         if refusal is None or refusal.phase == "Failed":
             where = f"{meta['namespace']}/{meta['name']} to {node.name}"
             worker.event("Normal", "Scheduled", f"Successfully assigned {where}")
@@ -332,7 +319,7 @@ class PodManager:
                 settling = (
                     outcome[0] == "ready"
                     and pod["status"]["phase"] == "Running"
-                    and w.record["spec"]["restartPolicy"] != "Always"
+                    and w.record.spec["restartPolicy"] != "Always"
                 )
                 if settling and now - running_since.setdefault(key, now) < RUN_SETTLE:
                     outcome = ["pending", ""]
@@ -365,14 +352,14 @@ class PodManager:
         match = parse_selector(selector) if selector else (lambda labels: True)
         out = []
         for (ns, _), w in sorted(self.workers.items()):
-            if (namespace is None or ns == namespace) and match(w.record["metadata"].get("labels") or {}):
+            if (namespace is None or ns == namespace) and match(w.record.metadata.get("labels") or {}):
                 out.append(self.view(w.record))
         return out
 
     @staticmethod
-    def view(record: dict) -> dict:
+    def view(record: PodRecord) -> dict:
         """The v1 Pod as the API shows it: the runtime facts stay private."""
-        pod = {k: v for k, v in record.items() if k != "runtime"}
+        pod = dict(record.pod)
         pod["status"] = podstatus.pod_status(record)
         return json.loads(json.dumps(pod))
 
@@ -387,16 +374,14 @@ class PodManager:
         """Mark the pod for deletion (deletionTimestamp, grace period) and
         wake its worker, which terminates it; return the pod as it is now."""
         w = self.worker(namespace, name)
-        meta = w.record["metadata"]
+        meta = w.record.metadata
         if grace is None:
-            grace = meta.get(
-                "deletionGracePeriodSeconds", w.record["spec"].get("terminationGracePeriodSeconds", 30)
-            )
+            grace = meta.get("deletionGracePeriodSeconds", w.record.grace_period())
         if not meta.get("deletionTimestamp") or grace < meta.get("deletionGracePeriodSeconds", grace + 1):
             # A shorter grace period overrides a longer one already in progress.
-            meta["deletionTimestamp"] = now_rfc3339()
+            meta["deletionTimestamp"] = rfc3339()
             meta["deletionGracePeriodSeconds"] = grace
-            w.rt["killDeadline"] = time.time() + grace
+            w.rt.kill_deadline = time.time() + grace
             w.save()
             w.wake.set()
         return self.view(w.record)
@@ -423,12 +408,12 @@ class PodManager:
     # --- /etc/hosts: how pods find each other by name ---------------------------
     def peers(self, me) -> list[tuple[str, str, str]]:
         return [
-            (w.rt["podIP"], *reversed(key))
+            (w.rt.pod_ip, *reversed(key))
             for key, w in sorted(self.workers.items())
             if w is not me
-            and w.rt.get("podIP")
-            and not w.record["spec"].get("hostNetwork")
-            and not w.record["metadata"].get("deletionTimestamp")
+            and w.rt.pod_ip
+            and not w.record.spec.get("hostNetwork")
+            and not w.record.metadata.get("deletionTimestamp")
         ]
 
     def hosts_changed(self) -> None:
@@ -441,26 +426,28 @@ class PodManager:
         self._hosts_pending = False
         for w in list(self.workers.values()):
             run = self.pod_dirs(w.record)["run"]
-            if os.path.isdir(run) and not w.record["spec"].get("hostNetwork"):
+            if os.path.isdir(run) and not w.record.spec.get("hostNetwork"):
                 try:
                     podfiles.write_in_place(
-                        os.path.join(run, "hosts"), podfiles.hosts_file(w.record, self.peers(w))
+                        os.path.join(run, "hosts"),
+                        podfiles.hosts_file(w.record.pod, w.rt.pod_ip, self.peers(w)),
                     )
                 except OSError:
                     pass  # the pod is being deleted
 
-    def log_path(self, namespace: str, name: str, container: str | None, previous: bool) -> tuple[str, dict]:
+    def log_path(
+        self, namespace: str, name: str, container: str | None, previous: bool
+    ) -> tuple[str, ContainerRecord]:
         w = self.worker(namespace, name)
         c = pick_container(w, container)
-        n = c.get("restartCount", 0) - (1 if previous else 0)
-        if previous and (n < 0 or not c.get("last")):
-            raise NotFound(f'previous terminated container "{c["name"]}" in pod "{name}" not found')
-        if not c.get("logPath"):
+        n = c.restart_count - (1 if previous else 0)
+        if previous and (n < 0 or not c.last):
+            raise NotFound(f'previous terminated container "{c.name}" in pod "{name}" not found')
+        if not c.log_path:
             raise MinipodError(
-                f'container "{c["name"]}" in pod "{name}" is waiting to start: '
-                f"{c.get('reason', 'ContainerCreating')}"
+                f'container "{c.name}" in pod "{name}" is waiting to start: {c.reason or "ContainerCreating"}'
             )
-        return os.path.join(os.path.dirname(c["logPath"]), f"{n}.log"), c
+        return os.path.join(os.path.dirname(c.log_path), f"{n}.log"), c
 
     def inspect(self, namespace: str, name: str) -> dict:
         from minipod.pod.inspect import inspect_pod
@@ -469,21 +456,21 @@ class PodManager:
         return inspect_pod(w.record, self.pod_dirs(w.record))
 
 
-def pick_container(w: lifecycle.PodWorker, name: str | None) -> dict:
+def pick_container(w: lifecycle.PodWorker, name: str | None) -> ContainerRecord:
     if name is None:
-        return w.rt["containers"][0]
+        return w.rt.containers[0]
     for c in w.all_containers():
-        if c["name"] == name:
+        if c.name == name:
             return c
-    raise NotFound(f"container {name} is not valid for pod {w.record['metadata']['name']}")
+    raise NotFound(f"container {name} is not valid for pod {w.record.metadata['name']}")
 
 
-def _key(record: dict) -> tuple[str, str]:
-    return record["metadata"]["namespace"], record["metadata"]["name"]
+def _key(pod: dict) -> tuple[str, str]:
+    return pod["metadata"]["namespace"], pod["metadata"]["name"]
 
 
-def _same_spec(record: dict, pod: dict) -> bool:
-    spec = dict(record["spec"])
+def _same_spec(spec: dict, pod: dict) -> bool:
+    spec = dict(spec)
     if "nodeName" not in pod["spec"]:
         spec.pop("nodeName", None)  # set when the pod was bound, not by the manifest
     return json.dumps(spec, sort_keys=True) == json.dumps(pod["spec"], sort_keys=True)

@@ -21,6 +21,7 @@ Probes stop when their container stops (the worker cancels them).
 import asyncio
 
 from minipod.pod import handlers
+from minipod.pod.record import ContainerRecord, ContainerState
 
 DEFAULTS = {
     "initialDelaySeconds": 0,
@@ -39,9 +40,9 @@ def settings(probe: dict) -> dict:
 class ContainerProbes:
     """The probes of one container instance (one container ID)."""
 
-    def __init__(self, worker, c: dict, spec: dict):
+    def __init__(self, worker, c: ContainerRecord, spec: dict):
         self.worker, self.c, self.spec = worker, c, spec
-        self.cid = c["id"]
+        self.cid = c.id
         self.tasks: list[asyncio.Task] = []
         self.started = asyncio.Event()
 
@@ -49,9 +50,9 @@ class ContainerProbes:
         """adopted: a restarted daemon takes over a running container, which
         keeps the `started` and `ready` it had."""
         if not adopted:
-            self.c["started"] = "startupProbe" not in self.spec
-            self.c["ready"] = "readinessProbe" not in self.spec
-        if self.c["started"]:
+            self.c.started = "startupProbe" not in self.spec
+            self.c.ready = "readinessProbe" not in self.spec
+        if self.c.started:
             self.started.set()
         loop = asyncio.get_running_loop()
         for kind in KINDS:
@@ -64,7 +65,7 @@ class ContainerProbes:
         self.tasks = []
 
     def current(self) -> bool:
-        return self.c.get("id") == self.cid and self.c["state"] == "running"
+        return self.c.id == self.cid and self.c.state == ContainerState.RUNNING
 
     async def run(self, kind: str, probe: dict) -> None:
         s = settings(probe)
@@ -79,12 +80,12 @@ class ContainerProbes:
             successes, failures = (successes + 1, 0) if ok else (0, failures + 1)
             if not ok:
                 self.worker.event(
-                    "Warning", "Unhealthy", f"{KINDS[kind]} probe failed: {message}", self.c["name"]
+                    "Warning", "Unhealthy", f"{KINDS[kind]} probe failed: {message}", self.c.name
                 )
             if kind == "readinessProbe":
                 self.set_ready(ok, successes, failures, s)
             elif kind == "startupProbe" and ok and successes >= s["successThreshold"]:
-                self.c["started"] = True
+                self.c.started = True
                 self.started.set()
                 self.worker.changed_status()
                 return
@@ -92,15 +93,15 @@ class ContainerProbes:
                 what = "startup" if kind == "startupProbe" else "liveness"
                 grace = probe.get("terminationGracePeriodSeconds")
                 self.worker.kill_in_background(
-                    self.c, f"Container {self.c['name']} failed {what} probe, will be restarted", grace
+                    self.c, f"Container {self.c.name} failed {what} probe, will be restarted", grace
                 )
                 return
             await asyncio.sleep(s["periodSeconds"])
 
     def set_ready(self, ok: bool, successes: int, failures: int, s: dict) -> None:
-        if ok and not self.c["ready"] and successes >= s["successThreshold"]:
-            self.c["ready"] = True
+        if ok and not self.c.ready and successes >= s["successThreshold"]:
+            self.c.ready = True
             self.worker.changed_status()
-        elif not ok and self.c["ready"] and failures >= s["failureThreshold"]:
-            self.c["ready"] = False
+        elif not ok and self.c.ready and failures >= s["failureThreshold"]:
+            self.c.ready = False
             self.worker.changed_status()

@@ -7,7 +7,11 @@ lastState, restartCount, ready, started), the pod's phase
 prints are computed from these by minipod.cli.pod_columns.)
 """
 
+from typing import Any
+
 from minipod.kube import resources
+from minipod.pod.admission import Refusal
+from minipod.pod.record import ContainerRecord, ContainerState, PodRecord
 
 TERMINAL_WAITING = {
     "ErrImageNeverPull",
@@ -21,92 +25,63 @@ TERMINAL_WAITING = {
 }
 
 
-def container_status(c: dict) -> dict:
+def container_status(c: ContainerRecord) -> dict[str, Any]:
     """One v1 ContainerStatus from minipod's container record."""
-    state = c.get("state", "waiting")
-    if state == "running":
-        st = {"running": {"startedAt": c["startedAt"]}}
-    elif state == "terminated":
-        st = {"terminated": terminated_state(c)}
+    st: dict[str, Any]
+    if c.state == ContainerState.RUNNING:
+        st = {"running": {"startedAt": c.started_at}}
+    elif c.state == ContainerState.TERMINATED:
+        st = {"terminated": c.terminated().to_v1()}
     else:
-        st = {"waiting": {"reason": c.get("reason") or "ContainerCreating"}}
-        if c.get("message"):
-            st["waiting"]["message"] = c["message"]
+        st = {"waiting": {"reason": c.reason or "ContainerCreating"}}
+        if c.message:
+            st["waiting"]["message"] = c.message
     # Without a startup probe a running container has started; without a
-    # readiness probe it is ready (the records say so, see probes.py).
-    started = state == "running" and c.get("started", True)
-    out = {
-        "name": c["name"],
+    # readiness probe it is ready (probes.py sets both when it starts).
+    started = c.state == ContainerState.RUNNING and c.started
+    out: dict[str, Any] = {
+        "name": c.name,
         "state": st,
-        "lastState": {"terminated": c["last"]} if c.get("last") else {},
-        "ready": started and c.get("ready", True),
-        "restartCount": c.get("restartCount", 0),
-        "image": c.get("image", ""),
-        "imageID": c.get("imageID", ""),
+        "lastState": {"terminated": c.last.to_v1()} if c.last else {},
+        "ready": started and c.ready,
+        "restartCount": c.restart_count,
+        "image": c.image,
+        "imageID": c.image_id,
         "started": started,
     }
-    if c.get("id"):
-        out["containerID"] = f"minipod://{c['id']}"
+    if c.id:
+        out["containerID"] = f"minipod://{c.id}"
     return out
 
 
-def terminated_state(c: dict) -> dict:
-    t = {
-        "exitCode": c.get("exitCode", 0),
-        "reason": c.get("reason") or ("Completed" if c.get("exitCode", 0) == 0 else "Error"),
-        "startedAt": c.get("startedAt"),
-        "finishedAt": c.get("finishedAt"),
-        "containerID": f"minipod://{c['id']}" if c.get("id") else None,
-    }
-    if c.get("signal"):
-        t["signal"] = c["signal"]
-    if c.get("message"):
-        t["message"] = c["message"]
-    return {k: v for k, v in t.items() if v is not None}
-
-
-def _succeeded(c: dict) -> bool:
-    return c.get("state") == "terminated" and c.get("exitCode") == 0
-
-
-def initialized(record: dict) -> bool:
+def initialized(record: PodRecord) -> bool:
     """Every init container succeeded; every sidecar has started once."""
-    return all(
-        c.get("everStarted") if c.get("sidecar") else _succeeded(c)
-        for c in record["runtime"]["initContainers"]
-    )
+    return all(c.ever_started if c.sidecar else c.succeeded for c in record.runtime.init_containers)
 
 
-def _ready(c: dict) -> bool:
-    return c.get("state") == "running" and c.get("started", True) and c.get("ready", True)
+def _ready(c: ContainerRecord) -> bool:
+    return c.state == ContainerState.RUNNING and c.started and c.ready
 
 
-def phase(record: dict) -> str:
+def phase(record: PodRecord) -> str:
     """getPhase(): Pending until init containers are done and every app
     container has started once; Succeeded/Failed only when nothing will run
     again; Running otherwise."""
-    spec, rt = record["spec"], record["runtime"]
-    policy = spec.get("restartPolicy", "Always")
-    if rt.get("phaseOverride"):
-        return rt["phaseOverride"]
-    for c in rt["initContainers"]:
-        if (
-            c.get("state") == "terminated"
-            and c.get("exitCode") != 0
-            and policy == "Never"
-            and not c.get("sidecar")
-        ):
+    rt = record.runtime
+    policy = record.spec.get("restartPolicy", "Always")
+    for c in rt.init_containers:
+        if c.state == ContainerState.TERMINATED and c.exit_code != 0 and policy == "Never" and not c.sidecar:
             return "Failed"
     if not initialized(record):
         return "Pending"
     running = waiting = stopped = succeeded = 0
-    for c in rt["containers"]:
-        if c.get("state") == "running":
+    for c in rt.containers:
+        if c.state == ContainerState.RUNNING:
             running += 1
-        elif c.get("state") == "terminated":
+        elif c.state == ContainerState.TERMINATED:
             stopped += 1
-            succeeded += c.get("exitCode") == 0
-        elif c.get("last"):
+            succeeded += c.exit_code == 0
+        elif c.last:
             stopped += 1  # waiting to restart: it ran before
         else:
             waiting += 1
@@ -123,80 +98,88 @@ def phase(record: dict) -> str:
     return "Running"  # OnFailure: the failed ones will be restarted
 
 
-def conditions(record: dict, ph: str) -> list[dict]:
-    rt = record["runtime"]
-    created = record["metadata"]["creationTimestamp"]
-    init_done = initialized(record)
-    ready = all(_ready(c) for c in rt["containers"] + [c for c in rt["initContainers"] if c.get("sidecar")])
+def condition_values(record: PodRecord) -> dict[str, bool]:
+    """Whether each pod condition holds now (the worker records when each
+    last changed: record.note_conditions)."""
+    rt = record.runtime
+    ready = all(_ready(c) for c in rt.containers + [c for c in rt.init_containers if c.sidecar])
+    return {
+        "PodScheduled": True,
+        "Initialized": initialized(record),
+        "ContainersReady": ready,
+        "Ready": ready,
+    }
 
-    def cond(ctype, ok, reason=None, since=None):
-        c = {
+
+def conditions(record: PodRecord, ph: str) -> list[dict[str, Any]]:
+    """The v1 conditions, in kubectl's order, each with the time it last
+    changed (the creation time until it first does)."""
+    created = record.metadata["creationTimestamp"]
+    values = condition_values(record)
+    done = ph in ("Succeeded", "Failed")
+    reasons = {
+        "Initialized": "PodCompleted" if done else "ContainersNotInitialized",
+        "Ready": "PodCompleted" if done else "ContainersNotReady",
+        "ContainersReady": "PodCompleted" if done else "ContainersNotReady",
+    }
+    out = []
+    for ctype in ("Initialized", "Ready", "ContainersReady", "PodScheduled"):
+        ok = values[ctype]
+        noted = record.runtime.conditions.get(ctype)
+        since = noted.since if noted is not None and noted.status == ok else created
+        cond: dict[str, Any] = {
             "type": ctype,
             "status": "True" if ok else "False",
             "lastProbeTime": None,
-            "lastTransitionTime": since or created,
+            "lastTransitionTime": since,
         }
-        if reason and not ok:
-            c["reason"] = reason
-        return c
-
-    not_ready = "PodCompleted" if ph in ("Succeeded", "Failed") else "ContainersNotReady"
-    return [
-        cond(
-            "Initialized",
-            init_done,
-            "PodCompleted" if ph in ("Succeeded", "Failed") else "ContainersNotInitialized",
-            rt.get("initializedAt"),
-        ),
-        cond("Ready", ready, not_ready, rt.get("readyAt")),
-        cond("ContainersReady", ready, not_ready, rt.get("readyAt")),
-        cond("PodScheduled", True),
-    ]
+        if not ok and ctype in reasons:
+            cond["reason"] = reasons[ctype]
+        out.append(cond)
+    return out
 
 
-def refused_status(refusal: dict, since: str, qos: str) -> dict:
+def refused_status(refusal: Refusal, since: str, qos: str) -> dict[str, Any]:
     """A pod this node does not run (minipod.pod.admission): held Pending
     by the scheduler (PodScheduled=False), or rejected by the kubelet
     (Failed, with the admission handler's reason)."""
-    if refusal["phase"] == "Pending":
+    if refusal.phase == "Pending":
         condition = {
             "type": "PodScheduled",
             "status": "False",
             "lastProbeTime": None,
             "lastTransitionTime": since,
-            "reason": refusal["reason"],
-            "message": refusal["message"],
+            "reason": refusal.reason,
+            "message": refusal.message,
         }
         return {"phase": "Pending", "conditions": [condition], "qosClass": qos}
     return {
         "phase": "Failed",
-        "reason": refusal["reason"],
-        "message": "Pod was rejected: " + refusal["message"],
+        "reason": refusal.reason,
+        "message": "Pod was rejected: " + refusal.message,
         "qosClass": qos,
     }
 
 
-def pod_status(record: dict) -> dict:
-    rt = record["runtime"]
-    if rt.get("refusal"):
-        qos = resources.qos_class(record["spec"])
-        return refused_status(rt["refusal"], record["metadata"]["creationTimestamp"], qos)
+def pod_status(record: PodRecord) -> dict[str, Any]:
+    rt = record.runtime
+    if rt.refusal is not None:
+        qos = resources.qos_class(record.spec)
+        return refused_status(rt.refusal, record.metadata["creationTimestamp"], qos)
     ph = phase(record)
-    status = {
+    status: dict[str, Any] = {
         "phase": ph,
         "conditions": conditions(record, ph),
-        "hostIP": rt.get("hostIP", "127.0.0.1"),
-        "startTime": rt.get("startTime"),
-        "containerStatuses": [container_status(c) for c in rt["containers"]],
-        "qosClass": resources.qos_class(record["spec"]),
+        "hostIP": rt.host_ip,
+        "startTime": rt.start_time,
+        "containerStatuses": [container_status(c) for c in rt.containers],
+        "qosClass": resources.qos_class(record.spec),
     }
-    if rt["initContainers"]:
-        status["initContainerStatuses"] = [container_status(c) for c in rt["initContainers"]]
-    if rt.get("podIP"):
-        status["podIP"] = rt["podIP"]
-        status["podIPs"] = [{"ip": rt["podIP"]}]
-    if rt.get("reason"):
-        status["reason"], status["message"] = rt["reason"], rt.get("message", "")
+    if rt.init_containers:
+        status["initContainerStatuses"] = [container_status(c) for c in rt.init_containers]
+    if rt.pod_ip:
+        status["podIP"] = rt.pod_ip
+        status["podIPs"] = [{"ip": rt.pod_ip}]
     return {k: v for k, v in status.items() if v is not None}
 
 

@@ -10,7 +10,8 @@ write_json_atomic():
 A stray FILE.tmp-* left by a crash between 1 and 3 is ignored and removed.
 
 Layout under the instance's lib dir:
-    pods/NAMESPACE_NAME.json    the Pod object plus minipod's runtime facts
+    pods/NAMESPACE_NAME.json    the Pod object (with its status) plus minipod's
+                                runtime record (record.py), migrated on load
     events.json                 the most recent events (see events.py)
 """
 
@@ -18,6 +19,8 @@ import json
 import os
 
 from minipod.paths import object_file, path_in
+from minipod.pod import record as rec
+from minipod.pod.status import pod_status
 
 
 def write_json_atomic(path: str, doc) -> None:
@@ -55,15 +58,15 @@ class PodStore:
     def _path(self, namespace: str, name: str) -> str:
         return path_in(self.directory, object_file(namespace, name))
 
-    def save(self, record: dict) -> None:
-        meta = record["metadata"]
-        path = self._path(meta["namespace"], meta["name"])
+    def save(self, record: rec.PodRecord) -> None:
+        path = self._path(*record.key)
+        doc = rec.to_json(record, pod_status(record))
         # Skip a write that would change nothing: a pod is saved after every
         # step of its worker, and most steps change only memory.
-        data = json.dumps(record, sort_keys=True)
+        data = json.dumps(doc, sort_keys=True)
         if self._last.get(path) == data:
             return
-        write_json_atomic(path, record)
+        write_json_atomic(path, doc)
         self._last[path] = data
 
     def remove(self, namespace: str, name: str) -> None:
@@ -73,11 +76,12 @@ class PodStore:
         except FileNotFoundError:
             pass
 
-    def load_all(self, report=print) -> list[dict]:
+    def load_all(self, report=print) -> list[rec.PodRecord]:
         """Every pod record that can be placed: a readable Pod whose valid
         namespace and name give back exactly its file's name. Anything else
         is reported (never silently dropped) and left where it is, for a
-        human to look at: its pod is not managed by this daemon."""
+        human to look at: its pod is not managed by this daemon. Each is read
+        once into a typed record (older formats migrated: record.from_json)."""
         from minipod.pod.record_check import misplaced_record_problem
 
         records = []
@@ -94,6 +98,9 @@ class PodStore:
                 problem = misplaced_record_problem(entry, record)
             if problem:
                 report(path, record, problem)
-            else:
-                records.append(record)
+                continue
+            try:
+                records.append(rec.from_json(record))
+            except (TypeError, ValueError, KeyError) as e:
+                report(path, record, f"cannot read its runtime record: {type(e).__name__}: {e}")
         return records

@@ -22,8 +22,9 @@ import os
 import signal
 import time
 
-from minipod.pod import handlers
 from minipod.linux import sandbox as namespaces
+from minipod.pod import handlers
+from minipod.pod.record import ContainerRecord, Process
 
 
 def kill_quietly(pid: int | None, sig: int) -> None:
@@ -34,54 +35,54 @@ def kill_quietly(pid: int | None, sig: int) -> None:
             pass
 
 
-def stop_signal(worker, c: dict) -> int:
+def stop_signal(worker, c: ContainerRecord) -> int:
     spec = worker.spec_of(c)
-    name = (spec.get("lifecycle") or {}).get("stopSignal") or c.get("stopSignal") or "SIGTERM"
+    name = (spec.get("lifecycle") or {}).get("stopSignal") or c.stop_signal or "SIGTERM"
     name = name if name.startswith("SIG") else "SIG" + name
     return getattr(signal, name.upper(), signal.SIGTERM)
 
 
-def is_alive(c: dict) -> bool:
-    return namespaces.alive(c.get("pid"), c.get("pidStart"))
+def is_alive(c: ContainerRecord) -> bool:
+    return namespaces.alive(c.process.pid, c.process.start)
 
 
-async def stop_container(worker, c: dict, deadline: float, message: str) -> None:
+async def stop_container(worker, c: ContainerRecord, deadline: float, message: str) -> None:
     """Steps 1-4 for one container; returns once it is gone."""
-    if not is_alive(c) or c.get("stopping") == c.get("id"):
+    if not is_alive(c) or c.stopping == c.id:
         return
-    c["stopping"] = c.get("id")
-    worker.event("Normal", "Killing", message, c["name"])
+    c.stopping = c.id
+    worker.event("Normal", "Killing", message, c.name)
     hook = (worker.spec_of(c).get("lifecycle") or {}).get("preStop")
     if hook and time.time() < deadline:
         ok, out = await handlers.run_handler(worker, c, hook, max(deadline - time.time(), 0.001))
         if not ok:
-            worker.event("Warning", "FailedPreStopHook", f"PreStopHook failed: {out}", c["name"])
-    kill_quietly(c.get("pid"), stop_signal(worker, c) if time.time() < deadline else signal.SIGKILL)
+            worker.event("Warning", "FailedPreStopHook", f"PreStopHook failed: {out}", c.name)
+    kill_quietly(c.process.pid, stop_signal(worker, c) if time.time() < deadline else signal.SIGKILL)
     while is_alive(c) and time.time() < deadline:
         await worker.wait_change(deadline - time.time())
     if is_alive(c):
-        kill_quietly(c.get("pid"), signal.SIGKILL)
+        kill_quietly(c.process.pid, signal.SIGKILL)
 
 
 async def terminate_pod(worker) -> None:
-    meta = worker.record["metadata"]
-    deadline = worker.rt.setdefault("killDeadline", time.time() + meta.get("deletionGracePeriodSeconds", 30))
+    rt = worker.rt
+    if rt.kill_deadline is None:
+        rt.kill_deadline = time.time() + worker.record.metadata.get(
+            "deletionGracePeriodSeconds", worker.record.grace_period()
+        )
+    deadline = rt.kill_deadline
     why = "Stopping container {}"
-    apps = [c for c in worker.rt["containers"] if is_alive(c)]
-    await asyncio.gather(*(stop_container(worker, c, deadline, why.format(c["name"])) for c in apps))
-    for c in reversed(worker.rt["initContainers"]):
-        await stop_container(worker, c, deadline, why.format(c["name"]))
+    apps = [c for c in rt.containers if is_alive(c)]
+    await asyncio.gather(*(stop_container(worker, c, deadline, why.format(c.name)) for c in apps))
+    for c in reversed(rt.init_containers):
+        await stop_container(worker, c, deadline, why.format(c.name))
     await worker.teardown_network()
-    init = worker.rt["init"]
-    if namespaces.alive(init.get("pid"), init.get("start")):
-        kill_quietly(init["pid"], signal.SIGKILL)
-    await wait_gone(
-        [init]
-        + [{"pid": c.get("monitorPid"), "start": c.get("monitorStart")} for c in worker.all_containers()]
-    )
+    if namespaces.alive(rt.init.pid, rt.init.start):
+        kill_quietly(rt.init.pid, signal.SIGKILL)
+    await wait_gone([rt.init] + [c.monitor for c in rt.all_containers()])
 
 
-async def wait_gone(procs: list[dict], timeout: float = 10.0) -> None:
+async def wait_gone(procs: list[Process], timeout: float = 10.0) -> None:
     end = time.time() + timeout
-    while time.time() < end and any(namespaces.alive(p.get("pid"), p.get("start")) for p in procs):
+    while time.time() < end and any(namespaces.alive(p.pid, p.start) for p in procs):
         await asyncio.sleep(0.002)

@@ -29,19 +29,21 @@ import shutil
 import time
 import uuid
 
-from minipod.linux import launch_spec as containers
-from minipod.linux import volume_ownership
-from minipod.pod import handlers
-from minipod.linux import sandbox as namespaces
-from minipod.network import pod_network as network
-from minipod.pod import etc_files as podfiles
-from minipod.pod import probes
-from minipod.linux import launch as process
-from minipod.pod import status as podstatus
-from minipod.pod import termination
 from minipod.errors import MinipodError
+from minipod.kube.times import parse_rfc3339, rfc3339
+from minipod.linux import launch as process
+from minipod.linux import launch_spec as containers
+from minipod.linux import sandbox as namespaces
+from minipod.linux import volume_ownership
+from minipod.network import pod_network as network
 from minipod.paths import path_in
-from minipod.pod.events import now_rfc3339
+from minipod.pod import etc_files as podfiles
+from minipod.pod import handlers, probes, termination
+from minipod.pod import record as rec
+from minipod.pod import status as podstatus
+from minipod.pod.record import ContainerRecord, ContainerState, ExitInfo, PodRecord
+
+RUNNING, STARTING, TERMINATED = ContainerState.RUNNING, ContainerState.STARTING, ContainerState.TERMINATED
 
 
 def should_restart(policy: str, exit_code: int) -> bool:
@@ -49,7 +51,7 @@ def should_restart(policy: str, exit_code: int) -> bool:
 
 
 class PodWorker:
-    def __init__(self, manager, record: dict):
+    def __init__(self, manager, record: PodRecord):
         self.m = manager
         self.record = record
         self.wake = asyncio.Event()
@@ -62,30 +64,29 @@ class PodWorker:
 
     # --- small helpers ------------------------------------------------------
     @property
-    def rt(self) -> dict:
-        return self.record["runtime"]
+    def rt(self) -> rec.PodRuntime:
+        return self.record.runtime
 
     @property
     def key(self) -> tuple[str, str]:
-        return self.record["metadata"]["namespace"], self.record["metadata"]["name"]
+        return self.record.key
 
     @property
     def name(self) -> str:
-        meta = self.record["metadata"]
-        return f"{meta['namespace']}/{meta['name']}"
+        return self.record.name
 
     def event(self, etype: str, reason: str, message: str, container: str | None = None):
-        self.m.events.record(self.record, etype, reason, message, container)
+        self.m.events.record(self.record.pod, etype, reason, message, container)
 
-    def all_containers(self) -> list[dict]:
-        return self.rt["initContainers"] + self.rt["containers"]
+    def all_containers(self) -> list[ContainerRecord]:
+        return self.rt.all_containers()
 
-    def spec_of(self, c: dict) -> dict:
-        key = "initContainers" if c["init"] else "containers"
-        return next(s for s in self.record["spec"][key] if s["name"] == c["name"])
+    def spec_of(self, c: ContainerRecord) -> dict:
+        return self.record.spec_of(c)
 
     def save(self) -> None:
-        self.record["status"] = podstatus.pod_status(self.record)
+        # When each condition flipped: lastTransitionTime in the status.
+        rec.note_conditions(self.rt, podstatus.condition_values(self.record), rfc3339())
         self.m.pod_saved(self.record)  # the API's store gives it its resourceVersion
         self.m.store.save(self.record)
         self.changed.set()  # wake whoever waits for this pod's status
@@ -108,11 +109,11 @@ class PodWorker:
         except asyncio.TimeoutError:
             pass
 
-    def kill_in_background(self, c: dict, message: str, grace: float | None = None) -> None:
+    def kill_in_background(self, c: ContainerRecord, message: str, grace: float | None = None) -> None:
         """Stop a container (a failed probe or hook); its exit then goes
         through the restart policy like any other exit."""
         if grace is None:
-            grace = self.record["spec"].get("terminationGracePeriodSeconds", 30)
+            grace = self.record.grace_period()
         asyncio.get_running_loop().create_task(
             termination.stop_container(self, c, time.time() + grace, message)
         )
@@ -138,89 +139,85 @@ class PodWorker:
                 pass
 
     async def sync(self) -> float | None:
-        if self.record["metadata"].get("deletionTimestamp"):
+        if self.record.metadata.get("deletionTimestamp"):
             await self.terminate()
             return None
-        if self.rt.get("refusal"):
+        if self.rt.refusal is not None:
             return None  # held Pending or rejected at admission (admission.py): nothing runs
-        if not namespaces.alive(self.rt["init"].get("pid"), self.rt["init"].get("start")):
+        if not namespaces.alive(self.rt.init.pid, self.rt.init.start):
             await self.ensure_sandbox()
-        if not self.record["spec"].get("hostNetwork") and self.rt.get("network", {}).get("state") != "ready":
+        if not self.record.spec.get("hostNetwork") and self.rt.network.state != "ready":
             await self.ensure_network()
-        timers: list[float] = []
-        policy = self.record["spec"]["restartPolicy"]
+        timers: list[float | None] = []
+        policy = self.record.spec["restartPolicy"]
         if podstatus.phase(self.record) in ("Succeeded", "Failed"):
             await self.sync_sidecars()  # nothing left for them to help: stop them
             self.save()
             return None
-        for c in self.rt["initContainers"]:
-            if c.get("sidecar"):
+        for c in self.rt.init_containers:
+            if c.sidecar:
                 # A sidecar (restartPolicy: Always) lets the next init
                 # container start once it has started; it keeps running.
-                if c["state"] not in ("running", "starting"):
+                if not c.active:
                     timers.append(await self.maybe_start(c))
-                if c["state"] == "running" and c.get("started"):
+                if c.state == RUNNING and c.started:
                     continue
                 break
-            if c["state"] == "terminated" and c["exitCode"] == 0:
+            if c.succeeded:
                 continue
-            if c["state"] in ("running", "starting"):
+            if c.active:
                 break
-            if c["state"] == "terminated" and policy == "Never":
+            if c.state == TERMINATED and policy == "Never":
                 break
             timers.append(await self.maybe_start(c))
             break
         else:
-            for c in self.rt["containers"]:
-                if c["state"] in ("running", "starting"):
+            for c in self.rt.containers:
+                if c.active:
                     continue
-                if c["state"] == "terminated" and not should_restart(policy, c["exitCode"]):
+                if c.state == TERMINATED and not should_restart(policy, c.exit_code or 0):
                     continue
                 timers.append(await self.maybe_start(c))
             timers += await self.sync_sidecars()
         self.save()
-        timers = [t for t in timers if t is not None]
-        return min(timers) if timers else None
+        due = [t for t in timers if t is not None]
+        return min(due) if due else None
 
-    async def sync_sidecars(self) -> list:
+    async def sync_sidecars(self) -> list[float | None]:
         """Sidecars restart whenever they exit, until the app containers are
         all done for good; then they are stopped, last started first, and
         do not count for the pod's phase."""
-        policy = self.record["spec"]["restartPolicy"]
-        sidecars = [c for c in self.rt["initContainers"] if c.get("sidecar")]
+        policy = self.record.spec["restartPolicy"]
+        sidecars = [c for c in self.rt.init_containers if c.sidecar]
         done = podstatus.phase(self.record) in ("Succeeded", "Failed") or all(
-            c["state"] == "terminated" and not should_restart(policy, c["exitCode"])
-            for c in self.rt["containers"]
+            c.state == TERMINATED and not should_restart(policy, c.exit_code or 0) for c in self.rt.containers
         )
         if done:
-            deadline = time.time() + self.record["spec"].get("terminationGracePeriodSeconds", 30)
+            deadline = time.time() + self.record.grace_period()
             for c in reversed(sidecars):
-                c["noRestart"] = True
-                await termination.stop_container(self, c, deadline, f"Stopping container {c['name']}")
+                c.no_restart = True
+                await termination.stop_container(self, c, deadline, f"Stopping container {c.name}")
             return []
-        return [
-            await self.maybe_start(c)
-            for c in sidecars
-            if c["state"] not in ("running", "starting") and not c.get("noRestart")
-        ]
+        return [await self.maybe_start(c) for c in sidecars if not c.active and not c.no_restart]
 
     # --- the sandbox ----------------------------------------------------------
     async def ensure_sandbox(self) -> None:
         """Step 2: the pod's directories, files and namespaces."""
-        meta, spec = self.record["metadata"], self.record["spec"]
+        meta, spec = self.record.metadata, self.record.spec
         dirs = self.m.pod_dirs(self.record)
-        lost = self.rt["init"].get("pid") is not None
+        lost = self.rt.init.pid is not None
         if lost:
             self.event("Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
             for c in self.all_containers():
-                if c["state"] in ("running", "starting"):
+                if c.active:
                     self.finish(
                         c,
-                        {
-                            "exitCode": 137,
-                            "reason": "ContainerStatusUnknown",
-                            "message": "The container could not be located when the pod sandbox was lost",
-                        },
+                        ExitInfo(
+                            exit_code=137,
+                            finished_epoch=time.time(),
+                            reason="ContainerStatusUnknown",
+                            message="The container could not be located when the pod sandbox was lost",
+                        ),
                     )
             await self.teardown_network()
         for d in (
@@ -243,19 +240,19 @@ class PodWorker:
             if "emptyDir" in v:
                 # World-writable, as the kubelet makes every emptyDir (0777,
                 # whatever the umask), so a non-root container can use it.
-                path = containers.volume_source(self.record, v["name"], dirs)
+                path = containers.volume_source(self.record.pod, v["name"], dirs)
                 os.makedirs(path, exist_ok=True)
                 os.chmod(path, 0o777)
                 if pod_sc.get("fsGroup") is not None:
                     volume_ownership.apply(path, pod_sc["fsGroup"], pod_sc.get("fsGroupChangePolicy"))
         if spec.get("hostNetwork"):
-            self.rt["podIP"] = self.rt["hostIP"]
-        podfiles.write_pod_files(self.record, dirs["run"], self.m.peers(self))
+            self.rt.pod_ip = self.rt.host_ip
+        podfiles.write_pod_files(self.record.pod, self.rt.pod_ip, dirs["run"], self.m.peers(self))
         sandbox = await namespaces.create_sandbox(
             {
                 "name": self.name,
                 "uid": meta["uid"],
-                "hostname": podfiles.hostname_of(self.record),
+                "hostname": podfiles.hostname_of(self.record.pod),
                 "host_network": spec.get("hostNetwork"),
                 "host_ipc": spec.get("hostIPC"),
                 "host_pid": spec.get("hostPID"),
@@ -265,8 +262,9 @@ class PodWorker:
             }
         )
         pid = sandbox.pid
-        self.rt["init"] = {"pid": pid, "start": namespaces.start_time(pid)}
-        self.rt.setdefault("startTime", now_rfc3339())
+        self.rt.init = rec.Process(pid, namespaces.start_time(pid))
+        if self.rt.start_time is None:
+            self.rt.start_time = rfc3339()
         self.watch(pid)
         self.save()  # written down: now the init may run (a crash before: it exits)
         await sandbox.release()
@@ -275,27 +273,30 @@ class PodWorker:
         """The pod's IP: pin its netns and run the CNI ADD chain (network.py).
         The record says "adding" before the first plugin runs, so a daemon
         killed half-way DELs what may exist before it adds again."""
-        net = self.rt.setdefault("network", {})
-        if net.get("state") in ("adding", "deleting"):
+        net = self.rt.network
+        if net.state in ("adding", "deleting"):
             await self.teardown_network()
-        uid = self.record["metadata"]["uid"]
-        net.update(
-            state="adding", netns=os.path.join(self.m.inst.run, "netns", uid), conflist=self.m.conflist
+        uid = self.record.metadata["uid"]
+        net.state, net.netns, net.conflist = (
+            "adding",
+            os.path.join(self.m.inst.run, "netns", uid),
+            self.m.conflist,
         )
-        net.pop("result", None)
+        net.result = None
         self.save()
+        assert net.netns is not None and net.conflist is not None
         try:
             async with self.m.net_lock:
                 began = time.perf_counter()
                 result = await network.setup_pod_network(
-                    net["conflist"], self.record, self.rt["init"]["pid"], net["netns"]
+                    net.conflist, self.record.pod, self.rt.init.pid, net.netns
                 )
             # What the network costs this pod (pin + every plugin's ADD):
             # `minipod inspect` shows it, bench/ reports its median.
-            net["setupSeconds"] = round(time.perf_counter() - began, 6)
+            net.setup_seconds = round(time.perf_counter() - began, 6)
         except Exception as e:
-            network.unpin_netns(net["netns"])
-            net["state"] = "failed"
+            network.unpin_netns(net.netns)
+            net.state = "failed"
             self.event(
                 "Warning",
                 "FailedCreatePodSandBox",
@@ -303,160 +304,137 @@ class PodWorker:
             )
             self.save()
             raise
-        net.update(state="ready", result=result)
-        self.rt["podIP"] = network.pod_ip(result)
+        net.state, net.result = "ready", result
+        self.rt.pod_ip = network.pod_ip(result)
         self.save()
         # The pod's own "IP hostname" line now, before any container starts
         # (a program may resolve its own name first thing); the other pods'
         # files follow a moment later.
-        podfiles.write_hosts(self.record, self.m.pod_dirs(self.record)["run"], self.m.peers(self))
+        podfiles.write_hosts(
+            self.record.pod, self.rt.pod_ip, self.m.pod_dirs(self.record)["run"], self.m.peers(self)
+        )
         self.m.hosts_changed()
 
     async def teardown_network(self) -> None:
         """CNI DEL of the pod's network (idempotent: safe to repeat)."""
-        net = self.rt.get("network") or {}
-        if net.get("state") in (None, "deleted"):
+        net = self.rt.network
+        if net.state in (None, "deleted"):
             return
-        net["state"] = "deleting"
+        net.state = "deleting"
         self.save()
         try:
-            await network.teardown_pod_network(net["conflist"], self.record, net["netns"], net.get("result"))
+            await network.teardown_pod_network(net.conflist, self.record.pod, net.netns, net.result)
         except Exception as e:  # noqa: BLE001 - report, and go on removing the pod
             self.event("Warning", "FailedKillPod", f"error tearing down the pod network: {e}")
-        net["state"] = "deleted"
-        self.rt.pop("podIP", None)
+        net.state = "deleted"
+        self.rt.pod_ip = None
         self.save()
 
     # --- containers -----------------------------------------------------------
-    async def maybe_start(self, c: dict) -> float | None:
+    async def maybe_start(self, c: ContainerRecord) -> float | None:
         """Start `c` unless it is in back-off; return seconds until a retry."""
         now = time.time()
-        if c.get("retryAt", 0) > now:
-            if c.get("reason") == "ErrImagePull":
+        if c.retry_at is not None and c.retry_at > now:
+            if c.reason == "ErrImagePull":
                 # As the kubelet: the failure first, then the wait for the retry.
-                c.update(
-                    reason="ImagePullBackOff",
-                    message=f'Back-off pulling image "{self.spec_of(c)["image"]}": {c.get("message")}',
-                )
-                self.event(
-                    "Normal", "BackOff", f'Back-off pulling image "{self.spec_of(c)["image"]}"', c["name"]
-                )
-            return c["retryAt"] - now
-        if c["state"] == "terminated":
+                image = self.spec_of(c)["image"]
+                c.reason, c.message = "ImagePullBackOff", f'Back-off pulling image "{image}": {c.message}'
+                self.event("Normal", "BackOff", f'Back-off pulling image "{image}"', c.name)
+            return c.retry_at - now
+        if c.state == TERMINATED:
             # The kubelet's doBackOff(): the first restart is immediate; after
             # that the container waits `backoff` seconds from its last exit.
-            finished = c.get("finishedEpoch", now)
+            finished = c.finished_epoch if c.finished_epoch is not None else now
             if (
-                c.get("backoff")
-                and now - finished < c["backoff"]
-                and finished - c.get("backoffUpdated", 0) <= 2 * self.m.backoff_max
+                c.backoff
+                and now - finished < c.backoff
+                and finished - (c.backoff_updated or 0) <= 2 * self.m.backoff_max
             ):
-                c["retryAt"] = finished + c["backoff"]
-                c["last"] = podstatus.terminated_state(c)
-                c["lastFinishedEpoch"] = finished
-                c.update(
-                    state="waiting",
-                    reason="CrashLoopBackOff",
-                    message=f"back-off {c['backoff']:g}s restarting failed container="
-                    f"{c['name']} pod={self.record['metadata']['name']}_"
-                    f"{self.record['metadata']['namespace']}({self.record['metadata']['uid']})",
+                meta = self.record.metadata
+                rec.to_waiting(
+                    c,
+                    "CrashLoopBackOff",
+                    f"back-off {c.backoff:g}s restarting failed container="
+                    f"{c.name} pod={meta['name']}_{meta['namespace']}({meta['uid']})",
+                    retry_at=finished + c.backoff,
                 )
-                self.event("Warning", "BackOff", "Back-off restarting failed container", c["name"])
-                return c["retryAt"] - now
+                self.event("Warning", "BackOff", "Back-off restarting failed container", c.name)
+                return finished + c.backoff - now
             self.next_backoff(c, finished)
-        elif c["state"] == "waiting" and c.get("last") and c.get("reason") == "CrashLoopBackOff":
-            self.next_backoff(c, c.get("lastFinishedEpoch", now))
+        elif c.state == ContainerState.WAITING and c.last and c.reason == "CrashLoopBackOff":
+            self.next_backoff(c, c.last.finished_epoch if c.last.finished_epoch is not None else now)
         return await self.start_container(c)
 
-    def next_backoff(self, c: dict, finished: float) -> None:
-        if not c.get("backoff") or finished - c.get("backoffUpdated", 0) > 2 * self.m.backoff_max:
-            c["backoff"] = self.m.backoff_base
+    def next_backoff(self, c: ContainerRecord, finished: float) -> None:
+        if not c.backoff or finished - (c.backoff_updated or 0) > 2 * self.m.backoff_max:
+            c.backoff = self.m.backoff_base
         else:
-            c["backoff"] = min(2 * c["backoff"], self.m.backoff_max)
-        c["backoffUpdated"] = time.time()
+            c.backoff = min(2 * c.backoff, self.m.backoff_max)
+        c.backoff_updated = time.time()
 
-    async def start_container(self, c: dict) -> float | None:
+    async def start_container(self, c: ContainerRecord) -> float | None:
         spec = self.spec_of(c)
         try:
             image = await self.m.ensure_image(self, c, spec)
         except MinipodError as e:
             # Image pulls back off like restarts: base, doubling, capped.
-            delay = (
-                min(2 * c["pullBackoff"], self.m.backoff_max) if c.get("pullBackoff") else self.m.backoff_base
-            )
-            c.update(
-                state="waiting",
-                reason=getattr(e, "reason", "ErrImagePull"),
-                message=str(e),
-                retryAt=time.time() + delay,
-                pullBackoff=delay,
-            )
-            self.event("Warning", "Failed", str(e), c["name"])
+            delay = min(2 * c.pull_backoff, self.m.backoff_max) if c.pull_backoff else self.m.backoff_base
+            rec.to_waiting(c, getattr(e, "reason", "ErrImagePull"), str(e), retry_at=time.time() + delay)
+            c.pull_backoff = delay
+            self.event("Warning", "Failed", str(e), c.name)
             # Look again soon: the status then turns to ImagePullBackOff for
             # the rest of the wait, as the kubelet shows it.
             return min(delay / 2, 1.0)
-        c.pop("pullBackoff", None)
-        if c["state"] == "terminated" or c.get("last"):
-            if c["state"] == "terminated":
-                c["last"] = podstatus.terminated_state(c)
-                c["lastFinishedEpoch"] = c.get("finishedEpoch")  # ours, not the API's
-            c["restartCount"] = c.get("restartCount", 0) + (1 if c.get("id") else 0)
+        c.pull_backoff = None
         dirs = self.m.pod_dirs(self.record)
-        if c.get("id"):
+        if c.id:
             # The previous instance's writable layer: a restarted container
             # starts from the image again, as in Kubernetes.
-            shutil.rmtree(os.path.join(dirs["containers"], c["id"]), ignore_errors=True)
+            shutil.rmtree(os.path.join(dirs["containers"], c.id), ignore_errors=True)
         cid = uuid.uuid4().hex + uuid.uuid4().hex
-        c.update(
+        rec.to_starting(c, cid, image.ref, image_id(image), (image.config or {}).get("StopSignal"))
+        instance = containers.Instance(
             id=cid,
-            state="starting",
-            image=image.ref,
-            imageID=image_id(image),
-            logPath=path_in(dirs["logs"], c["name"], f"{c.get('restartCount', 0)}.log"),
-            exitFile=os.path.join(dirs["run"], "exits", f"{cid}.json"),
-            terminationFile=os.path.join(dirs["run"], "termination", cid),
-            stopSignal=(image.config or {}).get("StopSignal"),
-            ready=False,
-            started=False,
+            log_path=path_in(dirs["logs"], c.name, f"{c.restart_count}.log"),
+            exit_file=os.path.join(dirs["run"], "exits", f"{cid}.json"),
+            termination_file=os.path.join(dirs["run"], "termination", cid),
+            init_pid=self.rt.init.pid or 0,
+            pod_ip=self.rt.pod_ip or "",
+            host_ip=self.rt.host_ip,
         )
-        for k in (
-            "reason",
-            "message",
-            "exitCode",
-            "signal",
-            "finishedAt",
-            "retryAt",
-            "pid",
-            "stopping",
-            "monitorPid",
-        ):
-            c.pop(k, None)
-        for path in (c["logPath"], c["exitFile"], c["terminationFile"]):
+        c.log_path, c.exit_file, c.termination_file = (
+            instance.log_path,
+            instance.exit_file,
+            instance.termination_file,
+        )
+        for path in (c.log_path, c.exit_file, c.termination_file):
             os.makedirs(os.path.dirname(path), exist_ok=True)
-        open(c["terminationFile"], "w").close()
+        open(c.termination_file, "w").close()
         try:
-            plan = containers.build_plan(self.record, spec, image, c, dirs, self.m.shim, self.m.node)
-        except (MinipodError, OSError) as e:
-            c.update(
-                state="waiting",
-                reason=getattr(e, "reason", "CreateContainerConfigError"),
-                message=str(e),
-                retryAt=time.time() + self.m.backoff_base,
+            plan = containers.build_plan(
+                self.record.pod, spec, image, instance, dirs, self.m.shim, self.m.node
             )
-            self.event("Warning", "Failed", f"Error: {e}", c["name"])
+        except (MinipodError, OSError) as e:
+            rec.to_waiting(
+                c,
+                getattr(e, "reason", "CreateContainerConfigError"),
+                str(e),
+                retry_at=time.time() + self.m.backoff_base,
+            )
+            self.event("Warning", "Failed", f"Error: {e}", c.name)
             return self.m.backoff_base
-        c["env"] = plan["env"]  # what `exec` and exec probes run with, as runc keeps it
+        c.env = plan["env"]  # what `exec` and exec probes run with, as runc keeps it
         self.save()  # a restarted daemon finds "starting" and looks for the monitor
-        self.event("Normal", "Created", f"Created container {c['name']}", c["name"])
+        self.event("Normal", "Created", f"Created container {c.name}", c.name)
         result = await process.launch(plan)
         return await self.launched(c, result)
 
-    async def launched(self, c: dict, result: process.LaunchResult) -> float | None:
+    async def launched(self, c: ContainerRecord, result: process.LaunchResult) -> float | None:
         if result.pid:
-            c["pid"], c["pidStart"] = result.pid, namespaces.start_time(result.pid)
+            c.process = rec.Process(result.pid, namespaces.start_time(result.pid))
         if result.monitor:
-            c["monitorPid"], c["monitorStart"] = result.monitor, namespaces.start_time(result.monitor)
-        c["startedAt"], c["startedEpoch"] = now_rfc3339(), time.time()
+            c.monitor = rec.Process(result.monitor, namespaces.start_time(result.monitor))
+        c.started_epoch = time.time()
         if result.ok:
             if not self.watch(result.monitor):
                 self.collect_exit(c)
@@ -464,77 +442,84 @@ class PodWorker:
             return None
         if result.reason == process.START_ERROR:
             # execve() failed: the container ran (and exited 128), as with runc.
-            self.event("Warning", "Failed", f"Error: {result.message}", c["name"])
-            self.finish(c, {"exitCode": 128, "reason": "StartError", "message": result.message})
+            self.event("Warning", "Failed", f"Error: {result.message}", c.name)
+            self.finish(
+                c,
+                ExitInfo(
+                    exit_code=128, finished_epoch=time.time(), reason="StartError", message=result.message
+                ),
+            )
             self.wake.set()
             return None
-        c.update(
-            state="waiting",
-            reason=result.reason or process.CREATE_ERROR,
-            message=result.message,
-            retryAt=time.time() + self.m.backoff_base,
+        rec.to_waiting(
+            c,
+            result.reason or process.CREATE_ERROR,
+            result.message,
+            retry_at=time.time() + self.m.backoff_base,
         )
-        self.event("Warning", "Failed", f"Error: {result.message}", c["name"])
+        self.event("Warning", "Failed", f"Error: {result.message}", c.name)
         return self.m.backoff_base
 
-    async def post_start(self, c: dict) -> None:
+    async def post_start(self, c: ContainerRecord) -> None:
         """The postStart hook runs before the container counts as Running;
         if it fails, the container is killed (and restarted per policy).
         Then the container's probes start."""
-        cid, spec = c["id"], self.spec_of(c)
+        cid, spec = c.id, self.spec_of(c)
         hook = (spec.get("lifecycle") or {}).get("postStart")
         if hook:
-            grace = self.record["spec"].get("terminationGracePeriodSeconds", 30)
-            ok, out = await handlers.run_handler(self, c, hook, max(grace, 1))
-            if c.get("id") != cid or c["state"] != "starting":
+            ok, out = await handlers.run_handler(self, c, hook, max(self.record.grace_period(), 1))
+            if c.id != cid or c.state != STARTING:
                 return  # it exited while the hook ran
             if not ok:
-                self.event("Warning", "FailedPostStartHook", f"PostStartHook failed: {out}", c["name"])
-                c["state"] = "running"
+                self.event("Warning", "FailedPostStartHook", f"PostStartHook failed: {out}", c.name)
+                rec.to_running(c, hook_failed=True)
                 self.kill_in_background(c, f"FailedPostStartHook: {out}")
                 return
-        if c.get("id") != cid or c["state"] != "starting":
+        if c.id != cid or c.state != STARTING:
             return
-        c["state"] = "running"
-        c["everStarted"] = True
-        self.event("Normal", "Started", f"Started container {c['name']}", c["name"])
+        rec.to_running(c)
+        self.event("Normal", "Started", f"Started container {c.name}", c.name)
         self.start_probes(c)
 
-    def start_probes(self, c: dict, adopted: bool = False) -> None:
+    def start_probes(self, c: ContainerRecord, adopted: bool = False) -> None:
+        assert c.id is not None
         p = probes.ContainerProbes(self, c, self.spec_of(c))
-        self.probes[c["id"]] = p
+        self.probes[c.id] = p
         p.start(adopted)
 
-    def stop_probes(self, c: dict) -> None:
-        p = self.probes.pop(c.get("id"), None)
+    def stop_probes(self, c: ContainerRecord) -> None:
+        p = self.probes.pop(c.id or "", None)
         if p:
             p.stop()
 
-    def finish(self, c: dict, exit_info: dict) -> None:
+    def finish(self, c: ContainerRecord, info: ExitInfo) -> None:
         """Record that a container's process is gone."""
-        if c["state"] != "terminated":
-            c["state"] = "terminated"
-            c["exitCode"] = exit_info.get("exitCode", 0)
-            c["signal"] = exit_info.get("signal") or None
-            c["finishedAt"] = exit_info.get("finishedAt", now_rfc3339())[:19] + "Z"
-            c["finishedEpoch"] = exit_info.get("finishedEpoch", time.time())
-            c["reason"] = exit_info.get("reason") or ("Completed" if c["exitCode"] == 0 else "Error")
-            c["message"] = exit_info.get("message") or termination_message(self, c)
-            c["ready"] = c["started"] = False
+        if c.state != TERMINATED:
+            rec.to_terminated(c, info)
+            c.message = info.message or termination_message(self, c)
         self.stop_probes(c)
-        c.pop("retryAt", None)
+        c.retry_at = None
 
-    def collect_exit(self, c: dict) -> bool:
+    def collect_exit(self, c: ContainerRecord) -> bool:
         """Read the monitor's exit file for `c`; False if there is none yet."""
         try:
-            with open(c["exitFile"]) as f:
+            with open(c.exit_file or "") as f:
                 info = json.load(f)
         except (OSError, ValueError, KeyError):
             return False
-        info["finishedEpoch"] = _epoch(info.get("finishedAt"))
-        if c.get("reason") == "StartError" or c["state"] == "terminated":
+        if c.reason == "StartError" or c.state == TERMINATED:
             return True
-        self.finish(c, info)
+        finished = info.get("finishedAt")
+        self.finish(
+            c,
+            ExitInfo(
+                exit_code=info.get("exitCode", 0),
+                finished_epoch=parse_rfc3339(finished) if finished else time.time(),
+                signal=info.get("signal"),
+                reason=info.get("reason"),
+                message=info.get("message"),
+            ),
+        )
         return True
 
     def watch(self, pid: int | None) -> bool:
@@ -558,15 +543,16 @@ class PodWorker:
     def on_exit(self, pid: int) -> None:
         self.unwatch(pid)
         for c in self.all_containers():
-            if c.get("monitorPid") == pid and c["state"] in ("running", "starting"):
+            if c.monitor.pid == pid and c.active:
                 if not self.collect_exit(c):
                     self.finish(
                         c,
-                        {
-                            "exitCode": 137,
-                            "reason": "ContainerStatusUnknown",
-                            "message": "the container's monitor exited without a status",
-                        },
+                        ExitInfo(
+                            exit_code=137,
+                            finished_epoch=time.time(),
+                            reason="ContainerStatusUnknown",
+                            message="the container's monitor exited without a status",
+                        ),
                     )
         self.exits.set()
         self.exits = asyncio.Event()
@@ -585,25 +571,24 @@ class PodWorker:
         self.finished.set()
 
 
-def termination_message(worker, c: dict) -> str | None:
+def termination_message(worker, c: ContainerRecord) -> str | None:
     """The container's terminationMessagePath file (a per-container file
     the runtime mounted there), or with FallbackToLogsOnError the tail of
     its log when it failed without writing one."""
     spec = worker.spec_of(c)
     text = ""
-    path = c.get("terminationFile")
-    if path:
+    if c.termination_file:
         try:
-            with open(path, errors="replace") as f:
+            with open(c.termination_file, errors="replace") as f:
                 text = f.read(4096)
         except OSError:
             pass
-    if not text and c.get("exitCode") and spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+    if not text and c.exit_code and spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
         try:
-            with open(c["logPath"], "rb") as f:
+            with open(c.log_path or "", "rb") as f:
                 f.seek(max(0, os.fstat(f.fileno()).st_size - 2048))
                 text = b"".join(f.read().splitlines(keepends=True)[-80:]).decode(errors="replace")
-        except (OSError, KeyError):
+        except OSError:
             pass
     return text or None
 
@@ -614,13 +599,3 @@ def image_id(image) -> str:
     if ":" in repo.rsplit("/", 1)[-1]:
         repo = repo.rsplit(":", 1)[0]
     return f"{repo}@{image.digest}"
-
-
-def _epoch(rfc3339: str | None) -> float:
-    if not rfc3339:
-        return time.time()
-    import calendar
-
-    base, _, frac = rfc3339.rstrip("Z").partition(".")
-    secs = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
-    return secs + (float("0." + frac) if frac else 0.0)

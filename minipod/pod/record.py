@@ -1,0 +1,451 @@
+"""The pod's runtime record: typed, with every container state change here.
+
+What minipod knows about a pod beyond its v1 object (which processes hold
+it, where each container's files are, its back-off) lives in these
+dataclasses. Nothing else in the daemon reads or writes the JSON on disk:
+    1. load: from_json() reads a pod file once, migrating a record written
+       by the previous release (no "version"; camelCase keys) on the way;
+    2. run: the worker changes the record only through the transition
+       functions below (ContainerState: waiting -> starting -> running ->
+       terminated -> waiting/starting again), and note_conditions() records
+       when each pod condition last flipped;
+    3. save: to_json() writes the v1 object (metadata, spec, status) and a
+       private "runtime" section that the API never shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from minipod.kube.times import parse_rfc3339, rfc3339
+from minipod.pod.admission import Refusal
+
+# The record's own format. 0: the first release's dict of camelCase keys.
+VERSION = 1
+
+# The kubelet's default, applied here and nowhere else (see grace_period()).
+DEFAULT_GRACE_SECONDS = 30
+
+
+class ContainerState(str, enum.Enum):
+    """A container instance's life, as runc's state machine has it:
+    waiting (not created, or between two instances), starting (its process
+    is being launched), running, terminated (its monitor wrote an exit)."""
+
+    WAITING = "waiting"
+    STARTING = "starting"
+    RUNNING = "running"
+    TERMINATED = "terminated"
+
+
+@dataclass
+class Process:
+    """A host process, named by pid *and* start time (a recycled pid is
+    never mistaken for it)."""
+
+    pid: int | None = None
+    start: int | None = None
+
+
+@dataclass
+class Terminated:
+    """How one container instance ended: v1 ContainerStateTerminated."""
+
+    exit_code: int
+    reason: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    container_id: str | None = None
+    signal: int | None = None
+    message: str | None = None
+    finished_epoch: float | None = None
+
+    def to_v1(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"exitCode": self.exit_code, "reason": self.reason}
+        for key, value in (
+            ("startedAt", self.started_at),
+            ("finishedAt", self.finished_at),
+            ("containerID", self.container_id),
+            ("signal", self.signal),
+            ("message", self.message),
+        ):
+            if value:
+                out[key] = value
+        return out
+
+
+@dataclass
+class ExitInfo:
+    """What a container's monitor (or the daemon, when it lost one) says of
+    an exit."""
+
+    exit_code: int
+    finished_epoch: float
+    signal: int | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class ContainerRecord:
+    """One container of the pod, across its instances (restarts)."""
+
+    name: str
+    init: bool = False
+    sidecar: bool = False  # an init container with restartPolicy: Always
+    state: ContainerState = ContainerState.WAITING
+    reason: str | None = None  # waiting or terminated reason
+    message: str | None = None
+    restart_count: int = 0
+    image: str = ""
+    image_id: str = ""
+    # The current (or last) instance: its ID, files and processes.
+    id: str | None = None
+    log_path: str | None = None
+    exit_file: str | None = None
+    termination_file: str | None = None
+    stop_signal: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    process: Process = field(default_factory=Process)
+    monitor: Process = field(default_factory=Process)
+    started_epoch: float | None = None
+    ready: bool = False
+    started: bool = False
+    ever_started: bool = False  # a sidecar counts for Initialized once it started
+    # How the instance ended (state terminated), and the one before it.
+    exit_code: int | None = None
+    signal: int | None = None
+    finished_epoch: float | None = None
+    last: Terminated | None = None
+    # Restarts and pulls back off (the kubelet's doBackOff).
+    retry_at: float | None = None
+    backoff: float | None = None
+    backoff_updated: float | None = None
+    pull_backoff: float | None = None
+    no_restart: bool = False  # a sidecar stopped for good
+    stopping: str | None = None  # the instance ID a stop is under way for
+
+    @property
+    def active(self) -> bool:
+        """Its process exists or is being made."""
+        return self.state in (ContainerState.RUNNING, ContainerState.STARTING)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == ContainerState.TERMINATED and self.exit_code == 0
+
+    @property
+    def started_at(self) -> str | None:
+        return rfc3339(self.started_epoch) if self.started_epoch is not None else None
+
+    @property
+    def finished_at(self) -> str | None:
+        return rfc3339(self.finished_epoch) if self.finished_epoch is not None else None
+
+    def terminated(self) -> Terminated:
+        """The current instance's end, as v1 reports it."""
+        code = self.exit_code or 0
+        return Terminated(
+            exit_code=code,
+            reason=self.reason or ("Completed" if code == 0 else "Error"),
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            container_id=f"minipod://{self.id}" if self.id else None,
+            signal=self.signal,
+            message=self.message,
+            finished_epoch=self.finished_epoch,
+        )
+
+
+@dataclass
+class Condition:
+    """A pod condition's value and when it last changed."""
+
+    status: bool
+    since: str
+
+
+@dataclass
+class Network:
+    """The pod's CNI attachment: "adding" before the first plugin runs, so
+    a daemon killed half-way knows to DEL what may exist."""
+
+    state: str | None = None  # adding, ready, failed, deleting, deleted
+    netns: str | None = None
+    conflist: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    setup_seconds: float | None = None
+
+
+@dataclass
+class PodRuntime:
+    """What minipod knows of a pod beyond its v1 object."""
+
+    host_ip: str = "127.0.0.1"
+    init: Process = field(default_factory=Process)  # the pod's PID 1
+    init_containers: list[ContainerRecord] = field(default_factory=list)
+    containers: list[ContainerRecord] = field(default_factory=list)
+    start_time: str | None = None
+    pod_ip: str | None = None
+    network: Network = field(default_factory=Network)
+    kill_deadline: float | None = None
+    conditions: dict[str, Condition] = field(default_factory=dict)
+    refusal: Refusal | None = None  # held Pending or rejected at admission: nothing runs
+
+    def all_containers(self) -> list[ContainerRecord]:
+        return self.init_containers + self.containers
+
+
+@dataclass
+class PodRecord:
+    """The v1 Pod as applied (metadata and spec, kept in the API's own
+    shape) and minipod's runtime record of it."""
+
+    pod: dict[str, Any]
+    runtime: PodRuntime
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.pod["metadata"]  # type: ignore[no-any-return]
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.pod["spec"]  # type: ignore[no-any-return]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.metadata["namespace"], self.metadata["name"]
+
+    @property
+    def name(self) -> str:
+        return f"{self.metadata['namespace']}/{self.metadata['name']}"
+
+    def spec_of(self, c: ContainerRecord) -> dict[str, Any]:
+        """The container's entry in spec.containers or spec.initContainers."""
+        key = "initContainers" if c.init else "containers"
+        return next(s for s in self.spec[key] if s["name"] == c.name)
+
+    def grace_period(self) -> int:
+        """spec.terminationGracePeriodSeconds, defaulted as the API server does."""
+        value = self.spec.get("terminationGracePeriodSeconds")
+        return DEFAULT_GRACE_SECONDS if value is None else int(value)
+
+
+# --- container transitions: the only writers of ContainerRecord.state --------
+
+
+def new_container(spec: dict[str, Any], init: bool, pod_has_inits: bool) -> ContainerRecord:
+    """A container that never ran: waiting, for the init containers
+    (PodInitializing) or to be created (ContainerCreating)."""
+    return ContainerRecord(
+        name=spec["name"],
+        init=init,
+        sidecar=init and spec.get("restartPolicy") == "Always",
+        reason="PodInitializing" if (not init and pod_has_inits) else "ContainerCreating",
+        image=spec["image"],
+    )
+
+
+def to_waiting(c: ContainerRecord, reason: str, message: str | None, retry_at: float | None = None) -> None:
+    """Not running, and why (ErrImagePull, CrashLoopBackOff, CreateContainerError, ...)."""
+    if c.state == ContainerState.TERMINATED:
+        c.last = c.terminated()
+    c.state, c.reason, c.message = ContainerState.WAITING, reason, message
+    if retry_at is not None:
+        c.retry_at = retry_at
+
+
+def to_starting(c: ContainerRecord, cid: str, image: str, image_id: str, stop_signal: str | None) -> None:
+    """A new instance of `c`: the previous one (if any) becomes lastState and
+    counts as a restart. The caller then gives it its files."""
+    if c.id and (c.state == ContainerState.TERMINATED or c.last):
+        c.restart_count += 1
+    if c.state == ContainerState.TERMINATED:
+        c.last = c.terminated()
+    c.state = ContainerState.STARTING
+    c.id, c.image, c.image_id, c.stop_signal = cid, image, image_id, stop_signal
+    c.ready = c.started = False
+    c.reason = c.message = None
+    c.exit_code = c.signal = c.finished_epoch = c.retry_at = None
+    c.process, c.monitor = Process(), Process()
+    c.stopping = None
+
+
+def to_running(c: ContainerRecord, hook_failed: bool = False) -> None:
+    """Its process runs and its postStart hook succeeded; or the hook
+    failed, and it runs only until it is killed (it never counted as
+    started)."""
+    c.state = ContainerState.RUNNING
+    c.ever_started = c.ever_started or not hook_failed
+
+
+def to_terminated(c: ContainerRecord, info: ExitInfo) -> None:
+    """Its process is gone; `info` says how. A second report is ignored."""
+    if c.state == ContainerState.TERMINATED:
+        return
+    c.state = ContainerState.TERMINATED
+    c.exit_code = info.exit_code
+    c.signal = info.signal or None
+    c.finished_epoch = info.finished_epoch
+    c.reason = info.reason or ("Completed" if info.exit_code == 0 else "Error")
+    c.message = info.message
+    c.ready = c.started = False
+    c.retry_at = None
+
+
+# --- pod conditions: when each last changed ------------------------------------
+
+
+def note_conditions(rt: PodRuntime, values: dict[str, bool], now: str) -> bool:
+    """Record `values` (condition type -> true?), keeping the time of the
+    last change of each; True if any changed."""
+    changed = False
+    for ctype, status in values.items():
+        old = rt.conditions.get(ctype)
+        if old is None or old.status != status:
+            rt.conditions[ctype] = Condition(status, now)
+            changed = True
+    return changed
+
+
+# --- the file on disk ------------------------------------------------------------
+
+
+def to_json(record: PodRecord, status: dict[str, Any]) -> dict[str, Any]:
+    """The pod file: the v1 object with its status, and the runtime section."""
+    doc = dict(record.pod)
+    doc["status"] = status
+    rt = dataclasses.asdict(record.runtime)
+    rt["version"] = VERSION
+    doc["runtime"] = rt
+    return doc
+
+
+def from_json(doc: dict[str, Any]) -> PodRecord:
+    """A pod file, of this release or (migrated) of the previous one."""
+    raw = doc.get("runtime") or {}
+    pod = {k: v for k, v in doc.items() if k not in ("runtime", "status")}
+    if raw.get("version") is None:
+        raw = _migrate_v0(raw, doc.get("status") or {})
+    return PodRecord(pod=pod, runtime=_runtime(raw))
+
+
+def _runtime(raw: dict[str, Any]) -> PodRuntime:
+    return PodRuntime(
+        host_ip=raw.get("host_ip", "127.0.0.1"),
+        init=Process(**raw.get("init") or {}),
+        init_containers=[_container(c) for c in raw.get("init_containers") or []],
+        containers=[_container(c) for c in raw.get("containers") or []],
+        start_time=raw.get("start_time"),
+        pod_ip=raw.get("pod_ip"),
+        network=Network(**raw.get("network") or {}),
+        kill_deadline=raw.get("kill_deadline"),
+        conditions={k: Condition(**v) for k, v in (raw.get("conditions") or {}).items()},
+        refusal=Refusal(**raw["refusal"]) if raw.get("refusal") else None,
+    )
+
+
+def _container(raw: dict[str, Any]) -> ContainerRecord:
+    raw = dict(raw)
+    raw["state"] = ContainerState(raw.get("state", "waiting"))
+    raw["process"] = Process(**raw.get("process") or {})
+    raw["monitor"] = Process(**raw.get("monitor") or {})
+    if raw.get("last"):
+        raw["last"] = Terminated(**raw["last"])
+    return ContainerRecord(**raw)
+
+
+# --- migration from version 0 (the first release's camelCase dicts) ---------------
+
+_V0_CONTAINER_KEYS = {
+    "name": "name",
+    "init": "init",
+    "sidecar": "sidecar",
+    "state": "state",
+    "reason": "reason",
+    "message": "message",
+    "restartCount": "restart_count",
+    "image": "image",
+    "imageID": "image_id",
+    "id": "id",
+    "logPath": "log_path",
+    "exitFile": "exit_file",
+    "terminationFile": "termination_file",
+    "stopSignal": "stop_signal",
+    "env": "env",
+    "startedEpoch": "started_epoch",
+    "ready": "ready",
+    "started": "started",
+    "everStarted": "ever_started",
+    "exitCode": "exit_code",
+    "signal": "signal",
+    "finishedEpoch": "finished_epoch",
+    "retryAt": "retry_at",
+    "backoff": "backoff",
+    "backoffUpdated": "backoff_updated",
+    "pullBackoff": "pull_backoff",
+    "noRestart": "no_restart",
+    "stopping": "stopping",
+}
+
+
+def _migrate_v0(old: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """Version 0 -> 1: the same facts under snake_case names, processes as
+    (pid, start) pairs, lastState typed, and the conditions' times taken
+    from the status the old daemon last wrote."""
+    net = old.get("network") or {}
+    return {
+        "host_ip": old.get("hostIP", "127.0.0.1"),
+        "init": {"pid": (old.get("init") or {}).get("pid"), "start": (old.get("init") or {}).get("start")},
+        "init_containers": [_migrate_v0_container(c) for c in old.get("initContainers") or []],
+        "containers": [_migrate_v0_container(c) for c in old.get("containers") or []],
+        "start_time": old.get("startTime"),
+        "pod_ip": old.get("podIP"),
+        "network": {
+            "state": net.get("state"),
+            "netns": net.get("netns"),
+            "conflist": net.get("conflist"),
+            "result": net.get("result"),
+            "setup_seconds": net.get("setupSeconds"),
+        },
+        "kill_deadline": old.get("killDeadline"),
+        "refusal": old.get("refusal"),
+        "conditions": {
+            c["type"]: {"status": c.get("status") == "True", "since": c.get("lastTransitionTime")}
+            for c in status.get("conditions") or []
+            if c.get("type") and c.get("lastTransitionTime")
+        },
+    }
+
+
+def _migrate_v0_container(old: dict[str, Any]) -> dict[str, Any]:
+    new = {key: old[v0] for v0, key in _V0_CONTAINER_KEYS.items() if old.get(v0) is not None}
+    if old.get("state") != "terminated":
+        # Version 0 kept the previous instance's exit beside a live one.
+        for stale in ("exit_code", "signal", "finished_epoch"):
+            new.pop(stale, None)
+    new["env"] = old.get("env") or {}
+    new["process"] = {"pid": old.get("pid"), "start": old.get("pidStart")}
+    new["monitor"] = {"pid": old.get("monitorPid"), "start": old.get("monitorStart")}
+    if new.get("started_epoch") is None and old.get("startedAt"):
+        new["started_epoch"] = parse_rfc3339(old["startedAt"])
+    if new.get("finished_epoch") is None and old.get("finishedAt"):
+        new["finished_epoch"] = parse_rfc3339(old["finishedAt"])
+    last = old.get("last")
+    if last:
+        new["last"] = {
+            "exit_code": last.get("exitCode", 0),
+            "reason": last.get("reason") or ("Completed" if last.get("exitCode", 0) == 0 else "Error"),
+            "started_at": last.get("startedAt"),
+            "finished_at": last.get("finishedAt"),
+            "container_id": last.get("containerID"),
+            "signal": last.get("signal"),
+            "message": last.get("message"),
+            "finished_epoch": old.get("lastFinishedEpoch")
+            or last.get("finishedEpoch")
+            or (parse_rfc3339(last["finishedAt"]) if last.get("finishedAt") else None),
+        }
+    return new
