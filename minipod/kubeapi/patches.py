@@ -23,7 +23,7 @@ import yaml
 from minipod.api.status import body_text
 from minipod.kubeapi import managed, schemas, strategic
 from minipod.objects.errors import ApiError, bad_request
-from minipod.pod.events import now_rfc3339
+from minipod.kube.times import rfc3339 as now_rfc3339
 
 TYPES = (
     "application/json-patch+json",
