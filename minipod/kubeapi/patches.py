@@ -21,9 +21,9 @@ import jsonpatch
 import yaml
 
 from minipod.api.status import body_text
+from minipod.kube.times import rfc3339 as now_rfc3339
 from minipod.kubeapi import managed, schemas, strategic
 from minipod.objects.errors import ApiError, bad_request
-from minipod.kube.times import rfc3339 as now_rfc3339
 
 TYPES = (
     "application/json-patch+json",
