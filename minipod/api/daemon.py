@@ -70,6 +70,19 @@ def build_app(manager: PodManager, images: ImageStore, log) -> web.Application:
     return app
 
 
+# A request body larger than this has its memory handed back once it is done.
+TRIM_AFTER = 64 * 1024
+
+
+def release_memory() -> None:
+    import gc
+
+    from minipod.linux.syscalls import malloc_trim
+
+    gc.collect()
+    malloc_trim()
+
+
 async def version(request):
     return web.json_response(
         {"minipod": __version__, "gitVersion": f"v{__version__}", "platform": f"linux/{os.uname().machine}"}
@@ -85,7 +98,12 @@ async def apply(request):
     text = await body_text(request)
     ns = request.query.get("namespace", "default")
     manager = request.app["manager"]
-    result = manager.apply(text, ns, request.query.get("enforceNamespace") == "true")
+    try:
+        result = manager.apply(text, ns, request.query.get("enforceNamespace") == "true")
+    finally:
+        if len(text) > TRIM_AFTER:
+            del text
+            release_memory()
     if request.query.get("wait") == "running":
         # `minipod run`: answer once every pod is Running, Succeeded or stuck.
         pods = [i for i in result["items"] if i["kind"] == "Pod"]

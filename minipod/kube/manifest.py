@@ -67,7 +67,7 @@ def unsupported_kind(obj: dict) -> str | None:
     """The warning for an object of a kind minipod does not serve yet, or
     None for a supported one."""
     kind = obj.get("kind")
-    if kind in SUPPORTED_KINDS or not isinstance(kind, str) or not kind:
+    if not isinstance(kind, str) or not kind or kind in SUPPORTED_KINDS:
         return None
     served = ", ".join(f"{k} ({what})" for k, what in SUPPORTED_KINDS.items())
     version = obj.get("apiVersion") or "no apiVersion"

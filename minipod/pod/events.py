@@ -15,6 +15,7 @@ from minipod.kube.times import rfc3339
 from minipod.pod.store import read_json, write_json_atomic
 
 MAX_EVENTS = 1000
+MAX_MESSAGE = 1024  # characters of an event's message, as the API server's NoteLengthLimit
 
 
 class EventRecorder:
@@ -37,6 +38,10 @@ class EventRecorder:
         }
         if container:
             obj["fieldPath"] = f"spec.containers{{{container}}}"
+        if len(message) > MAX_MESSAGE:
+            # The API server refuses longer event notes; a message quoting a
+            # huge bad value must not make every kept event that big.
+            message = message[: MAX_MESSAGE - 3] + "..."
         now = rfc3339()
         for ev in reversed(self.events[-50:]):
             if ev["involvedObject"] == obj and ev["reason"] == reason and ev["message"] == message:
