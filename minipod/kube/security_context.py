@@ -15,7 +15,8 @@ def check_pod(pod: dict) -> list[str]:
     errors: list[str] = []
     homes = [("spec.securityContext", spec.get("securityContext"))]
     for kind in ("initContainers", "containers"):
-        for i, c in enumerate(spec.get(kind) or []):
+        items = spec.get(kind)
+        for i, c in enumerate(items if isinstance(items, list) else []):  # else: pass 1 said so
             if isinstance(c, dict):
                 homes.append((f"spec.{kind}[{i}].securityContext", c.get("securityContext")))
     for path, sc in homes:

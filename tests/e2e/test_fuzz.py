@@ -38,11 +38,14 @@ def test_fuzz(fresh_mp):
     # A small run first, so that the baseline holds every module the daemon
     # imports on the way (the network, exec, inspect...): what is measured
     # afterwards is what the requests cost, not the code they loaded.
-    fuzz_round(mp, random.Random(seed + 1), 30, 30, 0, why)
-    start_rss = rss_mb(pid)
-    began = time.monotonic()
-    answers = fuzz_round(mp, random.Random(seed), N_MANIFESTS, N_REQUESTS, N_CLI, why)
-    took = time.monotonic() - began
+    try:
+        fuzz_round(mp, random.Random(seed + 1), 30, 30, 0, why)
+        start_rss = rss_mb(pid)
+        began = time.monotonic()
+        answers = fuzz_round(mp, random.Random(seed), N_MANIFESTS, N_REQUESTS, N_CLI, why)
+        took = time.monotonic() - began
+    finally:
+        delete_all(mp)  # in every namespace, also when a check failed half-way
     end_rss = rss_mb(pid)
     print(f"fuzz seed {seed}: {answers}, {took:.1f}s, daemon RSS {start_rss:.0f} -> {end_rss:.0f} MB")
 
@@ -75,18 +78,22 @@ def fuzz_round(mp, rng, n_manifests: int, n_requests: int, n_cli: int, why: str)
 
     # The CLI on the same kind of input: a clear error line, never a traceback.
     for ns, body in fuzz.manifest_bodies(rng, n_cli):
+        ns = ns.replace("\0", "") or "x"  # a command line cannot hold a NUL byte
         p = mp.run("apply", "-n", ns, "-f", "-", input=body.decode(errors="replace"), check=False)
         assert "Traceback" not in p.stdout + p.stderr, f"{why}\n{p.stderr}"
         assert p.returncode in (0, 1), f"{why}: exit {p.returncode}\n{p.stderr}"
 
     # Nothing is left but what was accepted: delete that, and all is gone.
+    delete_all(mp)
+    return answers
+
+
+def delete_all(mp) -> None:
     for pod in mp_pods(mp):
         meta = pod["metadata"]
-        request(
-            mp, "DELETE", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}?gracePeriodSeconds=0"
-        )
-    eventually(lambda: not mp_pods(mp), timeout=60, what=f"the accepted pods to go {why}")
-    return answers
+        path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}?gracePeriodSeconds=0"
+        request(mp, "DELETE", path)
+    eventually(lambda: not mp_pods(mp), timeout=60, what="the accepted pods to go")
 
 
 def daemon_log(mp) -> str:
