@@ -60,6 +60,8 @@ IMPLEMENTED = {
     "spec.securityContext.fsGroup",
     "spec.securityContext.fsGroupChangePolicy",
     "spec.securityContext.runAsNonRoot",
+    "spec.securityContext.sysctls",
+    "spec.securityContext.appArmorProfile",
     "spec.volumes[].name",
     "spec.volumes[].emptyDir",
     "spec.volumes[].hostPath",
@@ -92,6 +94,8 @@ IMPLEMENTED = {
     "spec.containers[].securityContext.allowPrivilegeEscalation",
     "spec.containers[].securityContext.seccompProfile",
     "spec.containers[].securityContext.runAsNonRoot",
+    # Decided at admission: rejected where it cannot be enforced (AppArmor).
+    "spec.containers[].securityContext.appArmorProfile",
     # Probes and lifecycle hooks (grpc probes are refused by validate.py).
     "spec.containers[].startupProbe",
     "spec.containers[].livenessProbe",
@@ -214,7 +218,7 @@ def is_service_account_volume(volume: dict) -> bool:
 FEATURE_ANNOTATIONS = {
     "container.apparmor.security.beta.kubernetes.io/": (
         'deprecated since v1.30; use the "appArmorProfile" field instead; '
-        "AppArmor profiles are not implemented by minipod yet: ignored"
+        "minipod does not load AppArmor profiles: a pod asking for one is rejected (reason AppArmor)"
     ),
     "seccomp.security.alpha.kubernetes.io/pod": (
         'non-functional in v1.27+; use the "seccompProfile" field instead'

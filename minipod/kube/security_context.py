@@ -3,11 +3,20 @@
 Kubernetes' own rules (pkg/apis/core/validation), with its wording, for:
     seccompProfile    Localhost needs a relative localhostProfile without
                       '..'; the other types take none;
-    windowsOptions    refused: minipod runs Linux containers only.
+    windowsOptions    refused: minipod runs Linux containers only;
+    procMount         Unmasked needs hostUsers: false.
 check_pod() returns one message per problem, each starting with the field
-path, for minipod.kube.validate to report with the rest. Standard library
+path, for minipod.kube.validate to report with the rest.
+
+apparmor_refusal() is the kubelet's AppArmor admission check: a pod that
+asks for an AppArmor profile (anything but Unconfined, by field or by the
+beta annotation) is rejected on a host without AppArmor, and, since
+minipod does not load AppArmor profiles, on any host. Standard library
 only.
 """
+
+APPARMOR_REASON = "AppArmor"
+APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
 def check_pod(pod: dict) -> list[str]:
@@ -24,7 +33,30 @@ def check_pod(pod: dict) -> list[str]:
             errors += _seccomp_problems(sc.get("seccompProfile"), f"{path}.seccompProfile")
             if sc.get("windowsOptions") is not None:
                 errors.append(f"{path}.windowsOptions: forbidden: may not be set for a Linux pod")
+            if sc.get("procMount") == "Unmasked" and spec.get("hostUsers") is not False:
+                errors.append(
+                    f'{path}.procMount: invalid value "Unmasked": `hostUsers` must be false to use `Unmasked`'
+                )
     return errors
+
+
+def wants_apparmor(pod: dict) -> bool:
+    spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
+    profiles = [(spec.get("securityContext") or {}).get("appArmorProfile")]
+    for kind in ("initContainers", "containers"):
+        profiles += [(c.get("securityContext") or {}).get("appArmorProfile") for c in spec.get(kind) or []]
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    profiles += [{"type": v} for k, v in annotations.items() if k.startswith(APPARMOR_ANNOTATION)]
+    return any(p and p.get("type") not in ("Unconfined", "unconfined") for p in profiles)
+
+
+def apparmor_refusal(pod: dict, host_has_apparmor: bool) -> str | None:
+    """The message the pod is rejected with, or None."""
+    if not wants_apparmor(pod):
+        return None
+    if not host_has_apparmor:
+        return "Cannot enforce AppArmor: AppArmor is not enabled on the host"
+    return "Cannot enforce AppArmor: minipod does not load AppArmor profiles"
 
 
 def _seccomp_problems(profile, path: str) -> list[str]:

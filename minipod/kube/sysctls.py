@@ -3,7 +3,8 @@
 A kubelet admits a pod's `spec.securityContext.sysctls` only when each is
 on its allowlist: the "safe" set below (namespaced by the kernel, so they
 cannot change the host or other pods), plus what an administrator allows
-with --allowed-unsafe-sysctls (minipod allows nothing more). A net.*
+with allowedUnsafeSysctls in the instance's kubelet-config.yaml (namespaced
+ones only). A net.*
 sysctl is refused with hostNetwork, an IPC one with hostIPC, since there
 it would be the host's. Anything else gets the pod rejected with reason
 SysctlForbidden (the kubelet's sysctl admit handler).
@@ -40,13 +41,39 @@ def normalize(name: str) -> str:
     return name
 
 
-def forbidden_sysctl(pod: dict) -> str | None:
+def namespace_of(name: str) -> str | None:
+    """The namespace that holds a sysctl (the kubelet's NamespacedBy), or
+    None for one that is the host's whatever the pod: never allowed."""
+    if name in SAFE_SYSCTLS:
+        return SAFE_SYSCTLS[name]
+    if name.startswith("net."):
+        return "net"
+    if name.startswith(("kernel.shm", "kernel.msg", "fs.mqueue.")) or name == "kernel.sem":
+        return "ipc"
+    return None
+
+
+def _allowed_unsafe(name: str, allowed: tuple[str, ...]) -> bool:
+    """allowedUnsafeSysctls: names, or prefixes ending in '*' (kernel.msg*)."""
+    return any(name == a or (a.endswith("*") and name.startswith(a[:-1])) for a in allowed)
+
+
+def pod_sysctls(pod: dict) -> list[tuple[str, str]]:
+    """(name, value) of each of the pod's sysctls, names normalized."""
+    sc = (pod.get("spec") or {}).get("securityContext") or {}
+    return [(normalize(s.get("name", "")), str(s.get("value", ""))) for s in sc.get("sysctls") or []]
+
+
+def forbidden_sysctl(pod: dict, allowed_unsafe: tuple[str, ...] = ()) -> str | None:
     """The kubelet's refusal message for the pod's first disallowed sysctl,
-    or None when every one is allowed."""
+    or None when every one is allowed (the safe set, plus the instance's
+    allowedUnsafeSysctls when they are namespaced)."""
     spec = pod.get("spec") or {}
     for s in (spec.get("securityContext") or {}).get("sysctls") or []:
         name = normalize(s.get("name", ""))
         ns = SAFE_SYSCTLS.get(name)
+        if ns is None and _allowed_unsafe(name, allowed_unsafe):
+            ns = namespace_of(name)
         if ns is None:
             return f'forbidden sysctl: "{name}" not allowlisted'
         if (ns == "net" and spec.get("hostNetwork")) or (ns == "ipc" and spec.get("hostIPC")):

@@ -19,7 +19,9 @@ Steps of create_sandbox(), in order, in a forked child of the daemon:
        up in the pod, but nothing mounted in the pod reaches the host.
     4. sethostname(); bring `lo` up, so containers reach each other on
        localhost:PORT.
-    5. tmpfs for /dev/shm and for each `emptyDir: {medium: Memory}`.
+    5. tmpfs for /dev/shm and for each `emptyDir: {medium: Memory}`;
+       the pod's sysctls (securityContext.sysctls), in its net and IPC
+       namespaces.
     6. fork(): the child is PID 1 of the new pid namespace. The forked
        helper reports that pid and exits, so the pod init is reparented to
        the host's init and never depends on the daemon.
@@ -108,7 +110,7 @@ async def create_sandbox(plan: dict) -> Sandbox:
     """Create the pod's namespaces and its PID 1 (steps 1-6); return it, not
     yet exec'd (see Sandbox). `plan` keys: name (for ps), uid, hostname,
     host_network, host_ipc, host_pid, shm_dir, memory_volumes [dirs],
-    init_root (an empty directory)."""
+    sysctls [(name, value)], init_root (an empty directory)."""
     from minipod.linux.launch import read_line, reap_later
 
     r, w = os.pipe2(os.O_CLOEXEC)
@@ -159,6 +161,8 @@ def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
             )
         for d in plan.get("memory_volumes", []):
             sc.mount("tmpfs", d, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=777")
+        for name, value in plan.get("sysctls", []):
+            _set_sysctl(name, value)
         init = os.fork()
         if init == 0:
             _guarded_init(plan, shim, w, go)
@@ -169,6 +173,18 @@ def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
             os.write(w, f"ERR {e}\n".encode())
         finally:
             os._exit(1)
+
+
+def _set_sysctl(name: str, value: str) -> None:
+    """Step 5b: one of securityContext.sysctls. /proc/sys/net and the IPC
+    sysctls show the namespaces of the process that opens them: ours, the
+    pod's new ones (admission let only namespaced sysctls through)."""
+    path = "/proc/sys/" + name.replace(".", "/")
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        raise MinipodError(f"sysctl {name}={value!r}: write {path}: {e.strerror}") from None
 
 
 # The pod init keeps the pod's mount namespace open on this descriptor;

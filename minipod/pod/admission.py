@@ -13,7 +13,8 @@ returns the first refusal (or None):
          NodeResourcesFit  the pod requests an extended resource
                            (example.com/dongle) this node does not have;
     3. the kubelet's admission: a refusal makes the pod Failed with the
-       handler's reason (SysctlForbidden: an unsafe sysctl).
+       handler's reason (SysctlForbidden: an unsafe sysctl; AppArmor: a
+       profile this host cannot enforce).
 Until the node's cpu, memory and pods are counted (the resources work,
 minipod.kube.admission.unschedulable_reasons), NodeResourcesFit here
 checks extended resources only. Scheduling filters go into step 2 in the
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 
 from minipod.kube import resources
 from minipod.kube.admission import scheduler_message
+from minipod.kube.security_context import APPARMOR_REASON, apparmor_refusal
 from minipod.kube.sysctls import FORBIDDEN_REASON, forbidden_sysctl
 
 UNSCHEDULABLE = "Unschedulable"
@@ -38,6 +40,7 @@ class Node:
     # Extended resources the node advertises (a device plugin would add
     # them); minipod has none.
     extended: dict[str, int] = field(default_factory=dict)
+    apparmor: bool = False  # is AppArmor enabled on the host?
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,15 @@ def node_name() -> str:
 
 
 def this_node() -> Node:
-    return Node(name=node_name())
+    return Node(name=node_name(), apparmor=_apparmor_enabled())
+
+
+def _apparmor_enabled() -> bool:
+    try:
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            return f.read().strip() == "Y"
+    except OSError:
+        return False
 
 
 def is_extended_resource(name: str) -> bool:
@@ -77,7 +88,7 @@ def unschedulable(*reasons: str) -> Refusal:
     return Refusal("Pending", UNSCHEDULABLE, scheduler_message(list(reasons)))
 
 
-def admit(pod: dict, node: Node) -> Refusal | None:
+def admit(pod: dict, node: Node, allowed_unsafe_sysctls: tuple[str, ...] = ()) -> Refusal | None:
     spec = pod.get("spec") or {}
     # Step 1: the API server's condition for a gated pod.
     if spec.get("schedulingGates"):
@@ -89,7 +100,10 @@ def admit(pod: dict, node: Node) -> Refusal | None:
     if missing:
         return unschedulable(*(f"Insufficient {k}" for k in missing))
     # Step 3: the kubelet's admission handlers.
-    sysctl = forbidden_sysctl(pod)
+    sysctl = forbidden_sysctl(pod, allowed_unsafe_sysctls)
     if sysctl:
         return Refusal("Failed", FORBIDDEN_REASON, sysctl)
+    apparmor = apparmor_refusal(pod, node.apparmor)
+    if apparmor:
+        return Refusal("Failed", APPARMOR_REASON, apparmor)
     return None

@@ -279,7 +279,7 @@ class PodManager:
         # Would a cluster run it here (admission.py)? If not, it is held
         # Pending or rejected, and its worker does nothing more.
         node = admission.this_node()
-        refusal = admission.admit(pod, node)
+        refusal = admission.admit(pod, node, self.node.allowed_unsafe_sysctls)
         if refusal is None or refusal.phase == "Failed":
             spec["nodeName"] = node.name  # bound to this node, as the scheduler does
         record.runtime.refusal = refusal

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from minipod.errors import MinipodError
+from minipod.kube.sysctls import namespace_of
 
 FILE_NAME = "kubelet-config.yaml"
 _QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|K|M|G)?$")
@@ -67,6 +68,10 @@ def parse(data: dict, path: str, seccomp_root: str) -> NodeConfig:
     sysctls = data.get("allowedUnsafeSysctls") or []
     if not isinstance(sysctls, list) or not all(isinstance(s, str) for s in sysctls):
         raise MinipodError(f"{path}: allowedUnsafeSysctls: expected a list of sysctl names or patterns")
+    for name in sysctls:
+        if namespace_of(name.rstrip("*") + ("x" if name.endswith("*") else "")) is None:
+            # As the kubelet refuses to start: such a sysctl would be the host's.
+            raise MinipodError(f"{path}: allowedUnsafeSysctls: {name!r} is not a namespaced sysctl")
     return NodeConfig(
         seccomp_root=seccomp_root,
         seccomp_default="RuntimeDefault" if seccomp_default else "Unconfined",

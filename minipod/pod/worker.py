@@ -30,6 +30,7 @@ import time
 import uuid
 
 from minipod.errors import MinipodError
+from minipod.kube.sysctls import pod_sysctls
 from minipod.kube.times import parse_rfc3339, rfc3339
 from minipod.linux import launch as process
 from minipod.linux import launch_spec as containers
@@ -258,6 +259,7 @@ class PodWorker:
                 "host_pid": spec.get("hostPID"),
                 "shm_dir": dirs["shm"],
                 "memory_volumes": memory,
+                "sysctls": pod_sysctls(self.record.pod),
                 "init_root": dirs["init_root"],
             }
         )

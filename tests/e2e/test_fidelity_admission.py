@@ -105,9 +105,12 @@ def test_apparmor_beta_annotation_warns(mp, pods, pod_name):
     manifest = pod(pod_name, ctr("main", SLEEP))
     key = "container.apparmor.security.beta.kubernetes.io/main"
     manifest["metadata"]["annotations"] = {key: "runtime/default"}
-    p = pods.run(manifest)
+    p = pods.run(manifest, check=False)
     warnings = [line for line in p.stderr.splitlines() if line.startswith("Warning:")]
     assert any(f"metadata.annotations[{key}]" in w and "AppArmor" in w for w in warnings), p.stderr
+    # And a kubelet that cannot enforce the profile rejects the pod.
+    status = mp.wait_for(pod_name, lambda q: q["status"].get("phase") == "Failed", what="Failed")["status"]
+    assert status["reason"] == "AppArmor"
 
 
 def test_restarts_count_init_containers(mp, pods, pod_name):

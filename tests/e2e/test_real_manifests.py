@@ -74,9 +74,8 @@ EXPECTED = {
     "k8s-pods-resource-extended-resource-pod.yaml": Expect(
         "Pending", "Unschedulable: 0/1 nodes are available: 1 Insufficient example.com/dongle."
     ),
-    "k8s-pods-security-hello-apparmor.yaml": Expect(
-        "Running", warning="AppArmor", logs={"": "Hello AppArmor!"}
-    ),
+    # A kubelet on a node without AppArmor rejects it (reason AppArmor).
+    "k8s-pods-security-hello-apparmor.yaml": Expect("Failed", warning="AppArmor"),
     "k8s-pods-storage-projected.yaml": Expect("refused", "projected"),
     "k8s-pods-storage-pv-pod.yaml": Expect("refused", "persistentVolumeClaim"),
     "k8s-service-networking-hostaliases-pod.yaml": Expect(

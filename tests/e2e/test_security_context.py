@@ -105,3 +105,31 @@ def test_run_as_non_root_with_a_root_image_is_a_create_container_config_error(mp
         f'(pod: "{pod_name}_default({uid})", container: main)',
     }
     assert "CreateContainerConfigError" in mp.run("get", "pod", pod_name).stdout
+
+
+def test_sysctls_are_set_in_the_pods_own_namespaces(mp, pods, pod_name):
+    sysctls = [
+        {"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"},
+        {"name": "kernel.shm_rmid_forced", "value": "1"},
+    ]
+    with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+        host_port_start = f.read()
+    with open("/proc/sys/kernel/shm_rmid_forced") as f:
+        host_rmid = f.read()
+    pods.run(pod(pod_name, ctr("main", SLEEP), securityContext={"sysctls": sysctls}))
+    inside = sh(
+        mp, pod_name, "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shm_rmid_forced"
+    )
+    assert inside.stdout.split() == ["80", "1"]
+    with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+        assert f.read() == host_port_start
+    with open("/proc/sys/kernel/shm_rmid_forced") as f:
+        assert f.read() == host_rmid
+
+
+def test_an_apparmor_profile_this_host_cannot_enforce_fails_the_pod(mp, pods, pod_name):
+    sc = {"appArmorProfile": {"type": "RuntimeDefault"}}
+    pods.run(pod(pod_name, ctr("main", SLEEP, securityContext=sc), restartPolicy="Never"), check=False)
+    status_ = mp.wait_for(pod_name, lambda p: p["status"].get("phase") == "Failed", what="Failed")["status"]
+    assert status_["reason"] == "AppArmor"
+    assert status_["message"].startswith("Pod was rejected: Cannot enforce AppArmor: ")

@@ -47,3 +47,12 @@ def test_fields_use_the_kubelets_names_and_quantities():
 def test_bad_values_name_the_file_and_the_field(data, message):
     with pytest.raises(MinipodError, match="^" + re.escape("/etc/x/kubelet-config.yaml: " + message)):
         parse(data)
+
+
+def test_allowed_unsafe_sysctls_must_be_namespaced():
+    assert parse({"allowedUnsafeSysctls": ["kernel.msg*", "net.core.somaxconn"]}).allowed_unsafe_sysctls == (
+        "kernel.msg*",
+        "net.core.somaxconn",
+    )
+    with pytest.raises(MinipodError, match="'kernel.panic' is not a namespaced sysctl"):
+        parse({"allowedUnsafeSysctls": ["kernel.panic"]})

@@ -114,3 +114,32 @@ def test_seccomp_profile_validation():
     assert check({"type": "Unconfined", "localhostProfile": "a.json"}) == [
         f'{path}: invalid value "a.json": can only be set when seccomp type is Localhost'
     ]
+
+
+def test_proc_mount_unmasked_needs_host_users_false_and_windows_options_are_refused():
+    sc = {"procMount": "Unmasked", "windowsOptions": {"runAsUserName": "x"}}
+    pod = {"spec": {"containers": [{"name": "c", "securityContext": sc}]}}
+    assert security_context.check_pod(pod) == [
+        "spec.containers[0].securityContext.windowsOptions: forbidden: may not be set for a Linux pod",
+        'spec.containers[0].securityContext.procMount: invalid value "Unmasked": '
+        "`hostUsers` must be false to use `Unmasked`",
+    ]
+
+
+def test_apparmor_profiles_are_rejected_where_they_cannot_be_enforced():
+    def pod(profile=None, annotations=None):
+        c = {"name": "c", "securityContext": {"appArmorProfile": profile} if profile else {}}
+        return {"metadata": {"annotations": annotations or {}}, "spec": {"containers": [c]}}
+
+    refusal = security_context.apparmor_refusal
+    assert refusal(pod(), False) is None
+    assert refusal(pod({"type": "Unconfined"}), False) is None
+    assert refusal(pod({"type": "RuntimeDefault"}), False) == (
+        "Cannot enforce AppArmor: AppArmor is not enabled on the host"
+    )
+    beta = {"container.apparmor.security.beta.kubernetes.io/c": "runtime/default"}
+    assert (
+        refusal(pod(annotations=beta), False)
+        == "Cannot enforce AppArmor: AppArmor is not enabled on the host"
+    )
+    assert refusal(pod({"type": "RuntimeDefault"}), True).startswith("Cannot enforce AppArmor: minipod")
