@@ -13,7 +13,7 @@ from minipod.kube.validate import validate_pod
 README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 
 # Fields the README names only to say they are refused or not implemented.
-REFUSED_IN_README = {"grpc", "subPath"}
+REFUSED_IN_README = {"grpc", "subPath", "windowsOptions"}
 
 
 def schema_fields(typ=schema.POD, out=None) -> set[str]:
