@@ -184,10 +184,9 @@ MEANINGFUL_ZEROS = {"spec.hostUsers", "spec.securityContext.fsGroup"}
 SUPPORTED_VOLUME_TYPES = ["emptyDir", "hostPath"]
 
 # A real cluster adds a projected volume named kube-api-access-<random> to
-# every pod, holding its API token. minipod has no API server, so when such
-# an exported pod is run again the volume (and its mounts) are skipped with
-# one warning rather than refused: the pod still runs, it just cannot talk
-# to a cluster that is not there.
+# every pod, holding its API token. When such an exported pod is run here,
+# the volume gets this instance's token, CA and namespace instead (one
+# warning says so; kubeapi/pod_access.py writes them).
 SERVICE_ACCOUNT_VOLUME_PREFIX = "kube-api-access-"
 
 
@@ -283,8 +282,8 @@ def _walk(value, path: str, pattern: str, warnings: list[str]) -> None:
         return
     if pattern == "spec.volumes[]" and is_service_account_volume(value):
         warnings.append(
-            f"{path}: service account volume {json.dumps(value['name'])} skipped: "
-            "minipod has no API server, so there is no token to mount"
+            f"{path}: service account volume {json.dumps(value['name'])}: minipod mounts "
+            "its own instance's token, CA and namespace there"
         )
         return
     if pattern == "spec.containers[].env[].valueFrom.fieldRef":

@@ -66,8 +66,9 @@ def from_token(request, token: str) -> User | None:
 async def authenticate(request, handler):
     user = from_certificate(request.transport.get_extra_info("peercert") if request.transport else None)
     header = request.headers.get("Authorization", "")
-    if user is None and header.startswith("Bearer "):
-        user = from_token(request, header[7:].strip())
+    scheme, _, token = header.partition(" ")
+    if user is None and scheme.lower() == "bearer" and token.strip():  # the scheme is case-insensitive
+        user = from_token(request, token.strip())
     if user is None:
         return status_response(401, "Unauthorized", "Unauthorized")
     request["user"] = user

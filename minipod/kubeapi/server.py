@@ -7,9 +7,11 @@ Steps of start(), in order:
        against the instance's CA (auth.py reads who it names);
     3. the routes: discovery, OpenAPI, the pod streams, access reviews,
        and every resource path (rest.py);
-    4. listen on ADDRESS:PORT (127.0.0.1:6443 unless configured: nothing
-       listens on another address unless asked), on the daemon's event
-       loop, in its one thread.
+    4. listen on ADDRESS:PORT (127.0.0.1:6443 unless configured), on the
+       daemon's event loop, in its one thread; and on the pod bridge's
+       gateway, the one other address, so pods can reach the API;
+    5. let pods use it (pod_access.py): the token volume, the service
+       variables, a kube-root-ca.crt ConfigMap in every namespace.
 The address and port an instance was first started with are kept in
 ETC/apiserver.json, so a daemon restarted without flags serves the same.
 """
@@ -17,6 +19,7 @@ ETC/apiserver.json, so a daemon restarted without flags serves the same.
 import ipaddress
 import json
 import os
+import socket
 import ssl
 
 from aiohttp import web
@@ -24,11 +27,12 @@ from aiohttp import web
 from minipod.api import pod_logs
 from minipod.api.status import errors_middleware
 from minipod.kube.yaml_load import MAX_BYTES
-from minipod.kubeapi import auth, certs, discovery, kubeconfig, openapi, rest, reviews, streams
+from minipod.kubeapi import auth, certs, discovery, kubeconfig, openapi, pod_access, rest, reviews, streams
 from minipod.pod.admission import node_name
 from minipod.pod.store import read_json, write_json_atomic
 
 DEFAULT_ADDRESS, DEFAULT_PORT = "127.0.0.1", 6443
+IP_FREEBIND = 15  # linux/in.h: bind to an address not (yet) on an interface
 
 
 def settings(etc: str, address: str | None, port: int | None) -> tuple[str, int]:
@@ -55,6 +59,21 @@ def pod_gateway(conflist: dict) -> str | None:
                 if r.get("subnet"):
                     return str(ipaddress.ip_network(r["subnet"], strict=False)[1])
     return None
+
+
+def gateway_socket(address: str, port: int) -> socket.socket:
+    """A listening socket on the bridge's gateway address, which exists
+    only once the bridge does (at the first pod): IP_FREEBIND lets it be
+    bound before that."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+    try:
+        sock.bind((address, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def tls_context(pki: certs.Pki) -> ssl.SSLContext:
@@ -190,12 +209,25 @@ async def start(inst, manager, cluster, log, address: str | None = None, port: i
     app = build_app(manager, cluster, pki, f"{address}:{port}", log)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
+    ctx = tls_context(pki)
     try:
-        await web.TCPSite(runner, address, port, ssl_context=tls_context(pki), reuse_address=True).start()
+        await web.TCPSite(runner, address, port, ssl_context=ctx, reuse_address=True).start()
     except OSError as e:
         log(f"the Kubernetes API cannot listen on {address}:{port}: {e.strerror}; serving the socket only")
         await runner.cleanup()
         return None
+    # Pods reach the API at the bridge's gateway (KUBERNETES_SERVICE_HOST).
+    gateway = pod_gateway(manager.conflist)
+    if gateway and gateway != address:
+        try:
+            await web.SockSite(runner, gateway_socket(gateway, port), ssl_context=ctx).start()
+        except OSError as e:
+            log(f"the Kubernetes API cannot listen on the pods' gateway {gateway}:{port}: {e.strerror}")
+            gateway = None
+    cluster.store.publish_root_ca(pki.read("ca.crt").decode())
+    access = pod_access.PodApiAccess(cluster.store, pki.read("sa.key"), pki.read("ca.crt"), gateway, port)
+    manager.api_access = access
+    cluster.pods.admission.append(pod_access.inject)
     log(f"Kubernetes API on {server} (kubeconfig: {path})")
     return runner
 

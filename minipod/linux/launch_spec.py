@@ -26,6 +26,9 @@ from minipod.linux import sandbox as namespaces
 from minipod.linux.launch_security import security, verify_run_as_non_root
 from minipod.paths import path_in
 
+# Where a pod's kube-api-access volume is written, in its run dir.
+API_ACCESS_DIR = "kube-api-access"
+
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 
@@ -183,12 +186,17 @@ def build_plan(pod: dict, container: dict, image, ctr: Instance, dirs: dict, shi
             "target": container.get("terminationMessagePath") or "/dev/termination-log",
         }
     )
+    token_dir = os.path.join(dirs["run"], API_ACCESS_DIR)
     skipped = {v["name"] for v in spec.get("volumes") or [] if is_service_account_volume(v)}
     empty_dirs = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v}
     privileged = bool((container.get("securityContext") or {}).get("privileged"))
     for vm in container.get("volumeMounts") or []:
         if vm["name"] in skipped:
-            continue  # a cluster's service-account token: there is no API server here
+            # The token volume: this instance's token, CA and namespace when
+            # its Kubernetes API wrote them (kubeapi/pod_access.py), else skipped.
+            if os.path.isdir(token_dir):
+                mounts.append({"source": token_dir, "target": vm["mountPath"], "readonly": True})
+            continue
         mounts.append(
             {
                 "source": volume_source(pod, vm["name"], dirs),

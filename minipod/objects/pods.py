@@ -45,6 +45,7 @@ class PodBackend:
         self.store, self.manager = store, manager
         self.res = find("", "v1", "pods")
         self.warnings: list[str] = []  # of the last create: the API sends them as Warning headers
+        self.admission: list = []  # callables(pod, its ServiceAccount) that may change the pod
         manager.listeners.append(self)
         for w in manager.workers.values():
             self.saved(w.record)
@@ -76,8 +77,19 @@ class PodBackend:
             pod["metadata"]["managedFields"] = meta["managedFields"]
         pod["metadata"].pop("generation", None)  # pods have no generation in Kubernetes' output
         spec = pod["spec"]
-        spec.setdefault("serviceAccountName", "default")
+        spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
+        sa_res = find("", "v1", "serviceaccounts")
+        ns, sa = meta["namespace"], spec["serviceAccountName"]
+        if not self.store.exists(sa_res, ns, sa):
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'pods "{meta["name"]}" is forbidden: error looking up service account {ns}/{sa}: '
+                f'serviceaccount "{sa}" not found',
+            )
+        for admit in self.admission:  # the API's admission steps (the token volume)
+            admit(pod, self.store.get(sa_res, ns, sa))
         if dry_run:
             return dict(pod, status={"phase": "Pending", "qosClass": "BestEffort"})
         self.manager.create(pod)

@@ -29,6 +29,7 @@ from minipod.objects.watch import Change, Watcher, WatchHub
 from minipod.pod.store import read_json, write_json_atomic
 
 Key = tuple[str | None, str]  # (namespace or None, name)
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 
 
 class ObjectStore:
@@ -46,6 +47,7 @@ class ObjectStore:
         self.rev = Revision(os.path.join(self.dir, "revision.json"), at_least=highest)
         self.hub = WatchHub(self.rev.current)
         self.on_delete: list = []  # callbacks(res, obj): the garbage collector listens
+        self.root_ca = ""  # the API's CA certificate (PEM), once it serves
 
     # --- files ----------------------------------------------------------------
     def _dir(self, res: Resource) -> str:
@@ -274,8 +276,21 @@ class ObjectStore:
     def namespace_created(self, ns: dict) -> None:
         sa = kinds.find("", "v1", "serviceaccounts")
         name = ns["metadata"]["name"]
-        if not ns["metadata"].get("deletionTimestamp") and not self.exists(sa, name, "default"):
+        if ns["metadata"].get("deletionTimestamp"):
+            return
+        if not self.exists(sa, name, "default"):
             self.create(sa, {"metadata": {"name": "default"}}, name)
+        cm = kinds.find("", "v1", "configmaps")
+        if self.root_ca and not self.exists(cm, name, ROOT_CA_CONFIGMAP):
+            # What kube-controller-manager's root-ca-cert-publisher keeps.
+            body = {"metadata": {"name": ROOT_CA_CONFIGMAP}, "data": {"ca.crt": self.root_ca}}
+            self.create(cm, body, name)
+
+    def publish_root_ca(self, pem: str) -> None:
+        """The API's CA, in a kube-root-ca.crt ConfigMap in every namespace."""
+        self.root_ca = pem
+        for obj in list(self.objects["/namespaces"].values()):
+            self.namespace_created(obj)
 
 
 def namespace_object(name: str) -> dict:

@@ -84,6 +84,9 @@ class PodManager:
         # Who wants to hear of every saved pod and every pod gone (the API's
         # object store): objects with saved(record) and gone(namespace, name).
         self.listeners: list = []
+        # How pods reach the Kubernetes API: the token volume's files and the
+        # service variables (kubeapi/pod_access.py replaces this when it serves).
+        self.api_access = NoApiAccess()
 
     def pod_saved(self, record: dict) -> None:
         for listener in self.listeners:
@@ -454,6 +457,16 @@ class PodManager:
 
         w = self.worker(namespace, name)
         return inspect_pod(w.record, self.pod_dirs(w.record))
+
+
+class NoApiAccess:
+    """No Kubernetes API: no token files, no service variables."""
+
+    def write_files(self, pod: dict, run_dir: str) -> None:
+        pass
+
+    def add_env(self, container: dict, env: dict) -> None:
+        pass
 
 
 def pick_container(w: lifecycle.PodWorker, name: str | None) -> ContainerRecord:

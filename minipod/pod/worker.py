@@ -413,9 +413,11 @@ class PodWorker:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         open(c.termination_file, "w").close()
         try:
+            self.m.api_access.write_files(self.record.pod, dirs["run"])  # the kube-api-access volume
             plan = containers.build_plan(
                 self.record.pod, spec, image, instance, dirs, self.m.shim, self.m.node
             )
+            self.m.api_access.add_env(spec, plan["env"])  # KUBERNETES_SERVICE_HOST, ...
         except (MinipodError, OSError) as e:
             rec.to_waiting(
                 c,

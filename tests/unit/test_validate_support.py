@@ -46,8 +46,8 @@ def test_kubectl_run_output_is_valid_and_quiet():
 
 def test_kubectl_get_pod_output_only_warns_about_the_token_volume():
     assert validate_pod(fixture("kubectl-get-pod.yaml")) == [
-        'spec.volumes[0]: service account volume "kube-api-access-7xq2n" skipped: '
-        "minipod has no API server, so there is no token to mount"
+        'spec.volumes[0]: service account volume "kube-api-access-7xq2n": minipod mounts '
+        "its own instance's token, CA and namespace there"
     ]
 
 
