@@ -90,16 +90,16 @@ class PodApiAccess:
         self.store, self.sa_key, self.ca_pem = store, sa_key, ca_pem
         self.env = service_env(host, port) if host else {}
 
-    def write_files(self, record: dict, run_dir: str) -> None:
-        if not any(is_service_account_volume(v) for v in record["spec"].get("volumes") or []):
+    def write_files(self, pod: dict, run_dir: str) -> None:
+        if not any(is_service_account_volume(v) for v in pod["spec"].get("volumes") or []):
             return
-        meta = record["metadata"]
-        sa_name = record["spec"].get("serviceAccountName") or "default"
+        meta = pod["metadata"]
+        sa_name = pod["spec"].get("serviceAccountName") or "default"
         sa_res = find("", "v1", "serviceaccounts")
         sa_uid = ""
         if self.store.exists(sa_res, meta["namespace"], sa_name):
             sa_uid = self.store.get(sa_res, meta["namespace"], sa_name)["metadata"]["uid"]
-        token = tokens.sign(self.sa_key, tokens.claims_for(record, sa_uid, time.time()))
+        token = tokens.sign(self.sa_key, tokens.claims_for(pod, sa_uid, time.time()))
         d = os.path.join(run_dir, API_ACCESS_DIR)
         os.makedirs(d, mode=0o755, exist_ok=True)
         for name, data in (

@@ -46,16 +46,24 @@ def test_a_certificate_from_another_ca_is_refused(mp, tmp_path):
         urllib.request.urlopen(f"https://127.0.0.1:{mp.api_port}/api/v1/pods", context=ctx, timeout=10)
 
 
-def test_listens_on_loopback_only(mp):
+def _hex(address: str) -> str:
+    """An IPv4 address as /proc/net/tcp writes it (little-endian hex)."""
+    return "".join(f"{int(part):02X}" for part in reversed(address.split(".")))
+
+
+def test_listens_on_loopback_and_the_pod_gateway_only(mp):
+    import ipaddress
+
     with open(os.path.join(mp.root, "etc", "apiserver.json")) as f:
         assert json.load(f) == {"address": "127.0.0.1", "port": mp.api_port}
+    gateway = str(ipaddress.ip_network(mp.subnet)[1])
     listening = open("/proc/net/tcp").read().split("\n")[1:]
-    ours = [  # state 0A: LISTEN
+    ours = {  # state 0A: LISTEN
         line.split()[1]
         for line in listening
         if line and line.split()[1].endswith(f":{mp.api_port:04X}") and line.split()[3] == "0A"
-    ]
-    assert ours == [f"0100007F:{mp.api_port:04X}"], ours
+    }
+    assert ours == {f"{_hex('127.0.0.1')}:{mp.api_port:04X}", f"{_hex(gateway)}:{mp.api_port:04X}"}, ours
 
 
 def test_admin_kubeconfig_is_0600_and_minipod_prints_it(mp):

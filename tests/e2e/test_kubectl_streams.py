@@ -7,6 +7,7 @@ import select
 import subprocess
 import time
 
+from helpers.host import eventually
 from helpers.kubectl import KUBECTL, env, kubectl
 from helpers.pods import ctr, pod
 
@@ -19,6 +20,8 @@ def test_logs_flags(mp, pods):
             ctr("b", "echo b1; exec sleep 3600"),
         )
     )
+    # Both containers have written their lines (they run side by side).
+    eventually(lambda: kubectl(mp, "logs", "kl-logs", "-c", "b").stdout, what="container b's line")
     assert kubectl(mp, "logs", "kl-logs", "-c", "a").stdout == "a1\na2\na3\n"
     assert kubectl(mp, "logs", "kl-logs", "-c", "a", "--tail=1").stdout == "a3\n"
     assert kubectl(mp, "logs", "kl-logs", "-c", "b").stdout == "b1\n"
