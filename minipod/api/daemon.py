@@ -27,6 +27,7 @@ import time
 from aiohttp import web
 
 from minipod import __version__
+from minipod.api import node_routes
 from minipod.api import pod_exec as api_exec
 from minipod.api import pod_logs as api_logs
 from minipod.api.status import body_json, body_text, errors_middleware, query_float, query_int, query_required
@@ -67,6 +68,7 @@ def build_app(manager: PodManager, images: ImageStore, log) -> web.Application:
             web.delete("/api/v1/namespaces/{ns}/secrets/{name}", delete_secret),
         ]
     )
+    node_routes.add_routes(app)
     return app
 
 
@@ -248,6 +250,7 @@ async def serve(
     subnet: str | None = None,
     api_address: str | None = None,
     api_port: int | None = None,
+    resource_config=None,
 ) -> None:
     def log(msg: str) -> None:
         print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} minipod: {msg}", file=sys.stderr, flush=True)
@@ -259,7 +262,15 @@ async def serve(
     with open(inst.pid_file, "w") as f:
         f.write(f"{os.getpid()}\n")
     images = ImageStore(inst.images_dir)
-    manager = PodManager(inst, images, backoff_base=backoff_base, log=log, bridge=bridge, subnet=subnet)
+    manager = PodManager(
+        inst,
+        images,
+        backoff_base=backoff_base,
+        log=log,
+        bridge=bridge,
+        subnet=subnet,
+        resource_config=resource_config,
+    )
     await manager.start()
     cluster = open_cluster(inst, manager, log)
     app = build_app(manager, images, log)
@@ -300,7 +311,8 @@ def main(
     subnet: str | None = None,
     api_address: str | None = None,
     api_port: int | None = None,
+    resource_config=None,
 ) -> None:
     if backoff_base is None:
         backoff_base = float(os.environ.get("MINIPOD_BACKOFF_BASE", "10"))
-    asyncio.run(serve(inst, backoff_base, bridge, subnet, api_address, api_port))
+    asyncio.run(serve(inst, backoff_base, bridge, subnet, api_address, api_port, resource_config))

@@ -11,8 +11,9 @@ import sys
 import click
 
 from minipod import __version__
-from minipod.cli import printers
+from minipod.cli import node_commands, printers
 from minipod.cli.client import Client, pod_path, quote
+from minipod.cli.node_commands import node_options, resource_config
 from minipod.errors import MinipodError, NotFound
 from minipod.paths import instance
 
@@ -127,7 +128,7 @@ def _what(item: dict) -> str:
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["pods", "pod", "po"]))
+@click.argument("kind", type=click.Choice(["pods", "pod", "po", *node_commands.NODE_KINDS]))
 @click.argument("name", required=False)
 @click.option("-l", "--selector", help="Label selector (a=b,c!=d).")
 @click.option("-o", "--output", type=OUTPUTS)
@@ -135,7 +136,9 @@ def _what(item: dict) -> str:
 @namespace_opt
 @pass_ctx
 def get(c: Ctx, kind, name, selector, output, all_namespaces, namespace):
-    """List pods, or show one."""
+    """List pods (or the node), or show one."""
+    if kind in node_commands.NODE_KINDS:
+        return node_commands.get_nodes(c, name, output)
     if name:
         pods = [c.client.json("GET", pod_path(namespace, name))]
     else:
@@ -154,12 +157,14 @@ def get(c: Ctx, kind, name, selector, output, all_namespaces, namespace):
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["pod", "pods", "po"]))
+@click.argument("kind", type=click.Choice(["pod", "pods", "po", *node_commands.NODE_KINDS]))
 @click.argument("name")
 @namespace_opt
 @pass_ctx
 def describe(c: Ctx, kind, name, namespace):
-    """Show a pod in detail, with its recent events."""
+    """Show a pod (or the node) in detail, with its recent events."""
+    if kind in node_commands.NODE_KINDS:
+        return node_commands.describe_node(c, name)
     pod = c.client.json("GET", pod_path(namespace, name))
     events = c.client.json(
         "GET",
@@ -406,15 +411,16 @@ def version(c: Ctx):
     default=None,
     help="Port of the Kubernetes API (default 6443; kept for later starts).",
 )
+@node_options
 @pass_ctx
-def daemon(c: Ctx, backoff_base, bridge, subnet, api_address, api_port):
+def daemon(c: Ctx, backoff_base, bridge, subnet, api_address, api_port, **node_flags):
     """Run the daemon in the foreground."""
     from minipod.cli.client import restore_ssl
 
     restore_ssl()
     from minipod.api import daemon as d
 
-    d.main(c.inst, backoff_base, bridge, subnet, api_address, api_port)
+    d.main(c.inst, backoff_base, bridge, subnet, api_address, api_port, resource_config(**node_flags))
 
 
 @cli.command()
@@ -448,6 +454,9 @@ def kubeconfig(c: Ctx, merge):
             existing = yaml.safe_load(f)
     write_kubeconfig(target, merge_docs(existing, yaml.safe_load(text)))
     click.echo(f'cluster, user and context "minipod" written to {target}')
+
+
+cli.add_command(node_commands.top)
 
 
 @cli.group()

@@ -107,6 +107,11 @@ def _containers(lines: list[str], title: str, specs: list[dict], statuses: list[
         _state(lines, "Last State", st.get("lastState", {}))
         _kv(lines, 4, "Ready", str(st.get("ready", False)))
         _kv(lines, 4, "Restart Count", st.get("restartCount", 0))
+        for key, label in (("limits", "Limits"), ("requests", "Requests")):
+            amounts = (c.get("resources") or {}).get(key)
+            if amounts:
+                lines.append(f"    {label}:")
+                lines += [f"      {k}:  {v}" for k, v in sorted(amounts.items())]
         env = c.get("env") or []
         _kv(lines, 4, "Environment", "<none>" if not env else "")
         lines += [

@@ -103,6 +103,10 @@ IMPLEMENTED = {
     "spec.containers[].lifecycle",
     "spec.containers[].terminationMessagePath",
     "spec.containers[].terminationMessagePolicy",
+    # Requests and limits: cgroups, QoS class, admission (pod/pod_cgroups.py).
+    "spec.containers[].resources.requests",
+    "spec.containers[].resources.limits",
+    "spec.overhead",
     # Init containers only: restartPolicy Always makes a sidecar.
     "spec.containers[].restartPolicy",
 }

@@ -104,6 +104,12 @@ def all_limited(spec: dict, name: str) -> bool:
     return all(name in container_resources(c).limits for c in containers)
 
 
+def empty_dir_size_limit(volume: dict) -> int | None:
+    """emptyDir.sizeLimit in bytes, or None."""
+    limit = (volume.get("emptyDir") or {}).get("sizeLimit")
+    return quantity.value(limit) if limit not in (None, "") else None
+
+
 GUARANTEED, BURSTABLE, BEST_EFFORT = "Guaranteed", "Burstable", "BestEffort"
 
 

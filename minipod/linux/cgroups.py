@@ -23,12 +23,13 @@ Steps, in the order the runtime takes them:
        its limits (kube/cgroup_values.py) and device rules written.
     3. join(): in the forked child, before execve: write "0" (this
        process) to each cgroup.procs, so nothing ever runs outside.
-    4. oom_kills(), cpu_usage_ns(), memory_working_set(): read back.
+    4. reading back what the kernel counted: cgroup_stats.py.
     5. kill(): every process below a cgroup: v2 cgroup.kill; v1 without
        it, freeze, SIGKILL each pid, thaw (runc's signalAllProcesses).
     6. remove(): rmdir, deepest first, on every hierarchy.
 """
 
+import functools
 import json
 import os
 import signal
@@ -118,7 +119,9 @@ def detect(mountinfo: str, proc_cgroup: str, v2_controllers: str = "") -> Layout
     return Layout("v2", tuple(v2[:1]))
 
 
+@functools.cache
 def detect_host() -> Layout:
+    """This host's layout (it does not change while we run)."""
     with open("/proc/self/mountinfo") as f:
         mountinfo = f.read()
     with open("/proc/self/cgroup") as f:
@@ -126,7 +129,7 @@ def detect_host() -> Layout:
     v2_controllers = ""
     for mount, fstype, _ in parse_mounts(mountinfo):
         if fstype == "cgroup2":
-            v2_controllers = _read(os.path.join(mount, "cgroup.controllers"), "")
+            v2_controllers = read_file(os.path.join(mount, "cgroup.controllers"), "")
             break
     return detect(mountinfo, proc_cgroup, v2_controllers)
 
@@ -201,7 +204,7 @@ def _leave_internal(root: Root) -> None:
     if own == parent and own != h.mount:
         leaf = os.path.join(own, "minipod-daemon")
         os.makedirs(leaf, exist_ok=True)
-        for pid in _read(os.path.join(own, "cgroup.procs"), "").split():
+        for pid in read_file(os.path.join(own, "cgroup.procs"), "").split():
             _write(os.path.join(leaf, "cgroup.procs"), pid, missing_ok=True)
 
 
@@ -276,26 +279,43 @@ def join(files: list[str]) -> None:
             ) from None
 
 
+def procs_files_of(pid: int, layout: Layout) -> list[str]:
+    """The cgroup.procs files of the cgroups process `pid` is in, on the
+    hierarchies of `layout`: how an exec session joins its container."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        mine = parse_proc_cgroup(f.read())
+    out = []
+    for h in layout.hierarchies:
+        key = (
+            "0"
+            if h.version == 2
+            else next((k for k in mine if k != "0" and set(k.split(",")) >= h.controllers), None)
+        )
+        if key in mine:
+            out.append(os.path.join(h.mount, mine[key].lstrip("/"), "cgroup.procs"))
+    return out
+
+
 def pids(root: Root, rel: str) -> list[int]:
     """Every process in `rel` and below it."""
     out: list[int] = []
     top = root.tracking_dir(rel)
     for d, _, _ in os.walk(top):
-        out += [int(p) for p in _read(os.path.join(d, "cgroup.procs"), "").split()]
+        out += [int(p) for p in read_file(os.path.join(d, "cgroup.procs"), "").split()]
     return out
 
 
 def populated(root: Root, rel: str) -> bool:
     d = root.tracking_dir(rel)
-    events = _read(os.path.join(d, "cgroup.events"), None)
+    events = read_file(os.path.join(d, "cgroup.events"), None)
     if events is not None:
         return "populated 1" in events
     return bool(pids(root, rel))
 
 
-def kill(root: Root, rel: str, timeout: float = 5.0) -> None:
-    """Step 5: SIGKILL every process below `rel`; wait until none is left.
-    Nothing escapes: not a double fork, setsid, nor a hostPID pod's child."""
+def signal_kill(root: Root, rel: str) -> None:
+    """Step 5: SIGKILL every process below `rel`, without waiting. Nothing
+    escapes: not a double fork, setsid, nor a hostPID pod's child."""
     d = root.tracking_dir(rel)
     if not os.path.isdir(d):
         return
@@ -303,8 +323,14 @@ def kill(root: Root, rel: str, timeout: float = 5.0) -> None:
         _write(os.path.join(d, "cgroup.kill"), "1", missing_ok=True)
     else:
         _freeze_and_kill(root, rel)
+
+
+def kill(root: Root, rel: str, timeout: float = 5.0) -> None:
+    """signal_kill(), then wait until no process is left (blocking: for
+    forked helpers and tests; the daemon polls populated() itself)."""
+    signal_kill(root, rel)
     deadline = time.monotonic() + timeout
-    while populated(root, rel) and time.monotonic() < deadline:
+    while os.path.isdir(root.tracking_dir(rel)) and populated(root, rel) and time.monotonic() < deadline:
         time.sleep(0.002)
 
 
@@ -359,53 +385,7 @@ def teardown_root(root: Root, state_file: str) -> None:
             pass
 
 
-# --- reading back -------------------------------------------------------------
-
-
-def oom_kills(root: Root, rel: str) -> int:
-    """How many processes the OOM killer killed in this cgroup: v2
-    memory.events `oom_kill`, v1 memory.oom_control `oom_kill` (4.13+)."""
-    d = root.dir(rel, "memory")
-    if d is None:
-        return 0
-    text = _read(os.path.join(d, "memory.events" if root.layout.mode == "v2" else "memory.oom_control"), "")
-    return _field(text, "oom_kill")
-
-
-def cpu_usage_ns(root: Root, rel: str) -> int:
-    """CPU time used by every process ever in the cgroup, in ns."""
-    d = root.dir(rel, "cpuacct")
-    if d is not None:
-        return int(_read(os.path.join(d, "cpuacct.usage"), "0") or 0)
-    v2 = root.layout.v2
-    d = next((dd for h, dd in root.dirs(rel) if h is v2), None)
-    return _field(_read(os.path.join(d, "cpu.stat"), "") if d else "", "usage_usec") * 1000
-
-
-def memory_working_set(root: Root, rel: str) -> int:
-    """What the kubelet reports as a container's memory: usage minus the
-    inactive page cache, which the kernel can take back at once."""
-    d = root.dir(rel, "memory")
-    if d is None:
-        return 0
-    if root.layout.mode == "v2":
-        usage = int(_read(os.path.join(d, "memory.current"), "0") or 0)
-        inactive = _field(_read(os.path.join(d, "memory.stat"), ""), "inactive_file")
-    else:
-        usage = int(_read(os.path.join(d, "memory.usage_in_bytes"), "0") or 0)
-        inactive = _field(_read(os.path.join(d, "memory.stat"), ""), "total_inactive_file")
-    return max(usage - inactive, 0)
-
-
-def _field(text: str, key: str) -> int:
-    for line in text.splitlines():
-        k, _, v = line.partition(" ")
-        if k == key:
-            return int(v)
-    return 0
-
-
-def _read(path: str, default):
+def read_file(path: str, default):
     try:
         with open(path) as f:
             return f.read().strip()

@@ -18,7 +18,9 @@ Steps of launch(), each in its own process:
              one for stdin); fork() -> C; report C's host pid; exec
              minipod-shim monitor C, which relays C's output into the log
              file and rotates it (containerLogMaxSize, containerLogMaxFiles).
-    C        the container: setsid(), stdio, rootfs (rootfs.py), then
+    C        the container: joins its cgroup (cgroups.py) before anything
+             else, so no process of it ever runs outside; setsid(), stdio,
+             rootfs (rootfs.py), then
              prepare_and_exec(): user and groups, capabilities
              (credentials.py), working directory, signals, no_new_privs,
              execve() the container's command.
@@ -41,7 +43,7 @@ import termios
 import prctl
 
 from minipod.errors import MinipodError
-from minipod.linux import credentials, rootfs, seccomp
+from minipod.linux import cgroups, credentials, rootfs, seccomp
 from minipod.linux import syscalls as sc
 from minipod.linux.credentials import step
 
@@ -276,6 +278,9 @@ def _stdio(out: int, tty: bool, stdin_r: int) -> None:
 
 
 def _container(plan: dict, out: int, tty: bool, stdin_r: int, w: int) -> None:
+    # First the container's cgroup (cgroups.py), while /sys/fs/cgroup is
+    # still reachable: from here on, all it does is accounted and limited.
+    cgroups.join(plan.get("cgroup_procs") or [])
     os.setsid()
     _stdio(out, tty, stdin_r)
     if plan.get("rootfs"):
@@ -387,6 +392,9 @@ def spawn_exec(plan: dict, stdio: tuple[int, int, int]) -> tuple[int, int]:
 
 def _exec_session(plan: dict, stdio: tuple[int, int, int], w: int) -> None:
     prctl.set_pdeathsig(signal.SIGKILL)
+    # The container's cgroups, as runc exec does: before the mount
+    # namespace, where /sys/fs/cgroup is out of reach.
+    cgroups.join(plan.get("cgroup_procs") or [])
     _join(plan["join"])
     child = os.fork()
     if child == 0:

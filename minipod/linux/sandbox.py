@@ -11,6 +11,8 @@ set of namespaces plus one process that keeps them alive:
           which the host never sees
 
 Steps of create_sandbox(), in order, in a forked child of the daemon:
+    0. join the pod's cgroup (pod_cgroups.py made it), which the pod init
+       inherits.
     1. setsid(): leave the daemon's session, so a Ctrl-C at the daemon's
        terminal never reaches a pod.
     2. unshare() the namespaces the pod does not take from the host
@@ -34,6 +36,7 @@ import _thread
 import os
 import socket
 
+from minipod.linux import cgroups
 from minipod.errors import MinipodError, SyscallError
 from minipod.linux import syscalls as sc
 
@@ -110,7 +113,8 @@ async def create_sandbox(plan: dict) -> Sandbox:
     """Create the pod's namespaces and its PID 1 (steps 1-6); return it, not
     yet exec'd (see Sandbox). `plan` keys: name (for ps), uid, hostname,
     host_network, host_ipc, host_pid, shm_dir, memory_volumes [dirs],
-    sysctls [(name, value)], init_root (an empty directory)."""
+    sysctls [(name, value)], init_root (an empty directory), cgroup_procs
+    [cgroup.procs files]."""
     from minipod.linux.launch import read_line, reap_later
 
     r, w = os.pipe2(os.O_CLOEXEC)
@@ -138,6 +142,8 @@ def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
         from minipod.linux.launch import close_all_but
 
         close_all_but([w, go])  # not the daemon's socket and lock: see process._l1
+        # The pod's cgroup (its sandbox leaf): the pod init inherits it.
+        cgroups.join(plan.get("cgroup_procs") or [])
         os.setsid()
         flags = sc.CLONE_NEWNS
         if not plan.get("host_network"):
@@ -159,8 +165,10 @@ def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
                 sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
                 "mode=1777,size=65536k",
             )
+        sizes = plan.get("memory_volume_sizes") or {}
         for d in plan.get("memory_volumes", []):
-            sc.mount("tmpfs", d, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=777")
+            size = f",size={sizes[d]}" if sizes.get(d) else ""  # emptyDir.sizeLimit
+            sc.mount("tmpfs", d, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=777" + size)
         for name, value in plan.get("sysctls", []):
             _set_sysctl(name, value)
         init = os.fork()

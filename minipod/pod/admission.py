@@ -10,14 +10,16 @@ returns the first refusal (or None):
        the scheduler's message (minipod.kube.admission.scheduler_message):
          NodeName          spec.nodeName names another node, whose kubelet
                            would run it (there is none here);
-         NodeResourcesFit  the pod requests an extended resource
-                           (example.com/dongle) this node does not have;
+         NodeResourcesFit  the pod's requests (cpu, memory, ephemeral-storage,
+                           extended resources such as example.com/dongle)
+                           do not fit in what is left of the node's
+                           allocatable, or the node has its `pods` already
+                           (minipod.kube.admission.unschedulable_reasons);
     3. the kubelet's admission: a refusal makes the pod Failed with the
        handler's reason (SysctlForbidden: an unsafe sysctl; AppArmor: a
        profile this host cannot enforce).
-Until the node's cpu, memory and pods are counted (the resources work,
-minipod.kube.admission.unschedulable_reasons), NodeResourcesFit here
-checks extended resources only. Scheduling filters go into step 2 in the
+A Node without `allocatable` (unit tests of the other filters) has only
+its extended resources counted. Scheduling filters go into step 2 in the
 scheduler's order (NodeUnschedulable, NodeName, TaintToleration,
 NodeAffinity, NodePorts, NodeResourcesFit, ...).
 """
@@ -26,7 +28,7 @@ import os
 from dataclasses import dataclass, field
 
 from minipod.kube import resources
-from minipod.kube.admission import scheduler_message
+from minipod.kube.admission import scheduler_message, unschedulable_reasons
 from minipod.kube.security_context import APPARMOR_REASON, apparmor_refusal
 from minipod.kube.sysctls import FORBIDDEN_REASON, forbidden_sysctl
 
@@ -41,6 +43,8 @@ class Node:
     # them); minipod has none.
     extended: dict[str, int] = field(default_factory=dict)
     apparmor: bool = False  # is AppArmor enabled on the host?
+    # cpu, memory, ephemeral-storage, pods (pod/node.py); None: not counted.
+    allocatable: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,15 @@ def unschedulable(*reasons: str) -> Refusal:
     return Refusal("Pending", UNSCHEDULABLE, scheduler_message(list(reasons)))
 
 
-def admit(pod: dict, node: Node, allowed_unsafe_sysctls: tuple[str, ...] = ()) -> Refusal | None:
+def admit(
+    pod: dict,
+    node: Node,
+    allowed_unsafe_sysctls: tuple[str, ...] = (),
+    allocated: dict[str, int] | None = None,
+    pod_count: int = 0,
+) -> Refusal | None:
+    """`allocated`: the summed requests of the `pod_count` pods the node
+    already runs (pod/scheduler.py counts them)."""
     spec = pod.get("spec") or {}
     # Step 1: the API server's condition for a gated pod.
     if spec.get("schedulingGates"):
@@ -96,9 +108,16 @@ def admit(pod: dict, node: Node, allowed_unsafe_sysctls: tuple[str, ...] = ()) -
     # Step 2: the scheduler's filters, in its order; the first failure counts.
     if spec.get("nodeName") and spec["nodeName"] != node.name:
         return unschedulable("node(s) didn't match the requested node name")
-    missing = sorted(k for k, v in extended_requests(pod).items() if node.extended.get(k, 0) < v)
-    if missing:
-        return unschedulable(*(f"Insufficient {k}" for k in missing))
+    if node.allocatable is not None:
+        reasons = unschedulable_reasons(
+            resources.pod_requests(spec), {**node.allocatable, **node.extended}, allocated or {}, pod_count
+        )
+        if reasons:
+            return unschedulable(*reasons)
+    else:
+        missing = sorted(k for k, v in extended_requests(pod).items() if node.extended.get(k, 0) < v)
+        if missing:
+            return unschedulable(*(f"Insufficient {k}" for k in missing))
     # Step 3: the kubelet's admission handlers.
     sysctl = forbidden_sysctl(pod, allowed_unsafe_sysctls)
     if sysctl:

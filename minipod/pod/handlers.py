@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 
+from minipod.linux import cgroups
 from minipod.linux import launch as process
 from minipod.linux import launch_spec as containers
 from minipod.linux import sandbox as namespaces
@@ -62,6 +63,7 @@ def exec_plan(worker, c: ContainerRecord, argv: list[str], tty: bool) -> dict:
         "no_new_privs": sec["no_new_privs"],
         "seccomp": sec["seccomp"],
         "tty": tty,
+        "cgroup_procs": cgroups.procs_files_of(pid, cgroups.detect_host()),
     }
 
 

@@ -15,6 +15,7 @@ exited meanwhile reports the exit code and time its monitor wrote down.
 """
 
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -28,10 +29,11 @@ from minipod.image.store import should_pull
 from minipod.kube.implemented import honoured
 from minipod.kube.manifest import load_manifest
 from minipod.kube.times import rfc3339
+from minipod.linux import cgroups
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
 from minipod.paths import path_in
-from minipod.pod import admission, node_config
+from minipod.pod import admission, node, node_config, scheduler
 from minipod.pod import etc_files as podfiles
 from minipod.pod import record as rec
 from minipod.pod import status as podstatus
@@ -64,13 +66,19 @@ class PodManager:
         log=print,
         bridge: str | None = None,
         subnet: str | None = None,
+        resource_config: node.ResourceConfig | None = None,
     ):
         self.inst = inst
+        self.resource_config = resource_config or node.ResourceConfig()
+        self.cgroups_state = os.path.join(inst.lib, "cgroups.json")
+        self.cgroups = cgroups.setup_root(self.cgroups_state, self.resource_config.cgroup_parent)
+        self.pids_limit = self.resource_config.pod_pids_limit
         self.conflist = network.ensure_conflist(inst, bridge, subnet)
         self.secrets = secrets_mod.SecretStore(os.path.join(inst.lib, "secrets"))
         self.pulls = Pulls(images.dir, inst.etc, log)
         self.net_lock = asyncio.Lock()  # a bridge is never removed while a pod is being added
         self.host_ip = network.host_ip()
+        self.node_facts = node.node_facts(inst.lib, self.resource_config, self.host_ip)
         self._hosts_pending = False
         self.images = images
         self.store = PodStore(inst.pods_state)
@@ -277,25 +285,16 @@ class PodManager:
                     rec.new_container(c, True, has_inits) for c in spec.get("initContainers") or []
                 ],
                 containers=[rec.new_container(c, False, has_inits) for c in spec["containers"]],
+                scheduled=False,  # until it fits on the node: scheduler.py
+                created_epoch=time.time(),
             ),
         )
-        # Would a cluster run it here (admission.py)? If not, it is held
-        # Pending or rejected, and its worker does nothing more.
-        node = admission.this_node()
-        refusal = admission.admit(pod, node, self.node.allowed_unsafe_sysctls)
-        if refusal is None or refusal.phase == "Failed":
-            spec["nodeName"] = node.name  # bound to this node, as the scheduler does
-        record.runtime.refusal = refusal
+        # Would a cluster run it here, now (scheduler.py, admission.py)? If
+        # not, it is held Pending or rejected, and its worker does nothing.
         worker = lifecycle.PodWorker(self, record)
-        worker.save()
         self.workers[record.key] = worker
-        if refusal is None or refusal.phase == "Failed":
-            where = f"{meta['namespace']}/{meta['name']} to {node.name}"
-            worker.event("Normal", "Scheduled", f"Successfully assigned {where}")
-        elif refusal.reason == admission.UNSCHEDULABLE:  # (a gated pod gets no event)
-            worker.event("Warning", "FailedScheduling", refusal.message)
-        if refusal and refusal.phase == "Failed":
-            worker.event("Warning", refusal.reason, refusal.message)
+        self.schedule()
+        worker.save()
         worker.start()
         return self.view(record)
 
@@ -396,6 +395,17 @@ class PodManager:
         for listener in self.listeners:
             listener.gone(namespace, name)
         self.hosts_changed()
+        self.schedule()
+
+    def schedule(self) -> None:
+        """Admit the pods waiting for room on the node (scheduler.py)."""
+        node = dataclasses.replace(admission.this_node(), allocatable=self.node_facts.allocatable)
+        admitted = scheduler.schedule_pending(
+            list(self.workers.values()), node, self.node.allowed_unsafe_sysctls
+        )
+        for w in admitted:
+            w.save()
+            w.wake.set()
 
     async def remove_idle_bridge(self) -> None:
         """When the daemon stops with no pod left, remove the bridge, so a
@@ -407,6 +417,8 @@ class PodManager:
                     await network.teardown_bridge(self.conflist)
                 except Exception as e:  # noqa: BLE001
                     self.log(f"removing the bridge: {e}")
+                # and the instance's kubepods cgroups, as the bridge
+                cgroups.teardown_root(self.cgroups, self.cgroups_state)
 
     # --- /etc/hosts: how pods find each other by name ---------------------------
     def peers(self, me) -> list[tuple[str, str, str]]:

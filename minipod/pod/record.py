@@ -194,6 +194,12 @@ class PodRuntime:
     kill_deadline: float | None = None
     conditions: dict[str, Condition] = field(default_factory=dict)
     refusal: Refusal | None = None  # held Pending or rejected at admission: nothing runs
+    refusal_since: str | None = None
+    # Admission (scheduler.py): False until the pod fits on the node; None
+    # for a record older than admission, which was admitted.
+    scheduled: bool | None = None
+    created_epoch: float | None = None  # the order in which waiting pods are admitted
+    cgroup: str | None = None  # the pod's cgroup, below the instance's parent (pod_cgroups.py)
 
     def all_containers(self) -> list[ContainerRecord]:
         return self.init_containers + self.containers
@@ -345,6 +351,10 @@ def _runtime(raw: dict[str, Any]) -> PodRuntime:
         kill_deadline=raw.get("kill_deadline"),
         conditions={k: Condition(**v) for k, v in (raw.get("conditions") or {}).items()},
         refusal=Refusal(**raw["refusal"]) if raw.get("refusal") else None,
+        refusal_since=raw.get("refusal_since"),
+        scheduled=raw.get("scheduled"),
+        created_epoch=raw.get("created_epoch"),
+        cgroup=raw.get("cgroup"),
     )
 
 

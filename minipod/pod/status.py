@@ -165,7 +165,7 @@ def pod_status(record: PodRecord) -> dict[str, Any]:
     rt = record.runtime
     if rt.refusal is not None:
         qos = resources.qos_class(record.spec)
-        return refused_status(rt.refusal, record.metadata["creationTimestamp"], qos)
+        return refused_status(rt.refusal, rt.refusal_since or record.metadata["creationTimestamp"], qos)
     ph = phase(record)
     status: dict[str, Any] = {
         "phase": ph,

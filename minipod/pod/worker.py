@@ -30,6 +30,7 @@ import time
 import uuid
 
 from minipod.errors import MinipodError
+from minipod.kube import resources
 from minipod.kube.sysctls import pod_sysctls
 from minipod.kube.times import parse_rfc3339, rfc3339
 from minipod.linux import launch as process
@@ -39,7 +40,7 @@ from minipod.linux import volume_ownership
 from minipod.network import pod_network as network
 from minipod.paths import path_in
 from minipod.pod import etc_files as podfiles
-from minipod.pod import handlers, probes, termination
+from minipod.pod import handlers, pod_cgroups, probes, termination
 from minipod.pod import record as rec
 from minipod.pod import status as podstatus
 from minipod.pod.record import ContainerRecord, ContainerState, ExitInfo, PodRecord
@@ -143,8 +144,8 @@ class PodWorker:
         if self.record.metadata.get("deletionTimestamp"):
             await self.terminate()
             return None
-        if self.rt.refusal is not None:
-            return None  # held Pending or rejected at admission (admission.py): nothing runs
+        if self.rt.refusal is not None or self.rt.scheduled is False:
+            return None  # held Pending or rejected at admission (scheduler.py): nothing runs
         if not namespaces.alive(self.rt.init.pid, self.rt.init.start):
             await self.ensure_sandbox()
         if not self.record.spec.get("hostNetwork") and self.rt.network.state != "ready":
@@ -154,6 +155,7 @@ class PodWorker:
         if podstatus.phase(self.record) in ("Succeeded", "Failed"):
             await self.sync_sidecars()  # nothing left for them to help: stop them
             self.save()
+            self.m.schedule()  # its requests are free for the pods waiting
             return None
         for c in self.rt.init_containers:
             if c.sidecar:
@@ -221,6 +223,8 @@ class PodWorker:
                         ),
                     )
             await self.teardown_network()
+            # A failed sandbox: whatever is left of it dies with its cgroup.
+            await pod_cgroups.teardown_pod(self.m.cgroups, self.record)
         for d in (
             dirs["run"],
             dirs["shm"],
@@ -260,7 +264,14 @@ class PodWorker:
                 "shm_dir": dirs["shm"],
                 "memory_volumes": memory,
                 "sysctls": pod_sysctls(self.record.pod),
+                # emptyDir.sizeLimit of a memory volume: the tmpfs's size.
+                "memory_volume_sizes": {
+                    path_in(dirs["memory_volumes"], v["name"]): resources.empty_dir_size_limit(v)
+                    for v in volumes
+                    if "emptyDir" in v
+                },
                 "init_root": dirs["init_root"],
+                "cgroup_procs": pod_cgroups.setup_pod(self.m.cgroups, self.record, self.m.pids_limit),
             }
         )
         pid = sandbox.pid
@@ -389,10 +400,11 @@ class PodWorker:
             return min(delay / 2, 1.0)
         c.pull_backoff = None
         dirs = self.m.pod_dirs(self.record)
-        if c.id:
+        old_id = c.id
+        if old_id:
             # The previous instance's writable layer: a restarted container
             # starts from the image again, as in Kubernetes.
-            shutil.rmtree(os.path.join(dirs["containers"], c.id), ignore_errors=True)
+            shutil.rmtree(os.path.join(dirs["containers"], old_id), ignore_errors=True)
         cid = uuid.uuid4().hex + uuid.uuid4().hex
         rec.to_starting(c, cid, image.ref, image_id(image), (image.config or {}).get("StopSignal"))
         instance = containers.Instance(
@@ -427,6 +439,8 @@ class PodWorker:
             )
             self.event("Warning", "Failed", f"Error: {e}", c.name)
             return self.m.backoff_base
+        # Its cgroup, joined before execve; the previous instance's goes.
+        plan["cgroup_procs"] = pod_cgroups.setup_container(self.m.cgroups, self.record, spec, c, old_id)
         c.env = plan["env"]  # what `exec` and exec probes run with, as runc keeps it
         self.save()  # a restarted daemon finds "starting" and looks for the monitor
         self.event("Normal", "Created", f"Created container {c.name}", c.name)
@@ -514,16 +528,24 @@ class PodWorker:
         if c.reason == "StartError" or c.state == TERMINATED:
             return True
         finished = info.get("finishedAt")
-        self.finish(
-            c,
-            ExitInfo(
-                exit_code=info.get("exitCode", 0),
-                finished_epoch=parse_rfc3339(finished) if finished else time.time(),
-                signal=info.get("signal"),
-                reason=info.get("reason"),
-                message=info.get("message"),
-            ),
+        exit_info = ExitInfo(
+            exit_code=info.get("exitCode", 0),
+            finished_epoch=parse_rfc3339(finished) if finished else time.time(),
+            signal=info.get("signal"),
+            reason=info.get("reason"),
+            message=info.get("message"),
         )
+        if pod_cgroups.oom_killed(self.m.cgroups, self.record, c):
+            # The cgroup's own OOM counter says so, not a guess from 137.
+            exit_info.reason, exit_info.exit_code = "OOMKilled", 137
+            limit = ((self.spec_of(c).get("resources") or {}).get("limits") or {}).get("memory")
+            self.event(
+                "Warning",
+                "OOMKilling",
+                f"Container {c.name} was killed by the OOM killer: memory limit {limit}",
+                c.name,
+            )
+        self.finish(c, exit_info)
         return True
 
     def watch(self, pid: int | None) -> bool:
@@ -569,6 +591,9 @@ class PodWorker:
         for c in self.all_containers():
             self.stop_probes(c)
         await termination.terminate_pod(self)
+        # Whatever escaped the pod init's pid namespace (a hostPID pod's
+        # setsid child, a double fork) dies with the pod's cgroup.
+        await pod_cgroups.teardown_pod(self.m.cgroups, self.record)
         for pid in list(self.pidfds):
             self.unwatch(pid)
         self.m.remove_pod_files(self.record)

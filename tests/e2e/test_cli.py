@@ -181,14 +181,14 @@ def test_unimplemented_fields_warn_and_the_pod_runs(mp, pod_name, pods):
             extra_container="""    resources:
       limits:
         memory: 64Mi
-    securityContext:
-      seccompProfile:
-        type: RuntimeDefault""",
+    resizePolicy:
+    - resourceName: cpu
+      restartPolicy: NotRequired""",
         )
     )
     warnings = [line for line in p.stderr.splitlines() if line.startswith("Warning:")]
-    assert any("spec.containers[0].securityContext.seccompProfile" in w for w in warnings), p.stderr
-    assert any("spec.containers[0].resources" in w for w in warnings), p.stderr
+    assert any("spec.containers[0].resizePolicy" in w for w in warnings), p.stderr
+    assert not any("resources" in w for w in warnings), p.stderr  # implemented: cgroups
     assert rows(p.stdout)[pod_name][1:3] == ["1/1", "Running"]
 
 

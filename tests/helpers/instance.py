@@ -54,6 +54,9 @@ class Minipod:
         self.root = root
         self.bridge, self.subnet = _network()
         self.api_port = free_port()
+        # Its own cgroup parent, below ours: parallel suites never share one.
+        self.cgroup_parent = f"minipod-test-{os.urandom(4).hex()}"
+        self.daemon_args: list[str] = []  # more `minipod daemon` flags, for one test's instance
         self.daemon: subprocess.Popen | None = None
 
     # --- the daemon -----------------------------------------------------------
@@ -65,6 +68,8 @@ class Minipod:
             [
                 *(MINIPOD, "--root", self.root, "daemon", "--bridge", self.bridge, "--subnet", self.subnet),
                 *("--api-port", str(self.api_port)),
+                *("--cgroup-parent", self.cgroup_parent),
+                *self.daemon_args,
             ],
             env=env,
             stdout=self.log,
@@ -154,6 +159,24 @@ class Minipod:
                 out.append(f"{pid}: {cmd}")
         return out
 
+    def cgroups(self) -> list[str]:
+        """The instance's cgroup directories still on the host (removed:
+        the test fixtures fail on leftovers, after cleaning them up)."""
+        try:
+            with open(os.path.join(self.root, "lib", "cgroups.json")) as f:
+                parents = [d for _, d in json.load(f)["parents"]]
+        except (OSError, ValueError, KeyError):
+            return []
+        left = []
+        for top in parents:
+            for d, _, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
+                left.append(d)
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+        return left
+
     def mounts(self) -> list[str]:
         with open("/proc/self/mountinfo") as f:
             return [line for line in f if self.root in line]
@@ -190,7 +213,7 @@ def mp():
     inst.run("image", "build-base")
     yield inst
     inst.stop()
-    leftovers = inst.processes() + inst.mounts()
+    leftovers = inst.processes() + inst.mounts() + inst.cgroups()
     shutil.rmtree(inst.root, ignore_errors=True)
     assert not leftovers, f"the session left these behind: {leftovers}"
 
@@ -204,7 +227,7 @@ def fresh_mp():
     if inst.daemon.poll() is not None:
         inst.start_daemon()
     inst.stop()
-    leftovers = inst.processes() + inst.mounts()
+    leftovers = inst.processes() + inst.mounts() + inst.cgroups()
     shutil.rmtree(inst.root, ignore_errors=True)
     assert not leftovers, f"the test left these behind: {leftovers}"
 

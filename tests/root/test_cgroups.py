@@ -15,6 +15,7 @@ import time
 import pytest
 
 from minipod.kube import cgroup_values as v
+from minipod.linux import cgroup_stats
 from minipod.linux import cgroups as cg
 
 MI = 2**20
@@ -73,7 +74,7 @@ def test_v1_oom_kill_is_counted(root):
         "b = bytearray(200 * 2**20); b[::4096] = b'x' * (len(b) // 4096)",
     )
     assert p.wait(30) == -signal.SIGKILL
-    assert cg.oom_kills(root, "kubepods/podO") == 1
+    assert cgroup_stats.oom_kills(root, "kubepods/podO") == 1
 
 
 def test_v1_devices_deny_what_is_not_allowed(root, tmp_path):
@@ -130,7 +131,7 @@ def test_v2_path_on_the_unified_hierarchy(tmp_path):
         cg.kill(r, "kubepods/burstable/podV")  # cgroup.kill
         assert p.wait(10) == -signal.SIGKILL
         assert not cg.populated(r, "kubepods/burstable/podV")
-        assert cg.cpu_usage_ns(r, "kubepods/burstable/podV") > 0  # cpu.stat usage_usec
+        assert cgroup_stats.cpu_usage_ns(r, "kubepods/burstable/podV") > 0  # cpu.stat usage_usec
     finally:
         cg.remove(r, "kubepods")
         os.rmdir(parent)

@@ -93,7 +93,6 @@ ephemeralContainers:
         {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
     ]
     assert validate_pod(pod) == [
-        not_implemented("spec.containers[0].resources"),
         'spec.containers[0].env[1].valueFrom.fieldRef.fieldPath: "status.podIPs" '
         "not implemented by minipod yet; ignored",
         not_implemented("spec.containers[0].env[2].valueFrom.secretKeyRef"),
