@@ -36,8 +36,8 @@ import _thread
 import os
 import socket
 
-from minipod.linux import cgroups
 from minipod.errors import MinipodError, SyscallError
+from minipod.linux import cgroups
 from minipod.linux import syscalls as sc
 
 NS_TYPES = ["net", "ipc", "uts", "pid", "mnt", "cgroup"]
