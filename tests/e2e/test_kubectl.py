@@ -5,6 +5,7 @@ import json
 import os
 import re
 
+from helpers.host import eventually
 from helpers.kubectl import kubectl
 from helpers.pods import ctr, manifest, pod, web_pod
 
@@ -184,6 +185,8 @@ def test_wait_delete_and_watch_events(mp, pods):
             env=env(mp),
         )
     try:
+        # The watch is there before the delete, and sees it to the end.
+        eventually(lambda: "ADDED" in open(watch).read(), what="the watch's first event")
         waiter = subprocess.Popen(
             [KUBECTL, "wait", "--for=delete", "pod/kc-gone", "--timeout=30s"],
             env=env(mp),
@@ -195,6 +198,7 @@ def test_wait_delete_and_watch_events(mp, pods):
             == 'pod "kc-gone" deleted\n'
         )
         assert waiter.wait(30) == 0
+        eventually(lambda: "DELETED" in open(watch).read(), what="the DELETED event")
     finally:
         w.terminate()
         w.wait(10)
