@@ -5,6 +5,7 @@ open_cluster() runs once in the daemon, after the pod manager has adopted
 its pods, so every live pod is in the store before the API serves.
 """
 
+from minipod.objects import pod_security_admission
 from minipod.objects.collector import Collector
 from minipod.objects.events import EventBackend
 from minipod.objects.nodes import NodeBackend
@@ -24,6 +25,8 @@ def open_cluster(inst, manager, log=print) -> Cluster:
     store.backends["events"] = EventBackend(store, manager.events)
     store.backends["nodes"] = NodeBackend(store, manager.host_ip)
     store.ensure_defaults()
+    # `minipod apply` creates pods without this backend: PodSecurity applies there too.
+    manager.pod_admission.append(lambda pod: pod_security_admission.admit(store, pod))
     collector = Collector(store, log)
     collector.start()
     return Cluster(store, pods, collector)

@@ -17,6 +17,7 @@ import copy
 from minipod.errors import ManifestError
 from minipod.kube.manifest import default_pod
 from minipod.kube.validate import validate_pod
+from minipod.objects import pod_security_admission
 from minipod.objects.errors import ApiError, invalid
 from minipod.objects.resources import find
 
@@ -90,6 +91,7 @@ class PodBackend:
             )
         for admit in self.admission:  # the API's admission steps (the token volume)
             admit(pod, self.store.get(sa_res, ns, sa))
+        self.warnings += pod_security_admission.admit(self.store, pod)  # validating, after mutating
         if dry_run:
             return dict(pod, status={"phase": "Pending", "qosClass": "BestEffort"})
         self.manager.create(pod)

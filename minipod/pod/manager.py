@@ -92,6 +92,9 @@ class PodManager:
         # Who wants to hear of every saved pod and every pod gone (the API's
         # object store): objects with saved(record) and gone(namespace, name).
         self.listeners: list = []
+        # Validating admission for pods created by apply (PodSecurity):
+        # callables(pod) that return warnings or raise to refuse it.
+        self.pod_admission: list = []
         # How pods reach the Kubernetes API: the token volume's files and the
         # service variables (kubeapi/pod_access.py replaces this when it serves).
         self.api_access = NoApiAccess()
@@ -234,6 +237,10 @@ class PodManager:
                 )
         if errors:
             raise ManifestError(errors, hint="delete the pod first: minipod delete pod NAME")
+        for pod in pods:  # admission refuses before anything is created
+            if _key(pod) not in self.workers:
+                for admit in self.pod_admission:
+                    warnings = warnings + admit(pod)
         results = []
         for secret in secrets:  # first: the pods may need them to pull
             meta = secret["metadata"]
