@@ -1,5 +1,12 @@
-"""Port-forward over a WebSocket, in the kubelet's channel protocol
-(what the official clients speak: subprotocol v4.channel.k8s.io).
+"""Port-forward over a WebSocket, in the two protocols clients speak:
+
+SPDY tunneled in the WebSocket (subprotocol SPDY/3.1+portforward.k8s.io),
+    what kubectl 1.31+ sends (spdy.py reads and writes the frames): for
+    each connection kubectl opens two SPDY streams, "error" and "data",
+    naming the port and a request id in their headers; serve_spdy()
+    answers both, connects, and relays the data stream both ways;
+the kubelet's channel protocol (subprotocol v4.channel.k8s.io), what the
+    official Python client speaks, described here:
 
 `?ports=8080&ports=9090`: each port i gets two channels, data (2i) and
 error (2i+1). Steps of serve(), in order:
@@ -14,13 +21,18 @@ error (2i+1). Steps of serve(), in order:
 """
 
 import asyncio
+import socket
+import struct
 
 from aiohttp import WSMsgType, web
 
 from minipod.api.status import StatusError
+from minipod.kubeapi import spdy
 from minipod.pod.handlers import _connect
 
+SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
 PROTOCOLS = ("v4.channel.k8s.io", "portforward.k8s.io", "channel.k8s.io")
+CHUNK = 32 * 1024
 
 
 def ports_of(request) -> list[int]:
@@ -49,8 +61,14 @@ def netns_of(worker) -> str | None:
 async def serve(request):
     manager = request.app["manager"]
     worker = manager.worker(request.match_info["ns"], request.match_info["name"])
-    ports = ports_of(request)
     netns = netns_of(worker)
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    if SPDY_TUNNEL in offered:
+        ws = web.WebSocketResponse(protocols=(SPDY_TUNNEL,))
+        await ws.prepare(request)
+        await serve_spdy(ws, worker, netns)
+        return ws
+    ports = ports_of(request)
     ws = web.WebSocketResponse(protocols=PROTOCOLS)
     await ws.prepare(request)
     socks: dict[int, object] = {}
@@ -94,3 +112,80 @@ async def _pump(loop, sock, ws, channel: int) -> None:
     except (OSError, ConnectionResetError):
         pass
     await ws.close()
+
+
+class Forward:
+    """One forwarded connection: its two SPDY streams and its socket."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.data = self.error = 0
+        self.sock: socket.socket | None = None
+        self.pump: asyncio.Task | None = None
+
+
+async def serve_spdy(ws, worker, netns: str | None) -> None:
+    session = spdy.Session()
+    loop = asyncio.get_running_loop()
+    forwards: dict[str, Forward] = {}
+    by_stream: dict[int, Forward] = {}
+    name = worker.record.metadata["name"]
+
+    async def open_forward(fw: Forward) -> None:
+        try:
+            fw.sock = await _connect(netns, "127.0.0.1", fw.port, 5.0)
+        except (OSError, asyncio.TimeoutError) as e:
+            text = f"error forwarding port {fw.port} to pod {name}: {e}"
+            await ws.send_bytes(session.data(fw.error, text.encode(), fin=True))
+            await ws.send_bytes(session.data(fw.data, b"", fin=True))
+            return
+        fw.pump = loop.create_task(pump(fw))
+
+    async def pump(fw: Forward) -> None:
+        try:
+            while True:
+                chunk = await loop.sock_recv(fw.sock, CHUNK)
+                if not chunk:
+                    break
+                await ws.send_bytes(session.data(fw.data, chunk))
+            await ws.send_bytes(session.data(fw.data, b"", fin=True))
+        except (OSError, ConnectionResetError, RuntimeError):
+            pass
+
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.BINARY:
+                continue
+            for f in session.feed(msg.data):
+                if f.control and f.type == spdy.SYN_STREAM:
+                    kind, rid = f.headers.get("streamtype"), f.headers.get("requestid", "")
+                    port = int(f.headers.get("port", "0") or 0)
+                    await ws.send_bytes(session.syn_reply(f.stream, {}))
+                    fw = forwards.setdefault(rid, Forward(port))
+                    if kind == "data":
+                        fw.data = f.stream
+                    elif kind == "error":
+                        fw.error = f.stream
+                    by_stream[f.stream] = fw
+                    if fw.data and fw.error and fw.sock is None:
+                        await open_forward(fw)
+                elif f.control and f.type == spdy.PING:
+                    await ws.send_bytes(session.ping(struct.unpack("!I", f.data[:4])[0]))
+                elif f.control and f.type == spdy.RST_STREAM:
+                    fw = by_stream.get(f.stream)
+                    if fw and fw.sock:
+                        fw.sock.close()
+                elif not f.control:
+                    fw = by_stream.get(f.stream)
+                    if fw is None or fw.sock is None or f.stream != fw.data:
+                        continue
+                    if f.data:
+                        await loop.sock_sendall(fw.sock, f.data)
+                    if f.flags & spdy.FLAG_FIN:
+                        fw.sock.shutdown(socket.SHUT_WR)
+    finally:
+        for fw in forwards.values():
+            if fw.pump:
+                fw.pump.cancel()
+            if fw.sock:
+                fw.sock.close()

@@ -105,3 +105,28 @@ def test_cp_both_ways(mp, pods, tmp_path):
     dst = tmp_path / "out.txt"
     kubectl(mp, "cp", "kl-cp:/tmp/out.txt", str(dst))
     assert dst.read_text() == "copied out\n"
+
+
+def test_port_forward(mp, pods):
+    import socket
+    import urllib.request
+
+    script = "mkdir -p /www && echo hello-forwarded > /www/index.html && exec httpd -f -p 8080 -h /www"
+    pods.run(pod("kl-pf", ctr("main", script)))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        local = s.getsockname()[1]
+    f = subprocess.Popen(
+        [KUBECTL, "port-forward", "pod/kl-pf", f"{local}:8080"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env(mp),
+    )
+    try:
+        assert f.stdout.readline().startswith(f"Forwarding from 127.0.0.1:{local} -> 8080")
+        for _ in range(2):  # two connections through one session
+            body = urllib.request.urlopen(f"http://127.0.0.1:{local}/", timeout=10).read()
+            assert body == b"hello-forwarded\n"
+    finally:
+        f.terminate()
+        f.wait(10)
