@@ -53,7 +53,7 @@ async def pod_exec(request):
         )
     tty = q.get("tty") in ("true", "1")
     want_stdin = q.get("stdin") in ("true", "1")
-    plan = handlers.exec_plan(worker, c, argv, tty)
+    plan = handlers.exec_plan(worker.record, c, argv, tty, manager.node)
 
     ws = web.WebSocketResponse(protocols=PROTOCOLS)
     await ws.prepare(request)

@@ -10,8 +10,7 @@ The kubelet's rules, in the order they are applied:
     4. user: securityContext.runAsUser/runAsGroup (container over pod),
        else the image's User; capabilities, no_new_privs and the seccomp
        filter (launch_security.py);
-    5. mounts: the pod's /etc/hosts, /etc/hostname, /etc/resolv.conf, then
-       each volumeMount (an emptyDir or hostPath of the pod);
+    5. mounts: as the caller decided them (pod/volumes.py);
     6. the container's own overlay dirs (upperdir, workdir, mount point)
        under the instance's containers dir, its log and its exit file.
 """
@@ -21,10 +20,8 @@ import re
 from dataclasses import dataclass
 
 from minipod.errors import MinipodError
-from minipod.kube.implemented import is_service_account_volume
 from minipod.linux import sandbox as namespaces
 from minipod.linux.launch_security import security, verify_run_as_non_root
-from minipod.paths import path_in
 
 # Where a pod's kube-api-access volume is written, in its run dir.
 API_ACCESS_DIR = "kube-api-access"
@@ -108,51 +105,6 @@ def build_argv(image_config: dict, container: dict, env: dict[str, str]) -> list
     return argv
 
 
-def volume_source(pod: dict, name: str, dirs: dict) -> str:
-    """The host directory behind a volume of the pod."""
-    for vol in pod["spec"].get("volumes") or []:
-        if vol["name"] != name:
-            continue
-        if "emptyDir" in vol:
-            medium = (vol["emptyDir"] or {}).get("medium", "")
-            return path_in(dirs["memory_volumes" if medium == "Memory" else "disk_volumes"], name)
-        if "hostPath" in vol:
-            return host_path(vol["hostPath"], f"volume {name!r}")
-    raise MinipodError(f"volume {name!r} is not defined in spec.volumes")
-
-
-def host_path(hp: dict, what: str) -> str:
-    """Apply hostPath `type` checks as the kubelet does."""
-    path, kind = hp["path"], hp.get("type") or ""
-    if kind == "DirectoryOrCreate":
-        os.makedirs(path, mode=0o755, exist_ok=True)
-    elif kind == "FileOrCreate" and not os.path.exists(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        open(path, "a").close()
-    checks = {
-        "Directory": os.path.isdir,
-        "File": os.path.isfile,
-        "Socket": lambda p: _is_type(p, "S_ISSOCK"),
-        "CharDevice": lambda p: _is_type(p, "S_ISCHR"),
-        "BlockDevice": lambda p: _is_type(p, "S_ISBLK"),
-    }
-    if kind in checks and not checks[kind](path):
-        raise MinipodError(f"{what}: hostPath type check failed: {path} is not a {kind}")
-    if not os.path.exists(path):
-        # An empty type means "no checks": the kubelet still needs the path to bind it.
-        os.makedirs(path, mode=0o755, exist_ok=True)
-    return path
-
-
-def _is_type(path: str, test: str) -> bool:
-    import stat
-
-    try:
-        return getattr(stat, test)(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
 @dataclass
 class Instance:
     """One start of one container, as the pod worker set it up: its ID, its
@@ -167,46 +119,18 @@ class Instance:
     host_ip: str = ""
 
 
-def build_plan(pod: dict, container: dict, image, ctr: Instance, dirs: dict, shim: str, node=None) -> dict:
-    """Everything process.launch() needs for one start of one container."""
+def build_plan(
+    pod: dict, container: dict, image, ctr: Instance, mounts: list[dict], dirs: dict, shim: str, node=None
+) -> dict:
+    """Everything process.launch() needs for one start of one container;
+    `mounts` as pod/volumes.py decided them."""
     config = image.config or {}
     env, declared = build_env(config.get("Env"), container, pod, ctr.pod_ip, ctr.host_ip)
     argv = build_argv(config, container, declared)
     verify_run_as_non_root(pod, container, config.get("User", ""))
     sec = security(pod, container, node)
     spec = pod["spec"]
-    mounts = [
-        {"source": os.path.join(dirs["run"], name), "target": f"/etc/{name}"}
-        for name in ("hosts", "hostname", "resolv.conf")
-    ]
-    # terminationMessagePath: a file of the runtime's, read after the exit.
-    mounts.append(
-        {
-            "source": ctr.termination_file,
-            "target": container.get("terminationMessagePath") or "/dev/termination-log",
-        }
-    )
-    token_dir = os.path.join(dirs["run"], API_ACCESS_DIR)
-    skipped = {v["name"] for v in spec.get("volumes") or [] if is_service_account_volume(v)}
-    empty_dirs = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v}
     privileged = bool((container.get("securityContext") or {}).get("privileged"))
-    for vm in container.get("volumeMounts") or []:
-        if vm["name"] in skipped:
-            # The token volume: this instance's token, CA and namespace when
-            # its Kubernetes API wrote them (kubeapi/pod_access.py), else skipped.
-            if os.path.isdir(token_dir):
-                mounts.append({"source": token_dir, "target": vm["mountPath"], "readonly": True})
-            continue
-        mounts.append(
-            {
-                "source": volume_source(pod, vm["name"], dirs),
-                "target": vm["mountPath"],
-                "readonly": bool(vm.get("readOnly")),
-                # A device node made in an emptyDir must not open a host
-                # device (with CAP_MKNOD, a default capability).
-                "nodev": vm["name"] in empty_dirs and not privileged,
-            }
-        )
     cdir = os.path.join(dirs["containers"], ctr.id)
     for sub in ("upper", "work", "rootfs"):
         os.makedirs(os.path.join(cdir, sub), exist_ok=True)

@@ -26,7 +26,7 @@ Steps, in order:
 
 import os
 
-from minipod.errors import MinipodError
+from minipod.errors import MinipodError, SyscallError
 from minipod.linux import syscalls as sc
 
 DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"]
@@ -129,7 +129,13 @@ def setup_rootfs(rootfs: dict) -> None:
 
     # 4. Pod files and volumes, in the order given (parents before children).
     for m in rootfs.get("mounts", []):
-        bind(m["source"], secure_join(root, m["target"]), m.get("readonly", False), m.get("nodev", False))
+        try:
+            bind(m["source"], secure_join(root, m["target"]), m.get("readonly", False), m.get("nodev", False))
+        except OSError as e:  # a file where a directory is, ...
+            raise SyscallError(f"{m.get('what') or m['target']}: {e}", e.errno or 0) from None
+        except SyscallError as e:
+            # Name the step: "volume data at /data: mount(...): EACCES".
+            raise SyscallError(f"{m.get('what') or m['target']}: {e}", e.errno) from None
 
     # 5. Hide what a container must not see or change.
     for path in MASKED_FILES:

@@ -49,9 +49,26 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Where a monitor writes its own failure: EXITFILE.error. Its stderr is
+ * /dev/null (it outlives every terminal), so without this file a monitor
+ * that cannot write its exit file would vanish without a word, and the
+ * user would see only "exited without a status". */
+static char error_file[4096];
+
 static void die(const char *what)
 {
-    fprintf(stderr, "minipod-shim: %s: %s\n", what, strerror(errno));
+    int err = errno;
+    char msg[4352];
+    int n = snprintf(msg, sizeof msg, "minipod-shim: %s: %s\n", what, strerror(err));
+    fputs(msg, stderr);
+    if (error_file[0] && n > 0) {
+        int fd = open(error_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            if (write(fd, msg, (size_t)n) < 0) { /* nowhere left to say it */ }
+            fsync(fd);
+            close(fd);
+        }
+    }
     exit(127);
 }
 
@@ -108,18 +125,22 @@ static void write_exit_file(const char *path, int status)
         sig = WTERMSIG(status);
         code = 128 + sig; /* what a shell, Docker and the kubelet report */
     }
-    char tmp[4096];
+    char tmp[4096], what[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (!f)
-        die(tmp);
+    if (!f) {
+        snprintf(what, sizeof what, "writing the exit status (%d): open %s", code, tmp);
+        die(what);
+    }
     fprintf(f, "{\"exitCode\": %d, \"signal\": %d, \"finishedAt\": \"%s.%09ldZ\"}\n",
             code, sig, when, now.tv_nsec);
     fflush(f);
     fsync(fileno(f));
     fclose(f);
-    if (rename(tmp, path) < 0)
-        die(path);
+    if (rename(tmp, path) < 0) {
+        snprintf(what, sizeof what, "writing the exit status (%d): rename %s", code, path);
+        die(what);
+    }
 }
 
 /* The container's log file and its rotation (--log). */
@@ -208,6 +229,7 @@ static int monitor_main(int argc, char **argv)
     }
     pid_t child = (pid_t)atoi(argv[2]);
     const char *exit_file = argv[3];
+    snprintf(error_file, sizeof error_file, "%s.error", exit_file);
     int master = -1;
     struct log lg = {.path = NULL, .fd = -1};
     for (int i = 4; i < argc; i++) {

@@ -10,6 +10,8 @@ saved atomically so `describe` still shows them after a daemon restart.
 import asyncio
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 from minipod.kube.times import rfc3339
 from minipod.pod.store import read_json, write_json_atomic
@@ -21,13 +23,17 @@ MAX_MESSAGE = 1024  # characters of an event's message, as the API server's Note
 class EventRecorder:
     def __init__(self, lib_dir: str):
         self.path = os.path.join(lib_dir, "events.json")
-        self.events: list[dict] = read_json(self.path, [])
+        self.events: list[dict[str, Any]] = read_json(self.path, [])
         self._dirty = False
-        self._watchers: set[asyncio.Queue] = set()
-        self._flush_handle = None
-        self.listeners: list = []  # callables(event): the API's object store
+        self._watchers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self.listeners: list[
+            Callable[[dict[str, Any]], None]
+        ] = []  # callables(event): the API's object store
 
-    def record(self, pod: dict, etype: str, reason: str, message: str, container: str | None = None) -> None:
+    def record(
+        self, pod: dict[str, Any], etype: str, reason: str, message: str, container: str | None = None
+    ) -> None:
         meta = pod["metadata"]
         obj = {
             "kind": "Pod",
@@ -71,7 +77,7 @@ class EventRecorder:
         del self.events[:-MAX_EVENTS]
         self._changed(ev)
 
-    def _changed(self, ev: dict) -> None:
+    def _changed(self, ev: dict[str, Any]) -> None:
         self._dirty = True
         for listener in self.listeners:
             listener(ev)
@@ -92,7 +98,7 @@ class EventRecorder:
             self._dirty = False
             write_json_atomic(self.path, self.events)
 
-    def for_pod(self, namespace: str, name: str, uid: str | None = None) -> list[dict]:
+    def for_pod(self, namespace: str, name: str, uid: str | None = None) -> list[dict[str, Any]]:
         return [
             e
             for e in self.events
@@ -101,10 +107,29 @@ class EventRecorder:
             and (uid is None or e["involvedObject"]["uid"] == uid)
         ]
 
-    def watch(self) -> asyncio.Queue:
-        q: asyncio.Queue = asyncio.Queue()
+    def watch(self) -> asyncio.Queue[dict[str, Any]]:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._watchers.add(q)
         return q
 
-    def unwatch(self, q: asyncio.Queue) -> None:
+    def unwatch(self, q: asyncio.Queue[dict[str, Any]]) -> None:
         self._watchers.discard(q)
+
+
+class PodEvents:
+    """The events of one pod: its involvedObject filled in, and the pod and
+    container named in the daemon's log for every warning."""
+
+    def __init__(
+        self, recorder: EventRecorder, pod: dict[str, Any], log: Callable[[str], None] | None = None
+    ) -> None:
+        self.recorder, self.pod, self.log = recorder, pod, log
+
+    def emit(self, etype: str, reason: str, message: str, container: str | None = None) -> None:
+        self.recorder.record(self.pod, etype, reason, message, container)
+        if self.log is not None and etype == "Warning":
+            meta = self.pod["metadata"]
+            where = f"pod {meta['namespace']}/{meta['name']}" + (
+                f": container {container}" if container else ""
+            )
+            self.log(f"{where}: {reason}: {message}")

@@ -25,12 +25,12 @@ from minipod.linux import cgroups
 from minipod.linux import launch as process
 from minipod.linux import launch_spec as containers
 from minipod.linux import sandbox as namespaces
-from minipod.pod.record import ContainerRecord
+from minipod.pod.record import ContainerRecord, PodRecord
 
 OUTPUT_LIMIT = 10 * 1024  # the kubelet keeps at most 10 KiB of probe output
 
 
-def exec_plan(worker, c: ContainerRecord, argv: list[str], tty: bool) -> dict:
+def exec_plan(record: PodRecord, c: ContainerRecord, argv: list[str], tty: bool, node=None) -> dict:
     """Run `argv` like the container's main process: its namespaces, its
     environment, working directory and user, the container's capabilities."""
     pid = c.process.pid
@@ -48,7 +48,7 @@ def exec_plan(worker, c: ContainerRecord, argv: list[str], tty: bool) -> dict:
                 gid = int(line.split()[1])
             elif line.startswith("Groups:"):
                 groups = [int(g) for g in line.split()[1:]]
-    sec = containers.security(worker.record.pod, worker.spec_of(c), worker.m.node)
+    sec = containers.security(record.pod, record.spec_of(c), node)
     return {
         "join": {t: f"/proc/{pid}/ns/{t}" for t in ("net", "ipc", "uts", "pid", "mnt")},
         "pid": pid,
@@ -75,8 +75,10 @@ async def wait_exit(pid: int) -> int:
     return code if code >= 0 else 128 - code
 
 
-async def run_exec(worker, c: ContainerRecord, argv: list[str], timeout: float) -> tuple[bool, str]:
-    plan = exec_plan(worker, c, argv, tty=False)
+async def run_exec(
+    record: PodRecord, c: ContainerRecord, argv: list[str], timeout: float, node=None
+) -> tuple[bool, str]:
+    plan = exec_plan(record, c, argv, tty=False, node=node)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
     pid, err_pipe = process.spawn_exec(plan, (null, out_w, out_w))
@@ -222,20 +224,23 @@ async def run_tcp(netns: str | None, ip: str, c_spec: dict, h: dict, timeout: fl
     return True, ""
 
 
-async def run_handler(worker, c: ContainerRecord, handler: dict, timeout: float) -> tuple[bool, str]:
-    """Run whichever action `handler` names (a Probe or a LifecycleHandler)."""
-    c_spec = worker.spec_of(c)
+async def run_handler(
+    record: PodRecord, c: ContainerRecord, handler: dict, timeout: float, node=None
+) -> tuple[bool, str]:
+    """Run whichever action `handler` names (a Probe or a LifecycleHandler);
+    `node` is the instance's NodeConfig (an exec runs under its seccomp default)."""
+    c_spec = record.spec_of(c)
     # As the kubelet does, from the node to the pod's IP: the cheapest path
     # (bench/bench_probes.py: a socket made in the pod's netns costs a
     # thread and a setns() per probe, about 3 % of a core per 100 pods).
     # A pod without an IPv4 address is probed from inside its own netns.
-    ip = worker.rt.pod_ip
-    init = worker.rt.init.pid
+    ip = record.runtime.pod_ip
+    init = record.runtime.init.pid
     netns = None if ip or not init else f"/proc/{init}/ns/net"
     ip = ip or "127.0.0.1"
     try:
         if "exec" in handler:
-            return await run_exec(worker, c, list(handler["exec"].get("command") or []), timeout)
+            return await run_exec(record, c, list(handler["exec"].get("command") or []), timeout, node)
         if "httpGet" in handler:
             return await run_http(netns, ip, c_spec, handler["httpGet"], timeout)
         if "tcpSocket" in handler:

@@ -9,7 +9,7 @@ What the API asks for lands here:
     inspect()  the teaching view: every kernel object the pod is made of.
 
 start() runs once when the daemon starts: it loads every saved record and
-adopts what is still running (adopt_container()), so a daemon SIGKILLed at
+adopts what is still running (recovery.py), so a daemon SIGKILLed at
 any moment loses nothing: a live monitor is watched again, a container that
 exited meanwhile reports the exit code and time its monitor wrote down.
 """
@@ -26,14 +26,16 @@ from minipod.errors import ImageError, ManifestError, MinipodError, NotFound
 from minipod.image import pull_secrets as secrets_mod
 from minipod.image.pull_coordinator import PullFailed, Pulls
 from minipod.image.store import should_pull
+from minipod.kube import reasons
 from minipod.kube.implemented import honoured
 from minipod.kube.manifest import load_manifest
+from minipod.kube.selectors import parse_selector
 from minipod.kube.times import rfc3339
 from minipod.linux import cgroups
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
 from minipod.paths import path_in
-from minipod.pod import admission, node, node_config, scheduler
+from minipod.pod import admission, node, node_config, recovery, scheduler
 from minipod.pod import etc_files as podfiles
 from minipod.pod import record as rec
 from minipod.pod import status as podstatus
@@ -99,7 +101,7 @@ class PodManager:
         # service variables (kubeapi/pod_access.py replaces this when it serves).
         self.api_access = NoApiAccess()
 
-    def pod_saved(self, record: dict) -> None:
+    def pod_saved(self, record: PodRecord) -> None:
         for listener in self.listeners:
             listener.saved(record)
 
@@ -136,15 +138,19 @@ class PodManager:
         try:
             image = self.images.lookup(ref)
         except ImageError as e:
-            raise ImagePullError(f'Failed to apply default image tag "{ref}": {e}', "InvalidImageName")
+            raise ImagePullError(
+                f'Failed to apply default image tag "{ref}": {e}', "InvalidImageName"
+            ) from None
         if policy == "Never" and image is None:
             raise ImagePullError(
                 f'Container image "{ref}" is not present with pull policy of Never', "ErrImageNeverPull"
             )
         if not should_pull(policy, image is not None):
-            worker.event("Normal", "Pulled", f'Container image "{ref}" already present on machine', c.name)
+            worker.event(
+                reasons.NORMAL, reasons.PULLED, f'Container image "{ref}" already present on machine', c.name
+            )
             return image
-        worker.event("Normal", "Pulling", f'Pulling image "{ref}"', c.name)
+        worker.event(reasons.NORMAL, reasons.PULLING, f'Pulling image "{ref}"', c.name)
         began = time.time()
         try:
             await self.pulls.pull(ref, policy, self.pull_secrets(worker.record))
@@ -156,7 +162,10 @@ class PodManager:
                 f'Failed to pull image "{ref}": not in the store after the pull', "ErrImagePull"
             )
         worker.event(
-            "Normal", "Pulled", f'Successfully pulled image "{ref}" in {time.time() - began:.3f}s', c.name
+            reasons.NORMAL,
+            reasons.PULLED,
+            f'Successfully pulled image "{ref}" in {time.time() - began:.3f}s',
+            c.name,
         )
         return image
 
@@ -176,10 +185,7 @@ class PodManager:
         for record in self.store.load_all(report=self.report_unplaced):
             worker = lifecycle.PodWorker(self, record)
             self.workers[record.key] = worker
-            for c in worker.all_containers():
-                self.adopt_container(worker, c)
-            if record.runtime.init.pid:
-                worker.watch(record.runtime.init.pid)
+            recovery.adopt(worker)
             worker.start()
 
     def report_unplaced(self, path: str, record, problem: str) -> None:
@@ -189,38 +195,6 @@ class PodManager:
             f"state file {path}: cannot place it: {problem}; its pod is NOT managed "
             "(its processes, netns and IP lease, if any, keep running): move the file away once checked"
         )
-
-    def adopt_container(self, worker: lifecycle.PodWorker, c: ContainerRecord) -> None:
-        if not c.active:
-            return
-        # A container the killed daemon was still starting counts as just
-        # started: its probes begin from scratch (started/ready unknown yet).
-        was_starting = c.state == rec.ContainerState.STARTING
-        if was_starting and not c.monitor.pid:
-            # The daemon died between fork and report: find the monitor by
-            # the exit file it was given on its command line.
-            found = find_monitor(c.exit_file or "")
-            if found:
-                c.monitor = rec.Process(found[0], namespaces.start_time(found[0]))
-                c.process = rec.Process(found[1], namespaces.start_time(found[1]))
-                c.started_epoch = time.time()
-        if namespaces.alive(c.monitor.pid, c.monitor.start):
-            rec.to_running(c)
-            worker.watch(c.monitor.pid)
-            worker.start_probes(c, adopted=not was_starting)
-        elif not worker.collect_exit(c):
-            if was_starting and not c.monitor.pid:
-                rec.to_waiting(c, "ContainerCreating", None)
-            else:
-                worker.finish(
-                    c,
-                    rec.ExitInfo(
-                        exit_code=137,
-                        finished_epoch=time.time(),
-                        reason="ContainerStatusUnknown",
-                        message="The container could not be located when the daemon restarted",
-                    ),
-                )
 
     # --- API operations -----------------------------------------------------------
     def apply(self, text: str, namespace: str = "default", enforce_namespace: bool = False) -> dict:
@@ -506,35 +480,3 @@ def _same_spec(spec: dict, pod: dict) -> bool:
     if "nodeName" not in pod["spec"]:
         spec.pop("nodeName", None)  # set when the pod was bound, not by the manifest
     return json.dumps(spec, sort_keys=True) == json.dumps(pod["spec"], sort_keys=True)
-
-
-def find_monitor(exit_file: str) -> tuple[int, int] | None:
-    """(monitor pid, container pid) of the monitor told to write `exit_file`."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if len(argv) > 3 and argv[1] == "monitor" and argv[3] == exit_file:
-            return int(entry), int(argv[2])
-    return None
-
-
-def parse_selector(selector: str):
-    """Equality-based label selectors: a=b, a==b, a!=b, a, !a (comma = and)."""
-    tests = []
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        if "!=" in term:
-            k, v = term.split("!=", 1)
-            tests.append(lambda labels, k=k.strip(), v=v.strip(): labels.get(k) != v)
-        elif "=" in term:
-            k, v = term.replace("==", "=").split("=", 1)
-            tests.append(lambda labels, k=k.strip(), v=v.strip(): labels.get(k) == v)
-        elif term.startswith("!"):
-            tests.append(lambda labels, k=term[1:].strip(): k not in labels)
-        else:
-            tests.append(lambda labels, k=term: k in labels)
-    return lambda labels: all(t(labels) for t in tests)

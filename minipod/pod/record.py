@@ -20,7 +20,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from minipod.kube.times import parse_rfc3339, rfc3339
+from minipod.kube.times import rfc3339
 from minipod.pod.admission import Refusal
 
 # The record's own format. 0: the first release's dict of camelCase keys.
@@ -335,7 +335,9 @@ def from_json(doc: dict[str, Any]) -> PodRecord:
     raw = doc.get("runtime") or {}
     pod = {k: v for k, v in doc.items() if k not in ("runtime", "status")}
     if raw.get("version") is None:
-        raw = _migrate_v0(raw, doc.get("status") or {})
+        from minipod.pod.record_migrate import migrate_v0
+
+        raw = migrate_v0(raw, doc.get("status") or {})
     return PodRecord(pod=pod, runtime=_runtime(raw))
 
 
@@ -366,96 +368,3 @@ def _container(raw: dict[str, Any]) -> ContainerRecord:
     if raw.get("last"):
         raw["last"] = Terminated(**raw["last"])
     return ContainerRecord(**raw)
-
-
-# --- migration from version 0 (the first release's camelCase dicts) ---------------
-
-_V0_CONTAINER_KEYS = {
-    "name": "name",
-    "init": "init",
-    "sidecar": "sidecar",
-    "state": "state",
-    "reason": "reason",
-    "message": "message",
-    "restartCount": "restart_count",
-    "image": "image",
-    "imageID": "image_id",
-    "id": "id",
-    "logPath": "log_path",
-    "exitFile": "exit_file",
-    "terminationFile": "termination_file",
-    "stopSignal": "stop_signal",
-    "env": "env",
-    "startedEpoch": "started_epoch",
-    "ready": "ready",
-    "started": "started",
-    "everStarted": "ever_started",
-    "exitCode": "exit_code",
-    "signal": "signal",
-    "finishedEpoch": "finished_epoch",
-    "retryAt": "retry_at",
-    "backoff": "backoff",
-    "backoffUpdated": "backoff_updated",
-    "pullBackoff": "pull_backoff",
-    "noRestart": "no_restart",
-    "stopping": "stopping",
-}
-
-
-def _migrate_v0(old: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
-    """Version 0 -> 1: the same facts under snake_case names, processes as
-    (pid, start) pairs, lastState typed, and the conditions' times taken
-    from the status the old daemon last wrote."""
-    net = old.get("network") or {}
-    return {
-        "host_ip": old.get("hostIP", "127.0.0.1"),
-        "init": {"pid": (old.get("init") or {}).get("pid"), "start": (old.get("init") or {}).get("start")},
-        "init_containers": [_migrate_v0_container(c) for c in old.get("initContainers") or []],
-        "containers": [_migrate_v0_container(c) for c in old.get("containers") or []],
-        "start_time": old.get("startTime"),
-        "pod_ip": old.get("podIP"),
-        "network": {
-            "state": net.get("state"),
-            "netns": net.get("netns"),
-            "conflist": net.get("conflist"),
-            "result": net.get("result"),
-            "setup_seconds": net.get("setupSeconds"),
-        },
-        "kill_deadline": old.get("killDeadline"),
-        "refusal": old.get("refusal"),
-        "conditions": {
-            c["type"]: {"status": c.get("status") == "True", "since": c.get("lastTransitionTime")}
-            for c in status.get("conditions") or []
-            if c.get("type") and c.get("lastTransitionTime")
-        },
-    }
-
-
-def _migrate_v0_container(old: dict[str, Any]) -> dict[str, Any]:
-    new = {key: old[v0] for v0, key in _V0_CONTAINER_KEYS.items() if old.get(v0) is not None}
-    if old.get("state") != "terminated":
-        # Version 0 kept the previous instance's exit beside a live one.
-        for stale in ("exit_code", "signal", "finished_epoch"):
-            new.pop(stale, None)
-    new["env"] = old.get("env") or {}
-    new["process"] = {"pid": old.get("pid"), "start": old.get("pidStart")}
-    new["monitor"] = {"pid": old.get("monitorPid"), "start": old.get("monitorStart")}
-    if new.get("started_epoch") is None and old.get("startedAt"):
-        new["started_epoch"] = parse_rfc3339(old["startedAt"])
-    if new.get("finished_epoch") is None and old.get("finishedAt"):
-        new["finished_epoch"] = parse_rfc3339(old["finishedAt"])
-    last = old.get("last")
-    if last:
-        new["last"] = {
-            "exit_code": last.get("exitCode", 0),
-            "reason": last.get("reason") or ("Completed" if last.get("exitCode", 0) == 0 else "Error"),
-            "started_at": last.get("startedAt"),
-            "finished_at": last.get("finishedAt"),
-            "container_id": last.get("containerID"),
-            "signal": last.get("signal"),
-            "message": last.get("message"),
-            "finished_epoch": old.get("lastFinishedEpoch")
-            or last.get("finishedEpoch")
-            or (parse_rfc3339(last["finishedAt"]) if last.get("finishedAt") else None),
-        }
-    return new

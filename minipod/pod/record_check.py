@@ -9,11 +9,13 @@ misplaced_record_problem(entry, record) -> None when the record is fine,
 else one line saying what is wrong with it. Pure: no I/O.
 """
 
+from typing import Any
+
 from minipod.kube import names
 from minipod.paths import object_file
 
 
-def misplaced_record_problem(entry: str, record) -> str | None:
+def misplaced_record_problem(entry: str, record: Any) -> str | None:
     if not entry.endswith(".json"):
         return "not a pod state file (NAMESPACE_NAME.json)"
     if not isinstance(record, dict) or not isinstance(record.get("metadata"), dict):

@@ -32,6 +32,11 @@ def container_status(c: ContainerRecord) -> dict[str, Any]:
         st = {"running": {"startedAt": c.started_at}}
     elif c.state == ContainerState.TERMINATED:
         st = {"terminated": c.terminated().to_v1()}
+    elif c.state == ContainerState.STARTING and c.last is not None:
+        # A restart being made: the kubelet reports a created, not yet
+        # running container as waiting with no reason (kubectl: Init:0/1,
+        # not ContainerCreating, which is for a first start).
+        st = {"waiting": {}}
     else:
         st = {"waiting": {"reason": c.reason or "ContainerCreating"}}
         if c.message:
@@ -183,7 +188,7 @@ def pod_status(record: PodRecord) -> dict[str, Any]:
     return {k: v for k, v in status.items() if v is not None}
 
 
-def run_outcome(pod: dict) -> tuple[str, str]:
+def run_outcome(pod: dict[str, Any]) -> tuple[str, str]:
     """What `minipod run` waits for: ("ready", ""), ("failed", why) or
     ("pending", ""). Ready: Running with every app container running, or
     Succeeded. Failed: the pod failed, or a container is stuck in a waiting

@@ -17,13 +17,15 @@ Layout under the instance's lib dir:
 
 import json
 import os
+from collections.abc import Callable
+from typing import Any
 
 from minipod.paths import object_file, path_in
 from minipod.pod import record as rec
 from minipod.pod.status import pod_status
 
 
-def write_json_atomic(path: str, doc) -> None:
+def write_json_atomic(path: str, doc: Any) -> None:
     directory = os.path.dirname(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     data = json.dumps(doc, separators=(",", ":"))  # dumps: the C encoder, unlike dump
@@ -39,12 +41,16 @@ def write_json_atomic(path: str, doc) -> None:
         os.close(dfd)
 
 
-def read_json(path: str, default=None):
+def read_json(path: str, default: Any = None) -> Any:
     try:
         with open(path) as f:
             return json.load(f)
     except FileNotFoundError:
         return default
+
+
+def _print_problem(path: str, record: Any, problem: str) -> None:
+    print(f"{path}: {problem}")
 
 
 class PodStore:
@@ -76,7 +82,7 @@ class PodStore:
         except FileNotFoundError:
             pass
 
-    def load_all(self, report=print) -> list[rec.PodRecord]:
+    def load_all(self, report: Callable[[str, Any, str], None] | None = None) -> list[rec.PodRecord]:
         """Every pod record that can be placed: a readable Pod whose valid
         namespace and name give back exactly its file's name. Anything else
         is reported (never silently dropped) and left where it is, for a
@@ -90,6 +96,7 @@ class PodStore:
             if ".tmp-" in entry:
                 os.unlink(path)  # an interrupted write: the old file is intact
                 continue
+            problem: str | None
             try:
                 record = read_json(path)
             except (OSError, ValueError) as e:
@@ -97,10 +104,12 @@ class PodStore:
             else:
                 problem = misplaced_record_problem(entry, record)
             if problem:
-                report(path, record, problem)
+                (report or _print_problem)(path, record, problem)
                 continue
             try:
                 records.append(rec.from_json(record))
             except (TypeError, ValueError, KeyError) as e:
-                report(path, record, f"cannot read its runtime record: {type(e).__name__}: {e}")
+                (report or _print_problem)(
+                    path, record, f"cannot read its runtime record: {type(e).__name__}: {e}"
+                )
         return records

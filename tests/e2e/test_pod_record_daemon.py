@@ -89,3 +89,53 @@ def test_a_daemon_upgraded_in_place_adopts_a_first_release_record(fresh_mp):
     with open(os.path.join(mp.root, "lib", "pods", "default_legacy.json")) as f:
         assert json.load(f)["runtime"]["version"] >= 1
     mp.delete("legacy")
+
+
+def daemon_log(mp) -> str:
+    with open(os.path.join(mp.root, "daemon-test.log"), errors="replace") as f:
+        return f.read()
+
+
+def test_a_monitor_that_cannot_write_the_exit_status_says_why(mp, pods, pod_name):
+    """The shim's own failure reaches `describe`, not just "exited without a
+    status": here its exit file cannot be written (a directory stands where
+    it writes the file before renaming it)."""
+    pods.run(pod(pod_name, ctr("main", "sleep 3; exit 3"), restartPolicy="Never"))
+    exit_file = mp.inspect(pod_name)["containers"][0]["exitFile"]
+    os.mkdir(exit_file + ".tmp")
+    p = mp.wait_for(
+        pod_name, lambda p: "terminated" in p["status"]["containerStatuses"][0]["state"], what="the exit"
+    )
+    t = p["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert t["reason"] == "ContainerStatusUnknown"
+    assert t["message"].startswith(
+        "the container's monitor failed: minipod-shim: writing the exit status (3): open "
+    )
+    assert t["message"].endswith(": Is a directory"), t["message"]
+    assert "the container's monitor failed: minipod-shim" in mp.run("describe", "pod", pod_name).stdout
+    # The daemon's log names the pod and the container.
+    assert f"pod default/{pod_name}: container main: the container's monitor failed" in daemon_log(mp)
+
+
+def test_a_failed_volume_mount_names_the_volume_and_where(mp, pods, pod_name, tmp_path):
+    """Each step wraps what fails beneath it: a file where the image has a
+    directory cannot be mounted, and the error says which volume, where."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    manifest = pod(
+        pod_name,
+        ctr("main", "exec sleep 3600", volumeMounts=[{"name": "conf", "mountPath": "/etc"}]),
+        volumes=[{"name": "conf", "hostPath": {"path": str(afile), "type": "File"}}],
+    )
+    pods.run(manifest, check=False, timeout=5)
+    p = mp.wait_for(
+        pod_name,
+        lambda p: (
+            p["status"]["containerStatuses"][0]["state"].get("waiting", {}).get("reason")
+            == "CreateContainerError"
+        ),
+        what="CreateContainerError",
+    )
+    message = p["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+    assert message.startswith("volume conf at /etc: "), message
+    assert f"pod default/{pod_name}: container main: Failed: Error: volume conf at /etc: " in daemon_log(mp)
