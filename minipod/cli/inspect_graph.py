@@ -110,17 +110,26 @@ def node_graph(pods: list[dict]) -> Graph:
 
 
 def _add_pod(graph: Graph, data: dict) -> None:
+    """Steps 2-5 of the module docstring, for one pod."""
     p = "pod/" + data["namespace"] + "/" + data["name"] + "/"
     pod_box = Cluster(p, f"Pod {data['namespace']}/{data['name']}", "bold,rounded")
     graph.host.clusters.append(pod_box)
-    host_ns = data.get("hostNamespaceInodes") or {}
     init = data.get("podInit") or {}
     pod_ns = init.get("namespaces") or {}
+    members = _add_processes(graph, pod_box, p, data)
+    pod_box.clusters += _group(members, NS_ORDER, p + "ns", data.get("hostNamespaceInodes") or {}, pod_ns)
+    _add_volumes(graph, pod_box, p, data)
+    _add_network(graph, pod_box, p, data.get("network") or {})
 
+
+def _add_processes(graph: Graph, pod_box: Cluster, p: str, data: dict) -> list[_Member]:
+    """The pod init and the running containers, to be placed in namespace
+    boxes; the containers that do not run are drawn in the pod's box."""
     members = []
+    init = data.get("podInit") or {}
     if init.get("alive"):
         label = f"pod init (minipod-shim init)\nhost pid {init['pid']}, pid {init.get('nsPid')} in the pod"
-        members.append(_Member("init", pod_ns, Node(p + "init", label), "the pod's"))
+        members.append(_Member("init", init.get("namespaces") or {}, Node(p + "init", label), "the pod's"))
     for c in data["containers"]:
         proc = c.get("process") or {}
         if c["state"] == "running" and proc.get("alive"):
@@ -135,21 +144,17 @@ def _add_pod(graph: Graph, data: dict) -> None:
             _add_host_side(graph, p, c, node)
         else:
             kind = "init container" if c["init"] else "container"
-            pod_box.nodes.append(
-                Node(p + "c/" + c["name"], f"{kind} {c['name']}\n{c['state']}", style="rounded,dashed")
-            )
-    pod_box.clusters += _group(members, NS_ORDER, p + "ns", host_ns, pod_ns)
+            label = f"{kind} {c['name']}\n{c['state']}"
+            pod_box.nodes.append(Node(p + "c/" + c["name"], label, style="rounded,dashed"))
+    return members
 
+
+def _add_volumes(graph: Graph, pod_box: Cluster, p: str, data: dict) -> None:
+    """A folder per volume, an edge to each running container that mounts it."""
     for v in data.get("volumes") or []:
         what = f"{v['type']} ({v['medium'] or 'disk'})" if v["type"] == "emptyDir" else v["type"]
-        pod_box.nodes.append(
-            Node(
-                p + "vol/" + v["name"],
-                f"volume {v['name']}\n{what}\n{_tail(v.get('hostPath'))}",
-                "folder",
-                "",
-            )
-        )
+        label = f"volume {v['name']}\n{what}\n{_tail(v.get('hostPath'))}"
+        pod_box.nodes.append(Node(p + "vol/" + v["name"], label, "folder", ""))
     for c in data["containers"]:
         if c["state"] != "running":
             continue
@@ -157,22 +162,22 @@ def _add_pod(graph: Graph, data: dict) -> None:
             label = m["mountPath"] + (" (ro)" if m.get("readOnly") else "")
             graph.edges.append(Edge(p + "vol/" + m["name"], p + "c/" + c["name"], label, "dashed"))
 
-    net = data.get("network")
-    if net and net.get("vethPod"):
-        net_box = next(
-            (b for b in pod_box.clusters if b.id.startswith(p + "ns/net")),
-            pod_box,
-        )
-        pod_end = Node(p + "eth0", f"{net['vethPod']}\n{', '.join(net.get('ips') or [])}", "ellipse", "")
-        net_box.nodes.append(pod_end)
-        host_end = Node(p + "veth", f"{net.get('vethHost')}\n(host end of the veth pair)", "ellipse", "")
-        graph.host.nodes.append(host_end)
-        bridge_id = "bridge/" + str(net.get("bridge"))
-        if bridge_id not in graph.node_ids():
-            gw = f"\ngateway {net['gateway']}" if net.get("gateway") else ""
-            graph.host.nodes.append(Node(bridge_id, f"bridge {net.get('bridge')}{gw}", "box3d", ""))
-        graph.edges.append(Edge(pod_end.id, host_end.id, "veth pair", arrow=False))
-        graph.edges.append(Edge(host_end.id, bridge_id, "bridge port", arrow=False))
+
+def _add_network(graph: Graph, pod_box: Cluster, p: str, net: dict) -> None:
+    """eth0 in the pod's net box; the veth's host end and the bridge on the host."""
+    if not net.get("vethPod"):
+        return  # hostNetwork, or no network yet
+    net_box = next((b for b in pod_box.clusters if b.id.startswith(p + "ns/net")), pod_box)
+    pod_end = Node(p + "eth0", f"{net['vethPod']}\n{', '.join(net.get('ips') or [])}", "ellipse", "")
+    net_box.nodes.append(pod_end)
+    host_end = Node(p + "veth", f"{net.get('vethHost')}\n(host end of the veth pair)", "ellipse", "")
+    graph.host.nodes.append(host_end)
+    bridge_id = "bridge/" + str(net.get("bridge"))
+    if bridge_id not in graph.node_ids():  # one bridge for every pod of the instance
+        gw = f"\ngateway {net['gateway']}" if net.get("gateway") else ""
+        graph.host.nodes.append(Node(bridge_id, f"bridge {net.get('bridge')}{gw}", "box3d", ""))
+    graph.edges.append(Edge(pod_end.id, host_end.id, "veth pair", arrow=False))
+    graph.edges.append(Edge(host_end.id, bridge_id, "bridge port", arrow=False))
 
 
 def _add_host_side(graph: Graph, p: str, c: dict, node: Node) -> None:
