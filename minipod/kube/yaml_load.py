@@ -16,7 +16,12 @@ in order, for each document:
 
 Errors are ManifestErrors with the line and column, like the API server's
 "error converting YAML to JSON" messages.
+
+load_one() decodes one request body (JSON, or YAML) with the same bounds,
+for the Kubernetes API's create, update and patch.
 """
+
+import json
 
 import yaml
 
@@ -115,3 +120,35 @@ def _check_duplicate_keys(node) -> None:
         if key.value in seen:
             raise _error(key, f'mapping key "{key.value}" already defined at line {seen[key.value]}')
         seen[key.value] = key.start_mark.line + 1
+
+
+def load_one(text: str):
+    """One object from a request body: JSON (fast, then its depth checked)
+    or YAML (load_documents()); None for an empty body."""
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            doc = json.loads(text)
+        except RecursionError:
+            raise ManifestError([f"invalid JSON: exceeded max depth of {MAX_DEPTH}"]) from None
+        except ValueError as e:
+            raise ManifestError([f"invalid JSON: {e}"]) from None
+        if _depth_over(doc, MAX_DEPTH):
+            raise ManifestError([f"invalid JSON: exceeded max depth of {MAX_DEPTH}"])
+        return doc
+    docs = load_documents(text)
+    if len(docs) > 1:
+        raise ManifestError(["expected one object, got several YAML documents"])
+    return docs[0] if docs else None
+
+
+def _depth_over(doc, limit: int) -> bool:
+    stack = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack += [(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list):
+            stack += [(v, depth + 1) for v in value]
+    return False

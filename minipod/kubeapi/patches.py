@@ -18,10 +18,11 @@ An object that does not exist yet is created from the intent.
 import copy
 
 import jsonpatch
-import yaml
 
 from minipod.api.status import body_text
+from minipod.errors import ManifestError
 from minipod.kube.times import rfc3339 as now_rfc3339
+from minipod.kube.yaml_load import load_one
 from minipod.kubeapi import managed, schemas, strategic
 from minipod.objects.errors import ApiError, bad_request
 
@@ -51,8 +52,8 @@ def _schema(res):
 
 def _decode(text: str):
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
+        return load_one(text)  # bounded: depth, aliases, sizes
+    except ManifestError as e:
         raise bad_request(f"the patch could not be decoded: {e}") from None
 
 

@@ -18,10 +18,11 @@ import base64
 import json
 from dataclasses import dataclass
 
-import yaml
 from aiohttp import web
 
 from minipod.api.status import StatusError, body_text, query_int
+from minipod.errors import ManifestError
+from minipod.kube.yaml_load import load_one
 from minipod.kubeapi import auth, patches, protobuf, schemas, tables, watching
 from minipod.objects import resources as kinds
 from minipod.objects.errors import ApiError, bad_request
@@ -79,8 +80,8 @@ async def read_body(request) -> dict:
             raise ApiError(415, "UnsupportedMediaType", f"the protobuf body could not be read: {e}") from None
     text = await body_text(request)
     try:
-        body = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as e:
+        body = load_one(text)  # bounded: depth, aliases, sizes
+    except ManifestError as e:
         raise bad_request(f"the body of the request could not be decoded: {e}") from None
     if not isinstance(body, dict):
         raise bad_request("the body of the request must be an object")

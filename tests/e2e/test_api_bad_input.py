@@ -28,6 +28,7 @@ PODS = "/api/v1/namespaces/default/pods"
         ("DELETE", "/minipod/v1/images", None, 400, "ref"),
         ("POST", "/minipod/v1/images/pull", b"", 400, "ref"),
         ("GET", "/api/v1/nothing/here", None, 404, "Not Found"),
+        ("POST", "/minipod/v1/apply", b"# " + b"x" * (4 << 20), 413, "3145728"),
     ],
 )
 def test_client_errors_are_4xx_statuses_naming_the_parameter(mp, method, path, body, code, says):

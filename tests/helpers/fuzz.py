@@ -216,3 +216,74 @@ def api_requests(rng, n: int) -> list[tuple[str, str, bytes | None]]:
         query = _query(rng)
         out.append((method, path + (f"?{query}" if query else ""), body))
     return out
+
+
+# --- the Kubernetes API (HTTPS) -----------------------------------------------------
+
+KUBE_KINDS = ["pods", "configmaps", "secrets", "services", "namespaces", "events"]
+CONTENT_TYPES = [
+    "application/json",
+    "application/yaml",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/json-patch+json",
+    "application/apply-patch+yaml",
+    "text/plain",
+    "application/vnd.kubernetes.protobuf",
+]
+
+
+def kube_requests(rng, n: int) -> list[tuple[str, str, bytes | None, str]]:
+    """(method, path, body, content type) for the Kubernetes API: every verb
+    on a few kinds, mutated objects, hostile names, queries and patches.
+    Never a watch or a stream: each request must end by itself."""
+    out = []
+    for i in range(n):
+        ns = rng.choice(["fuzz"] * 4 + [_segment(rng)])
+        kind = rng.choice(KUBE_KINDS)
+        name = rng.choice([f"fuzz-{i}", "fuzz-1", _segment(rng)])
+        base = f"/api/v1/namespaces/{ns}/{kind}"
+        method = rng.choice(["GET", "POST", "POST", "PUT", "PATCH", "PATCH", "DELETE"])
+        path = base if method == "POST" or rng.random() < 0.2 else f"{base}/{name}"
+        if rng.random() < 0.1:
+            path = rng.choice(
+                ["/api/v1/pods", "/apis", "/api", "/apis/apps/v1", "/version", f"{base}/{name}/status"]
+            )
+        doc = (
+            copy.deepcopy(BASE_POD)
+            if kind == "pods"
+            else {"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}}
+        )
+        doc.setdefault("metadata", {})["name"] = f"fuzz-{i}"
+        if rng.random() < 0.8:
+            doc = mutate(rng, doc)
+        body = json.dumps(doc).encode() if rng.random() < 0.7 else text_damage(rng, _dump(doc))
+        if method == "PATCH" and rng.random() < 0.5:
+            body = rng.choice(
+                [
+                    b'[{"op": "replace", "path": "/metadata/labels/a", "value": 1}]',
+                    b"[1]",
+                    b'{"spec": null}',
+                    b"[]",
+                    b'{"metadata": {"labels": {"a": null}}}',
+                ]
+            )
+        if method in ("GET", "DELETE") and rng.random() < 0.7:
+            body = None
+        query = _query(rng) if rng.random() < 0.5 else ""
+        extra = rng.choice(
+            [
+                "",
+                "dryRun=All",
+                "fieldValidation=Strict",
+                "limit=abc",
+                "limit=-1",
+                "continue=%00",
+                "resourceVersion=x",
+                "fieldManager=%FF",
+                "propagationPolicy=Sideways",
+            ]
+        )
+        query = "&".join(q for q in (query, extra) if q)
+        out.append((method, path + (f"?{query}" if query else ""), body, rng.choice(CONTENT_TYPES)))
+    return out

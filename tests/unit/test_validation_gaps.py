@@ -173,3 +173,22 @@ def test_list_items_must_be_objects():
     with pytest.raises(ManifestError) as caught:
         load_manifest("kind: List\nitems: [null, 1]\n")
     assert caught.value.errors == ["document 1: items[0]: expected a mapping (an object), got null"]
+
+
+def test_request_bodies_are_bounded_too():
+    from minipod.kube.yaml_load import load_one
+
+    assert load_one('{"a": [1, {"b": 2}]}') == {"a": [1, {"b": 2}]}
+    assert load_one("a: 1\n") == {"a": 1}
+    assert load_one("") is None
+    for text, says in [
+        ("[" * 5000 + "]" * 5000, "depth"),
+        ('{"a": ' * 150 + "1" + "}" * 150, "depth"),
+        ("a: " + "[" * 5000 + "]" * 5000, "depth"),
+        ("{", "invalid JSON"),
+        ("a: 1\n---\nb: 2\n", "several"),
+        ("a: &x [1, *x]\n", "contains it"),
+    ]:
+        with pytest.raises(ManifestError) as caught:
+            load_one(text)
+        assert says in caught.value.errors[0], caught.value.errors
