@@ -87,10 +87,16 @@ def test_restricted_adds_its_own_checks():
     )
 
 
-def test_user_namespace_pods_are_relaxed_and_privileged_allows_all():
+def test_user_namespace_pods_are_relaxed_only_where_they_get_one(monkeypatch):
     p = pod({"name": "a", "securityContext": {"runAsUser": 0}}, hostUsers=False)
+    # minipod ignores hostUsers: false for now, so such a pod is host root.
+    assert "runAsUser=0" in {v.reason for v in pss.evaluate(p, "restricted")}
+    monkeypatch.setattr("minipod.kube.pod_security_checks.USER_NAMESPACES", True)
     reasons = {v.reason for v in pss.evaluate(p, "restricted")}
     assert "runAsUser=0" not in reasons and "runAsNonRoot != true" not in reasons
+
+
+def test_privileged_allows_all():
     assert pss.evaluate(pod({"name": "a", "securityContext": {"privileged": True}}), "privileged") == []
 
 
