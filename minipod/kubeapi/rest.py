@@ -85,7 +85,27 @@ async def read_body(request) -> dict:
         raise bad_request(f"the body of the request could not be decoded: {e}") from None
     if not isinstance(body, dict):
         raise bad_request("the body of the request must be an object")
+    check_meta_types(body)
     return body
+
+
+def check_meta_types(body: dict) -> None:
+    """What Go's JSON decoding refuses in ObjectMeta before any check runs:
+    a name that is not a string, labels that are not a map of strings."""
+    meta = body.get("metadata")
+    if meta is None:
+        return
+    if not isinstance(meta, dict):
+        raise bad_request(f"metadata: expected an object, got {type(meta).__name__}")
+    for field in ("name", "generateName", "namespace", "resourceVersion", "uid"):
+        if meta.get(field) is not None and not isinstance(meta[field], str):
+            raise bad_request(f"metadata.{field}: expected a string, got {type(meta[field]).__name__}")
+    for field in ("labels", "annotations"):
+        value = meta.get(field)
+        if value is not None and (
+            not isinstance(value, dict) or not all(isinstance(v, str) or v is None for v in value.values())
+        ):
+            raise bad_request(f"metadata.{field}: expected a map of strings")
 
 
 def dry_run(request) -> bool:

@@ -142,9 +142,15 @@ def prune(obj, paths: list[str]):
 
     for path in paths:
         parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+        if not parts:
+            continue  # a key such as "" or "." leaves no path to follow
         cur = obj
         for p in parts[:-1]:
-            cur = cur[int(p[1:-1])] if p.startswith("[") else cur.get(p)
+            if p.startswith("["):
+                i = int(p[1:-1])
+                cur = cur[i] if isinstance(cur, list) and i < len(cur) else None
+            else:
+                cur = cur.get(p) if isinstance(cur, dict) else None
             if cur is None:
                 break
         else:
