@@ -23,7 +23,7 @@ def open_cluster(inst, manager, log=print) -> Cluster:
     pods = PodBackend(store, manager)
     store.backends["pods"] = pods
     store.backends["events"] = EventBackend(store, manager.events)
-    store.backends["nodes"] = NodeBackend(store, manager.host_ip)
+    store.backends["nodes"] = NodeBackend(store, manager.host_ip, manager.node_facts)
     store.ensure_defaults()
     # `minipod apply` creates pods without this backend: PodSecurity applies there too.
     manager.pod_admission.append(lambda pod: pod_security_admission.admit(store, pod))

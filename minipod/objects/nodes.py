@@ -120,7 +120,7 @@ def node_object(f: dict, boot_id: str = "", created: str | None = None) -> dict:
 class NodeBackend:
     """The node is computed, not created: create and delete are refused."""
 
-    def __init__(self, store, host_ip: str):
+    def __init__(self, store, host_ip: str, node_facts=None):
         self.store = store
         self.res = find("", "v1", "nodes")
         boot_id = ""
@@ -130,6 +130,13 @@ class NodeBackend:
         except OSError:
             pass
         node = node_object(facts(host_ip), boot_id)
+        if node_facts is not None:
+            # The kubelet's figures (pod/node.py): the same capacity and
+            # allocatable the pods are admitted against.
+            from minipod.pod.node import format_resources
+
+            node["status"]["capacity"] = format_resources(node_facts.capacity, kib=True)
+            node["status"]["allocatable"] = format_resources(node_facts.allocatable, kib=True)
         node["metadata"]["uid"] = boot_id or node["metadata"]["name"]
         store.track(self.res, node)
 

@@ -77,20 +77,20 @@ def node_memory_working_set() -> int:
 class UsageReader:
     def __init__(self, root: cgroups.Root):
         self.root = root
-        self.samples: dict[str, tuple[float, int]] = {}  # key -> (time, cpu ns)
+        # key -> readings (time, cpu ns), oldest first, none older than MAX_WINDOW
+        self.samples: dict[str, list[tuple[float, int]]] = {}
 
     def _remember(self, key: str, now: float, ns: int) -> tuple[float, int] | None:
-        """The usable previous reading of `key`; keep the new one once the
-        old one has served long enough (so frequent calls keep a window)."""
-        prev = self.samples.get(key)
-        if prev is None or now - prev[0] > MAX_WINDOW:
-            self.samples[key] = (now, ns)
-            return None
-        if now - prev[0] >= MIN_WINDOW:
-            if now - prev[0] >= 2 * MIN_WINDOW:
-                self.samples[key] = (now, ns)
-            return prev
-        return None
+        """The newest earlier reading of `key` at least MIN_WINDOW old (None
+        if there is none yet), and keep this one: a reading every half
+        window, so calls of any frequency always find one."""
+        kept = [s for s in self.samples.get(key, []) if now - s[0] <= MAX_WINDOW]
+        usable = [s for s in kept if now - s[0] >= MIN_WINDOW]
+        if not kept or now - kept[-1][0] >= MIN_WINDOW / 2:
+            kept.append((now, ns))
+        # Only the newest usable reading and those after it are ever needed.
+        self.samples[key] = kept[len(usable) - 1 :] if usable else kept
+        return usable[-1] if usable else None
 
     async def _rates(self, read: dict) -> dict[str, tuple[int, float]]:
         """key -> (millicores, window) for counters read by read[key]()."""
@@ -139,5 +139,5 @@ class UsageReader:
     def _forget_old(self) -> None:
         """Drop readings too old to use (containers gone, or not asked for)."""
         now = time.monotonic()
-        for key in [k for k, (t, _) in self.samples.items() if now - t > MAX_WINDOW]:
+        for key in [k for k, readings in self.samples.items() if now - readings[-1][0] > MAX_WINDOW]:
             del self.samples[key]
