@@ -94,12 +94,28 @@ def prepare_create(res: Resource, obj: dict, namespace: str | None, now: str, ui
     meta["uid"] = uid
     meta["creationTimestamp"] = now
     meta["generation"] = 1
+    secret_defaults(res, obj)
     if res.kind == "Namespace":
         # What the API server and the namespace controller add.
         meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         obj["status"] = {"phase": "Active"}
     return obj
+
+
+def secret_defaults(res: Resource, obj: dict) -> None:
+    """A Secret as the API server stores it: type Opaque by default, and
+    stringData (write-only) merged into data, base64-encoded."""
+    if res.kind != "Secret":
+        return
+    obj["type"] = obj.get("type") or "Opaque"
+    string_data = obj.pop("stringData", None) or {}
+    if string_data:
+        import base64
+
+        data = obj.setdefault("data", {})
+        for k, v in string_data.items():
+            data[k] = base64.b64encode(str(v).encode()).decode()
 
 
 def spec_part(obj: dict) -> str:
@@ -122,6 +138,7 @@ def prepare_update(res: Resource, old: dict, new: dict, namespace: str | None) -
         else:
             meta.pop(k, None)
     meta["name"] = old_meta["name"]
+    secret_defaults(res, new)
     generation = old_meta.get("generation", 1)
     meta["generation"] = generation + 1 if spec_part(old) != spec_part(new) else generation
     return new

@@ -212,3 +212,9 @@ def test_watch_queue_is_asyncio(store):
         return await asyncio.wait_for(w.queue.get(), 1)
 
     assert asyncio.run(main()).obj["metadata"]["name"] == "late"
+
+
+def test_secret_defaults(store):
+    body = {"metadata": {"name": "sd"}, "stringData": {"user": "admin"}}
+    got = store.create(SECRET, body, "default")
+    assert got["type"] == "Opaque" and got["data"] == {"user": "YWRtaW4="} and "stringData" not in got
