@@ -21,7 +21,7 @@ import os
 import signal
 import socket
 
-from minipod.linux import cgroups
+from minipod.linux import cgroup_layout, cgroups
 from minipod.linux import launch as process
 from minipod.linux import launch_spec as containers
 from minipod.linux import sandbox as namespaces
@@ -63,7 +63,7 @@ def exec_plan(record: PodRecord, c: ContainerRecord, argv: list[str], tty: bool,
         "no_new_privs": sec["no_new_privs"],
         "seccomp": sec["seccomp"],
         "tty": tty,
-        "cgroup_procs": cgroups.procs_files_of(pid, cgroups.detect_host()),
+        "cgroup_procs": cgroups.procs_files_of(pid, cgroup_layout.detect_host()),
     }
 
 

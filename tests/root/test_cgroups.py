@@ -15,7 +15,7 @@ import time
 import pytest
 
 from minipod.kube import cgroup_values as v
-from minipod.linux import cgroup_stats
+from minipod.linux import cgroup_layout, cgroup_stats
 from minipod.linux import cgroups as cg
 
 MI = 2**20
@@ -46,7 +46,7 @@ def read(r, rel, controller, name):
 def test_this_machine_is_hybrid_and_pods_go_below_our_own_cgroup(root):
     assert root.layout.mode == "hybrid"
     with open("/proc/self/cgroup") as f:
-        own = cg.parse_proc_cgroup(f.read())
+        own = cgroup_layout.parse_proc_cgroup(f.read())
     memory_parent = next(d for h, d in root.parents if h.has("memory"))
     assert memory_parent.startswith(os.path.join("/sys/fs/cgroup/memory", own["memory"].lstrip("/")))
 
@@ -114,9 +114,9 @@ def test_v1_freeze_and_kill_reaches_double_forked_setsid_children(root):
 
 def test_v2_path_on_the_unified_hierarchy(tmp_path):
     """The v2 driver alone: a layout with only the unified hierarchy."""
-    layout = cg.detect_host()
+    layout = cgroup_layout.detect_host()
     v2 = layout.v2
-    v2_layout = cg.Layout("v2", (v2,))
+    v2_layout = cgroup_layout.Layout("v2", (v2,))
     parent = os.path.join(v2.mount, v2.own.lstrip("/"), f"minipod-v2test-{os.urandom(4).hex()}")
     r = cg.Root(v2_layout, ((v2, parent),))
     try:

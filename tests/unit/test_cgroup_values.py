@@ -1,7 +1,7 @@
 """The values written into each controller's files, for v1 and v2: no root."""
 
 from minipod.kube import cgroup_values as v
-from minipod.linux import cgroups
+from minipod.linux import cgroup_layout
 
 MI = 2**20
 
@@ -83,7 +83,7 @@ V2_MOUNTS = "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n"
 
 
 def test_detect_hybrid_and_v2():
-    layout = cgroups.detect(HYBRID_MOUNTS, HYBRID_SELF, "hugetlb")
+    layout = cgroup_layout.detect(HYBRID_MOUNTS, HYBRID_SELF, "hugetlb")
     assert layout.mode == "hybrid"
     assert [(h.mount, h.version, h.own) for h in layout.hierarchies] == [
         ("/sys/fs/cgroup/cpu", 1, "/"),
@@ -92,8 +92,8 @@ def test_detect_hybrid_and_v2():
         ("/sys/fs/cgroup/unified", 2, "/user"),
     ]
     assert layout.v2.controllers == frozenset()  # tracking only
-    v2 = cgroups.detect(V2_MOUNTS, "0::/system.slice/minipod.service\n", "cpu memory pids io")
+    v2 = cgroup_layout.detect(V2_MOUNTS, "0::/system.slice/minipod.service\n", "cpu memory pids io")
     assert v2.mode == "v2" and v2.v2.has("memory") and v2.v2.own == "/system.slice/minipod.service"
-    parents = cgroups.parent_dirs(v2, "pods")
+    parents = cgroup_layout.parent_dirs(v2, "pods")
     assert parents[0][1] == "/sys/fs/cgroup/system.slice/minipod.service/pods"
-    assert cgroups.parent_dirs(v2, "/minipod")[0][1] == "/sys/fs/cgroup/minipod"
+    assert cgroup_layout.parent_dirs(v2, "/minipod")[0][1] == "/sys/fs/cgroup/minipod"
