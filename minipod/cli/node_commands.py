@@ -133,8 +133,8 @@ def top_pod(c, name, containers, all_namespaces, namespace):
                 rows.append(ns + [pm["metadata"]["name"], ctr["name"], *_usage(ctr["usage"])])
         else:
             cpu = sum(_nano(ctr["usage"]["cpu"]) for ctr in pm["containers"])
-            mem = sum(_kib(ctr["usage"]["memory"]) for ctr in pm["containers"])
-            rows.append(ns + [pm["metadata"]["name"], f"{cpu // 10**6}m", f"{mem // 1024}Mi"])
+            mem = sum(_kib(ctr["usage"]["memory"]) for ctr in pm["containers"])  # bytes
+            rows.append(ns + [pm["metadata"]["name"], f"{cpu // 10**6}m", f"{mem // 2**20}Mi"])
     printers.table(rows)
 
 

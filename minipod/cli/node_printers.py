@@ -83,7 +83,7 @@ def describe_node(node: dict, pods: list[dict]) -> str:
         ]
     )
     running = [p for p in pods if on_node(p)]
-    lines.append(key.format("Non-terminated Pods:", f"({len(running)} in total)"))
+    lines.append(f"Non-terminated Pods:          ({len(running)} in total)")
     rows = [["Namespace", "Name", "CPU Requests", "CPU Limits", "Memory Requests", "Memory Limits", "Age"]]
     rows.append(["-" * len(h) for h in rows[0]])
     req_total: dict = {}
