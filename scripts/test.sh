@@ -11,7 +11,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 prefix=${MINIPOD_PREFIX:-/opt/minipod}
 
 "$here/scripts/install.sh"
-"$prefix/venv/bin/pip" install -q --disable-pip-version-check "pytest>=7" "kubernetes>=28"
+"$prefix/venv/bin/pip" install -q --disable-pip-version-check "pytest>=7" "kubernetes>=28" "mypy>=1.8"
 # What only the tests need: the reference CNI plugins (minipod must work with
 # them too), a real registry on loopback and the tools that push into it,
 # and Graphviz to render `inspect -o svg`.
@@ -25,6 +25,8 @@ if [ -n "$missing" ]; then
 fi
 
 cd "$here"
+# Types first: mypy --strict on the modules pyproject.toml lists ([tool.mypy]).
+"$prefix/venv/bin/mypy"
 # The installed package is what gets tested (not the source tree): the
 # pytest script, unlike `python -m pytest`, does not put the cwd on sys.path.
 cmd=("$prefix/venv/bin/pytest" -p no:cacheprovider "$@")

@@ -16,7 +16,9 @@ them in this order:
     container_start one start of one container: prepare, launch, postStart
     container_stop  one stop: Killing, preStop, the stop signal, SIGKILL
     volumes         where each volume lives and what each container mounts
-    exits           a container's exit, as its monitor wrote it down
+    exits           a container's exit, as its monitor wrote it down; the
+                    pidfd watch on the monitors
+    image_pull      a container's image, pulled when its policy says so
     probes          run probes; publish their results, never act
     handlers        exec/httpGet/tcpSocket/sleep actions of probes and hooks
     recovery        a restarted daemon takes its pods back

@@ -4,13 +4,15 @@ The monitor (minipod-shim monitor, the container's parent) writes
 EXITFILE atomically when the container exits: {"exitCode", "signal",
 "finishedAt"}. If the monitor itself fails (it cannot write that file),
 it writes what went wrong to EXITFILE.error instead, since its own stderr
-is /dev/null. The daemon reads both here, and waiters for an exit wait on
-Exits, which the worker notifies from its pidfd watch.
+is /dev/null. The daemon reads both here; it learns of an exit through a
+pidfd on the monitor (PidWatch), and waiters for an exit wait on Exits.
 """
 
 import asyncio
 import json
+import os
 import time
+from collections.abc import Callable
 
 from minipod.kube.times import parse_rfc3339
 from minipod.pod.record import ContainerRecord, ExitInfo
@@ -58,3 +60,41 @@ class Exits:
             await asyncio.wait_for(self._event.wait(), max(timeout, 0.0))
         except asyncio.TimeoutError:
             pass
+
+
+class PidWatch:
+    """Calls `on_exit(pid)` when a watched process exits: a pidfd per
+    process (pidfd_open(2)), read by the event loop. A pid that no longer
+    exists cannot be watched (watch() says False)."""
+
+    def __init__(self, on_exit: Callable[[int], None]) -> None:
+        self.on_exit = on_exit
+        self.fds: dict[int, int] = {}  # pid -> its pidfd
+
+    def __contains__(self, pid: int) -> bool:
+        return pid in self.fds
+
+    def watch(self, pid: int | None) -> bool:
+        if not pid or pid in self.fds:
+            return bool(pid)
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            return False
+        self.fds[pid] = fd
+        asyncio.get_running_loop().add_reader(fd, self._exited, pid)
+        return True
+
+    def _exited(self, pid: int) -> None:
+        self.unwatch(pid)
+        self.on_exit(pid)
+
+    def unwatch(self, pid: int) -> None:
+        fd = self.fds.pop(pid, None)
+        if fd is not None:
+            asyncio.get_running_loop().remove_reader(fd)
+            os.close(fd)
+
+    def close(self) -> None:
+        for pid in list(self.fds):
+            self.unwatch(pid)

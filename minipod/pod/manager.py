@@ -22,12 +22,9 @@ import shutil
 import time
 import uuid
 
-from minipod.errors import ImageError, ManifestError, MinipodError, NotFound
+from minipod.errors import ManifestError, MinipodError, NotFound
 from minipod.image import pull_secrets as secrets_mod
-from minipod.image.pull_coordinator import PullFailed, Pulls
-from minipod.image.store import should_pull
-from minipod.kube import reasons
-from minipod.kube.implemented import honoured
+from minipod.image.pull_coordinator import Pulls
 from minipod.kube.manifest import load_manifest
 from minipod.kube.selectors import parse_selector
 from minipod.kube.times import rfc3339
@@ -35,7 +32,7 @@ from minipod.linux import cgroups
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
 from minipod.paths import path_in
-from minipod.pod import admission, node, node_config, recovery, scheduler
+from minipod.pod import admission, image_pull, node, node_config, recovery, scheduler
 from minipod.pod import etc_files as podfiles
 from minipod.pod import record as rec
 from minipod.pod import status as podstatus
@@ -47,16 +44,8 @@ from minipod.pod.store import PodStore
 # How long `minipod run` watches a run-to-completion pod after it started.
 RUN_SETTLE = 0.5
 
-PULL_SECRETS = honoured("spec.imagePullSecrets")
-
 # Fields a live pod may change on apply; everything else is immutable, as in Kubernetes.
 MUTABLE_METADATA = ("labels", "annotations")
-
-
-class ImagePullError(MinipodError):
-    def __init__(self, message: str, reason: str):
-        super().__init__(message)
-        self.reason = reason
 
 
 class PodManager:
@@ -130,55 +119,11 @@ class PodManager:
         self.store.remove(*record.key)
 
     # --- images -------------------------------------------------------------------
-    async def ensure_image(self, worker, c: ContainerRecord, container: dict):
-        """The container's image, pulled first when its imagePullPolicy says
-        so (Always; IfNotPresent when absent). Raises ImagePullError with the
-        kubelet's reason: ErrImageNeverPull, InvalidImageName, ErrImagePull."""
-        ref, policy = container["image"], container.get("imagePullPolicy", "IfNotPresent")
-        try:
-            image = self.images.lookup(ref)
-        except ImageError as e:
-            raise ImagePullError(
-                f'Failed to apply default image tag "{ref}": {e}', "InvalidImageName"
-            ) from None
-        if policy == "Never" and image is None:
-            raise ImagePullError(
-                f'Container image "{ref}" is not present with pull policy of Never', "ErrImageNeverPull"
-            )
-        if not should_pull(policy, image is not None):
-            worker.event(
-                reasons.NORMAL, reasons.PULLED, f'Container image "{ref}" already present on machine', c.name
-            )
-            return image
-        worker.event(reasons.NORMAL, reasons.PULLING, f'Pulling image "{ref}"', c.name)
-        began = time.time()
-        try:
-            await self.pulls.pull(ref, policy, self.pull_secrets(worker.record))
-        except PullFailed as e:
-            raise ImagePullError(f'Failed to pull image "{ref}": {e}', e.reason) from None
-        image = self.images.lookup(ref)
-        if image is None:
-            raise ImagePullError(
-                f'Failed to pull image "{ref}": not in the store after the pull', "ErrImagePull"
-            )
-        worker.event(
-            reasons.NORMAL,
-            reasons.PULLED,
-            f'Successfully pulled image "{ref}" in {time.time() - began:.3f}s',
-            c.name,
+    async def ensure_image(self, worker: lifecycle.PodWorker, c: ContainerRecord, container: dict):
+        """The container's image, pulled first if its policy says so (image_pull.py)."""
+        return await image_pull.ensure_image(
+            self.images, self.pulls, self.secrets, worker.record, c, container, worker.events
         )
-        return image
-
-    def pull_secrets(self, record: PodRecord) -> list[dict]:
-        """The pod's imagePullSecrets, decoded, in order; missing ones are
-        skipped (the kubelet warns and goes on, and so do we)."""
-        out = []
-        for ref in record.spec.get(PULL_SECRETS) or []:
-            secret = self.secrets.get(record.metadata["namespace"], ref.get("name", ""))
-            config = secrets_mod.docker_config(secret) if secret else None
-            if config:
-                out.append(config)
-        return out
 
     # --- start-up and adoption ----------------------------------------------------
     async def start(self) -> None:

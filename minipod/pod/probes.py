@@ -73,6 +73,15 @@ class ProbeResults:
             results.pop(cid, None)
 
 
+def apply_results(record: PodRecord, results: ProbeResults) -> None:
+    """What the probes published, into the record (the kubelet's status
+    manager reading the probe results); only the worker calls this."""
+    for c in record.runtime.all_containers():
+        if c.id and c.state == ContainerState.RUNNING:
+            c.started = results.started.get(c.id, c.started)
+            c.ready = results.ready.get(c.id, c.ready)
+
+
 class ContainerProbes:
     """The probes of one container instance (one container ID)."""
 

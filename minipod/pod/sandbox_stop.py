@@ -40,6 +40,18 @@ async def stop_containers(
         await stop_container(record, c, deadline, why.format(c.name), events, exits, node)
 
 
+async def stop_sidecars(
+    record: PodRecord, events: PodEvents, exits: Exits, node: NodeConfig | None = None
+) -> None:
+    """Not for a delete: a pod that is done (Succeeded or Failed) stops its
+    sidecars, last started first, and they are not restarted."""
+    deadline = time.time() + record.grace_period()
+    for c in reversed(record.runtime.init_containers):
+        if c.sidecar:
+            c.no_restart = True
+            await stop_container(record, c, deadline, f"Stopping container {c.name}", events, exits, node)
+
+
 async def kill_sandbox(record: PodRecord) -> None:
     """Step 3."""
     rt = record.runtime

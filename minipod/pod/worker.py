@@ -57,7 +57,7 @@ class PodWorker:
         self.events = PodEvents(manager.events, record.pod, manager.log)
         self.results = probes.ProbeResults(self.wake)  # what the probes publish
         self.probes: dict[str, probes.ContainerProbes] = {}  # container ID -> its probes
-        self.pidfds: dict[int, int] = {}  # pid -> pidfd we are watching
+        self.pidfds = exits.PidWatch(self.on_exit)  # the monitors and the PID 1 we watch
         self.task: asyncio.Task[None] | None = None
 
     # --- small helpers ------------------------------------------------------
@@ -144,7 +144,7 @@ class PodWorker:
             self.results.failures.pop(self.container(kill.container, kill.init).id or "", None)
             self.kill_in_background(self.container(kill.container, kill.init), kill.message, kill.grace)
         if actions.stop_sidecars:
-            await self.stop_sidecars()
+            await sandbox_stop.stop_sidecars(self.record, self.events, self.exits, self.m.node)
         if actions.done:
             self.save()
             self.m.schedule()  # its requests are free for the pods waiting
@@ -177,29 +177,7 @@ class PodWorker:
         return max(min(due), 0) if due else None
 
     def apply_probe_results(self) -> None:
-        """What the probes published, into the record (the kubelet's
-        status manager reading the probe results)."""
-        for c in self.all_containers():
-            if c.id and c.state == ContainerState.RUNNING:
-                c.started = self.results.started.get(c.id, c.started)
-                c.ready = self.results.ready.get(c.id, c.ready)
-
-    async def stop_sidecars(self) -> None:
-        """The pod is done: its sidecars stop, last started first, and are
-        not restarted."""
-        deadline = time.time() + self.record.grace_period()
-        for c in reversed(self.rt.init_containers):
-            if c.sidecar:
-                c.no_restart = True
-                await stop_container(
-                    self.record,
-                    c,
-                    deadline,
-                    f"Stopping container {c.name}",
-                    self.events,
-                    self.exits,
-                    self.m.node,
-                )
+        probes.apply_results(self.record, self.results)
 
     def kill_in_background(self, c: ContainerRecord, message: str, grace: float | None = None) -> None:
         """Stop a container (a failed probe or hook); its exit then goes
@@ -374,25 +352,13 @@ class PodWorker:
         return True
 
     def watch(self, pid: int | None) -> bool:
-        """Wake the worker when `pid` exits (pidfd_open(2) + the event loop)."""
-        if not pid or pid in self.pidfds:
-            return bool(pid)
-        try:
-            fd = os.pidfd_open(pid)
-        except OSError:
-            return False
-        self.pidfds[pid] = fd
-        asyncio.get_running_loop().add_reader(fd, self.on_exit, pid)
-        return True
+        """Wake the worker when `pid` exits (exits.PidWatch)."""
+        return self.pidfds.watch(pid)
 
     def unwatch(self, pid: int) -> None:
-        fd = self.pidfds.pop(pid, None)
-        if fd is not None:
-            asyncio.get_running_loop().remove_reader(fd)
-            os.close(fd)
+        self.pidfds.unwatch(pid)
 
     def on_exit(self, pid: int) -> None:
-        self.unwatch(pid)
         for c in self.all_containers():
             if c.monitor.pid == pid and c.active and not self.collect_exit(c):
                 # The shim writes its own failure beside the exit file.
@@ -424,7 +390,6 @@ class PodWorker:
         # Whatever escaped the pod init's pid namespace (a hostPID pod's
         # setsid child, a double fork) dies with the pod's cgroup.
         await pod_cgroups.teardown_pod(self.m.cgroups, self.record)
-        for pid in list(self.pidfds):
-            self.unwatch(pid)
+        self.pidfds.close()
         self.m.remove_pod_files(self.record)
         self.finished.set()
