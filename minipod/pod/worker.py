@@ -167,9 +167,10 @@ class PodWorker:
                 if step.backoff is not None:
                     c.backoff, c.backoff_updated = step.backoff, time.time()
                 retry = await self.start_container(c)
-                if retry is not None:
-                    timers.append(retry)
-                started = True
+                if retry is None:
+                    started = True
+                else:
+                    timers.append(retry)  # it could not start: look again then
         self.save()  # 7
         if started:
             return 0  # look again at once: what started may let more start
