@@ -25,6 +25,7 @@ them in this order:
     events          the pod's events (and warnings in the daemon's log)
     inspect         the kernel objects of a pod, for `minipod inspect`
     manager         every pod of an instance: apply, get, delete, images
+    run_wait        what `minipod run` waits for
     store           the pod files on disk, atomically written
     admission, node_config, record_check, etc_files: what they say
 """

@@ -32,7 +32,7 @@ from minipod.linux import cgroups
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
 from minipod.paths import path_in
-from minipod.pod import admission, image_pull, node, node_config, recovery, scheduler
+from minipod.pod import admission, image_pull, node, node_config, recovery, run_wait, scheduler
 from minipod.pod import etc_files as podfiles
 from minipod.pod import record as rec
 from minipod.pod import status as podstatus
@@ -40,9 +40,6 @@ from minipod.pod import worker as lifecycle
 from minipod.pod.events import EventRecorder
 from minipod.pod.record import ContainerRecord, PodRecord
 from minipod.pod.store import PodStore
-
-# How long `minipod run` watches a run-to-completion pod after it started.
-RUN_SETTLE = 0.5
 
 # Fields a live pod may change on apply; everything else is immutable, as in Kubernetes.
 MUTABLE_METADATA = ("labels", "annotations")
@@ -225,47 +222,8 @@ class PodManager:
         return self.view(record)
 
     async def wait_running(self, keys: list[tuple[str, str]], timeout: float) -> dict:
-        """Wait until every pod is ready or failed (podstatus.run_outcome),
-        or `timeout` passes; return {name: [outcome, why]}.
-
-        A run-to-completion pod (restartPolicy Never or OnFailure) must stay
-        Running for RUN_SETTLE seconds to count: its command may end at
-        once, and then what the user wants to hear is how it ended. A
-        restartPolicy Always pod (a server) counts as soon as it runs."""
-        deadline = time.time() + timeout
-        outcomes: dict = {}
-        running_since: dict = {}
-        while True:
-            waits, now = [], time.time()
-            for key in keys:
-                w = self.workers.get(key)
-                if w is None:
-                    outcomes[key[1]] = ["failed", "the pod was deleted"]
-                    continue
-                pod = self.view(w.record)
-                outcome = list(podstatus.run_outcome(pod))
-                settling = (
-                    outcome[0] == "ready"
-                    and pod["status"]["phase"] == "Running"
-                    and w.record.spec["restartPolicy"] != "Always"
-                )
-                if settling and now - running_since.setdefault(key, now) < RUN_SETTLE:
-                    outcome = ["pending", ""]
-                outcomes[key[1]] = outcome
-                if outcome[0] == "pending":
-                    waits.append(w.changed)
-            if not waits or now >= deadline:
-                break
-            # Wake on any change, or when the next settling pod is due.
-            wake_at = min(
-                [deadline]
-                + [since + RUN_SETTLE for since in running_since.values() if since + RUN_SETTLE > now]
-            )
-            tasks = [asyncio.ensure_future(ev.wait()) for ev in waits]
-            await asyncio.wait(tasks, timeout=max(wake_at - now, 0.001), return_when=asyncio.FIRST_COMPLETED)
-            for t in tasks:
-                t.cancel()
-        return outcomes
+        """What `minipod run` waits for (run_wait.py)."""
+        return await run_wait.wait_running(self.workers, keys, timeout)
 
     def worker(self, namespace: str, name: str) -> lifecycle.PodWorker:
         w = self.workers.get((namespace, name))
@@ -286,10 +244,8 @@ class PodManager:
 
     @staticmethod
     def view(record: PodRecord) -> dict:
-        """The v1 Pod as the API shows it: the runtime facts stay private."""
-        pod = dict(record.pod)
-        pod["status"] = podstatus.pod_status(record)
-        return json.loads(json.dumps(pod))
+        """The v1 Pod as the API shows it (status.pod_view)."""
+        return podstatus.pod_view(record)
 
     async def delete(self, namespace: str, name: str, grace: int | None = None, wait: bool = True) -> dict:
         w = self.worker(namespace, name)

@@ -7,6 +7,7 @@ lastState, restartCount, ready, started), the pod's phase
 prints are computed from these by minipod.cli.pod_columns.)
 """
 
+import json
 from typing import Any
 
 from minipod.kube import resources
@@ -164,6 +165,15 @@ def refused_status(refusal: Refusal, since: str, qos: str) -> dict[str, Any]:
         "message": "Pod was rejected: " + refusal.message,
         "qosClass": qos,
     }
+
+
+def pod_view(record: PodRecord) -> dict[str, Any]:
+    """The v1 Pod as the API shows it, status included: the runtime facts
+    stay private (a copy: the caller may change it)."""
+    pod = dict(record.pod)
+    pod["status"] = pod_status(record)
+    view: dict[str, Any] = json.loads(json.dumps(pod))
+    return view
 
 
 def pod_status(record: PodRecord) -> dict[str, Any]:
