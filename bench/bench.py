@@ -58,12 +58,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 
+import tomllib
+
 from minipod import __version__
-from minipod.image.base import DEFAULT_REF, build_busybox_archive
 from minipod.cli.client import Client, pod_path
+from minipod.image.base import DEFAULT_REF, build_busybox_archive
 from minipod.paths import instance
 
 MINIPOD = os.path.join(os.path.dirname(sys.executable), "minipod")
@@ -442,7 +443,8 @@ def print_report(r: dict) -> None:
     for line in table:
         print(
             "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
             ).rstrip()
         )
     p = r["pss"]

@@ -101,7 +101,7 @@ def main() -> None:
         cpu0, t0 = cpu_seconds(daemon.pid), time.time()
         time.sleep(args.seconds)
         cpu1, t1 = cpu_seconds(daemon.pid), time.time()
-        user, system = ((b - a) * 100 / (t1 - t0) for a, b in zip(cpu0, cpu1))
+        user, system = ((b - a) * 100 / (t1 - t0) for a, b in zip(cpu0, cpu1, strict=True))
         share = user + system
         events = client.json("GET", "/api/v1/namespaces/default/events")["items"]
         unhealthy = sum(e["count"] for e in events if e["reason"] == "Unhealthy")

@@ -43,9 +43,9 @@ class ImageError(MinipodError):
 class SyscallError(MinipodError):
     """A failed Linux system call; errno is the kernel's error number."""
 
-    def __init__(self, message: str, errno: int = 0, hint: str | None = None):
+    def __init__(self, message: str, errno: int | None = 0, hint: str | None = None):
         super().__init__(message, hint)
-        self.errno = errno
+        self.errno: int = errno or 0  # OSError.errno may be None
 
 
 class NotFound(MinipodError):

@@ -14,7 +14,13 @@ import os
 
 import pytest
 
-pytest_plugins = ["helpers.instance", "helpers.pods", "helpers.cni", "helpers.registry", "helpers.syscall_probe"]
+pytest_plugins = [
+    "helpers.instance",
+    "helpers.pods",
+    "helpers.cni",
+    "helpers.registry",
+    "helpers.syscall_probe",
+]
 
 KINDS = ("unit", "root", "e2e")
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -152,7 +152,7 @@ async def import_image(request):
     return web.json_response({"refs": request.app["images"].import_archive(body["path"])})
 
 
-async def build_base_image(request):
+async def build_base_image(request: web.Request) -> web.Response:
     from minipod.image.base import build_busybox_archive
 
     images: ImageStore = request.app["images"]
@@ -219,8 +219,10 @@ async def remove_image(request):
 def images_match(images: ImageStore, a: str | None, b: str) -> bool:
     from minipod.image.store import normalize_ref
 
+    if not a:
+        return False
     try:
-        return bool(a) and normalize_ref(a) == normalize_ref(b)
+        return normalize_ref(a) == normalize_ref(b)
     except MinipodError:
         return False
 
@@ -296,7 +298,8 @@ async def serve(
     log("stopping; pods keep running")
     await manager.remove_idle_bridge()
     manager.events.flush()
-    cluster.collector.task.cancel()
+    if cluster.collector.task is not None:
+        cluster.collector.task.cancel()
     cluster.store.hub.close_all()
     if kube_runner is not None:
         await kube_runner.cleanup()

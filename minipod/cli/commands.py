@@ -235,7 +235,7 @@ def exec_(c: Ctx, stdin, tty, container, namespace, pod, command):
 @pass_ctx
 def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, namespace):
     """Delete pods by name or by manifest."""
-    targets: list[tuple[str, str]] = []
+    targets: list[tuple[str, str, str]] = []  # (namespace, name, kind)
     if file:
         from minipod.kube.yaml_load import load_documents
 
@@ -243,7 +243,7 @@ def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, name
             listed = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
             objs = [o for o in (listed if isinstance(listed, list) else []) if isinstance(o, dict)]
             for obj in objs:
-                meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+                meta = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
                 if obj.get("kind") in ("Pod", "Secret") and isinstance(meta.get("name"), str):
                     targets.append((str(meta.get("namespace") or namespace), meta["name"], obj["kind"]))
     elif kind in ("pod", "pods", "po"):
@@ -532,7 +532,7 @@ def image_rm(c: Ctx, refs):
         click.echo(f"Untagged: {r}")
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if n < 1000:
             return f"{n:.3g}{unit}"

@@ -86,6 +86,8 @@ def run_exec(
                 if ws.connected:
                     continue
                 break
+            if isinstance(msg, str):  # the channels are binary frames; be lenient with text
+                msg = msg.encode()
             channel, data = msg[0], msg[1:]
             if channel == STDOUT:
                 sys.stdout.buffer.write(data)

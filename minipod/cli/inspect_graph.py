@@ -215,7 +215,7 @@ def _group(members: list[_Member], levels: tuple, prefix: str, host_ns: dict, po
     if not levels:
         return []
     t, out = levels[0], []
-    by_inode: dict[int, list[_Member]] = {}
+    by_inode: dict[int | None, list[_Member]] = {}  # None: the namespace was not readable
     for m in members:
         by_inode.setdefault(m.namespaces.get(t), []).append(m)
     for ino, group in by_inode.items():

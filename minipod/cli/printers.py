@@ -18,7 +18,7 @@ def human_age(ts: str | None, now: float | None = None) -> str:
 def table(rows: list[list[str]], out=sys.stdout) -> None:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        out.write("   ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+        out.write("   ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
 def pod_rows(
@@ -176,7 +176,7 @@ def describe_pod(pod: dict, events: list[dict]) -> str:
                 age = f"{age} (x{e['count']} over {human_age(e.get('firstTimestamp'))})"
             rows.append([e["type"], e["reason"], age, "minipod", e["message"]])
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -36,8 +36,10 @@ def human(n: float) -> str:
 
 class _Layer:
     def __init__(self, digest: str, total: int):
-        self.digest, self.total, self.done, self.status = digest, total, 0, "waiting"
-        self.started = self.finished = None
+        self.digest, self.total, self.done = digest, total, 0
+        self.status: str | None = "waiting"
+        self.started: float | None = None
+        self.finished: float | None = None
 
     def rate(self, now: float) -> float:
         if self.started is None:

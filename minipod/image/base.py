@@ -40,7 +40,7 @@ import tarfile
 from minipod.errors import ImageError
 from minipod.image.busybox_applets import WRAPPERS, wrapper_script
 from minipod.image.layers import clean_path
-from minipod.image.store import (
+from minipod.image.refs import (
     OCI_CONFIG,
     OCI_INDEX,
     OCI_LAYER_TAR,

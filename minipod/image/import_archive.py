@@ -25,6 +25,7 @@ import posixpath
 import re
 
 from minipod.errors import ImageError
+from minipod.image.layers import CHUNK, check_diff_id, new_layer_dir, unpack_layer
 from minipod.image.refs import (
     CONTAINERD_NAME,
     INDEX_TYPES,
@@ -37,7 +38,6 @@ from minipod.image.refs import (
     normalize_ref,
     pick_platform,
 )
-from minipod.image.layers import CHUNK, check_diff_id, new_layer_dir, unpack_layer
 
 
 class Stager:
@@ -46,8 +46,12 @@ class Stager:
         os.mkdir(os.path.join(stage, "blobs"))
         os.mkdir(os.path.join(stage, "layers"))
 
-    def blob(self, digest: str) -> str | None:
-        return self.store._blob(digest, self.stage)
+    def has_blob(self, digest: str) -> bool:
+        return self.store._blob(digest, self.stage) is not None
+
+    def blob(self, digest: str) -> str:
+        """The path of a blob this import staged or the store holds."""
+        return self.store._blob_path(digest, self.stage)
 
     def json_blob(self, digest: str) -> dict:
         return self.store._json_blob(digest, self.stage)
@@ -91,7 +95,7 @@ class Stager:
                     "list different numbers of layers"
                 )
             layers = []
-            for member, diff_id in zip(members, diff_ids):
+            for member, diff_id in zip(members, diff_ids, strict=True):
                 digest = self.fetch_member(member, diff_id)
                 layers.append(
                     {"mediaType": OCI_LAYER_TAR, "digest": digest, "size": os.path.getsize(self.blob(digest))}
@@ -122,7 +126,7 @@ class Stager:
             hexname = posixpath.basename(member).removesuffix(".json")
             if re.fullmatch(r"[0-9a-f]{64}", hexname):
                 digest = "sha256:" + hexname
-        if digest and self.blob(digest):
+        if digest and self.has_blob(digest):
             return digest  # already stored, and checked when it was
         with self.archive.open(member) as src:
             return self.copy_blob(src, digest, size)
@@ -153,7 +157,7 @@ class Stager:
     def stage_layers(self, manifest_digest: str) -> None:
         manifest = self.json_blob(manifest_digest)
         config = self.json_blob(descriptor_of(manifest.get("config"))[0])
-        for desc, diff_id in zip(manifest["layers"], diff_ids_of(manifest, config)):
+        for desc, diff_id in zip(manifest["layers"], diff_ids_of(manifest, config), strict=True):
             staged = os.path.join(self.stage, "layers", diff_id[7:])
             if self.store.has_layer(diff_id) or os.path.isdir(staged):
                 continue  # layers are shared: unpack each one once
@@ -170,6 +174,8 @@ def archive_name(annotation: str | None, name: str | None) -> str | None:
         return normalize_ref(annotation)
     if annotation and name:
         return normalize_ref(f"{name}:{annotation}")
-    if annotation or name:
-        return normalize_ref(annotation or name)
+    if annotation:
+        return normalize_ref(annotation)
+    if name:
+        return normalize_ref(name)
     return None

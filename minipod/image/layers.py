@@ -45,6 +45,7 @@ import stat
 import tarfile
 import tempfile
 import zlib
+from typing import IO, cast
 
 from minipod.errors import ImageError
 
@@ -149,7 +150,8 @@ def unpack_stream(raw, media_type: str, dest: str, label: str) -> str:
     try:
         # "r|" reads the tar as a stream, member after member, which is
         # all a layer needs and never seeks back; big reads, few calls.
-        with tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK) as tar:
+        # (tarfile's stubs want a full file object; a stream needs read() only.)
+        with tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|", bufsize=CHUNK) as tar:
             _Unpacker(dest).unpack(tar)
         reader.drain()
     except (tarfile.TarError, EOFError, zlib.error) as e:
@@ -206,7 +208,9 @@ class _Unpacker:
                 st = os.lstat(path)
             except FileNotFoundError:
                 if not create:
-                    raise ImageError(f"{what} {name!r}: {os.path.relpath(path, self.root)} does not exist")
+                    raise ImageError(
+                        f"{what} {name!r}: {os.path.relpath(path, self.root)} does not exist"
+                    ) from None
                 # Layers may omit parent directory entries; make them like
                 # other runtimes do: root-owned, 0755 (chmod: umask-proof).
                 os.mkdir(path)
@@ -284,8 +288,11 @@ class _Unpacker:
     def create_leaf(self, tar: tarfile.TarFile, m: tarfile.TarInfo, path: str) -> None:
         if m.isreg():  # also covers CONTTYPE and sparse files
             # O_EXCL|O_NOFOLLOW: create a fresh file, never open an existing one.
+            src = tar.extractfile(m)
+            if src is None:  # cannot be for a regular file
+                raise ImageError(f"{m.name}: a regular file without data")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "wb") as out, tar.extractfile(m) as src:
+            with os.fdopen(fd, "wb") as out, src:
                 shutil.copyfileobj(src, out, CHUNK)
         elif m.issym():
             # The target is stored as is: it is only resolved later, inside the

@@ -50,15 +50,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from minipod.errors import ImageError
-from minipod.image.store import Image, ImageStore, should_pull
-from minipod.image.refs import (
-    descriptor_of,
-    diff_ids_of,
-    host_platform,
-    normalize_ref,
-    parse_platform,
-    split_ref,
-)
 from minipod.image.layers import (
     check_diff_id,
     compression_of,
@@ -67,6 +58,15 @@ from minipod.image.layers import (
     unpack_layer,
     unpack_stream,
 )
+from minipod.image.refs import (
+    descriptor_of,
+    diff_ids_of,
+    host_platform,
+    normalize_ref,
+    parse_platform,
+    split_ref,
+)
+from minipod.image.store import Image, ImageStore, should_pull
 
 PARALLEL_LAYERS = 3  # as Docker's max-concurrent-downloads
 PROGRESS_EVERY = 0.1  # seconds between two "downloading" events of a layer
@@ -113,7 +113,8 @@ def pull_image(store: ImageStore, ref: str, creds=None, config: dict | None = No
             fetch = _LayerFetcher(store, registry, emit)  # step 4
             with ThreadPoolExecutor(PARALLEL_LAYERS, thread_name_prefix="layer") as pool:
                 for future in [
-                    pool.submit(fetch, layer, diff_id) for layer, diff_id in zip(layers, diff_ids)
+                    pool.submit(fetch, layer, diff_id)
+                    for layer, diff_id in zip(layers, diff_ids, strict=True)
                 ]:
                     future.result()
             image = store.commit_pulled(ref, resolved.digest)  # step 5
@@ -261,15 +262,14 @@ def main(argv: list[str] | None = None) -> int:
         stdin["platform"] = args.platform
     store = ImageStore(args.store)
     try:
-        present = store.lookup(ref) is not None
+        image = store.lookup(ref)
     except ImageError:
-        present = False  # damaged: pulling again repairs it
-    if not should_pull(args.policy, present):
-        if not present:
+        image = None  # damaged: pulling again repairs it
+    if not should_pull(args.policy, image is not None):
+        if image is None:
             return fail(
                 "ErrImageNeverPull", f'Container image "{args.ref}" is not present with pull policy of Never'
             )
-        image = store.lookup(ref)
         emit({"event": "done", "ref": ref, "digest": image.digest, "repoDigest": None, "pulled": False})
         return 0
     secrets = stdin.get("secrets") or ([{"auths": stdin["auths"]}] if stdin.get("auths") else [])

@@ -57,6 +57,7 @@ class Pulls:
                 stdout=subprocess.PIPE,
                 close_fds=True,
             )
+            assert proc.stdin is not None  # stdin=PIPE
             proc.stdin.write(pull_input(self.etc_dir, secrets))
             proc.stdin.close()
             last = await self._follow(ref, proc)
@@ -73,12 +74,15 @@ class Pulls:
     async def _follow(self, ref: str, proc: subprocess.Popen) -> dict:
         """Hand every progress line to the listeners; return the last event."""
         loop = asyncio.get_running_loop()
-        fd = proc.stdout.fileno()
+        assert proc.stdout is not None  # stdout=PIPE
+        stdout = proc.stdout
+        fd = stdout.fileno()
         os.set_blocking(fd, False)
         done = loop.create_future()
-        state = {"buffer": b"", "last": {}}
+        buffer, last = b"", {}
 
         def readable() -> None:
+            nonlocal buffer, last
             try:
                 data = os.read(fd, 65536)
             except BlockingIOError:
@@ -87,13 +91,13 @@ class Pulls:
                 if not done.done():
                     done.set_result(None)
                 return
-            *lines, state["buffer"] = (state["buffer"] + data).split(b"\n")
+            *lines, buffer = (buffer + data).split(b"\n")
             for line in lines:
                 try:
                     event = json.loads(line)
                 except ValueError:
                     continue
-                state["last"] = event
+                last = event
                 for listen in list(self.listeners.get(ref, [])):
                     listen(event)
 
@@ -102,5 +106,5 @@ class Pulls:
             await done
         finally:
             loop.remove_reader(fd)
-            proc.stdout.close()
-        return state["last"]
+            stdout.close()
+        return last

@@ -31,7 +31,7 @@ def validate_secret(obj: dict, default_namespace: str) -> dict:
             errors.append(f"{key}: unknown field")
     if obj.get("apiVersion") != "v1":
         errors.append(f'apiVersion: unsupported value {obj.get("apiVersion")!r}: supported values: "v1"')
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta: dict = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     name = meta.get("name")
     if not name:
         errors.append("metadata.name: required value")

@@ -44,12 +44,13 @@ import socket
 import ssl
 import threading
 import urllib.parse
+from collections.abc import Iterator
 
 import httpx
 
 from minipod.errors import ImageError
-from minipod.image.refs import DOCKER_SCHEMA1, INDEX_TYPES, MANIFEST_TYPES, DIGEST_RE, pick_platform
 from minipod.image.layers import CHUNK, MAX_JSON
+from minipod.image.refs import DIGEST_RE, DOCKER_SCHEMA1, INDEX_TYPES, MANIFEST_TYPES, pick_platform
 from minipod.image.registry_config import Credentials, Endpoint, RegistriesConfig, is_loopback
 
 ACCEPT = ", ".join([*MANIFEST_TYPES, *INDEX_TYPES])
@@ -323,7 +324,8 @@ class BlobStream:
         self.registry, self.digest, self.size = registry, digest, size
         self.sink, self.progress = sink, progress
         self.sha256, self.done = hashlib.sha256(), 0
-        self.buf, self.chunks = b"", None
+        self.buf = b""
+        self.chunks: Iterator[bytes] = iter(())  # the response's, once entered
 
     def __enter__(self):
         self.request = self.registry.get(f"blobs/{self.digest}", f"fetching blob {self.digest}")
@@ -457,7 +459,7 @@ def describe_transport_error(e: Exception) -> str:
     """A human line for a connection that failed: refused, no such host..."""
     if isinstance(e, httpx.TimeoutException):
         return "timed out"
-    seen = e
+    seen: BaseException | None = e
     while seen is not None:
         if isinstance(seen, socket.gaierror):
             return f"cannot resolve the host name ({seen.strerror})"

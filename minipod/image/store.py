@@ -53,23 +53,19 @@ from dataclasses import dataclass
 
 from minipod.errors import ImageError, NotFound
 from minipod.image.import_archive import Stager
+from minipod.image.layers import MAX_JSON, ArchiveReader
 from minipod.image.locks import blob_lock, flocked, try_flocked
 
 # Re-exported: the rest of minipod imports these from here.
 from minipod.image.refs import (
-    INDEX_TYPES,
-    OCI_CONFIG,
     OCI_INDEX,  # noqa: F401
-    OCI_LAYER_TAR,
     OCI_MANIFEST,
     REF_NAME,
     descriptor_of,
     diff_ids_of,
-    host_architecture,
     normalize_ref,
     split_ref,
 )
-from minipod.image.layers import MAX_JSON, ArchiveReader
 
 
 @dataclass
@@ -112,6 +108,11 @@ def should_pull(policy: str, present: bool) -> bool:
     if policy == "Never":
         return False
     raise ValueError(f"unknown imagePullPolicy {policy!r}: Always, IfNotPresent or Never")
+
+
+# Inside ImageStore, `list` is its method: these aliases name the builtin's types.
+Names = list[str]
+NamedManifests = list[tuple[str, str]]  # (normalized name, manifest digest)
 
 
 class ImageStore:
@@ -168,7 +169,7 @@ class ImageStore:
 
     # -- importing --
 
-    def import_archive(self, path: str, name: str | None = None) -> list[str]:
+    def import_archive(self, path: str, name: str | None = None) -> Names:
         """Import every named image of an archive; return their normalized names.
         NAME (a repository) names images the archive leaves unnamed, and
         turns a bare tag annotation ("1.35") into NAME:1.35."""
@@ -198,7 +199,7 @@ class ImageStore:
                 shutil.rmtree(stage, ignore_errors=True)
         return [ref for ref, _ in found]
 
-    def _commit(self, stage: str, found: list[tuple[str, str]]) -> None:
+    def _commit(self, stage: str, found: NamedManifests) -> None:
         # Flush the staged files to disk first, so that once renamed they
         # are complete even after a power cut. (A re-import stages nothing.)
         if os.listdir(os.path.join(stage, "blobs")) or os.listdir(os.path.join(stage, "layers")):
@@ -215,7 +216,7 @@ class ImageStore:
                     self._rename_layer(staged, diff_id)
         self._name_images(found)
 
-    def _name_images(self, found: list[tuple[str, str]]) -> None:
+    def _name_images(self, found: NamedManifests) -> None:
         """Point each name at its manifest in index.json (holding the lock)."""
         entries = self._read_index()
         for ref, digest in found:
@@ -228,7 +229,7 @@ class ImageStore:
             entries[ref] = {
                 "mediaType": manifest.get("mediaType", OCI_MANIFEST),
                 "digest": digest,
-                "size": os.path.getsize(self._blob(digest)),
+                "size": os.path.getsize(self._blob_path(digest)),
             }
         self._write_index(entries)
 
@@ -295,7 +296,10 @@ class ImageStore:
                 if not self.has_layer(diff_id):
                     raise ImageError(f"pulling {ref}: layer {diff_id} is not in the store")
             self._name_images([(ref, manifest_digest)])
-        return self.lookup(ref)
+            image = self.lookup(ref)
+        if image is None:  # cannot be: named just above, under the lock
+            raise ImageError(f"pulling {ref}: named, then not found in the store")
+        return image
 
     # -- removing --
 
@@ -329,7 +333,8 @@ class ImageStore:
             if not idle:
                 stats["deferred"] = True
                 return stats
-            keep_blobs, keep_layers = set(), set()
+            keep_blobs: set[str] = set()
+            keep_layers: set[str] = set()
             for desc in entries.values():
                 blobs, diff_ids = self._references(desc["digest"])
                 keep_blobs.update(d[7:] for d in blobs)
@@ -369,10 +374,15 @@ class ImageStore:
             paths.insert(0, os.path.join(stage, "blobs", digest[7:]))
         return next((p for p in paths if os.path.exists(p)), None)
 
-    def _json_blob(self, digest: str, stage: str | None = None) -> dict:
+    def _blob_path(self, digest: str, stage: str | None = None) -> str:
+        """The path of a blob that must be there."""
         path = self._blob(digest, stage)
         if path is None:
             raise ImageError(f"blob {digest} is missing from the image store")
+        return path
+
+    def _json_blob(self, digest: str, stage: str | None = None) -> dict:
+        path = self._blob_path(digest, stage)
         with open(path, "rb") as f:
             data = f.read(MAX_JSON + 1)
         try:

@@ -19,6 +19,7 @@ Standard library only: unit tests check every value without root.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from minipod.kube import resources
 
@@ -65,7 +66,7 @@ def cpu_weight(shares: int) -> int:
     return 1 + ((shares - 2) * 9999) // 262142
 
 
-def container_limits(container: dict) -> CgroupLimits:
+def container_limits(container: dict[str, Any]) -> CgroupLimits:
     res = resources.container_resources(container)
     cpu_limit = res.limits.get("cpu", 0)
     return CgroupLimits(
@@ -75,7 +76,7 @@ def container_limits(container: dict) -> CgroupLimits:
     )
 
 
-def pod_limits(spec: dict, pids_limit: int | None) -> CgroupLimits:
+def pod_limits(spec: dict[str, Any], pids_limit: int | None) -> CgroupLimits:
     """The pod cgroup (ResourceConfigForPod): BestEffort pods get the
     minimum shares; others the summed requests as shares, and the summed
     limits where every container declares one."""

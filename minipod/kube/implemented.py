@@ -24,6 +24,7 @@ Standard library only.
 
 import json
 import re
+from typing import Any
 
 # Paths below are patterns: "[]" stands for any list index. Init containers
 # have the same type as containers, so the spec.containers[] entries cover
@@ -205,7 +206,7 @@ def honoured(path: str) -> str:
     return path.rsplit(".", 1)[-1]
 
 
-def is_service_account_volume(volume: dict) -> bool:
+def is_service_account_volume(volume: dict[str, Any]) -> bool:
     """True for the token volume a cluster injects (see the note above).
     The runtime uses this too, to skip the volume and its mounts."""
     name = volume.get("name")
@@ -232,7 +233,7 @@ FEATURE_ANNOTATIONS = {
 }
 
 
-def annotation_warnings(pod: dict) -> list[str]:
+def annotation_warnings(pod: dict[str, Any]) -> list[str]:
     out = []
     for key in (pod.get("metadata") or {}).get("annotations") or {}:
         for prefix, what in FEATURE_ANNOTATIONS.items():
@@ -247,7 +248,7 @@ def env_field_pattern(field_path: str) -> str:
     return re.sub(r"^(metadata\.(labels|annotations))\['[^']+'\]$", r"\1['<key>']", field_path)
 
 
-def collect_warnings(pod: dict) -> list[str]:
+def collect_warnings(pod: dict[str, Any]) -> list[str]:
     """One warning per present, non-default field that minipod does not
     implement. The pod must already be valid (minipod.kube.validate)."""
     warnings: list[str] = annotation_warnings(pod)
@@ -256,7 +257,7 @@ def collect_warnings(pod: dict) -> list[str]:
     return warnings
 
 
-def _is_default(pattern: str, value) -> bool:
+def _is_default(pattern: str, value: Any) -> bool:
     """True if value behaves exactly like leaving the field out."""
     default = DEFAULTS.get(pattern)
     if isinstance(default, list) and isinstance(value, list):
@@ -273,7 +274,7 @@ def _has_implemented_inside(pattern: str) -> bool:
     return any(p.startswith(pattern + ".") or p.startswith(pattern + "[]") for p in IMPLEMENTED)
 
 
-def _walk(value, path: str, pattern: str, warnings: list[str]) -> None:
+def _walk(value: Any, path: str, pattern: str, warnings: list[str]) -> None:
     """Warn about value (found at path) unless minipod implements it. Walks
     down only as far as needed: a whole unimplemented subtree, such as a
     probe, gets a single warning.

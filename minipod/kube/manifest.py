@@ -15,6 +15,7 @@ valid Kubernetes but that minipod does not implement yet.
 
 import copy
 import json
+from typing import Any
 
 from minipod.errors import ManifestError, MinipodError
 from minipod.image.pull_secrets import validate_secret
@@ -24,7 +25,7 @@ from minipod.kube.validate import validate_pod
 from minipod.kube.yaml_load import load_documents
 
 
-def parse_documents(text: str) -> list[dict]:
+def parse_documents(text: str) -> list[dict[str, Any]]:
     docs = load_documents(text)
     objects = []
     for i, doc in enumerate(docs):
@@ -49,7 +50,7 @@ def parse_documents(text: str) -> list[dict]:
     return objects
 
 
-def _type(value) -> str:
+def _type(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
@@ -63,7 +64,7 @@ SUPPORTED_KINDS = {
 }
 
 
-def unsupported_kind(obj: dict) -> str | None:
+def unsupported_kind(obj: dict[str, Any]) -> str | None:
     """The warning for an object of a kind minipod does not serve yet, or
     None for a supported one."""
     kind = obj.get("kind")
@@ -76,7 +77,7 @@ def unsupported_kind(obj: dict) -> str | None:
 
 def load_manifest(
     text: str, default_namespace: str = "default", enforce_namespace: bool = False
-) -> tuple[list[dict], list[dict], list[str]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """(pods, secrets, warnings); ManifestError with every error found.
     enforce_namespace: the namespace was asked for (-n), so an object that
     names another one is refused, as kubectl refuses it."""
@@ -121,11 +122,11 @@ def load_manifest(
     return pods, secrets, skipped + warnings
 
 
-def check_namespaces(objects: list[dict], namespace: str) -> None:
+def check_namespaces(objects: list[dict[str, Any]], namespace: str) -> None:
     """kubectl's check when -n is given: every object that names a
     namespace names that one."""
     for obj in objects:
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        meta = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
         theirs = meta.get("namespace")
         if theirs and theirs != namespace:
             raise ManifestError(
@@ -136,20 +137,16 @@ def check_namespaces(objects: list[dict], namespace: str) -> None:
             )
 
 
-def _label(obj: dict) -> str:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+def _label(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     return f"{str(obj.get('kind', 'object')).lower()}/{meta.get('name') or '<unnamed>'}"
 
 
-def default_pod(obj: dict, default_namespace: str = "default") -> dict:
+def default_pod(obj: dict[str, Any], default_namespace: str = "default") -> dict[str, Any]:
     """The defaults the API server fills in (pkg/apis/core/v1/defaults.go)."""
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": copy.deepcopy(obj.get("metadata") or {}),
-        "spec": copy.deepcopy(obj.get("spec") or {}),
-    }
-    meta, spec = pod["metadata"], pod["spec"]
+    meta: dict[str, Any] = copy.deepcopy(obj.get("metadata") or {})
+    spec: dict[str, Any] = copy.deepcopy(obj.get("spec") or {})
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
     for k in (
         "uid",
         "resourceVersion",
@@ -189,7 +186,7 @@ def _pull_policy(image: str) -> str:
         return "IfNotPresent"  # an invalid name: reported as InvalidImageName at start
 
 
-def _default_container(c: dict) -> None:
+def _default_container(c: dict[str, Any]) -> None:
     for k, v in [
         ("imagePullPolicy", _pull_policy(c["image"])),
         ("terminationMessagePath", "/dev/termination-log"),

@@ -21,6 +21,7 @@ standard library only.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from minipod.kube.pod_security_checks import BASELINE, RESTRICTED, Violation
 
@@ -30,7 +31,7 @@ LEVELS = ("privileged", "baseline", "restricted")
 LABEL_PREFIX = "pod-security.kubernetes.io/"
 
 
-def evaluate(pod: dict, level: str) -> list[Violation]:
+def evaluate(pod: dict[str, Any], level: str) -> list[Violation]:
     """Every violation of `level` by the pod, in the API server's order."""
     checks = {"privileged": {}, "baseline": BASELINE, "restricted": RESTRICTED}[level]
     meta = pod.get("metadata") or {}
@@ -58,7 +59,7 @@ class Policy:
     version: str = "latest"
 
 
-def levels_of(labels: dict | None, default: Policy | None = None) -> dict[str, Policy]:
+def levels_of(labels: dict[str, Any] | None, default: Policy | None = None) -> dict[str, Policy]:
     """{"enforce": Policy, "warn": Policy, "audit": Policy} from a
     Namespace's labels; a mode without a label gets the instance default
     (privileged unless configured, as in Kubernetes)."""

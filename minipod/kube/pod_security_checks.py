@@ -8,6 +8,7 @@ Pure functions, standard library only.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from minipod.kube.sysctls import SAFE_SYSCTLS, normalize
 
@@ -57,11 +58,11 @@ def pluralize(singular: str, plural: str, n: int) -> str:
     return singular if n == 1 else plural
 
 
-def join_quote(items) -> str:
+def join_quote(items: Any) -> str:
     return ", ".join(f'"{i}"' for i in items)
 
 
-def _containers(spec: dict) -> list[dict]:
+def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Init, regular, then ephemeral containers: the API server's order."""
     return [
         c
@@ -71,7 +72,7 @@ def _containers(spec: dict) -> list[dict]:
     ]
 
 
-def _sc(obj: dict) -> dict:
+def _sc(obj: dict[str, Any]) -> dict[str, Any]:
     return obj.get("securityContext") or {}
 
 
@@ -86,19 +87,19 @@ def _named(names: list[str]) -> str:
 USER_NAMESPACES = False
 
 
-def _user_namespace_pod(spec: dict) -> bool:
+def _user_namespace_pod(spec: dict[str, Any]) -> bool:
     return USER_NAMESPACES and spec.get("hostUsers") is False
 
 
 # --- baseline checks ------------------------------------------------------------
 
 
-def host_namespaces(meta: dict, spec: dict) -> Violation | None:
+def host_namespaces(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     on = sorted(f"{k}=true" for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k))
     return Violation("host namespaces", ", ".join(on)) if on else None
 
 
-def privileged(meta: dict, spec: dict) -> Violation | None:
+def privileged(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     bad = [c["name"] for c in _containers(spec) if _sc(c).get("privileged")]
     return (
         Violation("privileged", f"{_named(bad)} must not set securityContext.privileged=true")
@@ -107,7 +108,7 @@ def privileged(meta: dict, spec: dict) -> Violation | None:
     )
 
 
-def capabilities_baseline(meta: dict, spec: dict) -> Violation | None:
+def capabilities_baseline(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     bad, caps = [], set()
     for c in _containers(spec):
         added = [
@@ -122,14 +123,14 @@ def capabilities_baseline(meta: dict, spec: dict) -> Violation | None:
     return Violation("non-default capabilities", detail)
 
 
-def host_path_volumes(meta: dict, spec: dict) -> Violation | None:
+def host_path_volumes(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     bad = [v["name"] for v in spec.get("volumes") or [] if isinstance(v, dict) and "hostPath" in v]
     if not bad:
         return None
     return Violation("hostPath volumes", f"{pluralize('volume', 'volumes', len(bad))} {join_quote(bad)}")
 
 
-def host_ports(meta: dict, spec: dict) -> Violation | None:
+def host_ports(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     bad, ports = [], set()
     for c in _containers(spec):
         used = [p["hostPort"] for p in c.get("ports") or [] if p.get("hostPort")]
@@ -145,7 +146,7 @@ def host_ports(meta: dict, spec: dict) -> Violation | None:
     return Violation("hostPort", detail)
 
 
-def app_armor_profile(meta: dict, spec: dict) -> Violation | None:
+def app_armor_profile(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     bad = []
     if (_sc(spec).get("appArmorProfile") or {}).get("type") == "Unconfined":
         bad.append('spec.securityContext.appArmorProfile.type="Unconfined"')
@@ -163,11 +164,11 @@ def app_armor_profile(meta: dict, spec: dict) -> Violation | None:
     return Violation(reason, ", ".join(bad))
 
 
-def se_linux_options(meta: dict, spec: dict) -> Violation | None:
+def se_linux_options(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     bad_types: set[str] = set()
     flags = {"user": False, "role": False}
 
-    def valid(opts: dict) -> bool:
+    def valid(opts: dict[str, Any]) -> bool:
         ok = True
         if opts.get("type", "") not in SELINUX_TYPES:
             ok = False
@@ -197,7 +198,7 @@ def se_linux_options(meta: dict, spec: dict) -> Violation | None:
     return Violation("seLinuxOptions", detail)
 
 
-def proc_mount(meta: dict, spec: dict) -> Violation | None:
+def proc_mount(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     if _user_namespace_pod(spec):
         return None
     bad, values = [], set()
@@ -213,7 +214,7 @@ def proc_mount(meta: dict, spec: dict) -> Violation | None:
     )
 
 
-def _seccomp_setters(spec: dict, valid) -> tuple[list[str], set[str], list[str], bool]:
+def _seccomp_setters(spec: dict[str, Any], valid: Any) -> tuple[list[str], set[str], list[str], bool]:
     """(explicit bad setters, their values, containers without a profile,
     whether the pod sets a valid one)."""
     setters, values = [], set()
@@ -236,7 +237,7 @@ def _seccomp_setters(spec: dict, valid) -> tuple[list[str], set[str], list[str],
     return setters, values, implicit, pod_valid
 
 
-def seccomp_profile_baseline(meta: dict, spec: dict) -> Violation | None:
+def seccomp_profile_baseline(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     setters, values, _, _ = _seccomp_setters(spec, lambda t: t != "Unconfined")
     if not setters:
         return None
@@ -246,7 +247,7 @@ def seccomp_profile_baseline(meta: dict, spec: dict) -> Violation | None:
     )
 
 
-def sysctls(meta: dict, spec: dict) -> Violation | None:
+def sysctls(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     bad = [
         s.get("name", "")
         for s in _sc(spec).get("sysctls") or []
@@ -255,7 +256,7 @@ def sysctls(meta: dict, spec: dict) -> Violation | None:
     return Violation("forbidden sysctls", ", ".join(bad)) if bad else None
 
 
-def windows_host_process(meta: dict, spec: dict) -> Violation | None:
+def windows_host_process(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     bad = [c["name"] for c in _containers(spec) if (_sc(c).get("windowsOptions") or {}).get("hostProcess")]
     pod_wants = (_sc(spec).get("windowsOptions") or {}).get("hostProcess")
     if not bad and not pod_wants:
@@ -269,7 +270,7 @@ def windows_host_process(meta: dict, spec: dict) -> Violation | None:
 # --- restricted checks ----------------------------------------------------------
 
 
-def allow_privilege_escalation(meta: dict, spec: dict) -> Violation | None:
+def allow_privilege_escalation(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     bad = [c["name"] for c in _containers(spec) if _sc(c).get("allowPrivilegeEscalation") is not False]
     if not bad:
         return None
@@ -279,7 +280,7 @@ def allow_privilege_escalation(meta: dict, spec: dict) -> Violation | None:
     )
 
 
-def capabilities_restricted(meta: dict, spec: dict) -> Violation | None:
+def capabilities_restricted(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     missing, adding, caps = [], [], set()
     for c in _containers(spec):
         spec_caps = _sc(c).get("capabilities")
@@ -302,7 +303,7 @@ def capabilities_restricted(meta: dict, spec: dict) -> Violation | None:
     return Violation("unrestricted capabilities", "; ".join(details)) if details else None
 
 
-def restricted_volumes(meta: dict, spec: dict) -> Violation | None:
+def restricted_volumes(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     bad, kinds = [], set()
     for v in spec.get("volumes") or []:
         if not isinstance(v, dict):
@@ -321,7 +322,7 @@ def restricted_volumes(meta: dict, spec: dict) -> Violation | None:
     return Violation("restricted volume types", detail)
 
 
-def run_as_non_root(meta: dict, spec: dict) -> Violation | None:
+def run_as_non_root(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     if _user_namespace_pod(spec):
         return None
     setters = []
@@ -348,7 +349,7 @@ def run_as_non_root(meta: dict, spec: dict) -> Violation | None:
     return None
 
 
-def run_as_user(meta: dict, spec: dict) -> Violation | None:
+def run_as_user(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     if _user_namespace_pod(spec):
         return None
     setters = ["pod"] if _sc(spec).get("runAsUser") == 0 else []
@@ -358,7 +359,7 @@ def run_as_user(meta: dict, spec: dict) -> Violation | None:
     return Violation("runAsUser=0", f"{' and '.join(setters)} must not set runAsUser=0") if setters else None
 
 
-def seccomp_profile_restricted(meta: dict, spec: dict) -> Violation | None:
+def seccomp_profile_restricted(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
     setters, values, implicit, _ = _seccomp_setters(spec, lambda t: t in ("RuntimeDefault", "Localhost"))
     if setters:
         return Violation(

@@ -16,6 +16,7 @@ Pure functions over the v1 Pod spec; standard library only.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from minipod.kube import quantity
 
@@ -25,7 +26,7 @@ ResourceList = dict[str, int]
 QOS_RESOURCES = ("cpu", "memory")
 
 
-def amount(name: str, text) -> int:
+def amount(name: str, text: Any) -> int:
     """One quantity in minipod's unit for that resource."""
     return quantity.milli(text) if name == "cpu" else quantity.value(text)
 
@@ -36,7 +37,7 @@ class ContainerResources:
     limits: ResourceList = field(default_factory=dict)
 
 
-def container_resources(container: dict) -> ContainerResources:
+def container_resources(container: dict[str, Any]) -> ContainerResources:
     """requests and limits of one container spec. As the API server
     defaults them: each limit without a request is also the request."""
     res = container.get("resources") or {}
@@ -47,7 +48,7 @@ def container_resources(container: dict) -> ContainerResources:
     return ContainerResources(requests, limits)
 
 
-def is_sidecar(container: dict) -> bool:
+def is_sidecar(container: dict[str, Any]) -> bool:
     return container.get("restartPolicy") == "Always"
 
 
@@ -62,7 +63,7 @@ def _max(into: ResourceList, other: ResourceList) -> None:
             into[k] = v
 
 
-def _pod_total(spec: dict, which: str) -> ResourceList:
+def _pod_total(spec: dict[str, Any], which: str) -> ResourceList:
     """The rule of resource.PodRequests / PodLimits, per resource:
     app containers run together, so they add up; init containers run one
     at a time, each beside the sidecars started before it; sidecars keep
@@ -89,22 +90,22 @@ def _pod_total(spec: dict, which: str) -> ResourceList:
     return total
 
 
-def pod_requests(spec: dict) -> ResourceList:
+def pod_requests(spec: dict[str, Any]) -> ResourceList:
     return _pod_total(spec, "requests")
 
 
-def pod_limits(spec: dict) -> ResourceList:
+def pod_limits(spec: dict[str, Any]) -> ResourceList:
     return _pod_total(spec, "limits")
 
 
-def all_limited(spec: dict, name: str) -> bool:
+def all_limited(spec: dict[str, Any], name: str) -> bool:
     """Does every container (init ones too) set a limit for `name`? Only
     then does the kubelet put that limit on the pod's cgroup."""
     containers = (spec.get("initContainers") or []) + (spec.get("containers") or [])
     return all(name in container_resources(c).limits for c in containers)
 
 
-def empty_dir_size_limit(volume: dict) -> int | None:
+def empty_dir_size_limit(volume: dict[str, Any]) -> int | None:
     """emptyDir.sizeLimit in bytes, or None."""
     limit = (volume.get("emptyDir") or {}).get("sizeLimit")
     return quantity.value(limit) if limit not in (None, "") else None
@@ -113,7 +114,7 @@ def empty_dir_size_limit(volume: dict) -> int | None:
 GUARANTEED, BURSTABLE, BEST_EFFORT = "Guaranteed", "Burstable", "BestEffort"
 
 
-def qos_class(spec: dict) -> str:
+def qos_class(spec: dict[str, Any]) -> str:
     """qos.GetPodQOS: BestEffort when no container asks for cpu or memory;
     Guaranteed when every container limits both and the pod's summed
     requests equal its summed limits; Burstable otherwise."""

@@ -15,12 +15,14 @@ minipod does not load AppArmor profiles, on any host. Standard library
 only.
 """
 
+from typing import Any
+
 APPARMOR_REASON = "AppArmor"
 APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
-def check_pod(pod: dict) -> list[str]:
-    spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
+def check_pod(pod: dict[str, Any]) -> list[str]:
+    spec = pod["spec"] if isinstance(pod.get("spec"), dict) else {}
     errors: list[str] = []
     homes = [("spec.securityContext", spec.get("securityContext"))]
     for kind in ("initContainers", "containers"):
@@ -40,8 +42,8 @@ def check_pod(pod: dict) -> list[str]:
     return errors
 
 
-def wants_apparmor(pod: dict) -> bool:
-    spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
+def wants_apparmor(pod: dict[str, Any]) -> bool:
+    spec = pod["spec"] if isinstance(pod.get("spec"), dict) else {}
     profiles = [(spec.get("securityContext") or {}).get("appArmorProfile")]
     for kind in ("initContainers", "containers"):
         profiles += [(c.get("securityContext") or {}).get("appArmorProfile") for c in spec.get(kind) or []]
@@ -50,7 +52,7 @@ def wants_apparmor(pod: dict) -> bool:
     return any(p and p.get("type") not in ("Unconfined", "unconfined") for p in profiles)
 
 
-def apparmor_refusal(pod: dict, host_has_apparmor: bool) -> str | None:
+def apparmor_refusal(pod: dict[str, Any], host_has_apparmor: bool) -> str | None:
     """The message the pod is rejected with, or None."""
     if not wants_apparmor(pod):
         return None
@@ -59,7 +61,7 @@ def apparmor_refusal(pod: dict, host_has_apparmor: bool) -> str | None:
     return "Cannot enforce AppArmor: minipod does not load AppArmor profiles"
 
 
-def _seccomp_problems(profile, path: str) -> list[str]:
+def _seccomp_problems(profile: Any, path: str) -> list[str]:
     if not isinstance(profile, dict):
         return []
     kind, local = profile.get("type"), profile.get("localhostProfile")

@@ -1,46 +1,58 @@
-"""Label selectors, as `kubectl get -l` takes them. Pure: no I/O.
+"""Label selectors, as `kubectl get -l` sends them in `labelSelector`.
 
-Equality-based terms, comma meaning "and": a=b, a==b, a!=b, a (the label
-exists), !a (it does not).
+Equality-based requirements, comma-separated, all of which must hold:
+
+    key=value, key==value   the label is there with that value
+    key!=value              the label is absent or has another value
+    key                     the label is there
+    !key                    the label is absent
+
+parse_selector() turns the text into a Selector once; Selector.matches()
+then tests a pod's labels. An empty selector matches every pod.
+Standard library only; pure.
 """
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+Labels = Mapping[str, str]
 
 
 @dataclass(frozen=True)
-class Term:
+class Requirement:
     key: str
-    op: str  # "=", "!=", "exists", "!exists"
+    operator: str  # "=", "!=", "exists" or "!"
     value: str = ""
 
-    def matches(self, labels: dict[str, str]) -> bool:
-        if self.op == "=":
+    def matches(self, labels: Labels) -> bool:
+        if self.operator == "=":
             return labels.get(self.key) == self.value
-        if self.op == "!=":
+        if self.operator == "!=":
             return labels.get(self.key) != self.value
-        if self.op == "exists":
+        if self.operator == "exists":
             return self.key in labels
         return self.key not in labels
 
 
-def parse_terms(selector: str) -> list[Term]:
-    terms = []
-    for term in filter(None, (t.strip() for t in selector.split(","))):
+@dataclass(frozen=True)
+class Selector:
+    requirements: tuple[Requirement, ...]
+
+    def matches(self, labels: Labels) -> bool:
+        return all(r.matches(labels) for r in self.requirements)
+
+
+def parse_selector(text: str) -> Selector:
+    out = []
+    for term in filter(None, (t.strip() for t in text.split(","))):
         if "!=" in term:
             k, v = term.split("!=", 1)
-            terms.append(Term(k.strip(), "!=", v.strip()))
+            out.append(Requirement(k.strip(), "!=", v.strip()))
         elif "=" in term:
             k, v = term.replace("==", "=").split("=", 1)
-            terms.append(Term(k.strip(), "=", v.strip()))
+            out.append(Requirement(k.strip(), "=", v.strip()))
         elif term.startswith("!"):
-            terms.append(Term(term[1:].strip(), "!exists"))
+            out.append(Requirement(term[1:].strip(), "!"))
         else:
-            terms.append(Term(term, "exists"))
-    return terms
-
-
-def parse_selector(selector: str) -> Callable[[dict[str, str]], bool]:
-    """A function telling whether a pod's labels match `selector`."""
-    terms = parse_terms(selector)
-    return lambda labels: all(t.matches(labels) for t in terms)
+            out.append(Requirement(term, "exists"))
+    return Selector(tuple(out))

@@ -12,6 +12,8 @@ SysctlForbidden (the kubelet's sysctl admit handler).
 Standard library only; pure.
 """
 
+from typing import Any
+
 # The kubelet's default allowlist (component-helpers sysctl.SafeSysctlAllowlist),
 # with the namespace each one lives in.
 SAFE_SYSCTLS = {
@@ -58,13 +60,13 @@ def _allowed_unsafe(name: str, allowed: tuple[str, ...]) -> bool:
     return any(name == a or (a.endswith("*") and name.startswith(a[:-1])) for a in allowed)
 
 
-def pod_sysctls(pod: dict) -> list[tuple[str, str]]:
+def pod_sysctls(pod: dict[str, Any]) -> list[tuple[str, str]]:
     """(name, value) of each of the pod's sysctls, names normalized."""
     sc = (pod.get("spec") or {}).get("securityContext") or {}
     return [(normalize(s.get("name", "")), str(s.get("value", ""))) for s in sc.get("sysctls") or []]
 
 
-def forbidden_sysctl(pod: dict, allowed_unsafe: tuple[str, ...] = ()) -> str | None:
+def forbidden_sysctl(pod: dict[str, Any], allowed_unsafe: tuple[str, ...] = ()) -> str | None:
     """The kubelet's refusal message for the pod's first disallowed sysctl,
     or None when every one is allowed (the safe set, plus the instance's
     allowedUnsafeSysctls when they are namespaced)."""

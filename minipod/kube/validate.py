@@ -24,12 +24,13 @@ import datetime
 import difflib
 import json
 import re
+from typing import Any, TypeGuard
 
 from minipod.errors import ManifestError
 from minipod.kube import implemented, names, schema, security_context
 
 
-def validate_pod(obj: dict) -> list[str]:
+def validate_pod(obj: dict[str, Any]) -> list[str]:
     """Check a v1 Pod manifest; return warnings or raise ManifestError."""
     if not isinstance(obj, dict):
         raise ManifestError([f"expected a map at the top level, got {_describe(obj)}"])
@@ -44,7 +45,7 @@ def validate_pod(obj: dict) -> list[str]:
 # ------------------------------------------------------- paths and values
 
 
-def _field(path: str, key) -> str:
+def _field(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
@@ -53,19 +54,19 @@ def _pattern(path: str) -> str:
     return re.sub(r"\[\d+\]", "[]", path)
 
 
-def _quote(value) -> str:
+def _quote(value: Any) -> str:
     """A value as kubectl prints it in a message: strings in quotes."""
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
-def _is_int(value) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     # In Python, True is an int; in a manifest it is not.
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _short(value) -> str:
+def _short(value: Any) -> str:
     """A value for a message, cut short: an error must not be as big as the
     400-digit number or the megabyte string it is about."""
     text = _quote(value)
@@ -77,7 +78,7 @@ def _range_rule(low: int, high: int) -> str:
     return f"must be between {low} and {high}, inclusive"
 
 
-def _describe(value) -> str:
+def _describe(value: Any) -> str:
     """What a value is, for "expected X, got Y" messages."""
     if value is None:
         return "null"
@@ -101,30 +102,30 @@ def _describe(value) -> str:
 # ---------------------------------------------------------- pass 1: shape
 
 
-def _is_list_type(typ) -> bool:
+def _is_list_type(typ: Any) -> bool:
     return isinstance(typ, list)
 
 
-def _is_map_type(typ) -> bool:
+def _is_map_type(typ: Any) -> bool:
     return isinstance(typ, dict) and set(typ) == {"map"}
 
 
-def _is_enum_type(typ) -> bool:
+def _is_enum_type(typ: Any) -> bool:
     return isinstance(typ, dict) and set(typ) == {"enum"}
 
 
-def _is_struct_type(typ) -> bool:
+def _is_struct_type(typ: Any) -> bool:
     return isinstance(typ, dict) and not _is_map_type(typ) and not _is_enum_type(typ)
 
 
-def _type_name(typ) -> str:
+def _type_name(typ: Any) -> str:
     if _is_list_type(typ):
         return "list"
     if _is_enum_type(typ):
         return "string"
     if isinstance(typ, dict) or typ == "object":
         return "map"
-    return {"int-or-string": "integer or string", "time": "timestamp", "int32": "integer"}.get(typ, typ)
+    return str({"int-or-string": "integer or string", "time": "timestamp", "int32": "integer"}.get(typ, typ))
 
 
 # A Kubernetes quantity: a number with an optional suffix, such as 2, 0.5,
@@ -137,7 +138,7 @@ QUANTITY = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[numkMGTP
 INT_RANGES = {"integer": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1)}
 
 
-def _has_scalar_type(value, typ: str) -> bool:
+def _has_scalar_type(value: Any, typ: str) -> bool:
     if typ == "string":
         return isinstance(value, str)
     if typ in INT_RANGES:
@@ -156,7 +157,7 @@ def _has_scalar_type(value, typ: str) -> bool:
     return typ == "any"
 
 
-def _check_shape(value, typ, path: str, errors: list[str]) -> None:
+def _check_shape(value: Any, typ: Any, path: str, errors: list[str]) -> None:
     """Pass 1: compare one value with its schema type, then its insides."""
     if value is None:
         return  # null means "not set", as if the field were left out
@@ -205,12 +206,12 @@ def _check_shape(value, typ, path: str, errors: list[str]) -> None:
         )
 
 
-def _unsupported(path: str, value, allowed) -> str:
+def _unsupported(path: str, value: Any, allowed: Any) -> str:
     choices = ", ".join(_quote(a) for a in allowed)
     return f"{path}: unsupported value {_quote(value)}: supported values: {choices}"
 
 
-def _struct_homes(root: dict) -> list[tuple[str, dict]]:
+def _struct_homes(root: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Every struct in the schema with its path pattern, breadth first,
     up to three levels deep. Deeper structs (probe actions and the like)
     are too specialised to be a sensible guess for a misplaced field."""
@@ -230,7 +231,7 @@ def _struct_homes(root: dict) -> list[tuple[str, dict]]:
 _HOMES = _struct_homes(schema.POD)
 
 
-def _unknown_field(path: str, key, struct: dict) -> str:
+def _unknown_field(path: str, key: Any, struct: dict[str, Any]) -> str:
     """The message for a field the struct at path does not have.
 
     If the field exists elsewhere, name the place (the one sharing the
@@ -258,7 +259,7 @@ def _unknown_field(path: str, key, struct: dict) -> str:
 # ---------------------------------------------------------- pass 2: rules
 
 
-def _check_name(value, path: str, problems_of, errors: list[str]) -> None:
+def _check_name(value: Any, path: str, problems_of: Any, errors: list[str]) -> None:
     """Report each problem of a name. Non-strings were reported in pass 1,
     and empty names are reported as missing where a name is required."""
     if isinstance(value, str) and value:
@@ -266,7 +267,7 @@ def _check_name(value, path: str, problems_of, errors: list[str]) -> None:
             errors.append(f"{path}: invalid value {_quote(value)}: {problem}")
 
 
-def _dicts(parent: dict, key: str) -> list[tuple[int, dict]]:
+def _dicts(parent: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
     """The (index, item) pairs of a list of maps, skipping anything of the
     wrong type: pass 1 has already reported it."""
     items = parent.get(key)
@@ -275,7 +276,7 @@ def _dicts(parent: dict, key: str) -> list[tuple[int, dict]]:
     return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)]
 
 
-def _check_pod_rules(pod: dict, errors: list[str]) -> None:
+def _check_pod_rules(pod: dict[str, Any], errors: list[str]) -> None:
     for key, wanted in (("apiVersion", "v1"), ("kind", "Pod")):
         value = pod.get(key)
         if value is None or value == "":
@@ -298,7 +299,7 @@ def _check_pod_rules(pod: dict, errors: list[str]) -> None:
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024  # bytes, keys and values together
 
 
-def _check_metadata(meta: dict, errors: list[str]) -> None:
+def _check_metadata(meta: dict[str, Any], errors: list[str]) -> None:
     name, generate_name = meta.get("name"), meta.get("generateName")
     if not name and not generate_name:
         errors.append("metadata.name: required value: name or generateName is required")
@@ -332,7 +333,7 @@ def _check_metadata(meta: dict, errors: list[str]) -> None:
             )
 
 
-def _check_spec(spec: dict, errors: list[str]) -> None:
+def _check_spec(spec: dict[str, Any], errors: list[str]) -> None:
     if spec.get("containers") in (None, []):
         errors.append("spec.containers: required value")
 
@@ -378,18 +379,18 @@ def _check_spec(spec: dict, errors: list[str]) -> None:
 MAX_ID = 2**31 - 1  # user and group IDs: apimachinery's IsValidUserID / IsValidGroupID
 
 
-def _check_id(value, path: str, errors: list[str]) -> None:
+def _check_id(value: Any, path: str, errors: list[str]) -> None:
     low, high = INT_RANGES["integer"]
     if _is_int(value) and low <= value <= high and not 0 <= value <= MAX_ID:  # else: pass 1 said so
         errors.append(f"{path}: invalid value {_short(value)}: {_range_rule(0, MAX_ID)}")
 
 
-def _check_ids(sc: dict, path: str, fields, errors: list[str]) -> None:
+def _check_ids(sc: dict[str, Any], path: str, fields: Any, errors: list[str]) -> None:
     for field in fields:
         _check_id(sc.get(field), f"{path}.{field}", errors)
 
 
-def _check_volumes(spec: dict, errors: list[str]) -> set[str]:
+def _check_volumes(spec: dict[str, Any], errors: list[str]) -> set[str]:
     """Check spec.volumes; return the volume names, for volumeMounts."""
     seen: set[str] = set()
     supported = implemented.SUPPORTED_VOLUME_TYPES
@@ -436,14 +437,16 @@ def _check_volumes(spec: dict, errors: list[str]) -> set[str]:
     return seen
 
 
-def _check_absolute(value, path: str, errors: list[str]) -> None:
+def _check_absolute(value: Any, path: str, errors: list[str]) -> None:
     if value is None or value == "":
         errors.append(f"{path}: required value")
     elif isinstance(value, str) and not value.startswith("/"):
         errors.append(f"{path}: invalid value {_quote(value)}: must be an absolute path")
 
 
-def _check_container(c: dict, path: str, is_init: bool, volume_names: set[str], errors: list[str]) -> None:
+def _check_container(
+    c: dict[str, Any], path: str, is_init: bool, volume_names: set[str], errors: list[str]
+) -> None:
     for field in ("name", "image"):
         if c.get(field) is None or c.get(field) == "":
             errors.append(f"{path}.{field}: required value")
@@ -475,7 +478,9 @@ def _check_container(c: dict, path: str, is_init: bool, volume_names: set[str], 
         _check_ids(sc, f"{path}.securityContext", ("runAsUser", "runAsGroup"), errors)
     for field in ("livenessProbe", "readinessProbe", "startupProbe"):
         probe = c.get(field)
-        for key in PROBE_COUNTS if isinstance(probe, dict) else ():
+        if not isinstance(probe, dict):
+            continue
+        for key in PROBE_COUNTS:
             if _is_int(probe.get(key)) and probe[key] < 0:
                 errors.append(
                     f"{path}.{field}.{key}: invalid value {probe[key]}: must be greater than or equal to 0"
@@ -495,7 +500,7 @@ PROBE_COUNTS = (
 )
 
 
-def _check_ports(c: dict, path: str, errors: list[str]) -> None:
+def _check_ports(c: dict[str, Any], path: str, errors: list[str]) -> None:
     port_names: set[str] = set()
     for i, port in _dicts(c, "ports"):
         port_path = f"{path}.ports[{i}]"
@@ -518,7 +523,7 @@ def _check_ports(c: dict, path: str, errors: list[str]) -> None:
             _check_name(name, f"{port_path}.name", names.port_name_problems, errors)
 
 
-def _check_mounts(c: dict, path: str, volume_names: set[str], errors: list[str]) -> None:
+def _check_mounts(c: dict[str, Any], path: str, volume_names: set[str], errors: list[str]) -> None:
     """Each mount names a volume of the pod and a distinct absolute path."""
     mount_paths: set[str] = set()
     for i, mount in _dicts(c, "volumeMounts"):
@@ -536,7 +541,7 @@ def _check_mounts(c: dict, path: str, volume_names: set[str], errors: list[str])
             mount_paths.add(target)
 
 
-def _check_env(env: dict, path: str, errors: list[str]) -> None:
+def _check_env(env: dict[str, Any], path: str, errors: list[str]) -> None:
     name = env.get("name")
     if not name:
         errors.append(f"{path}.name: required value")

@@ -22,6 +22,7 @@ for the Kubernetes API's create, update and patch.
 """
 
 import json
+from typing import Any
 
 import yaml
 
@@ -37,7 +38,7 @@ MAX_DEPTH = 100  # a Pod is ~10 deep
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_documents(text: str) -> list:
+def load_documents(text: str) -> list[Any]:
     """Every non-empty document of `text`; ManifestError when it is not
     valid, or too costly, YAML."""
     loader = _Loader(text)
@@ -61,19 +62,19 @@ def load_documents(text: str) -> list:
     return docs
 
 
-def _error(node, message: str) -> ManifestError:
+def _error(node: Any, message: str) -> ManifestError:
     mark = node.start_mark
     return ManifestError([f"invalid YAML (line {mark.line + 1}, column {mark.column + 1}): {message}"])
 
 
-def check_nodes(root) -> None:
+def check_nodes(root: Any) -> None:
     """Step 2 above, on one composed document. Each distinct node is
     visited once (aliases share nodes), so the check costs the document's
     size, not its expanded size."""
     sizes: dict[int, tuple[int, int, int]] = {}  # id(node) -> (nodes, bytes, depth) expanded
     visiting: set[int] = set()
 
-    def measure(node, depth: int) -> tuple[int, int, int]:
+    def measure(node: Any, depth: int) -> tuple[int, int, int]:
         if depth > MAX_DEPTH:
             raise _error(node, f"exceeded max depth of {MAX_DEPTH}")
         known = sizes.get(id(node))
@@ -112,7 +113,7 @@ def check_nodes(root) -> None:
     measure(root, 0)
 
 
-def _check_duplicate_keys(node) -> None:
+def _check_duplicate_keys(node: Any) -> None:
     seen: dict[str, int] = {}
     for key, _ in node.value:
         if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
@@ -141,7 +142,7 @@ def load_one(text: str):
     return docs[0] if docs else None
 
 
-def _depth_over(doc, limit: int) -> bool:
+def _depth_over(doc: Any, limit: int) -> bool:
     stack = [(doc, 0)]
     while stack:
         value, depth = stack.pop()

@@ -51,9 +51,9 @@ def from_token(request, token: str) -> User | None:
     k8s = claims.get("kubernetes.io") or {}
     ns, pod = k8s.get("namespace"), (k8s.get("pod") or {})
     store = cluster.store
-    from minipod.objects.resources import find
+    from minipod.objects.resources import builtin
 
-    pods = find("", "v1", "pods")
+    pods = builtin("", "v1", "pods")
     if not store.exists(pods, ns, pod.get("name", "")):
         return None
     if store.get(pods, ns, pod["name"])["metadata"].get("uid") != pod.get("uid"):

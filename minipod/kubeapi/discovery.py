@@ -11,6 +11,7 @@ Everything here is derived from the resource table (objects/resources.py).
 
 import hashlib
 import platform
+from typing import Any
 
 from minipod import __version__
 from minipod.objects import resources as kinds
@@ -117,7 +118,7 @@ def resource_list(group: str, version: str) -> dict | None:
 
 
 def _discovery_resource(r: kinds.Resource) -> dict:
-    doc = {
+    doc: dict[str, Any] = {
         "resource": r.plural,
         "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
         "scope": "Namespaced" if r.namespaced else "Cluster",

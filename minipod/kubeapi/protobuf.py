@@ -13,6 +13,7 @@ Steps of decode(): split the envelope, read the fields of the object
 """
 
 import base64
+from typing import Any
 
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -20,7 +21,7 @@ MAGIC = b"k8s\x00"
 # message: {field number: (json name, type)}; types: str, bytes (base64 in
 # JSON), int, bool, map (string values), bmap (bytes values), [T] repeated,
 # or another message's name.
-MESSAGES = {
+MESSAGES: dict[str, dict[int, tuple[str, Any]]] = {
     "ObjectMeta": {
         1: ("name", "str"),
         2: ("generateName", "str"),
@@ -83,7 +84,7 @@ MESSAGES = {
 }
 
 
-def _fields(data: bytes) -> list[tuple[int, object]]:
+def _fields(data: bytes) -> list[tuple[int, Any]]:
     """(field number, value) in order: varints as ints, length-delimited as bytes."""
     out = []
     i = 0

@@ -16,6 +16,7 @@ Warning header, or dropped; Warn is the default, as in Kubernetes).
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -65,7 +66,7 @@ def out(res: kinds.Resource, obj: dict) -> dict:
     return to_events_v1(obj) if res.group == "events.k8s.io" else obj
 
 
-def respond(request, body: dict, status: int = 200, warnings: list[str] = ()) -> web.Response:
+def respond(request, body: dict, status: int = 200, warnings: Sequence[str] = ()) -> web.Response:
     resp = web.json_response(body, status=status, dumps=lambda o: json.dumps(o, separators=(",", ":")))
     for w in warnings:
         resp.headers.add("Warning", f'299 - "{w}"')

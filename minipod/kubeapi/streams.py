@@ -19,9 +19,9 @@ from aiohttp import web
 from minipod.api import pod_exec
 from minipod.kubeapi import auth
 from minipod.kubeapi.rest import Target
-from minipod.objects.resources import find
+from minipod.objects.resources import builtin
 
-PODS = find("", "v1", "pods")
+PODS = builtin("", "v1", "pods")
 
 
 def _authorize(request, sub: str) -> None:

@@ -19,6 +19,7 @@ Every failure names its step and the ids, never a bare errno.
 
 import os
 from dataclasses import dataclass
+from typing import Literal
 
 import prctl
 
@@ -109,7 +110,7 @@ class step:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind, error, tb) -> bool:
+    def __exit__(self, kind, error, tb) -> Literal[False]:
         if error is None or isinstance(error, MinipodError):
             return False
         if isinstance(error, OSError):

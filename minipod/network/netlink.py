@@ -53,9 +53,8 @@ from pyroute2 import AsyncIPRoute
 from pyroute2.netlink import NETLINK_ROUTE
 from pyroute2.netlink.exceptions import NetlinkError
 
-from minipod.linux import sandbox as namespaces
-from minipod.linux import syscalls
 from minipod.errors import SyscallError
+from minipod.linux import sandbox as namespaces
 
 IFF_UP = 0x1
 IFF_PROMISC = 0x100
@@ -81,7 +80,7 @@ def link_indexes(names: tuple[str, ...]) -> dict[str, int | None]:
     """The index of each link in `names` in the calling thread's netns (None
     if missing), with if_nametoindex(3): an ioctl, far cheaper than a
     netlink round trip through pyroute2."""
-    idx = {}
+    idx: dict[str, int | None] = {}
     for n in names:
         try:
             idx[n] = socket.if_nametoindex(n)
@@ -199,7 +198,7 @@ async def ensure_bridge(
         return link  # the common case, without a netlink round trip
     link = await read_link(ipr, name)
     if link is None:
-        spec = {"ifname": name, "kind": "bridge", "state": "up"}
+        spec: dict[str, object] = {"ifname": name, "kind": "bridge", "state": "up"}
         if mtu:
             spec["mtu"] = mtu
         if fixed_mac:
@@ -227,6 +226,8 @@ async def ensure_bridge(
         except NetlinkError as e:
             raise _fail(e, f"RTM_NEWLINK set flags of bridge {name}") from None
         link = await read_link(ipr, name)
+        if link is None:
+            raise SyscallError(f"RTM_NEWLINK set flags of bridge {name}: then gone", _errno.ENODEV)
     return link
 
 
@@ -292,8 +293,14 @@ async def create_veth(
         raise SyscallError(f"open({netns}): {e.strerror}", e.errno) from None
     out = {"mac": random_mac(), "peer_mac": random_mac()}
     try:
-        peer = {"ifname": peer_name, "net_ns_fd": fd, "address": out["peer_mac"]}
-        spec = {"ifname": host_name, "kind": "veth", "state": "up", "address": out["mac"], "peer": peer}
+        peer: dict[str, object] = {"ifname": peer_name, "net_ns_fd": fd, "address": out["peer_mac"]}
+        spec: dict[str, object] = {
+            "ifname": host_name,
+            "kind": "veth",
+            "state": "up",
+            "address": out["mac"],
+            "peer": peer,
+        }
         if mtu:
             spec["mtu"] = peer["mtu"] = mtu
         if master:

@@ -178,7 +178,7 @@ def _rule(table: str, chain: str, expr: list, comment: str) -> dict:
 
 
 def _skeleton(table: str, chains: list[str]) -> list[dict]:
-    cmds = [{"add": {"table": {"family": FAMILY, "name": table}}}]
+    cmds: list[dict] = [{"add": {"table": {"family": FAMILY, "name": table}}}]
     for c in chains:
         spec = {"family": FAMILY, "table": table, "name": c, **_BASE_CHAINS.get(c, {})}
         cmds.append({"add": {"chain": spec}})

@@ -69,7 +69,7 @@ class Collector:
             await asyncio.sleep(RESYNC)
 
     def finish_namespaces(self) -> None:
-        ns_res = kinds.find("", "v1", "namespaces")
+        ns_res = kinds.builtin("", "v1", "namespaces")
         for ns in list(self.store.objects[ns_res.key].values()):
             if not ns["metadata"].get("deletionTimestamp"):
                 continue

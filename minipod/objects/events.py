@@ -12,13 +12,13 @@ events.k8s.io/v1 serves the same events in their newer shape
 import copy
 
 from minipod.objects import meta as objmeta
-from minipod.objects.resources import find
+from minipod.objects.resources import builtin
 
 
 class EventBackend:
     def __init__(self, store, recorder):
         self.store, self.recorder = store, recorder
-        self.res = find("", "v1", "events")
+        self.res = builtin("", "v1", "events")
         recorder.listeners.append(self.recorded)
         for ev in recorder.events:
             self.recorded(ev)

@@ -12,7 +12,7 @@ import platform
 from minipod import __version__
 from minipod.kube.times import rfc3339 as now_rfc3339
 from minipod.objects.errors import ApiError
-from minipod.objects.resources import find
+from minipod.objects.resources import builtin
 from minipod.pod.admission import node_name
 
 # The Kubernetes API version minipod serves (discovery, OpenAPI, kubelet version).
@@ -122,7 +122,7 @@ class NodeBackend:
 
     def __init__(self, store, host_ip: str, node_facts=None):
         self.store = store
-        self.res = find("", "v1", "nodes")
+        self.res = builtin("", "v1", "nodes")
         boot_id = ""
         try:
             with open("/proc/sys/kernel/random/boot_id") as f:

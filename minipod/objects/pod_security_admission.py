@@ -18,7 +18,6 @@ from minipod.kube import pod_security as pss
 from minipod.objects.errors import ApiError
 from minipod.objects.resources import find
 
-
 PRIVILEGED = pss.Policy()  # the instance-wide default level, as in Kubernetes
 
 

@@ -19,7 +19,7 @@ from minipod.kube.manifest import default_pod
 from minipod.kube.validate import validate_pod
 from minipod.objects import pod_security_admission
 from minipod.objects.errors import ApiError, invalid
-from minipod.objects.resources import find
+from minipod.objects.resources import builtin
 
 # What a client may change on a live pod: metadata only.
 MUTABLE_METADATA = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
@@ -44,7 +44,7 @@ def causes_of(e: ManifestError) -> list[tuple[str, str, str]]:
 class PodBackend:
     def __init__(self, store, manager):
         self.store, self.manager = store, manager
-        self.res = find("", "v1", "pods")
+        self.res = builtin("", "v1", "pods")
         self.warnings: list[str] = []  # of the last create: the API sends them as Warning headers
         self.admission: list = []  # callables(pod, its ServiceAccount) that may change the pod
         manager.listeners.append(self)

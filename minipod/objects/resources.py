@@ -114,6 +114,14 @@ def find(group: str, version: str, plural: str) -> Resource | None:
     return None
 
 
+def builtin(group: str, version: str, plural: str) -> Resource:
+    """find() for a resource minipod itself defines: never None."""
+    r = find(group, version, plural)
+    if r is None:
+        raise KeyError(f"no resource {group}/{version}/{plural} in RESOURCES")
+    return r
+
+
 def by_kind(api_version: str, kind: str) -> Resource | None:
     group, _, version = api_version.rpartition("/")
     for r in RESOURCES:

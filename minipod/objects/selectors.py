@@ -121,8 +121,12 @@ def field_selector(kind: str, selector: str | None) -> Predicate:
         key, op, value = _equality(term, "fieldSelector")
         if key not in allowed:
             raise bad_request(f"field label not supported: {key}")
-        if op == "!=":
-            tests.append(lambda o, k=key, v=value: field_value(o, k) != v)
-        else:
-            tests.append(lambda o, k=key, v=value: field_value(o, k) == v)
+        tests.append(_field_test(key, op, value))
     return lambda obj: all(t(obj) for t in tests)
+
+
+def _field_test(key: str, op: str, value: str) -> Predicate:
+    def test(obj: dict) -> bool:
+        return (field_value(obj, key) == value) is (op != "!=")
+
+    return test

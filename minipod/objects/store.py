@@ -17,6 +17,7 @@ call track() / untrack(), which commit the same way.
 
 import copy
 import os
+from typing import Any
 
 from minipod.kube.times import rfc3339 as now_rfc3339
 from minipod.objects import meta as objmeta
@@ -37,7 +38,7 @@ class ObjectStore:
         self.dir = os.path.join(lib_dir, "objects")
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         self.objects: dict[str, dict[Key, dict]] = {r.key: {} for r in kinds.RESOURCES}
-        self.backends: dict[str, object] = {}  # backend name -> object with create/update/delete
+        self.backends: dict[str, Any] = {}  # backend name -> object with create/update/delete
         highest = 0
         for res in kinds.RESOURCES:
             if res.backend == "stored" and not res.stored_as:
@@ -266,7 +267,7 @@ class ObjectStore:
         """The four system namespaces, and a `default` ServiceAccount in
         every namespace (what kube-controller-manager's service account
         controller keeps)."""
-        ns_res = kinds.find("", "v1", "namespaces")
+        ns_res = kinds.builtin("", "v1", "namespaces")
         for ns in kinds.SYSTEM_NAMESPACES:
             if not self.exists(ns_res, None, ns):
                 self.create(ns_res, namespace_object(ns), None)
@@ -274,7 +275,7 @@ class ObjectStore:
             self.namespace_created(obj)
 
     def namespace_created(self, ns: dict) -> None:
-        sa = kinds.find("", "v1", "serviceaccounts")
+        sa = kinds.builtin("", "v1", "serviceaccounts")
         name = ns["metadata"]["name"]
         if ns["metadata"].get("deletionTimestamp"):
             return

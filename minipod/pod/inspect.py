@@ -74,7 +74,7 @@ def _cgroups(pid: int) -> dict[str, str]:
 
 
 def process_view(pid: int | None, started: int | None) -> dict:
-    if not namespaces.alive(pid, started):
+    if pid is None or not namespaces.alive(pid, started):
         return {"pid": pid, "alive": False}
     status = _proc_status(pid)
     return {

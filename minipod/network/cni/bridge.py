@@ -48,8 +48,8 @@ import ipaddress
 import os
 import re
 
-from minipod.network import netlink
-from minipod.network import nft
+from minipod.errors import SyscallError
+from minipod.network import netlink, nft
 from minipod.network.cni import (
     E_CHECK,
     E_EXISTS,
@@ -64,7 +64,6 @@ from minipod.network.cni import (
     sysctl,
 )
 from minipod.network.cni import ipam as local_ipam
-from minipod.errors import SyscallError
 
 TYPE = "minipod-bridge"
 DEFAULT_BRIDGE = "minipod0"
@@ -161,7 +160,7 @@ async def add_async(conf: dict, env: dict) -> dict:
     _need_netns(netns)
     host = host_veth_name(cid, ifname)
     who = nft.owner(cid, ifname)
-    undo = []  # (what, arg) in the order done; undone in reverse
+    undo: list[tuple[str, str | None]] = []  # (what, arg) in the order done; undone in reverse
     try:
         async with netlink.rtnl() as ipr:
             try:
@@ -266,7 +265,7 @@ async def delete_async(conf: dict, env: dict) -> None:
 async def check_async(conf: dict, env: dict) -> None:
     skel.prepare("CHECK", conf, env)
     opts = Options(conf)
-    prev = skel.prev_result(conf, "CHECK")
+    prev = skel.required_prev_result(conf, "CHECK")
     cid, netns, ifname = env["CNI_CONTAINERID"], env["CNI_NETNS"], env["CNI_IFNAME"]
     _need_netns(netns)
     _ipam("CHECK", conf, env)

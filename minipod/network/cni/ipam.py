@@ -53,8 +53,8 @@ from minipod.network.cni import (
     E_NOT_AVAILABLE,
     E_UNKNOWN_CONTAINER,
     CniError,
+    skel,
 )
-from minipod.network.cni import skel
 
 TYPE = "minipod-ipam"
 DEFAULT_DATA_DIR = "/var/lib/cni/networks"

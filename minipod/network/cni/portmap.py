@@ -116,7 +116,7 @@ def pod_address(prev: dict) -> ipaddress.IPv4Interface:
 
 def add(conf: dict, env: dict) -> dict:
     version = skel.prepare("ADD", conf, env)
-    prev = skel.prev_result(conf, "ADD")
+    prev = skel.required_prev_result(conf, "ADD")
     maps, snat = mappings(conf), _snat(conf)
     if not maps:
         return skel.format_result(prev, version)
@@ -155,7 +155,7 @@ def delete(conf: dict, env: dict) -> None:
 
 def check(conf: dict, env: dict) -> None:
     skel.prepare("CHECK", conf, env)
-    prev = skel.prev_result(conf, "CHECK")
+    prev = skel.required_prev_result(conf, "CHECK")
     maps = mappings(conf)
     if not maps:
         return

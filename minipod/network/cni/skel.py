@@ -32,6 +32,7 @@ import re
 import sys
 import traceback
 
+from minipod.errors import MinipodError
 from minipod.network.cni import (
     E_DECODE,
     E_INCOMPATIBLE_VERSION,
@@ -42,7 +43,6 @@ from minipod.network.cni import (
     SUPPORTED_VERSIONS,
     CniError,
 )
-from minipod.errors import MinipodError
 
 # CNI spec section 1: a network name, and section 2: a container id.
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
@@ -139,19 +139,23 @@ def valid_attachments(conf: dict) -> set[tuple[str, str]]:
         ) from None
 
 
-def prev_result(conf: dict, required_for: str | None = None) -> dict | None:
+def prev_result(conf: dict) -> dict | None:
     """The prevResult a chained plugin receives (any supported version)."""
     prev = conf.get("prevResult")
-    if prev is None:
-        if required_for:
-            raise CniError(
-                E_INVALID_CONFIG,
-                f"{required_for} needs prevResult",
-                "the runtime passes the previous plugin's result as prevResult",
-            )
-        return None
-    if not isinstance(prev, dict):
+    if prev is not None and not isinstance(prev, dict):
         raise CniError(E_DECODE, "prevResult is not a JSON object")
+    return prev
+
+
+def required_prev_result(conf: dict, command: str) -> dict:
+    """The prevResult, which COMMAND cannot do without."""
+    prev = prev_result(conf)
+    if prev is None:
+        raise CniError(
+            E_INVALID_CONFIG,
+            f"{command} needs prevResult",
+            "the runtime passes the previous plugin's result as prevResult",
+        )
     return prev
 
 
@@ -239,6 +243,7 @@ __all__ = [
     "cni_args",
     "valid_attachments",
     "prev_result",
+    "required_prev_result",
     "format_result",
     "version_info",
     "main",
