@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install minipod and what the tests need, then run the whole suite, as
-# root, on real namespaces. CI runs exactly this (.ci/run).
+# Install minipod and what the tests need, check the tree with ruff (lint
+# and format) and mypy, then run the whole suite, as root, on real
+# namespaces: tests/unit, tests/root, tests/e2e. CI runs exactly this
+# (.ci/run); a lint or type error fails it before any test runs.
 #
 # The suite runs under the leak checker when it is available beside the
 # repository: any network namespace, link, mount, cgroup, nftables table or
@@ -11,7 +13,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 prefix=${MINIPOD_PREFIX:-/opt/minipod}
 
 "$here/scripts/install.sh"
-"$prefix/venv/bin/pip" install -q --disable-pip-version-check "pytest>=7" "kubernetes>=28" "mypy>=1.8"
+# Exact versions of the checkers: a newer ruff may format differently.
+"$prefix/venv/bin/pip" install -q --disable-pip-version-check "pytest>=7" "kubernetes>=28" "ruff==0.17.6" "mypy==2.4.1"
 # What only the tests need: the reference CNI plugins (minipod must work with
 # them too), a real registry on loopback and the tools that push into it,
 # and Graphviz to render `inspect -o svg`.
@@ -25,8 +28,12 @@ if [ -n "$missing" ]; then
 fi
 
 cd "$here"
-# Types first: mypy --strict on the modules pyproject.toml lists ([tool.mypy]).
-"$prefix/venv/bin/mypy"
+# Style and types first (configuration in pyproject.toml): mypy checks all
+# of minipod/, with kube/ and the typed part of pod/ held to --strict's rules.
+"$prefix/venv/bin/ruff" check --quiet .
+"$prefix/venv/bin/ruff" format --check --quiet .
+"$prefix/venv/bin/mypy" --no-error-summary
+
 # The installed package is what gets tested (not the source tree): the
 # pytest script, unlike `python -m pytest`, does not put the cwd on sys.path.
 cmd=("$prefix/venv/bin/pytest" -p no:cacheprovider "$@")
