@@ -1,9 +1,9 @@
 """Who a container process is: its user, groups and capabilities.
 
-resolve_user() decides, from the image's User, securityContext.runAsUser,
-runAsGroup, supplementalGroups and fsGroup, and the container's own
-/etc/passwd and /etc/group (the caller has already pivoted into the
-container's root). become() acts, in runc's order (libcontainer's
+user_from() decides, from the image's User, securityContext.runAsUser,
+runAsGroup, supplementalGroups and fsGroup, and the entries of the
+container's own /etc/passwd and /etc/group, which resolve_user() reads (the
+caller has already pivoted into the container's root). become() acts, in runc's order (libcontainer's
 finalizeNamespace and setupUser), in the container process before execve():
     1. drop the bounding set (needs CAP_SETPCAP: still root);
     2. PR_SET_KEEPCAPS, so that setresuid() to a non-root user does not
@@ -41,13 +41,27 @@ def resolve_user(
     run_as_group: int | None,
     supplemental: tuple[int, ...] = (),
 ) -> User:
+    """user_from() with the /etc/passwd and /etc/group of the filesystem we
+    run in (the container's, after pivot_root)."""
+    passwd, group_db = _read_db("/etc/passwd"), _read_db("/etc/group")
+    return user_from(spec, run_as_user, run_as_group, supplemental, passwd, group_db)
+
+
+def user_from(
+    spec: str,
+    run_as_user: int | None,
+    run_as_group: int | None,
+    supplemental: tuple[int, ...],
+    passwd: list[list[str]],
+    group_db: list[list[str]],
+) -> User:
     """Turn the image's User ("", "1000", "nobody", "1000:100", "app:app") and
-    the securityContext into numbers. As the kubelet does, the groups are
-    the primary group, the user's groups from /etc/group, then
-    supplementalGroups and fsGroup (`supplemental`)."""
+    the securityContext into numbers, with the entries of /etc/passwd and
+    /etc/group (parse_db). As the kubelet does, the groups are the primary
+    group, the user's groups from /etc/group, then supplementalGroups and
+    fsGroup (`supplemental`). A name in neither file is an error; a number
+    need not be in them. Pure."""
     name, _, group = (spec or "").partition(":")
-    passwd = _read_db("/etc/passwd")
-    groups_db = _read_db("/etc/group")
     uid, gid, home = 0, 0, "/"
     if run_as_user is not None:
         uid = run_as_user
@@ -64,21 +78,27 @@ def resolve_user(
     if run_as_group is not None:
         gid = run_as_group
     elif group:
-        g = next((e for e in groups_db if group in (e[0], e[2])), None)
+        g = next((e for e in group_db if group in (e[0], e[2])), None)
         if g is None and not group.isdigit():
             raise MinipodError(f"unable to find group {group}: no matching entries in group file")
         gid = int(g[2]) if g else int(group)
     user_name = entry[0] if entry else None
-    extra = [int(e[2]) for e in groups_db if user_name and len(e) > 3 and user_name in e[3].split(",")]
+    extra = [int(e[2]) for e in group_db if user_name and len(e) > 3 and user_name in e[3].split(",")]
     return User(uid, gid, home, tuple(sorted({gid, *extra, *supplemental})))
+
+
+def parse_db(text: str) -> list[list[str]]:
+    """The entries of an /etc/passwd or /etc/group text, split at ':'
+    (lines with fewer than three fields skipped)."""
+    return [line.split(":") for line in text.splitlines() if line.count(":") >= 2]
 
 
 def _read_db(path: str) -> list[list[str]]:
     try:
         with open(path) as f:
-            return [line.rstrip("\n").split(":") for line in f if line.count(":") >= 2]
+            return parse_db(f.read())
     except OSError:
-        return []
+        return []  # an image without the file: numbers only
 
 
 def become(user: User, caps: list[str]) -> None:

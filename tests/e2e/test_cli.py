@@ -252,6 +252,10 @@ def test_get_pods_by_label_selector(mp, pod_name, pods):
     assert x in names(mp, "-l", "app=x") and y not in names(mp, "-l", "app=x")
     assert y in names(mp, "-l", "app!=x") and x not in names(mp, "-l", "app!=x")
     assert {x, y} <= names(mp, "-l", "app")
+    assert {x, y} <= names(mp, "-l", "app in (x, y)") and y not in names(mp, "-l", "app notin (y)")
+    assert not {x, y} & names(mp, "-l", "!app")
+    p = mp.run("get", "pods", "-l", "app in x", check=False)
+    assert_user_error(p, "unable to parse requirement: found 'x', expected: '('")
 
 
 def test_get_pod_json_is_a_v1_pod(mp, pod_name, pods):
