@@ -10,7 +10,7 @@ Steps of serve(), in order:
        (/api/v1/namespaces/NS/pods/NAME, .../log, .../exec), so a
        kubectl-compatible API can grow from it;
     4. on SIGTERM/SIGINT stop serving and exit, leaving every pod running:
-       pods do not depend on the daemon (see process.py).
+       pods do not depend on the daemon (see minipod/linux/launch.py).
 
 The whole daemon is one thread running one asyncio event loop. That is what
 makes it safe to fork() the helpers that start containers (fork copies only
@@ -18,7 +18,6 @@ the calling thread, and there is no other).
 """
 
 import asyncio
-import fcntl
 import os
 import signal
 import sys
@@ -32,6 +31,7 @@ from minipod.api import pod_exec as api_exec
 from minipod.api import pod_logs as api_logs
 from minipod.api.status import body_json, body_text, errors_middleware, query_float, query_int, query_required
 from minipod.errors import MinipodError, NotFound
+from minipod.fsutil import open_lock, try_lock
 from minipod.image.store import ImageStore
 from minipod.kube.yaml_load import MAX_BYTES
 from minipod.kubeapi import server as kubeapi_server
@@ -228,21 +228,18 @@ def images_match(images: ImageStore, a: str | None, b: str) -> bool:
 
 
 def _lock(inst) -> int:
-    fd = os.open(os.path.join(inst.run, "daemon.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = open_lock(os.path.join(inst.run, "daemon.lock"))
     # A daemon killed a moment ago may still have a forked helper that has
     # not closed its copy of the lock yet: give it a second.
     deadline = time.time() + 1.0
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.time() > deadline:
-                raise MinipodError(
-                    f"another minipod daemon is running for {inst.root or 'the system instance'}",
-                    hint=f"its pid is in {inst.pid_file}",
-                ) from None
-            time.sleep(0.02)
+    while not try_lock(fd):
+        if time.time() > deadline:
+            raise MinipodError(
+                f"another minipod daemon is running for {inst.root or 'the system instance'}",
+                hint=f"its pid is in {inst.pid_file}",
+            )
+        time.sleep(0.02)
+    return fd
 
 
 async def serve(

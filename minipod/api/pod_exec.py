@@ -1,16 +1,13 @@
 """`minipod exec`: run a command in a running container, over a WebSocket.
 
-The wire protocol is Kubernetes' own (v4.channel.k8s.io): every binary
-message starts with one byte naming its channel:
-    0 stdin  (client -> daemon)      1 stdout     2 stderr
-    3 status (a v1 Status as JSON, sent once at the end, with the exit code)
-    4 resize (client -> daemon: {"Width": cols, "Height": rows})
+The wire protocol is Kubernetes' own (v4.channel.k8s.io): one byte naming
+the channel, then the data (minipod.kube.exec_protocol).
 
 Steps:
     1. find the container and its running process; the command joins that
        process's namespaces (net, ipc, uts, pid and its own mnt), with its
        user, environment and working directory and the container's
-       capabilities (process.spawn_exec);
+       capabilities (minipod.linux.launch.spawn_exec);
     2. with tty, a pseudo-terminal: the command gets the slave as its
        controlling terminal, the daemon relays the master; without, pipes;
     3. relay until the command exits and its output is drained, then send
@@ -27,15 +24,11 @@ import termios
 from aiohttp import WSMsgType, web
 
 from minipod.errors import MinipodError
+from minipod.kube.exec_protocol import CLOSE, PROTOCOLS, RESIZE, STATUS, STDERR, STDIN, STDOUT
 from minipod.linux import launch as process
 from minipod.linux import sandbox as namespaces
 from minipod.pod import handlers
 from minipod.pod.manager import pick_container
-
-STDIN, STDOUT, STDERR, STATUS, RESIZE = range(5)
-CLOSE = 255  # v5.channel.k8s.io: [255, channel] closes that stream (stdin's EOF)
-# v5 first: kubectl 1.30+ asks for it; v4 for older clients and minipod's own.
-PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 
 
 async def pod_exec(request):
@@ -157,7 +150,7 @@ class ExecSession:
             if channel == STDIN and self.stdin_w >= 0:
                 if data:
                     # No thread pool here: the daemon stays single-threaded so
-                    # that fork() is safe (see daemon.py).
+                    # that fork() is safe (see minipod/api/daemon.py).
                     os.write(self.stdin_w, data)
                 elif not self.tty:  # an empty stdin message: the client's EOF
                     os.close(self.stdin_w)

@@ -83,18 +83,16 @@ class Client:
         return conn
 
     def ensure_daemon(self, timeout: float = 15.0) -> None:
-        import fcntl
         import subprocess  # only here: most commands never need it
+
+        from minipod.fsutil import open_lock, try_lock
 
         os.makedirs(self.inst.run, mode=0o700, exist_ok=True)
         # A daemon holds run/daemon.lock for its whole life: if someone holds
         # it, a daemon is starting up right now; wait for it, start no other.
-        lock = os.open(os.path.join(self.inst.run, "daemon.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        lock = open_lock(os.path.join(self.inst.run, "daemon.lock"))
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            starting = False
-        except BlockingIOError:
-            starting = True
+            starting = not try_lock(lock)
         finally:
             os.close(lock)
         if not starting:

@@ -21,8 +21,7 @@ import websocket
 
 from minipod.cli.client import pod_path
 from minipod.errors import MinipodError
-
-STDIN, STDOUT, STDERR, STATUS, RESIZE = range(5)
+from minipod.kube.exec_protocol import RESIZE, STATUS, STDERR, STDIN, STDOUT, SUBPROTOCOL
 
 
 def _terminal_size() -> bytes:
@@ -52,9 +51,7 @@ def run_exec(
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(client.inst.socket)
     try:
-        ws = websocket.create_connection(
-            "ws://localhost" + path, socket=sock, subprotocols=["v4.channel.k8s.io"]
-        )
+        ws = websocket.create_connection("ws://localhost" + path, socket=sock, subprotocols=[SUBPROTOCOL])
     except websocket.WebSocketBadStatusException as e:
         body = e.resp_body.decode(errors="replace") if e.resp_body else ""
         try:

@@ -14,50 +14,14 @@ store. A lock dies with its process, so a crash never leaves one held.
                      deleted only under pulls.lock, see blob_lock)
 
 Order, to never deadlock: pulls.lock before lock; code holding lock takes
-pulls.lock only with LOCK_NB.
+pulls.lock only with LOCK_NB. lock and pulls.lock are plain
+minipod.fsutil.flocked() / try_flocked() locks; blob_lock() is below.
 """
 
 import contextlib
-import errno
-import fcntl
 import os
 
-
-def _open(path: str) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-
-
-def _try_lock(fd: int) -> bool:
-    """Take an exclusive flock on FD if no one holds one; never wait."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError as e:
-        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-            raise
-        return False
-
-
-@contextlib.contextmanager
-def flocked(path: str, mode: int = fcntl.LOCK_EX):
-    """Hold flock MODE on PATH (created if needed) for the with-block."""
-    fd = _open(path)
-    try:
-        fcntl.flock(fd, mode)
-        yield fd
-    finally:
-        os.close(fd)  # closing the file releases the lock
-
-
-@contextlib.contextmanager
-def try_flocked(path: str):
-    """Yield True holding an exclusive flock on PATH, or False at once if
-    another process holds any lock on it."""
-    fd = _open(path)
-    try:
-        yield _try_lock(fd)
-    finally:
-        os.close(fd)
+from minipod.fsutil import lock, open_lock, try_lock
 
 
 @contextlib.contextmanager
@@ -70,12 +34,12 @@ def blob_lock(locks_dir: str, digest: str, on_wait=None):
     os.makedirs(locks_dir, exist_ok=True)
     path = os.path.join(locks_dir, digest.replace(":", "-"))
     while True:
-        fd = _open(path)
+        fd = open_lock(path)
         try:
-            if not _try_lock(fd):
+            if not try_lock(fd):
                 if on_wait:
                     on_wait()
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                lock(fd)
         except BaseException:
             os.close(fd)
             raise

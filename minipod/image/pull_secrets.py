@@ -15,9 +15,9 @@ import json
 import os
 
 from minipod.errors import ManifestError
+from minipod.fsutil import read_json, write_json_atomic
 from minipod.kube import names
 from minipod.paths import object_file, path_in
-from minipod.pod.store import read_json, write_json_atomic
 
 SECRET_FIELDS = {"apiVersion", "kind", "metadata", "type", "data", "stringData", "immutable"}
 

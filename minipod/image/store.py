@@ -13,14 +13,14 @@ On-disk objects, under IMAGES_DIR:
     layers/<diffid-hex>/   one unpacked layer, shared by every image that uses
                            it, named by its DiffID (sha256 of the plain tar)
     tmp/                   staging: imports and pulls work here, then rename
-    lock, pulls.lock, locks/   flock()s, see imagestore_locks.py
+    lock, pulls.lock, locks/   flock()s, see minipod/image/locks.py
 
 ImageStore.import_archive(path) does, in order, holding the lock:
 
     1. open the archive: an OCI layout (tar file or directory), or the
        manifest.json kind that `docker save` writes
     2-4. stage its images' blobs and new layers in tmp/import-*/, every
-       digest and DiffID checked (imagestore_import.py)
+       digest and DiffID checked (image/import_archive.py)
     5. commit: os.sync(), rename the staged blobs into blobs/sha256/ and the
        layer dirs into layers/ (a rename is atomic: a layer is there whole or
        not at all), then write index.json (tmp + fsync + rename)
@@ -52,9 +52,10 @@ import tempfile
 from dataclasses import dataclass
 
 from minipod.errors import ImageError, NotFound
+from minipod.fsutil import flocked, try_flocked, write_atomic
 from minipod.image.import_archive import Stager
 from minipod.image.layers import MAX_JSON, ArchiveReader
-from minipod.image.locks import blob_lock, flocked, try_flocked
+from minipod.image.locks import blob_lock
 
 # Re-exported: the rest of minipod imports these from here.
 from minipod.image.refs import (
@@ -408,7 +409,7 @@ class ImageStore:
             os.makedirs(d, exist_ok=True)
         layout = os.path.join(self.dir, "oci-layout")
         if not os.path.exists(layout):
-            _write_atomically(layout, b'{"imageLayoutVersion": "1.0.0"}\n')
+            write_atomic(layout, b'{"imageLayoutVersion": "1.0.0"}\n')
 
     def _locked(self):
         os.makedirs(self.dir, exist_ok=True)
@@ -429,7 +430,7 @@ class ImageStore:
     def _write_index(self, entries: dict[str, dict]) -> None:
         manifests = [dict(desc, annotations={REF_NAME: ref}) for ref, desc in sorted(entries.items())]
         doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
-        _write_atomically(self.index_path, (json.dumps(doc, indent=2) + "\n").encode())
+        write_atomic(self.index_path, (json.dumps(doc, indent=2) + "\n").encode())
 
 
 # ---------------------------------------------------------------- helpers
@@ -454,20 +455,3 @@ def _tree_size(path: str) -> int:
         for name in files + dirs:
             total += os.lstat(os.path.join(root, name)).st_size
     return total
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    """Replace PATH with DATA: readers see the old file or the new one, whole.
-    The temp name is unique: two processes may create the same store at once."""
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", dir=os.path.dirname(path))
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    dir_fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)

@@ -9,6 +9,8 @@ holds the admin's private key).
 import base64
 import os
 
+from minipod.fsutil import write_atomic
+
 NAME = "minipod"
 
 
@@ -49,11 +51,5 @@ def write_kubeconfig(path: str, doc: dict) -> None:
     import yaml
 
     os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        yaml.safe_dump(doc, f, default_flow_style=False, sort_keys=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o600)
-    os.rename(tmp, path)
+    text = yaml.safe_dump(doc, default_flow_style=False, sort_keys=False)
+    write_atomic(path, text.encode(), mode=0o600)  # it holds the admin's credentials

@@ -26,10 +26,10 @@ from aiohttp import web
 
 from minipod.api import pod_logs
 from minipod.api.status import errors_middleware
+from minipod.fsutil import read_json, write_json_atomic
 from minipod.kube.yaml_load import MAX_BYTES
 from minipod.kubeapi import auth, certs, discovery, kubeconfig, openapi, pod_access, rest, reviews, streams
 from minipod.pod.admission import node_name
-from minipod.pod.store import read_json, write_json_atomic
 
 DEFAULT_ADDRESS, DEFAULT_PORT = "127.0.0.1", 6443
 IP_FREEBIND = 15  # linux/in.h: bind to an address not (yet) on an interface

@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass
 
 from minipod.errors import MinipodError
+from minipod.fsutil import write_json_atomic
 from minipod.kube import cgroup_values as values
 from minipod.linux.cgroup_layout import (
     V2_CONTROLLERS,
@@ -319,9 +320,4 @@ def _load(path: str) -> dict | None:
 
 def _save(path: str, data: dict) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
+    write_json_atomic(path, data)

@@ -34,7 +34,6 @@ virtualenv does not see them); without it the same JSON goes through
 """
 
 import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import ipaddress
@@ -42,8 +41,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 from minipod.errors import MinipodError
+from minipod.fsutil import flocked
 
 FAMILY = "ip"
 LOCK_PATH = "/run/lock/minipod-nft.lock"
@@ -147,14 +148,10 @@ def run(commands: list[dict], what: str) -> list[dict]:
 
 
 @contextlib.contextmanager
-def _locked():
+def _locked() -> Iterator[None]:
     os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
-    fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with flocked(LOCK_PATH):
         yield
-    finally:
-        os.close(fd)
 
 
 # --- expressions --------------------------------------------------------------------

@@ -25,9 +25,9 @@ name and subnet it was given (so test instances and labs never share one).
 """
 
 import ipaddress
-import json
 import os
 
+from minipod.fsutil import write_json_atomic
 from minipod.linux import syscalls as sc
 
 CNI_PATH = "/opt/cni/bin:/usr/lib/cni:/usr/libexec/cni"
@@ -71,9 +71,7 @@ def ensure_conflist(inst, bridge: str | None, subnet: str | None) -> dict:
         conf = default_conflist(
             bridge or DEFAULT_BRIDGE, subnet or DEFAULT_SUBNET, os.path.join(inst.lib, "networks")
         )
-        with open(path + ".tmp", "w") as f:
-            json.dump(conf, f, indent=2)
-        os.rename(path + ".tmp", path)
+        write_json_atomic(path, conf, indent=2)
     return load_conflist(path)
 
 

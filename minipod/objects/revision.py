@@ -14,7 +14,7 @@ A crash skips at most BLOCK numbers and never hands one out twice.
 
 import os
 
-from minipod.pod.store import read_json, write_json_atomic
+from minipod.fsutil import read_json, write_json_atomic
 
 BLOCK = 1000
 

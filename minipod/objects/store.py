@@ -19,6 +19,7 @@ import copy
 import os
 from typing import Any
 
+from minipod.fsutil import TEMP_MARK, read_json, write_json_atomic
 from minipod.kube.times import rfc3339 as now_rfc3339
 from minipod.objects import meta as objmeta
 from minipod.objects import resources as kinds
@@ -27,7 +28,6 @@ from minipod.objects.resources import Resource
 from minipod.objects.revision import Revision
 from minipod.objects.selectors import field_selector, label_selector
 from minipod.objects.watch import Change, Watcher, WatchHub
-from minipod.pod.store import read_json, write_json_atomic
 
 Key = tuple[str | None, str]  # (namespace or None, name)
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
@@ -64,7 +64,7 @@ class ObjectStore:
             return []
         out = []
         for entry in sorted(os.listdir(d)):
-            if ".tmp-" in entry:
+            if TEMP_MARK in entry:
                 os.unlink(os.path.join(d, entry))  # an interrupted write: the old file is intact
             elif entry.endswith(".json"):
                 obj = read_json(os.path.join(d, entry))

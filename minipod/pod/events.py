@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from minipod.fsutil import read_json, write_json_atomic
 from minipod.kube.times import rfc3339
-from minipod.pod.store import read_json, write_json_atomic
 
 MAX_EVENTS = 1000
 MAX_MESSAGE = 1024  # characters of an event's message, as the API server's NoteLengthLimit

@@ -1,13 +1,10 @@
 """Crash-safe state: one JSON file per pod, never half-written.
 
 The daemon can be SIGKILLed at any instant, so every write goes through
-write_json_atomic():
-    1. write the whole document to FILE.tmp-PID in the same directory;
-    2. fsync() it, so its bytes are on disk before its name is;
-    3. rename() it over FILE: rename(2) is atomic, so a reader (or the next
-       daemon) sees either the old document or the new one, never a mix;
-    4. fsync() the directory, so the rename itself survives a power cut.
-A stray FILE.tmp-* left by a crash between 1 and 3 is ignored and removed.
+minipod.fsutil.write_json_atomic() (temp file, fsync, rename, fsync of the
+directory): a reader, or the next daemon, sees either the old document or
+the new one, never a mix. A stray temp file (fsutil.TEMP_MARK in its name)
+left by a crash is ignored and removed.
 
 Layout under the instance's lib dir:
     pods/NAMESPACE_NAME.json    the Pod object (with its status) plus minipod's
@@ -20,33 +17,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from minipod.fsutil import TEMP_MARK, read_json, write_json_atomic
 from minipod.paths import object_file, path_in
 from minipod.pod import record as rec
 from minipod.pod.status import pod_status
-
-
-def write_json_atomic(path: str, doc: Any) -> None:
-    directory = os.path.dirname(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    data = json.dumps(doc, separators=(",", ":"))  # dumps: the C encoder, unlike dump
-    with open(tmp, "w") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
-    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def read_json(path: str, default: Any = None) -> Any:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return default
 
 
 def _print_problem(path: str, record: Any, problem: str) -> None:
@@ -93,7 +67,7 @@ class PodStore:
         records = []
         for entry in sorted(os.listdir(self.directory)):
             path = os.path.join(self.directory, entry)
-            if ".tmp-" in entry:
+            if TEMP_MARK in entry:
                 os.unlink(path)  # an interrupted write: the old file is intact
                 continue
             problem: str | None

@@ -41,10 +41,10 @@ when a range set has no free address.
 """
 
 import contextlib
-import fcntl
 import ipaddress
 import os
 
+from minipod.fsutil import lock, open_lock
 from minipod.network.cni import (
     E_EXISTS,
     E_INVALID_CONFIG,
@@ -143,8 +143,8 @@ class Store:
     def __enter__(self):
         try:
             os.makedirs(self.path, mode=0o755, exist_ok=True)
-            self.fd = os.open(os.path.join(self.path, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self.fd = open_lock(os.path.join(self.path, "lock"))
+            lock(self.fd)  # waits: the ADDs and DELs of one network take turns
         except OSError as e:
             raise CniError(E_IO, f"flock({self.path}/lock): {e.strerror}") from None
         return self
