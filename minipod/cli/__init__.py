@@ -1,1 +1,12 @@
-"""minipod.cli."""
+"""The `minipod` command: a thin client of the daemon's API, kubectl's verbs
+and output. It must start fast: no heavy imports at module level on its path.
+Read the modules in this order:
+
+    commands       the verbs and their flags
+    client         HTTP/JSON over the daemon's Unix socket; starting the daemon
+    printers       output as kubectl prints it: tables, -o json/yaml/name/wide, describe
+    pod_columns    the columns of `get pods` (READY, STATUS, RESTARTS), as kubectl computes them
+    progress       a pull's progress lines
+    exec_client    the client end of `minipod exec`
+    inspect_graph  `inspect -o dot|svg|png`: a pod's anatomy as a picture
+"""

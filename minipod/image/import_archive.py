@@ -1,4 +1,4 @@
-"""Steps 2-4 of ImageStore.import_archive (images.py): stage the images of
+"""Steps 2-4 of ImageStore.import_archive (image/store.py): stage the images of
 an archive in a private directory, checked, for the store to commit.
 
 Stager(store, archive, stage, name) does, in order:

@@ -1,7 +1,7 @@
 """Image pulls, daemon side: each pull in a process of its own.
 
 The daemon never runs an HTTP client itself (client libraries start
-resolver threads, and the daemon forks; see daemon.py). A pull is
+resolver threads, and the daemon forks; see minipod/api/daemon.py). A pull is
 `python -m minipod.image.pull REF` (pull.py), which prints its progress as JSON
 lines. Steps of Pulls.pull(), in order:
     1. if the same image is being pulled already, wait for that pull

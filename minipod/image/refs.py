@@ -1,5 +1,5 @@
 """Image names, media types and platforms: the vocabulary shared by the
-image store (images.py), archive import and registry pulls (registry.py).
+image store (store.py), archive import and registry pulls (registry.py).
 
     normalize_ref(ref)        busybox -> docker.io/library/busybox:latest
     split_ref(ref)            -> (repository, tag, digest)

@@ -1,4 +1,4 @@
-"""From a container in a Pod spec to the plan process.launch() carries out.
+"""From a container in a Pod spec to the plan launch.launch() carries out.
 
 The kubelet's rules, in the order they are applied:
     1. environment: the image's Env, then the spec's `env` in order, each

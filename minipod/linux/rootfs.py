@@ -1,6 +1,6 @@
 """A container's root filesystem, built inside its own mount namespace.
 
-Runs in the container process after fork and before exec (see process.py).
+Runs in the container process after fork and before exec (see launch.py).
 Every mount below is made in the container's private mount namespace, so
 none of them exists on the host and the kernel removes them all when the
 last process of the container exits: a crash can never leak them.

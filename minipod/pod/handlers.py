@@ -3,7 +3,7 @@
 The runtime runs them itself, so they work in any image, even one with no
 shell, curl or nc in it (podman needs those tools inside the image):
     exec       the command, in the container's namespaces, as its user, with
-               its capabilities (process.spawn_exec), killed at the timeout
+               its capabilities (minipod.linux.launch.spawn_exec), killed at the timeout
     httpGet    an HTTP(S) GET from the node to the pod's IP, as the kubelet
                does (from inside the pod's netns when it has no IP); TLS
                not verified, httpHeaders sent; 200-399 is success
