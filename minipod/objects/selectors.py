@@ -1,19 +1,17 @@
 """Label and field selectors, as the API server parses them. Pure.
 
-Label selectors (k8s.io/apimachinery/pkg/labels):
-    a=b  a==b  a!=b  a  !a  a in (x,y)  a notin (x,y)   joined by commas (and)
+Label selectors (k8s.io/apimachinery/pkg/labels), read by minipod.kube.selectors:
+    a=b  a==b  a!=b  a  !a  a in (x,y)  a notin (x,y)  a>1  a<1   joined by commas (and)
 Field selectors (k8s.io/apimachinery/pkg/fields): a=b, a==b, a!=b on the
 fields each kind supports (metadata.name, metadata.namespace for all; pods:
 status.phase, spec.nodeName, ...; events: involvedObject.*, reason, type).
 An unsupported field is a 400 with the API server's message.
 """
 
-import re
 from collections.abc import Callable
 
+from minipod.kube.selectors import SelectorError, parse_selector
 from minipod.objects.errors import bad_request
-
-_SET_TERM = re.compile(r"^\s*(!?)\s*([A-Za-z0-9._/-]+)\s*(?:(in|notin)\s*\(([^)]*)\))?\s*$")
 
 Predicate = Callable[[dict], bool]
 
@@ -36,28 +34,13 @@ def split_terms(selector: str) -> list[str]:
 
 
 def label_selector(selector: str | None) -> Predicate:
-    """A predicate on a labels dict."""
-    tests: list[Predicate] = []
-    for term in split_terms(selector or ""):
-        m = _SET_TERM.match(term)
-        if m and (m.group(3) or "=" not in term):
-            neg, key, op, values = m.groups()
-            vals = {v.strip() for v in (values or "").split(",") if v.strip()}
-            if op == "in":
-                tests.append(lambda lb, k=key, vs=vals: lb.get(k) in vs)
-            elif op == "notin":
-                tests.append(lambda lb, k=key, vs=vals: lb.get(k) not in vs)
-            elif neg:
-                tests.append(lambda lb, k=key: k not in lb)
-            else:
-                tests.append(lambda lb, k=key: k in lb)
-            continue
-        key, op, value = _equality(term, "labelSelector")
-        if op == "!=":
-            tests.append(lambda lb, k=key, v=value: lb.get(k) != v)
-        else:
-            tests.append(lambda lb, k=key, v=value: lb.get(k) == v)
-    return lambda labels: all(t(labels) for t in tests)
+    """A predicate on a labels dict: minipod.kube.selectors' grammar, its
+    parse errors as the API server's 400."""
+    try:
+        parsed = parse_selector(selector or "")
+    except SelectorError as e:
+        raise bad_request(str(e)) from None
+    return parsed.matches
 
 
 def _equality(term: str, what: str) -> tuple[str, str, str]:
