@@ -90,7 +90,7 @@ def _cert(subject: x509.Name, key, issuer: x509.Name, issuer_key, *, ca=False, u
 def server_names(node: str, addresses: list[str]) -> list:
     names = ["localhost", node, "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
     names.append("kubernetes.default.svc.cluster.local")
-    sans = [x509.DNSName(n) for n in dict.fromkeys(names)]
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dict.fromkeys(names)]
     sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in dict.fromkeys(["127.0.0.1", *addresses])]
     return sans
 

@@ -45,8 +45,16 @@ def claims_for(pod: dict, sa_uid: str, now: float) -> dict:
     }
 
 
-def sign(key_pem: bytes, claims: dict) -> str:
+def _ec_key(key_pem: bytes) -> ec.EllipticCurvePrivateKey:
+    """The instance's signing key, an EC one (ES256); ValueError if not."""
     key = serialization.load_pem_private_key(key_pem, None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the service account signing key is not an EC key")
+    return key
+
+
+def sign(key_pem: bytes, claims: dict) -> str:
+    key = _ec_key(key_pem)
     header = _b64(json.dumps({"alg": "ES256", "typ": "JWT"}).encode())
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     der = key.sign(f"{header}.{body}".encode(), ec.ECDSA(hashes.SHA256()))
@@ -60,7 +68,7 @@ def decode(key_pem: bytes, token: str, now: float | None = None) -> dict | None:
         header, body, sig = token.split(".")
         raw = _unb64(sig)
         der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-        key = serialization.load_pem_private_key(key_pem, None).public_key()
+        key = _ec_key(key_pem).public_key()
         key.verify(der, f"{header}.{body}".encode(), ec.ECDSA(hashes.SHA256()))
         claims = json.loads(_unb64(body))
     except (ValueError, InvalidSignature, TypeError):
