@@ -101,11 +101,7 @@ class SecretStore:
         old = self.get(meta["namespace"], meta["name"])
         if old == secret:
             return "unchanged"
-        old_umask = os.umask(0o077)
-        try:
-            write_json_atomic(self._path(meta["namespace"], meta["name"]), secret)
-        finally:
-            os.umask(old_umask)
+        write_json_atomic(self._path(meta["namespace"], meta["name"]), secret, mode=0o600)
         return "configured" if old else "created"
 
     def delete(self, namespace: str, name: str) -> bool:

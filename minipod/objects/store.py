@@ -74,11 +74,7 @@ class ObjectStore:
 
     def _persist(self, res: Resource, obj: dict) -> None:
         os.makedirs(self._dir(res), mode=0o700, exist_ok=True)
-        old = os.umask(0o077)  # 0600: Secrets are stored here
-        try:
-            write_json_atomic(self._path(res, *_key(obj)), obj)
-        finally:
-            os.umask(old)
+        write_json_atomic(self._path(res, *_key(obj)), obj, mode=0o600)  # Secrets are stored here
 
     def _unpersist(self, res: Resource, obj: dict) -> None:
         try:

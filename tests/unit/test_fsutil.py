@@ -74,3 +74,18 @@ def test_shared_locks_coexist(tmp_path):
     with fsutil.flocked(path, fcntl.LOCK_SH), fsutil.flocked(path, fcntl.LOCK_SH):
         with fsutil.try_flocked(path) as exclusive:
             assert exclusive is False  # an exclusive lock waits for the shared ones
+
+
+def test_stored_secrets_are_0600_whatever_the_umask(tmp_path):
+    from minipod.image.pull_secrets import SecretStore
+
+    old = os.umask(0o022)
+    try:
+        store = SecretStore(str(tmp_path / "secrets"))
+        secret = {"metadata": {"namespace": "default", "name": "creds"}, "data": {}}
+        assert store.put(secret) == "created"
+    finally:
+        os.umask(old)
+    [name] = os.listdir(tmp_path / "secrets")
+    assert stat.S_IMODE(os.stat(tmp_path / "secrets" / name).st_mode) == 0o600
+    assert store.get("default", "creds") == secret
