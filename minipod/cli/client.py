@@ -17,14 +17,14 @@ _SSL_BLOCKED = "ssl" not in sys.modules
 if _SSL_BLOCKED:
     sys.modules["ssl"] = None  # type: ignore[assignment]
 
-import http.client  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import socket  # noqa: E402
-import time  # noqa: E402
-import urllib.parse  # noqa: E402
+import http.client  # noqa: E402 - after the ssl block above
+import json  # noqa: E402 - after the ssl block above
+import os  # noqa: E402 - after the ssl block above
+import socket  # noqa: E402 - after the ssl block above
+import time  # noqa: E402 - after the ssl block above
+import urllib.parse  # noqa: E402 - after the ssl block above
 
-from minipod.errors import MinipodError, NotFound  # noqa: E402
+from minipod.errors import MinipodError, NotFound  # noqa: E402 - after the ssl block above
 
 
 def restore_ssl() -> None:

@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 import urllib.parse
+from collections.abc import Callable
 
 import websocket
 
@@ -59,14 +60,19 @@ def run_exec(
         except ValueError:
             pass
         raise MinipodError(body or str(e)) from None
-    restore = None
+    restore: Callable[[], None] | None = None  # puts the terminal back
     if tty and sys.stdin.isatty():
         import termios
         import tty as ttymod
 
         fd = sys.stdin.fileno()
         old = termios.tcgetattr(fd)
-        restore = lambda: termios.tcsetattr(fd, termios.TCSADRAIN, old)  # noqa: E731
+
+        def restore_terminal() -> None:
+            termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+        restore = restore_terminal
+
         ttymod.setraw(fd)
         ws.send_binary(_terminal_size())
         signal.signal(signal.SIGWINCH, lambda *_: ws.send_binary(_terminal_size()))

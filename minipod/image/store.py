@@ -57,9 +57,9 @@ from minipod.image.import_archive import Stager
 from minipod.image.layers import MAX_JSON, ArchiveReader
 from minipod.image.locks import blob_lock
 
-# Re-exported: the rest of minipod imports these from here.
+# (normalize_ref is also imported from here by the rest of minipod.)
 from minipod.image.refs import (
-    OCI_INDEX,  # noqa: F401
+    OCI_INDEX,
     OCI_MANIFEST,
     REF_NAME,
     descriptor_of,

@@ -27,7 +27,6 @@ def security(pod: dict, container: dict, node=None) -> dict:
     instance's NodeConfig (seccomp default and profiles directory)."""
     pod_sc = pod["spec"].get("securityContext") or {}
     sc = container.get("securityContext") or {}
-    pick = lambda k: sc.get(k) if sc.get(k) is not None else pod_sc.get(k)  # noqa: E731
     caps = capabilities.container_caps(sc)
     choice = seccomp.choose_profile(
         pod_sc,
@@ -40,8 +39,8 @@ def security(pod: dict, container: dict, node=None) -> dict:
     except MinipodError as e:
         raise ContainerCreateError(str(e)) from None
     return {
-        "run_as_user": pick("runAsUser"),
-        "run_as_group": pick("runAsGroup"),
+        "run_as_user": _pick(sc, pod_sc, "runAsUser"),
+        "run_as_group": _pick(sc, pod_sc, "runAsGroup"),
         # The kubelet adds fsGroup to the groups of every container.
         "supplemental_groups": [*(pod_sc.get("supplementalGroups") or []), *_present(pod_sc.get("fsGroup"))],
         "caps": caps,
@@ -50,6 +49,11 @@ def security(pod: dict, container: dict, node=None) -> dict:
         "seccomp_profile": choice.kind,
         "readonly_root": bool(sc.get("readOnlyRootFilesystem")),
     }
+
+
+def _pick(sc: dict, pod_sc: dict, key: str):
+    """A securityContext field: the container's if it sets it, else the pod's."""
+    return sc[key] if sc.get(key) is not None else pod_sc.get(key)
 
 
 def _present(value) -> list:
@@ -62,15 +66,14 @@ def verify_run_as_non_root(pod: dict, container: dict, image_user: str) -> None:
     CreateContainerConfigError: the pod waits, it does not crash."""
     pod_sc = pod["spec"].get("securityContext") or {}
     sc = container.get("securityContext") or {}
-    pick = lambda k: sc.get(k) if sc.get(k) is not None else pod_sc.get(k)  # noqa: E731
-    if not pick("runAsNonRoot"):
+    if not _pick(sc, pod_sc, "runAsNonRoot"):
         return
     meta = pod["metadata"]
     where = (
         f'(pod: "{meta["name"]}_{meta["namespace"]}({meta.get("uid", "")})", container: {container["name"]})'
     )
-    if pick("runAsUser") is not None:
-        if pick("runAsUser") == 0:
+    if _pick(sc, pod_sc, "runAsUser") is not None:
+        if _pick(sc, pod_sc, "runAsUser") == 0:
             raise MinipodError(f"container's runAsUser breaks non-root policy {where}")
         return
     # The image's User: "" is root; "1000" or "1000:100" a uid; "app" a name.

@@ -297,7 +297,7 @@ class PodManager:
             if not self.workers:
                 try:
                     await network.teardown_bridge(self.conflist)
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:  # noqa: BLE001 - the daemon stops all the same
                     self.log(f"removing the bridge: {e}")
                 # and the instance's kubepods cgroups, as the bridge
                 cgroups.teardown_root(self.cgroups, self.cgroups_state)
