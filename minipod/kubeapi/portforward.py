@@ -142,9 +142,12 @@ async def serve_spdy(ws, worker, netns: str | None) -> None:
         fw.pump = loop.create_task(pump(fw))
 
     async def pump(fw: Forward) -> None:
+        sock = fw.sock
+        if sock is None:  # cannot be: a pump starts once the socket is open
+            return
         try:
             while True:
-                chunk = await loop.sock_recv(fw.sock, CHUNK)
+                chunk = await loop.sock_recv(sock, CHUNK)
                 if not chunk:
                     break
                 await ws.send_bytes(session.data(fw.data, chunk))
@@ -172,17 +175,17 @@ async def serve_spdy(ws, worker, netns: str | None) -> None:
                 elif f.control and f.type == spdy.PING:
                     await ws.send_bytes(session.ping(struct.unpack("!I", f.data[:4])[0]))
                 elif f.control and f.type == spdy.RST_STREAM:
-                    fw = by_stream.get(f.stream)
-                    if fw and fw.sock:
-                        fw.sock.close()
+                    reset = by_stream.get(f.stream)
+                    if reset and reset.sock:
+                        reset.sock.close()
                 elif not f.control:
-                    fw = by_stream.get(f.stream)
-                    if fw is None or fw.sock is None or f.stream != fw.data:
+                    to = by_stream.get(f.stream)
+                    if to is None or to.sock is None or f.stream != to.data:
                         continue
                     if f.data:
-                        await loop.sock_sendall(fw.sock, f.data)
+                        await loop.sock_sendall(to.sock, f.data)
                     if f.flags & spdy.FLAG_FIN:
-                        fw.sock.shutdown(socket.SHUT_WR)
+                        to.sock.shutdown(socket.SHUT_WR)
     finally:
         for fw in forwards.values():
             if fw.pump:

@@ -141,9 +141,14 @@ async def setup_pod_network(conflist: dict, pod: dict, init_pid: int, netns: str
     return await add_list_async(conflist, cni_env(pod, netns), runtime_config(pod))
 
 
-async def teardown_pod_network(conflist: dict, pod: dict, netns: str, result: dict | None) -> None:
+async def teardown_pod_network(
+    conflist: dict | None, pod: dict, netns: str | None, result: dict | None
+) -> None:
     """DEL (the netns may be gone already: CNI_NETNS is then empty, which the
-    spec allows), then remove the pin."""
+    spec allows), then remove the pin. Without a conflist or a pin, the
+    network was never set up: nothing to undo."""
+    if conflist is None or netns is None:
+        return
     from minipod.network.cni import del_list_async
 
     try:

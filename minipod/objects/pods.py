@@ -20,6 +20,7 @@ from minipod.kube.validate import validate_pod
 from minipod.objects import pod_security_admission
 from minipod.objects.errors import ApiError, invalid
 from minipod.objects.resources import builtin
+from minipod.pod.record import PodRecord
 
 # What a client may change on a live pod: metadata only.
 MUTABLE_METADATA = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
@@ -57,7 +58,7 @@ class PodBackend:
         return out
 
     # --- the manager tells us -------------------------------------------------
-    def saved(self, record: dict) -> None:
+    def saved(self, record: PodRecord) -> None:
         view = self.manager.view(record)
         view["metadata"].pop("resourceVersion", None)
         record.metadata["resourceVersion"] = self.store.track(self.res, view)
@@ -80,7 +81,7 @@ class PodBackend:
         spec = pod["spec"]
         spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
-        sa_res = find("", "v1", "serviceaccounts")
+        sa_res = builtin("", "v1", "serviceaccounts")
         ns, sa = meta["namespace"], spec["serviceAccountName"]
         if not self.store.exists(sa_res, ns, sa):
             raise ApiError(

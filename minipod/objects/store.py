@@ -277,7 +277,7 @@ class ObjectStore:
             return
         if not self.exists(sa, name, "default"):
             self.create(sa, {"metadata": {"name": "default"}}, name)
-        cm = kinds.find("", "v1", "configmaps")
+        cm = kinds.builtin("", "v1", "configmaps")
         if self.root_ca and not self.exists(cm, name, ROOT_CA_CONFIGMAP):
             # What kube-controller-manager's root-ca-cert-publisher keeps.
             body = {"metadata": {"name": ROOT_CA_CONFIGMAP}, "data": {"ca.crt": self.root_ca}}

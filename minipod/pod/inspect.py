@@ -14,6 +14,7 @@
 """
 
 import os
+from typing import Any
 
 from minipod.linux import sandbox as namespaces
 from minipod.pod.record import ContainerState, Network, PodRecord
@@ -112,14 +113,14 @@ def inspect_pod(record: PodRecord, dirs: dict) -> dict:
     }
     if pod["podInit"].get("nsPid"):
         pod["podInit"]["nsPid"] = pod["podInit"]["nsPid"][0]
-    if pod["podInit"].get("alive"):
+    if pod["podInit"].get("alive") and init.pid is not None:
         # The init confines itself to a mount namespace of its own and keeps
         # the pod's open on a descriptor: report the pod's.
         pod["podInit"]["namespaces"]["mnt"] = os.stat(namespaces.pod_mount_ns(init.pid)).st_ino
     if rt.network.state is not None:
         pod["network"] = network_view(rt.network)
     for c in rt.all_containers():
-        view = {
+        view: dict[str, Any] = {
             "name": c.name,
             "init": c.init,
             "state": c.state.value,
@@ -147,7 +148,7 @@ def inspect_pod(record: PodRecord, dirs: dict) -> dict:
                 proc["nsPid"] = proc["nsPid"][0]
             view["process"] = proc
             view["monitor"] = process_view(c.monitor.pid, c.monitor.start)
-            if proc.get("alive"):
+            if proc.get("alive") and c.process.pid is not None:
                 view["mounts"] = _mounts(c.process.pid)
                 overlay = next((m for m in view["mounts"] if m["mountPoint"] == "/"), None)
                 if overlay:

@@ -215,11 +215,11 @@ class PodRecord:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return self.pod["metadata"]  # type: ignore[no-any-return]
+        return self.pod["metadata"]
 
     @property
     def spec(self) -> dict[str, Any]:
-        return self.pod["spec"]  # type: ignore[no-any-return]
+        return self.pod["spec"]
 
     @property
     def key(self) -> tuple[str, str]:

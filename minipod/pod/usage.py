@@ -102,7 +102,10 @@ class UsageReader:
             return await self._rates(read)
         out = {}
         for k, ns in current.items():
-            t0, ns0 = prevs[k]
+            prev = prevs[k]
+            if prev is None:  # cannot be: checked above
+                continue
+            t0, ns0 = prev
             window = now - t0
             out[k] = (max(ns - ns0, 0) * 1000 // int(window * 10**9) if window > 0 else 0, window)
         return out
@@ -122,10 +125,10 @@ class UsageReader:
         for record in records:
             meta, containers, window = record.metadata, [], MIN_WINDOW
             for c in record.runtime.all_containers():
-                rel = pod_cgroups.container_rel(record, c.id) if c.id else None
-                if rel in rates:
-                    cpu, window = rates[rel]
-                    mem = cgroup_stats.memory_working_set(self.root, rel)
+                c_rel = pod_cgroups.container_rel(record, c.id) if c.id else None
+                if c_rel is not None and c_rel in rates:
+                    cpu, window = rates[c_rel]
+                    mem = cgroup_stats.memory_working_set(self.root, c_rel)
                     containers.append(ContainerUsage(c.name, cpu, mem))
             if containers:
                 out.append(PodUsage(meta["namespace"], meta["name"], stamp, window, tuple(containers)))
