@@ -13,7 +13,6 @@ def a_pod(**spec) -> dict:
     return {
         "metadata": {"name": "web", "namespace": "default", "uid": "u-1", "labels": {"app": "web"}},
         "spec": dict({"containers": []}, **spec),
-        "runtime": {"podIP": "10.1.2.3"},
     }
 
 
@@ -72,7 +71,7 @@ def test_env_value_from_field_ref():
             {"name": "BOTH", "value": "$(NAME)@$(IP)"},
         ]
     }
-    _, declared = build_env([], container, a_pod())
+    _, declared = build_env([], container, a_pod(), pod_ip="10.1.2.3")
     assert declared == {"NAME": "web", "IP": "10.1.2.3", "APP": "web", "BOTH": "web@10.1.2.3"}
 
 

@@ -1,9 +1,11 @@
 """A pod's phase and conditions as minipod.pod.status computes them from
 the runtime record (the kubelet's getPhase and its conditions), and the
-ContainerStatus shapes. Records are written here by hand: no daemon."""
+ContainerStatus shapes. Records are written here by hand, in the record
+file's first format, and read as the daemon reads a file: no daemon."""
 
 import pytest
 
+from minipod.pod import record as rec
 from minipod.pod.status import container_status, phase, pod_status
 
 CREATED = "2026-01-01T00:00:00Z"
@@ -14,7 +16,10 @@ def ctr(name="main", state="waiting", **fields) -> dict:
 
 
 def running(name="main", **fields) -> dict:
-    return ctr(name, "running", startedAt="2026-01-01T00:00:01Z", **fields)
+    """Started and ready unless FIELDS say otherwise (no probes)."""
+    return ctr(
+        name, "running", **{"startedAt": "2026-01-01T00:00:01Z", "ready": True, "started": True, **fields}
+    )
 
 
 def exited(code: int, name="main", **fields) -> dict:
@@ -28,12 +33,19 @@ def exited(code: int, name="main", **fields) -> dict:
     )
 
 
-def record(containers, init=(), policy="Always", **runtime) -> dict:
-    return {
-        "metadata": {"name": "p", "namespace": "default", "creationTimestamp": CREATED},
-        "spec": {"restartPolicy": policy, "containers": [{"name": c["name"]} for c in containers]},
-        "runtime": dict({"initContainers": list(init), "containers": list(containers)}, **runtime),
-    }
+def record(containers, init=(), policy="Always", **runtime) -> rec.PodRecord:
+    return rec.from_json(
+        {
+            "metadata": {"name": "p", "namespace": "default", "creationTimestamp": CREATED},
+            "spec": {"restartPolicy": policy, "containers": [{"name": c["name"]} for c in containers]},
+            "runtime": dict({"initContainers": list(init), "containers": list(containers)}, **runtime),
+        }
+    )
+
+
+def status_of(c: dict) -> dict:
+    """The ContainerStatus of one container record."""
+    return container_status(record([c]).runtime.containers[0])
 
 
 @pytest.mark.parametrize(
@@ -106,16 +118,16 @@ def test_an_unstarted_container_is_not_ready():
 
 
 def test_container_status_shapes():
-    assert container_status(ctr(reason="ErrImagePull", message="no such image"))["state"] == {
+    assert status_of(ctr(reason="ErrImagePull", message="no such image"))["state"] == {
         "waiting": {"reason": "ErrImagePull", "message": "no such image"}
     }
-    assert container_status(ctr())["state"] == {"waiting": {"reason": "ContainerCreating"}}
-    s = container_status(running(id="abc123", restartCount=2, last={"exitCode": 1, "reason": "Error"}))
+    assert status_of(ctr())["state"] == {"waiting": {"reason": "ContainerCreating"}}
+    s = status_of(running(id="abc123", restartCount=2, last={"exitCode": 1, "reason": "Error"}))
     assert s["state"] == {"running": {"startedAt": "2026-01-01T00:00:01Z"}}
     assert s["lastState"] == {"terminated": {"exitCode": 1, "reason": "Error"}}
     assert (s["ready"], s["started"], s["restartCount"]) == (True, True, 2)
     assert s["containerID"] == "minipod://abc123"
-    t = container_status(exited(137, id="abc", signal=9))["state"]["terminated"]
+    t = status_of(exited(137, id="abc", signal=9))["state"]["terminated"]
     assert t == {
         "exitCode": 137,
         "reason": "Error",
@@ -124,13 +136,13 @@ def test_container_status_shapes():
         "finishedAt": "2026-01-01T00:00:02Z",
         "containerID": "minipod://abc",
     }
-    assert container_status(exited(0))["state"]["terminated"]["reason"] == "Completed"
-    assert container_status(exited(0))["ready"] is False
+    assert status_of(exited(0))["state"]["terminated"]["reason"] == "Completed"
+    assert status_of(exited(0))["ready"] is False
 
 
-def test_pod_status_carries_ip_and_reason():
-    st = pod_status(record([running()], podIP="10.0.0.5", reason="Evicted", message="gone"))
+def test_pod_status_carries_the_ip_and_the_qos_class():
+    st = pod_status(record([running()], podIP="10.0.0.5", hostIP="10.0.0.1"))
     assert st["podIP"] == "10.0.0.5" and st["podIPs"] == [{"ip": "10.0.0.5"}]
-    assert (st["reason"], st["message"]) == ("Evicted", "gone")
+    assert st["hostIP"] == "10.0.0.1"
     assert st["qosClass"] == "BestEffort"
     assert "initContainerStatuses" not in st
