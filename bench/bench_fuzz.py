@@ -26,9 +26,9 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "tests")]
 
-from helpers import fuzz  # noqa: E402
+from helpers import fuzz  # noqa: E402 - after the sys.path lines above
 
-from bench import Minipod, log  # noqa: E402
+from bench import Minipod, log  # noqa: E402 - after the sys.path lines above
 
 
 def status_mb(pid: int) -> dict:

@@ -66,6 +66,9 @@ class Selector:
     def matches(self, labels: Labels) -> bool:
         return all(r.matches(labels) for r in self.requirements)
 
+    def __call__(self, labels: Labels) -> bool:  # a Selector is also a predicate
+        return self.matches(labels)
+
 
 def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.strip())

@@ -62,7 +62,7 @@ def field_ref(path: str, pod: dict, pod_ip: str = "", host_ip: str = "") -> str:
 
 
 def build_env(
-    image_env: list[str], container: dict, pod: dict, pod_ip: str = "", host_ip: str = ""
+    image_env: list[str] | None, container: dict, pod: dict, pod_ip: str = "", host_ip: str = ""
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(the process's environment, the spec's own variables).
 

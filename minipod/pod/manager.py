@@ -235,7 +235,7 @@ class PodManager:
         return self.view(self.worker(namespace, name).record)
 
     def list_pods(self, namespace: str | None = None, selector: str | None = None) -> list[dict]:
-        match = parse_selector(selector) if selector else (lambda labels: True)
+        match = parse_selector(selector or "").matches
         out = []
         for (ns, _), w in sorted(self.workers.items()):
             if (namespace is None or ns == namespace) and match(w.record.metadata.get("labels") or {}):
@@ -305,7 +305,7 @@ class PodManager:
     # --- /etc/hosts: how pods find each other by name ---------------------------
     def peers(self, me) -> list[tuple[str, str, str]]:
         return [
-            (w.rt.pod_ip, *reversed(key))
+            (w.rt.pod_ip, key[1], key[0])  # (IP, name, namespace)
             for key, w in sorted(self.workers.items())
             if w is not me
             and w.rt.pod_ip

@@ -215,11 +215,11 @@ class PodRecord:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return self.pod["metadata"]
+        return self.pod["metadata"]  # type: ignore[no-any-return]
 
     @property
     def spec(self) -> dict[str, Any]:
-        return self.pod["spec"]
+        return self.pod["spec"]  # type: ignore[no-any-return]
 
     @property
     def key(self) -> tuple[str, str]:
