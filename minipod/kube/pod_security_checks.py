@@ -131,7 +131,8 @@ def host_path_volumes(meta: dict[str, Any], spec: dict[str, Any]) -> Violation |
 
 
 def host_ports(meta: dict[str, Any], spec: dict[str, Any]) -> Violation | None:
-    bad, ports = [], set()
+    bad: list[str] = []
+    ports: set[Any] = set()
     for c in _containers(spec):
         used = [p["hostPort"] for p in c.get("ports") or [] if p.get("hostPort")]
         if used:
@@ -218,7 +219,7 @@ def _seccomp_setters(spec: dict[str, Any], valid: Any) -> tuple[list[str], set[s
     """(explicit bad setters, their values, containers without a profile,
     whether the pod sets a valid one)."""
     setters, values = [], set()
-    pod_profile = _sc(spec).get("seccompProfile")
+    pod_profile: Any = _sc(spec).get("seccompProfile")
     pod_valid = bool(pod_profile) and valid(pod_profile.get("type"))
     if pod_profile and not pod_valid:
         setters.append("pod")

@@ -123,7 +123,7 @@ def _check_duplicate_keys(node: Any) -> None:
         seen[key.value] = key.start_mark.line + 1
 
 
-def load_one(text: str):
+def load_one(text: str) -> Any:
     """One object from a request body: JSON (fast, then its depth checked)
     or YAML (load_documents()); None for an empty body."""
     if text.lstrip().startswith(("{", "[")):

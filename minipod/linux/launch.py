@@ -47,7 +47,7 @@ from minipod.linux import syscalls as sc
 from minipod.linux.credentials import step
 
 # Re-exported: callers wait on processes and pipes through launch as before.
-from minipod.linux.process_wait import read_line, read_to_eof, reap_later, until_exit  # noqa: F401
+from minipod.linux.process_wait import read_line, read_to_eof, reap_later, until_exit  # noqa: F401 - re-exported
 
 # Reasons reported through the pipe, as the kubelet names them.
 CREATE_ERROR = "CreateContainerError"  # setup failed before exec
@@ -262,7 +262,7 @@ def prepare_and_exec(plan: dict, w: int) -> None:
     try:
         os.execve(path, argv, env)
     except OSError as e:
-        _report(w, f'ERR {START_ERROR}\texec: "{argv[0]}": {e.strerror.lower()}')
+        _report(w, f'ERR {START_ERROR}\texec: "{argv[0]}": {(e.strerror or str(e)).lower()}')
         os._exit(128)
 
 

@@ -32,7 +32,7 @@ async def until_exit(pid: int) -> None:
     loop = asyncio.get_running_loop()
     fd = os.pidfd_open(pid)
     ready = loop.create_future()
-    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    loop.add_reader(fd, lambda: None if ready.done() else ready.set_result(None))
     try:
         await ready
     finally:

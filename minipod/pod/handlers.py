@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 
+from minipod.errors import MinipodError
 from minipod.linux import cgroup_layout, cgroups
 from minipod.linux import launch as process
 from minipod.linux import launch_spec as containers
@@ -34,6 +35,8 @@ def exec_plan(record: PodRecord, c: ContainerRecord, argv: list[str], tty: bool,
     """Run `argv` like the container's main process: its namespaces, its
     environment, working directory and user, the container's capabilities."""
     pid = c.process.pid
+    if pid is None:
+        raise MinipodError(f"container {c.name} is not running")
     # The environment the container was started with (not /proc/PID/environ,
     # which is empty while that process is in the middle of an execve).
     env = dict(c.env)
