@@ -4,12 +4,11 @@ against the node, `top`, and nothing left behind."""
 
 import json
 import os
-import shutil
 import signal
 import time
 
 import pytest
-from helpers.instance import Minipod, new_root
+from helpers.instance import running_instance
 from helpers.pods import pod_yaml
 
 MI = 2**20
@@ -119,15 +118,8 @@ def test_cpu_limit_is_a_quota_and_requests_are_shares(mp, pod_name):
 
 @pytest.fixture
 def pids_mp():
-    inst = Minipod(new_root("pids"))
-    inst.daemon_args = ["--pod-pids-limit", "40"]
-    inst.start_daemon()
-    inst.run("image", "build-base")
-    yield inst
-    inst.stop()
-    leftovers = inst.processes() + inst.mounts() + inst.cgroups()
-    shutil.rmtree(inst.root, ignore_errors=True)
-    assert not leftovers, f"the test left these behind: {leftovers}"
+    with running_instance("pids", ["--pod-pids-limit", "40"]) as inst:
+        yield inst
 
 
 def pod_cgroup(mp, pod: str, controller: str) -> str:

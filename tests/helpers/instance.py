@@ -14,6 +14,7 @@ At the end of the session it waits for the host's init to collect the pods'
 last exit statuses (pytest_sessionfinish), so a leak checker sees a clean host.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -206,21 +207,15 @@ def new_root(tag: str) -> str:
     return tempfile.mkdtemp(prefix=f"minipod-test-{tag}-")
 
 
-@pytest.fixture(scope="session")
-def mp():
-    inst = Minipod(new_root("session"))
-    inst.start_daemon()
-    inst.run("image", "build-base")
-    yield inst
-    inst.stop()
-    leftovers = inst.processes() + inst.mounts() + inst.cgroups()
-    shutil.rmtree(inst.root, ignore_errors=True)
-    assert not leftovers, f"the session left these behind: {leftovers}"
-
-
-@pytest.fixture
-def fresh_mp():
-    inst = Minipod(new_root("fresh"))
+@contextlib.contextmanager
+def running_instance(tag: str, daemon_args: list[str] | None = None):
+    """An instance of its own, its daemon started (with DAEMON_ARGS) and the
+    base image built; at the end its pods are deleted, its daemon stopped
+    (restarted first if the test killed it, so it cleans up), and nothing of
+    it may be left on the host."""
+    inst = Minipod(new_root(tag))
+    if daemon_args:
+        inst.daemon_args = daemon_args
     inst.start_daemon()
     inst.run("image", "build-base")
     yield inst
@@ -229,7 +224,19 @@ def fresh_mp():
     inst.stop()
     leftovers = inst.processes() + inst.mounts() + inst.cgroups()
     shutil.rmtree(inst.root, ignore_errors=True)
-    assert not leftovers, f"the test left these behind: {leftovers}"
+    assert not leftovers, f"instance {tag} left these behind: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def mp():
+    with running_instance("session") as inst:
+        yield inst
+
+
+@pytest.fixture
+def fresh_mp():
+    with running_instance("fresh") as inst:
+        yield inst
 
 
 @pytest.fixture
