@@ -149,7 +149,14 @@ struct log {
     int fd;
     long long size, max_size;
     int max_files;
+    /* The end of the output that is not a whole line yet. It waits here for
+     * its newline (or PEND_WAIT_MS of quiet), so that rotation, which cuts
+     * at line ends, never leaves a file ending in half a line. */
+    char pend[8192];
+    size_t pend_len;
 };
+
+#define PEND_WAIT_MS 500
 
 static void write_all(int fd, const char *buf, size_t n)
 {
@@ -211,13 +218,49 @@ static void log_write(struct log *lg, const char *buf, size_t n)
     lg->size += (long long)n;
 }
 
+/* Write what waits for its newline, as it is: the container went quiet
+ * mid-line (a prompt) or exited. */
+static void log_flush(struct log *lg)
+{
+    if (lg->pend_len > 0)
+        log_write(lg, lg->pend, lg->pend_len);
+    lg->pend_len = 0;
+}
+
+/* Take a chunk of the container's output: whole lines go to the log now,
+ * a trailing partial line waits in lg->pend for the rest of it. */
+static void log_take(struct log *lg, const char *buf, size_t n)
+{
+    static char joined[sizeof ((struct log *)0)->pend + 65536];
+    if (!lg->path) { /* no rotation: nothing to keep whole */
+        log_write(lg, buf, n);
+        return;
+    }
+    if (lg->pend_len + n > sizeof joined)
+        log_flush(lg);
+    memcpy(joined + lg->pend_len, buf, n);
+    if (lg->pend_len > 0)
+        memcpy(joined, lg->pend, lg->pend_len);
+    size_t total = lg->pend_len + n, whole = total;
+    lg->pend_len = 0;
+    while (whole > 0 && joined[whole - 1] != '\n')
+        whole--;
+    if (total - whole <= sizeof lg->pend) { /* else: one huge line, split it */
+        memcpy(lg->pend, joined + whole, total - whole);
+        lg->pend_len = total - whole;
+        total = whole;
+    }
+    log_write(lg, joined, total);
+}
+
 /* Copy whatever the container's output holds now into the log file. */
 static void drain(int relay, struct log *lg)
 {
     char buf[65536];
     ssize_t n;
     while ((n = read(relay, buf, sizeof buf)) > 0)
-        log_write(lg, buf, (size_t)n);
+        log_take(lg, buf, (size_t)n);
+    log_flush(lg);
 }
 
 static int monitor_main(int argc, char **argv)
@@ -261,8 +304,13 @@ static int monitor_main(int argc, char **argv)
             status = 255 << 8; /* not our child: nothing real to report */
             break;
         }
-        if (poll(fds, master >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+        int ready = poll(fds, master >= 0 ? 2 : 1, lg.pend_len > 0 ? PEND_WAIT_MS : -1);
+        if (ready < 0 && errno != EINTR)
             die("poll");
+        if (ready == 0) {
+            log_flush(&lg); /* quiet mid-line: the partial line goes out as it is */
+            continue;
+        }
         if (fds[0].revents & POLLIN) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof si) < 0 && errno != EAGAIN)
@@ -272,9 +320,11 @@ static int monitor_main(int argc, char **argv)
             char buf[65536];
             ssize_t n = read(master, buf, sizeof buf);
             if (n > 0)
-                log_write(&lg, buf, (size_t)n);
-            else
+                log_take(&lg, buf, (size_t)n);
+            else {
                 fds[1].fd = -1; /* EOF, or EIO for a terminal: every writer is gone */
+                log_flush(&lg);
+            }
         }
     }
     if (master >= 0 && fds[1].fd >= 0) {
@@ -283,6 +333,7 @@ static int monitor_main(int argc, char **argv)
         fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
         drain(master, &lg);
     }
+    log_flush(&lg);
     write_exit_file(exit_file, status);
     return 0;
 }
