@@ -20,8 +20,10 @@ def test_logs_flags(mp, pods):
             ctr("b", "echo b1; exec sleep 3600"),
         )
     )
-    # Both containers have written their lines (they run side by side).
+    # Both containers have written all their lines (they run side by side,
+    # so one may be running while the other has not written yet).
     eventually(lambda: kubectl(mp, "logs", "kl-logs", "-c", "b").stdout, what="container b's line")
+    eventually(lambda: kubectl(mp, "logs", "kl-logs", "-c", "a").stdout.count("\n") == 3, what="a's lines")
     assert kubectl(mp, "logs", "kl-logs", "-c", "a").stdout == "a1\na2\na3\n"
     assert kubectl(mp, "logs", "kl-logs", "-c", "a", "--tail=1").stdout == "a3\n"
     assert kubectl(mp, "logs", "kl-logs", "-c", "b").stdout == "b1\n"
