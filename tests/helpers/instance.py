@@ -184,11 +184,20 @@ class Minipod:
 
     def stop(self) -> None:
         if self.daemon and self.daemon.poll() is None:
-            for name in [
-                p["metadata"]["name"]
-                for p in json.loads(self.run("get", "pods", "-A", "-o", "json").stdout)["items"]
-            ]:
-                self.run("delete", "pod", name, "--grace-period", "0", "--ignore-not-found", check=False)
+            # Every namespace: a test that failed half-way may have left pods anywhere.
+            for p in json.loads(self.run("get", "pods", "-A", "-o", "json").stdout)["items"]:
+                meta = p["metadata"]
+                self.run(
+                    "delete",
+                    "pod",
+                    meta["name"],
+                    "-n",
+                    meta.get("namespace", "default"),
+                    "--grace-period",
+                    "0",
+                    "--ignore-not-found",
+                    check=False,
+                )
             self.kill_daemon(signal.SIGTERM)
 
 
