@@ -2,7 +2,9 @@
 and output. It must start fast: no heavy imports at module level on its path.
 Read the modules in this order:
 
-    commands       the verbs and their flags
+    commands       the `minipod` group, main, and the inspect/version/daemon/kubeconfig/image verbs
+    pod_commands   the pod verbs: run, apply, get, describe, logs, exec, delete, events
+    context        what every command shares: the instance, its client, -n
     client         HTTP/JSON over the daemon's Unix socket; starting the daemon
     printers       output as kubectl prints it: tables, -o json/yaml/name/wide, describe
     pod_columns    the columns of `get pods` (READY, STATUS, RESTARTS), as kubectl computes them
