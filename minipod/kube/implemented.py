@@ -97,7 +97,7 @@ IMPLEMENTED = {
     "spec.containers[].securityContext.runAsNonRoot",
     # Decided at admission: rejected where it cannot be enforced (AppArmor).
     "spec.containers[].securityContext.appArmorProfile",
-    # Probes and lifecycle hooks (grpc probes are refused by validate.py).
+    # Probes and lifecycle hooks (grpc probes are refused by validate_container.py).
     "spec.containers[].startupProbe",
     "spec.containers[].livenessProbe",
     "spec.containers[].readinessProbe",

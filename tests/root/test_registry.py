@@ -29,7 +29,8 @@ from minipod.image import base as baseimage
 from minipod.image import pull
 from minipod.image.layers import GunzipReader
 from minipod.image.refs import host_architecture, pick_platform
-from minipod.image.registry import RegistryError, describe_transport_error
+from minipod.image.registry import RegistryError
+from minipod.image.registry_auth import describe_transport_error
 from minipod.image.registry_config import Credentials
 from minipod.image.store import ImageStore, default_pull_policy, should_pull
 
