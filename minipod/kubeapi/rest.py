@@ -267,6 +267,10 @@ async def delete_options(request) -> dict:
         opts["gracePeriodSeconds"] = grace
     if request.query.get("propagationPolicy"):
         opts["propagationPolicy"] = request.query["propagationPolicy"]
+    orphan = request.query.get("orphanDependents", opts.get("orphanDependents"))
+    if orphan is not None and not opts.get("propagationPolicy"):
+        # The deprecated form of propagationPolicy: true is Orphan, false Background.
+        opts["propagationPolicy"] = "Orphan" if orphan in (True, "true") else "Background"
     policy = opts.get("propagationPolicy")
     if policy not in (None, "Orphan", "Background", "Foreground"):
         raise bad_request(
@@ -277,17 +281,14 @@ async def delete_options(request) -> dict:
 
 async def delete(request, t: Target) -> web.Response:
     opts = await delete_options(request)
-    store = _store(request)
-    cluster = request.app["cluster"]
-    if opts.get("propagationPolicy") == "Orphan" and not dry_run(request):
-        cluster.collector.orphan(store.get(t.res, t.namespace, t.name)["metadata"]["uid"])
-    obj, gone = store.delete(
+    obj, gone = _store(request).delete(
         t.res,
         t.namespace,
         t.name,
         opts.get("gracePeriodSeconds"),
         opts.get("preconditions"),
         dry_run(request),
+        opts.get("propagationPolicy"),
     )
     if gone:
         return respond(request, success(t.res, obj))
@@ -323,6 +324,7 @@ async def delete_collection(request, t: Target) -> web.Response:
                 opts.get("gracePeriodSeconds"),
                 None,
                 dry_run(request),
+                opts.get("propagationPolicy"),
             )
             deleted.append(out(t.res, obj))
         except ApiError as e:

@@ -23,7 +23,8 @@ from minipod.fsutil import TEMP_MARK, read_json, write_json_atomic
 from minipod.kube.times import rfc3339 as now_rfc3339
 from minipod.objects import meta as objmeta
 from minipod.objects import resources as kinds
-from minipod.objects.errors import ApiError, already_exists, conflict, not_found
+from minipod.objects.collector import deletion_finalizers
+from minipod.objects.errors import ApiError, already_exists, conflict, invalid, not_found
 from minipod.objects.resources import Resource
 from minipod.objects.revision import Revision
 from minipod.objects.selectors import field_selector, label_selector
@@ -48,6 +49,9 @@ class ObjectStore:
         self.rev = Revision(os.path.join(self.dir, "revision.json"), at_least=highest)
         self.hub = WatchHub(self.rev.current)
         self.on_delete: list = []  # callbacks(res, obj): the garbage collector listens
+        # propagationPolicy Orphan for kinds the store does not keep (pods):
+        # the garbage collector's orphan(uid), called before the delete.
+        self.orphan_dependents: Any = None
         self.root_ca = ""  # the API's CA certificate (PEM), once it serves
 
     # --- files ----------------------------------------------------------------
@@ -198,6 +202,7 @@ class ObjectStore:
         if (body.get("metadata") or {}).get("name") not in (None, name):
             raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
         new = objmeta.prepare_update(res, old, body, namespace)
+        _no_new_finalizers(res, old, new)
         if subresource == "status":
             new = dict(old, status=new.get("status"))
         elif "status" in old and res.kind in ("Pod", "Namespace", "Node"):
@@ -210,7 +215,11 @@ class ObjectStore:
             return result if dry_run else self.get(res, namespace, name)
         if dry_run:
             return new
-        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+        if (
+            new["metadata"].get("deletionTimestamp")
+            and not new["metadata"].get("finalizers")
+            and res.kind != "Namespace"  # the namespace controller finishes those
+        ):
             return self._commit(res, new, "DELETED")  # the last finalizer is gone
         return self._commit(res, new, "MODIFIED")
 
@@ -222,10 +231,12 @@ class ObjectStore:
         grace: int | None = None,
         preconditions: dict | None = None,
         dry_run: bool = False,
+        propagation: str | None = None,
     ) -> tuple[dict, bool]:
         """(the object, whether it is gone already). An object with
-        finalizers, a pod (graceful) and a namespace (its contents go
-        first) stay, with deletionTimestamp set, until they are gone."""
+        finalizers (propagation Orphan and Foreground add one: collector.py),
+        a pod (graceful) and a namespace (its contents go first) stay, with
+        deletionTimestamp set, until they are gone."""
         old = self.get(res, namespace, name)
         for field in ("uid", "resourceVersion"):
             want = (preconditions or {}).get(field)
@@ -239,19 +250,29 @@ class ObjectStore:
                 )
         backend = self.backends.get(res.backend)
         if backend is not None:
+            if propagation == "Orphan" and not dry_run and self.orphan_dependents is not None:
+                self.orphan_dependents(old["metadata"]["uid"])
             return backend.delete(res, old, grace, dry_run)
+        meta = old["metadata"]
+        had = meta.get("finalizers") or []
+        finalizers = deletion_finalizers(had, propagation)
         if dry_run:
             return old, False
-        if res.kind == "Namespace" or old["metadata"].get("finalizers"):
-            if old["metadata"].get("deletionTimestamp"):
-                return old, False
-            old["metadata"]["deletionTimestamp"] = now_rfc3339()
-            old["metadata"]["deletionGracePeriodSeconds"] = 0
-            if res.kind == "Namespace":
-                old.setdefault("spec", {})["finalizers"] = ["kubernetes"]
-                old.setdefault("status", {})["phase"] = "Terminating"
-            return self._commit(res, old, "MODIFIED"), False
-        return self._commit(res, old, "DELETED"), True
+        if res.kind != "Namespace" and not finalizers:
+            return self._commit(res, old, "DELETED"), True
+        if meta.get("deletionTimestamp") and finalizers == had:
+            return old, False
+        if finalizers:
+            meta["finalizers"] = finalizers
+        else:
+            meta.pop("finalizers", None)
+        if not meta.get("deletionTimestamp"):
+            meta["deletionTimestamp"] = now_rfc3339()
+            meta["deletionGracePeriodSeconds"] = 0
+        if res.kind == "Namespace":
+            old.setdefault("spec", {})["finalizers"] = ["kubernetes"]
+            old.setdefault("status", {})["phase"] = "Terminating"
+        return self._commit(res, old, "MODIFIED"), False
 
     def remove(self, res: Resource, namespace: str | None, name: str) -> None:
         """Drop an object whose deletion is complete (a finalized namespace)."""
@@ -298,6 +319,29 @@ def namespace_object(name: str) -> dict:
         "spec": {"finalizers": ["kubernetes"]},
         "status": {"phase": "Active"},
     }
+
+
+def _no_new_finalizers(res: Resource, old: dict, new: dict) -> None:
+    """An object being deleted may lose finalizers, never gain one."""
+    if not old["metadata"].get("deletionTimestamp"):
+        return
+    added = sorted(
+        set(new["metadata"].get("finalizers") or []) - set(old["metadata"].get("finalizers") or [])
+    )
+    if added:
+        listed = ", ".join(f'"{f}"' for f in added)
+        raise invalid(
+            res.kind,
+            old["metadata"]["name"],
+            [
+                (
+                    "FieldValueForbidden",
+                    "metadata.finalizers",
+                    "Forbidden: no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers []string{{{listed}}}",
+                )
+            ],
+        )
 
 
 def _key(obj: dict) -> Key:
