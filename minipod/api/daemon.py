@@ -250,6 +250,7 @@ async def serve(
     api_address: str | None = None,
     api_port: int | None = None,
     resource_config=None,
+    service_cidr: str | None = None,
 ) -> None:
     def log(msg: str) -> None:
         print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} minipod: {msg}", file=sys.stderr, flush=True)
@@ -271,7 +272,7 @@ async def serve(
         resource_config=resource_config,
     )
     await manager.start()
-    cluster = open_cluster(inst, manager, log)
+    cluster = open_cluster(inst, manager, log, service_cidr)
     app = build_app(manager, images, log)
     app["cluster"] = cluster
     # The Kubernetes API first: once the socket accepts, both serve.
@@ -312,7 +313,10 @@ def main(
     api_address: str | None = None,
     api_port: int | None = None,
     resource_config=None,
+    service_cidr: str | None = None,
 ) -> None:
     if backoff_base is None:
         backoff_base = float(os.environ.get("MINIPOD_BACKOFF_BASE", "10"))
-    asyncio.run(serve(inst, backoff_base, bridge, subnet, api_address, api_port, resource_config))
+    asyncio.run(
+        serve(inst, backoff_base, bridge, subnet, api_address, api_port, resource_config, service_cidr)
+    )

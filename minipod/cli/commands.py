@@ -130,16 +130,31 @@ def version(c: Ctx):
     default=None,
     help="Port of the Kubernetes API (default 6443; kept for later starts).",
 )
+@click.option(
+    "--service-cidr",
+    envvar="MINIPOD_SERVICE_CIDR",
+    default=None,
+    help="Range of the Services' virtual IPs, on first start (default 10.96.0.0/16).",
+)
 @node_options
 @pass_ctx
-def daemon(c: Ctx, backoff_base, bridge, subnet, api_address, api_port, **node_flags):
+def daemon(c: Ctx, backoff_base, bridge, subnet, api_address, api_port, service_cidr, **node_flags):
     """Run the daemon in the foreground."""
     from minipod.cli.client import restore_ssl
 
     restore_ssl()
     from minipod.api import daemon as d
 
-    d.main(c.inst, backoff_base, bridge, subnet, api_address, api_port, resource_config(**node_flags))
+    d.main(
+        c.inst,
+        backoff_base,
+        bridge,
+        subnet,
+        api_address,
+        api_port,
+        resource_config(**node_flags),
+        service_cidr,
+    )
 
 
 @cli.command()

@@ -225,6 +225,7 @@ async def start(inst, manager, cluster, log, address: str | None = None, port: i
             log(f"the Kubernetes API cannot listen on the pods' gateway {gateway}:{port}: {e.strerror}")
             gateway = None
     cluster.store.publish_root_ca(pki.read("ca.crt").decode())
+    cluster.services.ensure_kubernetes(gateway, port)  # the `kubernetes` Service, as a cluster has
     access = pod_access.PodApiAccess(cluster.store, pki.read("sa.key"), pki.read("ca.crt"), gateway, port)
     manager.api_access = access
     cluster.pods.admission.append(pod_access.inject)

@@ -11,15 +11,24 @@ from minipod.objects.events import EventBackend
 from minipod.objects.nodes import NodeBackend
 from minipod.objects.pods import PodBackend
 from minipod.objects.store import ObjectStore
+from minipod.services import config as service_config
+from minipod.services.admission import ServiceAdmission
 
 
 class Cluster:
-    def __init__(self, store: ObjectStore, pods: PodBackend, collector: Collector):
-        self.store, self.pods, self.collector = store, pods, collector
+    def __init__(
+        self, store: ObjectStore, pods: PodBackend, collector: Collector, services: ServiceAdmission
+    ):
+        self.store, self.pods, self.collector, self.services = store, pods, collector, services
 
 
-def open_cluster(inst, manager, log=print) -> Cluster:
+def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> Cluster:
     store = ObjectStore(inst.lib)
+    cidr = service_config.ensure_service_cidr(
+        inst.etc, service_cidr, service_config.pod_subnet(manager.conflist)
+    )
+    services = ServiceAdmission(store, cidr)
+    store.admission["/services"] = services
     pods = PodBackend(store, manager)
     store.backends["pods"] = pods
     store.backends["events"] = EventBackend(store, manager.events)
@@ -29,4 +38,4 @@ def open_cluster(inst, manager, log=print) -> Cluster:
     manager.pod_admission.append(lambda pod: pod_security_admission.admit(store, pod))
     collector = Collector(store, log)
     collector.start()
-    return Cluster(store, pods, collector)
+    return Cluster(store, pods, collector, services)

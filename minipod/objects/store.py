@@ -52,6 +52,9 @@ class ObjectStore:
         # propagationPolicy Orphan for kinds the store does not keep (pods):
         # the garbage collector's orphan(uid), called before the delete.
         self.orphan_dependents: Any = None
+        # res.key -> admit(obj, old or None) -> obj: a kind's defaults, checks
+        # and allocations as the API server does them (services/admission.py)
+        self.admission: dict[str, Any] = {}
         self.root_ca = ""  # the API's CA certificate (PEM), once it serves
 
     # --- files ----------------------------------------------------------------
@@ -175,6 +178,8 @@ class ObjectStore:
             # The backend acts (a pod starts) and tracks the object itself.
             created = backend.create(res, obj, dry_run)
             return created if dry_run else self.get(res, ns, name)
+        if res.key in self.admission:
+            obj = self.admission[res.key](obj, None)
         if dry_run:
             return obj
         created = self._commit(res, obj, "ADDED")
@@ -205,8 +210,10 @@ class ObjectStore:
         _no_new_finalizers(res, old, new)
         if subresource == "status":
             new = dict(old, status=new.get("status"))
-        elif "status" in old and res.kind in ("Pod", "Namespace", "Node"):
+        elif "status" in old and res.kind in ("Pod", "Namespace", "Node", "Service"):
             new["status"] = old["status"]  # status changes go through /status
+        if res.key in self.admission and subresource != "status":
+            new = self.admission[res.key](new, old)
         if objmeta.is_same(old, new):
             return old
         backend = self.backends.get(res.backend)

@@ -42,6 +42,13 @@ def _network() -> tuple[str, str]:
     return f"mpt{tag}", f"10.{200 + os.urandom(1)[0] % 50}.{os.urandom(1)[0]}.0/24"
 
 
+def _service_cidr() -> str:
+    """The Services' virtual IPs of one instance: a /24 of 10.150-199.x,
+    outside every test pod subnet (10.200-249.x), so parallel suites'
+    nftables rules never match each other's addresses."""
+    return f"10.{150 + os.urandom(1)[0] % 50}.{os.urandom(1)[0]}.0/24"
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 now: each instance's Kubernetes API gets
     its own, so parallel suites never collide on 6443."""
@@ -54,6 +61,7 @@ class Minipod:
     def __init__(self, root: str):
         self.root = root
         self.bridge, self.subnet = _network()
+        self.service_cidr = _service_cidr()
         self.api_port = free_port()
         # Its own cgroup parent, below ours: parallel suites never share one.
         self.cgroup_parent = f"minipod-test-{os.urandom(4).hex()}"
@@ -69,6 +77,7 @@ class Minipod:
             [
                 *(MINIPOD, "--root", self.root, "daemon", "--bridge", self.bridge, "--subnet", self.subnet),
                 *("--api-port", str(self.api_port)),
+                *("--service-cidr", self.service_cidr),
                 *("--cgroup-parent", self.cgroup_parent),
                 *self.daemon_args,
             ],
