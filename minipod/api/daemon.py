@@ -7,8 +7,8 @@ Steps of serve(), in order:
        pod and adopts the containers that are still running;
     3. serve HTTP/JSON on run/minipod.sock, a Unix socket only root can
        open (mode 0600), with Kubernetes-shaped paths
-       (/api/v1/namespaces/NS/pods/NAME, .../log, .../exec), so a
-       kubectl-compatible API can grow from it;
+       (/api/v1/namespaces/NS/pods/NAME, .../log, .../exec), and every
+       other kind through the Kubernetes API's REST handler (kubeapi/rest.py);
     4. on SIGTERM/SIGINT stop serving and exit, leaving every pod running:
        pods do not depend on the daemon (see minipod/linux/launch.py).
 
@@ -34,7 +34,9 @@ from minipod.errors import MinipodError, NotFound
 from minipod.fsutil import open_lock, try_lock
 from minipod.image.store import ImageStore
 from minipod.kube.yaml_load import MAX_BYTES
+from minipod.kubeapi import schemas
 from minipod.kubeapi import server as kubeapi_server
+from minipod.objects.apply import StoredApplier
 from minipod.objects.cluster import open_cluster
 from minipod.pod.manager import PodManager
 
@@ -69,7 +71,21 @@ def build_app(manager: PodManager, images: ImageStore, log) -> web.Application:
         ]
     )
     node_routes.add_routes(app)
+    # Every other kind of the object store, with the Kubernetes API's REST
+    # verbs: the CLI's get, describe and delete of ConfigMaps, Deployments...
+    app.add_routes(
+        [web.route("*", "/api/{tail:.*}", kube_rest), web.route("*", "/apis/{tail:.*}", kube_rest)]
+    )
     return app
+
+
+async def kube_rest(request):
+    """The HTTPS API's REST handler, for the socket's user: only root can
+    open the socket (0600), so it acts as the cluster admin."""
+    from minipod.kubeapi import auth, rest
+
+    request["user"] = auth.User("minipod", ["system:masters", "system:authenticated"])
+    return await rest.handle(request)
 
 
 # A request body larger than this has its memory handed back once it is done.
@@ -101,7 +117,8 @@ async def apply(request):
     ns = request.query.get("namespace", "default")
     manager = request.app["manager"]
     try:
-        result = manager.apply(text, ns, request.query.get("enforceNamespace") == "true")
+        stored = StoredApplier(request.app["cluster"].store, schemas.unknown_fields_of)
+        result = manager.apply(text, ns, request.query.get("enforceNamespace") == "true", stored)
     finally:
         if len(text) > TRIM_AFTER:
             del text

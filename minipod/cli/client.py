@@ -133,6 +133,7 @@ class Client:
         query: dict | None = None,
         content_type: str = "application/json",
         timeout: float | None = None,
+        headers: dict | None = None,
     ) -> http.client.HTTPResponse:
         if query:
             path += "?" + urllib.parse.urlencode(
@@ -146,8 +147,10 @@ class Client:
         conn = self._connect()
         if timeout:
             conn.sock.settimeout(timeout)
-        headers = {"Content-Type": content_type} if body is not None else {}
-        conn.request(method, path, body=body, headers=headers)
+        sent = dict(headers or {})
+        if body is not None:
+            sent["Content-Type"] = content_type
+        conn.request(method, path, body=body, headers=sent)
         resp = conn.getresponse()
         if resp.status >= 400:
             raw = resp.read()
@@ -167,12 +170,13 @@ class Client:
         body=None,
         query: dict | None = None,
         content_type: str = "application/json",
+        headers: dict | None = None,
     ):
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
         if isinstance(body, str):
             body = body.encode()
-        resp = self.request(method, path, body, query, content_type)
+        resp = self.request(method, path, body, query, content_type, headers=headers)
         return json.loads(resp.read() or b"null")
 
 

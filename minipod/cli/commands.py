@@ -85,6 +85,14 @@ def inspect(c: Ctx, pod, all_pods, output, namespace):
         click.echo("".join(describe_inspect(d) for d in data), nl=False)
 
 
+@cli.command(name="api-resources")
+def api_resources():
+    """List the kinds served, as kubectl api-resources does."""
+    from minipod.cli.object_commands import api_resources_rows
+
+    printers.table(api_resources_rows())
+
+
 @cli.command()
 @pass_ctx
 def version(c: Ctx):

@@ -1,5 +1,6 @@
 """The pod verbs of the `minipod` CLI: run, apply, get, describe, logs, exec,
-delete, events (get and describe also show the node, through node_commands).
+delete, events (get and describe also show the node, through node_commands,
+and every other kind the object store serves, through object_commands).
 
 Each is a thin layer over the API, as kubectl's: read the manifest or the
 arguments, send the request(s), print the answer as kubectl would; `delete`
@@ -93,12 +94,17 @@ def apply(c: Ctx, file, namespace):
 
 def _what(item: dict) -> str:
     """kind/name, as kubectl prints an object it acted on."""
+    if item.get("label"):
+        return item["label"]
     name = item["pod"]["metadata"]["name"] if item["kind"] == "Pod" else item["name"]
     return f"{item['kind'].lower()}/{name}"
 
 
+POD_KINDS = ("pods", "pod", "po")
+
+
 @click.command()
-@click.argument("kind", type=click.Choice(["pods", "pod", "po", *node_commands.NODE_KINDS]))
+@click.argument("kind")
 @click.argument("name", required=False)
 @click.option("-l", "--selector", help="Label selector (a=b,c!=d).")
 @click.option("-o", "--output", type=OUTPUTS)
@@ -106,9 +112,14 @@ def _what(item: dict) -> str:
 @namespace_opt
 @pass_ctx
 def get(c: Ctx, kind, name, selector, output, all_namespaces, namespace):
-    """List pods (or the node), or show one."""
+    """List objects of a kind (pods, configmaps, deployments...), or show one."""
     if kind in node_commands.NODE_KINDS:
         return node_commands.get_nodes(c, name, output)
+    if kind not in POD_KINDS:
+        from minipod.cli import object_commands
+
+        res = object_commands.resolve(kind)
+        return object_commands.get(c, res, name, selector, output, all_namespaces, namespace)
     if name:
         pods = [c.client.json("GET", pod_path(namespace, name))]
     else:
@@ -127,14 +138,18 @@ def get(c: Ctx, kind, name, selector, output, all_namespaces, namespace):
 
 
 @click.command()
-@click.argument("kind", type=click.Choice(["pod", "pods", "po", *node_commands.NODE_KINDS]))
+@click.argument("kind")
 @click.argument("name")
 @namespace_opt
 @pass_ctx
 def describe(c: Ctx, kind, name, namespace):
-    """Show a pod (or the node) in detail, with its recent events."""
+    """Show an object (a pod, the node, a configmap...) in detail, with its recent events."""
     if kind in node_commands.NODE_KINDS:
         return node_commands.describe_node(c, name)
+    if kind not in POD_KINDS:
+        from minipod.cli import object_commands
+
+        return object_commands.describe(c, object_commands.resolve(kind), name, namespace)
     pod = c.client.json("GET", pod_path(namespace, name))
     events = c.client.json(
         "GET",
@@ -197,37 +212,59 @@ def exec_(c: Ctx, stdin, tty, container, namespace, pod, command):
 @click.command()
 @click.argument("kind", required=False)
 @click.argument("names", nargs=-1)
-@click.option("-f", "--filename", "file", help="Delete the pods and secrets in this manifest.")
+@click.option("-f", "--filename", "file", help="Delete the objects in this manifest.")
 @click.option("--grace-period", type=int, default=None, help="Seconds before SIGKILL (0: now).")
 @click.option("--wait/--no-wait", default=True, show_default=True)
 @click.option("--ignore-not-found", is_flag=True)
+@click.option(
+    "--cascade",
+    type=click.Choice(["background", "foreground", "orphan"]),
+    default="background",
+    show_default=True,
+    help="What happens to the objects this one owns.",
+)
 @namespace_opt
 @pass_ctx
-def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, namespace):
-    """Delete pods by name or by manifest."""
-    targets: list[tuple[str, str, str]] = []  # (namespace, name, kind)
+def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, cascade, namespace):
+    """Delete objects by kind and name (pod web, configmap/x) or by manifest."""
+    from minipod.cli import object_commands
+
+    targets: list[tuple[str, str, str]] = []  # (namespace, name, kind): pods and secrets
+    others: list = []  # (Resource, namespace, name): every other kind
     if file:
         from minipod.kube.yaml_load import load_documents
+        from minipod.objects import resources as kinds
 
         for doc in load_documents(_read_manifest(file)):
             listed = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
             objs = [o for o in (listed if isinstance(listed, list) else []) if isinstance(o, dict)]
             for obj in objs:
                 meta = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
-                if obj.get("kind") in ("Pod", "Secret") and isinstance(meta.get("name"), str):
-                    targets.append((str(meta.get("namespace") or namespace), meta["name"], obj["kind"]))
-    elif kind in ("pod", "pods", "po"):
-        targets = [(namespace, n, "Pod") for n in names]
-    elif kind in ("secret", "secrets"):
-        targets = [(namespace, n, "Secret") for n in names]
-    elif kind and "/" in kind:
-        targets = [(namespace, n.split("/", 1)[1], n.split("/", 1)[0].capitalize()) for n in (kind,) + names]
-    if not targets:
+                if not isinstance(meta.get("name"), str):
+                    continue
+                ns = str(meta.get("namespace") or namespace)
+                res = kinds.by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
+                if obj.get("kind") in ("Pod", "Secret"):
+                    targets.append((ns, meta["name"], obj["kind"]))
+                elif res is not None:
+                    others.append((res, ns, meta["name"]))
+    else:
+        pairs = [tuple(n.split("/", 1)) for n in (kind,) + names] if kind and "/" in kind else []
+        pairs += [(kind, n) for n in names] if kind and "/" not in kind else []
+        for what, name in pairs:
+            if what in POD_KINDS:
+                targets.append((namespace, name, "Pod"))
+            elif what in ("secret", "secrets"):
+                targets.append((namespace, name, "Secret"))
+            else:
+                others.append((object_commands.resolve(what), namespace, name))
+    if not targets and not others:
         raise MinipodError("nothing to delete", hint="minipod delete pod NAME... or minipod delete -f FILE")
+    failed = not object_commands.delete(c, others, ignore_not_found, cascade)
     # As kubectl: first ask the daemon to delete every pod (it records the
     # deletion at once and carries them out concurrently, also if this
     # command dies), then wait for all of them together.
-    failed, pending = False, []
+    pending = []
     for ns, name, what in targets:
         try:
             if what == "Secret":

@@ -15,6 +15,8 @@ valid Kubernetes but that minipod does not implement yet.
 
 import copy
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from minipod.errors import ManifestError, MinipodError
@@ -72,15 +74,42 @@ def unsupported_kind(obj: dict[str, Any]) -> str | None:
         return None
     served = ", ".join(f"{k} ({what})" for k, what in SUPPORTED_KINDS.items())
     version = obj.get("apiVersion") or "no apiVersion"
-    return f"{_label(obj)}: skipped: kind {kind} ({version}) is not served by minipod yet; it serves {served}"
+    return (
+        f"{_label(obj)}: skipped: kind {kind} ({version}) is not served by minipod yet; "
+        f"it serves {served} and the kinds `minipod api-resources` lists"
+    )
+
+
+@dataclass
+class Manifest:
+    """A manifest's objects, validated: what the pod manager applies
+    (pods, secrets) and what the object store keeps (stored)."""
+
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    secrets: list[dict[str, Any]] = field(default_factory=list)
+    stored: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def load_manifest(
     text: str, default_namespace: str = "default", enforce_namespace: bool = False
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-    """(pods, secrets, warnings); ManifestError with every error found.
-    enforce_namespace: the namespace was asked for (-n), so an object that
-    names another one is refused, as kubectl refuses it."""
+    """(pods, secrets, warnings) of a manifest of pods and secrets."""
+    m = load_objects(text, default_namespace, enforce_namespace)
+    return m.pods, m.secrets, m.warnings
+
+
+def load_objects(
+    text: str,
+    default_namespace: str = "default",
+    enforce_namespace: bool = False,
+    is_stored: Callable[[dict[str, Any]], bool] = lambda obj: False,
+) -> Manifest:
+    """Every object of the manifest, sorted by who acts on it; ManifestError
+    with every error found. enforce_namespace: the namespace was asked for
+    (-n), so an object that names another one is refused, as kubectl
+    refuses it. is_stored: the object store keeps objects of this kind
+    (the store checks them itself, objects/apply.py)."""
     problems = names.dns_label_problems(default_namespace) if default_namespace else ["required value"]
     if problems:
         # The namespace of the request (-n): it becomes part of file names.
@@ -90,10 +119,13 @@ def load_manifest(
     objects = parse_documents(text)
     if enforce_namespace:
         check_namespaces(objects, default_namespace)
-    pods, secrets, errors, warnings, skipped = [], [], [], [], []
+    pods, secrets, errors, warnings, skipped, stored = [], [], [], [], [], []
     for obj in objects:
         kind = obj.get("kind")
         label = _label(obj)
+        if kind not in SUPPORTED_KINDS and is_stored(obj):
+            stored.append(obj)
+            continue
         skip = unsupported_kind(obj)
         if skip:
             skipped.append(skip)
@@ -113,13 +145,13 @@ def load_manifest(
     keys = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods]
     for key in {k for k in keys if keys.count(k) > 1}:
         errors.append(f"pod {key[1]!r} in namespace {key[0]!r} is defined more than once")
-    if not errors and not pods and not secrets:
+    if not errors and not pods and not secrets and not stored:
         # Nothing at all to do: say so, rather than succeed doing nothing.
         errors = [s.replace(": skipped: ", ": ", 1) for s in skipped]
         skipped = []
     if errors:
         raise ManifestError(errors)
-    return pods, secrets, skipped + warnings
+    return Manifest(pods, secrets, stored, skipped + warnings)
 
 
 def check_namespaces(objects: list[dict[str, Any]], namespace: str) -> None:

@@ -163,3 +163,9 @@ def kind_schema(res: kinds.Resource) -> dict | None:
     defs = load()
     name = kind_definition(res)
     return {"$ref": "#/definitions/" + name} if name in defs else None
+
+
+def unknown_fields_of(res: kinds.Resource, obj: dict) -> list[str]:
+    """Paths of the fields of obj that its kind's schema does not know."""
+    schema = kind_schema(res)
+    return unknown_fields(load(), schema, obj) if schema is not None else []

@@ -47,6 +47,17 @@ class Resource:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        """The REST path of this resource's collection, or of one object:
+        /api/v1/namespaces/NS/pods/NAME, /apis/apps/v1/deployments."""
+        parts = ["/api", self.version] if not self.group else ["/apis", self.group, self.version]
+        if self.namespaced and namespace:
+            parts += ["namespaces", namespace]
+        parts.append(self.plural)
+        if name:
+            parts.append(name)
+        return "/".join(parts)
+
     @property
     def group_resource(self) -> str:
         """pods, or deployments.apps: how messages name the resource."""
@@ -139,6 +150,20 @@ def by_kind(api_version: str, kind: str) -> Resource | None:
     group, _, version = api_version.rpartition("/")
     for r in RESOURCES:
         if r.group == group and r.version == version and r.kind == kind:
+            return r
+    return None
+
+
+def resolve(name: str) -> Resource | None:
+    """The resource a user means by NAME, as kubectl resolves it: the
+    plural (pods), the singular (pod), a short name (po), the kind (Pod),
+    or any of these qualified by the group (deployments.apps). The core
+    group and the first version listed win (events, not events.k8s.io)."""
+    base, _, group = name.lower().partition(".")
+    for r in RESOURCES:
+        if group and r.group != group:
+            continue
+        if base in (r.plural, r.singular, *r.short_names):
             return r
     return None
 

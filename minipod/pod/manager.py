@@ -25,7 +25,7 @@ import uuid
 from minipod.errors import ManifestError, MinipodError, NotFound
 from minipod.image import pull_secrets as secrets_mod
 from minipod.image.pull_coordinator import Pulls
-from minipod.kube.manifest import load_manifest
+from minipod.kube.manifest import load_objects
 from minipod.kube.selectors import parse_selector
 from minipod.kube.times import rfc3339
 from minipod.linux import cgroups
@@ -139,9 +139,16 @@ class PodManager:
         )
 
     # --- API operations -----------------------------------------------------------
-    def apply(self, text: str, namespace: str = "default", enforce_namespace: bool = False) -> dict:
-        """Validate every object, then create each pod or leave it as it is."""
-        pods, secrets, warnings = load_manifest(text, namespace, enforce_namespace)
+    def apply(
+        self, text: str, namespace: str = "default", enforce_namespace: bool = False, stored=None
+    ) -> dict:
+        """Validate every object, then create each pod or leave it as it is.
+        stored: the object store's side (objects/apply.py StoredApplier),
+        which keeps the other kinds of the file (ConfigMaps, Namespaces,
+        Deployments, ...): they are checked and written after the pods are
+        checked and before any pod is created, since pods may use them."""
+        m = load_objects(text, namespace, enforce_namespace, stored.accepts if stored else lambda o: False)
+        pods, secrets, warnings = m.pods, m.secrets, m.warnings
         # Refuse changes to existing pods before creating anything.
         errors = []
         for pod in pods:
@@ -153,11 +160,11 @@ class PodManager:
                 )
         if errors:
             raise ManifestError(errors, hint="delete the pod first: minipod delete pod NAME")
-        for pod in pods:  # admission refuses before anything is created
+        results = stored.apply(m.stored, namespace) if m.stored else []
+        for pod in pods:  # admission refuses before any pod is created
             if _key(pod) not in self.workers:
                 for admit in self.pod_admission:
                     warnings = warnings + admit(pod)
-        results = []
         for secret in secrets:  # first: the pods may need them to pull
             meta = secret["metadata"]
             results.append(

@@ -39,9 +39,11 @@ def test_other_kinds_are_skipped_with_one_warning_each():
     skipped = [w for w in warnings if "skipped" in w]
     assert skipped == [
         "service/web: skipped: kind Service (v1) is not served by minipod yet; "
-        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets)",
+        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets) "
+        "and the kinds `minipod api-resources` lists",
         "resourcequota/quota: skipped: kind ResourceQuota (v1) is not served by minipod yet; "
-        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets)",
+        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets) "
+        "and the kinds `minipod api-resources` lists",
     ]
 
 
@@ -58,7 +60,8 @@ def test_a_file_with_nothing_minipod_serves_is_an_error():
         load_manifest(SERVICE)
     assert e.value.errors == [
         "service/web: kind Service (v1) is not served by minipod yet; "
-        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets)"
+        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets) "
+        "and the kinds `minipod api-resources` lists"
     ]
 
 
