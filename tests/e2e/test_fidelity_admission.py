@@ -132,13 +132,14 @@ def test_restarts_count_init_containers(mp, pods, pod_name):
     assert int(m.group(2)) >= 1
 
 
-SERVICE = """apiVersion: v1
-kind: Service
+# A kind minipod does not serve (no autoscaler on one node).
+AUTOSCALER = """apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
 metadata:
   name: {name}
 spec:
-  selector: {{app: {name}}}
-  ports: [{{port: 80}}]
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: {name}}}
+  maxReplicas: 3
 """
 QUOTA = """apiVersion: v1
 kind: ResourceQuota
@@ -151,7 +152,7 @@ spec:
 
 def test_unsupported_kinds_are_skipped_and_the_pod_runs(mp, pods, pod_name):
     docs = [
-        SERVICE.format(name=pod_name),
+        AUTOSCALER.format(name=pod_name),
         json.dumps(pod(pod_name, ctr("main", SLEEP))),
         QUOTA.format(name="q"),
     ]
@@ -160,7 +161,9 @@ def test_unsupported_kinds_are_skipped_and_the_pod_runs(mp, pods, pod_name):
     assert p.stdout.strip() == f"pod/{pod_name} created"
     warnings = [line for line in p.stderr.splitlines() if line.startswith("Warning:")]
     assert len(warnings) == 2, p.stderr
-    assert warnings[0].startswith(f"Warning: service/{pod_name}: skipped: kind Service (v1)")
+    assert warnings[0].startswith(
+        f"Warning: horizontalpodautoscaler/{pod_name}: skipped: kind HorizontalPodAutoscaler (autoscaling/v2)"
+    )
     assert warnings[1].startswith("Warning: resourcequota/q: skipped: kind ResourceQuota (v1)")
     mp.wait_for(pod_name, lambda p: p["status"]["phase"] == "Running", what="Running")
 
@@ -171,7 +174,7 @@ def test_an_invalid_pod_beside_other_kinds_refuses_the_file(mp, pods, pod_name):
         "apply",
         "-f",
         "-",
-        input="\n---\n".join([SERVICE.format(name=pod_name), json.dumps(bad)]),
+        input="\n---\n".join([AUTOSCALER.format(name=pod_name), json.dumps(bad)]),
         check=False,
     )
     assert p.returncode == 1
