@@ -1,0 +1,42 @@
+"""metav1.LabelSelector matching and validation (kube/label_selector.py)."""
+
+import pytest
+
+from minipod.kube.label_selector import is_empty, matches, problems
+
+LABELS = {"app": "web", "tier": "front"}
+
+
+@pytest.mark.parametrize(
+    "selector, expected",
+    [
+        (None, False),
+        ({}, True),
+        ({"matchLabels": {"app": "web"}}, True),
+        ({"matchLabels": {"app": "db"}}, False),
+        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "back"]}]}, True),
+        ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["front"]}]}, False),
+        ({"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}, True),
+        ({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, True),
+        ({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, False),
+        ({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "x", "operator": "Exists"}]}, False),
+    ],
+)
+def test_matches(selector, expected):
+    assert matches(selector, LABELS) is expected
+
+
+def test_empty_and_validation():
+    assert is_empty({}) and is_empty({"matchLabels": {}}) and not is_empty(None)
+    bad = {
+        "matchExpressions": [
+            {"key": "a", "operator": "In"},
+            {"key": "b", "operator": "Exists", "values": ["x"]},
+            {"key": "c", "operator": "Like", "values": ["x"]},
+        ]
+    }
+    assert problems(bad, "spec.selector") == [
+        "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
+        "spec.selector.matchExpressions[1].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+        'spec.selector.matchExpressions[2].operator: Unsupported value: "Like": supported values: "In", "NotIn", "Exists", "DoesNotExist"',
+    ]
