@@ -1,9 +1,9 @@
 """Who is asking, and may they?
 
 Authentication, as the API server does it, in order:
-    1. a client certificate signed by the instance's CA (the TLS layer has
-       checked it): the user is its CN, the groups its O fields; a
-       certificate from another CA never gets past the TLS handshake;
+    1. a client certificate (the TLS layer asks for one and takes any):
+       signed by the instance's CA and within its validity, the user is its
+       CN, the groups its O fields; any other certificate is no credential;
     2. `Authorization: Bearer TOKEN`: a ServiceAccount token (tokens.py)
        whose pod still exists;
     3. anything else: 401 Unauthorized.
@@ -13,7 +13,12 @@ nothing else: no create, update, patch, delete, exec, attach or
 port-forward.
 """
 
+import datetime
+
 from aiohttp import web
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.x509.oid import NameOID
 
 from minipod.api.status import StatusError, status_response
 from minipod.kubeapi import tokens
@@ -30,17 +35,29 @@ class User:
         return "system:masters" in self.groups
 
 
-def from_certificate(peercert: dict | None) -> User | None:
-    if not peercert:
+def from_certificate(der: bytes | None, ca: x509.Certificate) -> User | None:
+    """The user a client certificate names, if the CA signed it and it is
+    valid now (what Go's x509 verification does in the API server)."""
+    if not der:
         return None
-    name, groups = "", []
-    for rdn in peercert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                name = value
-            elif key == "organizationName":
-                groups.append(value)
-    return User(name, [*groups, "system:authenticated"]) if name else None
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return None
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        return None
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    groups = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    if not names or not names[0].value:
+        return None
+    return User(str(names[0].value), [*groups, "system:authenticated"])
+
+
+def peer_certificate(request) -> bytes | None:
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
 
 
 def from_token(request, token: str) -> User | None:
@@ -64,7 +81,7 @@ def from_token(request, token: str) -> User | None:
 
 @web.middleware
 async def authenticate(request, handler):
-    user = from_certificate(request.transport.get_extra_info("peercert") if request.transport else None)
+    user = from_certificate(peer_certificate(request), request.app["ca_cert"])
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if user is None and scheme.lower() == "bearer" and token.strip():  # the scheme is case-insensitive

@@ -3,8 +3,9 @@
 Steps of start(), in order:
     1. the instance's certificates (certs.py; made at the first start, kept
        after), and ETC/admin.kubeconfig (0600) pointing at this address;
-    2. a TLS context that asks for a client certificate and checks it
-       against the instance's CA (auth.py reads who it names);
+    2. a TLS context that asks for a client certificate and takes any:
+       auth.py checks it against the instance's CA and reads who it names
+       (a wrong one gets a 401 Status, not a failed handshake);
     3. the routes: discovery, OpenAPI, the pod streams, access reviews,
        and every resource path (rest.py);
     4. listen on ADDRESS:PORT (127.0.0.1:6443 unless configured), on the
@@ -23,12 +24,14 @@ import socket
 import ssl
 
 from aiohttp import web
+from cryptography import x509
 
 from minipod.api import pod_logs
 from minipod.api.status import errors_middleware
 from minipod.fsutil import read_json, write_json_atomic
 from minipod.kube.yaml_load import MAX_BYTES
 from minipod.kubeapi import auth, certs, discovery, kubeconfig, openapi, pod_access, rest, reviews, streams
+from minipod.linux import syscalls
 from minipod.pod.admission import node_name
 
 DEFAULT_ADDRESS, DEFAULT_PORT = "127.0.0.1", 6443
@@ -79,8 +82,10 @@ def gateway_socket(address: str, port: int) -> socket.socket:
 def tls_context(pki: certs.Pki) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(pki.path("apiserver.crt"), pki.path("apiserver.key"))
-    ctx.load_verify_locations(pki.ca_crt)
-    ctx.verify_mode = ssl.CERT_OPTIONAL  # no certificate: maybe a token; a bad one: refused
+    # A client certificate is asked for, not required (a token may come
+    # instead) and not checked here: auth.py checks it against the CA, so
+    # one from another CA gets a 401 Status, as from the API server.
+    syscalls.ssl_request_any_client_certificate(ctx)
     return ctx
 
 
@@ -92,6 +97,7 @@ def build_app(manager, cluster, pki: certs.Pki, address: str, log) -> web.Applic
     app = web.Application(middlewares=[errors_middleware, auth.authenticate], client_max_size=MAX_BYTES)
     app["manager"], app["cluster"], app["log"], app["pki"] = manager, cluster, log, pki
     app["sa_key"] = pki.read("sa.key")
+    app["ca_cert"] = x509.load_pem_x509_certificate(pki.read("ca.crt"))
     app["address"] = address
     pods = "/api/v1/namespaces/{ns}/pods/{name}"
     app.add_routes(

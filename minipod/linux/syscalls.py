@@ -15,7 +15,9 @@ Wrapped calls (man 2 PAGE):
 And one ioctl(2), SIOCSIFFLAGS, to bring a link (the pod's loopback) up
 without loading a netlink library in the process that creates the pod.
 And malloc_trim(3), so the daemon gives back to the kernel the memory a
-large request used once it is freed.
+large request used once it is freed; and SSL_CTX_set_verify(3), so the
+Kubernetes API asks for client certificates without refusing at the TLS
+handshake the ones it will answer with a 401.
 """
 
 import ctypes
@@ -216,3 +218,50 @@ def malloc_trim() -> None:
     trim = getattr(_libc, "malloc_trim", None)
     if trim is not None:  # glibc only
         trim(0)
+
+
+# libssl's verify callback type: int (*)(int preverify_ok, X509_STORE_CTX *).
+_VERIFY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+_callbacks: list = []  # kept alive as long as the process: libssl holds a pointer
+SSL_VERIFY_PEER = 1
+SSL_VERIFY_FAIL_IF_NO_PEER_CERT = 2
+
+
+def ssl_request_any_client_certificate(ctx) -> None:
+    """Make a server ssl.SSLContext ask for a client certificate and take
+    whatever comes, as Go's tls.RequestClientCert does (SSL_CTX_set_verify(3)
+    with a callback that accepts): the caller checks the certificate itself,
+    so one from another CA gets an HTTP 401, not a failed handshake.
+
+    Python's ssl module has no verify callback, so this reaches the SSL_CTX
+    behind the SSLContext (the first field after the object header) and
+    checks it is the right one by reading back two verify modes set through
+    Python before it changes anything."""
+    import ssl
+
+    libssl = ctypes.CDLL(ctypes.util.find_library("ssl") or "libssl.so.3")
+    libcrypto = ctypes.CDLL(ctypes.util.find_library("crypto") or "libcrypto.so.3")
+
+    def accept(preverify_ok: int, store: int | None) -> int:
+        # A failed check left its error in the thread's OpenSSL error
+        # queue: cleared, or the next read on the connection reports it.
+        libcrypto.ERR_clear_error()
+        return 1
+
+    if not _callbacks:
+        _callbacks.append(_VERIFY_CALLBACK(accept))
+    libssl.SSL_CTX_get_verify_mode.argtypes = [ctypes.c_void_p]
+    libssl.SSL_CTX_get_verify_mode.restype = ctypes.c_int
+    libssl.SSL_CTX_set_verify.argtypes = [ctypes.c_void_p, ctypes.c_int, _VERIFY_CALLBACK]
+    libssl.SSL_CTX_set_verify.restype = None
+    ssl_ctx = ctypes.c_void_p.from_address(id(ctx) + object.__basicsize__).value
+    for mode, expected in (
+        (ssl.CERT_REQUIRED, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT),
+        (ssl.CERT_OPTIONAL, SSL_VERIFY_PEER),
+    ):
+        ctx.verify_mode = mode
+        if not ssl_ctx or libssl.SSL_CTX_get_verify_mode(ssl_ctx) != expected:
+            raise SyscallError(
+                "SSL_CTX_set_verify: this Python's SSLContext does not hold its SSL_CTX where expected"
+            )
+    libssl.SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, _callbacks[0])

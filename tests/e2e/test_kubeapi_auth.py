@@ -1,15 +1,19 @@
 """Issue 12: who may use the API. No credentials: 401; a certificate
-from another CA: refused at the TLS handshake; a daemon SIGKILLed and
+from another CA (or signed by the instance's CA but expired): 401 with a
+v1 Status, through urllib, curl and kubectl, not a failed handshake; a daemon SIGKILLed and
 restarted keeps its CA, kubectl keeps working with the same kubeconfig,
 and resourceVersions never go backwards."""
 
+import base64
 import json
 import os
 import ssl
+import subprocess
 import urllib.error
 import urllib.request
 
 import pytest
+import yaml
 from helpers.kubectl import kubeconfig, kubectl
 
 
@@ -36,14 +40,100 @@ def test_a_bad_token_is_401(mp):
     assert e.value.code == 401
 
 
-def test_a_certificate_from_another_ca_is_refused(mp, tmp_path):
+def _foreign_pki(tmp_path):
     from minipod.kubeapi import certs
 
-    other = certs.ensure_pki(str(tmp_path), "elsewhere", [])
+    return certs.ensure_pki(str(tmp_path), "elsewhere", [])
+
+
+def _expect_401(ctx, mp) -> None:
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"https://127.0.0.1:{mp.api_port}/api/v1/pods", context=ctx, timeout=10)
+    assert e.value.code == 401
+    status = json.loads(e.value.read())
+    assert (status["kind"], status["status"], status["reason"]) == ("Status", "Failure", "Unauthorized")
+
+
+def test_a_certificate_from_another_ca_is_401(mp, tmp_path):
+    other = _foreign_pki(tmp_path)
     ctx = ssl.create_default_context(cafile=_ca(mp))
     ctx.load_cert_chain(other.path("admin.crt"), other.path("admin.key"))
-    with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionResetError)):
-        urllib.request.urlopen(f"https://127.0.0.1:{mp.api_port}/api/v1/pods", context=ctx, timeout=10)
+    _expect_401(ctx, mp)
+    # The same with curl, and the instance's own admin certificate still works.
+    pki = os.path.join(mp.root, "etc", "pki")
+    url = f"https://127.0.0.1:{mp.api_port}/api/v1/namespaces/default/pods"
+    curl = ["curl", "-sS", "--cacert", _ca(mp), "-w", "\n%{http_code}", url]
+    bad = subprocess.run(
+        [*curl, "--cert", other.path("admin.crt"), "--key", other.path("admin.key")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    body, _, code = bad.stdout.rpartition("\n")
+    assert code == "401" and json.loads(body)["reason"] == "Unauthorized", bad
+    good = subprocess.run(
+        [*curl, "--cert", f"{pki}/admin.crt", "--key", f"{pki}/admin.key"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert good.stdout.rpartition("\n")[2] == "200", good
+
+
+def test_an_expired_certificate_of_the_instance_ca_is_401(mp, tmp_path):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    pki = os.path.join(mp.root, "etc", "pki")
+    ca = x509.load_pem_x509_certificate(open(f"{pki}/ca.crt", "rb").read())
+    ca_key = serialization.load_pem_private_key(open(f"{pki}/ca.key", "rb").read(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=2)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "expired-admin"),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(past)
+        .not_valid_after(past + datetime.timedelta(days=1))
+        .sign(ca_key, hashes.SHA256())
+    )
+    (tmp_path / "c.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "c.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    ctx = ssl.create_default_context(cafile=_ca(mp))
+    ctx.load_cert_chain(str(tmp_path / "c.crt"), str(tmp_path / "c.key"))
+    _expect_401(ctx, mp)
+
+
+def test_kubectl_with_a_self_made_certificate_is_unauthorized(mp, tmp_path):
+    other = _foreign_pki(tmp_path)
+    doc = yaml.safe_load(open(kubeconfig(mp)))
+    user = doc["users"][0]["user"]
+    user["client-certificate-data"] = base64.b64encode(open(other.path("admin.crt"), "rb").read()).decode()
+    user["client-key-data"] = base64.b64encode(open(other.path("admin.key"), "rb").read()).decode()
+    forged = tmp_path / "forged.kubeconfig"
+    forged.write_text(yaml.safe_dump(doc))
+    p = kubectl(mp, "get", "pods", "--kubeconfig", str(forged), check=False)
+    assert p.returncode == 1
+    # What kubectl prints for a 401 from a real cluster's discovery.
+    assert "error: You must be logged in to the server (the server has asked for the client" in p.stderr, (
+        p.stderr
+    )
 
 
 def _hex(address: str) -> str:
