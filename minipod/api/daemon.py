@@ -312,6 +312,7 @@ async def serve(
     await stop.wait()
     log("stopping; pods keep running")
     await manager.remove_idle_bridge()
+    cluster.services.stop(pods_left=bool(manager.workers))
     manager.events.flush()
     if cluster.collector.task is not None:
         cluster.collector.task.cancel()

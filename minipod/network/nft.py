@@ -147,6 +147,23 @@ def run(commands: list[dict], what: str) -> list[dict]:
     return out.get("nftables", []) if isinstance(out, dict) else []
 
 
+def run_script(text: str, what: str) -> None:
+    """Run nft's own language (`nft -f`) as one transaction: for rulesets
+    whose verdict maps and concatenations read better as text
+    (minipod/services/proxy_rules.py)."""
+    ctx = _context()
+    if ctx:
+        rc, _, err = ctx.cmd(text)
+    else:
+        try:
+            p = subprocess.run(["nft", "-f", "-"], input=text, text=True, capture_output=True, timeout=30)
+        except OSError as e:
+            raise NftError(f"nft {what}: cannot run nft: {e.strerror}") from None
+        rc, err = p.returncode, p.stderr
+    if rc != 0:
+        raise NftError(f"nft {what}: {(err or '').strip().splitlines()[0] if err else rc}")
+
+
 @contextlib.contextmanager
 def _locked() -> Iterator[None]:
     os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
@@ -366,6 +383,7 @@ __all__ = [
     "table_name",
     "owner",
     "run",
+    "run_script",
     "add_masquerade",
     "add_port_mappings",
     "list_rules",

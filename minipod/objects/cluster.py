@@ -1,5 +1,6 @@
 """The objects of one instance, assembled: the store, its backends (pods,
-events, the node) and the controllers (garbage collector, namespaces).
+events, the node) and the controllers (garbage collector, namespaces,
+the Services' endpoints, proxy and DNS: minipod/services/).
 
 open_cluster() runs once in the daemon, after the pod manager has adopted
 its pods, so every live pod is in the store before the API serves.
@@ -11,24 +12,17 @@ from minipod.objects.events import EventBackend
 from minipod.objects.nodes import NodeBackend
 from minipod.objects.pods import PodBackend
 from minipod.objects.store import ObjectStore
-from minipod.services import config as service_config
-from minipod.services.admission import ServiceAdmission
+from minipod.services.runtime import ServiceRuntime
 
 
 class Cluster:
-    def __init__(
-        self, store: ObjectStore, pods: PodBackend, collector: Collector, services: ServiceAdmission
-    ):
+    def __init__(self, store: ObjectStore, pods: PodBackend, collector: Collector, services: ServiceRuntime):
         self.store, self.pods, self.collector, self.services = store, pods, collector, services
 
 
 def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> Cluster:
     store = ObjectStore(inst.lib)
-    cidr = service_config.ensure_service_cidr(
-        inst.etc, service_cidr, service_config.pod_subnet(manager.conflist)
-    )
-    services = ServiceAdmission(store, cidr)
-    store.admission["/services"] = services
+    services = ServiceRuntime(store, inst, manager.conflist, service_cidr, log)
     pods = PodBackend(store, manager)
     store.backends["pods"] = pods
     store.backends["events"] = EventBackend(store, manager.events)
@@ -38,4 +32,5 @@ def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> C
     manager.pod_admission.append(lambda pod: pod_security_admission.admit(store, pod))
     collector = Collector(store, log)
     collector.start()
+    services.start()
     return Cluster(store, pods, collector, services)
