@@ -37,6 +37,15 @@ SUBRESOURCE_KIND = {
     "eviction": "Eviction",
     "binding": "Binding",
 }
+# Subresources whose kind is of another group: kubectl drain looks for
+# pods/eviction with its group and version, else it deletes the pods.
+SUBRESOURCE_GROUP_VERSION = {"eviction": ("policy", "v1")}
+
+
+def subresource_group_version(res: kinds.Resource, sub: str) -> tuple[str, str]:
+    if sub in SUBRESOURCE_GROUP_VERSION:
+        return SUBRESOURCE_GROUP_VERSION[sub]
+    return ("", "v1") if sub in SUBRESOURCE_KIND else (res.group, res.version)
 
 
 def version_info() -> dict:
@@ -105,6 +114,11 @@ def resource_list(group: str, version: str) -> dict | None:
                     "name": f"{r.plural}/{sub}",
                     "singularName": "",
                     "namespaced": r.namespaced,
+                    **(
+                        dict(zip(("group", "version"), SUBRESOURCE_GROUP_VERSION[sub], strict=True))
+                        if sub in SUBRESOURCE_GROUP_VERSION
+                        else {}
+                    ),
                     "kind": SUBRESOURCE_KIND.get(sub, r.kind),
                     "verbs": SUBRESOURCE_VERBS.get(sub, ["get"]),
                 }
@@ -134,8 +148,12 @@ def _discovery_resource(r: kinds.Resource) -> dict:
             {
                 "subresource": sub,
                 "responseKind": {
-                    "group": "" if sub in SUBRESOURCE_KIND else r.group,
-                    "version": "v1" if sub in SUBRESOURCE_KIND else r.version,
+                    "group": SUBRESOURCE_GROUP_VERSION.get(
+                        sub, ("" if sub in SUBRESOURCE_KIND else r.group,)
+                    )[0],
+                    "version": SUBRESOURCE_GROUP_VERSION.get(
+                        sub, ("", "v1" if sub in SUBRESOURCE_KIND else r.version)
+                    )[1],
                     "kind": SUBRESOURCE_KIND.get(sub, r.kind),
                 },
                 "verbs": SUBRESOURCE_VERBS.get(sub, ["get"]),

@@ -7,6 +7,8 @@ Paths, as the API server has them (GROUP/VERSION is `api/v1` or
     /GV/namespaces/NS/PLURAL                list, watch, create, deletecollection
     /GV/[namespaces/NS/]PLURAL/NAME         get, update (PUT), patch, delete
     /GV/[namespaces/NS/]PLURAL/NAME/status  the status subresource
+    /api/v1/namespaces/NS/pods/NAME/eviction|binding
+                                            POST only (pod_subresources.py)
 parse_path() turns a path into a Target (pure); handle() picks the verb.
 
 Every write takes dryRun=All (decide everything, change nothing) and
@@ -24,7 +26,7 @@ from aiohttp import web
 from minipod.api.status import StatusError, body_text, query_int
 from minipod.errors import ManifestError
 from minipod.kube.yaml_load import load_one
-from minipod.kubeapi import auth, patches, protobuf, schemas, tables, watching
+from minipod.kubeapi import auth, patches, pod_subresources, protobuf, schemas, tables, watching
 from minipod.objects import resources as kinds
 from minipod.objects.errors import ApiError, bad_request
 from minipod.objects.events import to_events_v1
@@ -172,6 +174,8 @@ async def handle(request) -> web.StreamResponse:
             return await patch(request, t)
         if method == "DELETE" and not t.sub:
             return await delete(request, t)
+    elif t.sub in ("eviction", "binding") and method == "POST":
+        return await pod_subresource(request, t)
     raise StatusError(405, f"the server does not allow this method on the requested resource ({method})")
 
 
@@ -293,6 +297,20 @@ async def delete(request, t: Target) -> web.Response:
     if gone:
         return respond(request, success(t.res, obj))
     return respond(request, out(t.res, obj))
+
+
+async def pod_subresource(request, t: Target) -> web.Response:
+    body, store = await read_body(request), _store(request)
+    if t.sub == "eviction":
+        result = pod_subresources.evict(
+            store, t.res, t.namespace or "default", t.name or "", body, dry_run(request)
+        )
+    else:
+        manager = request.app["manager"]
+        result = pod_subresources.bind(
+            manager, store, t.res, t.namespace or "default", t.name or "", body, dry_run(request)
+        )
+    return respond(request, result, 201)
 
 
 def success(res: kinds.Resource, obj: dict) -> dict:
