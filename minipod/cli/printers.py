@@ -174,7 +174,8 @@ def describe_pod(pod: dict, events: list[dict]) -> str:
             age = human_age(e.get("lastTimestamp"))
             if e.get("count", 1) > 1:
                 age = f"{age} (x{e['count']} over {human_age(e.get('firstTimestamp'))})"
-            rows.append([e["type"], e["reason"], age, "minipod", e["message"]])
+            source = (e.get("source") or {}).get("component") or e.get("reportingComponent") or ""
+            rows.append([e["type"], e["reason"], age, source, e["message"]])
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines) + "\n"

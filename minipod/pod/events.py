@@ -19,6 +19,17 @@ from minipod.kube.times import rfc3339
 MAX_EVENTS = 1000
 MAX_MESSAGE = 1024  # characters of an event's message, as the API server's NoteLengthLimit
 
+# Who reports an event, as a cluster's `describe` shows it in "From": the
+# scheduler binds pods (or fails to), the kubelet does everything else.
+SCHEDULER = "default-scheduler"
+KUBELET = "kubelet"
+_SCHEDULER_REASONS = frozenset({"Scheduled", "FailedScheduling"})
+
+
+def source_of(reason: str) -> str:
+    """The component that reports an event with this reason."""
+    return SCHEDULER if reason in _SCHEDULER_REASONS else KUBELET
+
 
 class EventRecorder:
     def __init__(self, lib_dir: str):
@@ -68,7 +79,8 @@ class EventRecorder:
             "type": etype,
             "reason": reason,
             "message": message,
-            "source": {"component": "minipod"},
+            "source": {"component": source_of(reason)},
+            "reportingComponent": source_of(reason),
             "firstTimestamp": now,
             "lastTimestamp": now,
             "count": 1,
