@@ -25,8 +25,8 @@ import time
 
 from aiohttp import web
 
-from minipod import __version__
-from minipod.api import node_routes
+from minipod import __version__, trace
+from minipod.api import node_routes, pod_trace
 from minipod.api import pod_exec as api_exec
 from minipod.api import pod_logs as api_logs
 from minipod.api.status import body_json, body_text, errors_middleware, query_float, query_int, query_required
@@ -113,25 +113,46 @@ async def healthz(request):
 
 async def apply(request):
     timeout = query_float(request, "timeout", 60.0, minimum=0)  # checked before anything is created
+    traced = pod_trace.wanted(request)
     text = await body_text(request)
     ns = request.query.get("namespace", "default")
     manager = request.app["manager"]
+    sink = pod_trace.begin(request) if traced else None  # the new pods' workers take it
+    began = time.monotonic_ns()
     try:
         stored = StoredApplier(request.app["cluster"].store, schemas.unknown_fields_of)
         result = manager.apply(text, ns, request.query.get("enforceNamespace") == "true", stored)
+    except BaseException:
+        if sink is not None:
+            sink.close()
+        raise
     finally:
         if len(text) > TRIM_AFTER:
             del text
             release_memory()
+    if sink is not None:
+        # Traced: the steps stream while the pods start (api/pod_trace.py).
+        return await pod_trace.stream(
+            request,
+            sink,
+            pod_trace.wait_traced(
+                sink, pod_trace.created(sink, result, began), result, wait_running(manager, result, timeout)
+            ),
+        )
     if request.query.get("wait") == "running":
-        # `minipod run`: answer once every pod is Running, Succeeded or stuck.
-        pods = [i for i in result["items"] if i["kind"] == "Pod"]
-        keys = [(i["pod"]["metadata"]["namespace"], i["pod"]["metadata"]["name"]) for i in pods]
-        result["outcomes"] = await manager.wait_running(keys, timeout)
-        for key, item in zip(keys, pods, strict=True):
-            if key in manager.workers:
-                item["pod"] = manager.get(*key)
+        await wait_running(manager, result, timeout)
     return web.json_response(result)
+
+
+async def wait_running(manager, result: dict, timeout: float) -> dict:
+    """`minipod run`: answer once every pod is Running, Succeeded or stuck."""
+    pods = [i for i in result["items"] if i["kind"] == "Pod"]
+    keys = [(i["pod"]["metadata"]["namespace"], i["pod"]["metadata"]["name"]) for i in pods]
+    result["outcomes"] = await manager.wait_running(keys, timeout)
+    for key, item in zip(keys, pods, strict=True):
+        if key in manager.workers:
+            item["pod"] = manager.get(*key)
+    return result
 
 
 async def list_pods(request):
@@ -145,12 +166,15 @@ async def get_pod(request):
 
 async def delete_pod(request):
     grace = query_int(request, "gracePeriodSeconds", minimum=0)
-    pod = await request.app["manager"].delete(
-        request.match_info["ns"],
-        request.match_info["name"],
-        grace,
-        wait=request.query.get("wait", "true") != "false",
-    )
+    ns, name = request.match_info["ns"], request.match_info["name"]
+    manager = request.app["manager"]
+    wait = request.query.get("wait", "true") != "false"
+    if pod_trace.wanted(request):
+        worker = manager.worker(ns, name)  # 404 before the stream starts
+        sink = pod_trace.begin(request)
+        worker.trace = trace.for_pod(ns, name, sink)
+        return await pod_trace.stream(request, sink, manager.delete(ns, name, grace, wait=True))
+    pod = await manager.delete(ns, name, grace, wait=wait)
     return web.json_response(pod)
 
 

@@ -39,31 +39,63 @@ def _read_manifest(path: str) -> str:
         ) from None
 
 
-def _apply(c: Ctx, path: str, namespace: str, query: dict) -> dict:
+def _apply(c: Ctx, path: str, namespace: str, query: dict, trace: tuple[str, str] | None = None) -> dict:
     # As kubectl: with -n given, an object naming another namespace is refused.
     source = click.get_current_context().get_parameter_source("namespace")
     if source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
         query = dict(query, enforceNamespace="true")
-    result = c.client.json(
-        "POST",
-        "/minipod/v1/apply",
-        _read_manifest(path),
-        query={"namespace": namespace, **query},
-        content_type="application/yaml",
-    )
+    query = {"namespace": namespace, **query}
+    if trace:
+        body = _read_manifest(path).encode()
+        result = _traced(c, "POST", "/minipod/v1/apply", body, query, trace, "application/yaml")
+    else:
+        result = c.client.json(
+            "POST", "/minipod/v1/apply", _read_manifest(path), query=query, content_type="application/yaml"
+        )
     for w in result.get("warnings", []):
         click.echo(f"Warning: {w}", err=True)
     return result
 
 
+def _traced(
+    c: Ctx, method: str, path: str, body, query: dict, trace: tuple[str, str], content_type: str
+) -> dict:
+    """A request with ?trace=true: its steps printed to the trace file as
+    they happen (trace_printer.py); returns its result."""
+    from minipod.cli.client import ApiError
+    from minipod.cli.trace_printer import TracePrinter, follow, open_output
+
+    out = open_output(trace[0])
+    printer = TracePrinter(out, trace[1])
+    try:
+        resp = c.client.request(method, path, body, {**query, "trace": "true"}, content_type)
+        end = follow(resp, printer)
+    finally:
+        printer.close()
+        if out is not sys.stdout:
+            out.close()
+    if "error" in end:
+        if end["error"].get("code") == 404:
+            raise NotFound(end["error"].get("message", "not found"))
+        raise ApiError(end["error"].get("code", 500), end["error"])
+    return end["result"]
+
+
+TRACE_HELP = "Write every kernel-level step of each pod, with its duration, to this file (- for stdout)."
+TRACE_FORMAT = click.Choice(["json"])
+
+
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the pods.")
+@click.option("--trace", "trace_file", metavar="FILE", help=TRACE_HELP)
+@click.option("-o", "--output", type=TRACE_FORMAT, help="With --trace: the trace as JSON.")
 @namespace_opt
 @pass_ctx
-def run(c: Ctx, file, timeout, namespace):
+def run(c: Ctx, file, timeout, trace_file, output, namespace):
     """Create the pods in FILE and wait until they are Running."""
-    result = _apply(c, file, namespace, {"wait": "running", "timeout": str(timeout)})
+    trace = (trace_file, output or "text") if trace_file else None
+    result = _apply(c, file, namespace, {"wait": "running", "timeout": str(timeout)}, trace)
     pods = [i["pod"] for i in result["items"] if i["kind"] == "Pod"]
     for i in result["items"]:
         click.echo(f"{_what(i)} {i['action']}", err=True)
@@ -84,11 +116,14 @@ def run(c: Ctx, file, timeout, namespace):
 
 @click.command()
 @click.option("-f", "--filename", "file", required=True, help="The manifest (- for stdin).")
+@click.option("--trace", "trace_file", metavar="FILE", help=TRACE_HELP + " Waits for the pods to start.")
+@click.option("-o", "--output", type=TRACE_FORMAT, help="With --trace: the trace as JSON.")
 @namespace_opt
 @pass_ctx
-def apply(c: Ctx, file, namespace):
+def apply(c: Ctx, file, trace_file, output, namespace):
     """Create or update the objects in a manifest."""
-    for i in _apply(c, file, namespace, {})["items"]:
+    trace = (trace_file, output or "text") if trace_file else None
+    for i in _apply(c, file, namespace, {}, trace)["items"]:
         click.echo(f"{_what(i)} {i['action']}")
 
 
@@ -223,9 +258,13 @@ def exec_(c: Ctx, stdin, tty, container, namespace, pod, command):
     show_default=True,
     help="What happens to the objects this one owns.",
 )
+@click.option("--trace", "trace_file", metavar="FILE", help=TRACE_HELP + " One pod after another.")
+@click.option("-o", "--output", type=TRACE_FORMAT, help="With --trace: the trace as JSON.")
 @namespace_opt
 @pass_ctx
-def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, cascade, namespace):
+def delete(
+    c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, cascade, trace_file, output, namespace
+):
     """Delete objects by kind and name (pod web, configmap/x) or by manifest."""
     from minipod.cli import object_commands
 
@@ -269,6 +308,11 @@ def delete(c: Ctx, kind, names, file, grace_period, wait, ignore_not_found, casc
         try:
             if what == "Secret":
                 c.client.json("DELETE", f"/api/v1/namespaces/{quote(ns)}/secrets/{quote(name)}")
+            elif trace_file:
+                # Traced: one pod at a time, each to its end (the steps of
+                # several at once would interleave).
+                grace = {"gracePeriodSeconds": None if grace_period is None else str(grace_period)}
+                _traced(c, "DELETE", pod_path(ns, name), None, grace, (trace_file, output or "text"), "")
             else:
                 pod = c.client.json(
                     "DELETE",

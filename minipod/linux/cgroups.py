@@ -36,6 +36,7 @@ import signal
 import time
 from dataclasses import dataclass
 
+from minipod import trace
 from minipod.errors import MinipodError
 from minipod.fsutil import write_json_atomic
 from minipod.kube import cgroup_values as values
@@ -115,7 +116,8 @@ def _leave_internal(root: Root) -> None:
 def make(root: Root, rel: str) -> None:
     """mkdir on every hierarchy; on v2, hand the controllers down each level."""
     for h, d in root.dirs(rel):
-        os.makedirs(d, exist_ok=True)
+        with trace.span("cgroup mkdir", d):
+            os.makedirs(d, exist_ok=True)
         if h.version == 2 and h.controllers:
             _enable_controllers(h, d)
 
@@ -175,7 +177,7 @@ def join(files: list[str]) -> None:
     """Step 3, in the process that joins: "0" means the writer itself."""
     for path in files:
         try:
-            with open(path, "w") as f:
+            with trace.span("cgroup join", path), open(path, "w") as f:
                 f.write("0")
         except OSError as e:
             raise MinipodError(
@@ -299,7 +301,7 @@ def read_file(path: str, default):
 
 def _write(path: str, value: str, missing_ok: bool = False) -> None:
     try:
-        with open(path, "w") as f:
+        with trace.span("cgroup write", f"{path} {value}"), open(path, "w") as f:
             f.write(value)
     except FileNotFoundError:
         if not missing_ok:

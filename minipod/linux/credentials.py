@@ -23,6 +23,7 @@ from typing import Literal
 
 import prctl
 
+from minipod import trace
 from minipod.errors import MinipodError
 from minipod.linux import capabilities
 
@@ -122,15 +123,19 @@ def become(user: User, caps: list[str]) -> None:
 class step:
     """`with step("setresuid(1000)"):` turns a failure inside into a
     MinipodError that names the step: "setresuid(1000): Operation not
-    permitted", not a Python exception's repr in a pod's status."""
+    permitted", not a Python exception's repr in a pod's status. In a
+    traced pod, each step is also a span (minipod/trace.py)."""
 
     def __init__(self, name: str):
         self.name = name
+        self.span = trace.span(name)
 
     def __enter__(self) -> None:
+        self.span.__enter__()
         return None
 
     def __exit__(self, kind, error, tb) -> Literal[False]:
+        self.span.__exit__(kind, error, tb)
         if error is None or isinstance(error, MinipodError):
             return False
         if isinstance(error, OSError):

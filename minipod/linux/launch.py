@@ -38,9 +38,11 @@ import fcntl
 import os
 import signal
 import termios
+import time
 
 import prctl
 
+from minipod import trace
 from minipod.errors import MinipodError
 from minipod.linux import cgroups, credentials, rootfs, seccomp
 from minipod.linux import syscalls as sc
@@ -60,11 +62,14 @@ class LaunchResult:
         self.monitor: int | None = None  # its monitor's host pid
         self.reason: str | None = None
         self.message: str | None = None
+        self.exec_ns: int | None = None  # when the container's execve began (traced pods only)
         for line in report.splitlines():
             if line.startswith("PID "):
                 self.pid = int(line[4:])
             elif line.startswith("MON "):
                 self.monitor = int(line[4:])
+            elif line.startswith("EXEC "):
+                self.exec_ns = int(line[5:])
             elif line.startswith("ERR ") and self.reason is None:
                 self.reason, _, self.message = line[4:].partition("\t")
 
@@ -76,6 +81,7 @@ class LaunchResult:
 async def launch(plan: dict) -> LaunchResult:
     """Start a container as described by `plan` (see _l2 and _container)."""
     r, w = os.pipe2(os.O_CLOEXEC)
+    plan["trace_exec"] = trace.traced()  # the container reports when its execve began
     pid = os.fork()
     if pid == 0:
         _guard(_l1, plan, w)
@@ -154,7 +160,8 @@ def _l2(plan: dict, w: int) -> None:
         relay, out = os.pipe()
         if plan.get("stdin"):
             stdin_r, hold = os.pipe()
-    child = os.fork()
+    with trace.span("fork", "the container's process"):
+        child = os.fork()
     if child == 0:
         _guard(_container, plan, out, bool(plan.get("tty")), stdin_r, w)
     # L2 never joined the pod's pid namespace itself, so both numbers are
@@ -255,10 +262,12 @@ def prepare_and_exec(plan: dict, w: int) -> None:
             prctl.set_no_new_privs(1)
     argv = plan["argv"]
     path = find_executable(argv[0], env.get("PATH", ""))
-    close_all_but([w])
+    close_all_but([w, *trace.keep_fds()])
     if program and plan.get("no_new_privs"):
         with step("load the seccomp filter"):
             seccomp.install(program)
+    if plan.get("trace_exec"):
+        _report(w, f"EXEC {time.monotonic_ns()}")
     try:
         os.execve(path, argv, env)
     except OSError as e:

@@ -36,6 +36,7 @@ import _thread
 import os
 import socket
 
+from minipod import trace
 from minipod.errors import MinipodError, SyscallError
 from minipod.linux import cgroups
 from minipod.linux import syscalls as sc
@@ -171,7 +172,8 @@ def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
             sc.mount("tmpfs", d, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=777" + size)
         for name, value in plan.get("sysctls", []):
             _set_sysctl(name, value)
-        init = os.fork()
+        with trace.span("fork", "the pod init, PID 1 of the new pid namespace"):
+            init = os.fork()
         if init == 0:
             _guarded_init(plan, shim, w, go)
         os.write(w, f"OK {init}\n".encode())
@@ -240,11 +242,13 @@ def _confine_and_exec_init(plan: dict, shim: str) -> None:
     sc.umount(".", sc.MNT_DETACH)
     sc.mount("", "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
     os.chdir("/")
-    capabilities.drop_bounding([])
-    capabilities.set_process_caps([], root=True)
-    capabilities.set_no_new_privs()
+    with trace.span("capset", "the pod init: no capabilities, no_new_privs"):
+        capabilities.drop_bounding([])
+        capabilities.set_process_caps([], root=True)
+        capabilities.set_no_new_privs()
     for fd in (0, 1, 2):
         os.dup2(null, fd)
+    trace.mark("execve", "minipod-shim init: the pod's PID 1")  # the last span before its descriptor closes
     os.dup2(mnt, POD_MNT_FD)
     os.set_inheritable(POD_MNT_FD, True)
     os.closerange(POD_MNT_FD + 1, binary)

@@ -28,6 +28,7 @@ import os
 import socket
 import struct
 
+from minipod import trace
 from minipod.errors import SyscallError
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -78,7 +79,9 @@ def unshare(flags: int) -> None:
     CLONE_NEWPID is special: the caller stays where it is and only its
     next child becomes PID 1 of the new pid namespace (pid_namespaces(7)).
     """
-    _check(_libc.unshare(flags), f"unshare({_flag_names(flags)})")
+    call = f"unshare({_flag_names(flags)})"
+    with trace.span(call):
+        _check(_libc.unshare(flags), call)
 
 
 def setns(path: str, nstype: int = 0) -> None:
@@ -94,30 +97,35 @@ def setns(path: str, nstype: int = 0) -> None:
 
 def setns_fd(fd: int, path: str, nstype: int = 0) -> None:
     """setns(2) on an already open namespace file; `path` names it in errors."""
-    _check(_libc.setns(fd, nstype), f"setns({path})")
+    with trace.span(f"setns({path})"):
+        _check(_libc.setns(fd, nstype), f"setns({path})")
 
 
 def mount(
     source: str, target: str, fstype: str | None = None, flags: int = 0, data: str | None = None
 ) -> None:
-    _check(
-        _libc.mount(
-            source.encode() if source else None,
-            target.encode(),
-            fstype.encode() if fstype else None,
-            ctypes.c_ulong(flags),
-            data.encode() if data else None,
-        ),
-        f"mount({fstype or source or 'none'}, {target})",
-    )
+    call = f"mount({fstype or source or 'none'}, {target})"
+    with trace.span(call):
+        _check(
+            _libc.mount(
+                source.encode() if source else None,
+                target.encode(),
+                fstype.encode() if fstype else None,
+                ctypes.c_ulong(flags),
+                data.encode() if data else None,
+            ),
+            call,
+        )
 
 
 def umount(target: str, flags: int = 0) -> None:
-    _check(_libc.umount2(target.encode(), flags), f"umount2({target})")
+    with trace.span(f"umount2({target})"):
+        _check(_libc.umount2(target.encode(), flags), f"umount2({target})")
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    _check(_libc.syscall(_SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()), f"pivot_root({new_root})")
+    with trace.span(f"pivot_root({os.getcwd() if new_root == '.' else new_root})"):
+        _check(_libc.syscall(_SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()), f"pivot_root({new_root})")
 
 
 class _SockFprog(ctypes.Structure):
@@ -141,7 +149,8 @@ def seccomp_set_filter(program: bytes) -> None:
 
 def sethostname(name: str) -> None:
     try:
-        socket.sethostname(name)
+        with trace.span(f"sethostname({name})"):
+            socket.sethostname(name)
     except OSError as e:
         raise SyscallError(f"sethostname({name}): {e.strerror}", e.errno) from None
 
@@ -150,7 +159,7 @@ def set_link_up(name: str) -> None:
     """ioctl(SIOCSIFFLAGS) IFF_UP on a link of the calling thread's network
     namespace. A fresh netns has only `lo`, and it is down (netdevice(7))."""
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s, trace.span(f"ip link set {name} up"):
         try:
             req = struct.pack("16sH", name.encode(), 0)
             flags = struct.unpack("16sH", fcntl.ioctl(s, siocgifflags, req)[:18])[1]

@@ -53,6 +53,7 @@ from pyroute2 import AsyncIPRoute
 from pyroute2.netlink import NETLINK_ROUTE
 from pyroute2.netlink.exceptions import NetlinkError
 
+from minipod import trace
 from minipod.errors import SyscallError
 from minipod.linux import sandbox as namespaces
 
@@ -306,7 +307,10 @@ async def create_veth(
         if master:
             spec["master"] = master
         try:
-            await ipr.link("add", **spec)
+            with trace.span(
+                "ip link add veth", f"{host_name} peer {peer_name} in the pod, bridge port of #{master}"
+            ):
+                await ipr.link("add", **spec)
         except NetlinkError as e:
             raise _fail(e, what) from None
     finally:
@@ -318,7 +322,7 @@ async def create_veth(
         # where netlink would need the index (a lookup) and a second request.
         path = f"/sys/class/net/{host_name}/brport/hairpin_mode"
         try:
-            with open(path, "w") as f:
+            with trace.span("bridge port hairpin", path), open(path, "w") as f:
                 f.write("1")
         except OSError as e:
             raise SyscallError(f"write({path}): {e.strerror}", e.errno) from None
@@ -337,9 +341,11 @@ async def configure_sandbox_link(
         if index is None:
             raise SyscallError(f"if_nametoindex({ifname}) in {netns}: No such device", _errno.ENODEV)
         for cidr in addresses:
-            await ensure_address(ipr, index, cidr, f"{ifname} in {netns}")
+            with trace.span(f"ip addr add {cidr} dev {ifname}", "in the pod's netns"):
+                await ensure_address(ipr, index, cidr, f"{ifname} in {netns}")
         try:
-            await ipr.link("set", index=index, state="up")
+            with trace.span(f"ip link set {ifname} up", "in the pod's netns"):
+                await ipr.link("set", index=index, state="up")
         except NetlinkError as e:
             raise _fail(e, f"RTM_NEWLINK up {ifname} in {netns}") from None
         for dst, gw in routes:
@@ -348,7 +354,8 @@ async def configure_sandbox_link(
             if gw:
                 spec["gateway"] = gw
             try:
-                await ipr.route("add", **spec)
+                with trace.span(f"ip route add {dst} via {gw or 'link'}", "in the pod's netns"):
+                    await ipr.route("add", **spec)
             except NetlinkError as e:
                 if e.code != _errno.EEXIST:
                     raise _fail(e, f"RTM_NEWROUTE {dst} via {gw or 'link'} dev {ifname} in {netns}") from None
@@ -362,7 +369,8 @@ async def teardown_link(ipr, name: str) -> bool:
     """Delete link `name` if it exists; True if it did. Deleting a veth's
     host end deletes its peer in the pod's netns as well."""
     try:
-        await ipr.link("del", ifname=name)
+        with trace.span(f"ip link del {name}"):
+            await ipr.link("del", ifname=name)
         return True
     except NetlinkError as e:
         if e.code == _errno.ENODEV:

@@ -43,6 +43,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+from minipod import trace
 from minipod.errors import MinipodError
 from minipod.fsutil import flocked
 
@@ -129,6 +130,11 @@ def _context():
 
 def run(commands: list[dict], what: str) -> list[dict]:
     """Run JSON commands as one transaction; the "nftables" output list."""
+    with trace.span(f"nft {what}"):
+        return _run(commands, what)
+
+
+def _run(commands: list[dict], what: str) -> list[dict]:
     doc = {"nftables": commands}
     ctx = _context()
     if ctx:

@@ -24,6 +24,7 @@ container stops (the worker cancels them).
 import asyncio
 from typing import Any
 
+from minipod import trace
 from minipod.kube import reasons
 from minipod.pod import handlers
 from minipod.pod.decide import ProbeFailure
@@ -127,9 +128,11 @@ class ContainerProbes:
         await asyncio.sleep(s["initialDelaySeconds"])
         successes = failures = 0
         while self.current():
-            ok, message = await handlers.run_handler(
-                self.record, self.c, probe, s["timeoutSeconds"], self.node
-            )
+            with trace.span(f"probe {KINDS[kind].lower()}", self.c.name) as step:
+                ok, message = await handlers.run_handler(
+                    self.record, self.c, probe, s["timeoutSeconds"], self.node
+                )
+                trace.result(step, "success" if ok else f"failure: {message}")
             if not self.current():
                 return
             successes, failures = (successes + 1, 0) if ok else (0, failures + 1)

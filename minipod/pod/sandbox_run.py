@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from minipod import trace
 from minipod.kube.sysctls import pod_sysctls
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
@@ -33,10 +34,12 @@ async def run_sandbox(
     spec, rt = record.spec, record.runtime
     for key in ("run", "shm", "memory_volumes", "disk_volumes", "logs", "init_root"):
         os.makedirs(dirs[key], exist_ok=True)
-    memory = volumes.make_volumes(record.pod, dirs)
+    with trace.span("volumes", "emptyDir directories, hostPath checks"):
+        memory = volumes.make_volumes(record.pod, dirs)
     if spec.get("hostNetwork"):
         rt.pod_ip = rt.host_ip
-    podfiles.write_pod_files(record.pod, rt.pod_ip, dirs["run"], peers)
+    with trace.span("/etc files", "hosts, hostname, resolv.conf"):
+        podfiles.write_pod_files(record.pod, rt.pod_ip, dirs["run"], peers)
     return await namespaces.create_sandbox(
         {
             "name": record.name,

@@ -28,6 +28,7 @@ import shutil
 import time
 from typing import TYPE_CHECKING, Any
 
+from minipod import trace
 from minipod.errors import MinipodError
 from minipod.kube import reasons
 from minipod.kube.times import rfc3339
@@ -59,6 +60,7 @@ class PodWorker:
         self.probes: dict[str, probes.ContainerProbes] = {}  # container ID -> its probes
         self.pidfds = exits.PidWatch(self.on_exit)  # the monitors and the PID 1 we watch
         self.task: asyncio.Task[None] | None = None
+        self.trace = trace.for_pod(*record.key)  # a traced request made it (minipod/trace.py)
 
     # --- small helpers ------------------------------------------------------
     @property
@@ -129,6 +131,7 @@ class PodWorker:
     async def sync(self) -> float | None:
         """Steps 1-7 of the module docstring; the seconds until the next
         look (None: only when woken)."""
+        trace.use(self.trace)  # this task's steps, and its children's, go to the pod's trace if any
         self.apply_probe_results()  # 1
         actions = self.decide()  # 2
         if actions.terminate:  # 3
@@ -166,7 +169,7 @@ class PodWorker:
             elif isinstance(step, decider.Start):
                 if step.backoff is not None:
                     c.backoff, c.backoff_updated = step.backoff, time.time()
-                retry = await self.start_container(c)
+                retry = await trace.in_container(c.name, self.start_container(c))
                 if retry is None:
                     started = True
                 else:
@@ -278,7 +281,8 @@ class PodWorker:
         spec = self.spec_of(c)
         try:
             self.m.api_access.write_files(self.record.pod, dirs["run"])  # the kube-api-access volume
-            plan = container_start.prepare(self.record, c, image, dirs, self.m.shim, self.m.node)
+            with trace.span("prepare", "its log, its mounts, its launch plan"):
+                plan = container_start.prepare(self.record, c, image, dirs, self.m.shim, self.m.node)
             self.m.api_access.add_env(spec, plan["env"])  # KUBERNETES_SERVICE_HOST, ...
         except (MinipodError, OSError) as e:
             # A configuration the kubelet refuses (CreateContainerConfigError),
@@ -292,6 +296,8 @@ class PodWorker:
         self.save()  # a restarted daemon finds "starting" and looks for the monitor
         self.event(reasons.NORMAL, reasons.CREATED, f"Created container {c.name}", c.name)
         result = await process.launch(plan)
+        if result.exec_ns:  # it reported when execve began; the pipe's EOF says it is done
+            trace.mark("execve", " ".join(plan["argv"])[:200], start_ns=result.exec_ns)
         outcome = container_start.launched(c, result, self.events, time.time() + self.m.backoff_base)
         if outcome == container_start.Launched.FAILED:
             return self.m.backoff_base
@@ -300,7 +306,8 @@ class PodWorker:
             return None
         if not self.watch(result.monitor):
             self.collect_exit(c)
-        kill_reason = await container_start.post_start(self.record, c, self.events, self.m.node)
+        with trace.span("postStart and Started", c.name):
+            kill_reason = await container_start.post_start(self.record, c, self.events, self.m.node)
         if kill_reason:
             self.kill_in_background(c, kill_reason)
         elif c.state == ContainerState.RUNNING and c.ever_started:
@@ -327,6 +334,10 @@ class PodWorker:
     def finish(self, c: ContainerRecord, info: ExitInfo) -> None:
         """Record that a container's process is gone."""
         if c.state != ContainerState.TERMINATED:
+            if c.started_epoch:  # (traced pods: how long it ran)
+                trace.mark(
+                    "ran", f"exit code {info.exit_code}", trace.monotonic_of_epoch(c.started_epoch), c.name
+                )
             rec.to_terminated(c, info)
             c.message = info.message or container_start.termination_message(self.record, c)
         self.stop_probes(c)
@@ -385,12 +396,16 @@ class PodWorker:
         network, its sandbox; then remove what the pod had."""
         for c in self.all_containers():
             self.stop_probes(c)
-        await sandbox_stop.stop_containers(self.record, self.events, self.exits, self.m.node)
+        with trace.span("stop containers", "preStop, the stop signal, SIGKILL after the grace period"):
+            await sandbox_stop.stop_containers(self.record, self.events, self.exits, self.m.node)
         await self.teardown_network()
-        await sandbox_stop.kill_sandbox(self.record)
+        with trace.span("kill the pod init", "SIGKILL: its namespaces go with it"):
+            await sandbox_stop.kill_sandbox(self.record)
         # Whatever escaped the pod init's pid namespace (a hostPID pod's
         # setsid child, a double fork) dies with the pod's cgroup.
-        await pod_cgroups.teardown_pod(self.m.cgroups, self.record)
+        with trace.span("cgroup teardown", "cgroup.kill, then rmdir"):
+            await pod_cgroups.teardown_pod(self.m.cgroups, self.record)
         self.pidfds.close()
-        self.m.remove_pod_files(self.record)
+        with trace.span("remove the pod's files"):
+            self.m.remove_pod_files(self.record)
         self.finished.set()

@@ -44,6 +44,7 @@ import contextlib
 import ipaddress
 import os
 
+from minipod import trace
 from minipod.fsutil import lock, open_lock
 from minipod.network.cni import (
     E_EXISTS,
@@ -261,7 +262,7 @@ def allocate(conf: dict, env: dict, check_duplicate: bool = True) -> dict:
     cid, ifname = env["CNI_CONTAINERID"], env["CNI_IFNAME"]
     asked = _requested(conf, env)
     ips = []
-    with Store(path) as store:
+    with trace.span("IPAM lease", f"a free address, leases in {path}"), Store(path) as store:
         held = store.find(cid, ifname) if check_duplicate else None
         if held:
             raise CniError(
@@ -312,7 +313,7 @@ def release(conf: dict, env: dict) -> list[str]:
     _, _, path = parse_config(conf)
     if not os.path.isdir(path):
         return []  # nothing was ever leased here: DEL is idempotent
-    with Store(path) as store:
+    with trace.span("IPAM release", path), Store(path) as store:
         ips = store.find(env["CNI_CONTAINERID"], env["CNI_IFNAME"])
         for ip in ips:
             store.release(ip)
