@@ -338,8 +338,7 @@ async def serve(
     await manager.remove_idle_bridge()
     cluster.services.stop(pods_left=bool(manager.workers))
     manager.events.flush()
-    if cluster.collector.task is not None:
-        cluster.collector.task.cancel()
+    cluster.stop()
     cluster.store.hub.close_all()
     if kube_runner is not None:
         await kube_runner.cleanup()

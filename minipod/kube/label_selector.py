@@ -9,7 +9,8 @@ matches(selector, labels) follows LabelSelectorAsSelector:
     3. every matchExpressions requirement must hold: In (the label is
        there with one of the values), NotIn (the label is absent or has
        none of them), Exists, DoesNotExist.
-problems(selector, path) gives the API server's validation errors.
+problems(selector, path) gives the API server's validation errors;
+format_selector(selector) prints it as kubectl does (`app=web,tier in (a,b)`).
 (A Service's selector is a plain map: matches({"matchLabels": m}, ...).)
 """
 
@@ -64,3 +65,16 @@ def problems(selector: dict[str, Any], path: str) -> list[str]:
             supported = ", ".join(f'"{o}"' for o in OPERATORS)
             out.append(f'{where}.operator: Unsupported value: "{op}": supported values: {supported}')
     return out
+
+
+def format_selector(selector: dict[str, Any] | None) -> str:
+    """metav1.FormatLabelSelector: requirements sorted by key, values sorted;
+    `<none>` when empty."""
+    reqs = [(k, f"{k}={v}") for k, v in (selector or {}).get("matchLabels", {}).items()]
+    for r in (selector or {}).get("matchExpressions") or []:
+        key, op, values = r.get("key", ""), r.get("operator"), ",".join(sorted(r.get("values") or []))
+        text = {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key}.get(
+            op, f"!{key}"
+        )
+        reqs.append((key, text))
+    return ",".join(t for _, t in sorted(reqs)) or "<none>"

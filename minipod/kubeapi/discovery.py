@@ -28,6 +28,7 @@ SUBRESOURCE_VERBS = {
     "eviction": ["create"],
     "binding": ["create"],
     "finalize": ["update"],
+    "scale": ["get", "patch", "update"],
 }
 SUBRESOURCE_KIND = {
     "log": "Pod",
@@ -36,10 +37,11 @@ SUBRESOURCE_KIND = {
     "portforward": "PodPortForwardOptions",
     "eviction": "Eviction",
     "binding": "Binding",
+    "scale": "Scale",
 }
 # Subresources whose kind is of another group: kubectl drain looks for
 # pods/eviction with its group and version, else it deletes the pods.
-SUBRESOURCE_GROUP_VERSION = {"eviction": ("policy", "v1")}
+SUBRESOURCE_GROUP_VERSION = {"eviction": ("policy", "v1"), "scale": ("autoscaling", "v1")}
 
 
 def subresource_group_version(res: kinds.Resource, sub: str) -> tuple[str, str]:

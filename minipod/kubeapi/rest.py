@@ -9,6 +9,7 @@ Paths, as the API server has them (GROUP/VERSION is `api/v1` or
     /GV/[namespaces/NS/]PLURAL/NAME/status  the status subresource
     /api/v1/namespaces/NS/pods/NAME/eviction|binding
                                             POST only (pod_subresources.py)
+    /GV/[namespaces/NS/]PLURAL/NAME/scale   the scale subresource (scale.py)
 parse_path() turns a path into a Target (pure); handle() picks the verb.
 
 Every write takes dryRun=All (decide everything, change nothing) and
@@ -26,7 +27,7 @@ from aiohttp import web
 from minipod.api.status import StatusError, body_text, query_int
 from minipod.errors import ManifestError
 from minipod.kube.yaml_load import load_one
-from minipod.kubeapi import auth, patches, pod_subresources, protobuf, schemas, tables, watching
+from minipod.kubeapi import auth, patches, pod_subresources, protobuf, scale, schemas, tables, watching
 from minipod.objects import resources as kinds
 from minipod.objects.errors import ApiError, bad_request
 from minipod.objects.events import to_events_v1
@@ -176,6 +177,8 @@ async def handle(request) -> web.StreamResponse:
             return await delete(request, t)
     elif t.sub in ("eviction", "binding") and method == "POST":
         return await pod_subresource(request, t)
+    elif t.sub == "scale":
+        return await scale.handle(request, t, respond)
     raise StatusError(405, f"the server does not allow this method on the requested resource ({method})")
 
 

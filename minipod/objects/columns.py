@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from minipod.cli.pod_columns import pod_columns
 from minipod.cli.printers import human_age
+from minipod.kube.label_selector import format_selector
 
 
 @dataclass(frozen=True)
@@ -352,6 +353,93 @@ def _endpoints(e: dict, now: float) -> str:
 
 
 ENDPOINTS = (NAME, Column("Endpoints", "string", _endpoints, 0, "Endpoints of the resource."), AGE)
+
+
+def _template_containers(field: str):
+    def cell(o: dict, now: float) -> str:
+        spec = ((o.get("spec") or {}).get("template") or {}).get("spec") or {}
+        return ",".join(str(c.get(field, "")) for c in spec.get("containers") or [])
+
+    return cell
+
+
+def _count(field: str, where: str = "status", default: int = 0):
+    return lambda o, now: int((o.get(where) or {}).get(field) or default)
+
+
+TEMPLATE_COLUMNS = (
+    Column(
+        "Containers", "string", _template_containers("name"), 1, "Names of each container in the template."
+    ),
+    Column(
+        "Images",
+        "string",
+        _template_containers("image"),
+        1,
+        "Images referenced by each container in the template.",
+    ),
+    Column(
+        "Selector",
+        "string",
+        lambda o, now: format_selector((o.get("spec") or {}).get("selector")),
+        1,
+        "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment. It must match the pod template's labels.",
+    ),
+)
+
+DEPLOYMENT = (
+    NAME,
+    Column(
+        "Ready",
+        "string",
+        lambda o, now: f"{_count('readyReplicas')(o, now)}/{_count('replicas', 'spec', 1)(o, now)}",
+        0,
+        "Number of the pod with ready state",
+    ),
+    Column(
+        "Up-to-date",
+        "string",
+        _count("updatedReplicas"),
+        0,
+        "Total number of non-terminating pods targeted by this deployment that have the desired template spec.",
+    ),
+    Column(
+        "Available",
+        "string",
+        _count("availableReplicas"),
+        0,
+        "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.",
+    ),
+    AGE,
+    *TEMPLATE_COLUMNS,
+)
+
+REPLICASET = (
+    NAME,
+    Column(
+        "Desired",
+        "integer",
+        _count("replicas", "spec", 1),
+        0,
+        "Replicas is the number of desired pods. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/#what-is-a-replicaset",
+    ),
+    Column(
+        "Current",
+        "integer",
+        _count("replicas"),
+        0,
+        "Replicas is the number of actual replicas. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/#what-is-a-replicaset",
+    ),
+    Column(
+        "Ready",
+        "integer",
+        _count("readyReplicas"),
+        0,
+        "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.",
+    ),
+    AGE,
+    *TEMPLATE_COLUMNS,
+)
 
 # What the API server prints for a kind with no printer of its own.
 DEFAULT = (

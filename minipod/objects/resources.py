@@ -128,6 +128,28 @@ RESOURCES: list[Resource] = [
         backend="events",
         stored_as="/events",
     ),
+    Resource(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        True,
+        ("deploy",),
+        columns.DEPLOYMENT,
+        subresources=("status", "scale"),
+        categories=("all",),
+    ),
+    Resource(
+        "apps",
+        "v1",
+        "ReplicaSet",
+        "replicasets",
+        True,
+        ("rs",),
+        columns.REPLICASET,
+        subresources=("status", "scale"),
+        categories=("all",),
+    ),
 ]
 
 

@@ -193,6 +193,25 @@ class Minipod:
 
     def stop(self) -> None:
         if self.daemon and self.daemon.poll() is None:
+            # Controllers first, their pods left behind (deleted below): a
+            # ReplicaSet would otherwise replace every pod deleted here.
+            from helpers.kubectl import KUBECTL, env
+
+            if KUBECTL:
+                subprocess.run(
+                    [
+                        KUBECTL,
+                        "delete",
+                        "deployments,replicasets",
+                        "--all",
+                        "-A",
+                        "--cascade=orphan",
+                        "--wait=false",
+                    ],
+                    env=env(self),
+                    capture_output=True,
+                    timeout=60,
+                )
             # Every namespace: a test that failed half-way may have left pods anywhere.
             for p in json.loads(self.run("get", "pods", "-A", "-o", "json").stdout)["items"]:
                 meta = p["metadata"]

@@ -1,0 +1,25 @@
+"""The controllers one daemon runs, as kube-controller-manager runs them:
+started together once the object store holds every live pod (so their
+first re-list sees them all), stopped together when the daemon stops.
+
+A new controller is one more class in CONTROLLERS.
+"""
+
+from minipod.controllers.deployment import DeploymentController
+from minipod.controllers.reconciler import Reconciler
+from minipod.controllers.replicaset import ReplicaSetController
+
+CONTROLLERS: tuple[type[Reconciler], ...] = (ReplicaSetController, DeploymentController)
+
+
+class ControllerManager:
+    def __init__(self, store, log=print):
+        self.controllers = [cls(store, log) for cls in CONTROLLERS]
+
+    def start(self) -> None:
+        for c in self.controllers:
+            c.start()
+
+    def stop(self) -> None:
+        for c in self.controllers:
+            c.stop()
