@@ -66,6 +66,11 @@ IMPLEMENTED = {
     "spec.volumes[].name",
     "spec.volumes[].emptyDir",
     "spec.volumes[].hostPath",
+    # Written by pod/config_volumes.py, kept in step with the objects.
+    "spec.volumes[].configMap",
+    "spec.volumes[].secret",
+    "spec.volumes[].downwardAPI",
+    "spec.volumes[].projected",
     "spec.containers[].name",
     "spec.containers[].image",
     "spec.containers[].command",
@@ -75,6 +80,11 @@ IMPLEMENTED = {
     "spec.containers[].env[].value",
     # Only for the field paths in IMPLEMENTED_ENV_FIELD_PATHS.
     "spec.containers[].env[].valueFrom.fieldRef",
+    # Read from the object store (pod/env_sources.py).
+    "spec.containers[].env[].valueFrom.resourceFieldRef",
+    "spec.containers[].env[].valueFrom.configMapKeyRef",
+    "spec.containers[].env[].valueFrom.secretKeyRef",
+    "spec.containers[].envFrom",
     "spec.containers[].ports[].containerPort",
     "spec.containers[].ports[].name",
     "spec.containers[].ports[].protocol",
@@ -123,7 +133,9 @@ IMPLEMENTED_ENV_FIELD_PATHS = {
     "spec.nodeName",
     "spec.serviceAccountName",
     "status.podIP",
+    "status.podIPs",
     "status.hostIP",
+    "status.hostIPs",
 }
 
 # Bookkeeping written by an API server or by export tools. It means nothing
@@ -186,7 +198,7 @@ DEFAULTS = {
 # namespace, fsGroup 0 asks for group root.
 MEANINGFUL_ZEROS = {"spec.hostUsers", "spec.securityContext.fsGroup"}
 
-SUPPORTED_VOLUME_TYPES = ["emptyDir", "hostPath"]
+SUPPORTED_VOLUME_TYPES = ["emptyDir", "hostPath", "configMap", "secret", "downwardAPI", "projected"]
 
 # A real cluster adds a projected volume named kube-api-access-<random> to
 # every pod, holding its API token. When such an exported pod is run here,

@@ -293,17 +293,65 @@ HOST_PATH = {
     },
 }
 
+# configMap, secret, downwardAPI and projected volumes (pod/config_volumes.py).
+KEY_TO_PATH = {"key": "string", "path": "string", "mode": "integer"}
+
+CONFIG_MAP_VOLUME = {
+    "name": "string",
+    "items": ["list", KEY_TO_PATH],
+    "defaultMode": "integer",
+    "optional": "boolean",
+}
+
+SECRET_VOLUME = {
+    "secretName": "string",
+    "items": ["list", KEY_TO_PATH],
+    "defaultMode": "integer",
+    "optional": "boolean",
+}
+
+DOWNWARD_API_FILE = {
+    "path": "string",
+    "fieldRef": OBJECT_FIELD_SELECTOR,
+    "resourceFieldRef": RESOURCE_FIELD_SELECTOR,
+    "mode": "integer",
+}
+
+DOWNWARD_API_VOLUME = {"items": ["list", DOWNWARD_API_FILE], "defaultMode": "integer"}
+
+VOLUME_PROJECTION = {
+    "configMap": {"name": "string", "items": ["list", KEY_TO_PATH], "optional": "boolean"},
+    "secret": {"name": "string", "items": ["list", KEY_TO_PATH], "optional": "boolean"},
+    "downwardAPI": {"items": ["list", DOWNWARD_API_FILE]},
+    "serviceAccountToken": {"audience": "string", "expirationSeconds": "integer", "path": "string"},
+    "clusterTrustBundle": "object",
+    "podCertificate": "object",
+}
+
+PROJECTED_VOLUME = {"sources": ["list", VOLUME_PROJECTION], "defaultMode": "integer"}
+
+# The pod fields a downwardAPI volume file may hold.
+VOLUME_FIELD_PATHS = [
+    "metadata.annotations",
+    "metadata.labels",
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "metadata.labels['<key>']",
+    "metadata.annotations['<key>']",
+]
+
 # Every kind of volume Kubernetes knows. A volume sets exactly one of them.
 # Only the two minipod runs are described in detail; the others are
 # recognised (so a typo still gets a "did you mean") but not looked into.
 VOLUME_SOURCE = {
     "emptyDir": EMPTY_DIR,
     "hostPath": HOST_PATH,
-    "configMap": "object",
-    "secret": "object",
+    "configMap": CONFIG_MAP_VOLUME,
+    "secret": SECRET_VOLUME,
     "persistentVolumeClaim": "object",
-    "projected": "object",
-    "downwardAPI": "object",
+    "projected": PROJECTED_VOLUME,
+    "downwardAPI": DOWNWARD_API_VOLUME,
     "ephemeral": "object",
     "csi": "object",
     "image": "object",

@@ -26,7 +26,7 @@ writes it: spec.containers[1].name, metadata.labels[app].
 from typing import Any
 
 from minipod.errors import ManifestError
-from minipod.kube import implemented, names, schema, security_context
+from minipod.kube import implemented, names, schema, security_context, validate_config_volumes
 from minipod.kube.validate_container import (
     _check_absolute,
     _check_container,
@@ -182,6 +182,7 @@ def _check_volumes(spec: dict[str, Any], errors: list[str]) -> set[str]:
                     f"(supported: {', '.join(supported)})"
                 )
 
+        validate_config_volumes.check(volume, path, errors)
         host_path = volume.get("hostPath")
         if isinstance(host_path, dict):
             _check_absolute(host_path.get("path"), f"{path}.hostPath.path", errors)

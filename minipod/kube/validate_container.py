@@ -21,6 +21,7 @@ _dicts, _check_id, _check_ids, _check_absolute).
 from typing import Any
 
 from minipod.kube import implemented, names, schema
+from minipod.kube.validate_config_volumes import check_resource
 from minipod.kube.validate_shape import INT_RANGES, _is_int, _quote, _range_rule, _short, _unsupported
 
 # ------------------------------------------------------ shared rule helpers
@@ -182,6 +183,13 @@ def _check_env(env: dict[str, Any], path: str, errors: list[str]) -> None:
             f"{path}.valueFrom: invalid value: must specify exactly one of: "
             + ", ".join(f"`{key}`" for key in schema.ENV_VAR_SOURCE)
         )
+    resource_ref = source.get("resourceFieldRef")
+    if isinstance(resource_ref, dict):
+        check_resource(resource_ref, f"{path}.valueFrom.resourceFieldRef", errors)
+    for key in ("configMapKeyRef", "secretKeyRef"):
+        ref = source.get(key)
+        if isinstance(ref, dict) and not ref.get("key"):
+            errors.append(f"{path}.valueFrom.{key}.key: required value")
     field_ref = source.get("fieldRef")
     if isinstance(field_ref, dict):
         field_path = field_ref.get("fieldPath")

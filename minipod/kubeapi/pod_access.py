@@ -94,12 +94,7 @@ class PodApiAccess:
         if not any(is_service_account_volume(v) for v in pod["spec"].get("volumes") or []):
             return
         meta = pod["metadata"]
-        sa_name = pod["spec"].get("serviceAccountName") or "default"
-        sa_res = find("", "v1", "serviceaccounts")
-        sa_uid = ""
-        if self.store.exists(sa_res, meta["namespace"], sa_name):
-            sa_uid = self.store.get(sa_res, meta["namespace"], sa_name)["metadata"]["uid"]
-        token = tokens.sign(self.sa_key, tokens.claims_for(pod, sa_uid, time.time()))
+        token = self.token_for(pod)
         d = os.path.join(run_dir, API_ACCESS_DIR)
         os.makedirs(d, mode=0o755, exist_ok=True)
         for name, data in (
@@ -112,6 +107,16 @@ class PodApiAccess:
                 f.write(data)
             os.chmod(tmp, 0o644)  # defaultMode 420, as the kubelet writes them
             os.replace(tmp, os.path.join(d, name))
+
+    def token_for(self, pod: dict) -> str:
+        """A fresh token bound to the pod (also for projected serviceAccountToken sources)."""
+        meta = pod["metadata"]
+        sa_name = pod["spec"].get("serviceAccountName") or "default"
+        sa_res = find("", "v1", "serviceaccounts")
+        sa_uid = ""
+        if self.store.exists(sa_res, meta["namespace"], sa_name):
+            sa_uid = self.store.get(sa_res, meta["namespace"], sa_name)["metadata"]["uid"]
+        return tokens.sign(self.sa_key, tokens.claims_for(pod, sa_uid, time.time()))
 
     def add_env(self, container: dict, env: dict) -> None:
         declared = {v.get("name") for v in container.get("env") or []}

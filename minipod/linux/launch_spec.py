@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from minipod.errors import MinipodError
+from minipod.kube import downward_api
 from minipod.linux import sandbox as namespaces
 from minipod.linux.launch_security import security, verify_run_as_non_root
 
@@ -43,38 +44,34 @@ def expand(value: str, env: dict[str, str]) -> str:
 
 def field_ref(path: str, pod: dict, pod_ip: str = "", host_ip: str = "") -> str:
     """The downward API values a `valueFrom.fieldRef` may name."""
-    meta, spec = pod["metadata"], pod["spec"]
-    simple = {
-        "metadata.name": meta["name"],
-        "metadata.namespace": meta["namespace"],
-        "metadata.uid": meta["uid"],
-        "spec.nodeName": spec.get("nodeName") or os.uname().nodename,
-        "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
-        "status.podIP": pod_ip,
-        "status.hostIP": host_ip,
-    }
-    if path in simple:
-        return simple[path]
-    m = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
-    if m:
-        return (meta.get(m.group(1)) or {}).get(m.group(2), "")
-    raise MinipodError(f"fieldRef {path!r} is not supported")
+    return downward_api.field_value(path, pod, pod_ip, host_ip)
 
 
 def build_env(
-    image_env: list[str] | None, container: dict, pod: dict, pod_ip: str = "", host_ip: str = ""
+    image_env: list[str] | None,
+    container: dict,
+    pod: dict,
+    pod_ip: str = "",
+    host_ip: str = "",
+    declared: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(the process's environment, the spec's own variables).
 
     As the kubelet does, $(VAR) in a value refers only to variables the
     spec declared before it; the image's Env (and HOSTNAME) are merged in
-    afterwards, the way the container runtime adds them."""
-    declared: dict[str, str] = {}
-    for var in container.get("env") or []:
-        if "value" in var or "valueFrom" not in var:
-            declared[var["name"]] = expand(str(var.get("value") or ""), declared)
-        elif (var["valueFrom"] or {}).get("fieldRef"):
-            declared[var["name"]] = field_ref(var["valueFrom"]["fieldRef"]["fieldPath"], pod, pod_ip, host_ip)
+    afterwards, the way the container runtime adds them. `declared` is
+    the spec's variables already resolved (pod/env_sources.py, which also
+    reads envFrom and ConfigMap/Secret references); without it only
+    values and fieldRefs are read here."""
+    if declared is None:
+        declared = {}
+        for var in container.get("env") or []:
+            if "value" in var or "valueFrom" not in var:
+                declared[var["name"]] = expand(str(var.get("value") or ""), declared)
+            elif (var["valueFrom"] or {}).get("fieldRef"):
+                declared[var["name"]] = field_ref(
+                    var["valueFrom"]["fieldRef"]["fieldPath"], pod, pod_ip, host_ip
+                )
     env: dict[str, str] = {}
     for item in image_env or []:
         k, _, v = item.partition("=")
@@ -120,12 +117,21 @@ class Instance:
 
 
 def build_plan(
-    pod: dict, container: dict, image, ctr: Instance, mounts: list[dict], dirs: dict, shim: str, node=None
+    pod: dict,
+    container: dict,
+    image,
+    ctr: Instance,
+    mounts: list[dict],
+    dirs: dict,
+    shim: str,
+    node=None,
+    declared_env: dict[str, str] | None = None,
 ) -> dict:
     """Everything process.launch() needs for one start of one container;
-    `mounts` as pod/volumes.py decided them."""
+    `mounts` as pod/volumes.py decided them, `declared_env` as
+    pod/env_sources.py resolved it."""
     config = image.config or {}
-    env, declared = build_env(config.get("Env"), container, pod, ctr.pod_ip, ctr.host_ip)
+    env, declared = build_env(config.get("Env"), container, pod, ctr.pod_ip, ctr.host_ip, declared_env)
     argv = build_argv(config, container, declared)
     verify_run_as_non_root(pod, container, config.get("User", ""))
     sec = security(pod, container, node)

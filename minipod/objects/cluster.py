@@ -48,6 +48,8 @@ def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> C
     for plural in ("deployments", "replicasets"):
         store.admission[builtin("apps", "v1", plural).key] = admit_apps
     store.ensure_defaults()
+    # Pods read their ConfigMaps and Secrets from here, and follow their changes.
+    manager.config.attach(store)
     # `minipod apply` creates pods without this backend: PodSecurity applies there too.
     manager.pod_admission.append(lambda pod: pod_security_admission.admit(store, pod))
     collector = Collector(store, log)

@@ -14,6 +14,7 @@ import json
 import random
 
 from minipod.kube.names import dns_label_problems, dns_subdomain_problems
+from minipod.objects import config_objects
 from minipod.objects.errors import ApiError, invalid
 from minipod.objects.resources import Resource
 
@@ -95,6 +96,7 @@ def prepare_create(res: Resource, obj: dict, namespace: str | None, now: str, ui
     meta["creationTimestamp"] = now
     meta["generation"] = 1
     secret_defaults(res, obj)
+    config_objects.check(res.kind, obj)
     if res.kind == "Namespace":
         # What the API server and the namespace controller add.
         meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
@@ -139,6 +141,7 @@ def prepare_update(res: Resource, old: dict, new: dict, namespace: str | None) -
             meta.pop(k, None)
     meta["name"] = old_meta["name"]
     secret_defaults(res, new)
+    config_objects.check(res.kind, new, old)
     generation = old_meta.get("generation", 1)
     meta["generation"] = generation + 1 if spec_part(old) != spec_part(new) else generation
     return new

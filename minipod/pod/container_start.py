@@ -48,8 +48,10 @@ def prepare(
     dirs: dict[str, Any],
     shim: str,
     node: NodeConfig | None = None,
+    declared_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Step 2: the new instance in the record, its files, and its plan.
+    """Step 2: the new instance in the record, its files, and its plan
+    (`declared_env`: the spec's env and envFrom, resolved by pod_config.py).
     Raises MinipodError or OSError when the spec cannot be carried out."""
     cid = uuid.uuid4().hex + uuid.uuid4().hex
     rec.to_starting(c, cid, image.ref, image_id(image), (image.config or {}).get("StopSignal"))
@@ -73,7 +75,7 @@ def prepare(
     open(c.termination_file, "w").close()
     spec = record.spec_of(c)
     mounts = volumes.container_mounts(record.pod, spec, dirs, instance.termination_file)
-    plan = launch_spec.build_plan(record.pod, spec, image, instance, mounts, dirs, shim, node)
+    plan = launch_spec.build_plan(record.pod, spec, image, instance, mounts, dirs, shim, node, declared_env)
     c.env = plan["env"]  # what `exec` and exec probes run with, as runc keeps it
     return plan
 

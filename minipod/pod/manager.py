@@ -32,11 +32,12 @@ from minipod.linux import cgroups
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
 from minipod.paths import path_in
-from minipod.pod import admission, image_pull, node, node_config, recovery, run_wait, scheduler
+from minipod.pod import admission, image_pull, node, node_config, pod_config, recovery, run_wait, scheduler
 from minipod.pod import etc_files as podfiles
 from minipod.pod import record as rec
 from minipod.pod import status as podstatus
 from minipod.pod import worker as lifecycle
+from minipod.pod.config_refs import ConfigRefError
 from minipod.pod.events import EventRecorder
 from minipod.pod.record import ContainerRecord, PodRecord
 from minipod.pod.store import PodStore
@@ -86,6 +87,8 @@ class PodManager:
         # How pods reach the Kubernetes API: the token volume's files and the
         # service variables (kubeapi/pod_access.py replaces this when it serves).
         self.api_access = NoApiAccess()
+        # ConfigMaps, Secrets, the downward API: volumes and env (pod_config.py).
+        self.config = pod_config.PodConfig(self)
 
     def pod_saved(self, record: PodRecord) -> None:
         for listener in self.listeners:
@@ -280,7 +283,9 @@ class PodManager:
     def forget(self, namespace: str, name: str) -> None:
         """A pod is gone (its worker says so): drop it and update the others'
         /etc/hosts."""
-        self.workers.pop((namespace, name), None)
+        gone = self.workers.pop((namespace, name), None)
+        if gone is not None:
+            self.config.forget(gone.record.metadata["uid"])
         for listener in self.listeners:
             listener.gone(namespace, name)
         self.hosts_changed()
@@ -368,6 +373,9 @@ class NoApiAccess:
 
     def add_env(self, container: dict, env: dict) -> None:
         pass
+
+    def token_for(self, pod: dict) -> str:
+        raise ConfigRefError("serviceAccountToken: this instance's Kubernetes API is not serving")
 
 
 def pick_container(w: lifecycle.PodWorker, name: str | None) -> ContainerRecord:

@@ -46,7 +46,7 @@ class PodStore:
         data = json.dumps(doc, sort_keys=True)
         if self._last.get(path) == data:
             return
-        write_json_atomic(path, doc)
+        write_json_atomic(path, doc, mode=0o600)  # env values from Secrets are in there
         self._last[path] = data
 
     def remove(self, namespace: str, name: str) -> None:

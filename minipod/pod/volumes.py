@@ -29,6 +29,7 @@ from minipod.kube.implemented import is_service_account_volume
 from minipod.linux import volume_ownership
 from minipod.linux.launch_spec import API_ACCESS_DIR
 from minipod.paths import path_in
+from minipod.pod import config_volumes
 
 
 def make_volumes(pod: dict[str, Any], dirs: dict[str, Any]) -> list[str]:
@@ -60,6 +61,8 @@ def volume_source(pod: dict[str, Any], name: str, dirs: dict[str, Any]) -> str:
             return path_in(dirs["memory_volumes" if medium == "Memory" else "disk_volumes"], name)
         if "hostPath" in vol:
             return host_path(vol["hostPath"], f"volume {name!r}")
+        if config_volumes.is_config_volume(vol):
+            return config_volumes.volume_dir(dirs, name)
     raise MinipodError(f"volume {name!r} is not defined in spec.volumes")
 
 
@@ -113,6 +116,8 @@ def container_mounts(
     token_dir = os.path.join(dirs["run"], API_ACCESS_DIR)
     skipped = {v["name"] for v in volumes if is_service_account_volume(v)}
     empty_dirs = {v["name"] for v in volumes if "emptyDir" in v}
+    # configMap, secret, downwardAPI, projected: always read-only, as the kubelet mounts them.
+    config = {v["name"] for v in volumes if config_volumes.is_config_volume(v)}
     privileged = bool((container.get("securityContext") or {}).get("privileged"))
     for vm in container.get("volumeMounts") or []:
         if vm["name"] in skipped:
@@ -126,7 +131,7 @@ def container_mounts(
             {
                 "source": source,
                 "target": vm["mountPath"],
-                "readonly": bool(vm.get("readOnly")),
+                "readonly": bool(vm.get("readOnly")) or vm["name"] in config,
                 # A device node made in an emptyDir must not open a host
                 # device (with CAP_MKNOD, a default capability).
                 "nodev": vm["name"] in empty_dirs and not privileged,

@@ -281,15 +281,20 @@ class PodWorker:
         spec = self.spec_of(c)
         try:
             self.m.api_access.write_files(self.record.pod, dirs["run"])  # the kube-api-access volume
+            declared = self.m.config.prepare(self.record, c, self.events)  # config volumes, env refs
             with trace.span("prepare", "its log, its mounts, its launch plan"):
-                plan = container_start.prepare(self.record, c, image, dirs, self.m.shim, self.m.node)
+                plan = container_start.prepare(
+                    self.record, c, image, dirs, self.m.shim, self.m.node, declared
+                )
             self.m.api_access.add_env(spec, plan["env"])  # KUBERNETES_SERVICE_HOST, ...
         except (MinipodError, OSError) as e:
             # A configuration the kubelet refuses (CreateContainerConfigError),
-            # or one it cannot carry out (CreateContainerError: its `reason`).
+            # or one it cannot carry out (CreateContainerError: its `reason`);
+            # a volume not set up waits as ContainerCreating (its FailedMount event is out).
             why = getattr(e, "reason", reasons.CREATE_CONTAINER_CONFIG_ERROR)
             rec.to_waiting(c, why, str(e), retry_at=time.time() + self.m.backoff_base)
-            self.event(reasons.WARNING, reasons.FAILED, f"Error: {e}", c.name)
+            if why != reasons.CONTAINER_CREATING:
+                self.event(reasons.WARNING, reasons.FAILED, f"Error: {e}", c.name)
             return self.m.backoff_base
         # Its cgroup, joined before execve; the previous instance's goes.
         plan["cgroup_procs"] = pod_cgroups.setup_container(self.m.cgroups, self.record, spec, c, old_id)
