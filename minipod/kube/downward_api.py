@@ -32,14 +32,14 @@ def format_map(m: dict[str, str]) -> str:
 
 def field_value(path: str, pod: dict[str, Any], pod_ip: str = "", host_ip: str = "") -> str:
     meta, spec = pod["metadata"], pod["spec"]
-    simple = {
-        "metadata.name": meta["name"],
-        "metadata.namespace": meta.get("namespace", "default"),
-        "metadata.uid": meta.get("uid", ""),
+    simple: dict[str, str] = {
+        "metadata.name": str(meta["name"]),
+        "metadata.namespace": str(meta.get("namespace", "default")),
+        "metadata.uid": str(meta.get("uid", "")),
         "metadata.labels": format_map(meta.get("labels") or {}),
         "metadata.annotations": format_map(meta.get("annotations") or {}),
-        "spec.nodeName": spec.get("nodeName") or os.uname().nodename,
-        "spec.serviceAccountName": spec.get("serviceAccountName") or "default",
+        "spec.nodeName": str(spec.get("nodeName") or os.uname().nodename),
+        "spec.serviceAccountName": str(spec.get("serviceAccountName") or "default"),
         "status.podIP": pod_ip,
         "status.podIPs": pod_ip,  # one address family: the list has one entry
         "status.hostIP": host_ip,

@@ -16,8 +16,9 @@ write() carries out one update, in order:
     4. point a new symlink ..data_tmp at the new directory and rename it
        over ..data: rename(2) is atomic, so every path through ..data
        switches at once;
-    5. remove the previous timestamped directory, and the symlinks of keys
-       that are gone.
+    5. remove the timestamped directory before the previous one (the
+       previous one stays one update longer, for a reader that went through
+       ..data just before the switch), and the symlinks of keys that are gone.
 """
 
 import os
@@ -127,12 +128,13 @@ def write(target: str, payload: Payload, owner: tuple[int, int] | None = None) -
         os.unlink(tmp_link)
     os.symlink(new, tmp_link)
     os.rename(tmp_link, os.path.join(target, DATA_DIR))
-    # Step 5: what the new version no longer has.
-    if old:
-        shutil.rmtree(os.path.join(target, old), ignore_errors=True)
+    # Step 5: what the new version no longer has. The version just
+    # replaced stays until the next update: a reader that went through
+    # ..data a moment before the switch still finds its file.
     for name in os.listdir(target):
-        if name.startswith(".."):
-            continue
-        if name not in top and os.path.islink(os.path.join(target, name)):
-            os.unlink(os.path.join(target, name))
+        path = os.path.join(target, name)
+        if name.startswith("..") and name not in (DATA_DIR, new, old) and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif not name.startswith("..") and name not in top and os.path.islink(path):
+            os.unlink(path)
     return True

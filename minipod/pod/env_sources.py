@@ -58,10 +58,10 @@ def resolve(
         if found is None:
             continue
         invalid = []
-        for key, value in found.items():
+        for key, raw in found.items():
             name = (source.get("prefix") or "") + key
             if valid_name(name):
-                env[name] = _text(value)
+                env[name] = _text(raw)
             else:
                 invalid.append(name)
         if invalid:

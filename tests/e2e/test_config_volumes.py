@@ -6,9 +6,10 @@ import json
 import os
 import stat
 
+import pytest
 import yaml
-
 from helpers.host import eventually
+from helpers.instance import running_instance
 from helpers.kubectl import kubectl
 from helpers.pods import ctr, pod, pod_sh
 
@@ -50,7 +51,7 @@ def waiting_reason(mp, name: str) -> tuple[str, str]:
 
 def cleanup(mp, *refs: str) -> None:
     for ref in refs:
-        kubectl(mp, "delete", ref, "--ignore-not-found", check=False)
+        kubectl(mp, "delete", ref, "--ignore-not-found", "--grace-period=1", check=False)
 
 
 def test_every_volume_type_and_env_source(mp, pods):
@@ -236,7 +237,16 @@ def test_configmap_update_is_atomic(mp, pods):
         cleanup(mp, f"configmap/{cm}")
 
 
-def test_missing_configmap_waits_then_starts(mp, pods):
+@pytest.fixture(scope="module")
+def slow_mp():
+    """An instance whose back-off is a minute: a waiting container that
+    starts within seconds was woken by the watch, not by a retry."""
+    with running_instance("cfgslow", ["--backoff-base", "60"]) as inst:
+        yield inst
+
+
+def test_missing_configmap_waits_then_starts(slow_mp):
+    mp = slow_mp
     cm = "cfg-late"
     doc = pod(
         "cfg-late",
@@ -246,7 +256,7 @@ def test_missing_configmap_waits_then_starts(mp, pods):
             env=[{"name": "LATE", "valueFrom": {"configMapKeyRef": {"name": cm, "key": "k"}}}],
         ),
     )
-    apply_pod(mp, pods, doc)
+    kubectl(mp, "apply", "-f", "-", input=json.dumps(doc))
     try:
         eventually(
             lambda: (
@@ -275,16 +285,17 @@ def test_missing_configmap_waits_then_starts(mp, pods):
         wait_running(mp, "cfg-late", timeout=8)
         assert pod_sh(mp, "cfg-late", 'printf %s "$LATE"').stdout == "now"
     finally:
-        cleanup(mp, f"configmap/{cm}")
+        cleanup(mp, f"configmap/{cm}", "pod/cfg-late")
 
 
-def test_missing_volume_source_is_failed_mount(mp, pods):
+def test_missing_volume_source_is_failed_mount(slow_mp):
+    mp = slow_mp
     doc = pod(
         "cfg-mount",
         ctr("main", "exec sleep 3600", volumeMounts=[{"name": "s", "mountPath": "/s"}]),
         volumes=[{"name": "s", "secret": {"secretName": "cfg-mount-s"}}],
     )
-    apply_pod(mp, pods, doc)
+    kubectl(mp, "apply", "-f", "-", input=json.dumps(doc))
     try:
         eventually(lambda: waiting_reason(mp, "cfg-mount")[0] == "ContainerCreating", 20, "ContainerCreating")
         eventually(
@@ -299,7 +310,7 @@ def test_missing_volume_source_is_failed_mount(mp, pods):
         wait_running(mp, "cfg-mount", timeout=8)
         assert pod_sh(mp, "cfg-mount", "cat /s/k").stdout == "v"
     finally:
-        cleanup(mp, "secret/cfg-mount-s")
+        cleanup(mp, "secret/cfg-mount-s", "pod/cfg-mount")
 
 
 def _world_readable(path: str) -> bool:
