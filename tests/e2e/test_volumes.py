@@ -134,7 +134,7 @@ metadata:
 spec:
   volumes:
   - name: config
-    configMap: {{name: settings}}
+    nfs: {{server: nfs.example, path: /}}
   containers:
   - name: main
     image: busybox:1.35
@@ -145,7 +145,7 @@ spec:
     r = mp.run("apply", "-f", "-", input=manifest, check=False)
     try:
         assert r.returncode == 1
-        assert "spec.volumes[0].configMap" in r.stderr
+        assert "spec.volumes[0].nfs" in r.stderr
         assert mp.run("get", "pod", pod_name, check=False).returncode == 1
         assert mp.run("get", "pod", good, check=False).returncode == 1  # the whole manifest is refused
         assert instance_dirs(mp) == before

@@ -465,13 +465,12 @@ def test_unsupported_volume_types_are_errors():
   - name: config
     configMap: {name: web-config}
   - name: claim
-    persistentVolumeClaim: {claimName: data}
+    nfs: {server: x, path: /}
 """
     )
     assert errors_of(pod) == [
-        "spec.volumes[0].configMap: volume type not supported by minipod yet (supported: emptyDir, hostPath)",
-        "spec.volumes[1].persistentVolumeClaim: volume type not supported by minipod yet "
-        "(supported: emptyDir, hostPath)",
+        "spec.volumes[1].nfs: volume type not supported by minipod yet "
+        "(supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected)",
     ]
 
 
@@ -560,7 +559,7 @@ spec:
   - name: web
   volumes:
   - name: config
-    configMap: {name: x}
+    nfs: {server: x, path: /}
 """)
     with pytest.raises(ManifestError) as caught:
         validate_pod(pod)

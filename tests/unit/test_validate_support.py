@@ -93,9 +93,6 @@ ephemeralContainers:
         {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
     ]
     assert validate_pod(pod) == [
-        'spec.containers[0].env[1].valueFrom.fieldRef.fieldPath: "status.podIPs" '
-        "not implemented by minipod yet; ignored",
-        not_implemented("spec.containers[0].env[2].valueFrom.secretKeyRef"),
         not_implemented("spec.affinity"),
         not_implemented("spec.hostUsers"),
         not_implemented("spec.ephemeralContainers"),
