@@ -4,6 +4,7 @@
     GET /apis/metrics.k8s.io/v1beta1/nodes[/{name}]            NodeMetrics
     GET /apis/metrics.k8s.io/v1beta1/pods                      PodMetrics, all namespaces
     GET /apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods[/{name}]
+                                                    (?labelSelector= as kubectl top -l)
 
 The shapes are the API server's and metrics-server's (cpu in nanocores
 "n", memory in "Ki"), so `kubectl top` logic applies unchanged.
@@ -15,6 +16,7 @@ import time
 from aiohttp import web
 
 from minipod.errors import NotFound
+from minipod.objects.selectors import label_selector
 from minipod.pod import node as node_mod
 from minipod.pod.usage import NodeUsage, PodUsage, UsageReader
 
@@ -22,11 +24,15 @@ METRICS = "/apis/metrics.k8s.io/v1beta1"
 
 
 def add_routes(app: web.Application) -> None:
+    app.add_routes([web.get("/api/v1/nodes", list_nodes), web.get("/api/v1/nodes/{name}", get_node)])
+    add_metrics_routes(app)
+
+
+def add_metrics_routes(app: web.Application) -> None:
+    """metrics.k8s.io, here and on the Kubernetes API (kubeapi/server.py)."""
     app["usage"] = UsageReader(app["manager"].cgroups)
     app.add_routes(
         [
-            web.get("/api/v1/nodes", list_nodes),
-            web.get("/api/v1/nodes/{name}", get_node),
             web.get(METRICS + "/nodes", node_metrics),
             web.get(METRICS + "/nodes/{name}", node_metrics),
             web.get(METRICS + "/pods", pod_metrics),
@@ -113,7 +119,12 @@ async def pod_metrics(request):
     if name is not None:
         records = [manager.worker(ns, name).record]
     else:
-        records = [w.record for (wns, _), w in sorted(manager.workers.items()) if ns is None or wns == ns]
+        match = label_selector(request.query.get("labelSelector"))
+        records = [
+            w.record
+            for (wns, _), w in sorted(manager.workers.items())
+            if (ns is None or wns == ns) and match(w.record.metadata.get("labels") or {})
+        ]
     usages = await request.app["usage"].pods(records)
     items = [pod_metrics_object(u) for u in usages]
     if name is not None:

@@ -157,6 +157,8 @@ async def handle(request) -> web.StreamResponse:
         raise StatusError(404, "the server could not find the requested resource", "NotFound")
     auth.authorize(request, t)
     method = request.method
+    if not t.sub and auth.verb_of(request, t) not in t.res.verbs:
+        raise StatusError(405, f"the server does not allow this method on the requested resource ({method})")
     if t.name is None:
         if method == "GET" and request.query.get("watch") in ("true", "1"):
             return await watching.watch(request, t)

@@ -26,7 +26,7 @@ import ssl
 from aiohttp import web
 from cryptography import x509
 
-from minipod.api import pod_logs
+from minipod.api import node_routes, pod_logs
 from minipod.api.status import errors_middleware
 from minipod.fsutil import read_json, write_json_atomic
 from minipod.kube.yaml_load import MAX_BYTES
@@ -100,6 +100,7 @@ def build_app(manager, cluster, pki: certs.Pki, address: str, log) -> web.Applic
     app["ca_cert"] = x509.load_pem_x509_certificate(pki.read("ca.crt"))
     app["address"] = address
     pods = "/api/v1/namespaces/{ns}/pods/{name}"
+    node_routes.add_metrics_routes(app)  # metrics.k8s.io: `kubectl top`, as the socket serves it
     app.add_routes(
         [
             web.get("/version", version),

@@ -8,7 +8,8 @@ backend says who owns the objects:
     "pods"     the pod manager: the API writes desired state, the pod
                workers act on it, and status flows back into the store;
     "events"   the runtime's event recorder (read and watch);
-    "nodes"    the host itself, computed (this instance is one node).
+    "nodes"    the host itself, computed (this instance is one node);
+    "metrics"  read from the cgroups when asked (api/node_routes.py).
 """
 
 from dataclasses import dataclass
@@ -149,6 +150,20 @@ RESOURCES: list[Resource] = [
         columns.REPLICASET,
         subresources=("status", "scale"),
         categories=("all",),
+    ),
+    # metrics-server's API, read from the cgroups (api/node_routes.py): `kubectl top`.
+    Resource(
+        "metrics.k8s.io",
+        "v1beta1",
+        "NodeMetrics",
+        "nodes",
+        False,
+        (),
+        verbs=("get", "list"),
+        backend="metrics",
+    ),
+    Resource(
+        "metrics.k8s.io", "v1beta1", "PodMetrics", "pods", True, (), verbs=("get", "list"), backend="metrics"
     ),
 ]
 
