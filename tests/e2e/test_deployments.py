@@ -8,6 +8,7 @@ Deployment name and deletes it at the end (the `deploys` fixture).
 """
 
 import json
+import time
 
 import pytest
 from helpers.host import eventually
@@ -145,3 +146,185 @@ def test_kubectl_scale_to_five_and_back_to_three(mp, deploys):
     rs = get(mp, "replicasets", "-l", "app=scaled")["items"][0]
     assert rs["spec"]["replicas"] == 3
     assert rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] == "3"
+
+
+def names(pods: list[dict]) -> set[str]:
+    return {p["metadata"]["name"] for p in pods}
+
+
+def versions(mp, name: str) -> set[str]:
+    out = set()
+    for p in pods_of(mp, name):
+        if not p["metadata"].get("deletionTimestamp"):
+            out.add(p["spec"]["containers"][0]["env"][0]["value"])
+    return out
+
+
+class ReadySampler:
+    """Counts the ready pods of a Deployment every ~0.2 s in a thread."""
+
+    def __init__(self, mp, name: str):
+        import threading
+
+        self.mp, self.name, self.samples = mp, name, []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.samples.append(ready_count(self.mp, self.name))
+            self.stop.wait(0.2)
+
+    def finish(self) -> list[int]:
+        self.stop.set()
+        self.thread.join(30)
+        return self.samples
+
+
+def test_rolling_update_keeps_three_ready_with_surge_one_unavailable_zero(mp, deploys):
+    deploys.append("roll")
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    apply(mp, deployment("roll", strategy=strategy))
+    wait_available(mp, "roll", 3)
+    before = names(pods_of(mp, "roll"))
+    sampler = ReadySampler(mp, "roll")
+    apply(mp, deployment("roll", version="v2", strategy=strategy))
+    kubectl(mp, "rollout", "status", "deployment/roll", "--timeout=120s", timeout=130)
+    d = wait_available(mp, "roll", 3)
+    samples = sampler.finish()
+    assert len(samples) >= 5, samples
+    assert min(samples) >= 3, f"fewer than 3 ready pods during the rollout: {samples}"
+    eventually(lambda: versions(mp, "roll") == {"v2"} and len(pods_of(mp, "roll")) == 3, timeout=60)
+    assert not before & names(pods_of(mp, "roll"))
+    assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
+    conditions = {c["type"]: c for c in d["status"]["conditions"]}
+    assert conditions["Available"]["reason"] == "MinimumReplicasAvailable"
+    assert conditions["Progressing"]["reason"] == "NewReplicaSetAvailable"
+    rss = get(mp, "replicasets", "-l", "app=roll")["items"]
+    assert sorted(rs["spec"]["replicas"] for rs in rss) == [0, 3]
+    events = kubectl(mp, "get", "events", "--field-selector", "involvedObject.name=roll").stdout
+    assert "ScalingReplicaSet" in events and "Scaled up replica set roll-" in events
+    assert "Scaled down replica set roll-" in events
+
+
+def test_stuck_rollout_exceeds_its_deadline_keeps_old_pods_then_undo_and_history(mp, deploys):
+    deploys.append("stuck")
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    apply(mp, deployment("stuck", strategy=strategy, progressDeadlineSeconds=6))
+    wait_available(mp, "stuck", 3)
+    old = names(pods_of(mp, "stuck"))
+    kubectl(mp, "annotate", "deployment/stuck", "kubernetes.io/change-cause=never ready")
+    apply(
+        mp, deployment("stuck", version="v2", ready_file=False, strategy=strategy, progressDeadlineSeconds=6)
+    )
+    p = kubectl(mp, "rollout", "status", "deployment/stuck", "--timeout=90s", check=False, timeout=100)
+    assert p.returncode != 0
+    assert 'deployment "stuck" exceeded its progress deadline' in p.stderr
+
+    d = get(mp, "deployment", "stuck")
+    progressing = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
+    assert (progressing["status"], progressing["reason"]) == ("False", "ProgressDeadlineExceeded")
+    assert progressing["message"].endswith("has timed out progressing.")
+    assert old <= names(pods_of(mp, "stuck")), "the old pods must keep serving"
+    assert ready_count(mp, "stuck") == 3
+
+    history = kubectl(mp, "rollout", "history", "deployment/stuck").stdout
+    assert "REVISION" in history and "CHANGE-CAUSE" in history
+    rows = [line.split(None, 1) for line in history.strip().splitlines()[2:]]
+    assert [r[0] for r in rows] == ["1", "2"]
+    assert rows[1][1].strip() == "never ready"
+
+    kubectl(mp, "rollout", "undo", "deployment/stuck")
+    kubectl(mp, "rollout", "status", "deployment/stuck", "--timeout=90s", timeout=100)
+    wait_available(mp, "stuck", 3)
+    eventually(lambda: versions(mp, "stuck") == {"v1"} and len(pods_of(mp, "stuck")) == 3, timeout=60)
+    d = get(mp, "deployment", "stuck")
+    assert d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == "v1"
+    assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    history = kubectl(mp, "rollout", "history", "deployment/stuck").stdout
+    assert [line.split()[0] for line in history.strip().splitlines()[2:]] == ["2", "3"]
+
+
+def test_pause_resume_and_restart(mp, deploys):
+    deploys.append("paused")
+    apply(mp, deployment("paused", replicas=2))
+    wait_available(mp, "paused", 2)
+    kubectl(mp, "rollout", "pause", "deployment/paused")
+    apply(mp, deployment("paused", replicas=2, version="v2"))
+    d = eventually(
+        lambda: (
+            (x := get(mp, "deployment", "paused"))["status"].get("observedGeneration")
+            == x["metadata"]["generation"]
+            and x
+        ),
+        timeout=30,
+    )
+    progressing = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
+    assert (progressing["status"], progressing["reason"]) == ("Unknown", "DeploymentPaused")
+    assert len(get(mp, "replicasets", "-l", "app=paused")["items"]) == 1, "paused: no new ReplicaSet"
+    kubectl(mp, "rollout", "resume", "deployment/paused")
+    kubectl(mp, "rollout", "status", "deployment/paused", "--timeout=90s", timeout=100)
+    eventually(lambda: versions(mp, "paused") == {"v2"} and len(pods_of(mp, "paused")) == 2, timeout=60)
+    before = names(pods_of(mp, "paused"))
+    kubectl(mp, "rollout", "restart", "deployment/paused")
+    kubectl(mp, "rollout", "status", "deployment/paused", "--timeout=90s", timeout=100)
+    eventually(
+        lambda: len(pods_of(mp, "paused")) == 2 and not before & names(pods_of(mp, "paused")), timeout=60
+    )
+
+
+def test_deleting_a_deployment_deletes_its_replicasets_and_pods(mp, deploys):
+    deploys.append("gone")
+    apply(mp, deployment("gone", replicas=2))
+    wait_available(mp, "gone", 2)
+    kubectl(mp, "delete", "deployment", "gone")
+    eventually(
+        lambda: not get(mp, "replicasets", "-l", "app=gone")["items"], timeout=30, what="ReplicaSets gone"
+    )
+    eventually(lambda: not pods_of(mp, "gone"), timeout=60, what="pods gone")
+
+
+def test_orphan_cascade_leaves_the_pods(mp, deploys):
+    deploys.append("orphans")
+    apply(mp, deployment("orphans", replicas=2))
+    wait_available(mp, "orphans", 2)
+    pods = names(pods_of(mp, "orphans"))
+    kubectl(mp, "delete", "deployment", "orphans", "--cascade=orphan")
+    eventually(lambda: "orphans" not in kubectl(mp, "get", "deployments").stdout, timeout=30)
+    rss = get(mp, "replicasets", "-l", "app=orphans")["items"]
+    assert len(rss) == 1 and not rss[0]["metadata"].get("ownerReferences")
+    time.sleep(2)
+    assert names(pods_of(mp, "orphans")) == pods
+    # The ReplicaSet still runs them; then without it too.
+    kubectl(mp, "delete", "replicaset", rss[0]["metadata"]["name"], "--cascade=orphan")
+    time.sleep(2)
+    left = pods_of(mp, "orphans")
+    assert names(left) == pods and all(not p["metadata"].get("ownerReferences") for p in left)
+    kubectl(mp, "delete", "pods", "-l", "app=orphans", "--grace-period=0")
+
+
+def test_replicaset_replaces_a_failed_or_evicted_pod(mp, deploys):
+    deploys.append("evicted")
+    apply(mp, deployment("evicted", replicas=2))
+    wait_available(mp, "evicted", 2)
+    victim = sorted(names(pods_of(mp, "evicted")))[0]
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": victim, "namespace": "default"},
+    }
+    kubectl(
+        mp,
+        "create",
+        "--raw",
+        f"/api/v1/namespaces/default/pods/{victim}/eviction",
+        "-f",
+        "-",
+        input=json.dumps(body),
+    )
+    eventually(
+        lambda: ready_count(mp, "evicted") == 2 and victim not in names(pods_of(mp, "evicted")),
+        timeout=60,
+        what="the evicted pod replaced",
+    )
