@@ -31,13 +31,30 @@ def node_options(fn):
         click.option("--max-pods", type=int, default=110, show_default=True, help="The node's pod capacity."),
         click.option("--system-reserved", default="", help="Reserved for the system: cpu=100m,memory=256Mi."),
         click.option("--kube-reserved", default="", help="Reserved for minipod itself, same syntax."),
+        click.option(
+            "--userns-base",
+            type=click.IntRange(1, 2**32 - 2**16),
+            default=65536,
+            show_default=True,
+            help="First host uid/gid of the user namespace ranges (65536 ids each) of hostUsers: false "
+            "pods, as the kubelet's. Give each instance on a host its own.",
+        ),
+        click.option(
+            "--userns-ranges",
+            type=click.IntRange(1),
+            default=1024,
+            show_default=True,
+            help="How many such ranges (pods with hostUsers: false running at once).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def resource_config(cgroup_parent, pod_pids_limit, max_pods, system_reserved, kube_reserved):
+def resource_config(
+    cgroup_parent, pod_pids_limit, max_pods, system_reserved, kube_reserved, userns_base, userns_ranges
+):
     from minipod.kube.cgroup_values import DEFAULT_POD_PIDS_LIMIT
     from minipod.pod.node import ResourceConfig, parse_reserved
 
@@ -49,6 +66,8 @@ def resource_config(cgroup_parent, pod_pids_limit, max_pods, system_reserved, ku
         max_pods=max_pods,
         system_reserved=parse_reserved("system-reserved", system_reserved),
         kube_reserved=parse_reserved("kube-reserved", kube_reserved),
+        userns_base=userns_base,
+        userns_ranges=userns_ranges,
     )
 
 

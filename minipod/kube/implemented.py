@@ -50,6 +50,8 @@ IMPLEMENTED = {
     "spec.hostPID",
     "spec.hostIPC",
     "spec.shareProcessNamespace",
+    # false: a user namespace of its own (linux/userns.py).
+    "spec.hostUsers",
     "spec.dnsPolicy",
     "spec.dnsConfig",
     "spec.hostAliases",

@@ -80,10 +80,11 @@ def _named(names: list[str]) -> str:
     return f"{pluralize('container', 'containers', len(names))} {join_quote(names)}"
 
 
-# The API server relaxes runAsNonRoot, runAsUser and procMount for pods
-# with hostUsers: false (KEP-127: root in the pod is not root on the host).
-# minipod does not run such pods in a user namespace yet, so relaxing would
-# let host root through a restricted namespace: the relaxation waits.
+# An API server can relax runAsNonRoot, runAsUser and procMount for pods
+# with hostUsers: false (KEP-127: root in the pod is not root on the host),
+# behind the feature gate UserNamespacesPodSecurityStandards, which
+# Kubernetes 1.32 ships alpha and off. minipod runs such pods in a user
+# namespace (linux/userns.py) and, as a 1.32 API server, does not relax.
 USER_NAMESPACES = False
 
 

@@ -4,7 +4,10 @@ Kubernetes' own rules (pkg/apis/core/validation), with its wording, for:
     seccompProfile    Localhost needs a relative localhostProfile without
                       '..'; the other types take none;
     windowsOptions    refused: minipod runs Linux containers only;
-    procMount         Unmasked needs hostUsers: false.
+    procMount         Unmasked needs hostUsers: false;
+    hostUsers         false cannot go with hostNetwork, hostPID or hostIPC
+                      (the field names as the API server spells them:
+                      spec.HostPID and spec.HostIPC, capitalised).
 check_pod() returns one message per problem, each starting with the field
 path, for minipod.kube.validate to report with the rest.
 
@@ -39,7 +42,15 @@ def check_pod(pod: dict[str, Any]) -> list[str]:
                 errors.append(
                     f'{path}.procMount: invalid value "Unmasked": `hostUsers` must be false to use `Unmasked`'
                 )
-    return errors
+    return errors + _host_users_problems(spec)
+
+
+def _host_users_problems(spec: dict[str, Any]) -> list[str]:
+    if spec.get("hostUsers") is not False:
+        return []
+    message = "Forbidden: when `pod.Spec.HostUsers` is false"
+    fields = (("hostNetwork", "spec.hostNetwork"), ("hostPID", "spec.HostPID"), ("hostIPC", "spec.HostIPC"))
+    return [f"{path}: {message}" for key, path in fields if spec.get(key)]
 
 
 def wants_apparmor(pod: dict[str, Any]) -> bool:

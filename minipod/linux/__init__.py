@@ -6,6 +6,7 @@ Read them in this order:
 
     syscalls          the only ctypes module: unshare, setns, mount, pivot_root, ...
     sandbox           the pod sandbox: its shared namespaces and its PID 1
+    userns            hostUsers: false: the pod's user namespace, its id range, id-mapped mounts
     launch_spec       from a container in a Pod spec to a launch plan (env, argv, mounts)
     launch_security   the security part of that plan, from the securityContext
     launch            starting containers and exec sessions (fork, setns, the monitor)

@@ -44,7 +44,7 @@ import prctl
 
 from minipod import trace
 from minipod.errors import MinipodError
-from minipod.linux import cgroups, credentials, rootfs, seccomp
+from minipod.linux import cgroups, credentials, rootfs, seccomp, userns
 from minipod.linux import syscalls as sc
 from minipod.linux.credentials import step
 
@@ -136,12 +136,15 @@ def _join(namespaces: dict[str, str]) -> None:
     """setns() into each namespace; open them all first, because joining
     the mount namespace changes what the other paths resolve to."""
     fds = [(t, os.open(p, os.O_RDONLY | os.O_CLOEXEC)) for t, p in namespaces.items()]
-    # The mount namespace goes last, as nsenter(1) orders it.
-    for nstype, fd in sorted(fds, key=lambda x: x[0] == "mnt"):
+    # A user namespace first (it owns the others: inside it we may join
+    # them), the mount namespace last, as nsenter(1) orders them.
+    for nstype, fd in sorted(fds, key=lambda x: (x[0] != "user", x[0] == "mnt")):
         try:
             sc.setns_fd(fd, namespaces[nstype])
         finally:
             os.close(fd)
+        if nstype == "user":
+            userns.become_root()
 
 
 def _l2(plan: dict, w: int) -> None:

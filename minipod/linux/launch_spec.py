@@ -114,6 +114,19 @@ class Instance:
     init_pid: int
     pod_ip: str = ""
     host_ip: str = ""
+    user_range: int | None = None  # hostUsers: false: the host base of the pod's ids
+
+
+def runtime_file(source: str, dirs: dict) -> bool:
+    """Is this mount one of the runtime's own files for the pod (its /etc
+    files, termination log, API token: under its run dir, not a memory
+    emptyDir)? A user-namespaced pod sees those through an id-mapped
+    mount, root's as its root's; volumes it sees as they are (rootfs.py)."""
+    return _under(source, dirs["run"]) and not _under(source, dirs["memory_volumes"])
+
+
+def _under(path: str, directory: str) -> bool:
+    return os.path.commonpath([path, directory]) == directory
 
 
 def build_plan(
@@ -141,6 +154,13 @@ def build_plan(
     for sub in ("upper", "work", "rootfs"):
         os.makedirs(os.path.join(cdir, sub), exist_ok=True)
     init = ctr.init_pid
+    userns = None
+    if ctr.user_range is not None:
+        # What the container writes into its rootfs belongs to its root's host uid.
+        os.chown(os.path.join(cdir, "upper"), ctr.user_range, ctr.user_range)
+        os.chmod(cdir, 0o711)  # its root steps from here into rootfs/ (rootfs.py, step 6)
+        userns = {"path": f"/proc/{init}/ns/user", "base": ctr.user_range}
+        mounts = [dict(m, idmap=runtime_file(m["source"], dirs)) for m in mounts]
     join = {t: f"/proc/{init}/ns/{t}" for t in ("net", "ipc", "uts")}
     join["mnt"] = namespaces.pod_mount_ns(init)
     share_pid = spec.get("shareProcessNamespace", True) is not False and not spec.get("hostPID")
@@ -158,6 +178,11 @@ def build_plan(
             "mounts": mounts,
             "readonly_root": sec["readonly_root"],
             "nodev": not privileged,
+            "userns": userns,
+            # procMount: Unmasked (valid only with hostUsers: false): no
+            # masked or read-only /proc paths, as containerd clears them.
+            "proc_unmasked": (container.get("securityContext") or {}).get("procMount") == "Unmasked",
+            "layers_dir": os.path.join(cdir, "layers"),
         },
         "argv": argv,
         "env": env,

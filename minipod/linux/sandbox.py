@@ -16,7 +16,9 @@ Steps of create_sandbox(), in order, in a forked child of the daemon:
     1. setsid(): leave the daemon's session, so a Ctrl-C at the daemon's
        terminal never reaches a pod.
     2. unshare() the namespaces the pod does not take from the host
-       (hostNetwork also keeps the host's UTS, as the kubelet does).
+       (hostNetwork also keeps the host's UTS, as the kubelet does); with
+       hostUsers: false, a user namespace too, which owns the others, its
+       uid_map and gid_map written from outside (userns.py).
     3. make every mount a slave (MS_REC|MS_SLAVE): host mounts still show
        up in the pod, but nothing mounted in the pod reaches the host.
     4. sethostname(); bring `lo` up, so containers reach each other on
@@ -38,7 +40,7 @@ import socket
 
 from minipod import trace
 from minipod.errors import MinipodError, SyscallError
-from minipod.linux import cgroups
+from minipod.linux import cgroups, userns
 from minipod.linux import syscalls as sc
 
 NS_TYPES = ["net", "ipc", "uts", "pid", "mnt", "cgroup"]
@@ -115,7 +117,8 @@ async def create_sandbox(plan: dict) -> Sandbox:
     yet exec'd (see Sandbox). `plan` keys: name (for ps), uid, hostname,
     host_network, host_ipc, host_pid, shm_dir, memory_volumes [dirs],
     sysctls [(name, value)], init_root (an empty directory), cgroup_procs
-    [cgroup.procs files]."""
+    [cgroup.procs files], user_range (the host base of its ids, or None:
+    the host's user namespace)."""
     from minipod.linux.launch import read_line, reap_later
 
     r, w = os.pipe2(os.O_CLOEXEC)
@@ -153,23 +156,28 @@ def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
             flags |= sc.CLONE_NEWIPC
         if not plan.get("host_pid"):
             flags |= sc.CLONE_NEWPID
-        sc.unshare(flags)
+        if plan.get("user_range") is not None:
+            userns.unshare_mapped(flags, plan["user_range"])
+        else:
+            sc.unshare(flags)
         sc.mount("", "/", None, sc.MS_REC | sc.MS_SLAVE)
         if not plan.get("host_network"):
             sc.sethostname(plan["hostname"])
             sc.set_link_up("lo")
+        # In a user namespace, these belong to the pod's root (uid 0 there).
+        owner = ",uid=0,gid=0" if plan.get("user_range") is not None else ""
         if not plan.get("host_ipc"):
             sc.mount(
                 "shm",
                 plan["shm_dir"],
                 "tmpfs",
                 sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
-                "mode=1777,size=65536k",
+                "mode=1777,size=65536k" + owner,
             )
         sizes = plan.get("memory_volume_sizes") or {}
         for d in plan.get("memory_volumes", []):
             size = f",size={sizes[d]}" if sizes.get(d) else ""  # emptyDir.sizeLimit
-            sc.mount("tmpfs", d, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=777" + size)
+            sc.mount("tmpfs", d, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=777" + size + owner)
         for name, value in plan.get("sysctls", []):
             _set_sysctl(name, value)
         with trace.span("fork", "the pod init, PID 1 of the new pid namespace"):
@@ -242,6 +250,8 @@ def _confine_and_exec_init(plan: dict, shim: str) -> None:
     sc.umount(".", sc.MNT_DETACH)
     sc.mount("", "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
     os.chdir("/")
+    if plan.get("user_range") is not None:
+        userns.become_root()  # host uid BASE, not the host's root
     with trace.span("capset", "the pod init: no capabilities, no_new_privs"):
         capabilities.drop_bounding([])
         capabilities.set_process_caps([], root=True)

@@ -12,6 +12,9 @@ Wrapped calls (man 2 PAGE):
     umount2(2)      unmount, MNT_DETACH for lazy unmounts
     pivot_root(2)   swap the root mount of the calling mount namespace
     seccomp(2)      load a BPF syscall filter compiled by libseccomp
+    open_tree(2)    a detached copy of a mount tree, as a file descriptor
+    mount_setattr(2)  its flags and its id-mapping (MOUNT_ATTR_IDMAP)
+    move_mount(2)   attach such a tree at a path
 And one ioctl(2), SIOCSIFFLAGS, to bring a link (the pod's loopback) up
 without loading a netlink library in the process that creates the pod.
 And malloc_trim(3), so the daemon gives back to the kernel the memory a
@@ -65,6 +68,15 @@ MS_SLAVE = 1 << 19
 MS_STRICTATIME = 1 << 24
 
 MNT_DETACH = 2
+
+# open_tree(2), mount_setattr(2), move_mount(2) (linux/mount.h).
+OPEN_TREE_CLONE = 1
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_IDMAP = 0x100000
 
 
 def _check(result: int, call: str) -> None:
@@ -126,6 +138,57 @@ def umount(target: str, flags: int = 0) -> None:
 def pivot_root(new_root: str, put_old: str) -> None:
     with trace.span(f"pivot_root({os.getcwd() if new_root == '.' else new_root})"):
         _check(_libc.syscall(_SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()), f"pivot_root({new_root})")
+
+
+class _MountAttr(ctypes.Structure):
+    """struct mount_attr (linux/mount.h)."""
+
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def open_tree(path: str) -> int:
+    """A detached copy of the mount tree at `path` (OPEN_TREE_CLONE |
+    AT_RECURSIVE, like a recursive bind mount not yet attached anywhere);
+    the caller owns the returned descriptor."""
+    flags = OPEN_TREE_CLONE | AT_RECURSIVE | os.O_CLOEXEC
+    fd = _libc.syscall(_SYS_OPEN_TREE, -100, path.encode(), ctypes.c_uint(flags))  # -100: AT_FDCWD
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise SyscallError(f"open_tree({path}): {os.strerror(err)}", err)
+    return int(fd)
+
+
+def mount_setattr(fd: int, what: str, attr_set: int, userns_fd: int = 0) -> None:
+    """Set flags on every mount of a detached tree; with MOUNT_ATTR_IDMAP,
+    files are seen through the id-mapping of the user namespace behind
+    `userns_fd` (mount_setattr(2), "ID-mapped mounts")."""
+    attr = _MountAttr(attr_set, 0, 0, userns_fd)
+    _check(
+        _libc.syscall(
+            _SYS_MOUNT_SETATTR,
+            fd,
+            b"",
+            ctypes.c_uint(AT_EMPTY_PATH | AT_RECURSIVE),
+            ctypes.byref(attr),
+            ctypes.c_size_t(ctypes.sizeof(attr)),
+        ),
+        f"mount_setattr({what})",
+    )
+
+
+def move_mount(fd: int, target: str) -> None:
+    """Attach the detached tree `fd` at `target`."""
+    _check(
+        _libc.syscall(
+            _SYS_MOVE_MOUNT, fd, b"", -100, target.encode(), ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH)
+        ),
+        f"move_mount({target})",
+    )
 
 
 class _SockFprog(ctypes.Structure):
@@ -203,6 +266,12 @@ _SYS_SECCOMP = {
     "s390x": 348,
 }.get(os.uname().machine, 317)
 
+# The mount API's calls came after the unified syscall table: one number
+# on every architecture.
+_SYS_OPEN_TREE = 428
+_SYS_MOVE_MOUNT = 429
+_SYS_MOUNT_SETATTR = 442
+
 __all__ = [
     "unshare",
     "setns",
@@ -210,6 +279,9 @@ __all__ = [
     "mount",
     "umount",
     "pivot_root",
+    "open_tree",
+    "mount_setattr",
+    "move_mount",
     "seccomp_set_filter",
     "sethostname",
     "set_link_up",

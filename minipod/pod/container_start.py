@@ -64,6 +64,7 @@ def prepare(
         init_pid=rt.init.pid or 0,
         pod_ip=rt.pod_ip or "",
         host_ip=rt.host_ip,
+        user_range=rt.user_range,
     )
     c.log_path, c.exit_file, c.termination_file = (
         instance.log_path,

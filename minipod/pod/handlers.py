@@ -31,6 +31,13 @@ from minipod.pod.record import ContainerRecord, PodRecord
 OUTPUT_LIMIT = 10 * 1024  # the kubelet keeps at most 10 KiB of probe output
 
 
+def exec_namespaces(record: PodRecord) -> tuple[str, ...]:
+    """The namespaces an exec session joins: the container's, and with
+    hostUsers: false its user namespace (first, as its root)."""
+    shared = ("net", "ipc", "uts", "pid", "mnt")
+    return ("user", *shared) if record.runtime.user_range is not None else shared
+
+
 def exec_plan(record: PodRecord, c: ContainerRecord, argv: list[str], tty: bool, node=None) -> dict:
     """Run `argv` like the container's main process: its namespaces, its
     environment, working directory and user, the container's capabilities."""
@@ -51,9 +58,12 @@ def exec_plan(record: PodRecord, c: ContainerRecord, argv: list[str], tty: bool,
                 gid = int(line.split()[1])
             elif line.startswith("Groups:"):
                 groups = [int(g) for g in line.split()[1:]]
+    # /proc shows host ids; a user-namespaced pod's are its own minus its base.
+    base = record.runtime.user_range or 0
+    uid, gid, groups = uid - base, gid - base, [g - base for g in groups]
     sec = containers.security(record.pod, record.spec_of(c), node)
     return {
-        "join": {t: f"/proc/{pid}/ns/{t}" for t in ("net", "ipc", "uts", "pid", "mnt")},
+        "join": {t: f"/proc/{pid}/ns/{t}" for t in exec_namespaces(record)},
         "pid": pid,
         "argv": argv,
         "env": env,

@@ -28,7 +28,7 @@ from minipod.image.pull_coordinator import Pulls
 from minipod.kube.manifest import load_objects
 from minipod.kube.selectors import parse_selector
 from minipod.kube.times import rfc3339
-from minipod.linux import cgroups
+from minipod.linux import cgroups, userns
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
 from minipod.paths import path_in
@@ -93,6 +93,14 @@ class PodManager:
     def pod_saved(self, record: PodRecord) -> None:
         for listener in self.listeners:
             listener.saved(record)
+
+    def allocate_user_range(self) -> int:
+        """A hostUsers: false pod's range of host ids: the first of the pool
+        no pod of this instance holds (the records, on disk, are the ledger;
+        a restarted daemon reads them back before any pod starts)."""
+        used = {w.record.runtime.user_range for w in self.workers.values()}
+        cfg = self.resource_config
+        return userns.pick_range({u for u in used if u is not None}, cfg.userns_base, cfg.userns_ranges)
 
     # --- paths --------------------------------------------------------------------
     def pod_dirs(self, record: PodRecord) -> dict:

@@ -39,6 +39,9 @@ class ResourceConfig:
     max_pods: int = DEFAULT_MAX_PODS
     system_reserved: ResourceList = field(default_factory=dict)
     kube_reserved: ResourceList = field(default_factory=dict)
+    # The pool of hostUsers: false pods' id ranges (linux/userns.py).
+    userns_base: int = 65536
+    userns_ranges: int = 1024
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,10 @@ class PodRuntime:
     scheduled: bool | None = None
     created_epoch: float | None = None  # the order in which waiting pods are admitted
     cgroup: str | None = None  # the pod's cgroup, below the instance's parent (pod_cgroups.py)
+    # hostUsers: false: the host uid (and gid) its uid 0 maps to, the base
+    # of its 65536 ids (linux/userns.py). The records are the ledger of the
+    # instance's pool: a range is free again when its pod's record is gone.
+    user_range: int | None = None
 
     def all_containers(self) -> list[ContainerRecord]:
         return self.init_containers + self.containers
@@ -357,6 +361,7 @@ def _runtime(raw: dict[str, Any]) -> PodRuntime:
         scheduled=raw.get("scheduled"),
         created_epoch=raw.get("created_epoch"),
         cgroup=raw.get("cgroup"),
+        user_range=raw.get("user_range"),
     )
 
 

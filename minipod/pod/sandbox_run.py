@@ -35,7 +35,7 @@ async def run_sandbox(
     for key in ("run", "shm", "memory_volumes", "disk_volumes", "logs", "init_root"):
         os.makedirs(dirs[key], exist_ok=True)
     with trace.span("volumes", "emptyDir directories, hostPath checks"):
-        memory = volumes.make_volumes(record.pod, dirs)
+        memory = volumes.make_volumes(record.pod, dirs, rt.user_range)
     if spec.get("hostNetwork"):
         rt.pod_ip = rt.host_ip
     with trace.span("/etc files", "hosts, hostname, resolv.conf"):
@@ -55,6 +55,7 @@ async def run_sandbox(
             "memory_volume_sizes": volumes.memory_volume_sizes(record.pod, dirs),
             "init_root": dirs["init_root"],
             "cgroup_procs": cgroup_procs,
+            "user_range": rt.user_range,
         }
     )
 

@@ -32,8 +32,10 @@ from minipod.paths import path_in
 from minipod.pod import config_volumes
 
 
-def make_volumes(pod: dict[str, Any], dirs: dict[str, Any]) -> list[str]:
-    """Step 1; returns the directories that get a tmpfs."""
+def make_volumes(pod: dict[str, Any], dirs: dict[str, Any], user_range: int | None = None) -> list[str]:
+    """Step 1; returns the directories that get a tmpfs. `user_range`: a
+    hostUsers: false pod's host base (linux/userns.py): its emptyDirs
+    belong to its root, and fsGroup is the host gid that group maps to."""
     memory = []
     pod_sc = pod["spec"].get("securityContext") or {}
     for v in pod["spec"].get("volumes") or []:
@@ -46,8 +48,11 @@ def make_volumes(pod: dict[str, Any], dirs: dict[str, Any]) -> list[str]:
         # World-writable, as the kubelet makes every emptyDir, so a
         # non-root container can use it.
         os.chmod(path, 0o777)
+        if user_range is not None:
+            os.chown(path, user_range, user_range)
         if pod_sc.get("fsGroup") is not None:
-            volume_ownership.apply(path, pod_sc["fsGroup"], pod_sc.get("fsGroupChangePolicy"))
+            group = pod_sc["fsGroup"] + (user_range or 0)
+            volume_ownership.apply(path, group, pod_sc.get("fsGroupChangePolicy"))
     return memory
 
 

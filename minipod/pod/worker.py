@@ -214,6 +214,10 @@ class PodWorker:
             await self.teardown_network()
             # A failed sandbox: whatever is left of it dies with its cgroup.
             await pod_cgroups.teardown_pod(self.m.cgroups, self.record)
+        if self.record.spec.get("hostUsers") is False and self.rt.user_range is None:
+            # Written down before anything uses it: a range is never handed twice.
+            self.rt.user_range = self.m.allocate_user_range()
+            self.save()
         cgroup_procs = pod_cgroups.setup_pod(self.m.cgroups, self.record, self.m.pids_limit)
         sandbox = await sandbox_run.run_sandbox(
             self.record, self.m.pod_dirs(self.record), self.m.peers(self), cgroup_procs

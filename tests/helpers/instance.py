@@ -65,6 +65,9 @@ class Minipod:
         self.api_port = free_port()
         # Its own cgroup parent, below ours: parallel suites never share one.
         self.cgroup_parent = f"minipod-test-{os.urandom(4).hex()}"
+        # Its own pool of user namespace ranges (8 of 65536 host ids, high
+        # up, where no account lives): parallel suites never share a uid.
+        self.userns_base = 2**31 + int.from_bytes(os.urandom(2), "big") % 4000 * 8 * 65536
         self.daemon_args: list[str] = []  # more `minipod daemon` flags, for one test's instance
         self.daemon: subprocess.Popen | None = None
 
@@ -79,6 +82,7 @@ class Minipod:
                 *("--api-port", str(self.api_port)),
                 *("--service-cidr", self.service_cidr),
                 *("--cgroup-parent", self.cgroup_parent),
+                *("--userns-base", str(self.userns_base), "--userns-ranges", "8"),
                 *self.daemon_args,
             ],
             env=env,

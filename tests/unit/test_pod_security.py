@@ -87,9 +87,9 @@ def test_restricted_adds_its_own_checks():
     )
 
 
-def test_user_namespace_pods_are_relaxed_only_where_they_get_one(monkeypatch):
+def test_user_namespace_pods_are_relaxed_only_with_the_feature_gate(monkeypatch):
     p = pod({"name": "a", "securityContext": {"runAsUser": 0}}, hostUsers=False)
-    # minipod ignores hostUsers: false for now, so such a pod is host root.
+    # As a 1.32 API server: UserNamespacesPodSecurityStandards is alpha, off.
     assert "runAsUser=0" in {v.reason for v in pss.evaluate(p, "restricted")}
     monkeypatch.setattr("minipod.kube.pod_security_checks.USER_NAMESPACES", True)
     reasons = {v.reason for v in pss.evaluate(p, "restricted")}

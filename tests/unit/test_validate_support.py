@@ -94,7 +94,6 @@ ephemeralContainers:
     ]
     assert validate_pod(pod) == [
         not_implemented("spec.affinity"),
-        not_implemented("spec.hostUsers"),
         not_implemented("spec.ephemeralContainers"),
     ]
 
