@@ -314,6 +314,7 @@ async def serve(
     )
     await manager.start()
     cluster = open_cluster(inst, manager, log, service_cidr)
+    manager.cluster_dns = await cluster.services.start_dns(kubeapi_server.pod_gateway(manager.conflist))
     app = build_app(manager, images, log)
     app["cluster"] = cluster
     # The Kubernetes API first: once the socket accepts, both serve.

@@ -54,6 +54,10 @@ IMPLEMENTED = {
     "spec.hostUsers",
     "spec.dnsPolicy",
     "spec.dnsConfig",
+    # The cluster DNS names the pod HOSTNAME.SUBDOMAIN (minipod/services/dns_answers.py).
+    "spec.subdomain",
+    # Service variables (minipod/services/service_env.py).
+    "spec.enableServiceLinks",
     "spec.hostAliases",
     "spec.imagePullSecrets",
     "spec.securityContext.runAsUser",

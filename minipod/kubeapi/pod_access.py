@@ -12,7 +12,8 @@ PodApiAccess is what the pod worker calls before each container start:
                    instance's CA, the namespace;
     add_env()      KUBERNETES_SERVICE_HOST/PORT (and the other service
                    variables a kubelet sets) pointing at the bridge's
-                   gateway, where this API also listens for pods.
+                   gateway, where this API also listens for pods; and the
+                   variables of the pod's namespace's Services.
 """
 
 import os
@@ -22,7 +23,8 @@ from minipod.kube.implemented import SERVICE_ACCOUNT_VOLUME_PREFIX, is_service_a
 from minipod.kubeapi import tokens
 from minipod.linux.launch_spec import API_ACCESS_DIR
 from minipod.objects import meta as objmeta
-from minipod.objects.resources import find
+from minipod.objects.resources import builtin, find
+from minipod.services import service_env as service_links
 
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -118,8 +120,15 @@ class PodApiAccess:
             sa_uid = self.store.get(sa_res, meta["namespace"], sa_name)["metadata"]["uid"]
         return tokens.sign(self.sa_key, tokens.claims_for(pod, sa_uid, time.time()))
 
-    def add_env(self, container: dict, env: dict) -> None:
+    def add_env(self, container: dict, env: dict, pod: dict | None = None) -> None:
+        """The `kubernetes` Service's variables, and those of the pod's
+        namespace's Services (services/service_env.py), under the
+        container's own."""
         declared = {v.get("name") for v in container.get("env") or []}
-        for k, v in self.env.items():
+        links: dict[str, str] = {}
+        if pod is not None:
+            services = builtin("", "v1", "services")
+            links = service_links.service_env(pod, list(self.store.objects[services.key].values()))
+        for k, v in {**links, **self.env}.items():
             if k not in declared:
                 env[k] = v

@@ -5,14 +5,25 @@ They live in the pod's run dir and are bind-mounted into each container.
 Updates rewrite them in place (same inode), so a running container sees the
 new content: a bind mount follows the inode, not the name.
 
-/etc/hosts is how pods find each other by name here: it holds localhost,
-the pod's own IP and hostname, `spec.hostAliases`, and every other pod of
-the instance as "IP NAME NAME.NAMESPACE" (no cluster DNS is needed for a
-single host). /etc/resolv.conf is the host's, or built from `dnsConfig`
-(`dnsPolicy: None` uses dnsConfig alone, as the kubelet does).
+/etc/hosts holds what the kubelet writes there: localhost, the pod's own
+IP and hostname (with its subdomain's FQDN), and `spec.hostAliases`; pods
+find each other and Services through the cluster DNS. /etc/resolv.conf is
+built by the pod's dnsPolicy, as the kubelet does:
+    ClusterFirst   (the default) the cluster DNS, searching
+                   NS.svc.cluster.local svc.cluster.local cluster.local and
+                   the host's search list, options ndots:5; a hostNetwork
+                   pod uses the host's file instead, as with Default;
+    ClusterFirstWithHostNet  the cluster DNS, hostNetwork or not;
+    Default        the host's /etc/resolv.conf;
+    None           only dnsConfig;
+then `dnsConfig` is merged in (nameservers and searches appended, options
+replacing the same name's). Without a cluster DNS (the API not serving
+pods), ClusterFirst falls back to the host's file.
 """
 
 import os
+
+CLUSTER_DOMAIN = "cluster.local"
 
 HOSTS_HEADER = (
     "# Kubernetes-managed hosts file (minipod).\n"
@@ -30,50 +41,72 @@ def hostname_of(pod: dict) -> str:
     return spec.get("hostname") or pod["metadata"]["name"]
 
 
-def hosts_file(pod: dict, ip: str | None, peers: list[tuple[str, str, str]]) -> str:
-    """`peers`: (ip, name, namespace) of the other pods with an address."""
+def hosts_file(pod: dict, ip: str | None) -> str:
     spec = pod["spec"]
     if spec.get("hostNetwork"):
         with open("/etc/hosts") as f:
             return f.read()
     text = HOSTS_HEADER
     if ip:
-        text += f"{ip}\t{hostname_of(pod)}\n"
+        names = [hostname_of(pod)]
+        if spec.get("subdomain"):
+            ns = pod["metadata"].get("namespace") or "default"
+            names.insert(0, f"{hostname_of(pod)}.{spec['subdomain']}.{ns}.svc.{CLUSTER_DOMAIN}")
+        text += f"{ip}\t{chr(9).join(names)}\n"
     aliases = spec.get("hostAliases") or []
     if aliases:
         text += "\n# Entries added by HostAliases.\n"
         text += "".join(f"{a['ip']}\t{chr(9).join(a.get('hostnames') or [])}\n" for a in aliases)
-    if peers:
-        text += "\n# Other pods on this host (minipod).\n"
-        text += "".join(f"{p_ip}\t{name}\t{name}.{ns}\n" for p_ip, name, ns in peers)
     return text
 
 
-def resolv_conf(pod: dict) -> str:
+def host_resolv_conf(path: str = "/etc/resolv.conf") -> tuple[list[str], list[str], list[str]]:
+    """(nameservers, searches, options) of the host's file."""
+    servers: list[str] = []
+    searches: list[str] = []
+    options: list[str] = []
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, rest = line.strip().partition(" ")
+                if key == "nameserver":
+                    servers.append(rest.strip())
+                elif key in ("search", "domain"):
+                    searches = rest.split()  # the last search/domain line wins, as in glibc
+                elif key == "options":
+                    options += rest.split()
+    except OSError:
+        pass
+    return servers, searches, options
+
+
+def resolv_conf(pod: dict, cluster_dns: str | None = None, host: tuple | None = None) -> str:
+    """The pod's /etc/resolv.conf (`host`: the host's file, parsed)."""
     spec = pod["spec"]
     dns = spec.get("dnsConfig") or {}
-    servers, searches, options = [], [], []
-    if spec.get("dnsPolicy") != "None":
-        try:
-            with open("/etc/resolv.conf") as f:
-                for line in f:
-                    key, _, rest = line.strip().partition(" ")
-                    if key == "nameserver":
-                        servers.append(rest.strip())
-                    elif key in ("search", "domain"):
-                        searches += rest.split()
-                    elif key == "options":
-                        options += rest.split()
-        except OSError:
-            pass
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    host_servers, host_searches, host_options = host if host is not None else host_resolv_conf()
+    use_cluster = bool(cluster_dns) and (
+        policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not spec.get("hostNetwork"))
+    )
+    servers: list[str] = []
+    searches: list[str] = []
+    options: list[str] = []
+    if use_cluster:
+        ns = pod["metadata"].get("namespace") or "default"
+        servers = [str(cluster_dns)]
+        searches = [f"{ns}.svc.{CLUSTER_DOMAIN}", f"svc.{CLUSTER_DOMAIN}", CLUSTER_DOMAIN] + host_searches
+        options = ["ndots:5"]
+    elif policy != "None":
+        servers, searches, options = list(host_servers), list(host_searches), list(host_options)
     servers += [s for s in dns.get("nameservers") or [] if s not in servers]
     searches += [s for s in dns.get("searches") or [] if s not in searches]
     for opt in dns.get("options") or []:
         value = f"{opt['name']}:{opt['value']}" if opt.get("value") is not None else opt["name"]
         options = [o for o in options if o.split(":")[0] != opt["name"]] + [value]
-    text = "".join(f"nameserver {s}\n" for s in servers)
+    text = "".join(f"nameserver {s}\n" for s in servers[:3])  # glibc reads three
     if searches:
-        text += f"search {' '.join(searches)}\n"
+        text += f"search {' '.join(dict.fromkeys(searches))}\n"
     if options:
         text += f"options {' '.join(options)}\n"
     return text
@@ -85,12 +118,12 @@ def write_in_place(path: str, text: str) -> None:
         f.write(text)
 
 
-def write_hosts(pod: dict, ip: str | None, run_dir: str, peers: list[tuple[str, str, str]]) -> None:
+def write_hosts(pod: dict, ip: str | None, run_dir: str) -> None:
     if not pod["spec"].get("hostNetwork"):
-        write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, ip, peers))
+        write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, ip))
 
 
-def write_pod_files(pod: dict, ip: str | None, run_dir: str, peers: list[tuple[str, str, str]]) -> None:
+def write_pod_files(pod: dict, ip: str | None, run_dir: str, cluster_dns: str | None) -> None:
     write_in_place(os.path.join(run_dir, "hostname"), hostname_of(pod) + "\n")
-    write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, ip, peers))
-    write_in_place(os.path.join(run_dir, "resolv.conf"), resolv_conf(pod))
+    write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, ip))
+    write_in_place(os.path.join(run_dir, "resolv.conf"), resolv_conf(pod, cluster_dns))

@@ -33,7 +33,6 @@ from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
 from minipod.paths import path_in
 from minipod.pod import admission, image_pull, node, node_config, pod_config, recovery, run_wait, scheduler
-from minipod.pod import etc_files as podfiles
 from minipod.pod import record as rec
 from minipod.pod import status as podstatus
 from minipod.pod import worker as lifecycle
@@ -68,7 +67,7 @@ class PodManager:
         self.net_lock = asyncio.Lock()  # a bridge is never removed while a pod is being added
         self.host_ip = network.host_ip()
         self.node_facts = node.node_facts(inst.lib, self.resource_config, self.host_ip)
-        self._hosts_pending = False
+        self.cluster_dns: str | None = None  # the DNS server pods use (minipod/services/dns_server.py)
         self.images = images
         self.store = PodStore(inst.pods_state)
         self.events = EventRecorder(inst.lib)
@@ -289,14 +288,12 @@ class PodManager:
         return self.view(w.record)
 
     def forget(self, namespace: str, name: str) -> None:
-        """A pod is gone (its worker says so): drop it and update the others'
-        /etc/hosts."""
+        """A pod is gone (its worker says so): drop it."""
         gone = self.workers.pop((namespace, name), None)
         if gone is not None:
             self.config.forget(gone.record.metadata["uid"])
         for listener in self.listeners:
             listener.gone(namespace, name)
-        self.hosts_changed()
         self.schedule()
 
     def schedule(self) -> None:
@@ -321,36 +318,6 @@ class PodManager:
                     self.log(f"removing the bridge: {e}")
                 # and the instance's kubepods cgroups, as the bridge
                 cgroups.teardown_root(self.cgroups, self.cgroups_state)
-
-    # --- /etc/hosts: how pods find each other by name ---------------------------
-    def peers(self, me) -> list[tuple[str, str, str]]:
-        return [
-            (w.rt.pod_ip, key[1], key[0])  # (IP, name, namespace)
-            for key, w in sorted(self.workers.items())
-            if w is not me
-            and w.rt.pod_ip
-            and not w.record.spec.get("hostNetwork")
-            and not w.record.metadata.get("deletionTimestamp")
-        ]
-
-    def hosts_changed(self) -> None:
-        """Rewrite every pod's /etc/hosts soon (once for a burst of changes)."""
-        if not self._hosts_pending:
-            self._hosts_pending = True
-            asyncio.get_running_loop().call_later(0.05, self._write_all_hosts)
-
-    def _write_all_hosts(self) -> None:
-        self._hosts_pending = False
-        for w in list(self.workers.values()):
-            run = self.pod_dirs(w.record)["run"]
-            if os.path.isdir(run) and not w.record.spec.get("hostNetwork"):
-                try:
-                    podfiles.write_in_place(
-                        os.path.join(run, "hosts"),
-                        podfiles.hosts_file(w.record.pod, w.rt.pod_ip, self.peers(w)),
-                    )
-                except OSError:
-                    pass  # the pod is being deleted
 
     def log_path(
         self, namespace: str, name: str, container: str | None, previous: bool
@@ -379,7 +346,7 @@ class NoApiAccess:
     def write_files(self, pod: dict, run_dir: str) -> None:
         pass
 
-    def add_env(self, container: dict, env: dict) -> None:
+    def add_env(self, container: dict, env: dict, pod: dict | None = None) -> None:
         pass
 
     def token_for(self, pod: dict) -> str:

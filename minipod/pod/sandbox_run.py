@@ -24,13 +24,12 @@ from minipod.pod import etc_files as podfiles
 from minipod.pod import volumes
 from minipod.pod.record import PodRecord
 
-Peers = list[tuple[str, str, str]]
-
 
 async def run_sandbox(
-    record: PodRecord, dirs: dict[str, Any], peers: Peers, cgroup_procs: Any
+    record: PodRecord, dirs: dict[str, Any], cluster_dns: str | None, cgroup_procs: Any
 ) -> namespaces.Sandbox:
-    """Step 1; `cgroup_procs`: the pod's cgroup to join (pod_cgroups.setup_pod)."""
+    """Step 1; `cgroup_procs`: the pod's cgroup to join (pod_cgroups.setup_pod);
+    `cluster_dns`: the DNS server's address for /etc/resolv.conf."""
     spec, rt = record.spec, record.runtime
     for key in ("run", "shm", "memory_volumes", "disk_volumes", "logs", "init_root"):
         os.makedirs(dirs[key], exist_ok=True)
@@ -39,7 +38,7 @@ async def run_sandbox(
     if spec.get("hostNetwork"):
         rt.pod_ip = rt.host_ip
     with trace.span("/etc files", "hosts, hostname, resolv.conf"):
-        podfiles.write_pod_files(record.pod, rt.pod_ip, dirs["run"], peers)
+        podfiles.write_pod_files(record.pod, rt.pod_ip, dirs["run"], cluster_dns)
     return await namespaces.create_sandbox(
         {
             "name": record.name,

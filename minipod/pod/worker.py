@@ -220,7 +220,7 @@ class PodWorker:
             self.save()
         cgroup_procs = pod_cgroups.setup_pod(self.m.cgroups, self.record, self.m.pids_limit)
         sandbox = await sandbox_run.run_sandbox(
-            self.record, self.m.pod_dirs(self.record), self.m.peers(self), cgroup_procs
+            self.record, self.m.pod_dirs(self.record), self.m.cluster_dns, cgroup_procs
         )
         pid = sandbox.pid
         self.rt.init = rec.Process(pid, namespaces.start_time(pid))
@@ -246,11 +246,9 @@ class PodWorker:
             )
             raise
         # The pod's own "IP hostname" line now, before any container starts
-        # (a program may resolve its own name first thing); the other pods'
-        # files follow a moment later.
+        # (a program may resolve its own name first thing).
         run_dir = self.m.pod_dirs(self.record)["run"]
-        podfiles.write_hosts(self.record.pod, self.rt.pod_ip, run_dir, self.m.peers(self))
-        self.m.hosts_changed()
+        podfiles.write_hosts(self.record.pod, self.rt.pod_ip, run_dir)
 
     async def teardown_network(self) -> None:
         try:
@@ -290,7 +288,7 @@ class PodWorker:
                 plan = container_start.prepare(
                     self.record, c, image, dirs, self.m.shim, self.m.node, declared
                 )
-            self.m.api_access.add_env(spec, plan["env"])  # KUBERNETES_SERVICE_HOST, ...
+            self.m.api_access.add_env(spec, plan["env"], self.record.pod)  # KUBERNETES_SERVICE_HOST, ...
         except (MinipodError, OSError) as e:
             # A configuration the kubelet refuses (CreateContainerConfigError),
             # or one it cannot carry out (CreateContainerError: its `reason`);

@@ -12,6 +12,7 @@ stop() ends them; the nftables table goes when no pod is left.
 
 from minipod.services import config
 from minipod.services.admission import ServiceAdmission
+from minipod.services.dns_server import DnsServer
 from minipod.services.endpoint_controller import EndpointController
 from minipod.services.proxy import Proxy
 
@@ -24,11 +25,31 @@ class ServiceRuntime:
         store.admission["/services"] = self.admission
         self.controller = EndpointController(store, log)  # step 2
         self.proxy = Proxy(store, conflist["name"], subnet, log)  # step 3
-        self.dns = None
+        self.store, self.log = store, log
+        self.dns: DnsServer | None = None
 
     def start(self) -> None:
         self.controller.start()
         self.proxy.start()
+
+    async def start_dns(self, address: str | None) -> str | None:
+        """Step 4: the DNS server on `address` (the bridge's gateway); its
+        address, or None when it cannot listen (pods then use the host's
+        resolvers, and the log says why)."""
+        if not address:
+            return None
+        dns = DnsServer(self.store, address, self.log)
+        try:
+            await dns.start()
+        except OSError as e:
+            self.log(
+                f"cluster DNS cannot listen on {address}:53: {e.strerror}; pods use the host's resolvers"
+            )
+            dns.close()
+            return None
+        self.dns = dns
+        self.log(f"cluster DNS on {address}:53 (forwarding to {', '.join(dns.upstreams) or 'no resolver'})")
+        return address
 
     def ensure_kubernetes(self, api_ip: str | None, api_port: int) -> None:
         self.admission.ensure_kubernetes(api_ip, api_port)

@@ -13,6 +13,7 @@ import json
 import os
 
 from helpers.host import eventually, free_port, http_get, sh
+from helpers.kubectl import kubectl
 from helpers.network import (
     OutsideHost,
     bridge_ports,
@@ -109,55 +110,58 @@ def _hosts(mp, name: str, namespace: str = "default") -> str:
     return mp.run("exec", name, "-n", namespace, "--", "cat", "/etc/hosts").stdout
 
 
-def test_pods_resolve_each_other_by_name_and_hosts_files_follow_changes(mp, pod_name):
+def test_pods_find_each_other_through_the_cluster_dns(mp, pod_name):
+    """/etc/hosts holds only the pod's own entries, as the kubelet writes it;
+    pods find each other through the cluster DNS: a headless Service names
+    the pods whose subdomain it is, any pod has its dashed-IP record, and a
+    pod that goes leaves the DNS."""
     a, c, late = _names(pod_name, "a", "c", "late")
+    sub = f"sub-{pod_name[-20:]}".rstrip("-")
     other_ns = "podnet-other"
     far = f"{pod_name[:40]}-far"
     far_pod = web_pod(far)
     far_pod["metadata"]["namespace"] = other_ns
+    headless = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": sub},
+        "spec": {"clusterIP": "None", "selector": {"peers": sub}, "ports": [{"port": 8080}]},
+    }
+    kubectl(mp, "apply", "-f", "-", input=json.dumps(headless))
     try:
-        mp.run_pod(manifest(web_pod(a), sleeper_pod(c), far_pod))
+        mp.run_pod(
+            manifest(web_pod(a, labels={"peers": sub}, hostname=a, subdomain=sub), sleeper_pod(c), far_pod)
+        )
         ips = {n: pod_ip(mp, n) for n in (a, c)}
         ips[far] = mp.pod(far, other_ns)["status"]["podIP"]
         hosts = _hosts(mp, c)
         lines = [line.split("\t") for line in hosts.splitlines()]
-        assert [ips[c], c] in lines, hosts  # its own name
-        assert [ips[a], a, f"{a}.default"] in lines, hosts
-        assert [ips[far], far, f"{far}.{other_ns}"] in lines, hosts
-        # Resolution really goes through the file: connect by name.
-        for host in (a, f"{a}.default"):
+        assert [ips[c], c] in lines, hosts  # its own name, and no other pod's
+        assert ips[a] not in hosts and ips[far] not in hosts, hosts
+        a_lines = [line.split("\t") for line in _hosts(mp, a).splitlines()]
+        assert [ips[a], f"{a}.{sub}.default.svc.cluster.local", a] in a_lines
+        # hostname.subdomain, short (search list) and in full; another namespace's pod by its record.
+        for host in (f"{a}.{sub}", f"{a}.{sub}.default.svc.cluster.local"):
             wait_http(lambda h=host: http_from_pod(mp, c, h), f"hello-from-{a}", f"pod {c} to reach {host}")
+        far_name = f"{ips[far].replace('.', '-')}.{other_ns}.pod"
+        wait_http(lambda: http_from_pod(mp, c, far_name), f"hello-from-{far}", f"pod {c} to reach {far_name}")
+
+        # A new pod of the subdomain appears in the DNS ...
+        mp.run_pod(json.dumps(web_pod(late, labels={"peers": sub}, hostname=late, subdomain=sub)))
         wait_http(
-            lambda: http_from_pod(mp, c, f"{far}.{other_ns}"),
-            f"hello-from-{far}",
-            f"pod {c} to reach {far}.{other_ns}",
+            lambda: http_from_pod(mp, c, f"{late}.{sub}"), f"hello-from-{late}", f"pod {c} to reach {late}"
         )
-
-        # A new pod appears in the hosts file of the running ones ...
-        mp.run_pod(json.dumps(web_pod(late)))
-        late_ip = pod_ip(mp, late)
-        entry = [late_ip, late, f"{late}.default"]
-        for who, ns in ((c, "default"), (a, "default"), (far, other_ns)):
-            eventually(
-                lambda w=who, n=ns: entry in [x.split("\t") for x in _hosts(mp, w, n).splitlines()],
-                10,
-                f"{late} to appear in the /etc/hosts of {who}",
-            )
-        assert [ips[c], c, f"{c}.default"] in [x.split("\t") for x in _hosts(mp, late).splitlines()]
-        wait_http(lambda: http_from_pod(mp, c, late), f"hello-from-{late}", f"pod {c} to reach {late}")
-
-        # ... and leaves it when it goes.
+        # ... and leaves it when it goes: the name no longer resolves.
         mp.delete(late)
-        eventually(lambda: late not in _hosts(mp, c), 10, f"{late} to leave the /etc/hosts of {c}")
-        assert late_ip not in _hosts(mp, c)
-        assert late not in _hosts(mp, far, other_ns)
-        assert [ips[a], a, f"{a}.default"] in [x.split("\t") for x in _hosts(mp, c).splitlines()]
-        # The name no longer resolves.
-        p = pod_sh(mp, c, f"nc -w 2 {late} 8080 </dev/null", check=False)
-        assert p.returncode != 0
+        eventually(
+            lambda: pod_sh(mp, c, f"nc -w 2 {late}.{sub} 8080 </dev/null", check=False).returncode != 0,
+            10,
+            f"{late}.{sub} to leave the DNS",
+        )
     finally:
         delete_quietly(mp, a, c, late)
         mp.run("delete", "pod", far, "-n", other_ns, "--grace-period", "0", "--ignore-not-found", check=False)
+        kubectl(mp, "delete", "svc", sub, "--ignore-not-found")
 
 
 def test_host_aliases_and_dns_config_land_in_hosts_and_resolv_conf(mp, pod_name):
@@ -197,15 +201,16 @@ def test_host_aliases_and_dns_config_land_in_hosts_and_resolv_conf(mp, pod_name)
             "nameserver 10.99.0.10\nnameserver 10.99.0.11\n"
             "search svc.example example\noptions ndots:2 edns0\n"
         )
-        # dnsPolicy ClusterFirst (the default) keeps the host's resolvers and adds dnsConfig's.
+        # dnsPolicy ClusterFirst (the default): the cluster DNS, its search
+        # list and ndots:5, with dnsConfig's added, as the kubelet writes it.
         resolv = mp.run("exec", extra, "--", "cat", "/etc/resolv.conf").stdout
-        host_servers = []
-        if os.path.exists("/etc/resolv.conf"):
-            with open("/etc/resolv.conf") as f:
-                host_servers = [x.split()[1] for x in f if x.startswith("nameserver ")]
+        gateway = str(ipaddress.ip_network(mp.subnet)[1])
         servers = [x.split()[1] for x in resolv.splitlines() if x.startswith("nameserver ")]
-        assert servers == host_servers + ["10.99.0.12"], resolv
-        assert "extra.example" in next(x for x in resolv.splitlines() if x.startswith("search "))
+        assert servers == [gateway, "10.99.0.12"], resolv
+        search = next(x for x in resolv.splitlines() if x.startswith("search ")).split()[1:]
+        assert search[:3] == ["default.svc.cluster.local", "svc.cluster.local", "cluster.local"], resolv
+        assert search[-1] == "extra.example", resolv
+        assert "options ndots:5" in resolv.splitlines(), resolv
     finally:
         delete_quietly(mp, aliased, custom, extra)
 
