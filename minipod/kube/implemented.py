@@ -77,6 +77,9 @@ IMPLEMENTED = {
     "spec.volumes[].secret",
     "spec.volumes[].downwardAPI",
     "spec.volumes[].projected",
+    # The claim's bound volume (minipod.storage), mounted by pod/volumes.py.
+    "spec.volumes[].persistentVolumeClaim",
+    "spec.volumes[].ephemeral",
     "spec.containers[].name",
     "spec.containers[].image",
     "spec.containers[].command",
@@ -204,7 +207,16 @@ DEFAULTS = {
 # namespace, fsGroup 0 asks for group root.
 MEANINGFUL_ZEROS = {"spec.hostUsers", "spec.securityContext.fsGroup"}
 
-SUPPORTED_VOLUME_TYPES = ["emptyDir", "hostPath", "configMap", "secret", "downwardAPI", "projected"]
+SUPPORTED_VOLUME_TYPES = [
+    "emptyDir",
+    "hostPath",
+    "configMap",
+    "secret",
+    "downwardAPI",
+    "projected",
+    "persistentVolumeClaim",
+    "ephemeral",
+]
 
 # A real cluster adds a projected volume named kube-api-access-<random> to
 # every pod, holding its API token. When such an exported pod is run here,

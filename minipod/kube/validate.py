@@ -153,6 +153,27 @@ def _check_spec(spec: dict[str, Any], errors: list[str]) -> None:
         )
 
 
+def _check_claim_volume(volume: dict[str, Any], path: str, errors: list[str]) -> None:
+    """A persistentVolumeClaim names its claim; an ephemeral volume has a
+    claim template with access modes and a storage request (the rest of
+    the claim is checked when the claim is created)."""
+    claim = volume.get("persistentVolumeClaim")
+    if isinstance(claim, dict) and not claim.get("claimName"):
+        errors.append(f"{path}.persistentVolumeClaim.claimName: required value")
+    ephemeral = volume.get("ephemeral")
+    if isinstance(ephemeral, dict):
+        template = ephemeral.get("volumeClaimTemplate")
+        where = f"{path}.ephemeral.volumeClaimTemplate"
+        if not isinstance(template, dict):
+            errors.append(f"{where}: required value")
+            return
+        claim_spec: dict[str, Any] = template["spec"] if isinstance(template.get("spec"), dict) else {}
+        if not claim_spec.get("accessModes"):
+            errors.append(f"{where}.spec.accessModes: required value: at least 1 access mode is required")
+        if not ((claim_spec.get("resources") or {}).get("requests") or {}).get("storage"):
+            errors.append(f"{where}.spec.resources[storage]: required value")
+
+
 def _check_volumes(spec: dict[str, Any], errors: list[str]) -> set[str]:
     """Check spec.volumes; return the volume names, for volumeMounts."""
     seen: set[str] = set()
@@ -183,6 +204,7 @@ def _check_volumes(spec: dict[str, Any], errors: list[str]) -> set[str]:
                 )
 
         validate_config_volumes.check(volume, path, errors)
+        _check_claim_volume(volume, path, errors)
         host_path = volume.get("hostPath")
         if isinstance(host_path, dict):
             _check_absolute(host_path.get("path"), f"{path}.hostPath.path", errors)

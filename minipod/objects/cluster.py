@@ -1,11 +1,14 @@
 """The objects of one instance, assembled: the store, its backends (pods,
 events, the node), the API server's checks of apps kinds, and the
 controllers (garbage collector, namespaces; the Services' endpoints, proxy
-and DNS: minipod/services/; the workload controllers: minipod/controllers/).
+and DNS: minipod/services/; the workload controllers: minipod/controllers/;
+claims, volumes and classes: minipod/storage/).
 
 open_cluster() runs once in the daemon, after the pod manager has adopted
 its pods, so every live pod is in the store before the API serves.
 """
+
+import os
 
 from minipod.controllers.controller_manager import ControllerManager
 from minipod.objects import pod_security_admission
@@ -17,6 +20,7 @@ from minipod.objects.pods import PodBackend
 from minipod.objects.resources import builtin
 from minipod.objects.store import ObjectStore
 from minipod.services.runtime import ServiceRuntime
+from minipod.storage.controller import StorageController
 
 
 class Cluster:
@@ -27,14 +31,16 @@ class Cluster:
         collector: Collector,
         services: ServiceRuntime,
         controllers: ControllerManager,
+        storage: StorageController,
     ):
         self.store, self.pods, self.collector, self.services = store, pods, collector, services
-        self.controllers = controllers
+        self.controllers, self.storage = controllers, storage
 
     def stop(self) -> None:
         """The controllers stop (the daemon stops; pods keep running)."""
-        if self.collector.task is not None:
-            self.collector.task.cancel()
+        for task in (self.collector.task, self.storage.task):
+            if task is not None:
+                task.cancel()
         self.controllers.stop()
 
 
@@ -57,4 +63,7 @@ def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> C
     services.start()
     controllers = ControllerManager(store, log)
     controllers.start()
-    return Cluster(store, pods, collector, services, controllers)
+    # Claims, volumes and classes, and their controllers (minipod.storage).
+    storage = StorageController(store, manager, os.path.join(inst.lib, "storage"), log)
+    storage.start()
+    return Cluster(store, pods, collector, services, controllers, storage)

@@ -210,7 +210,7 @@ class ObjectStore:
         _no_new_finalizers(res, old, new)
         if subresource == "status":
             new = dict(old, status=new.get("status"))
-        elif "status" in old and res.kind in ("Pod", "Namespace", "Node", "Service"):
+        elif "status" in old and "status" in res.subresources:
             new["status"] = old["status"]  # status changes go through /status
         if res.key in self.admission and subresource != "status":
             new = self.admission[res.key](new, old)

@@ -15,6 +15,10 @@ returns the first refusal (or None):
                            do not fit in what is left of the node's
                            allocatable, or the node has its `pods` already
                            (minipod.kube.admission.unschedulable_reasons);
+         VolumeBinding,    the pod's PersistentVolumeClaims exist, are
+         VolumeRestrictions  bound (or wait for their first consumer:
+                           WAITING_FOR_VOLUMES) and no other pod holds a
+                           ReadWriteOncePod one (minipod.storage);
     3. the kubelet's admission: a refusal makes the pod Failed with the
        handler's reason (SysctlForbidden: an unsafe sysctl; AppArmor: a
        profile this host cannot enforce).
@@ -25,6 +29,7 @@ NodeAffinity, NodePorts, NodeResourcesFit, ...).
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from minipod.kube import resources
@@ -33,6 +38,9 @@ from minipod.kube.security_context import APPARMOR_REASON, apparmor_refusal
 from minipod.kube.sysctls import FORBIDDEN_REASON, forbidden_sysctl
 
 UNSCHEDULABLE = "Unschedulable"
+# Not a refusal: the pod is placed, and waits for its volumes to be
+# provisioned (the scheduler's PreBind); its status does not change.
+WAITING_FOR_VOLUMES = "WaitingForVolumeBinding"
 SCHEDULING_GATED = "SchedulingGated"
 
 
@@ -98,9 +106,11 @@ def admit(
     allowed_unsafe_sysctls: tuple[str, ...] = (),
     allocated: dict[str, int] | None = None,
     pod_count: int = 0,
+    volume_check: Callable[[dict], Refusal | None] | None = None,
 ) -> Refusal | None:
     """`allocated`: the summed requests of the `pod_count` pods the node
-    already runs (pod/scheduler.py counts them)."""
+    already runs (pod/scheduler.py counts them); `volume_check`: the
+    scheduler's volume plugins (minipod.storage.pod_claims)."""
     spec = pod.get("spec") or {}
     # Step 1: the API server's condition for a gated pod.
     if spec.get("schedulingGates"):
@@ -118,6 +128,10 @@ def admit(
         missing = sorted(k for k, v in extended_requests(pod).items() if node.extended.get(k, 0) < v)
         if missing:
             return unschedulable(*(f"Insufficient {k}" for k in missing))
+    if volume_check is not None:
+        volumes = volume_check(pod)
+        if volumes is not None:
+            return volumes
     # Step 3: the kubelet's admission handlers.
     sysctl = forbidden_sysctl(pod, allowed_unsafe_sysctls)
     if sysctl:

@@ -43,15 +43,24 @@ class EventRecorder:
         ] = []  # callables(event): the API's object store
 
     def record(
-        self, pod: dict[str, Any], etype: str, reason: str, message: str, container: str | None = None
+        self,
+        pod: dict[str, Any],
+        etype: str,
+        reason: str,
+        message: str,
+        container: str | None = None,
+        component: str | None = None,
     ) -> None:
+        """An event about a pod, or about another namespaced object (a
+        PersistentVolumeClaim: its kind and apiVersion are the object's),
+        reported by `component` (the controller a cluster would name)."""
         meta = pod["metadata"]
         obj = {
-            "kind": "Pod",
+            "kind": pod.get("kind") or "Pod",
             "namespace": meta["namespace"],
             "name": meta["name"],
             "uid": meta["uid"],
-            "apiVersion": "v1",
+            "apiVersion": pod.get("apiVersion") or "v1",
         }
         if container:
             obj["fieldPath"] = f"spec.containers{{{container}}}"
@@ -79,8 +88,8 @@ class EventRecorder:
             "type": etype,
             "reason": reason,
             "message": message,
-            "source": {"component": source_of(reason)},
-            "reportingComponent": source_of(reason),
+            "source": {"component": component or source_of(reason)},
+            "reportingComponent": component or source_of(reason),
             "firstTimestamp": now,
             "lastTimestamp": now,
             "count": 1,
@@ -116,6 +125,7 @@ class EventRecorder:
             for e in self.events
             if e["involvedObject"]["namespace"] == namespace
             and e["involvedObject"]["name"] == name
+            and e["involvedObject"].get("kind", "Pod") == "Pod"
             and (uid is None or e["involvedObject"]["uid"] == uid)
         ]
 

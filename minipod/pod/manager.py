@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 
 from minipod.errors import ManifestError, MinipodError, NotFound
 from minipod.image import pull_secrets as secrets_mod
@@ -88,6 +89,11 @@ class PodManager:
         self.api_access = NoApiAccess()
         # ConfigMaps, Secrets, the downward API: volumes and env (pod_config.py).
         self.config = pod_config.PodConfig(self)
+        # The pod's PersistentVolumeClaims (minipod.storage sets both): the
+        # scheduler's volume check (a Refusal or None) and, for the mounts,
+        # the host source of each claim volume's bound PersistentVolume.
+        self.volume_check: Callable[[dict], admission.Refusal | None] | None = None
+        self.claim_sources: Callable[[dict], dict] = lambda pod: {}
 
     def pod_saved(self, record: PodRecord) -> None:
         for listener in self.listeners:
@@ -114,6 +120,7 @@ class PodManager:
             "disk_volumes": path_in(self.inst.lib, "volumes", uid),
             "logs": path_in(self.inst.lib, "logs", f"{meta['namespace']}_{meta['name']}_{uid}"),
             "containers": self.inst.containers_dir,
+            "claims": self.claim_sources(record.pod),
         }
 
     def remove_pod_files(self, record: PodRecord) -> None:
@@ -300,7 +307,7 @@ class PodManager:
         """Admit the pods waiting for room on the node (scheduler.py)."""
         node = dataclasses.replace(admission.this_node(), allocatable=self.node_facts.allocatable)
         admitted = scheduler.schedule_pending(
-            list(self.workers.values()), node, self.node.allowed_unsafe_sysctls
+            list(self.workers.values()), node, self.node.allowed_unsafe_sysctls, self.volume_check
         )
         for w in admitted:
             w.save()

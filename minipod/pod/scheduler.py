@@ -47,12 +47,17 @@ def waiting(record: PodRecord) -> bool:
     return rt.scheduled is False and not rejected and not record.metadata.get("deletionTimestamp")
 
 
-def schedule_pending(workers: list, node: admission.Node, allowed_unsafe_sysctls: tuple = ()) -> list:
-    """Step 2; returns the workers admitted now (to be woken)."""
+def schedule_pending(
+    workers: list, node: admission.Node, allowed_unsafe_sysctls: tuple = (), volume_check=None
+) -> list:
+    """Step 2; returns the workers admitted now (to be woken). volume_check:
+    the scheduler's volume plugins (minipod.storage), pod -> Refusal | None."""
     used, count = allocated([w.record for w in workers])
     admitted = []
     for w in sorted((w for w in workers if waiting(w.record)), key=lambda w: w.rt.created_epoch or 0):
-        refusal = admission.admit(w.record.pod, node, allowed_unsafe_sysctls, used, count)
+        refusal = admission.admit(w.record.pod, node, allowed_unsafe_sysctls, used, count, volume_check)
+        if refusal is not None and refusal.reason == admission.WAITING_FOR_VOLUMES:
+            continue  # the scheduler's PreBind: its volumes are being provisioned
         if refusal is not None:
             if w.rt.refusal != refusal:
                 w.rt.refusal = refusal

@@ -10,7 +10,9 @@ In order:
        pod's run dir on which the sandbox mounts a tmpfs (returned, for the
        sandbox's plan);
     2. volume_source(): the host path behind a volume: an emptyDir's
-       directory, or a hostPath checked and created per its `type`;
+       directory, a hostPath checked and created per its `type`, or the
+       bound PersistentVolume's directory of a persistentVolumeClaim or
+       ephemeral volume (dirs["claims"], from minipod.storage);
     3. container_mounts(): what one container mounts (each naming itself,
        so a failed mount says "volume data at /data: mount(...): ..."): the pod's
        /etc/hosts, /etc/hostname, /etc/resolv.conf, its termination-message
@@ -68,6 +70,13 @@ def volume_source(pod: dict[str, Any], name: str, dirs: dict[str, Any]) -> str:
             return host_path(vol["hostPath"], f"volume {name!r}")
         if config_volumes.is_config_volume(vol):
             return config_volumes.volume_dir(dirs, name)
+        if "persistentVolumeClaim" in vol or "ephemeral" in vol:
+            # The bound PersistentVolume's directory (minipod.storage): the
+            # scheduler placed the pod only once every claim was bound.
+            source = (dirs.get("claims") or {}).get(name)
+            if source is None:
+                raise MinipodError(f"volume {name!r}: its PersistentVolumeClaim is not bound to a volume")
+            return host_path(source, f"volume {name!r}")
     raise MinipodError(f"volume {name!r} is not defined in spec.volumes")
 
 
@@ -123,6 +132,8 @@ def container_mounts(
     empty_dirs = {v["name"] for v in volumes if "emptyDir" in v}
     # configMap, secret, downwardAPI, projected: always read-only, as the kubelet mounts them.
     config = {v["name"] for v in volumes if config_volumes.is_config_volume(v)}
+    # persistentVolumeClaim.readOnly makes every mount of the claim read-only.
+    read_only_claims = {v["name"] for v in volumes if (v.get("persistentVolumeClaim") or {}).get("readOnly")}
     privileged = bool((container.get("securityContext") or {}).get("privileged"))
     for vm in container.get("volumeMounts") or []:
         if vm["name"] in skipped:
@@ -136,7 +147,7 @@ def container_mounts(
             {
                 "source": source,
                 "target": vm["mountPath"],
-                "readonly": bool(vm.get("readOnly")) or vm["name"] in config,
+                "readonly": bool(vm.get("readOnly")) or vm["name"] in config or vm["name"] in read_only_claims,
                 # A device node made in an emptyDir must not open a host
                 # device (with CAP_MKNOD, a default capability).
                 "nodev": vm["name"] in empty_dirs and not privileged,
