@@ -118,6 +118,9 @@ RESOURCES: list[Resource] = [
     ),
     Resource("", "v1", "Endpoints", "endpoints", True, ("ep",), columns.ENDPOINTS),
     Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True, (), columns.ENDPOINTSLICE),
+    Resource(
+        "",
+        "v1",
         "PersistentVolumeClaim",
         "persistentvolumeclaims",
         True,

@@ -9,7 +9,6 @@ import re
 
 import pytest
 import yaml
-
 from helpers.host import eventually
 from helpers.kubectl import kubectl
 from helpers.pods import ctr, pod, pod_sh
@@ -90,9 +89,7 @@ def objects(mp):
 
 
 def events_of(mp, kind: str, name: str) -> list[tuple[str, str]]:
-    out = kubectl(
-        mp, "get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json"
-    ).stdout
+    out = kubectl(mp, "get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json").stdout
     return [
         (e["reason"], e["message"]) for e in json.loads(out)["items"] if e["involvedObject"]["kind"] == kind
     ]
@@ -109,7 +106,14 @@ def test_default_class_binds_and_data_outlives_the_pod(mp, objects):
         "AGE",
     ]
     row = next(line for line in out if line.startswith("local-path"))
-    assert row.split()[:6] == ["local-path", "(default)", "rancher.io/local-path", "Delete", "WaitForFirstConsumer", "false"]
+    assert row.split()[:6] == [
+        "local-path",
+        "(default)",
+        "rancher.io/local-path",
+        "Delete",
+        "WaitForFirstConsumer",
+        "false",
+    ]
 
     objects += [("pvc", "st-data"), ("pod", "st-writer"), ("pod", "st-reader")]
     create(mp, claim("st-data"))
@@ -119,22 +123,29 @@ def test_default_class_binds_and_data_outlives_the_pod(mp, objects):
     assert pvc["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
     assert pvc["status"]["phase"] == "Pending"
     eventually(
-        lambda: ("WaitForFirstConsumer", "waiting for first consumer to be created before binding")
-        in events_of(mp, "PersistentVolumeClaim", "st-data"),
+        lambda: (
+            ("WaitForFirstConsumer", "waiting for first consumer to be created before binding")
+            in events_of(mp, "PersistentVolumeClaim", "st-data")
+        ),
         10,
         "the WaitForFirstConsumer event",
     )
 
     create(mp, claim_pod("st-writer", "st-data", "echo kept-across-pods > /data/msg && exec sleep 3600"))
     running(mp, "st-writer")
-    pvc = eventually(lambda: (p := get(mp, "pvc", "st-data"))["status"]["phase"] == "Bound" and p, 20, "Bound")
+    pvc = eventually(
+        lambda: (p := get(mp, "pvc", "st-data"))["status"]["phase"] == "Bound" and p, 20, "Bound"
+    )
     volume = pvc["spec"]["volumeName"]
     assert volume == f"pvc-{pvc['metadata']['uid']}"
     assert pvc["status"]["capacity"] == {"storage": "64Mi"}
     assert pvc["status"]["accessModes"] == ["ReadWriteOnce"]
     pv = get(mp, "pv", volume)
     assert pv["status"]["phase"] == "Bound"
-    assert pv["spec"]["claimRef"]["name"] == "st-data" and pv["spec"]["claimRef"]["uid"] == pvc["metadata"]["uid"]
+    assert (
+        pv["spec"]["claimRef"]["name"] == "st-data"
+        and pv["spec"]["claimRef"]["uid"] == pvc["metadata"]["uid"]
+    )
     assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
     reasons = [r for r, _ in events_of(mp, "PersistentVolumeClaim", "st-data")]
     assert "ProvisioningSucceeded" in reasons
@@ -168,7 +179,16 @@ def test_default_class_binds_and_data_outlives_the_pod(mp, objects):
         "REASON",
         "AGE",
     ]
-    assert out[1].split()[:8] == [volume, "64Mi", "RWO", "Delete", "Bound", "default/st-data", "local-path", "<unset>"]
+    assert out[1].split()[:8] == [
+        volume,
+        "64Mi",
+        "RWO",
+        "Delete",
+        "Bound",
+        "default/st-data",
+        "local-path",
+        "<unset>",
+    ]
 
     # The directory is on the host, under the instance's storage root.
     directory = pv["spec"]["hostPath"]["path"]
@@ -232,9 +252,18 @@ def test_read_write_once_pod_keeps_a_second_pod_pending(mp, objects):
 
 
 def test_a_missing_or_unbound_claim_keeps_the_pod_pending_until_bound(mp, objects, tmp_path):
-    objects += [("pod", "st-waiting"), ("pvc", "st-late"), ("pod", "st-static"), ("pvc", "st-manual"), ("pv", "st-disk")]
+    objects += [
+        ("pod", "st-waiting"),
+        ("pvc", "st-late"),
+        ("pod", "st-static"),
+        ("pvc", "st-manual"),
+        ("pv", "st-disk"),
+    ]
     create(mp, claim_pod("st-waiting", "st-late"))
-    assert pending_message(mp, "st-waiting") == '0/1 nodes are available: persistentvolumeclaim "st-late" not found.'
+    assert (
+        pending_message(mp, "st-waiting")
+        == '0/1 nodes are available: persistentvolumeclaim "st-late" not found.'
+    )
     create(mp, claim("st-late"))
     running(mp, "st-waiting")
 
@@ -277,7 +306,9 @@ def test_a_claim_in_use_is_protected_until_its_pod_is_gone(mp, objects):
     kubectl(mp, "delete", "pvc", "st-guarded", "--wait=false")
     assert kubectl(mp, "get", "pvc", "st-guarded", "--no-headers").stdout.split()[1] == "Terminating"
     pvc = get(mp, "pvc", "st-guarded")
-    assert pvc["metadata"]["deletionTimestamp"] and pvc["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    assert pvc["metadata"]["deletionTimestamp"] and pvc["metadata"]["finalizers"] == [
+        "kubernetes.io/pvc-protection"
+    ]
     assert mp.pod("st-user")["status"]["phase"] == "Running"
     delete_pod(mp, "st-user")
     eventually(lambda: not exists(mp, "pvc", "st-guarded"), 20, "the claim gone with its last pod")
@@ -287,14 +318,21 @@ def test_an_ephemeral_volume_claim_comes_and_goes_with_its_pod(mp, objects):
     objects.append(("pod", "st-scratch"))
     p = pod(
         "st-scratch",
-        ctr("main", "echo temp > /scratch/msg && exec sleep 3600", volumeMounts=[{"name": "tmp", "mountPath": "/scratch"}]),
+        ctr(
+            "main",
+            "echo temp > /scratch/msg && exec sleep 3600",
+            volumeMounts=[{"name": "tmp", "mountPath": "/scratch"}],
+        ),
         volumes=[
             {
                 "name": "tmp",
                 "ephemeral": {
                     "volumeClaimTemplate": {
                         "metadata": {"labels": {"made-by": "st"}},
-                        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "16Mi"}}},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "16Mi"}},
+                        },
                     }
                 },
             }
@@ -331,8 +369,35 @@ def test_bad_claims_and_changes_are_refused_as_the_api_server_does(mp, objects):
     changed = claim("st-fixed", modes=("ReadWriteMany",))
     p = kubectl(mp, "apply", "-f", "-", input=json.dumps(changed), check=False)
     assert p.returncode == 1
-    assert re.search(r"spec: Forbidden: spec is immutable after creation except resources.requests", p.stderr), p.stderr
+    assert re.search(
+        r"spec: Forbidden: spec is immutable after creation except resources.requests", p.stderr
+    ), p.stderr
 
     p = kubectl(mp, "patch", "sc", "local-path", "-p", json.dumps({"reclaimPolicy": "Retain"}), check=False)
-    assert p.returncode == 1 and "reclaimPolicy: Forbidden: updates to reclaimPolicy are forbidden." in p.stderr
+    assert (
+        p.returncode == 1 and "reclaimPolicy: Forbidden: updates to reclaimPolicy are forbidden." in p.stderr
+    )
     assert get(mp, "sc", "local-path")["reclaimPolicy"] == "Delete"
+
+
+def test_the_minipod_cli_applies_and_prints_claims_volumes_and_classes(mp, objects):
+    objects += [("pvc", "st-cli"), ("pod", "st-cli-user")]
+    text = yaml.safe_dump_all([claim("st-cli", size="32Mi"), claim_pod("st-cli-user", "st-cli")])
+    assert "persistentvolumeclaim/st-cli created" in mp.run("apply", "-f", "-", input=text).stdout
+    running(mp, "st-cli-user")
+    out = mp.run("get", "pvc", "st-cli").stdout.splitlines()
+    assert out[0].split() == kubectl(mp, "get", "pvc", "st-cli").stdout.splitlines()[0].split()
+    volume = get(mp, "pvc", "st-cli")["spec"]["volumeName"]
+    assert out[1].split()[:7] == ["st-cli", "Bound", volume, "32Mi", "RWO", "local-path", "<unset>"]
+    assert mp.run("get", "sc").stdout.splitlines()[1].split()[:3] == [
+        "local-path",
+        "(default)",
+        "rancher.io/local-path",
+    ]
+    assert volume in mp.run("get", "pv").stdout
+    bad = mp.run("apply", "-f", "-", input=yaml.safe_dump(claim("st-cli-bad", modes=())), check=False)
+    assert (
+        bad.returncode == 1
+        and "spec.accessModes: Required value: at least 1 access mode is required" in bad.stderr
+    )
+    assert "Traceback" not in bad.stderr

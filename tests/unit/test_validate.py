@@ -470,7 +470,7 @@ def test_unsupported_volume_types_are_errors():
     )
     assert errors_of(pod) == [
         "spec.volumes[1].nfs: volume type not supported by minipod yet "
-        "(supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected)",
+        "(supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim, ephemeral)",
     ]
 
 
