@@ -6,6 +6,7 @@ storage root."""
 import json
 import os
 import re
+import signal
 
 import pytest
 import yaml
@@ -401,3 +402,32 @@ def test_the_minipod_cli_applies_and_prints_claims_volumes_and_classes(mp, objec
         and "spec.accessModes: Required value: at least 1 access mode is required" in bad.stderr
     )
     assert "Traceback" not in bad.stderr
+
+
+def test_a_daemon_sigkill_loses_nothing(fresh_mp):
+    """The controllers re-list on start: a claim bound before the kill
+    stays bound with its data, and a deletion begun before it finishes."""
+    mp = fresh_mp
+    create(
+        mp,
+        claim("st-survivor"),
+        claim_pod("st-holder", "st-survivor", "echo before > /data/msg && exec sleep 3600"),
+    )
+    running(mp, "st-holder")
+    pvc = eventually(
+        lambda: (p := get(mp, "pvc", "st-survivor"))["status"]["phase"] == "Bound" and p, 20, "Bound"
+    )
+    directory = get(mp, "pv", pvc["spec"]["volumeName"])["spec"]["hostPath"]["path"]
+    kubectl(mp, "delete", "pvc", "st-survivor", "--wait=false")
+
+    mp.kill_daemon(signal.SIGKILL)
+    mp.start_daemon()
+    after = get(mp, "pvc", "st-survivor")
+    assert after["metadata"]["uid"] == pvc["metadata"]["uid"] and after["status"]["phase"] == "Bound"
+    assert after["metadata"]["deletionTimestamp"]  # still protected: its pod is there
+    assert pod_sh(mp, "st-holder", "cat /data/msg").stdout == "before\n"
+
+    delete_pod(mp, "st-holder")
+    eventually(lambda: not exists(mp, "pvc", "st-survivor"), 20, "the claim gone after its pod")
+    eventually(lambda: not exists(mp, "pv", pvc["spec"]["volumeName"]), 20, "its volume deleted")
+    assert not os.path.exists(directory)
