@@ -89,9 +89,8 @@ class PodManager:
         self.api_access = NoApiAccess()
         # ConfigMaps, Secrets, the downward API: volumes and env (pod_config.py).
         self.config = pod_config.PodConfig(self)
-        # The pod's PersistentVolumeClaims (minipod.storage sets both): the
-        # scheduler's volume check (a Refusal or None) and, for the mounts,
-        # the host source of each claim volume's bound PersistentVolume.
+        # PersistentVolumeClaims (minipod.storage sets both): the scheduler's
+        # volume check, and the bound volumes' host sources for the mounts.
         self.volume_check: Callable[[dict], admission.Refusal | None] | None = None
         self.claim_sources: Callable[[dict], dict] = lambda pod: {}
 

@@ -147,7 +147,9 @@ def container_mounts(
             {
                 "source": source,
                 "target": vm["mountPath"],
-                "readonly": bool(vm.get("readOnly")) or vm["name"] in config or vm["name"] in read_only_claims,
+                "readonly": bool(vm.get("readOnly"))
+                or vm["name"] in config
+                or vm["name"] in read_only_claims,
                 # A device node made in an emptyDir must not open a host
                 # device (with CAP_MKNOD, a default capability).
                 "nodev": vm["name"] in empty_dirs and not privileged,

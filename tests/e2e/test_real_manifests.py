@@ -90,7 +90,10 @@ EXPECTED = {
     "k8s-pods-security-hello-apparmor.yaml": Expect("Failed", warning="AppArmor"),
     # Its Secrets are made by hand in the tutorial: the volume waits for them.
     "k8s-pods-storage-projected.yaml": Expect("Pending", waiting="ContainerCreating"),
-    "k8s-pods-storage-pv-pod.yaml": Expect("refused", "persistentVolumeClaim"),
+    # Its claim is made by another file of the page: until then, the scheduler's wait.
+    "k8s-pods-storage-pv-pod.yaml": Expect(
+        "Pending", 'Unschedulable: 0/1 nodes are available: persistentvolumeclaim "task-pv-claim" not found.'
+    ),
     "k8s-service-networking-hostaliases-pod.yaml": Expect(
         "Succeeded", logs={"": "127.0.0.1\tfoo.local\tbar.local\n10.1.2.3\tfoo.remote\tbar.remote\n"}
     ),
