@@ -52,6 +52,14 @@ def path_in(base: str, *parts: str) -> str:
     return path
 
 
+def log_times_path(log_path: str) -> str:
+    """Where the monitor marks the times of a container log's lines:
+    LOGS/CONTAINER/N.log -> LOGS/CONTAINER.times/N.log (rotated alongside;
+    a container name has no '.', so this never is a container's folder)."""
+    folder, name = os.path.split(log_path)
+    return os.path.join(folder + ".times", name)
+
+
 def object_file(namespace: str, name: str) -> str:
     """The file name of a namespaced object's state: NAMESPACE_NAME.json.
     Both are DNS names, so '_' cannot occur in either: the split is unique."""

@@ -7,14 +7,18 @@ past containerLogMaxSize), so logs survive a daemon restart and
 kubectl does.
 
 Steps of pod_log(), in order; memory stays bounded whatever the file's size:
-    1. check the query (tailLines, limitBytes) before answering anything;
+    1. check the query (tailLines, limitBytes, sinceSeconds or sinceTime,
+       timestamps) before answering anything;
     2. find where to start: the beginning, or for tailLines=N the start of
        the N-th line from the end, found by reading blocks backwards from
-       the end (tail_start()), never the whole file;
+       the end (tail_start()), never the whole file; with a since time, not
+       before the first line written then (log_times.py: the monitor marks
+       when each piece was written);
     3. send the file from there in CHUNK-sized pieces, each write waiting
        for the client to take it (so a slow reader holds one chunk, not the
        file, and the event loop serves other requests between chunks),
-       stopping after limitBytes;
+       each line after its time with timestamps=true, stopping after
+       limitBytes;
     4. with `follow=true`, keep sending what is appended until the
        container stops or the client goes away, across rotations (the
        container's monitor renames a full log to LOG.1 and starts a new
@@ -24,10 +28,12 @@ Steps of pod_log(), in order; memory stays bounded whatever the file's size:
 import asyncio
 import json
 import os
+import time
 
 from aiohttp import web
 
-from minipod.api.status import query_int
+from minipod.api import log_times
+from minipod.api.status import StatusError, query_int
 
 POLL = 0.1  # seconds between looks at a followed log file
 CHUNK = 64 * 1024  # bytes read and sent at a time
@@ -64,9 +70,22 @@ def tail_start(f, size: int, lines: int, block: int = CHUNK) -> int:
     return 0
 
 
+def since_ns(request) -> int | None:
+    """sinceSeconds or sinceTime (at most one, as the API server checks) in ns."""
+    seconds = query_int(request, "sinceSeconds", minimum=1)
+    text = request.query.get("sinceTime")
+    if seconds is not None and text:
+        raise StatusError(400, "at most one of `sinceTime` or `sinceSeconds` may be specified")
+    if seconds is not None:
+        return time.time_ns() - seconds * 10**9
+    return log_times.parse_since_time(text) if text else None
+
+
 async def pod_log(request):
     tail = query_int(request, "tailLines", minimum=0)
     limit = query_int(request, "limitBytes", minimum=1)
+    since = since_ns(request)
+    stamps = _flag(request, "timestamps")
     manager = request.app["manager"]
     ns, name = request.match_info["ns"], request.match_info["name"]
     path, c = manager.log_path(ns, name, request.query.get("container"), _flag(request, "previous"))
@@ -74,21 +93,29 @@ async def pod_log(request):
     resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
     await resp.prepare(request)
     left = limit if limit is not None else float("inf")
-    f = None
+    f = marks = None
     try:
-        f = open(path, "rb")
+        f, marks = open(path, "rb"), log_times.Marks(path)
         size = f.seek(0, 2)
-        f.seek(tail_start(f, size, tail) if tail is not None else 0)
+        start = tail_start(f, size, tail) if tail is not None else 0
+        if since is not None:
+            start = max(start, marks.since_offset(since, size))
+        f.seek(start)
+        stamper = log_times.Stamper(marks, start) if stamps else None
         rotated = False
         while left > 0:
-            chunk = f.read(int(min(CHUNK, left)))
+            chunk = f.read(int(min(CHUNK, left)) if stamper is None else CHUNK)
             if chunk:
-                left -= len(chunk)
-                await resp.write(chunk)  # waits for the client: one chunk in memory
+                data = stamper.feed(chunk) if stamper is not None else chunk
+                data = data[: int(min(len(data), left))]
+                left -= len(data)
+                await resp.write(data)  # waits for the client: one chunk in memory
                 continue
             if rotated:  # the old file is read to its end: go on in the new one
                 f.close()
-                f, rotated = open(path, "rb"), False
+                marks.close()
+                f, marks, rotated = open(path, "rb"), log_times.Marks(path), False
+                stamper = log_times.Stamper(marks, 0) if stamps else None
                 continue
             if not follow or not c.active or c.log_path != path:
                 break
@@ -105,6 +132,8 @@ async def pod_log(request):
     finally:
         if f is not None:
             f.close()
+        if marks is not None:
+            marks.close()
     await resp.write_eof()
     return resp
 

@@ -202,10 +202,17 @@ def describe(c: Ctx, kind, name, namespace):
 @click.option("-p", "--previous", is_flag=True)
 @click.option("--tail", type=int, default=-1, help="Lines from the end to show (-1: all).")
 @click.option("--limit-bytes", type=int, default=0, help="Stop after this many bytes (0: no limit).")
+@click.option("--since", help="Only lines newer than this duration, e.g. 10s, 5m, 1h30m.")
+@click.option("--since-time", help="Only lines written at or after this RFC 3339 time.")
+@click.option("--timestamps", is_flag=True, help="Put each line's time (RFC 3339, ns) before it.")
 @namespace_opt
 @pass_ctx
-def logs(c: Ctx, pod, container, follow, previous, tail, limit_bytes, namespace):
+def logs(
+    c: Ctx, pod, container, follow, previous, tail, limit_bytes, since, since_time, timestamps, namespace
+):
     """Print a container's logs."""
+    if since and since_time:
+        raise click.UsageError("--since and --since-time: only one of them may be given")
     resp = c.client.request(
         "GET",
         pod_path(namespace, pod) + "/log",
@@ -215,6 +222,9 @@ def logs(c: Ctx, pod, container, follow, previous, tail, limit_bytes, namespace)
             "previous": str(previous).lower(),
             "tailLines": str(tail) if tail >= 0 else None,
             "limitBytes": str(limit_bytes) if limit_bytes > 0 else None,
+            "sinceSeconds": str(duration_seconds(since)) if since else None,
+            "sinceTime": since_time,
+            "timestamps": "true" if timestamps else None,
         },
     )
     out = sys.stdout.buffer
@@ -227,6 +237,21 @@ def logs(c: Ctx, pod, container, follow, previous, tail, limit_bytes, namespace)
             out.flush()
     except KeyboardInterrupt:
         pass
+
+
+def duration_seconds(text: str) -> int:
+    """A Go duration as kubectl --since takes it (1h30m, 10s, 500ms), in
+    whole seconds rounded up, at least 1."""
+    import math
+    import re
+
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise click.BadParameter(
+            f'"{text}": expected a duration such as 10s, 5m or 1h30m', param_hint="--since"
+        )
+    return max(1, math.ceil(sum(float(n) * units[u] for n, u in parts)))
 
 
 @click.command(name="exec", context_settings={"ignore_unknown_options": True})

@@ -50,6 +50,7 @@ from minipod.linux.credentials import step
 
 # Re-exported: callers wait on processes and pipes through launch as before.
 from minipod.linux.process_wait import read_line, read_to_eof, reap_later, until_exit  # noqa: F401 - re-exported
+from minipod.paths import log_times_path
 
 # Reasons reported through the pipe, as the kubelet names them.
 CREATE_ERROR = "CreateContainerError"  # setup failed before exec
@@ -183,6 +184,10 @@ def _l2(plan: dict, w: int) -> None:
     argv = ["minipod-shim", "monitor", str(child), plan["exit_file"], "--relay", str(relay)]
     argv += ["--log", plan["log_path"], str(log)]
     argv += [str(plan.get("log_max_size", 0)), str(plan.get("log_max_files", 0))]
+    # The times of the log's lines (logs --timestamps, --since), beside it.
+    times = log_times_path(plan["log_path"])
+    os.makedirs(os.path.dirname(times), mode=0o750, exist_ok=True)
+    argv += ["--times", times]
     if hold >= 0:
         argv += ["--hold", str(hold)]
     for fd in keep:

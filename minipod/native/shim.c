@@ -16,7 +16,7 @@
  *            the kernel turns into a kill of every process in the namespace.
  *
  *   minipod-shim monitor PID EXITFILE [--hold FD] [--relay FD]
- *                        [--log PATH LOGFD MAXSIZE MAXFILES]
+ *                        [--log PATH LOGFD MAXSIZE MAXFILES] [--times TPATH]
  *       One per container, outside the pod's pid namespace. minipod's
  *       container launcher forks the container process (PID) and then
  *       execs this in its own place, so the monitor is the container's
@@ -28,6 +28,10 @@
  *            PATH becomes PATH.1 (PATH.1 becomes PATH.2, ...), at most
  *            MAXFILES files in all, the oldest removed. It cuts at a line's
  *            end when it can, loses nothing, and never waits on a reader;
+ *            with --times, each piece written is marked in TPATH (rotated
+ *            with PATH) by a record of two native int64: the piece's offset
+ *            in PATH and the wall clock in ns, what the kubelet's CRI log
+ *            lines carry, so `logs --timestamps` and `--since` can answer;
  *            it keeps the write end of the stdin pipe (--hold) open, so a
  *            `stdin: true` container is not given EOF;
  *         3. writes EXITFILE atomically (tmp + fsync + rename) as JSON:
@@ -154,6 +158,8 @@ struct log {
      * at line ends, never leaves a file ending in half a line. */
     char pend[8192];
     size_t pend_len;
+    const char *times_path; /* NULL: no time marks (--times) */
+    int times_fd;
 };
 
 #define PEND_WAIT_MS 500
@@ -171,27 +177,51 @@ static void write_all(int fd, const char *buf, size_t n)
     }
 }
 
+/* Mark the piece about to be written at offset lg->size: before the data,
+ * so a reader that sees the data finds its mark. */
+static void times_mark(struct log *lg)
+{
+    if (lg->times_fd < 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long rec[2] = {lg->size, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec};
+    write_all(lg->times_fd, (const char *)rec, sizeof rec);
+}
+
 /* PATH -> PATH.1 -> PATH.2 ... up to MAXFILES-1 rotated files, then a new
- * PATH. A reader that follows the log finds the new file by its path. */
-static void rotate(struct log *lg)
+ * PATH. Returns the new file's fd, or -1 (keep writing where we are). */
+static int rotate_file(const char *path, int max_files)
 {
     char from[4200], to[4200];
-    snprintf(to, sizeof to, "%s.%d", lg->path, lg->max_files - 1);
+    snprintf(to, sizeof to, "%s.%d", path, max_files - 1);
     unlink(to);
-    for (int k = lg->max_files - 2; k >= 1; k--) {
-        snprintf(from, sizeof from, "%s.%d", lg->path, k);
-        snprintf(to, sizeof to, "%s.%d", lg->path, k + 1);
+    for (int k = max_files - 2; k >= 1; k--) {
+        snprintf(from, sizeof from, "%s.%d", path, k);
+        snprintf(to, sizeof to, "%s.%d", path, k + 1);
         rename(from, to); /* ENOENT: fewer rotations so far */
     }
-    snprintf(to, sizeof to, "%s.1", lg->path);
-    if (rename(lg->path, to) < 0)
-        return; /* keep writing where we are */
-    int fd = open(lg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    snprintf(to, sizeof to, "%s.1", path);
+    if (rename(path, to) < 0)
+        return -1;
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+}
+
+/* The log and its time marks rotate together. A reader that follows the
+ * log finds the new file by its path. */
+static void rotate(struct log *lg)
+{
+    int fd = rotate_file(lg->path, lg->max_files);
     if (fd < 0)
         return;
     close(lg->fd);
     lg->fd = fd;
     lg->size = 0;
+    if (lg->times_fd >= 0) {
+        int tfd = rotate_file(lg->times_path, lg->max_files);
+        close(lg->times_fd);
+        lg->times_fd = tfd;
+    }
 }
 
 /* Append to the log; rotate first when the chunk would pass MAXSIZE,
@@ -208,12 +238,16 @@ static void log_write(struct log *lg, const char *buf, size_t n)
             }
         if (cut == 0 && lg->size == 0)
             cut = room > 0 ? room : n; /* one line longer than MAXSIZE: split it */
+        if (cut > 0)
+            times_mark(lg);
         write_all(lg->fd, buf, cut);
         lg->size += (long long)cut;
         buf += cut;
         n -= cut;
         rotate(lg);
     }
+    if (n > 0)
+        times_mark(lg);
     write_all(lg->fd, buf, n);
     lg->size += (long long)n;
 }
@@ -274,7 +308,7 @@ static int monitor_main(int argc, char **argv)
     const char *exit_file = argv[3];
     snprintf(error_file, sizeof error_file, "%s.error", exit_file);
     int master = -1;
-    struct log lg = {.path = NULL, .fd = -1};
+    struct log lg = {.path = NULL, .fd = -1, .times_path = NULL, .times_fd = -1};
     for (int i = 4; i < argc; i++) {
         if (strcmp(argv[i], "--hold") == 0 && i + 1 < argc)
             i++; /* nothing to do: keeping the fd open is the whole job */
@@ -285,6 +319,9 @@ static int monitor_main(int argc, char **argv)
             lg.fd = atoi(argv[++i]);
             lg.max_size = atoll(argv[++i]);
             lg.max_files = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--times") == 0 && i + 1 < argc) {
+            lg.times_path = argv[++i];
+            lg.times_fd = open(lg.times_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         }
     }
     struct stat st;
