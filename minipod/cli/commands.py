@@ -17,7 +17,7 @@ import sys
 import click
 
 from minipod import __version__
-from minipod.cli import node_commands, pod_commands, printers
+from minipod.cli import node_commands, pod_commands, printers, scale_command
 from minipod.cli.client import Client, pod_path
 from minipod.cli.context import Ctx, namespace_opt, pass_ctx
 from minipod.cli.node_commands import node_options, resource_config
@@ -42,6 +42,7 @@ def cli(ctx, root):
 
 for command in pod_commands.COMMANDS:
     cli.add_command(command)
+cli.add_command(scale_command.scale)
 
 
 @cli.command()

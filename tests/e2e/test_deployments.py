@@ -328,3 +328,41 @@ def test_replicaset_replaces_a_failed_or_evicted_pod(mp, deploys):
         timeout=60,
         what="the evicted pod replaced",
     )
+
+
+def test_minipod_cli_get_describe_and_scale(mp, deploys):
+    deploys.append("clidep")
+    mp.run("apply", "-f", "-", input=json.dumps(deployment("clidep", replicas=2)))
+    wait_available(mp, "clidep", 2)
+    rows = mp.run("get", "deployments").stdout.splitlines()
+    assert rows[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert next(r for r in rows if r.startswith("clidep ")).split()[:4] == ["clidep", "2/2", "2", "2"]
+    wide = mp.run("get", "deploy", "clidep", "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"]
+    assert wide[1].split()[-3:] == ["web", "busybox:1.35", "app=clidep"]
+    rs = mp.run("get", "rs", "-l", "app=clidep").stdout.splitlines()
+    assert rs[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert rs[1].split()[1:4] == ["2", "2", "2"]
+    described = mp.run("describe", "deployment", "clidep").stdout
+    assert "clidep" in described and "ScalingReplicaSet" in described
+
+    out = mp.run("scale", "deployment", "clidep", "--replicas", "3").stdout
+    assert out.strip() == "deployment.apps/clidep scaled"
+    wait_available(mp, "clidep", 3)
+    bad = mp.run("scale", "deployment", "clidep", "--replicas", "1", "--current-replicas", "7", check=False)
+    assert bad.returncode == 1 and "Expected replicas to be 7, was 3" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    bad = mp.run("scale", "configmap", "x", "--replicas", "1", check=False)
+    assert bad.returncode == 1 and "cannot be scaled" in bad.stderr
+
+
+def test_invalid_deployment_is_refused_with_the_api_servers_message(mp):
+    bad = deployment("invalid")
+    bad["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    p = kubectl(mp, "apply", "-f", "-", input=json.dumps(bad), check=False)
+    assert p.returncode == 1
+    assert (
+        'The Deployment "invalid" is invalid: spec.template.metadata.labels: Invalid value: '
+        'map[string]string{"app":"invalid"}: `selector` does not match template `labels`'
+    ) in p.stderr
+    assert "invalid" not in kubectl(mp, "get", "deployments").stdout
