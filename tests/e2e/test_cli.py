@@ -162,7 +162,7 @@ def test_invalid_manifests_are_refused(mp, pod_name, pods, case):
         "bad-yaml": (pod_yaml(pod_name, SLEEP) + "  volumes: [\n", ["YAML", "line"]),
         "deployment": (
             f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {pod_name}\nspec: {{}}\n",
-            ["Deployment", "Pod"],
+            ["Deployment", "spec.selector: Required value", "spec.template.spec: Required value"],
         ),
     }[case]
     p = mp.run_pod(text, check=False)
