@@ -102,6 +102,9 @@ IMPLEMENTED = {
     "spec.containers[].volumeMounts[].name",
     "spec.containers[].volumeMounts[].mountPath",
     "spec.containers[].volumeMounts[].readOnly",
+    # Checked to stay inside the volume, mounted without following symlinks (pod/subpaths.py).
+    "spec.containers[].volumeMounts[].subPath",
+    "spec.containers[].volumeMounts[].subPathExpr",
     "spec.containers[].imagePullPolicy",
     "spec.containers[].tty",
     "spec.containers[].stdin",

@@ -21,8 +21,10 @@ _dicts, _check_id, _check_ids, _check_absolute).
 from typing import Any
 
 from minipod.kube import implemented, names, schema
-from minipod.kube.validate_config_volumes import check_resource
+from minipod.kube.validate_config_volumes import check_resource, path_problem
 from minipod.kube.validate_shape import INT_RANGES, _is_int, _quote, _range_rule, _short, _unsupported
+
+PROPAGATION_MODES = ["None", "HostToContainer", "Bidirectional"]
 
 # ------------------------------------------------------ shared rule helpers
 
@@ -160,6 +162,29 @@ def _check_mounts(c: dict[str, Any], path: str, volume_names: set[str], errors: 
             errors.append(f"{mount_path}.mountPath: duplicate value {_quote(target)}")
         elif isinstance(target, str):
             mount_paths.add(target)
+        for key in ("subPath", "subPathExpr"):
+            value = mount.get(key)
+            problem = path_problem(value) if isinstance(value, str) and value else None
+            if problem and problem != "must not start with '..'":
+                errors.append(f"{mount_path}.{key}: invalid value {_quote(value)}: {problem}")
+        if mount.get("subPath") and mount.get("subPathExpr"):
+            errors.append(
+                f"{mount_path}.subPathExpr: invalid value {_quote(mount['subPathExpr'])}: "
+                "subPathExpr and subPath are mutually exclusive"
+            )
+        _check_propagation(c, mount.get("mountPropagation"), f"{mount_path}.mountPropagation", errors)
+
+
+def _check_propagation(c: dict[str, Any], mode: Any, path: str, errors: list[str]) -> None:
+    """validateMountPropagation: Bidirectional only for a privileged container."""
+    if mode is None:
+        return
+    if mode not in PROPAGATION_MODES:
+        errors.append(_unsupported(path, mode, PROPAGATION_MODES))
+    elif mode == "Bidirectional" and not (c.get("securityContext") or {}).get("privileged"):
+        errors.append(
+            f"{path}: forbidden: Bidirectional mount propagation is available only to privileged containers"
+        )
 
 
 def _check_env(env: dict[str, Any], path: str, errors: list[str]) -> None:

@@ -46,8 +46,8 @@ order it for user-namespaced pods:
 import os
 
 from minipod.errors import MinipodError, SyscallError
+from minipod.linux import subpath, userns
 from minipod.linux import syscalls as sc
-from minipod.linux import userns
 
 DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"]
 MASKED_FILES = [
@@ -185,7 +185,15 @@ def setup_rootfs(rootfs: dict) -> None:
         target = secure_join(root, m["target"])
         idmap = ns["path"] if ns and m.get("idmap") else None
         try:
-            bind(m["source"], target, m.get("readonly", False), m.get("nodev", False), idmap, owner)
+            # A subPath: opened beneath the volume without following a
+            # symlink (linux/subpath.py); that open file is what gets mounted.
+            fd = subpath.open_beneath(m["source"], m["subpath"]) if m.get("subpath") else None
+            source = f"/proc/self/fd/{fd}" if fd is not None else m["source"]
+            try:
+                bind(source, target, m.get("readonly", False), m.get("nodev", False), idmap, owner)
+            finally:
+                if fd is not None:
+                    os.close(fd)
         except OSError as e:  # a file where a directory is, ...
             raise SyscallError(f"{m.get('what') or m['target']}: {e}", e.errno or 0) from None
         except SyscallError as e:

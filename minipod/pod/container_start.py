@@ -75,7 +75,7 @@ def prepare(
         os.makedirs(os.path.dirname(path), exist_ok=True)
     open(c.termination_file, "w").close()
     spec = record.spec_of(c)
-    mounts = volumes.container_mounts(record.pod, spec, dirs, instance.termination_file)
+    mounts = volumes.container_mounts(record.pod, spec, dirs, instance.termination_file, declared_env)
     plan = launch_spec.build_plan(record.pod, spec, image, instance, mounts, dirs, shim, node, declared_env)
     c.env = plan["env"]  # what `exec` and exec probes run with, as runc keeps it
     return plan

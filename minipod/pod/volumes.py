@@ -17,7 +17,8 @@ In order:
        so a failed mount says "volume data at /data: mount(...): ..."): the pod's
        /etc/hosts, /etc/hostname, /etc/resolv.conf, its termination-message
        file, then each volumeMount (a cluster's service-account token is
-       this instance's, when its Kubernetes API wrote one; else skipped).
+       this instance's, when its Kubernetes API wrote one; else skipped),
+       with its subPath or subPathExpr (subpaths.py).
 """
 
 import os
@@ -31,7 +32,7 @@ from minipod.kube.implemented import is_service_account_volume
 from minipod.linux import volume_ownership
 from minipod.linux.launch_spec import API_ACCESS_DIR
 from minipod.paths import path_in
-from minipod.pod import config_volumes
+from minipod.pod import config_volumes, subpaths
 
 
 def make_volumes(pod: dict[str, Any], dirs: dict[str, Any], user_range: int | None = None) -> list[str]:
@@ -112,9 +113,14 @@ def _is_type(path: str, test: Callable[[int], bool]) -> bool:
 
 
 def container_mounts(
-    pod: dict[str, Any], container: dict[str, Any], dirs: dict[str, Any], termination_file: str
+    pod: dict[str, Any],
+    container: dict[str, Any],
+    dirs: dict[str, Any],
+    termination_file: str,
+    env: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Step 3: [{source, target, readonly}] for one container, in mount order."""
+    """Step 3: [{source, target, readonly}] for one container, in mount order
+    (`env`: the container's declared variables, for subPathExpr)."""
     mounts: list[dict[str, Any]] = [
         {"source": os.path.join(dirs["run"], name), "target": f"/etc/{name}"}
         for name in ("hosts", "hostname", "resolv.conf")
@@ -135,7 +141,7 @@ def container_mounts(
     # persistentVolumeClaim.readOnly makes every mount of the claim read-only.
     read_only_claims = {v["name"] for v in volumes if (v.get("persistentVolumeClaim") or {}).get("readOnly")}
     privileged = bool((container.get("securityContext") or {}).get("privileged"))
-    for vm in container.get("volumeMounts") or []:
+    for i, vm in enumerate(container.get("volumeMounts") or []):
         if vm["name"] in skipped:
             # The token volume: this instance's token, CA and namespace when
             # its Kubernetes API wrote them (kubeapi/pod_access.py), else skipped.
@@ -143,19 +149,20 @@ def container_mounts(
                 mounts.append({"source": token_dir, "target": vm["mountPath"], "readonly": True})
             continue
         source = volume_source(pod, vm["name"], dirs)
-        mounts.append(
-            {
-                "source": source,
-                "target": vm["mountPath"],
-                "readonly": bool(vm.get("readOnly"))
-                or vm["name"] in config
-                or vm["name"] in read_only_claims,
-                # A device node made in an emptyDir must not open a host
-                # device (with CAP_MKNOD, a default capability).
-                "nodev": vm["name"] in empty_dirs and not privileged,
-                "what": f"volume {vm['name']} at {vm['mountPath']}",
-            }
+        mount = {
+            "source": source,
+            "target": vm["mountPath"],
+            "readonly": bool(vm.get("readOnly")) or vm["name"] in config or vm["name"] in read_only_claims,
+            # A device node made in an emptyDir must not open a host
+            # device (with CAP_MKNOD, a default capability).
+            "nodev": vm["name"] in empty_dirs and not privileged,
+            "what": f"volume {vm['name']} at {vm['mountPath']}",
+        }
+        snapshot = path_in(dirs["run"], "subpaths", container["name"], str(i))
+        mount.update(
+            subpaths.prepare(vm, source, vm["name"] in config, env or {}, snapshot, container["name"])
         )
+        mounts.append(mount)
     return mounts
 
 

@@ -362,3 +362,88 @@ def test_secret_values_never_shown(mp, pods):
         assert [p for p in found if _world_readable(p)] == []
     finally:
         cleanup(mp, f"secret/{sec}")
+
+
+def test_subpath_of_a_configmap_does_not_follow_updates(mp, pods):
+    cm = "cfg-sub"
+    create(mp, configmap(cm, {"app.conf": "v1", "other": "o"}))
+    doc = pod(
+        "cfg-sub",
+        ctr(
+            "main",
+            "exec sleep 3600",
+            env=[{"name": "DIR", "value": "logs"}],
+            volumeMounts=[
+                {"name": "cfg", "mountPath": "/etc/full"},
+                {"name": "cfg", "mountPath": "/etc/app.conf", "subPath": "app.conf"},
+                {"name": "work", "mountPath": "/work"},
+                {"name": "work", "mountPath": "/logs", "subPathExpr": "$(DIR)/$(POD)"},
+            ],
+        ),
+        volumes=[{"name": "cfg", "configMap": {"name": cm}}, {"name": "work", "emptyDir": {}}],
+    )
+    doc["spec"]["containers"][0]["env"].append(
+        {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    )
+    apply_pod(mp, pods, doc)
+    try:
+        wait_running(mp, "cfg-sub")
+        assert pod_sh(mp, "cfg-sub", "cat /etc/app.conf").stdout == "v1"
+        # subPathExpr: $(DIR)/$(POD) made inside the emptyDir, and mounted.
+        pod_sh(mp, "cfg-sub", "echo hi > /logs/f")
+        assert pod_sh(mp, "cfg-sub", "cat /work/logs/cfg-sub/f").stdout == "hi\n"
+        create(mp, configmap(cm, {"app.conf": "v2", "other": "o"}))
+        eventually(
+            lambda: pod_sh(mp, "cfg-sub", "cat /etc/full/app.conf").stdout == "v2", 10, "full mount updated"
+        )
+        # Two more updates: the version the subPath came from is long gone from the volume.
+        for v in ("v3", "v4"):
+            create(mp, configmap(cm, {"app.conf": v, "other": "o"}))
+            eventually(lambda v=v: pod_sh(mp, "cfg-sub", "cat /etc/full/app.conf").stdout == v, 10, "update")
+        assert pod_sh(mp, "cfg-sub", "cat /etc/app.conf").stdout == "v1"
+    finally:
+        cleanup(mp, f"configmap/{cm}")
+
+
+def test_subpath_symlink_escape_is_refused(mp, pods):
+    """CVE-2017-1002101: the container replaces its subPath by a symlink to
+    the host's / and exits; the restart must not mount the host's root."""
+    marker = f"minipod-escape-{os.getpid()}"
+    script = (
+        # First run: turn the subPath into a symlink to / and exit.
+        "if [ ! -e /vol/first-done ]; then touch /vol/first-done; rmdir /vol/sub; ln -s / /vol/sub; exit 1; fi; "
+        # Any later run would write through the mount into the host's /.
+        f"touch /mnt/sub/{marker}; exec sleep 3600"
+    )
+    doc = pod(
+        "cfg-escape",
+        ctr(
+            "main",
+            script,
+            volumeMounts=[
+                {"name": "v", "mountPath": "/vol"},
+                {"name": "v", "mountPath": "/mnt/sub", "subPath": "sub"},
+            ],
+        ),
+        volumes=[{"name": "v", "emptyDir": {}}],
+    )
+    apply_pod(mp, pods, doc)
+    try:
+        eventually(
+            lambda: (
+                waiting_reason(mp, "cfg-escape")
+                == (
+                    "CreateContainerConfigError",
+                    'failed to prepare subPath for volumeMount "v" of container "main"',
+                )
+            ),
+            30,
+            "the restart refused",
+            explain=lambda: str(waiting_reason(mp, "cfg-escape")),
+        )
+        assert not os.path.exists(f"/{marker}")
+        status = mp.pod("cfg-escape")["status"]["containerStatuses"][0]
+        assert status["restartCount"] == 1 and "waiting" in status["state"]
+    finally:
+        if os.path.exists(f"/{marker}"):
+            os.unlink(f"/{marker}")

@@ -354,3 +354,31 @@ def test_config_volumes_validated_as_the_api_server_does():
     )
     assert 'spec.volumes[1].downwardAPI.items[0].fieldRef.fieldPath: unsupported value "status.podIP"' in text
     assert "may not specify a duration less than 10 minutes" in text
+
+
+# --- subPath safety (linux/subpath.py) ---------------------------------------------------
+
+
+def test_subpath_open_beneath_never_follows_a_symlink(tmp_path):
+    from minipod.errors import MinipodError
+    from minipod.linux import subpath
+
+    vol = tmp_path / "vol"
+    (vol / "a" / "b").mkdir(parents=True)
+    (vol / "inside").symlink_to("a")  # stays in the volume
+    (vol / "out").symlink_to("/")  # leads out
+    fd = subpath.open_beneath(str(vol), "a/b")
+    os.close(fd)
+    with pytest.raises(MinipodError, match="symbolic link"):
+        subpath.open_beneath(str(vol), "out")
+    with pytest.raises(MinipodError, match="symbolic link"):
+        subpath.open_beneath(str(vol), "inside/b")  # the child opens only the resolved path
+    assert subpath.within(str(vol), "inside/b") == "a/b"
+    assert subpath.within(str(vol), "out") is None
+    assert subpath.check(str(vol), "inside/b") == "a/b"
+    with pytest.raises(MinipodError, match="leads out of the volume"):
+        subpath.check(str(vol), "out/etc")
+    # A missing subPath is made, with the volume's mode, inside the volume.
+    os.chmod(vol, 0o777)
+    assert subpath.check(str(vol), "new/dir") == "new/dir"
+    assert os.stat(vol / "new" / "dir").st_mode & 0o777 == 0o777

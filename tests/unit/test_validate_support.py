@@ -98,10 +98,32 @@ ephemeralContainers:
     ]
 
 
-def test_sub_path_warns():
+def test_sub_path_is_implemented_and_mount_propagation_warns():
     pod = kubectl_run_pod("volumes: [{name: data, emptyDir: {}}]")
-    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/d", "subPath": "x"}]
-    assert validate_pod(pod) == [not_implemented("spec.containers[0].volumeMounts[0].subPath")]
+    pod["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "data", "mountPath": "/d", "subPath": "x"},
+        {"name": "data", "mountPath": "/e", "subPathExpr": "$(POD)/x", "mountPropagation": "HostToContainer"},
+    ]
+    assert validate_pod(pod) == [not_implemented("spec.containers[0].volumeMounts[1].mountPropagation")]
+
+
+def test_sub_paths_and_propagation_checked_as_the_api_server_does():
+    pod = kubectl_run_pod("volumes: [{name: data, emptyDir: {}}]")
+    pod["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "data", "mountPath": "/a", "subPath": "/etc"},
+        {"name": "data", "mountPath": "/b", "subPath": "x/../../y"},
+        {"name": "data", "mountPath": "/c", "subPath": "x", "subPathExpr": "y"},
+        {"name": "data", "mountPath": "/d", "mountPropagation": "Bidirectional"},
+    ]
+    with pytest.raises(ManifestError) as e:
+        validate_pod(pod)
+    m = "spec.containers[0].volumeMounts"
+    assert e.value.errors == [
+        f'{m}[0].subPath: invalid value "/etc": must be a relative path',
+        f"{m}[1].subPath: invalid value \"x/../../y\": must not contain '..'",
+        f'{m}[2].subPathExpr: invalid value "y": subPathExpr and subPath are mutually exclusive',
+        f"{m}[3].mountPropagation: forbidden: Bidirectional mount propagation is available only to privileged containers",
+    ]
 
 
 def test_sidecar_init_container_is_implemented():
