@@ -16,6 +16,8 @@ import time
 from aiohttp import web
 
 from minipod.errors import NotFound
+from minipod.objects.nodes import user_part, with_user_part
+from minipod.objects.resources import builtin
 from minipod.objects.selectors import label_selector
 from minipod.pod import node as node_mod
 from minipod.pod.usage import NodeUsage, PodUsage, UsageReader
@@ -47,9 +49,16 @@ def _rfc3339(epoch: float) -> str:
 
 
 def the_node(request) -> dict:
+    """The kubelet's view of the node, with what users set on the Node
+    object (labels, annotations, taints, cordon: objects/nodes.py)."""
     manager = request.app["manager"]
     created = os.stat(manager.cgroups_state).st_mtime
-    return node_mod.node_object(manager.node_facts, _rfc3339(created))
+    node = node_mod.node_object(manager.node_facts, _rfc3339(created))
+    cluster = request.app.get("cluster")
+    if cluster is not None:
+        stored = cluster.store.get(builtin("", "v1", "nodes"), None, node["metadata"]["name"])
+        node = with_user_part(node, user_part(stored))
+    return node
 
 
 def _check_name(request) -> None:

@@ -72,11 +72,20 @@ def table_rows(table: dict, wide: bool = False, namespaced: bool = False) -> lis
     head = [table["columnDefinitions"][i]["name"].upper() for i in shown]
     rows = [["NAMESPACE", *head] if namespaced else head]
     for row in table.get("rows") or []:
-        cells = ["<none>" if row["cells"][i] in ("", None) else str(row["cells"][i]) for i in shown]
+        cells = [_cell(row["cells"][i]) for i in shown]
         if namespaced:
             cells.insert(0, ((row.get("object") or {}).get("metadata") or {}).get("namespace", ""))
         rows.append(cells)
     return rows
+
+
+def _cell(value) -> str:
+    """A Table cell as kubectl prints it: <none> for nothing, true/false."""
+    if value in ("", None):
+        return "<none>"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 def describe(c: Ctx, res: Resource, name: str, namespace: str) -> None:

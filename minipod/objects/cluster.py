@@ -11,14 +11,16 @@ its pods, so every live pod is in the store before the API serves.
 import os
 
 from minipod.controllers.controller_manager import ControllerManager
-from minipod.objects import pod_security_admission
+from minipod.objects import pod_security_admission, priority_classes
 from minipod.objects.apps import admit_apps
 from minipod.objects.collector import Collector
 from minipod.objects.events import EventBackend
 from minipod.objects.nodes import NodeBackend
 from minipod.objects.pods import PodBackend
+from minipod.objects.priority_classes import PriorityClassAdmission
 from minipod.objects.resources import builtin
 from minipod.objects.store import ObjectStore
+from minipod.pod.node_scheduling import NodeView
 from minipod.services.runtime import ServiceRuntime
 from minipod.storage.controller import StorageController
 
@@ -44,22 +46,42 @@ class Cluster:
         self.controllers.stop()
 
 
+def node_view(store: ObjectStore, nodes: NodeBackend) -> NodeView:
+    """What the scheduler needs of the Node and the Namespaces."""
+    labels, taints, unschedulable = nodes.view()
+    ns_res = builtin("", "v1", "namespaces")
+    ns_labels = {
+        n["metadata"]["name"]: n["metadata"].get("labels") or {}
+        for n in store.list(ns_res, None, None, None)[0]
+    }
+    return NodeView(labels, taints, unschedulable, ns_labels)
+
+
 def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> Cluster:
     store = ObjectStore(inst.lib)
     services = ServiceRuntime(store, inst, manager.conflist, service_cidr, log)
     pods = PodBackend(store, manager)
     store.backends["pods"] = pods
     store.backends["events"] = EventBackend(store, manager.events)
-    store.backends["nodes"] = NodeBackend(store, manager.host_ip, manager.node_facts)
+    nodes = NodeBackend(store, manager.host_ip, manager.node_facts, inst.lib)
+    store.backends["nodes"] = nodes
+    manager.node_view = lambda: node_view(store, nodes)
+    nodes.on_change.append(manager.node_changed)
     for plural in ("deployments", "replicasets"):
         store.admission[builtin("apps", "v1", plural).key] = admit_apps
+    store.admission[builtin("scheduling.k8s.io", "v1", "priorityclasses").key] = PriorityClassAdmission(store)
     store.ensure_defaults()
     # Pods read their ConfigMaps and Secrets from here, and follow their changes.
     manager.config.attach(store)
-    # `minipod apply` creates pods without this backend: PodSecurity applies there too.
+    priority_classes.ensure_system_classes(store)
+    pods.admission.append(lambda pod, sa: priority_classes.admit_pod(store, pod))
+    # `minipod apply` creates pods without this backend: Priority and
+    # PodSecurity apply there too.
+    manager.pod_admission.append(lambda pod: priority_classes.admit_pod(store, pod))
     manager.pod_admission.append(lambda pod: pod_security_admission.admit(store, pod))
     collector = Collector(store, log)
     collector.start()
+    manager.node_changed()  # pods waiting since before a restart: now with the Node's labels and taints
     services.start()
     controllers = ControllerManager(store, log)
     controllers.start()

@@ -441,6 +441,27 @@ REPLICASET = (
     *TEMPLATE_COLUMNS,
 )
 
+
+PRIORITYCLASS = (
+    NAME,
+    Column("Value", "integer", lambda o, now: o.get("value"), 0, "The value of this priority class."),
+    Column(
+        "Global-Default",
+        "boolean",
+        lambda o, now: bool(o.get("globalDefault")),
+        0,
+        "Whether this priority class is the default for pods without a priorityClassName.",
+    ),
+    AGE,
+    Column(
+        "PreemptionPolicy",
+        "string",
+        lambda o, now: o.get("preemptionPolicy", ""),
+        0,
+        "The policy for preempting pods with lower priority.",
+    ),
+)
+
 # What the API server prints for a kind with no printer of its own.
 DEFAULT = (
     NAME,

@@ -4,12 +4,19 @@ node_object() reads the host (cpu count, memory, the OS, the kernel, the
 address of the default route) once when the daemon starts; the node is
 Ready while the daemon runs. A simple reader on purpose: when richer node
 facts (cgroup capacity, allocatable) exist, they replace facts().
+
+What users change on the node (kubectl label, taint, cordon: its labels,
+annotations, spec.taints and spec.unschedulable) is kept in
+lib/node.json, so it survives a restart, and each change is passed on
+(on_change) to the scheduler and the taint manager.
 """
 
 import os
 import platform
+from collections.abc import Callable
 
 from minipod import __version__
+from minipod.fsutil import read_json, write_json_atomic
 from minipod.kube.times import rfc3339 as now_rfc3339
 from minipod.objects.errors import ApiError
 from minipod.objects.resources import builtin
@@ -117,12 +124,45 @@ def node_object(f: dict, boot_id: str = "", created: str | None = None) -> dict:
     }
 
 
+# The parts of the Node that users set, and that node.json keeps.
+USER_METADATA = ("labels", "annotations")
+USER_SPEC = ("taints", "unschedulable")
+
+
+def user_part(node: dict) -> dict:
+    """(pure) What of the Node users changed, for node.json."""
+    meta, spec = node["metadata"], node.get("spec") or {}
+    return {
+        "metadata": {k: meta[k] for k in USER_METADATA if k in meta},
+        "spec": {k: spec[k] for k in USER_SPEC if k in spec},
+    }
+
+
+def with_user_part(node: dict, saved: dict) -> dict:
+    """(pure) The computed Node with what users set put back."""
+    for k, v in (saved.get("metadata") or {}).items():
+        node["metadata"][k] = v
+    for k, v in (saved.get("spec") or {}).items():
+        node.setdefault("spec", {})[k] = v
+    return node
+
+
+def stamp_taints(node: dict, now: str) -> None:
+    """timeAdded on NoExecute taints that have none: the taint manager
+    counts tolerationSeconds from it."""
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint.get("effect") == "NoExecute" and not taint.get("timeAdded"):
+            taint["timeAdded"] = now
+
+
 class NodeBackend:
     """The node is computed, not created: create and delete are refused."""
 
-    def __init__(self, store, host_ip: str, node_facts=None):
+    def __init__(self, store, host_ip: str, node_facts=None, lib_dir: str | None = None):
         self.store = store
         self.res = builtin("", "v1", "nodes")
+        self.saved_path = os.path.join(lib_dir, "node.json") if lib_dir else None
+        self.on_change: list[Callable[[], None]] = []
         boot_id = ""
         try:
             with open("/proc/sys/kernel/random/boot_id") as f:
@@ -138,6 +178,8 @@ class NodeBackend:
             node["status"]["capacity"] = format_resources(node_facts.capacity, kib=True)
             node["status"]["allocatable"] = format_resources(node_facts.allocatable, kib=True)
         node["metadata"]["uid"] = boot_id or node["metadata"]["name"]
+        if self.saved_path and os.path.exists(self.saved_path):
+            node = with_user_part(node, read_json(self.saved_path))
         store.track(self.res, node)
 
     def create(self, res, obj, dry_run):
@@ -145,9 +187,25 @@ class NodeBackend:
 
     def update(self, res, old: dict, new: dict, dry_run: bool) -> dict:
         # Labels, annotations, taints and unschedulable may change, as with kubectl label/cordon.
-        if not dry_run:
-            self.store.track(res, new)
+        stamp_taints(new, now_rfc3339())
+        if dry_run:
+            return new
+        if self.saved_path:
+            write_json_atomic(self.saved_path, user_part(new))
+        self.store.track(res, new)
+        for hook in self.on_change:
+            hook()
         return new
+
+    def view(self) -> tuple[dict, tuple[dict, ...], bool]:
+        """(labels, taints, unschedulable) of the Node as it is now."""
+        node = self.store.get(self.res, None, node_name())
+        spec = node.get("spec") or {}
+        return (
+            node["metadata"].get("labels") or {},
+            tuple(spec.get("taints") or ()),
+            bool(spec.get("unschedulable")),
+        )
 
     def delete(self, res, old, grace, dry_run):
         raise ApiError(405, "MethodNotAllowed", "the node is this host: it cannot be deleted")

@@ -186,6 +186,15 @@ RESOURCES: list[Resource] = [
     Resource(
         "metrics.k8s.io", "v1beta1", "PodMetrics", "pods", True, (), verbs=("get", "list"), backend="metrics"
     ),
+    Resource(
+        "scheduling.k8s.io",
+        "v1",
+        "PriorityClass",
+        "priorityclasses",
+        False,
+        ("pc",),
+        columns.PRIORITYCLASS,
+    ),
 ]
 
 

@@ -15,7 +15,6 @@ exited meanwhile reports the exit code and time its monitor wrote down.
 """
 
 import asyncio
-import dataclasses
 import json
 import os
 import shutil
@@ -33,7 +32,16 @@ from minipod.linux import cgroups, userns
 from minipod.linux import sandbox as namespaces
 from minipod.network import pod_network as network
 from minipod.paths import path_in
-from minipod.pod import admission, image_pull, node, node_config, pod_config, recovery, run_wait, scheduler
+from minipod.pod import (
+    admission,
+    image_pull,
+    node,
+    node_config,
+    node_scheduling,
+    pod_config,
+    recovery,
+    run_wait,
+)
 from minipod.pod import record as rec
 from minipod.pod import status as podstatus
 from minipod.pod import worker as lifecycle
@@ -93,6 +101,10 @@ class PodManager:
         # volume check, and the bound volumes' host sources for the mounts.
         self.volume_check: Callable[[dict], admission.Refusal | None] | None = None
         self.claim_sources: Callable[[dict], dict] = lambda pod: {}
+        # What the Node object and the Namespaces say (objects/cluster.py
+        # replaces it): labels, taints and cordon for the scheduler.
+        self.node_view = node_scheduling.NodeView
+        self.taint_manager = node_scheduling.TaintManager(self)
 
     def pod_saved(self, record: PodRecord) -> None:
         for listener in self.listeners:
@@ -303,14 +315,15 @@ class PodManager:
         self.schedule()
 
     def schedule(self) -> None:
-        """Admit the pods waiting for room on the node (scheduler.py)."""
-        node = dataclasses.replace(admission.this_node(), allocatable=self.node_facts.allocatable)
-        admitted = scheduler.schedule_pending(
-            list(self.workers.values()), node, self.node.allowed_unsafe_sysctls, self.volume_check
-        )
-        for w in admitted:
-            w.save()
-            w.wake.set()
+        """Admit the pods waiting for the node, preempting if need be
+        (node_scheduling.py, scheduler.py)."""
+        node_scheduling.run_scheduler(self)
+
+    def node_changed(self) -> None:
+        """The Node (labels, taints, cordon) or a Namespace changed: the
+        scheduler looks again, and the taint manager acts on NoExecute."""
+        self.schedule()
+        self.taint_manager.node_changed(self.node_view().taints)
 
     async def remove_idle_bridge(self) -> None:
         """When the daemon stops with no pod left, remove the bridge, so a
@@ -372,8 +385,13 @@ def _key(pod: dict) -> tuple[str, str]:
     return pod["metadata"]["namespace"], pod["metadata"]["name"]
 
 
+# Set by the scheduler (nodeName) and by admission (priority), not by the manifest.
+SERVER_SET_SPEC = ("nodeName", "priority", "preemptionPolicy")
+
+
 def _same_spec(spec: dict, pod: dict) -> bool:
     spec = dict(spec)
-    if "nodeName" not in pod["spec"]:
-        spec.pop("nodeName", None)  # set when the pod was bound, not by the manifest
+    for field in SERVER_SET_SPEC:
+        if field not in pod["spec"]:
+            spec.pop(field, None)
     return json.dumps(spec, sort_keys=True) == json.dumps(pod["spec"], sort_keys=True)

@@ -181,6 +181,17 @@ class Network:
 
 
 @dataclass
+class Disruption:
+    """Why the pod is being removed from the node by someone other than its
+    owner: the scheduler preempting it, the taint manager evicting it (the
+    DisruptionTarget condition)."""
+
+    reason: str
+    message: str
+    since: str
+
+
+@dataclass
 class PodRuntime:
     """What minipod knows of a pod beyond its v1 object."""
 
@@ -204,6 +215,9 @@ class PodRuntime:
     # of its 65536 ids (linux/userns.py). The records are the ledger of the
     # instance's pool: a range is free again when its pod's record is gone.
     user_range: int | None = None
+    # The node the scheduler preempted pods on for this one (status.nominatedNodeName).
+    nominated_node: str | None = None
+    disruption: Disruption | None = None
 
     def all_containers(self) -> list[ContainerRecord]:
         return self.init_containers + self.containers
@@ -362,6 +376,8 @@ def _runtime(raw: dict[str, Any]) -> PodRuntime:
         created_epoch=raw.get("created_epoch"),
         cgroup=raw.get("cgroup"),
         user_range=raw.get("user_range"),
+        nominated_node=raw.get("nominated_node"),
+        disruption=Disruption(**raw["disruption"]) if raw.get("disruption") else None,
     )
 
 

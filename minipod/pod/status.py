@@ -12,7 +12,7 @@ from typing import Any
 
 from minipod.kube import resources
 from minipod.pod.admission import Refusal
-from minipod.pod.record import ContainerRecord, ContainerState, PodRecord
+from minipod.pod.record import ContainerRecord, ContainerState, Disruption, PodRecord
 
 TERMINAL_WAITING = {
     "ErrImageNeverPull",
@@ -142,10 +142,25 @@ def conditions(record: PodRecord, ph: str) -> list[dict[str, Any]]:
         if not ok and ctype in reasons:
             cond["reason"] = reasons[ctype]
         out.append(cond)
+    d = record.runtime.disruption
+    if d is not None:
+        out.insert(0, disruption_condition(d))
     return out
 
 
-def refused_status(refusal: Refusal, since: str, qos: str) -> dict[str, Any]:
+def disruption_condition(d: Disruption) -> dict[str, Any]:
+    """DisruptionTarget: the pod is about to go, and who decided it."""
+    return {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "lastProbeTime": None,
+        "lastTransitionTime": d.since,
+        "reason": d.reason,
+        "message": d.message,
+    }
+
+
+def refused_status(refusal: Refusal, since: str, qos: str, nominated: str | None = None) -> dict[str, Any]:
     """A pod this node does not run (minipod.pod.admission): held Pending
     by the scheduler (PodScheduled=False), or rejected by the kubelet
     (Failed, with the admission handler's reason)."""
@@ -158,7 +173,10 @@ def refused_status(refusal: Refusal, since: str, qos: str) -> dict[str, Any]:
             "reason": refusal.reason,
             "message": refusal.message,
         }
-        return {"phase": "Pending", "conditions": [condition], "qosClass": qos}
+        status = {"phase": "Pending", "conditions": [condition], "qosClass": qos}
+        if nominated:
+            status["nominatedNodeName"] = nominated
+        return status
     return {
         "phase": "Failed",
         "reason": refusal.reason,
@@ -180,7 +198,8 @@ def pod_status(record: PodRecord) -> dict[str, Any]:
     rt = record.runtime
     if rt.refusal is not None:
         qos = resources.qos_class(record.spec)
-        return refused_status(rt.refusal, rt.refusal_since or record.metadata["creationTimestamp"], qos)
+        since = rt.refusal_since or record.metadata["creationTimestamp"]
+        return refused_status(rt.refusal, since, qos, rt.nominated_node)
     ph = phase(record)
     status: dict[str, Any] = {
         "phase": ph,
