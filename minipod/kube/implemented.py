@@ -9,7 +9,7 @@ table that has it:
     DEFAULTS      holds the Kubernetes default value        -> silent
     IMPLEMENTED   honoured by minipod                       -> silent
     anything else                                           -> a warning:
-        spec.affinity: not implemented by minipod yet; ignored
+        spec.readinessGates: not implemented by minipod yet; ignored
 
 Two narrower tables complete it: SUPPORTED_VOLUME_TYPES (any other volume
 type is an error, raised by minipod.kube.validate, since a missing volume would
@@ -44,6 +44,14 @@ IMPLEMENTED = {
     "spec.nodeName",
     # A gated pod stays Pending (pod/admission.py); the gates are fixed at creation here.
     "spec.schedulingGates",
+    # The scheduler's filters and priority (pod/admission.py, pod/scheduler.py).
+    "spec.nodeSelector",
+    "spec.affinity",
+    "spec.tolerations",
+    "spec.topologySpreadConstraints",
+    "spec.priorityClassName",
+    "spec.priority",
+    "spec.preemptionPolicy",
     "spec.terminationGracePeriodSeconds",
     "spec.hostname",
     "spec.hostNetwork",

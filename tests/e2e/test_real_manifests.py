@@ -10,7 +10,8 @@ suite needs no network. Manifests whose images are never started (a pod
 held Pending, a refused one) keep theirs.
 
 EXPECTED says, per file, what must happen:
-    state     Running, Succeeded, Pending or refused (exit 1, nothing created)
+    state     Running, Succeeded, Pending, refused (exit 1, nothing created),
+              or stored (no pods: the object store keeps what it holds)
     reason    for Pending: the PodScheduled condition's reason and message
               (substring); for refused: a substring of the error
     warning   a substring of a `Warning:` line apply must print
@@ -97,7 +98,7 @@ EXPECTED = {
     "k8s-service-networking-hostaliases-pod.yaml": Expect(
         "Succeeded", logs={"": "127.0.0.1\tfoo.local\tbar.local\n10.1.2.3\tfoo.remote\tbar.remote\n"}
     ),
-    "k8s-service-simple-service.yaml": Expect("refused", "kind Service (v1) is not served"),
+    "k8s-service-simple-service.yaml": Expect("stored"),
     "podman-e2e-test.yaml": Expect("refused", "invalid YAML"),
     "podman-system-700-play-testyaml.yaml": Expect("refused", 'metadata.name: invalid value "test_pod"'),
 }
@@ -172,6 +173,11 @@ def test_real_manifest(mp, name):
                 assert mp.run("get", "pod", pod_name, "-n", ns, check=False).returncode == 1, pod_name
             return
         assert p.returncode == 0, p.stderr
+        if expect.state == "stored":
+            for doc in yaml.safe_load_all(text):
+                if doc:
+                    got = mp.run("get", doc["kind"].lower(), doc["metadata"]["name"], "-o", "name").stdout
+                    assert got.strip().endswith("/" + doc["metadata"]["name"]), got
         for ns, pod_name in pods:
             pod = eventually(
                 lambda a=(ns, pod_name): reached(mp, *a, expect.state), timeout=30, what=expect.state
@@ -196,3 +202,5 @@ def test_real_manifest(mp, name):
             mp.run(
                 "delete", "pod", pod_name, "-n", ns, "--grace-period", "0", "--ignore-not-found", check=False
             )
+        if expect.state == "stored":
+            mp.run("delete", "-f", "-", "--ignore-not-found", input=as_sent(text), check=False)

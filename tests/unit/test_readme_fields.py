@@ -87,7 +87,7 @@ spec:
 def test_code_that_reads_a_field_must_list_it():
     assert implemented.honoured("spec.imagePullSecrets") == "imagePullSecrets"
     try:
-        implemented.honoured("spec.affinity")
+        implemented.honoured("spec.ephemeralContainers")
     except RuntimeError as e:
         assert "IMPLEMENTED" in str(e)
     else:

@@ -93,7 +93,6 @@ ephemeralContainers:
         {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
     ]
     assert validate_pod(pod) == [
-        not_implemented("spec.affinity"),
         not_implemented("spec.ephemeralContainers"),
     ]
 
@@ -184,10 +183,7 @@ serviceAccountName: builder
 tolerations:
 - {key: gpu, operator: Exists}
 """)
-    assert validate_pod(pod) == [
-        not_implemented("spec.serviceAccountName"),
-        not_implemented("spec.tolerations"),
-    ]
+    assert validate_pod(pod) == [not_implemented("spec.serviceAccountName")]
 
 
 def test_service_account_volume_is_recognised():
