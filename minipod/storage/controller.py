@@ -77,8 +77,7 @@ class StorageController:
         ns = pod["metadata"]["namespace"]
         claims = self.claims_of(ns)
         classes = {n: o for (_, n), o in self.store.objects[CLASSES.key].items()}
-        me = pod["metadata"]["name"]
-        others = [p for (pns, n), p in self.store.objects[PODS.key].items() if (pns, n) != (ns, me)]
+        others = self.placed_pods_sharing(pod)
         refusal = pod_claims.scheduling_refusal(pod, claims, classes, others)
         if refusal is pod_claims.WAITING:
             for name in pod_claims.claim_names(pod).values():
@@ -87,6 +86,20 @@ class StorageController:
                 if not claim["spec"].get("volumeName") and pod_claims.SELECTED_NODE not in annotations:
                     self._annotate(claim, {pod_claims.SELECTED_NODE: self.node})
         return refusal
+
+    def placed_pods_sharing(self, pod: Obj) -> list[Obj]:
+        """The other pods the scheduler has placed that use one of this
+        pod's claims, read from the pod manager's records: a pod placed
+        earlier in the same scheduling pass counts at once (its store
+        object is saved after the pass)."""
+        ns, wanted = pod["metadata"]["namespace"], set(pod_claims.claim_names(pod).values())
+        out = []
+        for (w_ns, w_name), w in list(self.manager.workers.items()):
+            if (w_ns, w_name) == (ns, pod["metadata"]["name"]) or w_ns != ns or w.rt.scheduled is False:
+                continue
+            if wanted & set(pod_claims.claim_names(w.record.pod).values()):
+                out.append(self.manager.view(w.record))
+        return out
 
     def claim_sources(self, pod: Obj) -> dict[str, Obj]:
         """{volume name: the hostPath source of its bound volume} for the kubelet's mounts."""

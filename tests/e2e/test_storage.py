@@ -252,6 +252,26 @@ def test_read_write_once_pod_keeps_a_second_pod_pending(mp, objects):
     running(mp, "st-second")
 
 
+def test_two_pods_placed_together_do_not_share_a_read_write_once_pod_claim(mp, objects):
+    """Both wait for the claim's provisioning, then one scheduling pass
+    looks at both: only the first gets the claim."""
+    objects += [("pvc", "st-pair"), ("pod", "st-pair-a"), ("pod", "st-pair-b")]
+    create(
+        mp,
+        claim_pod("st-pair-a", "st-pair"),
+        claim_pod("st-pair-b", "st-pair"),
+        claim("st-pair", modes=("ReadWriteOncePod",)),
+    )
+
+    def one_running_one_held():
+        phases = sorted(mp.pod(n)["status"]["phase"] for n in ("st-pair-a", "st-pair-b"))
+        return phases == ["Pending", "Running"]
+
+    eventually(one_running_one_held, 60, "one pod Running, the other Pending")
+    held = next(n for n in ("st-pair-a", "st-pair-b") if mp.pod(n)["status"]["phase"] == "Pending")
+    assert "ReadWriteOncePod access mode" in pending_message(mp, held)
+
+
 def test_a_missing_or_unbound_claim_keeps_the_pod_pending_until_bound(mp, objects, tmp_path):
     objects += [
         ("pod", "st-waiting"),
