@@ -13,19 +13,32 @@ baseline checks too, except the two it replaces with stricter ones
         pods "x" is forbidden: violates PodSecurity "restricted:latest": ...
     warning_message(level, violations)           a `Warning:` line's text:
         would violate PodSecurity "baseline:latest": ...
-    levels_of(labels) -> (enforce, warn, audit)  from a Namespace's labels
-        pod-security.kubernetes.io/{enforce,warn,audit}[-version].
+    levels_of(labels, defaults) -> {mode: Policy}  from a Namespace's labels
+        pod-security.kubernetes.io/{enforce,warn,audit}[-version];
+    label_errors(labels)   the API server's words for invalid ones.
 
 The checks themselves are in pod_security_checks.py. Pure functions,
 standard library only.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from minipod.kube.pod_security_checks import BASELINE, RESTRICTED, Violation
 
-__all__ = ["Policy", "Violation", "evaluate", "forbidden_message", "levels_of", "warning_message"]
+__all__ = [
+    "Policy",
+    "Violation",
+    "evaluate",
+    "forbidden_message",
+    "label_errors",
+    "label_problems",
+    "levels_of",
+    "parse_level",
+    "parse_version",
+    "warning_message",
+]
 
 LEVELS = ("privileged", "baseline", "restricted")
 LABEL_PREFIX = "pod-security.kubernetes.io/"
@@ -58,19 +71,75 @@ class Policy:
     level: str = "privileged"
     version: str = "latest"
 
+    def __str__(self) -> str:
+        return f"{self.level}:{self.version}"
 
-def levels_of(labels: dict[str, Any] | None, default: Policy | None = None) -> dict[str, Policy]:
-    """{"enforce": Policy, "warn": Policy, "audit": Policy} from a
-    Namespace's labels; a mode without a label gets the instance default
-    (privileged unless configured, as in Kubernetes)."""
-    labels, default = labels or {}, default or Policy()
-    out = {}
-    for mode in ("enforce", "warn", "audit"):
-        level = labels.get(LABEL_PREFIX + mode)
-        if level is None:
-            out[mode] = default
-            continue
-        if level not in LEVELS:
-            level = "restricted"  # as the API server: an invalid level is the strictest
-        out[mode] = Policy(level, labels.get(f"{LABEL_PREFIX}{mode}-version") or "latest")
-    return out
+
+MODES = ("enforce", "audit", "warn")
+_VERSION = re.compile(r"^v1\.(0|[1-9][0-9]*)$")
+
+
+def parse_level(value: str) -> tuple[str, str | None]:
+    """(level, error): an invalid level is the strictest, as the API server reads it."""
+    if value in LEVELS:
+        return value, None
+    return "restricted", "must be one of privileged, baseline, restricted"
+
+
+def parse_version(value: str) -> tuple[str, str | None]:
+    """(version, error): "latest" or "v1.N"; anything else is read as latest."""
+    if value == "latest" or _VERSION.match(value):
+        return value, None
+    return "latest", 'must be "latest" or "v1.x"'
+
+
+def levels_of(
+    labels: dict[str, Any] | None, defaults: dict[str, Policy] | Policy | None = None
+) -> dict[str, Policy]:
+    """{"enforce": Policy, "audit": Policy, "warn": Policy} from a
+    Namespace's labels, as the API server's PolicyToEvaluate: a mode
+    without labels takes the instance default (privileged unless
+    configured); a level label without a version label means latest; a
+    version label alone goes with the default level."""
+    return _policies(labels, defaults)[0]
+
+
+def label_errors(labels: dict[str, Any] | None) -> list[str]:
+    """What is wrong with a Namespace's pod-security labels, each naming
+    the label as the API server does (metadata.labels[...]: Invalid value)."""
+    return [f"{path}: {message}" for path, message in label_problems(labels)]
+
+
+def label_problems(labels: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The same as (field path, message) pairs."""
+    return _policies(labels, None)[1]
+
+
+def _policies(
+    labels: dict[str, Any] | None, defaults: dict[str, Policy] | Policy | None
+) -> tuple[dict[str, Policy], list[tuple[str, str]]]:
+    labels = labels or {}
+    if not isinstance(defaults, dict):
+        defaults = {mode: defaults or Policy() for mode in MODES}
+    out, errors = {}, []
+    for mode in MODES:
+        policy = defaults[mode]
+        level_key, version_key = LABEL_PREFIX + mode, f"{LABEL_PREFIX}{mode}-version"
+        level = policy.level
+        version = policy.version
+        if level_key in labels:
+            level, error = parse_level(str(labels[level_key]))
+            if error:
+                errors.append(_invalid(level_key, labels[level_key], error))
+            elif version_key not in labels:
+                version = "latest"
+        if version_key in labels:
+            version, error = parse_version(str(labels[version_key]))
+            if error:
+                errors.append(_invalid(version_key, labels[version_key], error))
+        out[mode] = Policy(level, version)
+    return out, errors
+
+
+def _invalid(key: str, value: Any, error: str) -> tuple[str, str]:
+    return f"metadata.labels[{key}]", f'Invalid value: "{value}": {error}'

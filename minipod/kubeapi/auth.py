@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from minipod.api.status import StatusError, status_response
 from minipod.kubeapi import tokens
+from minipod.objects import audit
 
 READ_VERBS = ("get", "list", "watch")
 
@@ -89,7 +90,21 @@ async def authenticate(request, handler):
     if user is None:
         return status_response(401, "Unauthorized", "Unauthorized")
     request["user"] = user
-    return await handler(request)
+    # Who asks, for the audit log (objects/audit.py), while this request is served.
+    token = audit.set_requester(
+        audit.Requester(
+            user.name,
+            list(user.groups),
+            user.uid,
+            request.remote or "",
+            request.headers.get("User-Agent", ""),
+            request.path_qs,
+        )
+    )
+    try:
+        return await handler(request)
+    finally:
+        audit.reset_requester(token)
 
 
 def verb_of(request, target) -> str:

@@ -11,7 +11,8 @@ its pods, so every live pod is in the store before the API serves.
 import os
 
 from minipod.controllers.controller_manager import ControllerManager
-from minipod.objects import pod_security_admission, priority_classes
+from minipod.kube import pod_security_config
+from minipod.objects import audit, pod_security_admission, priority_classes
 from minipod.objects.apps import admit_apps
 from minipod.objects.collector import Collector
 from minipod.objects.events import EventBackend
@@ -70,15 +71,23 @@ def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> C
     for plural in ("deployments", "replicasets"):
         store.admission[builtin("apps", "v1", plural).key] = admit_apps
     store.admission[builtin("scheduling.k8s.io", "v1", "priorityclasses").key] = PriorityClassAdmission(store)
+    store.admission[builtin("", "v1", "namespaces").key] = pod_security_admission.admit_namespace
     store.ensure_defaults()
     # Pods read their ConfigMaps and Secrets from here, and follow their changes.
     manager.config.attach(store)
     priority_classes.ensure_system_classes(store)
     pods.admission.append(lambda pod, sa: priority_classes.admit_pod(store, pod))
+    # PodSecurity with the instance's configuration, its audit annotations
+    # in LIB/audit.log.
+    pods.pod_security = pod_security_admission.PodSecurity(
+        store,
+        pod_security_config.load(inst.etc),
+        audit.AuditLog(os.path.join(inst.lib, "audit.log"), log, pod_security_admission.LOUD),
+    )
     # `minipod apply` creates pods without this backend: Priority and
     # PodSecurity apply there too.
     manager.pod_admission.append(lambda pod: priority_classes.admit_pod(store, pod))
-    manager.pod_admission.append(lambda pod: pod_security_admission.admit(store, pod))
+    manager.pod_admission.append(pods.pod_security.admit)
     collector = Collector(store, log)
     collector.start()
     manager.node_changed()  # pods waiting since before a restart: now with the Node's labels and taints

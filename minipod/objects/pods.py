@@ -48,6 +48,8 @@ class PodBackend:
         self.res = builtin("", "v1", "pods")
         self.warnings: list[str] = []  # of the last create: the API sends them as Warning headers
         self.admission: list = []  # callables(pod, its ServiceAccount) that may change the pod
+        # Validating: PodSecurity (open_cluster() gives it the instance's configuration and audit log).
+        self.pod_security = pod_security_admission.PodSecurity(store)
         manager.listeners.append(self)
         for w in manager.workers.values():
             self.saved(w.record)
@@ -92,7 +94,7 @@ class PodBackend:
             )
         for admit in self.admission:  # the API's admission steps (the token volume)
             admit(pod, self.store.get(sa_res, ns, sa))
-        self.warnings += pod_security_admission.admit(self.store, pod)  # validating, after mutating
+        self.warnings += self.pod_security.admit(pod)  # validating, after mutating
         if dry_run:
             return dict(pod, status={"phase": "Pending", "qosClass": "BestEffort"})
         self.manager.create(pod)
