@@ -46,6 +46,11 @@ def node_options(fn):
             show_default=True,
             help="How many such ranges (pods with hostUsers: false running at once).",
         ),
+        click.option(
+            "--node-labels",
+            default="",
+            help="Labels of the Node, as the kubelet's flag: topology.kubernetes.io/zone=lab-a,disk=ssd.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -53,10 +58,17 @@ def node_options(fn):
 
 
 def resource_config(
-    cgroup_parent, pod_pids_limit, max_pods, system_reserved, kube_reserved, userns_base, userns_ranges
+    cgroup_parent,
+    pod_pids_limit,
+    max_pods,
+    system_reserved,
+    kube_reserved,
+    userns_base,
+    userns_ranges,
+    node_labels="",
 ):
     from minipod.kube.cgroup_values import DEFAULT_POD_PIDS_LIMIT
-    from minipod.pod.node import ResourceConfig, parse_reserved
+    from minipod.pod.node import ResourceConfig, parse_node_labels, parse_reserved
 
     if pod_pids_limit is None:
         pod_pids_limit = DEFAULT_POD_PIDS_LIMIT
@@ -68,6 +80,7 @@ def resource_config(
         kube_reserved=parse_reserved("kube-reserved", kube_reserved),
         userns_base=userns_base,
         userns_ranges=userns_ranges,
+        node_labels=parse_node_labels(node_labels),
     )
 
 

@@ -64,7 +64,9 @@ def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> C
     pods = PodBackend(store, manager)
     store.backends["pods"] = pods
     store.backends["events"] = EventBackend(store, manager.events)
-    nodes = NodeBackend(store, manager.host_ip, manager.node_facts, inst.lib)
+    nodes = NodeBackend(
+        store, manager.host_ip, manager.node_facts, inst.lib, manager.resource_config.node_labels
+    )
     store.backends["nodes"] = nodes
     manager.node_view = lambda: node_view(store, nodes)
     nodes.on_change.append(manager.node_changed)

@@ -158,7 +158,9 @@ def stamp_taints(node: dict, now: str) -> None:
 class NodeBackend:
     """The node is computed, not created: create and delete are refused."""
 
-    def __init__(self, store, host_ip: str, node_facts=None, lib_dir: str | None = None):
+    def __init__(
+        self, store, host_ip: str, node_facts=None, lib_dir: str | None = None, labels: dict | None = None
+    ):
         self.store = store
         self.res = builtin("", "v1", "nodes")
         self.saved_path = os.path.join(lib_dir, "node.json") if lib_dir else None
@@ -180,6 +182,7 @@ class NodeBackend:
         node["metadata"]["uid"] = boot_id or node["metadata"]["name"]
         if self.saved_path and os.path.exists(self.saved_path):
             node = with_user_part(node, read_json(self.saved_path))
+        node["metadata"].setdefault("labels", {}).update(labels or {})  # --node-labels win, as the kubelet's
         store.track(self.res, node)
 
     def create(self, res, obj, dry_run):

@@ -42,6 +42,8 @@ class ResourceConfig:
     # The pool of hostUsers: false pods' id ranges (linux/userns.py).
     userns_base: int = 65536
     userns_ranges: int = 1024
+    # --node-labels: put on the Node at every start, as the kubelet does.
+    node_labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,27 @@ def parse_reserved(flag: str, text: str | None) -> ResourceList:
                 f"--{flag}: invalid value {item!r}: expected NAME=QUANTITY",
                 hint=f"for example --{flag} cpu=100m,memory=256Mi",
             ) from None
+    return out
+
+
+def parse_node_labels(text: str | None) -> dict[str, str]:
+    """kubelet syntax: "key=value,key2=value2", each a valid label."""
+    from minipod.kube.names import label_value_problems, qualified_name_problems
+
+    out: dict[str, str] = {}
+    for item in filter(None, (text or "").split(",")):
+        key, sep, value = item.partition("=")
+        problems = (
+            (qualified_name_problems(key.strip()) + label_value_problems(value.strip()))
+            if sep
+            else ["no '='"]
+        )
+        if problems:
+            raise MinipodError(
+                f"--node-labels: invalid label {item!r}: {problems[0]}",
+                hint="for example --node-labels topology.kubernetes.io/zone=lab-a",
+            )
+        out[key.strip()] = value.strip()
     return out
 
 

@@ -6,6 +6,7 @@ high-priority pod preempts a low-priority one."""
 
 import contextlib
 import json
+import subprocess
 
 from helpers.host import eventually
 from helpers.kubectl import kubectl
@@ -315,3 +316,21 @@ def test_the_minipod_cli_labels_taints_and_cordons_the_node(mp, pods, pod_name):
     got = json.loads(kubectl(mp, "get", "node", node, "-o", "json").stdout)
     assert "tier" not in got["metadata"]["labels"] and not got["spec"].get("taints")
     assert not got["spec"].get("unschedulable")
+
+
+def test_node_labels_from_the_daemon_flag(pod_name, tmp_path):
+    from helpers.instance import MINIPOD, running_instance
+
+    with running_instance("node-labels", ["--node-labels", "topology.kubernetes.io/zone=lab-a"]) as inst:
+        labels = json.loads(inst.run("get", "nodes", "-o", "json").stdout)["items"][0]["metadata"]["labels"]
+        assert labels["topology.kubernetes.io/zone"] == "lab-a"
+        inst.apply(
+            json.dumps(
+                pod(pod_name, ctr("main", SLEEP), nodeSelector={"topology.kubernetes.io/zone": "lab-a"})
+            )
+        )
+        inst.wait_for(pod_name, lambda p: p["status"]["phase"] == "Running", what="Running")
+        inst.run("delete", "pod", pod_name, "--grace-period", "0")
+    args = [MINIPOD, "--root", str(tmp_path), "daemon", "--node-labels", "Bad Key=1"]
+    bad = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    assert bad.returncode != 0 and "--node-labels: invalid label 'Bad Key=1'" in bad.stderr, bad.stderr
