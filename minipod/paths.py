@@ -60,6 +60,13 @@ def log_times_path(log_path: str) -> str:
     return os.path.join(folder + ".times", name)
 
 
+def stdin_fifo_path(log_path: str) -> str:
+    """The FIFO through which `attach -i` reaches a `stdin: true`
+    container: LOGS/CONTAINER/N.log -> LOGS/CONTAINER.stdin/N.fifo."""
+    folder, name = os.path.split(log_path)
+    return os.path.join(folder + ".stdin", name.removesuffix(".log") + ".fifo")
+
+
 def object_file(namespace: str, name: str) -> str:
     """The file name of a namespaced object's state: NAMESPACE_NAME.json.
     Both are DNS names, so '_' cannot occur in either: the split is unique."""

@@ -6,7 +6,8 @@ not exec) and then uses the daemon's own handlers:
                  timestamps, limitBytes, container)
     exec         api/pod_exec.py, WebSocket v5.channel.k8s.io or v4
     attach       the container's output as it is written (its log file),
-                 over the same channel protocol, until the container ends
+                 over the same channel protocol, until the container ends;
+                 stdin into the FIFO its monitor passes on to the container
     portforward  portforward.py
 """
 
@@ -20,6 +21,7 @@ from minipod.api import pod_exec
 from minipod.kubeapi import auth
 from minipod.kubeapi.rest import Target
 from minipod.objects.resources import builtin
+from minipod.paths import stdin_fifo_path
 
 PODS = builtin("", "v1", "pods")
 
@@ -43,7 +45,9 @@ async def exec_(request):
 
 async def attach(request):
     """kubectl attach: what the container writes from now on, on channel 1
-    (stdout and stderr go to one log file), until the container stops."""
+    (stdout and stderr go to one log file), until the container stops; with
+    stdin=true and a `stdin: true` container, channel 0 goes to its stdin
+    (through the FIFO its monitor reads: linux/launch.py)."""
     _authorize(request, "attach")
     manager = request.app["manager"]
     ns, name = request.match_info["ns"], request.match_info["name"]
@@ -51,6 +55,7 @@ async def attach(request):
     ws = web.WebSocketResponse(protocols=pod_exec.PROTOCOLS)
     await ws.prepare(request)
     worker = manager.worker(ns, name)
+    stdin = _open_stdin(path) if request.query.get("stdin") in ("true", "1") else -1
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
@@ -62,15 +67,43 @@ async def attach(request):
                 if c.state != "running" or worker.finished.is_set():
                     break
                 try:
-                    await asyncio.wait_for(ws.receive(), 0.1)  # stdin and resize are not relayed
+                    msg = await asyncio.wait_for(ws.receive(), 0.1)
                 except asyncio.TimeoutError:
-                    pass
+                    continue
+                if (
+                    msg.type == web.WSMsgType.BINARY
+                    and msg.data[:1] == bytes([pod_exec.STDIN])
+                    and stdin >= 0
+                ):
+                    await _write_fifo(stdin, msg.data[1:])
+                # resize: the terminal's size stays; a stdin close: the
+                # container keeps its stdin (stdinOnce is not implemented).
         status = pod_exec.exit_status((c.exit_code or 0) if c.state == "terminated" else 0)
         await ws.send_bytes(bytes([pod_exec.STATUS]) + json.dumps(status).encode())
     except (ConnectionResetError, RuntimeError):
         pass
+    finally:
+        if stdin >= 0:
+            os.close(stdin)
     await ws.close()
     return ws
+
+
+def _open_stdin(log_path: str) -> int:
+    """The container's stdin FIFO for writing, or -1 (a container without
+    `stdin: true` has none: attach -i then only shows its output)."""
+    try:
+        return os.open(stdin_fifo_path(log_path), os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return -1
+
+
+async def _write_fifo(fd: int, data: bytes) -> None:
+    while data:
+        try:
+            data = data[os.write(fd, data) :]
+        except BlockingIOError:  # the monitor has not read the last piece yet
+            await asyncio.sleep(0.01)
 
 
 async def portforward(request):

@@ -50,7 +50,7 @@ from minipod.linux.credentials import step
 
 # Re-exported: callers wait on processes and pipes through launch as before.
 from minipod.linux.process_wait import read_line, read_to_eof, reap_later, until_exit  # noqa: F401 - re-exported
-from minipod.paths import log_times_path
+from minipod.paths import log_times_path, stdin_fifo_path
 
 # Reasons reported through the pipe, as the kubelet names them.
 CREATE_ERROR = "CreateContainerError"  # setup failed before exec
@@ -190,6 +190,14 @@ def _l2(plan: dict, w: int) -> None:
     argv += ["--times", times]
     if hold >= 0:
         argv += ["--hold", str(hold)]
+    if plan.get("stdin"):
+        # attach -i writes into this FIFO; the monitor passes it on to the
+        # container's stdin (the pipe's write end, or the terminal's master).
+        fifo = stdin_fifo_path(plan["log_path"])
+        os.makedirs(os.path.dirname(fifo), mode=0o700, exist_ok=True)
+        if not os.path.exists(fifo):
+            os.mkfifo(fifo, 0o600)
+        argv += ["--stdin", fifo, str(hold if hold >= 0 else relay)]
     for fd in keep:
         os.set_inheritable(fd, fd != w)
     close_all_but(keep)

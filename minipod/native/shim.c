@@ -17,6 +17,7 @@
  *
  *   minipod-shim monitor PID EXITFILE [--hold FD] [--relay FD]
  *                        [--log PATH LOGFD MAXSIZE MAXFILES] [--times TPATH]
+ *                        [--stdin FIFO TOFD]
  *       One per container, outside the pod's pid namespace. minipod's
  *       container launcher forks the container process (PID) and then
  *       execs this in its own place, so the monitor is the container's
@@ -33,7 +34,9 @@
  *            in PATH and the wall clock in ns, what the kubelet's CRI log
  *            lines carry, so `logs --timestamps` and `--since` can answer;
  *            it keeps the write end of the stdin pipe (--hold) open, so a
- *            `stdin: true` container is not given EOF;
+ *            `stdin: true` container is not given EOF; with --stdin, what
+ *            is written into FIFO (by `kubectl attach -i`, through the
+ *            daemon) goes on to TOFD: that pipe, or the terminal's master;
  *         3. writes EXITFILE atomically (tmp + fsync + rename) as JSON:
  *            {"exitCode": N, "signal": S, "finishedAt": "RFC 3339"}
  *            and exits. The daemon learns of the exit from a pidfd on the
@@ -307,7 +310,7 @@ static int monitor_main(int argc, char **argv)
     pid_t child = (pid_t)atoi(argv[2]);
     const char *exit_file = argv[3];
     snprintf(error_file, sizeof error_file, "%s.error", exit_file);
-    int master = -1;
+    int master = -1, stdin_fifo = -1, stdin_to = -1;
     struct log lg = {.path = NULL, .fd = -1, .times_path = NULL, .times_fd = -1};
     for (int i = 4; i < argc; i++) {
         if (strcmp(argv[i], "--hold") == 0 && i + 1 < argc)
@@ -319,6 +322,13 @@ static int monitor_main(int argc, char **argv)
             lg.fd = atoi(argv[++i]);
             lg.max_size = atoll(argv[++i]);
             lg.max_files = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--stdin") == 0 && i + 2 < argc) {
+            /* Our own writer keeps the FIFO from ever reaching EOF between
+             * two attach sessions (poll would spin on POLLHUP). */
+            stdin_fifo = open(argv[++i], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+            if (stdin_fifo >= 0)
+                open(argv[i], O_WRONLY | O_CLOEXEC);
+            stdin_to = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--times") == 0 && i + 1 < argc) {
             lg.times_path = argv[++i];
             lg.times_fd = open(lg.times_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -330,7 +340,8 @@ static int monitor_main(int argc, char **argv)
     if (lg.max_size <= 0 || lg.max_files < 2)
         lg.path = NULL; /* no rotation */
     int sfd = block_signals();
-    struct pollfd fds[2] = {{.fd = sfd, .events = POLLIN}, {.fd = master, .events = POLLIN}};
+    struct pollfd fds[3] = {
+        {.fd = sfd, .events = POLLIN}, {.fd = master, .events = POLLIN}, {.fd = stdin_fifo, .events = POLLIN}};
     int status = 0;
     for (;;) {
         /* The child may have exited before we were exec'd: check first. */
@@ -341,7 +352,7 @@ static int monitor_main(int argc, char **argv)
             status = 255 << 8; /* not our child: nothing real to report */
             break;
         }
-        int ready = poll(fds, master >= 0 ? 2 : 1, lg.pend_len > 0 ? PEND_WAIT_MS : -1);
+        int ready = poll(fds, 3, lg.pend_len > 0 ? PEND_WAIT_MS : -1); /* fd -1: left out */
         if (ready < 0 && errno != EINTR)
             die("poll");
         if (ready == 0) {
@@ -362,6 +373,12 @@ static int monitor_main(int argc, char **argv)
                 fds[1].fd = -1; /* EOF, or EIO for a terminal: every writer is gone */
                 log_flush(&lg);
             }
+        }
+        if (fds[2].revents & POLLIN) {
+            char buf[4096];
+            ssize_t n = read(stdin_fifo, buf, sizeof buf);
+            if (n > 0)
+                write_all(stdin_to, buf, (size_t)n);
         }
     }
     if (master >= 0 && fds[1].fd >= 0) {
