@@ -334,3 +334,22 @@ def test_node_labels_from_the_daemon_flag(pod_name, tmp_path):
     args = [MINIPOD, "--root", str(tmp_path), "daemon", "--node-labels", "Bad Key=1"]
     bad = subprocess.run(args, capture_output=True, text=True, timeout=30)
     assert bad.returncode != 0 and "--node-labels: invalid label 'Bad Key=1'" in bad.stderr, bad.stderr
+
+
+def test_kubectl_drain_cordons_and_evicts(fresh_mp, pod_name):
+    # An instance of its own: a drain evicts every pod of the node.
+    mp = fresh_mp
+    node = node_name(mp)
+    mp.apply(json.dumps(pod(pod_name, ctr("main", SLEEP), terminationGracePeriodSeconds=1)))
+    runs(mp, pod_name)
+    try:
+        r = kubectl(
+            mp, "drain", node, "--force", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=60s"
+        )
+        assert f"pod/{pod_name} evicted" in r.stdout, r.stdout + r.stderr
+        assert (
+            json.loads(kubectl(mp, "get", "node", node, "-o", "json").stdout)["spec"]["unschedulable"] is True
+        )
+        assert mp.run("get", "pod", pod_name, check=False).returncode == 1
+    finally:
+        kubectl(mp, "uncordon", node)
