@@ -353,3 +353,40 @@ def test_kubectl_drain_cordons_and_evicts(fresh_mp, pod_name):
         assert mp.run("get", "pod", pod_name, check=False).returncode == 1
     finally:
         kubectl(mp, "uncordon", node)
+
+
+def test_waiting_pods_go_in_priority_order_and_never_does_not_preempt(mp, pods, pod_name):
+    filler, low, high = pod_name[:40] + "-fill", pod_name[:40] + "-low", pod_name[:40] + "-high"
+    pods.add(filler, low, high)
+    memory_ki = int(
+        json.loads(kubectl(mp, "get", "node", node_name(mp), "-o", "json").stdout)["status"]["allocatable"][
+            "memory"
+        ].removesuffix("Ki")
+    )
+    polite = {
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": "test-polite"},
+        "value": 500,
+        "preemptionPolicy": "Never",
+    }
+    kubectl(mp, "apply", "-f", "-", input=json.dumps(polite))
+    try:
+
+        def big(name: str, **spec) -> dict:
+            resources = {"requests": {"memory": f"{memory_ki * 6 // 10}Ki"}}
+            return pod(name, ctr("main", SLEEP, resources=resources), terminationGracePeriodSeconds=0, **spec)
+
+        mp.apply(json.dumps(big(filler)))
+        runs(mp, filler)
+        mp.apply(json.dumps(big(low)))  # first in line by time...
+        waits_with(mp, low, "Insufficient memory")
+        mp.apply(json.dumps(big(high, priorityClassName="test-polite")))  # ...but this one is more important
+        waits_with(mp, high, "Insufficient memory")
+        assert mp.pod(filler)["metadata"].get("deletionTimestamp") is None  # Never: it preempted nobody
+        assert mp.pod(high)["spec"]["preemptionPolicy"] == "Never"
+        mp.run("delete", "pod", filler, "--grace-period", "0")
+        runs(mp, high)
+        waits_with(mp, low, "Insufficient memory")
+    finally:
+        kubectl(mp, "delete", "priorityclass", "test-polite", "--ignore-not-found")
