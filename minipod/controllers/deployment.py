@@ -140,11 +140,14 @@ class DeploymentController(Reconciler):
                 if old_revision:
                     history = [h for h in annotations.get(REVISION_HISTORY, "").split(",") if h]
                     want[REVISION_HISTORY] = ",".join([*history, old_revision])
-            if want != annotations:
-                meta = dict(new_rs["metadata"], annotations=want)
-                new_rs = self.store.update(
-                    REPLICASETS, dict(new_rs, metadata=meta), ns, new_rs["metadata"]["name"]
-                )
+            min_ready = d["spec"].get("minReadySeconds") or 0
+            if want != annotations or (new_rs["spec"].get("minReadySeconds") or 0) != min_ready:
+                new = copy.deepcopy(new_rs)
+                new["metadata"]["annotations"] = want
+                new["spec"]["minReadySeconds"] = min_ready  # follows the Deployment's, as in Kubernetes
+                if not min_ready:
+                    del new["spec"]["minReadySeconds"]
+                new_rs = self.store.update(REPLICASETS, new, ns, new_rs["metadata"]["name"])
         elif create:
             new_rs = self.create_new(d, old_rss, next_revision)
             if new_rs is None:

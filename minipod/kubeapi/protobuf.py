@@ -81,6 +81,72 @@ MESSAGES: dict[str, dict[int, tuple[str, Any]]] = {
     "NonResourceAttributes": {1: ("path", "str"), 2: ("verb", "str")},
     "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta"), 2: ("spec", "SelfSubjectRulesReviewSpec")},
     "SelfSubjectRulesReviewSpec": {1: ("namespace", "str")},
+    # `kubectl create deployment`: the Deployment and what its pod template
+    # holds when kubectl makes it. These are read strictly (STRICT): a field
+    # minipod has no number for is a 415, never dropped in silence.
+    "Deployment": {1: ("metadata", "ObjectMeta"), 2: ("spec", "DeploymentSpec"), 3: ("status", "skip")},
+    "DeploymentSpec": {
+        1: ("replicas", "int"),
+        2: ("selector", "LabelSelector"),
+        3: ("template", "PodTemplateSpec"),
+        4: ("strategy", "DeploymentStrategy"),
+        5: ("minReadySeconds", "oint"),
+        6: ("revisionHistoryLimit", "int"),
+        7: ("paused", "obool"),
+        9: ("progressDeadlineSeconds", "int"),
+    },
+    "DeploymentStrategy": {1: ("type", "ostr"), 2: ("rollingUpdate", "RollingUpdateDeployment")},
+    "RollingUpdateDeployment": {1: ("maxUnavailable", "IntOrString"), 2: ("maxSurge", "IntOrString")},
+    "LabelSelector": {1: ("matchLabels", "map"), 2: ("matchExpressions", ["LabelSelectorRequirement"])},
+    "LabelSelectorRequirement": {1: ("key", "ostr"), 2: ("operator", "ostr"), 3: ("values", ["str"])},
+    "PodTemplateSpec": {1: ("metadata", "ObjectMeta"), 2: ("spec", "PodSpec")},
+    "PodSpec": {
+        2: ("containers", ["Container"]),
+        3: ("restartPolicy", "ostr"),
+        4: ("terminationGracePeriodSeconds", "int"),
+        6: ("dnsPolicy", "ostr"),
+        8: ("serviceAccountName", "ostr"),
+        19: ("schedulerName", "ostr"),
+    },
+    "Container": {
+        1: ("name", "ostr"),
+        2: ("image", "ostr"),
+        3: ("command", ["str"]),
+        4: ("args", ["str"]),
+        5: ("workingDir", "ostr"),
+        6: ("ports", ["ContainerPort"]),
+        7: ("env", ["EnvVar"]),
+        8: ("resources", "ResourceRequirements"),
+        13: ("terminationMessagePath", "ostr"),
+        14: ("imagePullPolicy", "ostr"),
+        20: ("terminationMessagePolicy", "ostr"),
+    },
+    "ResourceRequirements": {},
+    "ContainerPort": {
+        1: ("name", "ostr"),
+        2: ("hostPort", "oint"),
+        3: ("containerPort", "int"),
+        4: ("protocol", "ostr"),
+        5: ("hostIP", "ostr"),
+    },
+    "EnvVar": {1: ("name", "ostr"), 2: ("value", "ostr")},
+}
+# Messages read strictly ("skip": a field the server ignores), and their "o" types (ostr, oint, obool): Go's
+# encoder writes every non-pointer field, so "" / 0 / false there mean
+# "not set", as omitempty does in JSON.
+STRICT = {
+    "Deployment",
+    "DeploymentSpec",
+    "DeploymentStrategy",
+    "RollingUpdateDeployment",
+    "LabelSelector",
+    "LabelSelectorRequirement",
+    "PodTemplateSpec",
+    "PodSpec",
+    "Container",
+    "ResourceRequirements",
+    "ContainerPort",
+    "EnvVar",
 }
 
 
@@ -118,12 +184,15 @@ def _fields(data: bytes) -> list[tuple[int, Any]]:
 
 
 def _value(kind, raw):
-    if kind == "str":
+    if kind in ("str", "ostr"):
         return raw.decode()
-    if kind == "int":
-        return raw
-    if kind == "bool":
+    if kind in ("int", "oint"):
+        return raw - (1 << 64) if raw >= 1 << 63 else raw  # int32/int64: two's complement
+    if kind in ("bool", "obool"):
         return bool(raw)
+    if kind == "IntOrString":  # {type=1 (0 int, 1 string), intVal=2, strVal=3}
+        fields = dict(_fields(raw))
+        return fields.get(3, b"").decode() if fields.get(1) == 1 else fields.get(2, 0)
     if kind in ("map", "bmap"):
         entry = dict(_fields(raw))
         key = entry.get(1, b"").decode()
@@ -137,8 +206,12 @@ def message(name: str, data: bytes) -> dict:
     out: dict = {}
     for number, raw in _fields(data):
         if number not in spec:
+            if name in STRICT and raw not in (b"", 0):
+                raise ValueError(f"{name} field {number} in protobuf is not read by minipod: send it as JSON")
             continue  # a field minipod does not read (timestamps, managedFields)
         field, kind = spec[number]
+        if kind == "skip" or (kind in ("ostr", "oint", "obool") and not raw):
+            continue  # status is the server's; an unset field
         if isinstance(kind, list):
             out.setdefault(field, []).append(_value(kind[0], raw))
         elif kind in ("map", "bmap"):

@@ -366,3 +366,30 @@ def test_invalid_deployment_is_refused_with_the_api_servers_message(mp):
         'map[string]string{"app":"invalid"}: `selector` does not match template `labels`'
     ) in p.stderr
     assert "invalid" not in kubectl(mp, "get", "deployments").stdout
+
+
+def test_the_readme_commands(mp, deploys):
+    deploys.append("web")
+    kubectl(
+        mp,
+        "create",
+        "deployment",
+        "web",
+        "--image=busybox:1.35",
+        "--replicas=3",
+        "--",
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+    )
+    wait_available(mp, "web", 3)
+    kubectl(mp, "set", "env", "deployment/web", "VERSION=2")
+    kubectl(mp, "rollout", "status", "deployment/web", "--timeout=90s", timeout=100)
+    d = wait_available(mp, "web", 3)
+    assert d["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "VERSION", "value": "2"}]
+    described = kubectl(mp, "describe", "deployment", "web").stdout
+    assert "RollingUpdateStrategy:  25% max unavailable, 25% max surge" in described
+    assert "NewReplicaSet:" in described and "ScalingReplicaSet" in described
+    history = kubectl(mp, "rollout", "history", "deployment/web", "--revision=2").stdout
+    assert "VERSION:\t2" in history
