@@ -16,6 +16,8 @@ format_selector(selector) prints it as kubectl does (`app=web,tier in (a,b)`).
 
 from typing import Any
 
+from minipod.kube.names import label_value_problems, qualified_name_problems
+
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
@@ -48,8 +50,16 @@ def is_empty(selector: dict[str, Any] | None) -> bool:
 
 
 def problems(selector: dict[str, Any], path: str) -> list[str]:
-    """ValidateLabelSelector's errors, each with its field path."""
+    """ValidateLabelSelector's errors, each with its field path, in its
+    order: matchLabels (keys as label names, values as label values), then
+    each expression's values for its operator, its operator, its key and
+    its values as label values."""
     out = []
+    for key, value in (selector.get("matchLabels") or {}).items():
+        out += [f'{path}.matchLabels: Invalid value: "{key}": {m}' for m in qualified_name_problems(str(key))]
+        out += [
+            f'{path}.matchLabels: Invalid value: "{value}": {m}' for m in label_value_problems(str(value))
+        ]
     for i, req in enumerate(selector.get("matchExpressions") or []):
         where = f"{path}.matchExpressions[{i}]"
         op, values = req.get("operator"), req.get("values") or []
@@ -62,8 +72,14 @@ def problems(selector: dict[str, Any], path: str) -> list[str]:
                 f"{where}.values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
             )
         elif op not in OPERATORS:
-            supported = ", ".join(f'"{o}"' for o in OPERATORS)
-            out.append(f'{where}.operator: Unsupported value: "{op}": supported values: {supported}')
+            out.append(f'{where}.operator: Invalid value: "{op}": not a valid selector operator')
+        key = str(req.get("key") or "")
+        out += [f'{where}.key: Invalid value: "{key}": {m}' for m in qualified_name_problems(key)]
+        for j, value in enumerate(values):
+            out += [
+                f'{where}.values[{j}]: Invalid value: "{value}": {m}'
+                for m in label_value_problems(str(value))
+            ]
     return out
 
 

@@ -672,3 +672,15 @@ STORAGECLASS = (
     ),
     AGE,
 )
+
+NETWORKPOLICY = (
+    NAME,
+    Column(
+        "Pod-Selector",
+        "string",
+        lambda o, now: format_selector((o.get("spec") or {}).get("podSelector")),
+        0,
+        "podSelector selects the pods to which this NetworkPolicy object applies. The array of ingress rules is applied to any pods selected by this field. Multiple network policies can select the same set of pods. In this case, the ingress rules for each are combined additively. This field is NOT optional and follows standard label selector semantics. An empty podSelector matches all pods in this namespace.",
+    ),
+    AGE,
+)

@@ -195,6 +195,15 @@ RESOURCES: list[Resource] = [
         ("pc",),
         columns.PRIORITYCLASS,
     ),
+    Resource(
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        "networkpolicies",
+        True,
+        ("netpol",),
+        columns.NETWORKPOLICY,
+    ),
 ]
 
 

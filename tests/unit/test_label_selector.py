@@ -38,5 +38,18 @@ def test_empty_and_validation():
     assert problems(bad, "spec.selector") == [
         "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
         "spec.selector.matchExpressions[1].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-        'spec.selector.matchExpressions[2].operator: Unsupported value: "Like": supported values: "In", "NotIn", "Exists", "DoesNotExist"',
+        'spec.selector.matchExpressions[2].operator: Invalid value: "Like": not a valid selector operator',
     ]
+    lines = problems(
+        {"matchLabels": {"-a": "b c"}, "matchExpressions": [{"key": "", "operator": "Exists"}]}, "s"
+    )
+    assert [line.split(": ")[0] for line in lines] == [
+        "s.matchLabels",
+        "s.matchLabels",
+        "s.matchExpressions[0].key",
+    ]
+    assert lines[0].startswith('s.matchLabels: Invalid value: "-a": name part must consist of alphanumeric')
+    assert lines[1].startswith(
+        's.matchLabels: Invalid value: "b c": a valid label must be an empty string or'
+    )
+    assert lines[2] == 's.matchExpressions[0].key: Invalid value: "": name part must be non-empty'
