@@ -2,7 +2,8 @@
 events, the node), the API server's checks of apps kinds, and the
 controllers (garbage collector, namespaces; the Services' endpoints, proxy
 and DNS: minipod/services/; the workload controllers: minipod/controllers/;
-claims, volumes and classes: minipod/storage/).
+claims, volumes and classes: minipod/storage/; the NetworkPolicy table:
+minipod/network/policy_sync.py).
 
 open_cluster() runs once in the daemon, after the pod manager has adopted
 its pods, so every live pod is in the store before the API serves.
@@ -12,10 +13,13 @@ import os
 
 from minipod.controllers.controller_manager import ControllerManager
 from minipod.kube import pod_security_config
+from minipod.network.pod_network import bridge_of
+from minipod.network.policy_sync import PolicySync
 from minipod.objects import audit, pod_security_admission, priority_classes
 from minipod.objects.apps import admit_apps
 from minipod.objects.collector import Collector
 from minipod.objects.events import EventBackend
+from minipod.objects.networkpolicy_spec import admit as admit_networkpolicy
 from minipod.objects.nodes import NodeBackend
 from minipod.objects.pods import PodBackend
 from minipod.objects.priority_classes import PriorityClassAdmission
@@ -35,9 +39,10 @@ class Cluster:
         services: ServiceRuntime,
         controllers: ControllerManager,
         storage: StorageController,
+        policies: PolicySync,
     ):
         self.store, self.pods, self.collector, self.services = store, pods, collector, services
-        self.controllers, self.storage = controllers, storage
+        self.controllers, self.storage, self.policies = controllers, storage, policies
 
     def stop(self) -> None:
         """The controllers stop (the daemon stops; pods keep running)."""
@@ -45,6 +50,7 @@ class Cluster:
             if task is not None:
                 task.cancel()
         self.controllers.stop()
+        self.policies.stop()
 
 
 def node_view(store: ObjectStore, nodes: NodeBackend) -> NodeView:
@@ -74,6 +80,7 @@ def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> C
         store.admission[builtin("apps", "v1", plural).key] = admit_apps
     store.admission[builtin("scheduling.k8s.io", "v1", "priorityclasses").key] = PriorityClassAdmission(store)
     store.admission[builtin("", "v1", "namespaces").key] = pod_security_admission.admit_namespace
+    store.admission[builtin("networking.k8s.io", "v1", "networkpolicies").key] = admit_networkpolicy
     store.ensure_defaults()
     # Pods read their ConfigMaps and Secrets from here, and follow their changes.
     manager.config.attach(store)
@@ -99,4 +106,7 @@ def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> C
     # Claims, volumes and classes, and their controllers (minipod.storage).
     storage = StorageController(store, manager, os.path.join(inst.lib, "storage"), log)
     storage.start()
-    return Cluster(store, pods, collector, services, controllers, storage)
+    # The NetworkPolicy table of the instance's network (minipod.network).
+    policies = PolicySync(store, bridge_of(manager.conflist) or "minipod", log)
+    policies.start()
+    return Cluster(store, pods, collector, services, controllers, storage, policies)
