@@ -38,7 +38,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from minipod.kube.selectors import Selector, from_label_selector
+from minipod.kube import label_selector
 
 FAMILY = "inet"
 INGRESS, EGRESS = "ingress", "egress"
@@ -156,8 +156,8 @@ def plan(
     for pol in ordered:
         ns = pol["metadata"].get("namespace") or "default"
         spec = pol.get("spec") or {}
-        chosen = from_label_selector(spec.get("podSelector"))
-        selected = [p for p in pods if p.namespace == ns and chosen(p.labels)]
+        chosen = spec.get("podSelector") or {}
+        selected = [p for p in pods if p.namespace == ns and label_selector.matches(chosen, dict(p.labels))]
         ips = tuple(sorted({p.ip for p in selected}, key=ip_key))
         types = spec.get("policyTypes") or ["Ingress"]
         allows: list[Allow] = []
@@ -193,13 +193,19 @@ def _peers(
         if peer.get("ipBlock") is not None:
             blocks += ip_block(peer["ipBlock"])
             continue
-        pod_sel = from_label_selector(peer.get("podSelector"))
+        # A peer without podSelector means every pod of its namespaces;
+        # without namespaceSelector, the policy's own namespace.
+        pod_sel = peer.get("podSelector") or {}
         if peer.get("namespaceSelector") is not None:
-            ns_sel: Selector = from_label_selector(peer["namespaceSelector"])
-            in_ns = {name for name, labels in namespaces.items() if ns_sel(labels)}
+            ns_sel = peer["namespaceSelector"]
+            in_ns = {
+                name for name, labels in namespaces.items() if label_selector.matches(ns_sel, dict(labels))
+            }
         else:
             in_ns = {ns}
-        ips.update(p.ip for p in pods if p.namespace in in_ns and pod_sel(p.labels))
+        ips.update(
+            p.ip for p in pods if p.namespace in in_ns and label_selector.matches(pod_sel, dict(p.labels))
+        )
     if not blocks:
         return tuple(sorted(ips, key=ip_key))
     nets = blocks + [ipaddress.IPv4Network(ip) for ip in ips]

@@ -214,6 +214,12 @@ class ObjectStore:
             new["status"] = old["status"]  # status changes go through /status
         if res.key in self.admission and subresource != "status":
             new = self.admission[res.key](new, old)
+            # Generation counts spec changes after defaults, as the API
+            # server's (which defaults while decoding): a body that only
+            # leaves out a defaulted field changes nothing.
+            generation = old["metadata"].get("generation", 1)
+            changed = objmeta.spec_part(old) != objmeta.spec_part(new)
+            new["metadata"]["generation"] = generation + 1 if changed else generation
         if objmeta.is_same(old, new):
             return old
         backend = self.backends.get(res.backend)
