@@ -9,7 +9,9 @@ Steps of reconcile(key), in order (pkg/controller/replicaset):
     3. count the active pods it owns (not deleting, not finished) and
        create the missing ones from the template (named by generateName
        `<rs>-` + 5 random characters), or delete the surplus, the
-       cheapest first (pods_state.deletion_order); an event for each;
+       cheapest first (pods_state.deletion_order); an event for each
+       (SuccessfulCreate, SuccessfulDelete; FailedCreate when the API
+       refuses the pod, and the key comes back rate-limited);
     4. write status: replicas, fullyLabeledReplicas, readyReplicas,
        availableReplicas (ready for minReadySeconds), observedGeneration;
        look again when a ready pod will have been ready minReadySeconds.
@@ -23,6 +25,7 @@ from minipod.controllers.owners import controller_of, decide_claims, owner_ref, 
 from minipod.controllers.reconciler import Reconciler, key_of
 from minipod.kube import label_selector
 from minipod.objects import resources as kinds
+from minipod.objects.errors import ApiError
 
 PODS = kinds.builtin("", "v1", "pods")
 REPLICASETS = kinds.builtin("apps", "v1", "replicasets")
@@ -92,7 +95,13 @@ class ReplicaSetController(Reconciler):
         want = rs["spec"].get("replicas", 1)
         if len(active) < want:
             for _ in range(want - len(active)):
-                created = self.store.create(PODS, pod_from_template(rs), ns)
+                try:
+                    created = self.store.create(PODS, pod_from_template(rs), ns)
+                except ApiError as e:
+                    # Refused (PodSecurity, a missing ServiceAccount...): say why;
+                    # the queue tries again later, backing off.
+                    self.event(rs, "Warning", "FailedCreate", f"Error creating: {e.message}")
+                    raise
                 self.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
                 active.append(created)
         elif len(active) > want:

@@ -393,3 +393,62 @@ def test_the_readme_commands(mp, deploys):
     assert "NewReplicaSet:" in described and "ScalingReplicaSet" in described
     history = kubectl(mp, "rollout", "history", "deployment/web", "--revision=2").stdout
     assert "VERSION:\t2" in history
+
+
+def test_recreate_stops_every_old_pod_before_the_new_ones_start(mp, deploys):
+    deploys.append("recreate")
+    apply(mp, deployment("recreate", replicas=2, strategy={"type": "Recreate"}))
+    wait_available(mp, "recreate", 2)
+    old = names(pods_of(mp, "recreate"))
+    apply(mp, deployment("recreate", replicas=2, version="v2", strategy={"type": "Recreate"}))
+    seen_both = False
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        current = pods_of(mp, "recreate")
+        now = names(current)
+        if now & old and now - old:
+            seen_both = True
+        if versions(mp, "recreate") == {"v2"} and ready_count(mp, "recreate") == 2 and not now & old:
+            break
+        time.sleep(0.2)
+    assert not seen_both, "Recreate ran old and new pods side by side"
+    wait_available(mp, "recreate", 2)
+
+
+def test_a_container_that_exits_is_restarted_in_place_not_replaced(mp, deploys):
+    deploys.append("crashy")
+    d = deployment("crashy", replicas=1)
+    container = d["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = ["sh", "-c", "sleep 1; exit 3"]
+    del container["readinessProbe"]
+    apply(mp, d)
+    first = eventually(lambda: pods_of(mp, "crashy"), timeout=30)[0]["metadata"]["name"]
+
+    def restarted():
+        (p,) = pods_of(mp, "crashy")
+        statuses = p["status"].get("containerStatuses") or [{}]
+        return p["metadata"]["name"] == first and statuses[0].get("restartCount", 0) >= 1
+
+    eventually(restarted, timeout=60, what="the container restarted in its pod")
+    assert names(pods_of(mp, "crashy")) == {first}
+
+
+def test_a_refused_pod_is_a_failed_create_event(mp, deploys):
+    kubectl(mp, "create", "namespace", "restricted-apps")
+    try:
+        kubectl(mp, "label", "namespace", "restricted-apps", "pod-security.kubernetes.io/enforce=restricted")
+        d = deployment("refused", replicas=1)
+        d["metadata"]["namespace"] = "restricted-apps"
+        d["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {"privileged": True}
+        apply(mp, d)
+
+        def failed_create():
+            events = get(mp, "events", "-n", "restricted-apps")["items"]
+            return [e for e in events if e["reason"] == "FailedCreate"]
+
+        (event, *_) = eventually(failed_create, timeout=30, what="a FailedCreate event")
+        assert event["type"] == "Warning" and event["involvedObject"]["kind"] == "ReplicaSet"
+        assert event["message"].startswith('Error creating: pods "refused-')
+        assert "violates PodSecurity" in event["message"]
+    finally:
+        kubectl(mp, "delete", "namespace", "restricted-apps", "--wait=false")

@@ -228,3 +228,76 @@ def test_label_selector_objects():
     assert matches(sel, {"app": "w", "tier": "a"})
     assert not matches(sel, {"app": "w", "tier": "a", "x": "1"})
     assert format_selector({}) == "<none>"
+
+
+def dep_with_status(status=None, generation=2, **spec):
+    d = deployment(3, surge=1, unavailable=0, progressDeadlineSeconds=10, **spec)
+    d["metadata"]["generation"] = generation
+    d["status"] = status or {}
+    return d
+
+
+def test_status_counts_and_the_available_condition():
+    from minipod.controllers import deployment_status as ds
+
+    old, new = sized("old", 2, 2), sized("new", 2, 1, 10)
+    for r, ready in ((old, 2), (new, 1)):
+        r["status"]["readyReplicas"] = ready
+    s = ds.calculate(dep_with_status(), [old, new], new, 1000)
+    assert {k: s[k] for k in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")} == {
+        "replicas": 4,
+        "updatedReplicas": 2,
+        "readyReplicas": 3,
+        "availableReplicas": 3,
+    }
+    assert s["unavailableReplicas"] == 1 and s["observedGeneration"] == 2
+    available = ds.condition(s, "Available")
+    assert (available["status"], available["reason"]) == ("True", "MinimumReplicasAvailable")
+    s = ds.calculate(dep_with_status(), [sized("only", 3, 2)], None, 1000)
+    assert ds.condition(s, "Available")["reason"] == "MinimumReplicasUnavailable"
+
+
+def test_progressing_then_deadline_exceeded_then_complete():
+    from minipod.controllers import deployment_status as ds
+
+    new = sized("web-abc", 1, 0, 10)
+    old = sized("old", 3, 3)
+    d = dep_with_status({"replicas": 3, "updatedReplicas": 0, "availableReplicas": 3})
+    s = ds.calculate(d, [old, new], new, 1000)
+    ds.progress(d, s, new, 1000)
+    cond = ds.condition(s, "Progressing")
+    assert (cond["status"], cond["reason"]) == ("True", "ReplicaSetUpdated")
+    assert cond["message"] == 'ReplicaSet "web-abc" is progressing.'
+    assert 10 <= ds.check_again(d, s, 1000) <= 11  # when the deadline would pass
+    # nothing moves for longer than progressDeadlineSeconds
+    d = dep_with_status(s)
+    s = ds.calculate(d, [old, new], new, 1011)
+    ds.progress(d, s, new, 1011)
+    cond = ds.condition(s, "Progressing")
+    assert (cond["status"], cond["reason"]) == ("False", "ProgressDeadlineExceeded")
+    assert cond["message"] == 'ReplicaSet "web-abc" has timed out progressing.'
+    assert ds.check_again(d, s, 1011) is None
+    # the rollout completes
+    done = sized("web-abc", 3, 3, 10)
+    d = dep_with_status(s)
+    s = ds.calculate(d, [sized("old", 0, 0), done], done, 1020)
+    ds.progress(d, s, done, 1020)
+    cond = ds.condition(s, "Progressing")
+    assert (cond["status"], cond["reason"]) == ("True", "NewReplicaSetAvailable")
+    assert cond["message"] == 'ReplicaSet "web-abc" has successfully progressed.'
+
+
+def test_paused_and_resumed_conditions():
+    from minipod.controllers import deployment_status as ds
+
+    d = dep_with_status(paused=True)
+    s: dict = {}
+    ds.paused_condition(d, s, 1000)
+    assert ds.condition(s, "Progressing")["reason"] == "DeploymentPaused"
+    ds.paused_condition(dep_with_status(), s, 1001)
+    cond = ds.condition(s, "Progressing")
+    assert (cond["status"], cond["reason"], cond["message"]) == (
+        "Unknown",
+        "DeploymentResumed",
+        "Deployment is resumed",
+    )
