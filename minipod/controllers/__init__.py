@@ -14,6 +14,9 @@ template_hash.py       the pod-template-hash that names a Deployment's ReplicaSe
 rollout_math.py        maxSurge/maxUnavailable and the sizes of each rollout step
 deployment_status.py   a Deployment's status and its Progressing/Available conditions
 deployment.py          Deployment: RollingUpdate and Recreate through ReplicaSets
+job_math.py            what the Job controller decides: counts, failures, indexes, the end
+job.py                 Job: pods until enough succeed, back-off, deadlines, TTL
+cronjob.py             CronJob: a Job at every scheduled time (kube/cron.py)
 controller_manager.py  the controllers this daemon runs, started and stopped together
 
 Garbage collection of what controllers create (ownerReferences) is the

@@ -5,11 +5,18 @@ first re-list sees them all), stopped together when the daemon stops.
 A new controller is one more class in CONTROLLERS.
 """
 
+from minipod.controllers.cronjob import CronJobController
 from minipod.controllers.deployment import DeploymentController
+from minipod.controllers.job import JobController
 from minipod.controllers.reconciler import Reconciler
 from minipod.controllers.replicaset import ReplicaSetController
 
-CONTROLLERS: tuple[type[Reconciler], ...] = (ReplicaSetController, DeploymentController)
+CONTROLLERS: tuple[type[Reconciler], ...] = (
+    ReplicaSetController,
+    DeploymentController,
+    JobController,
+    CronJobController,
+)
 
 
 class ControllerManager:

@@ -17,6 +17,7 @@ from minipod.network.pod_network import bridge_of
 from minipod.network.policy_sync import PolicySync
 from minipod.objects import audit, pod_security_admission, priority_classes
 from minipod.objects.apps import admit_apps
+from minipod.objects.batch import admit_batch
 from minipod.objects.collector import Collector
 from minipod.objects.events import EventBackend
 from minipod.objects.networkpolicy_spec import admit as admit_networkpolicy
@@ -78,6 +79,8 @@ def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> C
     nodes.on_change.append(manager.node_changed)
     for plural in ("deployments", "replicasets"):
         store.admission[builtin("apps", "v1", plural).key] = admit_apps
+    for plural in ("jobs", "cronjobs"):
+        store.admission[builtin("batch", "v1", plural).key] = admit_batch
     store.admission[builtin("scheduling.k8s.io", "v1", "priorityclasses").key] = PriorityClassAdmission(store)
     store.admission[builtin("", "v1", "namespaces").key] = pod_security_admission.admit_namespace
     store.admission[builtin("networking.k8s.io", "v1", "networkpolicies").key] = admit_networkpolicy

@@ -14,7 +14,7 @@ backend says who owns the objects:
 
 from dataclasses import dataclass
 
-from minipod.objects import columns
+from minipod.objects import batch_columns, columns
 from minipod.objects.columns import Column
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -203,6 +203,28 @@ RESOURCES: list[Resource] = [
         True,
         ("netpol",),
         columns.NETWORKPOLICY,
+    ),
+    Resource(
+        "batch",
+        "v1",
+        "Job",
+        "jobs",
+        True,
+        (),
+        batch_columns.JOB,
+        subresources=("status",),
+        categories=("all",),
+    ),
+    Resource(
+        "batch",
+        "v1",
+        "CronJob",
+        "cronjobs",
+        True,
+        ("cj",),
+        batch_columns.CRONJOB,
+        subresources=("status",),
+        categories=("all",),
     ),
 ]
 
