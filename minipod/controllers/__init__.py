@@ -17,6 +17,8 @@ deployment.py          Deployment: RollingUpdate and Recreate through ReplicaSet
 job_math.py            what the Job controller decides: counts, failures, indexes, the end
 job.py                 Job: pods until enough succeed, back-off, deadlines, TTL
 cronjob.py             CronJob: a Job at every scheduled time (kube/cron.py)
+daemonset.py           DaemonSet: the daemon pod on this node, if it should run here
+statefulset.py         StatefulSet: ordinal pods with their own claims, in order
 controller_manager.py  the controllers this daemon runs, started and stopped together
 
 Garbage collection of what controllers create (ownerReferences) is the

@@ -6,16 +6,20 @@ A new controller is one more class in CONTROLLERS.
 """
 
 from minipod.controllers.cronjob import CronJobController
+from minipod.controllers.daemonset import DaemonSetController
 from minipod.controllers.deployment import DeploymentController
 from minipod.controllers.job import JobController
 from minipod.controllers.reconciler import Reconciler
 from minipod.controllers.replicaset import ReplicaSetController
+from minipod.controllers.statefulset import StatefulSetController
 
 CONTROLLERS: tuple[type[Reconciler], ...] = (
     ReplicaSetController,
     DeploymentController,
     JobController,
     CronJobController,
+    DaemonSetController,
+    StatefulSetController,
 )
 
 

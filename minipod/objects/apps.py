@@ -1,13 +1,18 @@
-"""Deployments and ReplicaSets as the API server checks and defaults them
-(pkg/apis/apps: defaults.go, validation.go), before the store keeps them.
+"""Deployments, ReplicaSets, DaemonSets and StatefulSets as the API server
+checks and defaults them (pkg/apis/apps: defaults.go, validation.go),
+before the store keeps them.
 
 On create and on every update, in order:
-    1. default (apps/v1): replicas 1; a Deployment's strategy RollingUpdate
-       with maxSurge and maxUnavailable 25%, revisionHistoryLimit 10,
-       progressDeadlineSeconds 600; the pod template as a Pod is defaulted;
+    1. default (apps/v1): replicas 1 (not for a DaemonSet); a Deployment's
+       strategy RollingUpdate with maxSurge and maxUnavailable 25%,
+       revisionHistoryLimit 10, progressDeadlineSeconds 600; a DaemonSet's
+       updateStrategy RollingUpdate (maxUnavailable 1), a StatefulSet's
+       (partition 0), podManagementPolicy OrderedReady and claim retention
+       Retain; the pod template as a Pod is defaulted;
     2. validate: a selector that is not empty and matches the template's
        labels, the template as a Pod (restartPolicy Always), the
-       strategy's numbers; on update the selector is immutable (apps/v1).
+       strategy's numbers; on update the selector is immutable (apps/v1),
+       and a StatefulSet's spec may change only in its mutable fields.
 A failure is the API server's 422 Invalid with each field's message.
 
 scale_of() / with_scale() are the `scale` subresource (autoscaling/v1
@@ -33,8 +38,10 @@ def defaulted(obj: dict) -> dict:
     spec = obj.setdefault("spec", {})
     if not isinstance(spec, dict):
         return obj  # validate() names it
-    if spec.get("replicas") is None:
+    if spec.get("replicas") is None and obj["kind"] != "DaemonSet":
         spec["replicas"] = 1
+    if obj["kind"] in ("DaemonSet", "StatefulSet"):
+        default_set(obj["kind"], spec)
     if obj["kind"] == "Deployment":
         strategy = spec.setdefault("strategy", {})
         if isinstance(strategy, dict):
@@ -57,6 +64,64 @@ def defaulted(obj: dict) -> dict:
         pod["metadata"].pop("namespace", None)
         spec["template"] = {"metadata": pod["metadata"], "spec": pod["spec"]}
     return obj
+
+
+def default_set(kind: str, spec: dict) -> None:
+    """A DaemonSet's or StatefulSet's defaults (apps/v1 defaults.go)."""
+    strategy = spec.setdefault("updateStrategy", {})
+    if not isinstance(strategy, dict):
+        return
+    strategy.setdefault("type", "RollingUpdate")
+    spec.setdefault("revisionHistoryLimit", 10)
+    if kind == "DaemonSet":
+        if strategy["type"] == "RollingUpdate":
+            ru = strategy.setdefault("rollingUpdate", {})
+            if isinstance(ru, dict):
+                ru.setdefault("maxUnavailable", 1)
+                ru.setdefault("maxSurge", 0)
+        return
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    if strategy["type"] == "RollingUpdate":
+        ru = strategy.setdefault("rollingUpdate", {})
+        if isinstance(ru, dict):
+            ru.setdefault("partition", 0)
+    spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
+    for claim in spec.get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict) and isinstance(claim.get("spec"), dict):
+            claim["spec"].setdefault("volumeMode", "Filesystem")
+            claim.setdefault("apiVersion", "v1")
+            claim.setdefault("kind", "PersistentVolumeClaim")
+
+
+# What a StatefulSet's update may change (apps validation.go).
+STATEFULSET_MUTABLE = (
+    "replicas",
+    "ordinals",
+    "template",
+    "updateStrategy",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+)
+
+
+def _set_strategy(kind: str, spec: dict, causes: list[Cause]) -> None:
+    kind_of = (spec.get("updateStrategy") or {}).get("type")
+    if kind_of not in ("RollingUpdate", "OnDelete"):
+        causes.append(
+            (
+                "FieldValueNotSupported",
+                "spec.updateStrategy.type",
+                f'Unsupported value: "{kind_of}": supported values: "OnDelete", "RollingUpdate"',
+            )
+        )
+    if kind == "StatefulSet" and spec.get("podManagementPolicy") not in ("OrderedReady", "Parallel"):
+        causes.append(
+            (
+                "FieldValueNotSupported",
+                "spec.podManagementPolicy",
+                f'Unsupported value: "{spec.get("podManagementPolicy")}": supported values: "OrderedReady", "Parallel"',
+            )
+        )
 
 
 def go_selector(sel: dict) -> str:
@@ -162,7 +227,15 @@ def _template(spec: dict, causes: list[Cause]) -> None:
         causes.append(("FieldValueRequired", "spec.template.spec", "Required value"))
         return
     meta = dict(template.get("metadata") or {}, name="template")
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"]}
+    pod_spec = dict(template["spec"])
+    # A StatefulSet's claims become volumes of each pod (controllers/statefulset.py).
+    claims = [c for c in spec.get("volumeClaimTemplates") or [] if isinstance(c, dict)]
+    if claims:
+        named = {(c.get("metadata") or {}).get("name") for c in claims}
+        pod_spec["volumes"] = [v for v in pod_spec.get("volumes") or [] if v.get("name") not in named] + [
+            {"name": n, "persistentVolumeClaim": {"claimName": n}} for n in sorted(filter(None, named))
+        ]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
     try:
         validate_pod(pod)
     except ManifestError as e:
@@ -212,7 +285,8 @@ def _selector(spec: dict, kind: str, causes: list[Cause]) -> None:
 
 
 def validate(obj: dict, old: dict | None = None) -> None:
-    """Raise the API server's 422 Invalid for a Deployment or ReplicaSet."""
+    """Raise the API server's 422 Invalid for a Deployment, ReplicaSet,
+    DaemonSet or StatefulSet."""
     kind, name = obj["kind"], obj["metadata"].get("name", "")
     spec = obj.get("spec")
     causes: list[Cause] = []
@@ -222,6 +296,20 @@ def validate(obj: dict, old: dict | None = None) -> None:
     _non_negative(spec, "minReadySeconds", causes)
     _selector(spec, kind, causes)
     _template(spec, causes)
+    if kind in ("DaemonSet", "StatefulSet"):
+        _set_strategy(kind, spec, causes)
+    if kind == "StatefulSet" and old is not None:
+        before = old.get("spec") or {}
+        if any(spec.get(k) != before.get(k) for k in set(spec) | set(before) if k not in STATEFULSET_MUTABLE):
+            fields = "', '".join(STATEFULSET_MUTABLE[:-1])
+            causes.append(
+                (
+                    "FieldValueForbidden",
+                    "spec",
+                    f"Forbidden: updates to statefulset spec for fields other than '{fields}' and "
+                    f"'{STATEFULSET_MUTABLE[-1]}' are forbidden",
+                )
+            )
     if kind == "Deployment":
         _strategy(spec, causes)
         _non_negative(spec, "revisionHistoryLimit", causes)

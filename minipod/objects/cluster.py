@@ -77,7 +77,7 @@ def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> C
     store.backends["nodes"] = nodes
     manager.node_view = lambda: node_view(store, nodes)
     nodes.on_change.append(manager.node_changed)
-    for plural in ("deployments", "replicasets"):
+    for plural in ("deployments", "replicasets", "daemonsets", "statefulsets"):
         store.admission[builtin("apps", "v1", plural).key] = admit_apps
     for plural in ("jobs", "cronjobs"):
         store.admission[builtin("batch", "v1", plural).key] = admit_batch

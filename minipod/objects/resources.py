@@ -14,7 +14,7 @@ backend says who owns the objects:
 
 from dataclasses import dataclass
 
-from minipod.objects import batch_columns, columns
+from minipod.objects import batch_columns, columns, set_columns
 from minipod.objects.columns import Column
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -224,6 +224,28 @@ RESOURCES: list[Resource] = [
         ("cj",),
         batch_columns.CRONJOB,
         subresources=("status",),
+        categories=("all",),
+    ),
+    Resource(
+        "apps",
+        "v1",
+        "DaemonSet",
+        "daemonsets",
+        True,
+        ("ds",),
+        set_columns.DAEMONSET,
+        subresources=("status",),
+        categories=("all",),
+    ),
+    Resource(
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        True,
+        ("sts",),
+        set_columns.STATEFULSET,
+        subresources=("status", "scale"),
         categories=("all",),
     ),
 ]
