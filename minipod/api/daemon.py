@@ -30,7 +30,7 @@ from minipod.api import node_routes, pod_trace
 from minipod.api import pod_exec as api_exec
 from minipod.api import pod_logs as api_logs
 from minipod.api.status import body_json, body_text, errors_middleware, query_float, query_int, query_required
-from minipod.errors import MinipodError, NotFound
+from minipod.errors import MinipodError
 from minipod.fsutil import open_lock, try_lock
 from minipod.image.store import ImageStore
 from minipod.kube.yaml_load import MAX_BYTES
@@ -67,7 +67,6 @@ def build_app(manager: PodManager, images: ImageStore, log) -> web.Application:
             web.delete("/minipod/v1/images", remove_image),
             web.post("/minipod/v1/images/pull", pull_image),
             web.post("/minipod/v1/images/prune", prune_images),
-            web.delete("/api/v1/namespaces/{ns}/secrets/{name}", delete_secret),
         ]
     )
     node_routes.add_routes(app)
@@ -231,12 +230,6 @@ async def pull_image(request):
 
 async def prune_images(request):
     return web.json_response(request.app["images"].prune())
-
-
-async def delete_secret(request):
-    if not request.app["manager"].secrets.delete(request.match_info["ns"], request.match_info["name"]):
-        raise NotFound(f'secrets "{request.match_info["name"]}" not found')
-    return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Success"})
 
 
 async def remove_image(request):

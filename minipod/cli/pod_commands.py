@@ -293,7 +293,7 @@ def delete(
     """Delete objects by kind and name (pod web, configmap/x) or by manifest."""
     from minipod.cli import object_commands
 
-    targets: list[tuple[str, str, str]] = []  # (namespace, name, kind): pods and secrets
+    targets: list[tuple[str, str, str]] = []  # (namespace, name, kind): pods
     others: list = []  # (Resource, namespace, name): every other kind
     if file:
         from minipod.kube.yaml_load import load_documents
@@ -308,7 +308,7 @@ def delete(
                     continue
                 ns = str(meta.get("namespace") or namespace)
                 res = kinds.by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
-                if obj.get("kind") in ("Pod", "Secret"):
+                if obj.get("kind") == "Pod":
                     targets.append((ns, meta["name"], obj["kind"]))
                 elif res is not None:
                     others.append((res, ns, meta["name"]))
@@ -318,8 +318,6 @@ def delete(
         for what, name in pairs:
             if what in POD_KINDS:
                 targets.append((namespace, name, "Pod"))
-            elif what in ("secret", "secrets"):
-                targets.append((namespace, name, "Secret"))
             else:
                 others.append((object_commands.resolve(what), namespace, name))
     if not targets and not others:
@@ -331,9 +329,7 @@ def delete(
     pending = []
     for ns, name, what in targets:
         try:
-            if what == "Secret":
-                c.client.json("DELETE", f"/api/v1/namespaces/{quote(ns)}/secrets/{quote(name)}")
-            elif trace_file:
+            if trace_file:
                 # Traced: one pod at a time, each to its end (the steps of
                 # several at once would interleave).
                 grace = {"gracePeriodSeconds": None if grace_period is None else str(grace_period)}

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minipod.errors import ManifestError, MinipodError
-from minipod.image.pull_secrets import validate_secret
 from minipod.image.store import default_pull_policy
 from minipod.kube import names
 from minipod.kube.validate import validate_pod
@@ -62,7 +61,6 @@ def _type(value: Any) -> str:
 # apply.
 SUPPORTED_KINDS = {
     "Pod": "runs it",
-    "Secret": "keeps it for imagePullSecrets",
 }
 
 
@@ -83,20 +81,19 @@ def unsupported_kind(obj: dict[str, Any]) -> str | None:
 @dataclass
 class Manifest:
     """A manifest's objects, validated: what the pod manager applies
-    (pods, secrets) and what the object store keeps (stored)."""
+    (pods) and what the object store keeps (stored: ConfigMaps, Secrets, ...)."""
 
     pods: list[dict[str, Any]] = field(default_factory=list)
-    secrets: list[dict[str, Any]] = field(default_factory=list)
     stored: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
 def load_manifest(
     text: str, default_namespace: str = "default", enforce_namespace: bool = False
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-    """(pods, secrets, warnings) of a manifest of pods and secrets."""
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """(pods, warnings) of a manifest of pods."""
     m = load_objects(text, default_namespace, enforce_namespace)
-    return m.pods, m.secrets, m.warnings
+    return m.pods, m.warnings
 
 
 def load_objects(
@@ -119,7 +116,7 @@ def load_objects(
     objects = parse_documents(text)
     if enforce_namespace:
         check_namespaces(objects, default_namespace)
-    pods, secrets, errors, warnings, skipped, stored = [], [], [], [], [], []
+    pods, errors, warnings, skipped, stored = [], [], [], [], []
     for obj in objects:
         kind = obj.get("kind")
         label = _label(obj)
@@ -130,12 +127,6 @@ def load_objects(
         if skip:
             skipped.append(skip)
             continue
-        if kind == "Secret":
-            try:
-                secrets.append(validate_secret(obj, default_namespace))
-            except ManifestError as e:
-                errors += [f"{label}: {m}" for m in e.errors]
-            continue
         try:
             warnings += [f"{label}: {w}" for w in validate_pod(obj)]
         except ManifestError as e:
@@ -145,13 +136,13 @@ def load_objects(
     keys = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods]
     for key in {k for k in keys if keys.count(k) > 1}:
         errors.append(f"pod {key[1]!r} in namespace {key[0]!r} is defined more than once")
-    if not errors and not pods and not secrets and not stored:
+    if not errors and not pods and not stored:
         # Nothing at all to do: say so, rather than succeed doing nothing.
         errors = [s.replace(": skipped: ", ": ", 1) for s in skipped]
         skipped = []
     if errors:
         raise ManifestError(errors)
-    return Manifest(pods, secrets, stored, skipped + warnings)
+    return Manifest(pods, stored, skipped + warnings)
 
 
 def check_namespaces(objects: list[dict[str, Any]], namespace: str) -> None:

@@ -16,6 +16,8 @@ The worker calls these in order; each step's failure ends the start:
        container count as running (record.to_running).
 """
 
+import copy
+import dataclasses
 import os
 import time
 import uuid
@@ -54,7 +56,28 @@ def prepare(
     (`declared_env`: the spec's env and envFrom, resolved by pod_config.py).
     Raises MinipodError or OSError when the spec cannot be carried out."""
     cid = uuid.uuid4().hex + uuid.uuid4().hex
+    before = copy.copy(c)
     rec.to_starting(c, cid, image.ref, image_id(image), (image.config or {}).get("StopSignal"))
+    try:
+        return _files_and_plan(record, c, cid, image, dirs, shim, node, declared_env)
+    except BaseException:
+        # Never created (a subPath refused, a mount that cannot be made):
+        # not a restart, as the kubelet counts only containers it created.
+        for f in dataclasses.fields(c):
+            setattr(c, f.name, getattr(before, f.name))
+        raise
+
+
+def _files_and_plan(
+    record: PodRecord,
+    c: ContainerRecord,
+    cid: str,
+    image: Image,
+    dirs: dict[str, Any],
+    shim: str,
+    node: NodeConfig | None,
+    declared_env: dict[str, str] | None,
+) -> dict[str, Any]:
     rt = record.runtime
     instance = launch_spec.Instance(
         id=cid,

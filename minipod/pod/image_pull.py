@@ -14,6 +14,7 @@ Failures raise ImagePullError, whose `reason` the status shows.
 """
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from minipod.errors import ImageError, MinipodError
@@ -37,7 +38,7 @@ class ImagePullError(MinipodError):
 async def ensure_image(
     images: ImageStore,
     pulls: Pulls,
-    secrets: secrets_mod.SecretStore,
+    secrets: Callable[[str, str], dict[str, Any] | None],
     record: PodRecord,
     c: ContainerRecord,
     container: dict[str, Any],
@@ -78,12 +79,14 @@ async def ensure_image(
     return image
 
 
-def pull_secrets(secrets: secrets_mod.SecretStore, record: PodRecord) -> list[dict[str, Any]]:
+def pull_secrets(
+    secrets: Callable[[str, str], dict[str, Any] | None], record: PodRecord
+) -> list[dict[str, Any]]:
     """The pod's imagePullSecrets, decoded, in order; missing ones are
     skipped (the kubelet warns and goes on, and so do we)."""
     out = []
     for ref in record.spec.get(PULL_SECRETS) or []:
-        secret = secrets.get(record.metadata["namespace"], ref.get("name", ""))
+        secret = secrets(record.metadata["namespace"], ref.get("name", ""))
         config = secrets_mod.docker_config(secret) if secret else None
         if config:
             out.append(config)

@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Callable
 
 from minipod.errors import ManifestError, MinipodError, NotFound
-from minipod.image import pull_secrets as secrets_mod
 from minipod.image.pull_coordinator import Pulls
 from minipod.kube.manifest import load_objects
 from minipod.kube.selectors import parse_selector
@@ -71,7 +70,6 @@ class PodManager:
         self.cgroups = cgroups.setup_root(self.cgroups_state, self.resource_config.cgroup_parent)
         self.pids_limit = self.resource_config.pod_pids_limit
         self.conflist = network.ensure_conflist(inst, bridge, subnet)
-        self.secrets = secrets_mod.SecretStore(os.path.join(inst.lib, "secrets"))
         self.pulls = Pulls(images.dir, inst.etc, log)
         self.net_lock = asyncio.Lock()  # a bridge is never removed while a pod is being added
         self.host_ip = network.host_ip()
@@ -147,7 +145,7 @@ class PodManager:
     async def ensure_image(self, worker: lifecycle.PodWorker, c: ContainerRecord, container: dict):
         """The container's image, pulled first if its policy says so (image_pull.py)."""
         return await image_pull.ensure_image(
-            self.images, self.pulls, self.secrets, worker.record, c, container, worker.events
+            self.images, self.pulls, self.config.secret, worker.record, c, container, worker.events
         )
 
     # --- start-up and adoption ----------------------------------------------------
@@ -176,7 +174,7 @@ class PodManager:
         Deployments, ...): they are checked and written after the pods are
         checked and before any pod is created, since pods may use them."""
         m = load_objects(text, namespace, enforce_namespace, stored.accepts if stored else lambda o: False)
-        pods, secrets, warnings = m.pods, m.secrets, m.warnings
+        pods, warnings = m.pods, m.warnings
         # Refuse changes to existing pods before creating anything.
         errors = []
         for pod in pods:
@@ -193,16 +191,6 @@ class PodManager:
             if _key(pod) not in self.workers:
                 for admit in self.pod_admission:
                     warnings = warnings + admit(pod)
-        for secret in secrets:  # first: the pods may need them to pull
-            meta = secret["metadata"]
-            results.append(
-                {
-                    "kind": "Secret",
-                    "name": meta["name"],
-                    "namespace": meta["namespace"],
-                    "action": self.secrets.put(secret),
-                }
-            )
         for pod in pods:
             old = self.workers.get(_key(pod))
             if old is None:

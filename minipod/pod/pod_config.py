@@ -50,7 +50,36 @@ class PodConfig:
     # --- reading the store ----------------------------------------------------
     def attach(self, store: Any) -> None:
         self.objects = store
+        self._import_old_secrets()
         self.task = asyncio.get_running_loop().create_task(self._watch())
+
+    def _import_old_secrets(self) -> None:
+        """Secrets an earlier release kept apart (lib/secrets/NS_NAME.json,
+        for imagePullSecrets) move into the store, once."""
+        from minipod.fsutil import read_json
+        from minipod.objects import resources as kinds
+
+        old_dir = os.path.join(self.m.inst.lib, "secrets")
+        if not os.path.isdir(old_dir):
+            return
+        res = kinds.builtin("", "v1", "secrets")
+        for entry in sorted(os.listdir(old_dir)):
+            path = os.path.join(old_dir, entry)
+            secret = read_json(path) if entry.endswith(".json") else None
+            meta = (secret or {}).get("metadata") or {}
+            try:
+                if meta and not self.objects.exists(res, meta.get("namespace"), meta.get("name")):
+                    self.objects.create(res, secret, meta.get("namespace"))
+            except Exception as e:  # noqa: BLE001 - one bad file must not stop the daemon
+                self.m.log(f"secret file {path}: not moved into the object store: {e}")
+                continue
+            os.unlink(path)
+        if not os.listdir(old_dir):
+            os.rmdir(old_dir)
+
+    def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Secret of the store, or None (imagePullSecrets)."""
+        return self._get(SECRET, namespace, name)
 
     def _get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         if self.objects is None:

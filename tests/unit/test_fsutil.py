@@ -77,15 +77,17 @@ def test_shared_locks_coexist(tmp_path):
 
 
 def test_stored_secrets_are_0600_whatever_the_umask(tmp_path):
-    from minipod.image.pull_secrets import SecretStore
+    from minipod.objects import resources as kinds
+    from minipod.objects.store import ObjectStore
 
     old = os.umask(0o022)
     try:
-        store = SecretStore(str(tmp_path / "secrets"))
-        secret = {"metadata": {"namespace": "default", "name": "creds"}, "data": {}}
-        assert store.put(secret) == "created"
+        store = ObjectStore(str(tmp_path))
+        store.ensure_defaults()
+        body = {"metadata": {"name": "creds"}, "stringData": {"password": "hunter2"}}
+        store.create(kinds.builtin("", "v1", "secrets"), body, "default")
     finally:
         os.umask(old)
-    [name] = os.listdir(tmp_path / "secrets")
-    assert stat.S_IMODE(os.stat(tmp_path / "secrets" / name).st_mode) == 0o600
-    assert store.get("default", "creds") == secret
+    directory = tmp_path / "objects" / "core_secrets"
+    assert stat.S_IMODE(os.stat(tmp_path / "objects").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(directory / "default_creds.json").st_mode) == 0o600

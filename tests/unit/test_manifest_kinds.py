@@ -33,16 +33,15 @@ spec:
 
 
 def test_other_kinds_are_skipped_with_one_warning_each():
-    pods, secrets, warnings = load_manifest("---\n".join([SERVICE, POD, QUOTA]))
+    pods, warnings = load_manifest("---\n".join([SERVICE, POD, QUOTA]))
     assert [p["metadata"]["name"] for p in pods] == ["web"]
-    assert secrets == []
     skipped = [w for w in warnings if "skipped" in w]
     assert skipped == [
         "service/web: skipped: kind Service (v1) is not served by minipod yet; "
-        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets) "
+        "it serves Pod (runs it) "
         "and the kinds `minipod api-resources` lists",
         "resourcequota/quota: skipped: kind ResourceQuota (v1) is not served by minipod yet; "
-        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets) "
+        "it serves Pod (runs it) "
         "and the kinds `minipod api-resources` lists",
     ]
 
@@ -60,7 +59,7 @@ def test_a_file_with_nothing_minipod_serves_is_an_error():
         load_manifest(SERVICE)
     assert e.value.errors == [
         "service/web: kind Service (v1) is not served by minipod yet; "
-        "it serves Pod (runs it), Secret (keeps it for imagePullSecrets) "
+        "it serves Pod (runs it) "
         "and the kinds `minipod api-resources` lists"
     ]
 
@@ -72,7 +71,7 @@ def test_an_object_without_kind_is_invalid():
 
 
 def test_the_kinds_table_is_the_one_place():
-    assert set(SUPPORTED_KINDS) == {"Pod", "Secret"}
+    assert set(SUPPORTED_KINDS) == {"Pod"}  # the object store serves the rest, Secrets included
 
 
 def test_an_asked_for_namespace_refuses_objects_naming_another():
