@@ -39,15 +39,18 @@ class Pulls:
         """Pull `ref`; return pull.py's "done" event or raise PullFailed."""
         if listener:
             self.listeners.setdefault(ref, []).append(listener)
+        # One pull per image and credentials: a pod with imagePullSecrets
+        # never joins (and fails with) another pod's pull that has none.
+        key = ref + "\0" + json.dumps(secrets or [], sort_keys=True)
         try:
-            if ref not in self.running:
-                self.running[ref] = asyncio.ensure_future(self._run(ref, policy, secrets))
-            return await asyncio.shield(self.running[ref])
+            if key not in self.running:
+                self.running[key] = asyncio.ensure_future(self._run(ref, policy, secrets, key))
+            return await asyncio.shield(self.running[key])
         finally:
             if listener:
                 self.listeners.get(ref, []).remove(listener)
 
-    async def _run(self, ref: str, policy: str, secrets: list[dict] | None) -> dict:
+    async def _run(self, ref: str, policy: str, secrets: list[dict] | None, key: str) -> dict:
         from minipod.image.pull import pull_command, pull_input
 
         try:
@@ -64,7 +67,7 @@ class Pulls:
             await until_exit(proc.pid)
             proc.wait()
         finally:
-            self.running.pop(ref, None)
+            self.running.pop(key, None)
         if last.get("event") == "done" and proc.returncode == 0:
             return last
         if last.get("event") == "error":
