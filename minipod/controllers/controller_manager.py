@@ -12,6 +12,7 @@ from minipod.controllers.job import JobController
 from minipod.controllers.reconciler import Reconciler
 from minipod.controllers.replicaset import ReplicaSetController
 from minipod.controllers.statefulset import StatefulSetController
+from minipod.services.endpoint_controller import EndpointController
 
 CONTROLLERS: tuple[type[Reconciler], ...] = (
     ReplicaSetController,
@@ -20,6 +21,7 @@ CONTROLLERS: tuple[type[Reconciler], ...] = (
     CronJobController,
     DaemonSetController,
     StatefulSetController,
+    EndpointController,
 )
 
 

@@ -7,7 +7,8 @@ Service on a node. Read the modules in this order:
     allocate        ClusterIPs and NodePorts from what is in use (pure)
     admission       the store's step for Services: validate, default, allocate
     endpoints       EndpointSlices and Endpoints of a Service from its pods (pure)
-    endpoint_controller  keeps them current from the store's watch hub
+    endpoint_controller  keeps them current (a controller of minipod/controllers/)
+    reconcile_loop  a full-resync loop over the store's watch hub (the proxy's)
     proxy_rules     the nftables ruleset of kube-proxy's nftables mode (pure)
     proxy           applies it atomically when Services or slices change
     service_env     the <NAME>_SERVICE_HOST ... variables of a container (pure)

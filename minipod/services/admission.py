@@ -14,8 +14,8 @@ their ownerReferences (collector.py).
 
 ensure_kubernetes() keeps the `kubernetes` Service in `default`, which
 every cluster has: the range's first address, port 443 named https, and an
-EndpointSlice pointing at the API where pods reach it (the bridge's
-gateway), as the API server's own endpoint reconciler writes it.
+EndpointSlice and Endpoints pointing at the API where pods reach it (the
+bridge's gateway), as the API server's own endpoint reconciler writes them.
 """
 
 import copy
@@ -121,9 +121,25 @@ class ServiceAdmission:
             "endpoints": [{"addresses": [api_ip], "conditions": {"ready": True}}],
             "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}],
         }
-        if self.store.exists(slices, "default", KUBERNETES):
-            old = self.store.get(slices, "default", KUBERNETES)
-            if old.get("endpoints") == slice_body["endpoints"] and old.get("ports") == slice_body["ports"]:
-                return
-            self.store.delete(slices, "default", KUBERNETES)
-        self.store.create(slices, slice_body, "default")
+        endpoints = builtin("", "v1", "endpoints")
+        endpoints_body = {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": KUBERNETES, "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [
+                {
+                    "addresses": [{"ip": api_ip}],
+                    "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}],
+                }
+            ],
+        }
+        for res, body, fields in (
+            (slices, slice_body, ("endpoints", "ports")),
+            (endpoints, endpoints_body, ("subsets",)),
+        ):
+            if self.store.exists(res, "default", KUBERNETES):
+                old = self.store.get(res, "default", KUBERNETES)
+                if all(old.get(f) == body[f] for f in fields):
+                    continue
+                self.store.delete(res, "default", KUBERNETES)
+            self.store.create(res, body, "default")

@@ -3,7 +3,8 @@
 start(), in order (in the daemon's event loop, after the store is open):
     1. the service CIDR (config.py) and the store's admission step for
        Services (admission.py);
-    2. the endpointslice/endpoints controller (endpoint_controller.py);
+    2. (the endpointslice/endpoints controller runs with the workload
+       controllers: minipod/controllers/controller_manager.py);
     3. the proxy: nftables rules for the Services (proxy.py);
     4. the cluster DNS server on the bridge's gateway (dns_server.py),
        once the daemon knows it (start_dns()).
@@ -13,7 +14,6 @@ stop() ends them; the nftables table goes when no pod is left.
 from minipod.services import config
 from minipod.services.admission import ServiceAdmission
 from minipod.services.dns_server import DnsServer
-from minipod.services.endpoint_controller import EndpointController
 from minipod.services.proxy import Proxy
 
 
@@ -23,13 +23,11 @@ class ServiceRuntime:
         self.cidr = config.ensure_service_cidr(inst.etc, service_cidr, subnet)  # step 1
         self.admission = ServiceAdmission(store, self.cidr)
         store.admission["/services"] = self.admission
-        self.controller = EndpointController(store, log)  # step 2
         self.proxy = Proxy(store, conflist["name"], subnet, log)  # step 3
         self.store, self.log = store, log
         self.dns: DnsServer | None = None
 
     def start(self) -> None:
-        self.controller.start()
         self.proxy.start()
 
     async def start_dns(self, address: str | None) -> str | None:
@@ -55,10 +53,9 @@ class ServiceRuntime:
         self.admission.ensure_kubernetes(api_ip, api_port)
 
     def stop(self, pods_left: bool) -> None:
-        self.controller.loop.stop()
         if self.dns is not None:
             self.dns.close()
         try:
             self.proxy.stop(pods_left)
         except Exception as e:  # noqa: BLE001 - the daemon stops all the same
-            print(f"removing the Services' nftables table: {e}")
+            self.log(f"removing the Services' nftables table: {e}")

@@ -30,6 +30,11 @@ def test_kubernetes_service_exists(mp):
     eps = get(mp, "endpointslices", "kubernetes")
     assert eps["endpoints"][0]["conditions"]["ready"] is True
     assert eps["ports"][0]["port"] == mp.api_port
+    legacy = get(mp, "endpoints", "kubernetes")
+    assert legacy["subsets"][0]["ports"][0]["port"] == mp.api_port
+    lines = kubectl(mp, "get", "endpoints", "kubernetes").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "ENDPOINTS", "AGE"]
+    assert lines[1].split()[1] == f"{legacy['subsets'][0]['addresses'][0]['ip']}:{mp.api_port}"
 
 
 def test_clusterip_defaults_and_columns(mp):

@@ -75,12 +75,19 @@ def table_exists(mp) -> bool:
     return subprocess.run(["nft", "list", "table", "ip", table_name(mp)], capture_output=True).returncode == 0
 
 
+def rules_of(mp, *services: str) -> list[str]:
+    """The lines of the Services' table that name one of `services` (other
+    tests' Services may share the session's instance and its table)."""
+    p = subprocess.run(["nft", "list", "table", "ip", table_name(mp)], capture_output=True, text=True)
+    return [line for line in p.stdout.splitlines() if any(f"default/{s}/" in line for s in services)]
+
+
 @pytest.fixture
 def three_webs(mp, pods):
     names = [f"spread-{i}" for i in range(3)]
     pods.run(*(ready_web_pod(n, {"app": "spread", "me": n}) for n in names), sleeper_pod("spread-client"))
     yield names
-    kubectl(mp, "delete", "svc", "spread", "spread-self", "spread-np", "--ignore-not-found")
+    kubectl(mp, "delete", "svc", "spread", "spread-self", "spread-np", "spread-manual", "--ignore-not-found")
 
 
 def test_cluster_ip_spreads_drops_not_ready_hairpins_and_leaves_nothing(mp, three_webs):
@@ -111,10 +118,11 @@ def test_cluster_ip_spreads_drops_not_ready_hairpins_and_leaves_nothing(mp, thre
     self_ip = cluster_ip(mp, "spread-self")
     eventually(lambda: slice_addresses(mp, "spread-self"), what="spread-self's endpoint")
     assert eventually(lambda: fetch_many(mp, "spread-1", self_ip, 3) == {"spread-1": 3}, what="hairpin")
-    # Nothing of the Services is left in nftables once they are gone.
-    assert table_exists(mp)
+    # Nothing of the Services is left in nftables once they are gone
+    # (the table itself goes with an instance's last Service: test_services_leaks.py).
+    assert rules_of(mp, "spread", "spread-self")
     kubectl(mp, "delete", "svc", "spread", "spread-self")
-    eventually(lambda: not table_exists(mp), what="the Services' nftables table removed")
+    eventually(lambda: not rules_of(mp, "spread", "spread-self"), what="the Services' rules removed")
 
 
 def test_node_port_from_the_host(mp, three_webs):
@@ -127,4 +135,41 @@ def test_node_port_from_the_host(mp, three_webs):
     seen = eventually(lambda: http_get(host_ip, node_port), what=f"an answer on {host_ip}:{node_port}")
     assert seen in three_webs
     kubectl(mp, "delete", "svc", "spread-np")
-    eventually(lambda: not table_exists(mp), what="the Services' nftables table removed")
+    eventually(lambda: not rules_of(mp, "spread-np"), what="the Service's rules removed")
+
+
+def test_client_ip_affinity_and_a_selectorless_service_with_its_own_slice(mp, three_webs):
+    # sessionAffinity ClientIP: one client keeps reaching the same pod.
+    apply(mp, service("spread", {"app": "spread"}, sessionAffinity="ClientIP"))
+    ip = cluster_ip(mp, "spread")
+    eventually(lambda: len(slice_addresses(mp, "spread")) == 3, what="3 endpoints")
+    counts = fetch_many(mp, "spread-client", ip, 20)
+    assert len(counts) == 1 and "FAILED" not in counts, counts
+    # No selector: the EndpointSlice the user writes is the one used.
+    manual = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "spread-manual"},
+        "spec": {"ports": [{"name": "web", "port": 80}]},
+    }
+    target = mp.pod("spread-2")["status"]["podIP"]
+    eps = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "spread-manual-1", "labels": {"kubernetes.io/service-name": "spread-manual"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "web", "port": HTTP_PORT, "protocol": "TCP"}],
+        "endpoints": [{"addresses": [target]}],
+    }
+    apply(mp, manual, eps)
+    manual_ip = cluster_ip(mp, "spread-manual")
+    eventually(
+        lambda: fetch_many(mp, "spread-client", manual_ip, 1) == {"spread-2": 1},
+        what="the manual slice's pod",
+    )
+    assert json.loads(kubectl(mp, "get", "endpointslices", "spread-manual-1", "-o", "json").stdout)[
+        "endpoints"
+    ][0]["addresses"] == [target]
+    kubectl(mp, "delete", "endpointslice", "spread-manual-1")
+    kubectl(mp, "delete", "svc", "spread", "spread-manual")
+    eventually(lambda: not rules_of(mp, "spread", "spread-manual"), what="the Services' rules removed")
