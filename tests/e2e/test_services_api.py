@@ -126,3 +126,18 @@ def test_cluster_ip_is_immutable(mp):
         assert p.returncode == 1 and "may not change once set" in p.stderr, p.stderr
     finally:
         kubectl(mp, "delete", "svc", "svc-imm")
+
+
+def test_describe_and_the_minipod_cli(mp):
+    kubectl(mp, "apply", "-f", "-", input=manifest(service("svc-desc", selector={"app": "desc"})))
+    try:
+        ip = get(mp, "svc", "svc-desc")["spec"]["clusterIP"]
+        out = kubectl(mp, "describe", "svc", "svc-desc").stdout
+        fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines())}
+        assert fields["Type"] == "ClusterIP" and fields["IP"] == ip and fields["Selector"] == "app=desc", out
+        assert fields["TargetPort"] == "8080/TCP" and fields["Internal Traffic Policy"] == "Cluster", out
+        got = mp.run("get", "svc", "svc-desc").stdout.splitlines()
+        assert got[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], got
+        assert got[1].split()[:5] == ["svc-desc", "ClusterIP", ip, "<none>", "80/TCP"], got
+    finally:
+        kubectl(mp, "delete", "svc", "svc-desc", "--ignore-not-found")
