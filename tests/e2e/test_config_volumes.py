@@ -452,3 +452,32 @@ def test_subpath_symlink_escape_is_refused(mp, pods):
     finally:
         if os.path.exists(f"/{marker}"):
             os.unlink(f"/{marker}")
+
+
+def test_configmap_and_secret_validation_through_kubectl(mp):
+    name = "cfg-immutable"
+    create(mp, configmap(name, {"greeting": "hi"}, immutable=True))
+    try:
+        changed = kubectl(
+            mp,
+            "apply",
+            "-f",
+            "-",
+            input=yaml.safe_dump(configmap(name, {"greeting": "bye"}, immutable=True)),
+            check=False,
+        )
+        assert changed.returncode == 1
+        assert (
+            f'The ConfigMap "{name}" is invalid: data: Forbidden: field is immutable when `immutable` is set'
+            in changed.stderr
+        ), changed.stderr
+        tls = secret("cfg-tls", {"tls.crt": "x"}, type="kubernetes.io/tls")
+        refused = kubectl(mp, "apply", "-f", "-", input=yaml.safe_dump(tls), check=False)
+        assert refused.returncode == 1
+        assert 'The Secret "cfg-tls" is invalid: data[tls.key]: Required value' in refused.stderr, (
+            refused.stderr
+        )
+        bad_key = kubectl(mp, "create", "configmap", "cfg-badkey", "--from-literal=a b=1", check=False)
+        assert bad_key.returncode == 1 and "a valid config key must consist of" in bad_key.stderr
+    finally:
+        cleanup(mp, f"configmap/{name}")
