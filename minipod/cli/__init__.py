@@ -4,6 +4,7 @@ Read the modules in this order:
 
     commands       the `minipod` group, main, and the inspect/version/daemon/kubeconfig/image verbs
     pod_commands   the pod verbs: run, apply, get, describe, logs, exec, delete, events
+    create_commands  create configmap|secret: kubectl's generators
     context        what every command shares: the instance, its client, -n
     client         HTTP/JSON over the daemon's Unix socket; starting the daemon
     printers       output as kubectl prints it: tables, -o json/yaml/name/wide, describe

@@ -17,7 +17,7 @@ import sys
 import click
 
 from minipod import __version__
-from minipod.cli import label_commands, node_commands, pod_commands, printers, scale_command
+from minipod.cli import create_commands, label_commands, node_commands, pod_commands, printers, scale_command
 from minipod.cli.client import Client, pod_path
 from minipod.cli.context import Ctx, namespace_opt, pass_ctx
 from minipod.cli.node_commands import node_options, resource_config
@@ -43,6 +43,7 @@ def cli(ctx, root):
 for command in pod_commands.COMMANDS + label_commands.COMMANDS:
     cli.add_command(command)
 cli.add_command(scale_command.scale)
+cli.add_command(create_commands.create)
 
 
 @cli.command()
