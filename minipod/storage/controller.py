@@ -154,7 +154,7 @@ class StorageController:
 
     def _pods_waiting_for_claims(self) -> bool:
         return any(
-            not w.rt.scheduled
+            w.rt.scheduled is False  # (None: a record from before scheduling existed)
             and pod_claims.claim_names(w.record.pod)
             and not w.record.metadata.get("deletionTimestamp")
             for w in self.manager.workers.values()
