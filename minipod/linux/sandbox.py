@@ -43,7 +43,7 @@ from minipod.errors import MinipodError, SyscallError
 from minipod.linux import cgroups, userns
 from minipod.linux import syscalls as sc
 
-NS_TYPES = ["net", "ipc", "uts", "pid", "mnt", "cgroup"]
+NS_TYPES = ["net", "ipc", "uts", "pid", "mnt", "cgroup", "user"]  # user: the host's unless hostUsers: false
 
 
 def shim_path() -> str:

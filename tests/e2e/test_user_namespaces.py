@@ -10,6 +10,7 @@ import json
 import os
 import signal
 
+from helpers.kubectl import kubectl
 from helpers.pods import ctr, pids, pod
 from helpers.pods import pod_sh as sh
 from helpers.procfs import status
@@ -42,6 +43,11 @@ def test_root_in_the_pod_is_its_ranges_base_on_the_host(mp, pods, pod_name):
     assert sh(mp, pod_name, "id -u; stat -c %u /bin/busybox /etc/hosts").stdout.split() == ["0", "0", "0"]
     pid = pids(mp, pod_name)["main"]
     assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
+    # minipod inspect shows it: the pod's own, shared by its container.
+    seen = mp.inspect(pod_name)
+    user_ns = os.stat(f"/proc/{pid}/ns/user").st_ino
+    assert seen["podInit"]["namespaces"]["user"] == user_ns
+    assert "user namespace" in mp.run("inspect", pod_name).stdout
 
 
 def test_its_files_on_disk_belong_to_the_mapped_uid(mp, pods, pod_name):
@@ -178,3 +184,46 @@ def test_proc_mount_unmasked_shows_proc_but_not_the_hosts_secrets(mp, pods, pod_
     out = sh(mp, unmasked, "stat -c %F /proc/timer_list; head -c1 /proc/timer_list >/dev/null || echo denied")
     # Unmasked, and still the host's root's: the pod's root may not read it.
     assert out.stdout.splitlines() == ["regular empty file", "denied"]
+
+
+def test_a_secret_subpaths_and_exec_probes_work_as_the_pods_root(mp, pods, pod_name):
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": pod_name},
+        "stringData": {"token": "s3cr3t"},
+    }
+    kubectl(mp, "apply", "-f", "-", input=json.dumps(secret))
+    try:
+        main = ctr(
+            "main",
+            SLEEP,
+            volumeMounts=[
+                {"name": "secret", "mountPath": "/secret"},
+                {"name": "secret", "mountPath": "/token", "subPath": "token"},
+                {"name": "data", "mountPath": "/data"},
+            ],
+            # Readable only by root (0400): the pod's root, through the id-mapped mount.
+            readinessProbe={"exec": {"command": ["cat", "/secret/token"]}, "periodSeconds": 1},
+        )
+        # An emptyDir subPath the runtime makes (with the volume's mode, 0777).
+        writer = ctr(
+            "writer",
+            "echo in-sub > /sub/f && " + SLEEP,
+            volumeMounts=[{"name": "data", "mountPath": "/sub", "subPath": "sub"}],
+        )
+        volumes = [
+            {"name": "secret", "secret": {"secretName": pod_name, "defaultMode": 0o400}},
+            {"name": "data", "emptyDir": {}},
+        ]
+        pods.run(userns_pod(pod_name, main, writer, volumes=volumes))
+        mp.wait_for(
+            pod_name,
+            lambda p: all(c["ready"] for c in p["status"]["containerStatuses"]),
+            what="the exec probe to pass",
+        )
+        out = sh(mp, pod_name, "cat /secret/token /token; stat -c %u /secret/token", "main").stdout
+        assert out == "s3cr3ts3cr3t0\n"
+        assert sh(mp, pod_name, "cat /data/sub/f", "main").stdout == "in-sub\n"
+    finally:
+        kubectl(mp, "delete", "secret", pod_name, "--ignore-not-found", check=False)
