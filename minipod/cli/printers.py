@@ -187,7 +187,8 @@ def event_rows(events: list[dict], all_namespaces: bool = False) -> list[list[st
         rows[0].insert(0, "NAMESPACE")
     for e in events:
         obj = e["involvedObject"]
-        row = [human_age(e.get("lastTimestamp")), e["type"], e["reason"], f"pod/{obj['name']}", e["message"]]
+        what = f"{str(obj.get('kind') or 'Pod').lower()}/{obj['name']}"  # pod/web, persistentvolumeclaim/data
+        row = [human_age(e.get("lastTimestamp")), e["type"], e["reason"], what, e["message"]]
         if all_namespaces:
             row.insert(0, obj["namespace"])
         rows.append(row)

@@ -416,6 +416,12 @@ def test_the_minipod_cli_applies_and_prints_claims_volumes_and_classes(mp, objec
         "rancher.io/local-path",
     ]
     assert volume in mp.run("get", "pv").stdout
+    described = kubectl(mp, "describe", "pvc", "st-cli").stdout
+    assert re.search(r"^Status:\s+Bound$", described, re.M), described
+    assert re.search(r"^Used By:\s+st-cli-user$", described, re.M), described
+    assert "ProvisioningSucceeded" in described
+    described = mp.run("describe", "pvc", "st-cli").stdout
+    assert re.search(r"ProvisioningSucceeded\s+persistentvolumeclaim/st-cli\s", described), described
     bad = mp.run("apply", "-f", "-", input=yaml.safe_dump(claim("st-cli-bad", modes=())), check=False)
     assert (
         bad.returncode == 1
