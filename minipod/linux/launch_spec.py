@@ -163,7 +163,11 @@ def build_plan(
         mounts = [dict(m, idmap=runtime_file(m["source"], dirs)) for m in mounts]
     join = {t: f"/proc/{init}/ns/{t}" for t in ("net", "ipc", "uts")}
     join["mnt"] = namespaces.pod_mount_ns(init)
-    share_pid = spec.get("shareProcessNamespace", True) is not False and not spec.get("hostPID")
+    # As on Kubernetes, each container has a pid namespace of its own, where
+    # its command is PID 1 (containerd makes a new one per container, beside
+    # the sandbox's), unless the pod asks to share: shareProcessNamespace:
+    # true puts every container in the pod's, under the pod init.
+    share_pid = spec.get("shareProcessNamespace") is True and not spec.get("hostPID")
     if share_pid:
         join["pid"] = f"/proc/{init}/ns/pid"
     return {

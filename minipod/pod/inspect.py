@@ -105,7 +105,7 @@ def inspect_pod(record: PodRecord, dirs: dict) -> dict:
             "pid": bool(spec.get("hostPID")),
             "ipc": bool(spec.get("hostIPC")),
         },
-        "shareProcessNamespace": spec.get("shareProcessNamespace", True) is not False,
+        "shareProcessNamespace": spec.get("shareProcessNamespace") is True,
         # The daemon runs in the host's namespaces: the reference to compare with.
         "hostNamespaceInodes": namespaces.ns_inodes(os.getpid()),
         "volumes": [volume_view(v, dirs) for v in spec.get("volumes") or []],

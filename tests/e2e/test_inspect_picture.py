@@ -33,6 +33,7 @@ def three_pods(pods, base: str) -> tuple[str, str, str]:
             ctr("writer", "echo hi > /data/f; " + SLEEP, **mount),
             ctr("reader", SLEEP, **mount),
             volumes=[{"name": "data", "emptyDir": {}}],
+            shareProcessNamespace=True,
         ),
         pod(hostnet, ctr("main", SLEEP), hostNetwork=True),
         pod(split, ctr("a", SLEEP), ctr("b", SLEEP), shareProcessNamespace=False),
