@@ -138,8 +138,12 @@ def _join(namespaces: dict[str, str]) -> None:
     the mount namespace changes what the other paths resolve to."""
     fds = [(t, os.open(p, os.O_RDONLY | os.O_CLOEXEC)) for t, p in namespaces.items()]
     # A user namespace first (it owns the others: inside it we may join
-    # them), the mount namespace last, as nsenter(1) orders them.
-    for nstype, fd in sorted(fds, key=lambda x: (x[0] != "user", x[0] == "mnt")):
+    # them), the mount namespace last, as nsenter(1) orders them. Before
+    # even the user namespace, a container's own pid namespace: its launcher
+    # made it as the host's root, before the container entered the pod's
+    # user namespace, so only the host's root may join it.
+    order = {"pid": 0, "user": 1, "mnt": 3}
+    for nstype, fd in sorted(fds, key=lambda x: order.get(x[0], 2)):
         try:
             sc.setns_fd(fd, namespaces[nstype])
         finally:

@@ -16,6 +16,10 @@ from helpers.pods import ctr, pod, pod_sh
 from helpers.procfs import ns_inode
 
 SLEEP = "exec sleep 3600"
+# A container's command is PID 1 of its own pid namespace, and the kernel
+# gives PID 1 no default action for SIGTERM: a command that is to end on the
+# stop signal (exit code 143) must handle it, as on Kubernetes.
+ENDS_ON_SIGTERM = "trap 'exit 143' TERM; sleep 3600 & wait"
 
 
 def every_second(action: dict, **extra) -> dict:
@@ -100,7 +104,7 @@ def test_failing_liveness_probe_restarts_the_container(mp, pods, pod_name):
     pods.run(
         pod(
             pod_name,
-            ctr("main", "touch /tmp/alive; " + SLEEP, livenessProbe=probe),
+            ctr("main", "touch /tmp/alive; " + ENDS_ON_SIGTERM, livenessProbe=probe),
             terminationGracePeriodSeconds=5,
         )
     )
@@ -182,7 +186,9 @@ def test_startup_probe_holds_back_liveness_until_it_succeeds(mp, pods, pod_name)
 
 def test_startup_probe_that_never_succeeds_restarts_the_container(mp, pods, pod_name):
     startup = every_second(run_cmd("test", "-e", "/tmp/never"), failureThreshold=2)
-    pods.run(pod(pod_name, ctr("main", SLEEP, startupProbe=startup), terminationGracePeriodSeconds=5))
+    pods.run(
+        pod(pod_name, ctr("main", ENDS_ON_SIGTERM, startupProbe=startup), terminationGracePeriodSeconds=5)
+    )
     p = mp.wait_for(
         pod_name,
         lambda p: status_of(p)["restartCount"] >= 1,
@@ -277,7 +283,7 @@ def test_http_and_tcp_probes_are_issued_by_the_runtime(mp, pods, pod_name):
 
 
 def sleeps_in_pod(pidns: int) -> int:
-    """Live `sleep 5` processes in the pod's pid namespace."""
+    """Live `sleep 5` processes in the pid namespace `pidns`."""
     n = 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -300,7 +306,7 @@ def test_exec_probe_timeout_is_enforced(mp, pods, pod_name):
     message = wait_event(mp, pod_name, "Unhealthy", "Readiness probe failed", timeout=8)
     assert "timed out" in message or "timeout" in message, message
     assert time.monotonic() - start < 5
-    pidns = ns_inode(mp.inspect(pod_name)["podInit"]["pid"], "pid")
+    pidns = ns_inode(mp.inspect(pod_name)["containers"][0]["process"]["pid"], "pid")  # the container's
     # Over four periods the timed-out commands are killed, not left to run
     # their 5 s: never more than a couple alive at once.
     counts = []
