@@ -42,13 +42,16 @@ def apply_solution(mp, lab: str) -> None:
         mp.run("apply", "-f", os.path.join(LABS, lab, "solution", "pod.yml"))
 
 
-def test_there_are_five_labs_each_with_readme_starter_check_and_solution():
-    assert labs()[:5] == [
+def test_there_are_the_eight_labs_each_with_readme_starter_check_and_solution():
+    assert labs() == [
         "01-namespaces",
         "02-multi-container",
         "03-init-and-sidecars",
         "04-pod-network",
         "05-probes-and-restarts",
+        "06-resources-and-cgroups",
+        "07-security",
+        "08-to-kubernetes",
     ]
     for lab in labs():
         d = os.path.join(LABS, lab)

@@ -23,7 +23,7 @@ def traced_pod(name: str) -> str:
         name,
         ctr("web", SLEEP, ports=[{"containerPort": 8080}]),
         ctr("side", SLEEP),
-        initContainers=[ctr("prepare", "echo prepared > /tmp/x; sleep 1")],
+        initContainers=[ctr("prepare", "echo prepared > /tmp/x; sleep 2")],
     )
     return yaml.safe_dump(p)
 
