@@ -7,7 +7,10 @@ The API writes desired state; the pod workers act; status flows back:
     update   only metadata may change on a live pod (labels, annotations,
              finalizers, ownerReferences), as in Kubernetes;
     delete   mark it (deletionTimestamp + grace period); the worker stops
-             it, and when it is gone the manager says so (gone()).
+             it, and when it is gone the manager says so (gone()); a pod
+             with finalizers then stays in the API, stopped, until an
+             update removes the last one, as the API server keeps it
+             (held: not kept across a daemon restart).
 Every save of a pod record comes here (saved()), so its status changes
 get a resourceVersion and reach the watchers.
 """
@@ -48,6 +51,7 @@ class PodBackend:
         self.res = builtin("", "v1", "pods")
         self.warnings: list[str] = []  # of the last create: the API sends them as Warning headers
         self.admission: list = []  # callables(pod, its ServiceAccount) that may change the pod
+        self.held: set[tuple[str, str]] = set()  # stopped pods that finalizers keep (gone())
         # Validating: PodSecurity (open_cluster() gives it the instance's configuration and audit log).
         self.pod_security = pod_security_admission.PodSecurity(store)
         manager.listeners.append(self)
@@ -66,7 +70,24 @@ class PodBackend:
         record.metadata["resourceVersion"] = self.store.track(self.res, view)
 
     def gone(self, namespace: str, name: str) -> None:
+        obj = self.store.objects[self.res.key].get((namespace, name))
+        if obj is not None and obj["metadata"].get("finalizers"):
+            self.held.add((namespace, name))  # stopped; its finalizers keep it in the API
+            return
         self.store.untrack(self.res, namespace, name)
+
+    def update_held(self, old: dict, new: dict, dry_run: bool) -> dict:
+        """A stopped pod held by finalizers: metadata may change; without
+        finalizers it goes."""
+        key = (old["metadata"]["namespace"], old["metadata"]["name"])
+        if dry_run:
+            return new
+        if new["metadata"].get("finalizers"):
+            self.store.track(self.res, new)
+        else:
+            self.held.discard(key)
+            self.store.untrack(self.res, *key)
+        return new
 
     # --- the API asks ---------------------------------------------------------
     def create(self, res, obj: dict, dry_run: bool) -> dict:
@@ -109,6 +130,8 @@ class PodBackend:
             was["metadata"].pop(k, None)
         if same.get("spec") != was.get("spec"):
             raise invalid("Pod", old["metadata"]["name"], [("FieldValueForbidden", "spec", FORBIDDEN_UPDATE)])
+        if (old["metadata"]["namespace"], old["metadata"]["name"]) in self.held:
+            return self.update_held(old, new, dry_run)
         if dry_run:
             return new
         w = self.manager.worker(old["metadata"]["namespace"], old["metadata"]["name"])
@@ -125,5 +148,7 @@ class PodBackend:
             return old, False
         if grace is not None and grace < 0:
             raise ApiError(422, "Invalid", "gracePeriodSeconds must be non-negative")
+        if (old["metadata"]["namespace"], old["metadata"]["name"]) in self.held:
+            return old, False  # stopped already: it waits for its finalizers
         self.manager.begin_delete(old["metadata"]["namespace"], old["metadata"]["name"], grace)
         return self.store.get(res, old["metadata"]["namespace"], old["metadata"]["name"]), False

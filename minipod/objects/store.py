@@ -225,7 +225,9 @@ class ObjectStore:
         backend = self.backends.get(res.backend)
         if backend is not None:
             result = backend.update(res, old, new, dry_run)
-            return result if dry_run else self.get(res, namespace, name)
+            if dry_run or not self.exists(res, namespace, name):
+                return result  # gone with its last finalizer (a held pod)
+            return self.get(res, namespace, name)
         if dry_run:
             return new
         if (

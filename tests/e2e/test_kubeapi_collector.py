@@ -137,3 +137,33 @@ def test_python_client_foreground_and_a_finalizer(mp):
     names = lambda: {c.metadata.name for c in api.list_namespaced_config_map("default").items}  # noqa: E731
     eventually(lambda: not {"gc-py-owner", "gc-py-dep"} & names(), what="owner and dependent gone")
     assert dep.metadata.deletion_timestamp
+
+
+def test_a_finalizer_holds_a_stopped_pod(mp, pods):
+    pods.add("gc-held")
+    doc = pod("gc-held", ctr("main", "exec sleep 3600"), terminationGracePeriodSeconds=0)
+    doc["metadata"]["finalizers"] = ["example.com/hold"]
+    kubectl(mp, "apply", "-f", "-", input=json.dumps(doc))
+    kubectl(mp, "wait", "--for=condition=Ready", "pod/gc-held", "--timeout=30s")
+    kubectl(mp, "delete", "pod", "gc-held", "--wait=false")
+    # Its containers stop, and it stays in the API, being deleted.
+    eventually(lambda: "gc-held" not in mp.run("get", "pods", "-o", "name").stdout, what="the pod stopped")
+    held = _get(mp, "pod", "gc-held")
+    assert (
+        held
+        and held["metadata"]["deletionTimestamp"]
+        and held["metadata"]["finalizers"] == ["example.com/hold"]
+    )
+    p = kubectl(
+        mp,
+        "patch",
+        "pod",
+        "gc-held",
+        "--type=json",
+        "-p",
+        '[{"op": "add", "path": "/metadata/finalizers/-", "value": "example.com/more"}]',
+        check=False,
+    )
+    assert p.returncode == 1 and "no new finalizers can be added if the object is being deleted" in p.stderr
+    kubectl(mp, "patch", "pod", "gc-held", "--type=merge", "-p", '{"metadata": {"finalizers": null}}')
+    assert _get(mp, "pod", "gc-held") is None
