@@ -22,6 +22,13 @@ Steps of run(), in order:
 A watch that falls too far behind is closed by the hub: the controller
 then watches again and re-lists (step 2), as an informer does.
 
+Writing one (replicaset.py is the model): subclass Reconciler, set `name`
+(the events' source), `primary` and `secondary` (Resources), write
+reconcile(key) (read with get(), act with store.create/update/delete,
+report with event() and write_status()), override keys_for() if a
+secondary object can concern a primary one without being owned by it (an
+orphan to adopt), and add the class to controller_manager.CONTROLLERS.
+
 A controller acts only through the object store (create, update, delete,
 each checked as the API checks a client's request), never through the
 pod manager: it is a client of the API like kube-controller-manager is.

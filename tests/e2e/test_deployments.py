@@ -452,3 +452,13 @@ def test_a_refused_pod_is_a_failed_create_event(mp, deploys):
         assert "violates PodSecurity" in event["message"]
     finally:
         kubectl(mp, "delete", "namespace", "restricted-apps", "--wait=false")
+
+
+def test_foreground_cascade_through_replicasets_and_pods(mp, deploys):
+    deploys.append("fore")
+    apply(mp, deployment("fore", replicas=2))
+    wait_available(mp, "fore", 2)
+    # kubectl waits for the Deployment to go: with Foreground it goes last.
+    kubectl(mp, "delete", "deployment", "fore", "--cascade=foreground", "--timeout=60s", timeout=70)
+    assert not get(mp, "replicasets", "-l", "app=fore")["items"]
+    eventually(lambda: not pods_of(mp, "fore"), timeout=60, what="pods gone")
