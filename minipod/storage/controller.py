@@ -6,8 +6,8 @@ pv-protection controllers.
 The controller is level-triggered: every pass looks at all claims,
 volumes, classes and pods as they are now and moves each one step on, so
 a daemon killed at any point loses nothing (the next start re-lists and
-carries on). Passes run when a watched kind changes, and every RESYNC
-seconds. One pass, in order:
+carries on). Passes run when a watched kind changes (one pass for a
+burst of changes), and every RESYNC seconds. One pass, in order:
     1. ephemeral volumes: each live pod's <pod>-<volume> claims exist;
     2. claims: an unbound claim binds to a volume (binding.find_volume);
        else its class's provisioner, if it is ours, makes one (Immediate
@@ -35,6 +35,9 @@ from minipod.storage import binding, local_path, pod_claims, validate
 Obj = dict[str, Any]
 
 RESYNC = 1.0
+# A burst of changes (a hundred pods starting) makes one pass, not one per
+# change: after the first change, wait this long for the rest.
+BATCH = 0.05
 CONTROLLER = "persistentvolume-controller"
 
 PVCS = kinds.builtin("", "v1", "persistentvolumeclaims")
@@ -384,6 +387,8 @@ async def _next_change(watchers: list, timeout: float) -> bool:
         for g in getters:
             g.cancel()
     closed = any(g.result() is None for g in done if not g.cancelled())
+    if done:
+        await asyncio.sleep(BATCH)
     for w in watchers:
         while not w.queue.empty():
             closed = closed or w.queue.get_nowait() is None
