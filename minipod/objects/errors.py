@@ -45,19 +45,18 @@ def conflict(plural: str, name: str, why: str) -> ApiError:
     )
 
 
-def invalid(kind: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+def invalid(kind: str, name: str, causes: list[tuple[str, str, str]], group: str = "") -> ApiError:
     """causes: (reason, field, message), e.g.
-    ("FieldValueRequired", "metadata.name", "Required value")."""
+    ("FieldValueRequired", "metadata.name", "Required value"). A kind of a
+    named group is named as the API server names it: Kind.group."""
     text = "; ".join(f"{f}: {m}" if f else m for _, f, m in causes)
+    details: dict = {"name": name}
+    if group:
+        details["group"] = group
+    details["kind"] = kind
+    details["causes"] = [{"reason": r, "message": m, "field": f} for r, f, m in causes]
     return ApiError(
-        422,
-        "Invalid",
-        f'{kind} "{name}" is invalid: {text}',
-        {
-            "name": name,
-            "kind": kind,
-            "causes": [{"reason": r, "message": m, "field": f} for r, f, m in causes],
-        },
+        422, "Invalid", f'{kind}{"." + group if group else ""} "{name}" is invalid: {text}', details
     )
 
 

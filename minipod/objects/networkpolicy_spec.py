@@ -32,7 +32,7 @@ def admit(obj: dict, old: dict | None = None) -> dict:
     set_defaults(obj)
     causes = spec_problems(obj["spec"])
     if causes:
-        raise invalid("NetworkPolicy", obj["metadata"].get("name", ""), causes)
+        raise invalid("NetworkPolicy", obj["metadata"].get("name", ""), causes, "networking.k8s.io")
     return obj
 
 

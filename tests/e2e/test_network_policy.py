@@ -11,6 +11,7 @@ import json
 import time
 
 import pytest
+from helpers.host import eventually
 from helpers.kubectl import kubectl
 from helpers.netpol import (
     OTHER,
@@ -29,6 +30,7 @@ from helpers.netpol import (
     wait_table_gone,
 )
 from helpers.network import instance_network
+from helpers.pods import ctr, pod
 
 
 @pytest.fixture
@@ -223,3 +225,86 @@ def test_new_pod_and_relabelled_pod_get_the_policy_within_one_second(mp, spaces)
     # Label taken away: shut out again.
     kubectl(mp, "label", "pod", "c", "-n", ns, "role-")
     expect(mp, ns, "c", {web: False}, timeout=1)
+
+
+def test_default_deny_egress_with_an_allow_to_the_cluster_dns(mp, spaces):
+    ns = spaces.make("dns")
+    ips = run_pods(mp, ns, server("srv", {"app": "srv"}), client("c", {"role": "client"}))
+    gateway = json.loads(mp.run("inspect", "c", "-n", ns, "-o", "json").stdout)["network"]["gateway"]
+    lookup = "nslookup -timeout=2 kubernetes.default.svc.cluster.local"
+    clients = {"matchLabels": {"role": "client"}}
+    apply(mp, ns, policy("deny-egress", clients, policyTypes=["Egress"]))
+    eventually(
+        lambda: mp.run("exec", "c", "-n", ns, "--", "sh", "-c", lookup, check=False).returncode != 0,
+        5,
+        "DNS to fail under default-deny egress",
+    )
+    # The cluster DNS answers on the node (the bridge's gateway), not from a
+    # pod: it is allowed by its address, on port 53 over UDP and TCP.
+    dns = {"ipBlock": {"cidr": f"{gateway}/32"}}
+    ports = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    apply(
+        mp, ns, policy("allow-dns", clients, policyTypes=["Egress"], egress=[{"to": [dns], "ports": ports}])
+    )
+    p = eventually(
+        lambda: (
+            (r := mp.run("exec", "c", "-n", ns, "--", "sh", "-c", lookup, check=False)).returncode == 0 and r
+        ),
+        5,
+        "DNS to answer once allowed",
+    )
+    assert "kubernetes.default.svc.cluster.local" in p.stdout
+    expect(mp, ns, "c", dict.fromkeys(_targets(ips["srv"]), False))  # everything else stays shut
+
+
+def test_a_new_policy_keeps_established_connections_and_stops_new_ones(mp, spaces):
+    ns = spaces.make("est")
+    # What arrives on port 7000 goes to /tmp/got (nc -e: the socket is the
+    # program's stdin; a plain `nc -l` would stop at its own stdin's end).
+    sink = ctr(
+        "sink", "printf '#!/bin/sh\\nexec cat > /tmp/got\\n' > /s && chmod +x /s && exec nc -l -p 7000 -e /s"
+    )
+    srv = server("srv", {"app": "srv"})
+    srv["spec"]["containers"].append(sink)
+    ips = run_pods(mp, ns, srv, client("c"))
+    # One long-lived connection from a pod of its own, a line every 0.1 s.
+    talk = f"while true; do echo tick; sleep 0.1; done | nc {ips['srv']} 7000"
+    run_pods(mp, ns, pod("talker", ctr("main", talk), terminationGracePeriodSeconds=0))
+
+    def received() -> int:
+        out = mp.run("exec", "srv", "-n", ns, "-c", "sink", "--", "wc", "-c", "/tmp/got").stdout
+        return int(out.split()[0])
+
+    eventually(lambda: received() > 0, 5, "the long-lived connection to carry data")
+    apply(mp, ns, policy("deny", {"matchLabels": {"app": "srv"}}, policyTypes=["Ingress"]))
+    expect(mp, ns, "c", dict.fromkeys(_targets(ips["srv"]), False))  # new connections: dropped
+    before = received()
+    eventually(lambda: received() > before + 20, 5, "the established connection to go on carrying data")
+
+
+def test_kubectl_get_describe_and_invalid_policies(mp, spaces):
+    ns = spaces.make("kubectl")
+    sel = {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]}],
+    }
+    apply(mp, ns, policy("web", sel, egress=[{"ports": [{"port": 53, "protocol": "UDP"}]}]), policy("all"))
+    lines = kubectl(mp, "get", "netpol", "-n", ns).stdout.splitlines()
+    assert lines[0].split() == ["NAME", "POD-SELECTOR", "AGE"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert rows["web"][1:3] == ["app=web,tier", "in"] and rows["web"][3] == "(a,b)"
+    assert rows["all"][1] == "<none>"
+    stored = json.loads(kubectl(mp, "get", "networkpolicy", "web", "-n", ns, "-o", "json").stdout)
+    assert stored["spec"]["policyTypes"] == ["Ingress", "Egress"]  # defaulted by the API server
+    assert mp.run("get", "netpol", "-n", ns).returncode == 0
+    bad = policy("bad", ingress=[{"from": [{}], "ports": [{"port": 70000, "protocol": "ICMP"}]}])
+    p = kubectl(mp, "apply", "-n", ns, "-f", "-", input=json.dumps(bad), check=False)
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    for text in (
+        'The NetworkPolicy "bad" is invalid',
+        'spec.ingress[0].ports[0].protocol: Unsupported value: "ICMP"',
+        "spec.ingress[0].ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive",
+        "spec.ingress[0].from[0]: Required value: must specify a peer",
+    ):
+        assert text in p.stderr, p.stderr
+    assert kubectl(mp, "get", "netpol", "bad", "-n", ns, check=False).returncode == 1  # nothing half-created

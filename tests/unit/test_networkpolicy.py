@@ -56,6 +56,8 @@ def _causes(store, **spec) -> list[tuple[str, str]]:
     with pytest.raises(ApiError) as e:
         store.create(NETPOL, policy(**spec), "default")
     assert e.value.code == 422 and e.value.reason == "Invalid"
+    assert e.value.message.startswith('NetworkPolicy.networking.k8s.io "p" is invalid: ')
+    assert e.value.details["group"] == "networking.k8s.io" and e.value.details["kind"] == "NetworkPolicy"
     return [(c["field"], c["message"]) for c in e.value.details["causes"]]
 
 
