@@ -8,6 +8,7 @@ table must be gone from nftables.
 """
 
 import json
+import signal
 import time
 
 import pytest
@@ -308,3 +309,23 @@ def test_kubectl_get_describe_and_invalid_policies(mp, spaces):
     ):
         assert text in p.stderr, p.stderr
     assert kubectl(mp, "get", "netpol", "bad", "-n", ns, check=False).returncode == 1  # nothing half-created
+
+
+def test_policies_hold_while_the_daemon_is_down_and_after_its_restart(fresh_mp):
+    mp, spaces = fresh_mp, Namespaces(fresh_mp, tag())
+    try:
+        ns = spaces.make("restart")
+        ips = run_pods(mp, ns, server("srv", {"app": "srv"}), client("c"))
+        srv = _targets(ips["srv"])
+        apply(mp, ns, policy("deny", {"matchLabels": {"app": "srv"}}))
+        expect(mp, ns, "c", dict.fromkeys(srv, False))
+        mp.kill_daemon(signal.SIGKILL)
+        # The kernel keeps the table: the pods stay protected without the daemon.
+        assert policy_table(mp) is not None
+        mp.start_daemon()
+        expect(mp, ns, "c", dict.fromkeys(srv, False))
+        kubectl(mp, "delete", "networkpolicy", "deny", "-n", ns)
+        expect(mp, ns, "c", dict.fromkeys(srv, True))
+        wait_table_gone(mp, timeout=1)
+    finally:
+        spaces.cleanup()
