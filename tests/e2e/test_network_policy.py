@@ -301,7 +301,9 @@ def test_kubectl_get_describe_and_invalid_policies(mp, spaces):
     assert mp.run("get", "netpol", "-n", ns).returncode == 0
     described = kubectl(mp, "describe", "netpol", "web", "-n", ns).stdout
     assert re.search(r"PodSelector:\s+app=web,tier in \(a,b\)", described), described
-    assert re.search(r"To Port: 53/UDP", described) and "Policy Types: Ingress, Egress" in described, described
+    assert re.search(r"To Port: 53/UDP", described) and "Policy Types: Ingress, Egress" in described, (
+        described
+    )
     bad = policy("bad", ingress=[{"from": [{}], "ports": [{"port": 70000, "protocol": "ICMP"}]}])
     p = kubectl(mp, "apply", "-n", ns, "-f", "-", input=json.dumps(bad), check=False)
     assert p.returncode == 1 and "Traceback" not in p.stderr
