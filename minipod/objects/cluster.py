@@ -15,7 +15,7 @@ from minipod.controllers.controller_manager import ControllerManager
 from minipod.kube import pod_security_config
 from minipod.network.pod_network import bridge_of
 from minipod.network.policy_sync import PolicySync
-from minipod.objects import audit, pod_security_admission, priority_classes
+from minipod.objects import audit, encryption, pod_security_admission, priority_classes
 from minipod.objects.apps import admit_apps
 from minipod.objects.batch import admit_batch
 from minipod.objects.collector import Collector
@@ -66,7 +66,8 @@ def node_view(store: ObjectStore, nodes: NodeBackend) -> NodeView:
 
 
 def open_cluster(inst, manager, log=print, service_cidr: str | None = None) -> Cluster:
-    store = ObjectStore(inst.lib)
+    # Encryption at rest when ETC/encryption-config.yaml says so (encryption.py).
+    store = ObjectStore(inst.lib, encryption.load(inst.etc))
     services = ServiceRuntime(store, inst, manager.conflist, service_cidr, log)
     pods = PodBackend(store, manager)
     store.backends["pods"] = pods

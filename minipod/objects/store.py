@@ -16,14 +16,16 @@ call track() / untrack(), which commit the same way.
 """
 
 import copy
+import json
 import os
 from typing import Any
 
-from minipod.fsutil import TEMP_MARK, read_json, write_json_atomic
+from minipod.fsutil import TEMP_MARK, read_json, write_atomic, write_json_atomic
 from minipod.kube.times import rfc3339 as now_rfc3339
 from minipod.objects import meta as objmeta
 from minipod.objects import resources as kinds
 from minipod.objects.collector import deletion_finalizers
+from minipod.objects.encryption import Encryption
 from minipod.objects.errors import ApiError, already_exists, conflict, invalid, not_found
 from minipod.objects.resources import Resource
 from minipod.objects.revision import Revision
@@ -35,9 +37,10 @@ ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 
 
 class ObjectStore:
-    def __init__(self, lib_dir: str):
+    def __init__(self, lib_dir: str, encryption: Encryption | None = None):
         self.dir = os.path.join(lib_dir, "objects")
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        self.encryption = encryption  # encryption at rest (encryption.py), per resource
         self.objects: dict[str, dict[Key, dict]] = {r.key: {} for r in kinds.RESOURCES}
         self.backends: dict[str, Any] = {}  # backend name -> object with create/update/delete
         highest = 0
@@ -74,14 +77,26 @@ class ObjectStore:
             if TEMP_MARK in entry:
                 os.unlink(os.path.join(d, entry))  # an interrupted write: the old file is intact
             elif entry.endswith(".json"):
-                obj = read_json(os.path.join(d, entry))
+                obj = self._read(res, os.path.join(d, entry))
                 if obj:
                     out.append(obj)
         return out
 
+    def _read(self, res: Resource, path: str) -> dict | None:
+        if self.encryption is None:
+            return read_json(path)
+        with open(path, "rb") as f:
+            data = self.encryption.decrypt(res.plural, res.group, f.read(), path)
+        return json.loads(data)
+
     def _persist(self, res: Resource, obj: dict) -> None:
         os.makedirs(self._dir(res), mode=0o700, exist_ok=True)
-        write_json_atomic(self._path(res, *_key(obj)), obj, mode=0o600)  # Secrets are stored here
+        path = self._path(res, *_key(obj))
+        if self.encryption is None:
+            write_json_atomic(path, obj, mode=0o600)  # Secrets are stored here
+            return
+        data = json.dumps(obj, sort_keys=True).encode()
+        write_atomic(path, self.encryption.encrypt(res.plural, res.group, data), mode=0o600)
 
     def _unpersist(self, res: Resource, obj: dict) -> None:
         try:

@@ -3,7 +3,9 @@ get / describe / delete of what they made (Secret values never printed)."""
 
 import base64
 import json
+import os
 
+from helpers.instance import running_instance
 from helpers.kubectl import kubectl
 
 VALUE = "pa55-Wq7-never-shown"
@@ -97,3 +99,29 @@ def test_create_secrets_and_describe_never_prints_values(mp, tmp_path):
         assert VALUE not in mp.run("describe", "secret", "cli-pull").stdout
     finally:
         mp.run("delete", "secret", "cli-secret", "cli-pull", "cli-tls", "--ignore-not-found")
+
+
+def test_secrets_encrypted_at_rest_with_an_encryption_configuration():
+    key = base64.b64encode(os.urandom(32)).decode()
+
+    def setup(inst):
+        os.makedirs(os.path.join(inst.root, "etc"), exist_ok=True)
+        with open(os.path.join(inst.root, "etc", "encryption-config.yaml"), "w") as f:
+            f.write(
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                f"- resources: [secrets]\n  providers:\n  - aescbc:\n      keys:\n      - {{name: k1, secret: {key}}}\n"
+                "  - identity: {}\n"
+            )
+
+    with running_instance("cfgenc", setup=setup) as inst:
+        inst.run("create", "secret", "generic", "enc", "--from-literal", f"password={VALUE}")
+        path = os.path.join(inst.root, "lib", "objects", "core_secrets", "default_enc.json")
+        with open(path, "rb") as f:
+            raw = f.read()
+        assert raw.startswith(b"k8s:enc:aescbc:v1:k1:") and VALUE.encode() not in raw
+        # A restarted daemon reads it back.
+        inst.kill_daemon()
+        inst.start_daemon()
+        got = json.loads(inst.run("get", "secret", "enc", "-o", "json").stdout)
+        assert base64.b64decode(got["data"]["password"]).decode() == VALUE
+        inst.run("delete", "secret", "enc")

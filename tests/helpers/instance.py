@@ -249,14 +249,17 @@ def new_root(tag: str) -> str:
 
 
 @contextlib.contextmanager
-def running_instance(tag: str, daemon_args: list[str] | None = None):
-    """An instance of its own, its daemon started (with DAEMON_ARGS) and the
+def running_instance(tag: str, daemon_args: list[str] | None = None, setup=None):
+    """An instance of its own, its daemon started (with DAEMON_ARGS, after
+    SETUP(inst) when given) and the
     base image built; at the end its pods are deleted, its daemon stopped
     (restarted first if the test killed it, so it cleans up), and nothing of
     it may be left on the host."""
     inst = Minipod(new_root(tag))
     if daemon_args:
         inst.daemon_args = daemon_args
+    if setup:
+        setup(inst)  # files the daemon reads at its first start (etc/...)
     inst.start_daemon()
     inst.run("image", "build-base")
     yield inst
