@@ -27,6 +27,11 @@ RESOURCES = [
 ]
 
 
+def _list(value: Any) -> list[Any]:
+    """A list field, or nothing to look at (its type error is reported by the shape check)."""
+    return value if isinstance(value, list) else []
+
+
 def path_problem(path: str) -> str | None:
     """validateLocalNonReservedPath."""
     if path.startswith("/"):
@@ -58,7 +63,7 @@ def _file_path(value: Any, path: str, errors: list[str], seen: set[str]) -> None
 
 
 def _items(src: dict[str, Any], path: str, errors: list[str], seen: set[str]) -> None:
-    for i, item in enumerate(src.get("items") or []):
+    for i, item in enumerate(_list(src.get("items"))):
         if not isinstance(item, dict):
             continue
         if not item.get("key"):
@@ -68,7 +73,7 @@ def _items(src: dict[str, Any], path: str, errors: list[str], seen: set[str]) ->
 
 
 def _downward(src: dict[str, Any], path: str, errors: list[str], seen: set[str]) -> None:
-    for i, item in enumerate(src.get("items") or []):
+    for i, item in enumerate(_list(src.get("items"))):
         if not isinstance(item, dict):
             continue
         at = f"{path}.items[{i}]"
@@ -118,7 +123,7 @@ def check(volume: dict[str, Any], path: str, errors: list[str]) -> None:
     src = volume.get("projected")
     if isinstance(src, dict) and not implemented.is_service_account_volume(volume):
         _mode(src.get("defaultMode"), f"{path}.projected.defaultMode", errors)
-        for i, source in enumerate(src.get("sources") or []):
+        for i, source in enumerate(_list(src.get("sources"))):
             if isinstance(source, dict):
                 _projection(source, f"{path}.projected.sources[{i}]", errors, seen)
 

@@ -175,13 +175,18 @@ def _check_mounts(c: dict[str, Any], path: str, volume_names: set[str], errors: 
         _check_propagation(c, mount.get("mountPropagation"), f"{mount_path}.mountPropagation", errors)
 
 
+def _privileged(c: dict[str, Any]) -> bool:
+    sc = c.get("securityContext")
+    return isinstance(sc, dict) and sc.get("privileged") is True
+
+
 def _check_propagation(c: dict[str, Any], mode: Any, path: str, errors: list[str]) -> None:
     """validateMountPropagation: Bidirectional only for a privileged container."""
     if mode is None:
         return
     if mode not in PROPAGATION_MODES:
         errors.append(_unsupported(path, mode, PROPAGATION_MODES))
-    elif mode == "Bidirectional" and not (c.get("securityContext") or {}).get("privileged"):
+    elif mode == "Bidirectional" and not _privileged(c):
         errors.append(
             f"{path}: forbidden: Bidirectional mount propagation is available only to privileged containers"
         )

@@ -83,7 +83,8 @@ def _decoded_len(text: str) -> int:
 
 def _configmap(obj: dict[str, Any]) -> list[Cause]:
     causes, size = _keys(obj, ("data", "binaryData"))
-    both = set(obj.get("data") or {}) & set(obj.get("binaryData") or {})
+    maps = [obj.get(f) if isinstance(obj.get(f), dict) else {} for f in ("data", "binaryData")]
+    both = set(maps[0]) & set(maps[1])
     causes += [
         _invalid_value(f"data[{k}]", k, "duplicate of key present in binaryData") for k in sorted(both)
     ]
@@ -92,9 +93,14 @@ def _configmap(obj: dict[str, Any]) -> list[Cause]:
     return causes
 
 
+def data_items(obj: dict[str, Any]) -> list[tuple[str, Any]]:
+    data = obj.get("data")
+    return list(data.items()) if isinstance(data, dict) else []
+
+
 def _secret(obj: dict[str, Any]) -> list[Cause]:
     causes, size = _keys(obj, ("data",))
-    for key, value in (obj.get("data") or {}).items():
+    for key, value in data_items(obj):
         if isinstance(value, str):
             try:
                 base64.b64decode(value, validate=True)
@@ -102,11 +108,11 @@ def _secret(obj: dict[str, Any]) -> list[Cause]:
                 causes.append(_invalid_value(f"data[{key}]", REDACTED, "illegal base64 data"))
     if size > MAX_SIZE:
         causes.append(("FieldValueTooLong", "data", f"Too long: may not be more than {MAX_SIZE} bytes"))
-    data = obj.get("data") or {}
+    data: dict[str, Any] = obj["data"] if isinstance(obj.get("data"), dict) else {}
     kind = obj.get("type")
     if kind == "kubernetes.io/service-account-token":
-        annotations = obj["metadata"].get("annotations") or {}
-        if not annotations.get("kubernetes.io/service-account.name"):
+        annotations = obj["metadata"].get("annotations")
+        if not isinstance(annotations, dict) or not annotations.get("kubernetes.io/service-account.name"):
             causes.append(_required("metadata.annotations[kubernetes.io/service-account.name]"))
     elif kind == "kubernetes.io/dockercfg":
         causes += _json_key(data, ".dockercfg")
@@ -141,7 +147,7 @@ def _update(old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
         if not new.get("immutable"):
             causes.append(("FieldValueForbidden", "immutable", f"Forbidden: {IMMUTABLE}"))
         for field in ("data", "binaryData"):
-            if (old.get(field) or {}) != (new.get(field) or {}):
+            if (old.get(field) or {}) != (new.get(field) or {}):  # compared as values: any type
                 causes.append(("FieldValueForbidden", field, f"Forbidden: {IMMUTABLE}"))
     return causes
 
