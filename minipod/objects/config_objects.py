@@ -83,7 +83,9 @@ def _decoded_len(text: str) -> int:
 
 def _configmap(obj: dict[str, Any]) -> list[Cause]:
     causes, size = _keys(obj, ("data", "binaryData"))
-    maps = [obj.get(f) if isinstance(obj.get(f), dict) else {} for f in ("data", "binaryData")]
+    maps: list[dict[str, Any]] = [
+        obj[f] if isinstance(obj.get(f), dict) else {} for f in ("data", "binaryData")
+    ]
     both = set(maps[0]) & set(maps[1])
     causes += [
         _invalid_value(f"data[{k}]", k, "duplicate of key present in binaryData") for k in sorted(both)
