@@ -271,6 +271,10 @@ async def delete_options(request) -> dict:
                 opts = json.loads(text)
             except ValueError as e:
                 raise bad_request(f"the DeleteOptions could not be decoded: {e}") from None
+            if not isinstance(opts, dict):
+                raise bad_request(
+                    f"the DeleteOptions could not be decoded: expected an object, got {type(opts).__name__}"
+                )
     grace = query_int(request, "gracePeriodSeconds")
     if grace is not None:
         opts["gracePeriodSeconds"] = grace

@@ -27,7 +27,7 @@ PODS = "/api/v1/namespaces/default/pods"
         ("POST", "/minipod/v1/images/import", b"{}", 400, "path"),
         ("DELETE", "/minipod/v1/images", None, 400, "ref"),
         ("POST", "/minipod/v1/images/pull", b"", 400, "ref"),
-        ("GET", "/api/v1/nothing/here", None, 404, "Not Found"),
+        ("GET", "/api/v1/nothing/here", None, 404, "the server could not find the requested resource"),
         ("POST", "/minipod/v1/apply", b"# " + b"x" * (4 << 20), 413, "3145728"),
     ],
 )
