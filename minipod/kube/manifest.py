@@ -120,7 +120,7 @@ def load_objects(
     for obj in objects:
         kind = obj.get("kind")
         label = _label(obj)
-        if kind not in SUPPORTED_KINDS and is_stored(obj):
+        if isinstance(kind, str) and kind not in SUPPORTED_KINDS and is_stored(obj):
             stored.append(obj)
             continue
         skip = unsupported_kind(obj)

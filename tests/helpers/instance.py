@@ -206,7 +206,7 @@ class Minipod:
                     [
                         KUBECTL,
                         "delete",
-                        "deployments,replicasets",
+                        "deployments,replicasets,daemonsets,statefulsets,cronjobs,jobs",
                         "--all",
                         "-A",
                         "--cascade=orphan",

@@ -4,7 +4,7 @@
 import pytest
 
 from minipod.errors import ManifestError
-from minipod.kube.manifest import SUPPORTED_KINDS, load_manifest
+from minipod.kube.manifest import SUPPORTED_KINDS, load_manifest, load_objects
 
 POD = """apiVersion: v1
 kind: Pod
@@ -85,3 +85,8 @@ def test_an_asked_for_namespace_refuses_objects_naming_another():
     # Without -n the object's namespace wins; an object naming none gets -n's.
     assert load_manifest(pod, "team-a")[0][0]["metadata"]["namespace"] == "default"
     assert load_manifest(POD, "team-a", enforce_namespace=True)[0][0]["metadata"]["namespace"] == "team-a"
+
+
+def test_a_kind_that_is_not_a_string_is_an_error_not_a_crash():
+    with pytest.raises(ManifestError):
+        load_objects("apiVersion: v1\nkind: []\nmetadata: {name: x}\n", is_stored=lambda obj: True)
