@@ -110,8 +110,14 @@ def test_a_no_execute_taint_evicts_at_once_or_after_toleration_seconds(mp, pods,
     patient = pod_name[:40] + "-patient"
     pods.add(pod_name, patient)
     toleration = {"key": "maintenance", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 3}
-    mp.apply(json.dumps(pod(pod_name, ctr("main", SLEEP))))
-    mp.apply(json.dumps(pod(patient, ctr("main", SLEEP), tolerations=[toleration])))
+    # A container's process is PID 1 of its own pid namespace: sleep ignores
+    # SIGTERM there, so a short grace period keeps the test quick.
+    mp.apply(json.dumps(pod(pod_name, ctr("main", SLEEP), terminationGracePeriodSeconds=1)))
+    mp.apply(
+        json.dumps(
+            pod(patient, ctr("main", SLEEP), tolerations=[toleration], terminationGracePeriodSeconds=1)
+        )
+    )
     runs(mp, pod_name)
     runs(mp, patient)
     with node_tainted(mp, "maintenance=now:NoExecute"):
