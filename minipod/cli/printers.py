@@ -88,6 +88,22 @@ def _state(lines: list[str], title: str, state: dict) -> None:
             _kv(lines, 6, label, detail[key])
 
 
+def _env_value(e: dict) -> str:
+    """An env entry as kubectl describe shows it: references named, never
+    the value of a Secret or ConfigMap."""
+    source = e.get("valueFrom") or {}
+    for key, what in (("secretKeyRef", "in secret"), ("configMapKeyRef", "of config map")):
+        if source.get(key):
+            ref = source[key]
+            return f"<set to the key '{ref.get('key')}' {what} '{ref.get('name')}'>  Optional: {str(bool(ref.get('optional'))).lower()}"
+    if source.get("fieldRef"):
+        ref = source["fieldRef"]
+        return f"({ref.get('apiVersion', 'v1')}:{ref.get('fieldPath')})"
+    if source.get("resourceFieldRef"):
+        return f"({source['resourceFieldRef'].get('resource')})"
+    return str(e.get("value", ""))
+
+
 def _containers(lines: list[str], title: str, specs: list[dict], statuses: list[dict]) -> None:
     if not specs:
         return
@@ -114,10 +130,7 @@ def _containers(lines: list[str], title: str, specs: list[dict], statuses: list[
                 lines += [f"      {k}:  {v}" for k, v in sorted(amounts.items())]
         env = c.get("env") or []
         _kv(lines, 4, "Environment", "<none>" if not env else "")
-        lines += [
-            f"      {e['name']}:  {e.get('value', '(from ' + next(iter(e.get('valueFrom', {'?': 0}))) + ')')}"
-            for e in env
-        ]
+        lines += [f"      {e['name']}:  {_env_value(e)}" for e in env]
         mounts = c.get("volumeMounts") or []
         _kv(lines, 4, "Mounts", "<none>" if not mounts else "")
         lines += [

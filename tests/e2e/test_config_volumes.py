@@ -346,6 +346,9 @@ def test_secret_values_never_shown(mp, pods):
         described = kubectl(mp, "describe", "secret", sec).stdout
         assert "password:  17 bytes" in described and SECRET_VALUE not in described
         assert SECRET_VALUE not in kubectl(mp, "describe", "pod", "cfg-hidden").stdout
+        ours = mp.run("describe", "pod", "cfg-hidden").stdout
+        assert SECRET_VALUE not in ours
+        assert f"P:  <set to the key 'password' in secret '{sec}'>  Optional: false" in ours, ours
         assert SECRET_VALUE not in kubectl(mp, "get", "events", "-A").stdout
         with open(os.path.join(mp.root, "daemon-test.log"), errors="replace") as f:
             assert SECRET_VALUE not in f.read()
