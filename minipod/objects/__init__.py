@@ -1,7 +1,8 @@
 """The generic object store behind the Kubernetes API.
 
 resources.py  the table of served kinds (a new kind is one entry)
-columns.py    what `kubectl get` prints for each kind (the Table columns)
+columns.py    what `kubectl get` prints (Table columns): core kinds; apps_, batch_,
+              network_ and storage_columns.py the rest
 meta.py       object metadata as the API server fills it in (pure)
 networkpolicy_spec.py  NetworkPolicy's defaults and validation (pure)
 selectors.py  label and field selectors (pure)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from minipod.cli.pod_columns import pod_columns
 from minipod.cli.printers import human_age
-from minipod.kube.label_selector import format_selector
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ def _pod(field: str):
     return lambda p, now: getattr(pod_columns(p, now), field)
 
 
-def _status(obj: dict) -> dict:
+def status_of(obj: dict) -> dict:
     return obj.get("status") or {}
 
 
@@ -96,7 +95,9 @@ POD = (
 
 NAMESPACE = (
     NAME,
-    Column("Status", "string", lambda o, now: _status(o).get("phase", ""), 0, "The status of the namespace"),
+    Column(
+        "Status", "string", lambda o, now: status_of(o).get("phase", ""), 0, "The status of the namespace"
+    ),
     AGE,
 )
 
@@ -211,7 +212,7 @@ EVENT = (
 
 
 def _node_status(n: dict, now: float) -> str:
-    ready = next((c for c in _status(n).get("conditions") or [] if c.get("type") == "Ready"), None)
+    ready = next((c for c in status_of(n).get("conditions") or [] if c.get("type") == "Ready"), None)
     text = "Ready" if ready and ready.get("status") == "True" else "NotReady" if ready else "Unknown"
     return text + (",SchedulingDisabled" if n.get("spec", {}).get("unschedulable") else "")
 
@@ -225,14 +226,14 @@ def _node_roles(n: dict, now: float) -> str:
 def _node_address(kind: str):
     def cell(n: dict, now: float) -> str:
         return next(
-            (a["address"] for a in _status(n).get("addresses") or [] if a.get("type") == kind), "<none>"
+            (a["address"] for a in status_of(n).get("addresses") or [] if a.get("type") == kind), "<none>"
         )
 
     return cell
 
 
 def _node_info(key: str):
-    return lambda n, now: (_status(n).get("nodeInfo") or {}).get(key, "<unknown>")
+    return lambda n, now: (status_of(n).get("nodeInfo") or {}).get(key, "<unknown>")
 
 
 NODE = (
@@ -254,191 +255,6 @@ NODE = (
         1,
         "Container runtime version reported by the node.",
     ),
-)
-
-
-def _service_external_ip(s: dict, now: float) -> str:
-    spec = s.get("spec") or {}
-    kind, external = spec.get("type"), list(spec.get("externalIPs") or [])
-    if kind == "ExternalName":
-        return spec.get("externalName") or "<none>"
-    if kind == "LoadBalancer":
-        ingress = [
-            i.get("ip") or i.get("hostname")
-            for i in (_status(s).get("loadBalancer") or {}).get("ingress") or []
-        ]
-        return ",".join(ingress + external) or "<pending>"
-    return ",".join(external) or "<none>"
-
-
-def _service_ports(s: dict, now: float) -> str:
-    out = []
-    for p in (s.get("spec") or {}).get("ports") or []:
-        proto = p.get("protocol", "TCP")
-        out.append(
-            f"{p.get('port')}:{p['nodePort']}/{proto}" if p.get("nodePort") else f"{p.get('port')}/{proto}"
-        )
-    return ",".join(out) or "<none>"
-
-
-def _selector(s: dict, now: float) -> str:
-    sel = (s.get("spec") or {}).get("selector") or {}
-    return ",".join(f"{k}={v}" for k, v in sorted(sel.items())) or "<none>"
-
-
-SERVICE = (
-    NAME,
-    Column(
-        "Type", "string", lambda s, now: (s.get("spec") or {}).get("type", ""), 0, "The type of the service."
-    ),
-    Column(
-        "Cluster-IP",
-        "string",
-        lambda s, now: ((s.get("spec") or {}).get("clusterIPs") or ["<none>"])[0],
-        0,
-        "The IP address of the service.",
-    ),
-    Column("External-IP", "string", _service_external_ip, 0, "The external IP address of the service."),
-    Column("Port(s)", "string", _service_ports, 0, "The ports that this service serves on."),
-    AGE,
-    Column("Selector", "string", _selector, 1, "The label selector of the service."),
-)
-
-
-def _at_most_three(items: list[str], empty: str) -> str:
-    """kubectl's listWithMoreString: the first three, then "+ N more..."."""
-    text = ",".join(items[:3])
-    if len(items) > 3:
-        return f"{text} + {len(items) - 3} more..."
-    return text or empty
-
-
-def _slice_ports(e: dict, now: float) -> str:
-    return _at_most_three(
-        [str(p["port"]) if p.get("port") is not None else p.get("name") or "*" for p in e.get("ports") or []],
-        "<unset>",
-    )
-
-
-def _slice_endpoints(e: dict, now: float) -> str:
-    return _at_most_three(
-        [a for ep in e.get("endpoints") or [] for a in ep.get("addresses") or []], "<unset>"
-    )
-
-
-ENDPOINTSLICE = (
-    NAME,
-    Column(
-        "AddressType", "string", lambda e, now: e.get("addressType", ""), 0, "The IP protocol for this slice."
-    ),
-    Column("Ports", "string", _slice_ports, 0, "The ports of this slice."),
-    Column("Endpoints", "string", _slice_endpoints, 0, "The endpoints of this slice."),
-    AGE,
-)
-
-
-def _endpoints(e: dict, now: float) -> str:
-    subsets = e.get("subsets") or []
-    if not subsets:
-        return "<none>"
-    out = []
-    for ss in subsets:
-        addresses = [a["ip"] for a in ss.get("addresses") or []]
-        ports = ss.get("ports") or []
-        if not ports:
-            out += addresses
-        for p in ports:
-            out += [f"{ip}:{p['port']}" for ip in addresses]
-    return _at_most_three(out, "")
-
-
-ENDPOINTS = (NAME, Column("Endpoints", "string", _endpoints, 0, "Endpoints of the resource."), AGE)
-
-
-def _template_containers(field: str):
-    def cell(o: dict, now: float) -> str:
-        spec = ((o.get("spec") or {}).get("template") or {}).get("spec") or {}
-        return ",".join(str(c.get(field, "")) for c in spec.get("containers") or [])
-
-    return cell
-
-
-def _count(field: str, where: str = "status", default: int = 0):
-    return lambda o, now: int((o.get(where) or {}).get(field) or default)
-
-
-TEMPLATE_COLUMNS = (
-    Column(
-        "Containers", "string", _template_containers("name"), 1, "Names of each container in the template."
-    ),
-    Column(
-        "Images",
-        "string",
-        _template_containers("image"),
-        1,
-        "Images referenced by each container in the template.",
-    ),
-    Column(
-        "Selector",
-        "string",
-        lambda o, now: format_selector((o.get("spec") or {}).get("selector")),
-        1,
-        "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment. It must match the pod template's labels.",
-    ),
-)
-
-DEPLOYMENT = (
-    NAME,
-    Column(
-        "Ready",
-        "string",
-        lambda o, now: f"{_count('readyReplicas')(o, now)}/{_count('replicas', 'spec', 1)(o, now)}",
-        0,
-        "Number of the pod with ready state",
-    ),
-    Column(
-        "Up-to-date",
-        "string",
-        _count("updatedReplicas"),
-        0,
-        "Total number of non-terminating pods targeted by this deployment that have the desired template spec.",
-    ),
-    Column(
-        "Available",
-        "string",
-        _count("availableReplicas"),
-        0,
-        "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.",
-    ),
-    AGE,
-    *TEMPLATE_COLUMNS,
-)
-
-REPLICASET = (
-    NAME,
-    Column(
-        "Desired",
-        "integer",
-        _count("replicas", "spec", 1),
-        0,
-        "Replicas is the number of desired pods. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/#what-is-a-replicaset",
-    ),
-    Column(
-        "Current",
-        "integer",
-        _count("replicas"),
-        0,
-        "Replicas is the number of actual replicas. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/#what-is-a-replicaset",
-    ),
-    Column(
-        "Ready",
-        "integer",
-        _count("readyReplicas"),
-        0,
-        "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.",
-    ),
-    AGE,
-    *TEMPLATE_COLUMNS,
 )
 
 
@@ -472,215 +288,4 @@ DEFAULT = (
         0,
         "The date and time the object was created.",
     ),
-)
-
-
-# --- storage: printPersistentVolumeClaim, printPersistentVolume, printStorageClass ---
-_MODE_ABBREVIATIONS = (
-    ("ReadWriteOnce", "RWO"),
-    ("ReadOnlyMany", "ROX"),
-    ("ReadWriteMany", "RWX"),
-    ("ReadWriteOncePod", "RWOP"),
-)
-
-
-def access_modes(modes: list | None) -> str:
-    """GetAccessModesAsString: RWO,ROX,RWX,RWOP, always in that order."""
-    return ",".join(short for mode, short in _MODE_ABBREVIATIONS if mode in (modes or []))
-
-
-def _phase(o: dict) -> str:
-    return "Terminating" if o["metadata"].get("deletionTimestamp") else _status(o).get("phase", "")
-
-
-def _claim_class(o: dict) -> str:
-    annotations = o["metadata"].get("annotations") or {}
-    return (o.get("spec") or {}).get("storageClassName") or annotations.get(
-        "volume.beta.kubernetes.io/storage-class", ""
-    )
-
-
-def _volume_attributes_class(o: dict, now: float) -> str:
-    return (o.get("spec") or {}).get("volumeAttributesClassName") or "<unset>"
-
-
-def _volume_mode(o: dict, now: float) -> str:
-    return (o.get("spec") or {}).get("volumeMode") or "<unset>"
-
-
-def _claim_bound(field: str):
-    """Capacity and access modes are printed once the claim names its volume."""
-
-    def cell(o: dict, now: float) -> str:
-        if not (o.get("spec") or {}).get("volumeName"):
-            return ""
-        st = _status(o)
-        return (
-            (st.get("capacity") or {}).get("storage", "")
-            if field == "capacity"
-            else access_modes(st.get("accessModes"))
-        )
-
-    return cell
-
-
-def _claim_ref(o: dict, now: float) -> str:
-    ref = (o.get("spec") or {}).get("claimRef")
-    return f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref else ""
-
-
-def _class_name(o: dict, now: float) -> str:
-    annotations = o["metadata"].get("annotations") or {}
-    default = "true" in (
-        annotations.get("storageclass.kubernetes.io/is-default-class"),
-        annotations.get("storageclass.beta.kubernetes.io/is-default-class"),
-    )
-    return o["metadata"]["name"] + (" (default)" if default else "")
-
-
-_VOLUME_MODE_DOC = "volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied when not included in claim spec."
-
-PVC = (
-    NAME,
-    Column(
-        "Status",
-        "string",
-        lambda o, now: _phase(o),
-        0,
-        "phase represents the current phase of PersistentVolumeClaim.",
-    ),
-    Column(
-        "Volume",
-        "string",
-        lambda o, now: (o.get("spec") or {}).get("volumeName", ""),
-        0,
-        "volumeName is the binding reference to the PersistentVolume backing this claim.",
-    ),
-    Column(
-        "Capacity",
-        "string",
-        _claim_bound("capacity"),
-        0,
-        "capacity represents the actual resources of the underlying volume.",
-    ),
-    Column(
-        "Access Modes",
-        "string",
-        _claim_bound("accessModes"),
-        0,
-        "accessModes contains the actual access modes the volume backing the PVC has.",
-    ),
-    Column("StorageClass", "string", lambda o, now: _claim_class(o), 0, "StorageClass of the pvc"),
-    Column(
-        "VolumeAttributesClass", "string", _volume_attributes_class, 0, "VolumeAttributesClass of the pvc"
-    ),
-    AGE,
-    Column("VolumeMode", "string", _volume_mode, 1, _VOLUME_MODE_DOC),
-)
-
-PV = (
-    NAME,
-    Column(
-        "Capacity",
-        "string",
-        lambda o, now: ((o.get("spec") or {}).get("capacity") or {}).get("storage", ""),
-        0,
-        "capacity is the description of the persistent volume's resources and capacity.",
-    ),
-    Column(
-        "Access Modes",
-        "string",
-        lambda o, now: access_modes((o.get("spec") or {}).get("accessModes")),
-        0,
-        "accessModes contains all ways the volume can be mounted.",
-    ),
-    Column(
-        "Reclaim Policy",
-        "string",
-        lambda o, now: (o.get("spec") or {}).get("persistentVolumeReclaimPolicy", ""),
-        0,
-        "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim.",
-    ),
-    Column(
-        "Status",
-        "string",
-        lambda o, now: _phase(o),
-        0,
-        "phase indicates if a volume is available, bound to a claim, or released by a claim.",
-    ),
-    Column(
-        "Claim",
-        "string",
-        _claim_ref,
-        0,
-        "claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim.",
-    ),
-    Column(
-        "StorageClass",
-        "string",
-        lambda o, now: (o.get("spec") or {}).get("storageClassName", ""),
-        0,
-        "storageClassName is the name of StorageClass to which this persistent volume belongs.",
-    ),
-    Column("VolumeAttributesClass", "string", _volume_attributes_class, 0, "VolumeAttributesClass of the pv"),
-    Column(
-        "Reason",
-        "string",
-        lambda o, now: _status(o).get("reason", ""),
-        0,
-        "reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display in the CLI.",
-    ),
-    AGE,
-    Column(
-        "VolumeMode",
-        "string",
-        _volume_mode,
-        1,
-        "volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state.",
-    ),
-)
-
-STORAGECLASS = (
-    Column("Name", "string", _class_name, 0, "Name must be unique within a namespace.", "name"),
-    Column(
-        "Provisioner",
-        "string",
-        lambda o, now: o.get("provisioner", ""),
-        0,
-        "provisioner indicates the type of the provisioner.",
-    ),
-    Column(
-        "ReclaimPolicy",
-        "string",
-        lambda o, now: o.get("reclaimPolicy") or "Delete",
-        0,
-        "reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes of this storage class.",
-    ),
-    Column(
-        "VolumeBindingMode",
-        "string",
-        lambda o, now: o.get("volumeBindingMode") or "Immediate",
-        0,
-        "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound.",
-    ),
-    Column(
-        "AllowVolumeExpansion",
-        "string",
-        lambda o, now: bool(o.get("allowVolumeExpansion")),
-        0,
-        "allowVolumeExpansion shows whether the storage class allow volume expand.",
-    ),
-    AGE,
-)
-
-NETWORKPOLICY = (
-    NAME,
-    Column(
-        "Pod-Selector",
-        "string",
-        lambda o, now: format_selector((o.get("spec") or {}).get("podSelector")),
-        0,
-        "podSelector selects the pods to which this NetworkPolicy object applies. The array of ingress rules is applied to any pods selected by this field. Multiple network policies can select the same set of pods. In this case, the ingress rules for each are combined additively. This field is NOT optional and follows standard label selector semantics. An empty podSelector matches all pods in this namespace.",
-    ),
-    AGE,
 )

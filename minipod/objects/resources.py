@@ -14,7 +14,7 @@ backend says who owns the objects:
 
 from dataclasses import dataclass
 
-from minipod.objects import batch_columns, columns, set_columns
+from minipod.objects import apps_columns, batch_columns, columns, network_columns, storage_columns
 from minipod.objects.columns import Column
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -112,12 +112,14 @@ RESOURCES: list[Resource] = [
         "services",
         True,
         ("svc",),
-        columns.SERVICE,
+        network_columns.SERVICE,
         subresources=("status",),
         categories=("all",),
     ),
-    Resource("", "v1", "Endpoints", "endpoints", True, ("ep",), columns.ENDPOINTS),
-    Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True, (), columns.ENDPOINTSLICE),
+    Resource("", "v1", "Endpoints", "endpoints", True, ("ep",), network_columns.ENDPOINTS),
+    Resource(
+        "discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True, (), network_columns.ENDPOINTSLICE
+    ),
     Resource(
         "",
         "v1",
@@ -125,7 +127,7 @@ RESOURCES: list[Resource] = [
         "persistentvolumeclaims",
         True,
         ("pvc",),
-        columns.PVC,
+        storage_columns.PVC,
         subresources=("status",),
     ),
     Resource(
@@ -135,10 +137,12 @@ RESOURCES: list[Resource] = [
         "persistentvolumes",
         False,
         ("pv",),
-        columns.PV,
+        storage_columns.PV,
         subresources=("status",),
     ),
-    Resource("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",), columns.STORAGECLASS),
+    Resource(
+        "storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",), storage_columns.STORAGECLASS
+    ),
     Resource(
         "events.k8s.io",
         "v1",
@@ -157,7 +161,7 @@ RESOURCES: list[Resource] = [
         "deployments",
         True,
         ("deploy",),
-        columns.DEPLOYMENT,
+        apps_columns.DEPLOYMENT,
         subresources=("status", "scale"),
         categories=("all",),
     ),
@@ -168,7 +172,7 @@ RESOURCES: list[Resource] = [
         "replicasets",
         True,
         ("rs",),
-        columns.REPLICASET,
+        apps_columns.REPLICASET,
         subresources=("status", "scale"),
         categories=("all",),
     ),
@@ -202,7 +206,7 @@ RESOURCES: list[Resource] = [
         "networkpolicies",
         True,
         ("netpol",),
-        columns.NETWORKPOLICY,
+        network_columns.NETWORKPOLICY,
     ),
     Resource(
         "batch",
@@ -233,7 +237,7 @@ RESOURCES: list[Resource] = [
         "daemonsets",
         True,
         ("ds",),
-        set_columns.DAEMONSET,
+        apps_columns.DAEMONSET,
         subresources=("status",),
         categories=("all",),
     ),
@@ -244,7 +248,7 @@ RESOURCES: list[Resource] = [
         "statefulsets",
         True,
         ("sts",),
-        set_columns.STATEFULSET,
+        apps_columns.STATEFULSET,
         subresources=("status", "scale"),
         categories=("all",),
     ),

@@ -3,7 +3,7 @@
 
 import random
 
-from minipod.objects import columns
+from minipod.objects import network_columns as columns
 from minipod.services import allocate, service_spec
 
 CIDR = "10.96.0.0/24"

@@ -4,7 +4,7 @@ scheduler's volume messages and kubectl's columns."""
 
 import pytest
 
-from minipod.objects import columns
+from minipod.objects import storage_columns as columns
 from minipod.objects.errors import ApiError
 from minipod.pod.admission import WAITING_FOR_VOLUMES
 from minipod.storage import binding, local_path, pod_claims, validate
