@@ -185,11 +185,12 @@ class ReadySampler:
 def test_rolling_update_keeps_three_ready_with_surge_one_unavailable_zero(mp, deploys):
     deploys.append("roll")
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
-    apply(mp, deployment("roll", strategy=strategy))
+    # minReadySeconds keeps each step of the rollout long enough to be sampled.
+    apply(mp, deployment("roll", strategy=strategy, minReadySeconds=2))
     wait_available(mp, "roll", 3)
     before = names(pods_of(mp, "roll"))
     sampler = ReadySampler(mp, "roll")
-    apply(mp, deployment("roll", version="v2", strategy=strategy))
+    apply(mp, deployment("roll", version="v2", strategy=strategy, minReadySeconds=2))
     kubectl(mp, "rollout", "status", "deployment/roll", "--timeout=120s", timeout=130)
     d = wait_available(mp, "roll", 3)
     samples = sampler.finish()

@@ -89,8 +89,12 @@ def fuzz_round(mp, rng, n_manifests: int, n_requests: int, n_cli: int, why: str)
 
 
 def delete_all(mp) -> None:
+    from helpers.instance import drop_finalizers
+
     for pod in mp_pods(mp):
         meta = pod["metadata"]
+        if meta.get("finalizers"):  # the fuzz may have put some on: they would hold it forever
+            drop_finalizers(mp, meta["namespace"], meta["name"])
         path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}?gracePeriodSeconds=0"
         request(mp, "DELETE", path)
     eventually(lambda: not mp_pods(mp), timeout=60, what="the accepted pods to go")

@@ -227,9 +227,12 @@ def test_sidecar_is_stopped_when_the_app_completes(mp, pods, pod_name):
     for policy, name in names.items():
         p = mp.wait_for(
             name,
-            lambda p: p["status"]["phase"] in ("Succeeded", "Failed"),
+            lambda p: (
+                p["status"]["phase"] in ("Succeeded", "Failed")
+                and "terminated" in status_of(p, "sidecar", init=True)["state"]
+            ),
             timeout=15,
-            what="the pod to finish",
+            what="the pod to finish and its sidecar to stop",
         )
         assert p["status"]["phase"] == "Succeeded", (policy, p["status"])
         assert status_of(p)["state"]["terminated"]["exitCode"] == 0
