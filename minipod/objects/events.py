@@ -12,6 +12,7 @@ events.k8s.io/v1 serves the same events in their newer shape
 import copy
 
 from minipod.objects import meta as objmeta
+from minipod.objects.errors import invalid
 from minipod.objects.resources import builtin
 
 
@@ -31,6 +32,7 @@ class EventBackend:
     def create(self, res, obj: dict, dry_run: bool) -> dict:
         if res.group == "events.k8s.io":
             obj = from_events_v1(obj)
+        check_involved_object(obj)
         obj.setdefault("count", 1)
         obj.setdefault("firstTimestamp", obj["metadata"]["creationTimestamp"])
         obj.setdefault("lastTimestamp", obj["metadata"]["creationTimestamp"])
@@ -42,6 +44,7 @@ class EventBackend:
     def update(self, res, old: dict, new: dict, dry_run: bool) -> dict:
         if res.group == "events.k8s.io":
             new = from_events_v1(new)
+        check_involved_object(new)
         if not dry_run:
             for i, ev in enumerate(self.recorder.events):
                 if ev["metadata"].get("uid") == old["metadata"].get("uid"):
@@ -96,3 +99,18 @@ def from_events_v1(ev: dict) -> dict:
         "count": ev.get("deprecatedCount") or 1,
     }
     return {k: v for k, v in out.items() if v is not None}
+
+
+def check_involved_object(ev: dict) -> None:
+    """The API server's check of a core/v1 Event: its involvedObject is an
+    object in the event's own namespace."""
+    involved = ev.get("involvedObject")
+    ns = ev["metadata"].get("namespace") or ""
+    theirs = involved.get("namespace", "") if isinstance(involved, dict) else ""
+    if not isinstance(involved, dict) or (theirs and theirs != ns) or (not theirs and ns != "default"):
+        cause = (
+            "FieldValueInvalid",
+            "involvedObject.namespace",
+            f'Invalid value: "{theirs}": does not match event.namespace',
+        )
+        raise invalid("Event", ev["metadata"].get("name", ""), [cause])

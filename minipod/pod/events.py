@@ -70,8 +70,13 @@ class EventRecorder:
             message = message[: MAX_MESSAGE - 3] + "..."
         now = rfc3339()
         for ev in reversed(self.events[-50:]):
-            if ev["involvedObject"] == obj and ev["reason"] == reason and ev["message"] == message:
-                ev["count"] += 1
+            # (.get: events made through the API need not look like ours)
+            if (
+                ev.get("involvedObject") == obj
+                and ev.get("reason") == reason
+                and ev.get("message") == message
+            ):
+                ev["count"] = ev.get("count", 1) + 1
                 ev["lastTimestamp"] = now
                 self._changed(ev)
                 return

@@ -118,3 +118,16 @@ def test_get_all_namespaces_and_an_unknown_kind(mp):
     listed = mp.run("api-resources").stdout.splitlines()
     assert listed[0].split() == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
     assert ["configmaps", "cm", "v1", "true", "ConfigMap"] in [line.split() for line in listed]
+
+
+def test_an_event_without_its_object_is_refused_and_breaks_nothing(mp, pods, pod_name):
+    bad = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "orphan-event", "namespace": "team-x"},
+        "reason": "X",
+    }
+    r = kubectl(mp, "create", "-f", "-", input=json.dumps(bad), check=False)
+    assert r.returncode == 1 and "involvedObject.namespace" in r.stderr, r.stderr
+    # Pods are still scheduled and started afterwards (their events are recorded).
+    pods.run(pod(pod_name, ctr("main", "exec sleep 3600")))
