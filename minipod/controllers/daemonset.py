@@ -21,7 +21,7 @@ import copy
 import time
 
 from minipod.controllers import pods_state
-from minipod.controllers.owners import decide_claims, owner_ref, with_owner
+from minipod.controllers.owners import owner_ref
 from minipod.controllers.reconciler import Reconciler
 from minipod.controllers.template_hash import compute_hash
 from minipod.kube import node_affinity, taints
@@ -102,12 +102,7 @@ class DaemonSetController(Reconciler):
         if ds is None or ds["metadata"].get("deletionTimestamp"):
             return None
         ns = ds["metadata"]["namespace"]
-        pods = [p for (p_ns, _), p in list(self.store.objects[PODS.key].items()) if p_ns == ns]
-        owned, adopt, release = decide_claims(ds, pods)  # 2
-        for pod in adopt:
-            owned.append(self.set_owner(pod, owner_ref(ds)))
-        for pod in release:
-            self.set_owner(pod, None, drop_uid=ds["metadata"]["uid"])
+        owned = self.claim_owned(ds, PODS)  # 2
         node = self.store.get(NODES, None, node_name())
         run, stay = should_run(ds, node)  # 3
         live = [p for p in owned if pods_state.is_active(p)]
@@ -160,7 +155,3 @@ class DaemonSetController(Reconciler):
             if v
             or k in ("currentNumberScheduled", "desiredNumberScheduled", "numberMisscheduled", "numberReady")
         }
-
-    def set_owner(self, pod: dict, ref: dict | None, drop_uid: str = "") -> dict:
-        meta = pod["metadata"]
-        return self.store.update(PODS, with_owner(pod, ref, drop_uid), meta["namespace"], meta["name"])

@@ -31,7 +31,7 @@ import time
 
 from minipod.controllers import deployment_status as dstatus
 from minipod.controllers import rollout_math as rm
-from minipod.controllers.owners import controller_of, decide_claims, owner_ref, with_owner
+from minipod.controllers.owners import controller_of, owner_ref
 from minipod.controllers.reconciler import Reconciler
 from minipod.controllers.template_hash import LABEL, compute_hash, without_hash
 from minipod.objects import resources as kinds
@@ -105,18 +105,7 @@ class DeploymentController(Reconciler):
 
     # --- step 1-2 ------------------------------------------------------------------
     def claim(self, d: dict) -> list[dict]:
-        ns = d["metadata"]["namespace"]
-        rss = [rs for (rs_ns, _), rs in list(self.store.objects[REPLICASETS.key].items()) if rs_ns == ns]
-        owned, adopt, release = decide_claims(d, rss)
-        for rs in adopt:
-            owned.append(
-                self.store.update(REPLICASETS, with_owner(rs, owner_ref(d)), ns, rs["metadata"]["name"])
-            )
-        for rs in release:
-            self.store.update(
-                REPLICASETS, with_owner(rs, None, d["metadata"]["uid"]), ns, rs["metadata"]["name"]
-            )
-        return owned
+        return self.claim_owned(d, REPLICASETS)
 
     def split(self, d: dict, rss: list[dict]) -> tuple[dict | None, list[dict]]:
         want = without_hash(d["spec"]["template"])

@@ -25,7 +25,7 @@ import os
 import time
 
 from minipod.controllers import job_math
-from minipod.controllers.owners import decide_claims, owner_ref, with_owner
+from minipod.controllers.owners import owner_ref
 from minipod.controllers.reconciler import Reconciler
 from minipod.kube.times import parse_rfc3339, rfc3339
 from minipod.objects import resources as kinds
@@ -91,13 +91,7 @@ class JobController(Reconciler):
         spec, status, now = job["spec"], dict(job.get("status") or {}), time.time()
         if has(status, "Complete") or has(status, "Failed"):
             return self.expire(job, status, now)
-        ns = job["metadata"]["namespace"]
-        pods = [p for (p_ns, _), p in list(self.store.objects[PODS.key].items()) if p_ns == ns]
-        owned, adopt, release = decide_claims(job, pods)  # 2
-        for pod in adopt:
-            owned.append(self.set_owner(pod, owner_ref(job)))
-        for pod in release:
-            self.set_owner(pod, None, drop_uid=job["metadata"]["uid"])
+        owned = self.claim_owned(job, PODS)  # 2
         active = [p for p in owned if job_math.is_active(p)]
         again: float | None = None
         if spec.get("suspend"):  # 3
@@ -212,10 +206,6 @@ class JobController(Reconciler):
         meta = job["metadata"]
         self.store.delete(JOBS, meta["namespace"], meta["name"])
         return None
-
-    def set_owner(self, pod: dict, ref: dict | None, drop_uid: str = "") -> dict:
-        meta = pod["metadata"]
-        return self.store.update(PODS, with_owner(pod, ref, drop_uid), meta["namespace"], meta["name"])
 
 
 def _ready(pod: dict) -> bool:

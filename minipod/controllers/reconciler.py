@@ -38,7 +38,7 @@ import asyncio
 import copy
 import time
 
-from minipod.controllers.owners import controller_of
+from minipod.controllers.owners import controller_of, decide_claims, owner_ref, with_owner
 from minipod.controllers.queue import WorkQueue
 from minipod.kube.times import rfc3339
 from minipod.objects import resources as kinds
@@ -87,6 +87,23 @@ class Reconciler:
         if not self.store.exists(res, ns, name):
             return None
         return self.store.get(res, ns, name)
+
+    def claim_owned(self, owner: dict, res: Resource) -> list[dict]:
+        """The objects of `res` in the owner's namespace that it owns, after
+        adopting the matching orphans and releasing those that no longer
+        match (owners.decide_claims), each through the store."""
+        ns = owner["metadata"]["namespace"]
+        candidates = [o for (o_ns, _), o in list(self.store.objects[res.key].items()) if o_ns == ns]
+        owned, adopt, release = decide_claims(owner, candidates)
+        for obj in adopt:
+            owned.append(
+                self.store.update(res, with_owner(obj, owner_ref(owner)), ns, obj["metadata"]["name"])
+            )
+        for obj in release:
+            self.store.update(
+                res, with_owner(obj, None, owner["metadata"]["uid"]), ns, obj["metadata"]["name"]
+            )
+        return owned
 
     def write_status(self, res: Resource, obj: dict, status: dict) -> dict:
         """status through the status subresource, only when it changed."""

@@ -21,7 +21,7 @@ import copy
 import time
 
 from minipod.controllers import pods_state
-from minipod.controllers.owners import controller_of, decide_claims, owner_ref, with_owner
+from minipod.controllers.owners import controller_of, owner_ref
 from minipod.controllers.reconciler import Reconciler, key_of
 from minipod.kube import label_selector
 from minipod.objects import resources as kinds
@@ -85,12 +85,7 @@ class ReplicaSetController(Reconciler):
         if rs is None or rs["metadata"].get("deletionTimestamp"):
             return None
         ns = rs["metadata"]["namespace"]
-        pods = [p for (p_ns, _), p in list(self.store.objects[PODS.key].items()) if p_ns == ns]
-        owned, adopt, release = decide_claims(rs, pods)
-        for pod in adopt:
-            owned.append(self.set_owner(pod, owner_ref(rs)))
-        for pod in release:
-            self.set_owner(pod, None, drop_uid=rs["metadata"]["uid"])
+        owned = self.claim_owned(rs, PODS)
         active = [p for p in owned if pods_state.is_active(p)]
         want = rs["spec"].get("replicas", 1)
         if len(active) < want:
@@ -115,8 +110,3 @@ class ReplicaSetController(Reconciler):
         min_ready = rs["spec"].get("minReadySeconds") or 0
         waits = [w for p in active if (w := pods_state.available_in(p, min_ready, now)) is not None]
         return min(waits) + 0.05 if waits else None
-
-    def set_owner(self, pod: dict, ref: dict | None, drop_uid: str = "") -> dict:
-        """Adopt (ref) or release (drop_uid) a pod, through the store."""
-        meta = pod["metadata"]
-        return self.store.update(PODS, with_owner(pod, ref, drop_uid), meta["namespace"], meta["name"])
