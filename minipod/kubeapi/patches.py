@@ -92,7 +92,7 @@ async def patch(request, t, warnings: list[str], check_fields) -> tuple[dict, bo
         if isinstance(body, dict) and (body.get("metadata") or {}).get("resourceVersion")
         else live["metadata"]["resourceVersion"]
     )
-    manager = request.query.get("fieldManager") or user_agent_manager(request)
+    manager = field_manager(request) or user_agent_manager(request)
     changed = managed.changed(defs, _schema(t.res), live, new)
     new["metadata"]["managedFields"] = record(live, manager, "Update", t.res.api_version, changed, t.sub)
     return store.update(t.res, new, t.namespace, t.name, dry_run, t.sub), False
@@ -136,9 +136,20 @@ def record(
     return entries
 
 
+def field_manager(request) -> str:
+    """The fieldManager query parameter, checked as the API server checks
+    it (ValidateFieldManager): at most 128 bytes, printable characters only."""
+    manager = request.query.get("fieldManager") or ""
+    if not all(ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF for ch in manager):
+        raise bad_request(f"fieldManager: Invalid value: {manager!a}: must only contain printable characters")
+    if len(manager.encode("utf-8", "surrogateescape")) > 128:
+        raise bad_request("fieldManager: Too long: may not be more than 128 bytes")
+    return manager
+
+
 def apply(request, t, intent, check_fields, dry_run: bool) -> tuple[dict, bool]:
     store = request.app["cluster"].store
-    manager = request.query.get("fieldManager")
+    manager = field_manager(request)
     if not manager:
         raise bad_request(
             "PATCH, PUT and apply requests require a fieldManager: fieldManager is required for apply requests"
