@@ -25,6 +25,7 @@ from minipod.kube.times import rfc3339 as now_rfc3339
 from minipod.kube.yaml_load import load_one
 from minipod.kubeapi import managed, schemas, strategic
 from minipod.objects.errors import ApiError, bad_request
+from minipod.objects.meta import check_identity
 
 TYPES = (
     "application/json-patch+json",
@@ -160,6 +161,10 @@ def apply(request, t, intent, check_fields, dry_run: bool) -> tuple[dict, bool]:
     defs, schema = schemas.load(), _schema(t.res)
     intent = check_fields(intent)
     mine = managed.fields(defs, schema, intent)
+    check_identity(t.res, intent, t.namespace)
+    body_name = (intent.get("metadata") or {}).get("name")
+    if body_name is not None and body_name != t.name:
+        raise bad_request("the name of the object does not match the name on the URL")
     if not store.exists(t.res, t.namespace, t.name):
         body = copy.deepcopy(intent)
         body.setdefault("metadata", {})["managedFields"] = [

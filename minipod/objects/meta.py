@@ -56,13 +56,35 @@ def check_identity(res: Resource, obj: dict, namespace: str | None) -> None:
             if obj.get("apiVersion") != res.api_version
             else f"the kind in the data ({kind}) does not match the expected kind ({res.kind})",
         )
-    body_ns = (obj.get("metadata") or {}).get("namespace")
+    meta = obj.get("metadata") or {}
+    for key in ("name", "generateName", "namespace", "resourceVersion", "uid"):
+        # The API server decodes into typed Go structs first: a number where
+        # a string belongs never reaches validation.
+        if key in meta and meta[key] is not None and not isinstance(meta[key], str):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"json: cannot unmarshal {_json_type(meta[key])} into Go struct field "
+                f"ObjectMeta.metadata.{key} of type string",
+            )
+    body_ns = meta.get("namespace")
     if res.namespaced and body_ns and namespace and body_ns != namespace:
         raise ApiError(
             400,
             "BadRequest",
             "the namespace of the provided object does not match the namespace sent on the request",
         )
+
+
+def _json_type(value) -> str:
+    """The JSON type name Go's decoder uses in its errors."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    return "array" if isinstance(value, list) else "string"
 
 
 def prepare_create(res: Resource, obj: dict, namespace: str | None, now: str, uid: str, rng=random) -> dict:

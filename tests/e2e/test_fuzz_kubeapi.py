@@ -32,6 +32,23 @@ def test_fuzz_kubernetes_api(fresh_mp, tmp_path):
     assert "Traceback" not in log and "internal error" not in log, f"{why}\n{log}"
 
 
+def test_apply_body_must_name_the_url_object(fresh_mp, tmp_path):
+    """Two answers the fuzz found as 500s: server-side apply of a body whose
+    name is not the URL's, or not a string, is a 400 as on a cluster."""
+    import json
+
+    server, ctx = admin_tls(fresh_mp, tmp_path)
+    path = "/api/v1/namespaces/default/configmaps/ssa-a?fieldManager=test"
+    for name, message in (("ssa-b", b"does not match the name on the URL"), (2147483648, b"of type string")):
+        body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}).encode()
+        status, raw = https_request(server, ctx, "PATCH", path, body, "application/apply-patch+yaml")
+        assert status == 400 and message in raw, raw
+    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa-a"}}).encode()
+    status, raw = https_request(server, ctx, "PATCH", path, body, "application/apply-patch+yaml")
+    assert status == 201, raw
+    https_request(server, ctx, "DELETE", "/api/v1/namespaces/default/configmaps/ssa-a", None, "")
+
+
 N_KUBE = 250
 
 

@@ -68,6 +68,18 @@ def test_invalid_name_names_the_field(store):
     assert not store.exists(CM, "default", "Bad_Name")
 
 
+def test_a_number_where_metadata_wants_a_string_is_a_400(store):
+    # The API server decodes into Go structs before validating: a number
+    # for metadata.name is a decode error, never a crash in the name check.
+    for key in ("name", "generateName", "namespace"):
+        body = cm("a")
+        body["metadata"][key] = 2147483648
+        with pytest.raises(ApiError) as err:
+            store.create(CM, body, "default")
+        assert err.value.code == 400
+        assert f"ObjectMeta.metadata.{key} of type string" in str(err.value)
+
+
 def test_missing_namespace_is_not_found(store):
     with pytest.raises(ApiError) as e:
         store.create(CM, cm("a"), "nowhere")
