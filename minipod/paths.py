@@ -85,6 +85,11 @@ class Instance:
         return os.path.join(self.run, "minipod.sock")
 
     @property
+    def cri_socket(self) -> str:
+        """The CRI's gRPC endpoint (`minipod daemon --cri`), root only too."""
+        return os.path.join(self.run, "cri.sock")
+
+    @property
     def daemon_log(self) -> str:
         return os.path.join(self.run, "daemon.log")
 

@@ -22,6 +22,7 @@ pytest_plugins = [
     "helpers.cni",
     "helpers.registry",
     "helpers.syscall_probe",
+    "helpers.cri",
 ]
 
 KINDS = ("unit", "root", "e2e")

@@ -9,7 +9,9 @@ Steps of serve(), in order:
        open (mode 0600), with Kubernetes-shaped paths
        (/api/v1/namespaces/NS/pods/NAME, .../log, .../exec), and every
        other kind through the Kubernetes API's REST handler (kubeapi/rest.py);
-    4. on SIGTERM/SIGINT stop serving and exit, leaving every pod running:
+    4. with --cri, serve the CRI (gRPC) on run/cri.sock, also 0600, over the
+       same pod manager and image store (minipod/cri/server.py);
+    5. on SIGTERM/SIGINT stop serving and exit, leaving every pod running:
        pods do not depend on the daemon (see minipod/linux/launch.py).
 
 The whole daemon is one thread running one asyncio event loop. That is what
@@ -285,6 +287,7 @@ async def serve(
     api_port: int | None = None,
     resource_config=None,
     service_cidr: str | None = None,
+    cri: bool = False,
 ) -> None:
     def log(msg: str) -> None:
         print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} minipod: {msg}", file=sys.stderr, flush=True)
@@ -323,12 +326,19 @@ async def serve(
     finally:
         os.umask(old_umask)
     log(f"serving on {inst.socket} ({len(manager.workers)} pods adopted)")
+    cri_server = None
+    if cri:
+        from minipod.cri import server as cri_serving  # grpc: only for a daemon that serves the CRI
+
+        cri_server = await cri_serving.start(inst, manager, images, log)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log("stopping; pods keep running")
+    if cri_server is not None:
+        await cri_serving.stop(cri_server, inst.cri_socket)
     await manager.remove_idle_bridge()
     cluster.services.stop(pods_left=bool(manager.workers))
     manager.events.flush()
@@ -349,9 +359,10 @@ def main(
     api_port: int | None = None,
     resource_config=None,
     service_cidr: str | None = None,
+    cri: bool = False,
 ) -> None:
     if backoff_base is None:
         backoff_base = float(os.environ.get("MINIPOD_BACKOFF_BASE", "10"))
     asyncio.run(
-        serve(inst, backoff_base, bridge, subnet, api_address, api_port, resource_config, service_cidr)
+        serve(inst, backoff_base, bridge, subnet, api_address, api_port, resource_config, service_cidr, cri)
     )

@@ -146,9 +146,15 @@ def version(c: Ctx):
     default=None,
     help="Range of the Services' virtual IPs, on first start (default 10.96.0.0/16).",
 )
+@click.option(
+    "--cri",
+    envvar="MINIPOD_CRI",
+    is_flag=True,
+    help="Also serve the Container Runtime Interface (gRPC) on RUN/cri.sock, for a kubelet.",
+)
 @node_options
 @pass_ctx
-def daemon(c: Ctx, backoff_base, bridge, subnet, api_address, api_port, service_cidr, **node_flags):
+def daemon(c: Ctx, backoff_base, bridge, subnet, api_address, api_port, service_cidr, cri, **node_flags):
     """Run the daemon in the foreground."""
     from minipod.cli.client import restore_ssl
 
@@ -164,6 +170,7 @@ def daemon(c: Ctx, backoff_base, bridge, subnet, api_address, api_port, service_
         api_port,
         resource_config(**node_flags),
         service_cidr,
+        cri,
     )
 
 

@@ -20,6 +20,7 @@ Read them in this order:
                standing for another machine
     cni        a private network per test for the CNI plugins (fixture net)
     registry   registries on loopback and images to push into them
+    cri        an instance serving the CRI, and the generated gRPC stubs
 """
 
 import os

@@ -69,6 +69,8 @@ class Minipod:
         # up, where no account lives): parallel suites never share a uid.
         self.userns_base = 2**31 + int.from_bytes(os.urandom(2), "big") % 4000 * 8 * 65536
         self.daemon_args: list[str] = []  # more `minipod daemon` flags, for one test's instance
+        # The CRI's gRPC socket, served when daemon_args hold --cri (helpers/cri.py).
+        self.cri_socket = os.path.join(root, "run", "cri.sock")
         self.daemon: subprocess.Popen | None = None
 
     # --- the daemon -----------------------------------------------------------
@@ -92,7 +94,8 @@ class Minipod:
         )
         sock = os.path.join(self.root, "run", "minipod.sock")
         deadline = time.time() + 20
-        while not _accepts(sock):  # a killed daemon leaves its socket file behind
+        while not _accepts(sock) or ("--cri" in self.daemon_args and not _accepts(self.cri_socket)):
+            # (a killed daemon leaves its socket files behind)
             assert self.daemon.poll() is None, "the daemon exited at start-up"
             assert time.time() < deadline, "the daemon did not start serving"
             time.sleep(0.01)

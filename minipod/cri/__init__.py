@@ -1,0 +1,14 @@
+"""minipod.cri: the Container Runtime Interface, a second front door.
+
+A kubelet drives its container runtime through the CRI (`runtime.v1`, gRPC
+over a Unix socket). Served by `minipod daemon --cri` on RUN/cri.sock, it
+reaches the same runtime layer (minipod/pod, minipod/linux, minipod/network)
+that the Kubernetes API's pod workers use. Read the files in this order:
+
+    api.proto        the CRI's messages and services, as k8s.io/cri-api
+                     ships it (the Python stubs, api_pb2*.py, are generated
+                     from it when the package is built: see setup.py)
+    server           the grpc.aio server on RUN/cri.sock (mode 0600)
+    runtime_info     Version, Status and the runtime's conditions: pure
+    runtime_service  the RuntimeService: each call, checked and delegated
+"""
