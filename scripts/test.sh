@@ -17,9 +17,10 @@ prefix=${MINIPOD_PREFIX:-/opt/minipod}
 "$prefix/venv/bin/pip" install -q --disable-pip-version-check "pytest>=7" "kubernetes>=28" "ruff==0.17.6" "mypy==2.4.1"
 # What only the tests need: the reference CNI plugins (minipod must work with
 # them too), a real registry on loopback and the tools that push into it,
-# and Graphviz to render `inspect -o svg`.
+# Graphviz to render `inspect -o svg`, and Go, make and bzip2 to build the CRI
+# test tools and images (scripts/critest-build.sh).
 missing=""
-for p in containernetworking-plugins docker-registry skopeo apache2-utils graphviz; do
+for p in containernetworking-plugins docker-registry skopeo apache2-utils graphviz golang-go make bzip2; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -52,6 +53,17 @@ rm -rf "$unit_dir"
 if [ "$unit_ok" -ne 0 ]; then
     echo "test.sh: tests/unit failed as an unprivileged user (exit $unit_ok; 124: over a minute)" >&2
     exit 1
+fi
+
+# The CRI conformance tools and images, built once per machine and cached
+# (scripts/critest-build.sh): the CRI tests use them; skipped, with a word,
+# where the cri-tools source is not beside the repository.
+critest_src=${MINIPOD_CRITEST_SRC:-$here/../shared/critest}
+if [ -f "$critest_src/images.sh" ]; then
+    MINIPOD_CRITEST_SRC=$critest_src "$here/scripts/critest-build.sh" >/dev/null
+    export MINIPOD_CRITEST_SRC=$critest_src
+else
+    echo "test.sh: no cri-tools source at $critest_src; the CRI conformance tests will be skipped" >&2
 fi
 
 # Then the rest as root: tests/root and tests/e2e, or what the arguments name.

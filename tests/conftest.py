@@ -23,6 +23,7 @@ pytest_plugins = [
     "helpers.registry",
     "helpers.syscall_probe",
     "helpers.cri",
+    "helpers.critest",
 ]
 
 KINDS = ("unit", "root", "e2e")
