@@ -3,8 +3,9 @@
     cri_tools         (session) crictl, critest and a running loopback
                       registry holding every image critest pulls, built once
                       per machine by scripts/critest-build.sh and cached there
-    critest_mp        (session) an instance whose registries.json sends
-                      those registries to that loopback registry
+    critest_mp        (session) an instance serving the CRI (--cri) whose
+                      registries.json sends those registries
+                      to that loopback registry
     cri_mirrors()     the registries.json that sends the registries critest
                       names to that loopback registry over plain HTTP, as a
                       runtime's mirror configuration does
@@ -112,5 +113,5 @@ def critest_mp(cri_tools):
     def setup(inst) -> None:
         write_cri_mirrors(os.path.join(inst.root, "etc"), cri_tools.registry)
 
-    with running_instance("critest", setup=setup) as inst:
+    with running_instance("critest", daemon_args=["--cri"], setup=setup) as inst:
         yield inst
