@@ -11,4 +11,7 @@ that the Kubernetes API's pod workers use. Read the files in this order:
     server           the grpc.aio server on RUN/cri.sock (mode 0600)
     runtime_info     Version, Status and the runtime's conditions: pure
     runtime_service  the RuntimeService: each call, checked and delegated
+    image_records    the store's names as the CRI's images (ids, repo tags
+                     and digests, users, pull credentials): pure
+    image_service    the ImageService: pull, list, status, remove, fs info
 """

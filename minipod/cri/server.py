@@ -23,6 +23,7 @@ import os
 import grpc
 
 import minipod.cri.api_pb2_grpc as api_pb2_grpc  # generated at build time (setup.py)
+from minipod.cri.image_service import add_image_service
 from minipod.cri.runtime_service import RuntimeService
 
 # Messages of a kubelet can be large (ListContainers of a busy node): the
@@ -60,5 +61,5 @@ async def stop(server: grpc.aio.Server, path: str) -> None:
 
 
 # More services on the same socket: callables (server, inst, manager,
-# images, log) that add one (the ImageService).
-SERVICES: list = []
+# images, log) that add one.
+SERVICES: list = [add_image_service]
