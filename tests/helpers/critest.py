@@ -115,3 +115,37 @@ def critest_mp(cri_tools):
 
     with running_instance("critest", daemon_args=["--cri"], setup=setup) as inst:
         yield inst
+
+
+# ---------------------------------------------------------------- critest's report
+
+
+@dataclass
+class SpecResult:
+    name: str  # container texts and the spec's own, as ginkgo prints them
+    state: str  # passed, failed, skipped, ...
+    reason: str  # the failure's first line
+
+
+def critest_results(report_json: str) -> list[SpecResult]:
+    """The specs (ginkgo "It" nodes) of critest's --ginkgo.json-report."""
+    with open(report_json) as f:
+        suites = json.load(f)
+    results = []
+    for suite in suites:
+        for spec in suite.get("SpecReports") or []:
+            if spec.get("LeafNodeType") != "It":
+                continue
+            name = " ".join([*spec.get("ContainerHierarchyTexts", []), spec.get("LeafNodeText", "")])
+            message = (spec.get("Failure") or {}).get("Message", "")
+            results.append(SpecResult(name, spec.get("State", ""), message.strip().split("\n")[0]))
+    return results
+
+
+# What the session's critest run measured, for the terminal summary.
+CRITEST_SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in CRITEST_SUMMARY:
+        terminalreporter.write_line(line)
