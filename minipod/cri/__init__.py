@@ -14,4 +14,6 @@ that the Kubernetes API's pod workers use. Read the files in this order:
     image_records    the store's names as the CRI's images (ids, repo tags
                      and digests, users, pull credentials): pure
     image_service    the ImageService: pull, list, status, remove, fs info
+    streaming        the streaming server Exec, Attach and PortForward
+                     answer URLs of (SPDY/3.1, as the kubelet's)
 """

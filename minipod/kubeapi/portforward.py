@@ -66,7 +66,7 @@ async def serve(request):
     if SPDY_TUNNEL in offered:
         ws = web.WebSocketResponse(protocols=(SPDY_TUNNEL,))
         await ws.prepare(request)
-        await serve_spdy(ws, worker, netns)
+        await serve_spdy(ws, worker.record.metadata["name"], netns)
         return ws
     ports = ports_of(request)
     ws = web.WebSocketResponse(protocols=PROTOCOLS)
@@ -124,12 +124,14 @@ class Forward:
         self.pump: asyncio.Task | None = None
 
 
-async def serve_spdy(ws, worker, netns: str | None) -> None:
+async def serve_spdy(ws, name: str, netns: str | None) -> None:
+    """Port-forward for the pod NAME (its network namespace NETNS, None for
+    the host's) over a SPDY session: in a WebSocket here, on a raw
+    connection in the CRI's streaming server (minipod/cri/streaming.py)."""
     session = spdy.Session()
     loop = asyncio.get_running_loop()
     forwards: dict[str, Forward] = {}
     by_stream: dict[int, Forward] = {}
-    name = worker.record.metadata["name"]
 
     async def open_forward(fw: Forward) -> None:
         try:

@@ -55,7 +55,16 @@ async def attach(request):
     ws = web.WebSocketResponse(protocols=pod_exec.PROTOCOLS)
     await ws.prepare(request)
     worker = manager.worker(ns, name)
-    stdin = _open_stdin(path) if request.query.get("stdin") in ("true", "1") else -1
+    await relay_attach(ws, path, c, worker, request.query.get("stdin") in ("true", "1"))
+    return ws
+
+
+async def relay_attach(ws, path: str, c, worker, want_stdin: bool) -> None:
+    """Attach's relay over WS (a WebSocket here, the CRI's SPDY streams in
+    minipod/cri/streaming.py): the log file PATH from its end on, stdin
+    into the container's FIFO, until the container stops; then the exit
+    status, and close."""
+    stdin = _open_stdin(path) if want_stdin else -1
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
@@ -86,7 +95,6 @@ async def attach(request):
         if stdin >= 0:
             os.close(stdin)
     await ws.close()
-    return ws
 
 
 def _open_stdin(log_path: str) -> int:
