@@ -20,7 +20,13 @@ serves only the Kubernetes API stays the single-threaded process it was.
 
 import os
 
-import grpc
+# Before grpc is imported: gRPC's own fork handlers must stay out of the
+# daemon's forks (the helpers that make sandboxes and start containers
+# never call gRPC; with the handlers on, a forked child aborts in gRPC's
+# poller). The daemon's children exec or exit without touching gRPC.
+os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
+
+import grpc  # noqa: E402 - after the line above, on purpose
 
 import minipod.cri.api_pb2_grpc as api_pb2_grpc  # generated at build time (setup.py)
 from minipod.cri.image_service import add_image_service

@@ -65,6 +65,8 @@ class PodBackend:
 
     # --- the manager tells us -------------------------------------------------
     def saved(self, record: PodRecord) -> None:
+        if record.runtime.origin != "api":
+            return  # a kubelet's pod (the CRI): a node's pods are the kubelet's API server's, not ours
         view = self.manager.view(record)
         view["metadata"].pop("resourceVersion", None)
         record.metadata["resourceVersion"] = self.store.track(self.res, view)

@@ -55,7 +55,7 @@ def prepare(
     """Step 2: the new instance in the record, its files, and its plan
     (`declared_env`: the spec's env and envFrom, resolved by pod_config.py).
     Raises MinipodError or OSError when the spec cannot be carried out."""
-    cid = uuid.uuid4().hex + uuid.uuid4().hex
+    cid = c.next_id or uuid.uuid4().hex + uuid.uuid4().hex
     before = copy.copy(c)
     rec.to_starting(c, cid, image.ref, image_id(image), (image.config or {}).get("StopSignal"))
     try:
@@ -81,7 +81,7 @@ def _files_and_plan(
     rt = record.runtime
     instance = launch_spec.Instance(
         id=cid,
-        log_path=path_in(dirs["logs"], c.name, f"{c.restart_count}.log"),
+        log_path=c.log_file or path_in(dirs["logs"], c.name, f"{c.restart_count}.log"),
         exit_file=os.path.join(dirs["run"], "exits", f"{cid}.json"),
         termination_file=os.path.join(dirs["run"], "termination", cid),
         init_pid=rt.init.pid or 0,

@@ -4,7 +4,8 @@ computePodActions). Pure: no I/O, no clock, no asyncio; the worker
 
 compute_pod_actions(record, probe_failures, now, backoff), in order:
     1. a pod being deleted is terminated: nothing else; a pod refused at
-       admission (held Pending, or rejected) runs nothing;
+       admission (held Pending, or rejected), or whose sandbox was stopped
+       for good, runs nothing;
     2. a pod whose sandbox (its PID 1) is gone gets a new one, and then a
        network; the caller syncs again once they exist;
     3. a container whose liveness or startup probe failed is killed, with
@@ -15,7 +16,7 @@ compute_pod_actions(record, probe_failures, now, backoff), in order:
        init container must succeed before the next starts; a failed one is
        restarted unless restartPolicy is Never (then the pod fails);
     6. once every init container is done, each app container that is not
-       running and should run (Always; OnFailure after a failure; never
+       running, not held (created to be started on request) and should run (Always; OnFailure after a failure; never
        again with Never) is started; sidecars restart when they exit, and
        are stopped once every app container is done for good;
     7. every start goes through back-off: an image pull that failed waits
@@ -135,6 +136,8 @@ def compute_pod_actions(
         return out
     if rt.refusal is not None or rt.scheduled is False:
         return out  # held Pending or rejected at admission (scheduler.py): nothing runs
+    if rt.stopped:
+        return out  # its sandbox was stopped for good, the record kept until a delete
     # 2. sandbox and network
     if not sandbox_alive:
         out.create_sandbox = True
@@ -173,6 +176,8 @@ def compute_pod_actions(
         for c in rt.containers:
             if c.active or (c.state == ContainerState.TERMINATED and not should_restart(policy, c.exit_code)):
                 continue
+            if c.held:
+                continue  # created, to be started when its creator asks
             out.steps.append(start_or_wait(record, c, now, backoff))
         apps_done = all(
             c.state == ContainerState.TERMINATED and not should_restart(policy, c.exit_code)

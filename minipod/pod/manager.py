@@ -244,6 +244,20 @@ class PodManager:
         worker.start()
         return self.view(record)
 
+    def add_record(self, record: PodRecord) -> lifecycle.PodWorker:
+        """A pod another front door built (the CRI's RunPodSandbox): its
+        kubelet admitted it already, so no scheduler; the worker makes its
+        sandbox and network, then runs what the record lets it run."""
+        record.metadata.setdefault("creationTimestamp", rfc3339())
+        record.runtime.host_ip = self.host_ip
+        record.runtime.scheduled = True
+        record.runtime.created_epoch = time.time()
+        worker = lifecycle.PodWorker(self, record)
+        self.workers[record.key] = worker
+        worker.save()
+        worker.start()
+        return worker
+
     async def wait_running(self, keys: list[tuple[str, str]], timeout: float) -> dict:
         """What `minipod run` waits for (run_wait.py)."""
         return await run_wait.wait_running(self.workers, keys, timeout)

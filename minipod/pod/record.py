@@ -127,6 +127,13 @@ class ContainerRecord:
     pull_backoff: float | None = None
     no_restart: bool = False  # a sidecar stopped for good
     stopping: str | None = None  # the instance ID a stop is under way for
+    # Created one by one by a front door that starts them itself (the CRI's
+    # CreateContainer, then StartContainer): held until it asks, its ID and
+    # log path chosen by it.
+    held: bool = False  # never started by the worker until released
+    next_id: str | None = None  # the ID its next instance takes (else a fresh one)
+    log_file: str | None = None  # where its log goes (else LOGS/NAME/N.log)
+    created_epoch: float | None = None
 
     @property
     def active(self) -> bool:
@@ -218,6 +225,14 @@ class PodRuntime:
     # The node the scheduler preempted pods on for this one (status.nominatedNodeName).
     nominated_node: str | None = None
     disruption: Disruption | None = None
+    # Who asked for the pod: "api" (the Kubernetes API and the CLI) or "cri"
+    # (a kubelet). Only the front doors read these two; the runtime acts the
+    # same for both (a CRI pod's spec says restartPolicy: Never, no probes).
+    origin: str = "api"
+    origin_data: dict[str, Any] = field(default_factory=dict)
+    # The sandbox was stopped and is not to be made again (the CRI's
+    # StopPodSandbox): the record stays until the pod is deleted.
+    stopped: bool = False
 
     def all_containers(self) -> list[ContainerRecord]:
         return self.init_containers + self.containers
@@ -378,6 +393,9 @@ def _runtime(raw: dict[str, Any]) -> PodRuntime:
         user_range=raw.get("user_range"),
         nominated_node=raw.get("nominated_node"),
         disruption=Disruption(**raw["disruption"]) if raw.get("disruption") else None,
+        origin=raw.get("origin", "api"),
+        origin_data=raw.get("origin_data") or {},
+        stopped=raw.get("stopped", False),
     )
 
 

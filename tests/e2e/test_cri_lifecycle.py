@@ -1,0 +1,139 @@
+"""A sandbox and its containers through the CRI, as a kubelet drives them:
+real namespaces, real processes, removed without a trace."""
+
+import json
+import os
+import time
+
+import grpc
+import pytest
+from helpers.host import eventually
+from helpers.procfs import ns_inode
+
+from minipod.cri import api_pb2
+
+
+def test_sandbox_runs_with_its_own_namespaces_and_network(cri_pods, cri_mp):
+    sid, _ = cri_pods.run("web", hostname="web-host", labels={"app": "web"}, annotations={"a": "b"})
+    s = cri_pods.sandbox_status(sid, verbose=True)
+    assert s.status.state == api_pb2.SANDBOX_READY
+    assert s.status.metadata.name == "web" and s.status.labels["app"] == "web"
+    assert s.status.annotations == {"a": "b"}
+    assert s.status.network.ip.startswith(cri_mp.subnet.rsplit(".", 2)[0])
+    info = json.loads(s.info["info"])
+    pid = info["pid"]
+    assert ns_inode(pid, "net") != ns_inode(os.getpid(), "net")
+    assert ns_inode(pid, "uts") != ns_inode(os.getpid(), "uts")
+    # Not a pod of the Kubernetes API: the kubelet's API server owns it.
+    listed = json.loads(cri_mp.run("get", "pods", "-A", "-o", "json").stdout)["items"]
+    assert sid not in [p["metadata"]["name"] for p in listed if p["metadata"].get("resourceVersion")]
+
+
+def test_container_created_started_stopped_removed(cri_pods, cri_mp):
+    sid, config = cri_pods.run("life")
+    cid = cri_pods.create(
+        sid,
+        config,
+        "main",
+        ["sh", "-c", "trap '' TERM; echo hello; echo oops >&2; while :; do sleep 1; done"],
+    )
+    st = cri_pods.status(cid).status
+    assert st.state == api_pb2.CONTAINER_CREATED and st.metadata.name == "main"
+    cri_pods.start(cid)
+    st = cri_pods.status(cid, verbose=True)
+    assert st.status.state == api_pb2.CONTAINER_RUNNING
+    pid = json.loads(st.info["info"])["pid"]
+    assert open(f"/proc/{pid}/comm").read().strip() == "sh"
+    assert st.status.log_path.endswith("life/main/0.log")
+    eventually(lambda: b"hello" in open(st.status.log_path, "rb").read(), what="the log line")
+    out = cri_pods.rt.ExecSync(
+        api_pb2.ExecSyncRequest(
+            container_id=cid, cmd=["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=10
+        ),
+        timeout=30,
+    )
+    assert (out.stdout, out.stderr, out.exit_code) == (b"out\n", b"err\n", 3)
+    began = time.time()
+    cri_pods.rt.StopContainer(api_pb2.StopContainerRequest(container_id=cid, timeout=2), timeout=30)
+    st = cri_pods.status(cid).status
+    assert st.state == api_pb2.CONTAINER_EXITED
+    assert st.exit_code == 137 and time.time() - began >= 1.5  # it ignores SIGTERM: SIGKILL after the timeout
+    assert not os.path.exists(f"/proc/{pid}")
+    # Stop again: nothing to do, no error. Never restarted by minipod.
+    cri_pods.rt.StopContainer(api_pb2.StopContainerRequest(container_id=cid, timeout=2), timeout=30)
+    time.sleep(1.5)
+    assert cri_pods.status(cid).status.state == api_pb2.CONTAINER_EXITED
+    cri_pods.rt.RemoveContainer(api_pb2.RemoveContainerRequest(container_id=cid), timeout=30)
+    with pytest.raises(grpc.RpcError) as e:
+        cri_pods.status(cid)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    cri_pods.rt.RemoveContainer(api_pb2.RemoveContainerRequest(container_id=cid), timeout=30)  # idempotent
+
+
+def test_exited_container_is_not_restarted(cri_pods):
+    sid, config = cri_pods.run("once")
+    cid = cri_pods.create(sid, config, "quick", ["sh", "-c", "exit 4"])
+    cri_pods.start(cid)
+    eventually(lambda: cri_pods.status(cid).status.state == api_pb2.CONTAINER_EXITED, what="its exit")
+    st = cri_pods.status(cid).status
+    assert (st.exit_code, st.reason) == (4, "Error")
+    time.sleep(2)  # the instance's back-off base is 0.5 s: a restart would have happened
+    st2 = cri_pods.status(cid).status
+    assert st2.state == api_pb2.CONTAINER_EXITED and st2.started_at == st.started_at
+
+
+def test_lists_filter_by_id_state_and_labels(cri_pods):
+    a, ca = cri_pods.run("list-a", labels={"tier": "a"})
+    b, _ = cri_pods.run("list-b", labels={"tier": "b"})
+    rt = cri_pods.rt
+    f = api_pb2.PodSandboxFilter(label_selector={"tier": "a"})
+    assert [s.id for s in rt.ListPodSandbox(api_pb2.ListPodSandboxRequest(filter=f), timeout=10).items] == [a]
+    f = api_pb2.PodSandboxFilter(id=b[:13])
+    assert [s.id for s in rt.ListPodSandbox(api_pb2.ListPodSandboxRequest(filter=f), timeout=10).items] == [b]
+    cid = cri_pods.create(a, ca, "c", ["sleep", "300"], labels={"role": "x"})
+    f = api_pb2.ContainerFilter(pod_sandbox_id=a)
+    assert [
+        c.id for c in rt.ListContainers(api_pb2.ListContainersRequest(filter=f), timeout=10).containers
+    ] == [cid]
+    running = api_pb2.ContainerFilter(state=api_pb2.ContainerStateValue(state=api_pb2.CONTAINER_RUNNING))
+    assert cid not in [
+        c.id for c in rt.ListContainers(api_pb2.ListContainersRequest(filter=running), timeout=10).containers
+    ]
+    rt.StopPodSandbox(api_pb2.StopPodSandboxRequest(pod_sandbox_id=b), timeout=60)
+    notready = api_pb2.PodSandboxFilter(state=api_pb2.PodSandboxStateValue(state=api_pb2.SANDBOX_NOTREADY))
+    ids = [s.id for s in rt.ListPodSandbox(api_pb2.ListPodSandboxRequest(filter=notready), timeout=10).items]
+    assert b in ids and a not in ids
+
+
+def test_unknown_ids_are_not_found(cri_mp):
+    from helpers.cri import runtime
+
+    rt = runtime(cri_mp)
+    for call in (
+        lambda: rt.PodSandboxStatus(api_pb2.PodSandboxStatusRequest(pod_sandbox_id="f" * 64), timeout=10),
+        lambda: rt.StopPodSandbox(api_pb2.StopPodSandboxRequest(pod_sandbox_id="f" * 64), timeout=10),
+        lambda: rt.ContainerStatus(api_pb2.ContainerStatusRequest(container_id="f" * 64), timeout=10),
+        lambda: rt.StartContainer(api_pb2.StartContainerRequest(container_id="f" * 64), timeout=10),
+    ):
+        with pytest.raises(grpc.RpcError) as e:
+            call()
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    # Removing what is not there is not an error: the kubelet repeats removes.
+    rt.RemovePodSandbox(api_pb2.RemovePodSandboxRequest(pod_sandbox_id="f" * 64), timeout=10)
+
+
+def test_remove_sandbox_with_running_container_leaves_nothing(cri_pods, cri_mp):
+    sid, config = cri_pods.run("gone")
+    cid = cri_pods.create(sid, config, "c", ["sleep", "300"])
+    cri_pods.start(cid)
+    pid = json.loads(cri_pods.status(cid, verbose=True).info["info"])["pid"]
+    cri_pods.rt.RemovePodSandbox(api_pb2.RemovePodSandboxRequest(pod_sandbox_id=sid), timeout=60)
+    cri_pods.sandboxes.remove(sid)
+    assert not os.path.exists(f"/proc/{pid}")
+    assert not [p for p in cri_mp.processes() if sid in p]
+    assert not [c for c in cri_mp.cgroups() if sid in c]
+    assert not [m for m in cri_mp.mounts() if sid in m]
+    assert not os.path.exists(os.path.join(cri_mp.root, "run", "netns", sid))
+    with pytest.raises(grpc.RpcError) as e:
+        cri_pods.status(cid)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
