@@ -11,6 +11,13 @@ that the Kubernetes API's pod workers use. Read the files in this order:
     server           the grpc.aio server on RUN/cri.sock (mode 0600)
     runtime_info     Version, Status and the runtime's conditions: pure
     runtime_service  the RuntimeService: each call, checked and delegated
+    sandbox_config   a PodSandboxConfig as the v1 pod the runtime runs: pure
+    container_config a ContainerConfig as a v1 container of that pod: pure
+    lookup           sandboxes and containers by ID (or a unique prefix)
+    sandbox_verbs    Run/Stop/Remove/Status/ListPodSandbox, PodSandboxStats
+    container_verbs  Create/Start/Stop/Remove/Status/ListContainers,
+                     ExecSync, ContainerStats
+    status_views     the records as the CRI reports them: pure
     image_records    the store's names as the CRI's images (ids, repo tags
                      and digests, users, pull credentials): pure
     image_service    the ImageService: pull, list, status, remove, fs info

@@ -22,6 +22,8 @@ them in this order:
     probes          run probes; publish their results, never act
     handlers        exec/httpGet/tcpSocket/sleep actions of probes and hooks
     recovery        a restarted daemon takes its pods back
+    piecewise       a pod built step by step by its front door (the CRI):
+                    containers added, started, stopped, removed one by one
     events          the pod's events (and warnings in the daemon's log)
     inspect         the kernel objects of a pod, for `minipod inspect`
     manager         every pod of an instance: apply, get, delete, images
