@@ -20,14 +20,15 @@ from setuptools.command.build_py import build_py
 class BuildWithShim(build_py):
     def run(self):
         super().run()
-        src = os.path.join("minipod", "native", "shim.c")
+        native = os.path.join("minipod", "native")
+        src = [os.path.join(native, "shim.c"), os.path.join(native, "cri_log.c")]
         out_dir = os.path.join(self.build_lib, "minipod", "bin")
         os.makedirs(out_dir, exist_ok=True)
         cc = os.environ.get("CC", "cc")
         # Static: the pod init runs in an empty root where no shared
         # library can be found (see namespaces.py, step 7).
         subprocess.check_call(
-            [cc, "-O2", "-Wall", "-Wextra", "-static", "-o", os.path.join(out_dir, "minipod-shim"), src]
+            [cc, "-O2", "-Wall", "-Wextra", "-static", "-o", os.path.join(out_dir, "minipod-shim"), *src]
         )
         generate_cri_stubs(self.build_lib)
 

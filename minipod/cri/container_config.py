@@ -96,6 +96,10 @@ def security_context(sc: Any) -> dict[str, Any]:
     if sc.HasField("run_as_user"):
         out["runAsUser"] = sc.run_as_user.value
     if sc.HasField("run_as_group"):
+        if not sc.HasField("run_as_user") and not sc.run_as_username:
+            raise ConfigError(
+                "config.linux.security_context.run_as_group: set without run_as_user or run_as_username"
+            )
         out["runAsGroup"] = sc.run_as_group.value
     if sc.readonly_rootfs:
         out["readOnlyRootFilesystem"] = True
@@ -123,6 +127,11 @@ def seccomp_profile(sc: Any) -> dict[str, str]:
         return {"type": "RuntimeDefault"}
     if path.startswith("localhost/"):
         return {"type": "Localhost", "localhostProfile": path.removeprefix("localhost/")}
+    if path not in ("", "unconfined"):
+        raise ConfigError(
+            f"config.linux.security_context.seccomp_profile_path: {path!r} is not runtime/default, "
+            "unconfined or localhost/PATH"
+        )
     return {"type": "Unconfined"}
 
 

@@ -125,7 +125,7 @@ async def exec_sync(manager, ident: str, cmd: list[str], timeout: int) -> Any:
         stdout, stderr = await asyncio.wait_for(reading, timeout if timeout > 0 else None)
         code = await handlers.wait_exit(pid)
     except asyncio.TimeoutError:
-        os.kill(pid, signal.SIGKILL)  # its command dies with it (PR_SET_PDEATHSIG)
+        kill_exec(pid)
         await handlers.wait_exit(pid)
         os.close(report)
         raise TimeoutError(f"command {list(cmd)!r} timed out after {timeout}s") from None
@@ -162,3 +162,20 @@ def stats(manager, w, c) -> Any:
         memory=api_pb2.MemoryUsage(timestamp=now, working_set_bytes=api_pb2.UInt64Value(value=memory)),
         writable_layer=api_pb2.FilesystemUsage(timestamp=now),
     )
+
+
+def kill_exec(pid: int) -> None:
+    """SIGKILL an exec session: its helper (E1) and the command's whole
+    session. The command's death signal alone is not enough: the kernel
+    clears it when the command drops its capabilities or changes user."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        children = []
+    for child in children:
+        try:
+            os.killpg(child, signal.SIGKILL)  # the command called setsid(): its group is its pid
+        except OSError:
+            pass
+    os.kill(pid, signal.SIGKILL)

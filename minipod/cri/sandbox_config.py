@@ -82,6 +82,24 @@ def sandbox_pod(config: Any, sandbox_id: str) -> dict[str, Any]:
     }
 
 
+def sandbox_ports(config: Any) -> list[dict[str, Any]]:
+    """The port mappings with a host port, as containers' ports say them
+    (containerd skips a mapping without one)."""
+    out = []
+    for p in config.port_mappings:
+        if p.host_port <= 0:
+            continue
+        m: dict[str, Any] = {
+            "hostPort": p.host_port,
+            "containerPort": p.container_port,
+            "protocol": api_pb2.Protocol.Name(p.protocol),
+        }
+        if p.host_ip:
+            m["hostIP"] = p.host_ip
+        out.append(m)
+    return out
+
+
 def _dns_option(option: str) -> dict[str, str]:
     """resolv.conf's "ndots:5" as v1's {name: ndots, value: "5"}."""
     name, sep, value = option.partition(":")

@@ -41,7 +41,10 @@ async def run(manager, config: Any, runtime_handler: str) -> str:
     pod = sandbox_config.sandbox_pod(config, sandbox_id)
     data = sandbox_config.origin_data(config, runtime_handler)
     data["reserved_name"] = name
-    record = rec.PodRecord(pod=pod, runtime=rec.PodRuntime(origin="cri", origin_data=data))
+    runtime = rec.PodRuntime(
+        origin="cri", origin_data=data, sandbox_ports=sandbox_config.sandbox_ports(config)
+    )
+    record = rec.PodRecord(pod=pod, runtime=runtime)
     w = manager.add_record(record)
     deadline = time.time() + READY_TIMEOUT
     while not is_ready(w):

@@ -161,17 +161,19 @@ def _l2(plan: dict, w: int) -> None:
         log = os.open(plan["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
     # The container's output goes to the monitor, which writes and rotates
     # the log file (a terminal's master side, or the read end of a pipe).
-    hold = stdin_r = -1
+    hold = stdin_r = errors = err_out = -1
     if plan.get("tty"):
         relay, out = os.openpty()
     else:
         relay, out = os.pipe()
+        if plan.get("cri_log"):  # the CRI's log format tells stdout from stderr
+            errors, err_out = os.pipe()
         if plan.get("stdin"):
             stdin_r, hold = os.pipe()
     with trace.span("fork", "the container's process"):
         child = os.fork()
     if child == 0:
-        _guard(_container, plan, out, bool(plan.get("tty")), stdin_r, w)
+        _guard(_container, plan, out, bool(plan.get("tty")), stdin_r, err_out, w)
     # L2 never joined the pod's pid namespace itself, so both numbers are
     # host pids; L2's own pid becomes the monitor's when it execs.
     _report(w, f"PID {child}")
@@ -181,17 +183,22 @@ def _l2(plan: dict, w: int) -> None:
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    keep = [fd for fd in (w, relay, hold, log) if fd >= 0]
-    for fd in (out, stdin_r):
+    keep = [fd for fd in (w, relay, hold, log, errors) if fd >= 0]
+    for fd in (out, stdin_r, err_out):
         if fd >= 0:
             os.close(fd)
     argv = ["minipod-shim", "monitor", str(child), plan["exit_file"], "--relay", str(relay)]
     argv += ["--log", plan["log_path"], str(log)]
     argv += [str(plan.get("log_max_size", 0)), str(plan.get("log_max_files", 0))]
-    # The times of the log's lines (logs --timestamps, --since), beside it.
-    times = log_times_path(plan["log_path"])
-    os.makedirs(os.path.dirname(times), mode=0o750, exist_ok=True)
-    argv += ["--times", times]
+    if plan.get("cri_log"):
+        # A log path the kubelet chose: the CRI's format, each line with its
+        # time and stream (minipod-shim's cri_log.c), stderr on a pipe of its own.
+        argv += ["--cri"] + (["--stderr", str(errors)] if errors >= 0 else [])
+    else:
+        # The times of the log's lines (logs --timestamps, --since), beside it.
+        times = log_times_path(plan["log_path"])
+        os.makedirs(os.path.dirname(times), mode=0o750, exist_ok=True)
+        argv += ["--times", times]
     if hold >= 0:
         argv += ["--hold", str(hold)]
     if plan.get("stdin"):
@@ -216,7 +223,7 @@ def close_all_but(keep: list[int]) -> None:
     os.closerange(last, 1 << 16)
 
 
-def _stdio(out: int, tty: bool, stdin_r: int) -> None:
+def _stdio(out: int, tty: bool, stdin_r: int, err_out: int = -1) -> None:
     if tty:
         fcntl.ioctl(out, termios.TIOCSCTTY, 0)  # our controlling terminal
         for fd in (0, 1, 2):
@@ -224,15 +231,15 @@ def _stdio(out: int, tty: bool, stdin_r: int) -> None:
         return
     os.dup2(stdin_r if stdin_r >= 0 else os.open("/dev/null", os.O_RDONLY), 0)
     os.dup2(out, 1)
-    os.dup2(out, 2)
+    os.dup2(err_out if err_out >= 0 else out, 2)
 
 
-def _container(plan: dict, out: int, tty: bool, stdin_r: int, w: int) -> None:
+def _container(plan: dict, out: int, tty: bool, stdin_r: int, err_out: int, w: int) -> None:
     # First the container's cgroup (cgroups.py), while /sys/fs/cgroup is
     # still reachable: from here on, all it does is accounted and limited.
     cgroups.join(plan.get("cgroup_procs") or [])
     os.setsid()
-    _stdio(out, tty, stdin_r)
+    _stdio(out, tty, stdin_r, err_out)
     if plan.get("rootfs"):
         rootfs.setup_rootfs(plan["rootfs"])
     prepare_and_exec(plan, w)

@@ -17,7 +17,7 @@
  *
  *   minipod-shim monitor PID EXITFILE [--hold FD] [--relay FD]
  *                        [--log PATH LOGFD MAXSIZE MAXFILES] [--times TPATH]
- *                        [--stdin FIFO TOFD]
+ *                        [--stdin FIFO TOFD] [--stderr FD --cri]
  *       One per container, outside the pod's pid namespace. minipod's
  *       container launcher forks the container process (PID) and then
  *       execs this in its own place, so the monitor is the container's
@@ -37,6 +37,9 @@
  *            `stdin: true` container is not given EOF; with --stdin, what
  *            is written into FIFO (by `kubectl attach -i`, through the
  *            daemon) goes on to TOFD: that pipe, or the terminal's master;
+ *            with --cri (a log path the kubelet chose), stdout and stderr
+ *            come apart (--relay, --stderr) and every line goes to PATH in
+ *            the CRI log format (cri_log.c), with no rotation of ours;
  *         3. writes EXITFILE atomically (tmp + fsync + rename) as JSON:
  *            {"exitCode": N, "signal": S, "finishedAt": "RFC 3339"}
  *            and exits. The daemon learns of the exit from a pidfd on the
@@ -55,6 +58,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "cri_log.h"
 
 /* Where a monitor writes its own failure: EXITFILE.error. Its stderr is
  * /dev/null (it outlives every terminal), so without this file a monitor
@@ -290,14 +295,30 @@ static void log_take(struct log *lg, const char *buf, size_t n)
     log_write(lg, joined, total);
 }
 
+/* One stream's output into the log: minipod's own format, or with --cri
+ * the CRI's (cri_log.c). N == 0: the end of it. */
+static struct cri_stream *cri_out, *cri_err;
+static void take(struct log *lg, struct cri_stream *cs, const char *buf, ssize_t n)
+{
+    if (cs && n > 0)
+        cri_take(cs, lg->fd, buf, (size_t)n);
+    else if (cs)
+        cri_flush(cs, lg->fd);
+    else if (n > 0)
+        log_take(lg, buf, (size_t)n);
+    else
+        log_flush(lg);
+}
+
 /* Copy whatever the container's output holds now into the log file. */
-static void drain(int relay, struct log *lg)
+static void drain(int relay, struct log *lg, struct cri_stream *cs)
 {
     char buf[65536];
     ssize_t n;
+    fcntl(relay, F_SETFL, fcntl(relay, F_GETFL) | O_NONBLOCK);
     while ((n = read(relay, buf, sizeof buf)) > 0)
-        log_take(lg, buf, (size_t)n);
-    log_flush(lg);
+        take(lg, cs, buf, n);
+    take(lg, cs, buf, 0);
 }
 
 static int monitor_main(int argc, char **argv)
@@ -310,7 +331,8 @@ static int monitor_main(int argc, char **argv)
     pid_t child = (pid_t)atoi(argv[2]);
     const char *exit_file = argv[3];
     snprintf(error_file, sizeof error_file, "%s.error", exit_file);
-    int master = -1, stdin_fifo = -1, stdin_to = -1;
+    int master = -1, stdin_fifo = -1, stdin_to = -1, errors = -1;
+    static struct cri_stream co = {.name = "stdout"}, ce = {.name = "stderr"};
     struct log lg = {.path = NULL, .fd = -1, .times_path = NULL, .times_fd = -1};
     for (int i = 4; i < argc; i++) {
         if (strcmp(argv[i], "--hold") == 0 && i + 1 < argc)
@@ -329,7 +351,11 @@ static int monitor_main(int argc, char **argv)
             if (stdin_fifo >= 0)
                 open(argv[i], O_WRONLY | O_CLOEXEC);
             stdin_to = atoi(argv[++i]);
-        } else if (strcmp(argv[i], "--times") == 0 && i + 1 < argc) {
+        } else if (strcmp(argv[i], "--stderr") == 0 && i + 1 < argc)
+            errors = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--cri") == 0)
+            cri_out = &co, cri_err = &ce;
+        else if (strcmp(argv[i], "--times") == 0 && i + 1 < argc) {
             lg.times_path = argv[++i];
             lg.times_fd = open(lg.times_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         }
@@ -337,11 +363,13 @@ static int monitor_main(int argc, char **argv)
     struct stat st;
     if (lg.fd >= 0 && fstat(lg.fd, &st) == 0)
         lg.size = st.st_size;
-    if (lg.max_size <= 0 || lg.max_files < 2)
+    if (lg.max_size <= 0 || lg.max_files < 2 || cri_out)
         lg.path = NULL; /* no rotation */
     int sfd = block_signals();
-    struct pollfd fds[3] = {
-        {.fd = sfd, .events = POLLIN}, {.fd = master, .events = POLLIN}, {.fd = stdin_fifo, .events = POLLIN}};
+    struct pollfd fds[4] = {{.fd = sfd, .events = POLLIN},
+                            {.fd = master, .events = POLLIN},
+                            {.fd = stdin_fifo, .events = POLLIN},
+                            {.fd = errors, .events = POLLIN}};
     int status = 0;
     for (;;) {
         /* The child may have exited before we were exec'd: check first. */
@@ -352,7 +380,7 @@ static int monitor_main(int argc, char **argv)
             status = 255 << 8; /* not our child: nothing real to report */
             break;
         }
-        int ready = poll(fds, 3, lg.pend_len > 0 ? PEND_WAIT_MS : -1); /* fd -1: left out */
+        int ready = poll(fds, 4, lg.pend_len > 0 ? PEND_WAIT_MS : -1); /* fd -1: left out */
         if (ready < 0 && errno != EINTR)
             die("poll");
         if (ready == 0) {
@@ -364,15 +392,14 @@ static int monitor_main(int argc, char **argv)
             if (read(sfd, &si, sizeof si) < 0 && errno != EAGAIN)
                 die("read(signalfd)");
         }
-        if (master >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        for (int k = 1; k <= 3; k += 2) { /* the output: stdout (and stderr apart, with --cri) */
+            if (fds[k].fd < 0 || !(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
             char buf[65536];
-            ssize_t n = read(master, buf, sizeof buf);
-            if (n > 0)
-                log_take(&lg, buf, (size_t)n);
-            else {
-                fds[1].fd = -1; /* EOF, or EIO for a terminal: every writer is gone */
-                log_flush(&lg);
-            }
+            ssize_t n = read(fds[k].fd, buf, sizeof buf);
+            take(&lg, k == 1 ? cri_out : cri_err, buf, n);
+            if (n <= 0)
+                fds[k].fd = -1; /* EOF, or EIO for a terminal: every writer is gone */
         }
         if (fds[2].revents & POLLIN) {
             char buf[4096];
@@ -381,12 +408,12 @@ static int monitor_main(int argc, char **argv)
                 write_all(stdin_to, buf, (size_t)n);
         }
     }
-    if (master >= 0 && fds[1].fd >= 0) {
-        /* What the container wrote before it exited; not what orphans it
-         * left behind may write later (they would keep us here forever). */
-        fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
-        drain(master, &lg);
-    }
+    /* What the container wrote before it exited; not what orphans it
+     * left behind may write later (they would keep us here forever). */
+    if (fds[1].fd >= 0)
+        drain(master, &lg, cri_out);
+    if (fds[3].fd >= 0)
+        drain(errors, &lg, cri_err);
     log_flush(&lg);
     write_exit_file(exit_file, status);
     return 0;

@@ -117,32 +117,44 @@ def cni_env(pod: dict, netns: str) -> dict:
     }
 
 
-def runtime_config(pod: dict) -> dict:
-    """spec.containers[].ports[].hostPort as CNI's portMappings capability."""
+def runtime_config(pod: dict, sandbox_ports: list | None = None) -> dict:
+    """spec.containers[].ports[].hostPort as CNI's portMappings capability;
+    `sandbox_ports`: more in the same shape, given for the sandbox itself
+    (the CRI gives a sandbox's port mappings before any container exists)."""
     mappings = []
-    for c in pod["spec"]["containers"] + (pod["spec"].get("initContainers") or []):
-        for p in c.get("ports") or []:
-            if p.get("hostPort"):
-                m = {
-                    "hostPort": p["hostPort"],
-                    "containerPort": p["containerPort"],
-                    "protocol": p.get("protocol", "TCP").lower(),
-                }
-                if p.get("hostIP"):
-                    m["hostIP"] = p["hostIP"]
-                mappings.append(m)
+    ports = [
+        p
+        for c in pod["spec"]["containers"] + (pod["spec"].get("initContainers") or [])
+        for p in c.get("ports") or []
+    ]
+    for p in ports + list(sandbox_ports or []):
+        if p.get("hostPort"):
+            m = {
+                "hostPort": p["hostPort"],
+                "containerPort": p["containerPort"],
+                "protocol": p.get("protocol", "TCP").lower(),
+            }
+            if p.get("hostIP"):
+                m["hostIP"] = p["hostIP"]
+            mappings.append(m)
     return {"portMappings": mappings} if mappings else {}
 
 
-async def setup_pod_network(conflist: dict, pod: dict, init_pid: int, netns: str) -> dict:
+async def setup_pod_network(
+    conflist: dict, pod: dict, init_pid: int, netns: str, sandbox_ports: list | None = None
+) -> dict:
     from minipod.network.cni import add_list_async
 
     pin_netns(init_pid, netns)
-    return await add_list_async(conflist, cni_env(pod, netns), runtime_config(pod))
+    return await add_list_async(conflist, cni_env(pod, netns), runtime_config(pod, sandbox_ports))
 
 
 async def teardown_pod_network(
-    conflist: dict | None, pod: dict, netns: str | None, result: dict | None
+    conflist: dict | None,
+    pod: dict,
+    netns: str | None,
+    result: dict | None,
+    sandbox_ports: list | None = None,
 ) -> None:
     """DEL (the netns may be gone already: CNI_NETNS is then empty, which the
     spec allows), then remove the pin. Without a conflist or a pin, the
@@ -153,7 +165,7 @@ async def teardown_pod_network(
 
     try:
         env = cni_env(pod, netns if os.path.ismount(netns) else "")
-        await del_list_async(conflist, env, result, runtime_config(pod))
+        await del_list_async(conflist, env, result, runtime_config(pod, sandbox_ports))
     finally:
         unpin_netns(netns)
 

@@ -101,6 +101,9 @@ def _files_and_plan(
     mounts = volumes.container_mounts(record.pod, spec, dirs, instance.termination_file, declared_env)
     plan = launch_spec.build_plan(record.pod, spec, image, instance, mounts, dirs, shim, node, declared_env)
     c.env = plan["env"]  # what `exec` and exec probes run with, as runc keeps it
+    # A log path its creator chose (the kubelet, through the CRI) is read by
+    # the kubelet: the CRI log format there, not minipod's own.
+    plan["cri_log"] = bool(c.log_file)
     return plan
 
 

@@ -233,6 +233,9 @@ class PodRuntime:
     # The sandbox was stopped and is not to be made again (the CRI's
     # StopPodSandbox): the record stays until the pod is deleted.
     stopped: bool = False
+    # hostPort mappings of the sandbox itself, as containers' ports are
+    # ({hostPort, containerPort, protocol, hostIP}): the CRI gives them per sandbox.
+    sandbox_ports: list[dict[str, Any]] = field(default_factory=list)
 
     def all_containers(self) -> list[ContainerRecord]:
         return self.init_containers + self.containers
@@ -396,6 +399,7 @@ def _runtime(raw: dict[str, Any]) -> PodRuntime:
         origin=raw.get("origin", "api"),
         origin_data=raw.get("origin_data") or {},
         stopped=raw.get("stopped", False),
+        sandbox_ports=raw.get("sandbox_ports") or [],
     )
 
 

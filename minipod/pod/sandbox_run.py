@@ -71,7 +71,7 @@ async def add_network(
         async with lock:
             began = time.perf_counter()
             result = await network.setup_pod_network(
-                conflist, record.pod, record.runtime.init.pid or 0, netns
+                conflist, record.pod, record.runtime.init.pid or 0, netns, record.runtime.sandbox_ports
             )
         # What the network costs this pod (pin + every plugin's ADD):
         # `minipod inspect` shows it, bench/ reports its median.
@@ -96,7 +96,11 @@ async def remove_network(record: PodRecord, save: Callable[[], None]) -> None:
     save()
     try:
         await network.teardown_pod_network(
-            net.conflist or {"plugins": []}, record.pod, net.netns or "", net.result
+            net.conflist or {"plugins": []},
+            record.pod,
+            net.netns or "",
+            net.result,
+            record.runtime.sandbox_ports,
         )
     finally:
         net.state = "deleted"

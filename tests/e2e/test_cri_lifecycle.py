@@ -3,6 +3,7 @@ real namespaces, real processes, removed without a trace."""
 
 import json
 import os
+import re
 import time
 
 import grpc
@@ -45,7 +46,12 @@ def test_container_created_started_stopped_removed(cri_pods, cri_mp):
     pid = json.loads(st.info["info"])["pid"]
     assert open(f"/proc/{pid}/comm").read().strip() == "sh"
     assert st.status.log_path.endswith("life/main/0.log")
-    eventually(lambda: b"hello" in open(st.status.log_path, "rb").read(), what="the log line")
+    eventually(lambda: b"oops" in open(st.status.log_path, "rb").read(), what="the log lines")
+    # The CRI log format, as the kubelet reads it: TIMESTAMP STREAM F|P LINE.
+    lines = open(st.status.log_path).read().splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == ["stdout F hello", "stderr F oops"]
+    stamp = lines[0].split(" ")[0]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", stamp), stamp
     out = cri_pods.rt.ExecSync(
         api_pb2.ExecSyncRequest(
             container_id=cid, cmd=["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=10
@@ -137,3 +143,18 @@ def test_remove_sandbox_with_running_container_leaves_nothing(cri_pods, cri_mp):
     with pytest.raises(grpc.RpcError) as e:
         cri_pods.status(cid)
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_exec_sync_timeout_kills_the_command(cri_pods):
+    sid, config = cri_pods.run("exec-timeout")
+    cid = cri_pods.create(sid, config, "c", ["sleep", "300"])
+    cri_pods.start(cid)
+    with pytest.raises(grpc.RpcError) as e:
+        cri_pods.rt.ExecSync(
+            api_pb2.ExecSyncRequest(container_id=cid, cmd=["sleep", "4321"], timeout=1), timeout=30
+        )
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    req = api_pb2.ExecSyncRequest(
+        container_id=cid, cmd=["sh", "-c", "pgrep -f 'sleep 4321' || true"], timeout=10
+    )
+    assert cri_pods.rt.ExecSync(req, timeout=30).stdout == b""

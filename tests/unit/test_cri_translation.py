@@ -142,3 +142,23 @@ def test_container_mount_without_host_path_names_the_field():
     bad = container(mounts=[api_pb2.Mount(container_path="/x")])
     with pytest.raises(container_config.ConfigError, match=r"config.mounts\[0\]"):
         container_config.container_spec(bad, "v")
+
+
+def test_sandbox_ports_only_those_with_a_host_port():
+    maps = [
+        api_pb2.PortMapping(protocol=api_pb2.TCP, container_port=80, host_port=8080, host_ip="127.0.0.1"),
+        api_pb2.PortMapping(protocol=api_pb2.UDP, container_port=53),
+    ]
+    assert sandbox_config.sandbox_ports(sandbox(port_mappings=maps)) == [
+        {"hostPort": 8080, "containerPort": 80, "protocol": "TCP", "hostIP": "127.0.0.1"}
+    ]
+
+
+def test_run_as_group_without_a_user_and_a_bad_seccomp_path_are_refused():
+    sc = api_pb2.LinuxContainerSecurityContext(run_as_group=api_pb2.Int64Value(value=5))
+    with pytest.raises(container_config.ConfigError, match="run_as_group"):
+        container_config.security_context(sc)
+    with pytest.raises(container_config.ConfigError, match="seccomp_profile_path"):
+        container_config.seccomp_profile(
+            api_pb2.LinuxContainerSecurityContext(seccomp_profile_path="/tmp/p.json")
+        )
