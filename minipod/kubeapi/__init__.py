@@ -8,6 +8,7 @@ auth.py        who is asking, and may they
 reviews.py     `kubectl auth can-i`: the access reviews
 discovery.py   /version, /api, /apis, aggregated discovery
 openapi.py     /openapi/v2 and /openapi/v3 from the official schemas
+openapi_proto.py  /openapi/v2 in protobuf (kubectl validates a List with it)
 schemas.py     the official JSON schemas, and strict field validation
 rest.py        the verbs on every kind: get, list, watch, create, ...
 protobuf.py    protobuf bodies, read into the same dicts as JSON

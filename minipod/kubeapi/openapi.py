@@ -1,7 +1,8 @@
 """OpenAPI v2 (/openapi/v2) and v3 (/openapi/v3, /openapi/v3/GROUP-VERSION)
 for every served kind, built from the official schemas (schemas.py).
 
-kubectl reads them for `kubectl explain` (v3), and to learn that this
+kubectl reads them for `kubectl explain` (v3), to validate a `kind: List`
+on the client (v2 in protobuf, openapi_proto.py), and to learn that this
 server validates fields itself: a PATCH operation of the kind's path
 that takes the `fieldValidation` parameter (then kubectl sends
 fieldValidation=Strict and lets the server say what is wrong).
@@ -13,7 +14,7 @@ import copy
 import hashlib
 import json
 
-from minipod.kubeapi import schemas
+from minipod.kubeapi import openapi_proto, schemas
 from minipod.objects import resources as kinds
 from minipod.objects.nodes import KUBE_VERSION
 
@@ -90,6 +91,13 @@ def v2() -> bytes:
         }
         _cache["v2"] = json.dumps(doc).encode()
     return _cache["v2"]
+
+
+def v2_protobuf() -> bytes:
+    """The same document in gnostic's protobuf (openapi_proto.py)."""
+    if "v2pb" not in _cache:
+        _cache["v2pb"] = openapi_proto.encode(json.loads(v2()))
+    return _cache["v2pb"]
 
 
 def _to_v3(schema):

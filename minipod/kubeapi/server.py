@@ -30,7 +30,18 @@ from minipod.api import node_routes, pod_logs
 from minipod.api.status import errors_middleware
 from minipod.fsutil import read_json, write_json_atomic
 from minipod.kube.yaml_load import MAX_BYTES
-from minipod.kubeapi import auth, certs, discovery, kubeconfig, openapi, pod_access, rest, reviews, streams
+from minipod.kubeapi import (
+    auth,
+    certs,
+    discovery,
+    kubeconfig,
+    openapi,
+    openapi_proto,
+    pod_access,
+    rest,
+    reviews,
+    streams,
+)
 from minipod.linux import syscalls
 from minipod.pod.admission import node_name
 
@@ -167,19 +178,9 @@ async def group_version(request):
 
 
 async def openapi_v2(request):
+    # kubectl's client-side validator accepts only protobuf; other clients JSON.
     if "protobuf" in request.headers.get("Accept", "") and "json" not in request.headers.get("Accept", ""):
-        return web.json_response(
-            {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "status": "Failure",
-                "reason": "NotAcceptable",
-                "code": 406,
-                "message": "only application/json is served",
-                "metadata": {},
-            },
-            status=406,
-        )
+        return web.Response(body=openapi.v2_protobuf(), content_type=openapi_proto.CONTENT_TYPE)
     return web.Response(body=openapi.v2(), content_type="application/json")
 
 

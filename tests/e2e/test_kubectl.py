@@ -73,6 +73,31 @@ def test_server_side_apply_and_conflicts(mp, pods, tmp_path):
     assert kubectl(mp, "get", "pod", name, "-o", "jsonpath={.metadata.labels.app}").stdout == "one"
 
 
+def test_get_yaml_is_a_list_that_applies_back(mp, pods, tmp_path):
+    """`kubectl get -o yaml` writes a `kind: List`, which kubectl validates on
+    the client against /openapi/v2 in protobuf before applying it."""
+    name = "kc-list"
+    pods.add(name)
+    kubectl(mp, "run", name, "--image=busybox:1.35", "--labels=app=list", "--", "sleep", "3600")
+    # Settled first: the file carries resourceVersion, and a cluster refuses
+    # a stale one (409), exactly as here.
+    kubectl(mp, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=30s")
+    listed = tmp_path / "list.yaml"
+    listed.write_text(kubectl(mp, "get", "pods", "-l", "app=list", "-o", "yaml").stdout)
+    assert "kind: List" in listed.read_text()
+    out = kubectl(mp, "apply", "-f", str(listed)).stdout
+    assert out in (f"pod/{name} configured\n", f"pod/{name} unchanged\n"), out
+    # The client's own validation runs: an unknown field inside an item.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n"
+        "  metadata: {name: kc-list-bad}\n  dta: {a: b}\n"
+    )
+    p = kubectl(mp, "apply", "-f", str(bad), check=False)
+    assert p.returncode == 1 and 'unknown field "dta"' in p.stderr, p.stderr
+    assert kubectl(mp, "get", "configmap", "kc-list-bad", check=False).returncode == 1
+
+
 def test_create_run_get_outputs(mp, pods):
     pods.add("kc-run", "kc-create")
     assert (
