@@ -44,6 +44,7 @@ from minipod.kubeapi import (
 )
 from minipod.linux import syscalls
 from minipod.pod.admission import node_name
+from minipod.services import allocate
 
 DEFAULT_ADDRESS, DEFAULT_PORT = "127.0.0.1", 6443
 IP_FREEBIND = 15  # linux/in.h: bind to an address not (yet) on an interface
@@ -205,7 +206,10 @@ async def openapi_v3(request):
 async def start(inst, manager, cluster, log, address: str | None = None, port: int | None = None):
     """Serve the API; returns the aiohttp runner (None when it could not listen)."""
     address, port = settings(inst.etc, address, port)
-    addresses = [a for a in (manager.host_ip, pod_gateway(manager.conflist)) if a]
+    # The certificate names every address a client may dial: the host's,
+    # the pods' gateway and the `kubernetes` Service's ClusterIP.
+    cluster_ip = allocate.kubernetes_ip(cluster.services.cidr)
+    addresses = [a for a in (manager.host_ip, pod_gateway(manager.conflist), cluster_ip) if a]
     pki = certs.ensure_pki(inst.etc, node_name(), addresses)
     server = f"https://{address}:{port}" if ":" not in address else f"https://[{address}]:{port}"
     doc = kubeconfig.admin_kubeconfig(
@@ -224,7 +228,7 @@ async def start(inst, manager, cluster, log, address: str | None = None, port: i
         log(f"the Kubernetes API cannot listen on {address}:{port}: {e.strerror}; serving the socket only")
         await runner.cleanup()
         return None
-    # Pods reach the API at the bridge's gateway (KUBERNETES_SERVICE_HOST).
+    # Pods reach the API at the bridge's gateway, behind the `kubernetes` Service.
     gateway = pod_gateway(manager.conflist)
     if gateway and gateway != address:
         try:
@@ -234,7 +238,11 @@ async def start(inst, manager, cluster, log, address: str | None = None, port: i
             gateway = None
     cluster.store.publish_root_ca(pki.read("ca.crt").decode())
     cluster.services.ensure_kubernetes(gateway, port)  # the `kubernetes` Service, as a cluster has
-    access = pod_access.PodApiAccess(cluster.store, pki.read("sa.key"), pki.read("ca.crt"), gateway, port)
+    # Containers dial the Service's ClusterIP:443, as on a cluster; the
+    # service proxy DNATs it to the gateway's socket (its EndpointSlice).
+    access = pod_access.PodApiAccess(
+        cluster.store, pki.read("sa.key"), pki.read("ca.crt"), cluster_ip if gateway else None, 443
+    )
     manager.api_access = access
     cluster.pods.admission.append(pod_access.inject)
     log(f"Kubernetes API on {server} (kubeconfig: {path})")

@@ -13,14 +13,15 @@ The table is `ip minipod-svc-NETWORK`, beside the hostPort table of
 minipod/network/nft.py. When the daemon stops with no pod left, the table
 goes too (stop()); with pods still running it stays, as the bridge does.
 
-The `kubernetes` Service is not programmed: pods reach the API at
-KUBERNETES_SERVICE_HOST, the bridge's gateway, which its certificate names.
+The `kubernetes` Service is programmed like any other: its EndpointSlice
+names the API's socket on the bridge's gateway, so a pod dialing
+KUBERNETES_SERVICE_HOST (its ClusterIP, which the API's certificate names)
+or https://kubernetes.default.svc reaches the API, as on a cluster.
 """
 
 from minipod.network import nft
 from minipod.objects.resources import builtin
 from minipod.services import proxy_rules
-from minipod.services.admission import KUBERNETES
 from minipod.services.reconcile_loop import ReconcileLoop
 
 BRIDGE_NF_CALL = "/proc/sys/net/bridge/bridge-nf-call-iptables"
@@ -57,11 +58,7 @@ class Proxy:
         self.loop.start()
 
     def sync(self) -> None:
-        services = [
-            s
-            for (ns, name), s in self.store.objects[self.services.key].items()
-            if (ns, name) != ("default", KUBERNETES)
-        ]
+        services = list(self.store.objects[self.services.key].values())
         ports = proxy_rules.service_ports(
             services, list(self.store.objects[self.slices.key].values())
         )  # step 1

@@ -1,8 +1,9 @@
 """Issue 12: pods use the API as in a cluster: a `default` ServiceAccount,
-the projected kube-api-access volume, KUBERNETES_SERVICE_HOST/PORT at an
-address the pod reaches, and a token bound to the pod: it may read, not
+the projected kube-api-access volume, KUBERNETES_SERVICE_HOST/PORT at the
+`kubernetes` Service's ClusterIP, which the pod reaches, and a token bound to the pod: it may read, not
 write, and is worthless once the pod is deleted."""
 
+import ipaddress
 import json
 
 import pytest
@@ -42,9 +43,13 @@ def test_a_pod_lists_pods_with_its_token(mp, pods, tmp_path):
     token, ca, ns = sh(f"cat {SA_DIR}/token"), sh(f"cat {SA_DIR}/ca.crt"), sh(f"cat {SA_DIR}/namespace")
     assert ns == "default" and ca.startswith("-----BEGIN CERTIFICATE-----")
     env = dict(line.split("=", 1) for line in sh("env").splitlines() if line.startswith("KUBERNETES_"))
-    assert env["KUBERNETES_SERVICE_PORT"] == str(mp.api_port)
-    # The pod reaches that address from its own network namespace.
+    # The `kubernetes` Service's ClusterIP and port, as on a cluster.
+    assert env["KUBERNETES_SERVICE_HOST"] == str(ipaddress.ip_network(mp.service_cidr)[1])
+    assert env["KUBERNETES_SERVICE_PORT"] == "443"
+    # The pod reaches that address from its own network namespace, and the
+    # Service's DNS name too (the service proxy DNATs it to the API).
     sh(f"echo | nc -w 3 {env['KUBERNETES_SERVICE_HOST']} {env['KUBERNETES_SERVICE_PORT']}")
+    sh("echo | nc -w 3 kubernetes.default.svc 443")
     # A write is refused, and the file is read-only.
     assert sh(f"touch {SA_DIR}/x 2>&1 || echo refused").strip().endswith("refused")
 
