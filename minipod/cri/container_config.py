@@ -13,7 +13,9 @@ mounts need, in order:
        rootfs, no_new_privs (allowPrivilegeEscalation: false), seccomp
        (none given: Unconfined, as the kubelet means it);
     4. resources: the CPU quota/period and shares, the memory limit, as
-       the limits and requests the runtime turns into cgroup values.
+       the limits and requests the runtime turns into cgroup values;
+    5. plan_overrides(): what a v1 container has no field for (a user by
+       name, its own supplemental groups, masked and read-only paths).
 """
 
 from typing import Any
@@ -79,6 +81,23 @@ def container_spec(config: Any, volume_prefix: str) -> tuple[dict[str, Any], lis
     if res:
         c["resources"] = res
     return c, volumes
+
+
+def plan_overrides(config: Any) -> dict[str, Any]:
+    """What the CRI says per container that a v1 container cannot: a user
+    by name, supplemental groups, the masked and read-only paths (given:
+    those exactly; none: the runtime's defaults, as containerd)."""
+    sc = config.linux.security_context
+    out: dict[str, Any] = {}
+    if sc.run_as_username and not sc.HasField("run_as_user"):
+        out["user"] = sc.run_as_username
+    if sc.supplemental_groups:
+        out["supplemental_groups"] = list(sc.supplemental_groups)
+    if sc.masked_paths:
+        out["masked_paths"] = list(sc.masked_paths)
+    if sc.readonly_paths:
+        out["readonly_paths"] = list(sc.readonly_paths)
+    return out
 
 
 def security_context(sc: Any) -> dict[str, Any]:

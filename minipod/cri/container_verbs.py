@@ -68,7 +68,7 @@ def create(manager, images, sandbox_id: str, config: Any) -> str:
         "labels": dict(config.labels),
         "annotations": dict(config.annotations),
     }
-    piecewise.add_container(w, spec, volumes, cid, log_file)
+    piecewise.add_container(w, spec, volumes, cid, log_file, container_config.plan_overrides(config))
     return cid
 
 

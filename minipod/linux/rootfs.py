@@ -200,16 +200,18 @@ def setup_rootfs(rootfs: dict) -> None:
             # Name the step: "volume data at /data: mount(...): EACCES".
             raise SyscallError(f"{m.get('what') or m['target']}: {e}", e.errno) from None
 
-    # 5. Hide what a container must not see or change (procMount: Default).
+    # 5. Hide what a container must not see or change (procMount: Default),
+    # or the paths its creator listed (the CRI's masked and read-only paths).
     masked, readonly = ([], []) if rootfs.get("proc_unmasked") else (MASKED_FILES, READONLY_PATHS)
+    masked, readonly = rootfs.get("masked_paths") or masked, rootfs.get("readonly_paths") or readonly
     for path in masked:
-        target = os.path.join(root, path.lstrip("/"))
+        target = secure_join(root, path)
         if os.path.isdir(target):
             sc.mount("tmpfs", target, "tmpfs", sc.MS_RDONLY)
         elif os.path.exists(target):
             sc.mount("/dev/null", target, None, sc.MS_BIND)
     for path in readonly:
-        target = os.path.join(root, path.lstrip("/"))
+        target = secure_join(root, path)
         if os.path.exists(target):
             sc.mount(target, target, None, sc.MS_BIND | sc.MS_REC)
             sc.mount("", target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)

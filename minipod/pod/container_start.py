@@ -104,7 +104,21 @@ def _files_and_plan(
     # A log path its creator chose (the kubelet, through the CRI) is read by
     # the kubelet: the CRI log format there, not minipod's own.
     plan["cri_log"] = bool(c.log_file)
+    apply_overrides(plan, c.plan_overrides)
     return plan
+
+
+def apply_overrides(plan: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """ContainerRecord.plan_overrides into the launch plan."""
+    if overrides.get("user"):
+        plan["user"], plan["run_as_user"] = overrides["user"], None
+    plan["supplemental_groups"] = [
+        *plan["supplemental_groups"],
+        *(overrides.get("supplemental_groups") or []),
+    ]
+    for key in ("masked_paths", "readonly_paths"):
+        if overrides.get(key):
+            plan["rootfs"][key] = list(overrides[key])
 
 
 def launched(

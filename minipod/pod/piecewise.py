@@ -31,10 +31,16 @@ from minipod.pod.worker import PodWorker
 
 
 def add_container(
-    w: PodWorker, spec: dict[str, Any], volumes: list[dict[str, Any]], cid: str, log_file: str | None
+    w: PodWorker,
+    spec: dict[str, Any],
+    volumes: list[dict[str, Any]],
+    cid: str,
+    log_file: str | None,
+    plan_overrides: dict[str, Any] | None = None,
 ) -> ContainerRecord:
     """Step 1."""
     c = ContainerRecord(
+        plan_overrides=plan_overrides or {},
         name=spec["name"],
         image=spec["image"],
         reason="ContainerCreating",

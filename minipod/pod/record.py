@@ -133,6 +133,10 @@ class ContainerRecord:
     held: bool = False  # never started by the worker until released
     next_id: str | None = None  # the ID its next instance takes (else a fresh one)
     log_file: str | None = None  # where its log goes (else LOGS/NAME/N.log)
+    # Launch plan values its creator chose where a v1 container has no field
+    # (the CRI's user name, per-container supplemental groups, masked and
+    # read-only paths): user, supplemental_groups, masked_paths, readonly_paths.
+    plan_overrides: dict[str, Any] = field(default_factory=dict)
     created_epoch: float | None = None
 
     @property
