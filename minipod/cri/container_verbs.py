@@ -22,28 +22,25 @@ from typing import Any
 
 import minipod.cri.api_pb2 as api_pb2  # generated at build time (setup.py)
 from minipod.cri import container_config, status_views
+from minipod.cri.image_records import CriImage, find_image
+from minipod.cri.image_service import ImageService
 from minipod.cri.lookup import CriNotFound, container_id, containers, find_container, find_sandbox
 from minipod.linux import cgroup_stats
 from minipod.linux import launch as process
+from minipod.linux import sandbox as namespaces
 from minipod.pod import handlers, piecewise, pod_cgroups
 from minipod.pod.record import ContainerState
 
 EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024  # the kubelet's maxMsgSize for ExecSync
 
 
-def resolve_image(images, ref: str) -> str:
-    """The store's name for REF: a name or reference it knows, or the
-    digest (sha256:...) an image is known by, as ImageStatus reports it."""
-    if images.lookup(ref) is not None:
-        return ref
-    digest = ref.split("@")[-1]
-    if not digest.startswith("sha256:"):
-        digest = f"sha256:{digest}"
-    for entry in images.list():
-        if entry["digest"] == digest:
-            name = entry["repository"]
-            return f"{name}:{entry['tag']}" if entry["tag"] else f"{name}@{entry['digest']}"
-    raise CriNotFound(f'failed to get image "{ref}": image not found in the store (pull it first)')
+def resolve_image(manager, images, ref: str) -> CriImage:
+    """The store's image REF names (a name, an id, a digest or a unique id
+    prefix: image_records.find_image), as the ImageService knows it."""
+    found = find_image(ImageService(None, manager, images, None).images(), ref)
+    if found is None:
+        raise CriNotFound(f'failed to get image "{ref}": not found in the image store (pull it first)')
+    return found
 
 
 def create(manager, images, sandbox_id: str, config: Any) -> str:
@@ -58,13 +55,18 @@ def create(manager, images, sandbox_id: str, config: Any) -> str:
             )
     cid = uuid.uuid4().hex + uuid.uuid4().hex
     spec, volumes = container_config.container_spec(config, f"cri-{cid[:12]}")
-    spec["image"] = resolve_image(images, config.image.image)
+    image = resolve_image(manager, images, config.image.image)
+    # The store's own name for it; what the CRI reports, as containerd:
+    # its first repo tag and repo digest, and its id.
+    spec["image"] = (image.repo_tags or image.repo_digests)[0]
     log_dir = w.rt.origin_data.get("log_directory") or ""
     log_file = os.path.join(log_dir, config.log_path) if log_dir and config.log_path else None
     kept = w.rt.origin_data.setdefault("containers", {})
     kept[name] = {
         "metadata": {"name": config.metadata.name, "attempt": config.metadata.attempt},
-        "image": config.image.image,
+        "image": image.repo_tags[0] if image.repo_tags else config.image.image,
+        "image_ref": image.repo_digests[0] if image.repo_digests else image.id,
+        "image_id": image.id,
         "labels": dict(config.labels),
         "annotations": dict(config.annotations),
     }
@@ -105,6 +107,18 @@ def list_containers(manager, f: Any) -> Any:
         if status_views.container_matches(w.record, c, f)
     ]
     return api_pb2.ListContainersResponse(containers=items)
+
+
+async def reopen_log(manager, ident: str) -> None:
+    """The kubelet renamed the log to rotate it: the file is made again
+    now, and the container's monitor reopens it on SIGUSR1 (its new lines
+    go there from then on)."""
+    w, c = find_container(manager, ident)
+    if c.state != ContainerState.RUNNING or not c.log_file:
+        raise RuntimeError(f'container "{container_id(c)}" is not running')
+    os.close(os.open(c.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640))
+    if namespaces.alive(c.monitor.pid, c.monitor.start):
+        os.kill(c.monitor.pid or 0, signal.SIGUSR1)
 
 
 async def exec_sync(manager, ident: str, cmd: list[str], timeout: int) -> Any:

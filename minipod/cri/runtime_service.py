@@ -146,6 +146,11 @@ class RuntimeService(api_pb2_grpc.RuntimeServiceServicer):
         w.save()
         return api_pb2.UpdateContainerResourcesResponse()
 
+    @cri_call
+    async def ReopenContainerLog(self, request, context):
+        await container_verbs.reopen_log(self.manager, request.container_id)
+        return api_pb2.ReopenContainerLogResponse()
+
     # --- stats ----------------------------------------------------------------
     @cri_call
     async def ContainerStats(self, request, context):

@@ -20,6 +20,11 @@ from typing import Any
 import minipod.cri.api_pb2 as api_pb2  # generated at build time (setup.py)
 from minipod.pod.record import ContainerRecord, ContainerState, PodRecord
 
+PROPAGATION = {
+    "HostToContainer": api_pb2.PROPAGATION_HOST_TO_CONTAINER,
+    "Bidirectional": api_pb2.PROPAGATION_BIDIRECTIONAL,
+}
+
 
 def ns(epoch: float | None) -> int:
     return int(epoch * 1e9) if epoch else 0
@@ -132,7 +137,7 @@ def container(record: PodRecord, c: ContainerRecord) -> Any:
         pod_sandbox_id=record.metadata["name"],
         metadata=container_metadata(record, c),
         image=api_pb2.ImageSpec(image=kept.get("image", c.image)),
-        image_ref=c.image_id or kept.get("image_ref", ""),
+        image_ref=kept.get("image_id") or c.image_id,
         state=container_state(c),
         created_at=ns(c.created_epoch),
         labels=kept.get("labels") or {},
@@ -150,6 +155,7 @@ def container_status(record: PodRecord, c: ContainerRecord, verbose: bool) -> An
             container_path=m["mountPath"],
             host_path=volumes[m["name"]]["hostPath"]["path"],
             readonly=bool(m.get("readOnly")),
+            propagation=PROPAGATION.get(m.get("mountPropagation") or "", api_pb2.PROPAGATION_PRIVATE),
         )
         for m in spec.get("volumeMounts") or []
         if m["name"] in volumes and "hostPath" in volumes[m["name"]]
@@ -163,7 +169,7 @@ def container_status(record: PodRecord, c: ContainerRecord, verbose: bool) -> An
         finished_at=ns(c.finished_epoch) if state == api_pb2.CONTAINER_EXITED else 0,
         exit_code=(c.exit_code or 0) if state == api_pb2.CONTAINER_EXITED else 0,
         image=api_pb2.ImageSpec(image=kept.get("image", c.image)),
-        image_ref=c.image_id or kept.get("image_ref", ""),
+        image_ref=kept.get("image_ref") or c.image_id,
         reason=(c.reason or "") if state == api_pb2.CONTAINER_EXITED else "",
         message=(c.message or "") if state == api_pb2.CONTAINER_EXITED else "",
         labels=kept.get("labels") or {},

@@ -40,6 +40,7 @@
  *            with --cri (a log path the kubelet chose), stdout and stderr
  *            come apart (--relay, --stderr) and every line goes to PATH in
  *            the CRI log format (cri_log.c), with no rotation of ours;
+ *            SIGUSR1 reopens PATH (the kubelet rotated it: ReopenContainerLog);
  *         3. writes EXITFILE atomically (tmp + fsync + rename) as JSON:
  *            {"exitCode": N, "signal": S, "finishedAt": "RFC 3339"}
  *            and exits. The daemon learns of the exit from a pidfd on the
@@ -97,6 +98,7 @@ static int block_signals(void)
     sigaddset(&wanted, SIGCHLD);
     sigaddset(&wanted, SIGTERM);
     sigaddset(&wanted, SIGINT);
+    sigaddset(&wanted, SIGUSR1); /* a monitor: reopen the log (the CRI's ReopenContainerLog) */
     int fd = signalfd(-1, &wanted, SFD_CLOEXEC);
     if (fd < 0)
         die("signalfd");
@@ -332,6 +334,7 @@ static int monitor_main(int argc, char **argv)
     const char *exit_file = argv[3];
     snprintf(error_file, sizeof error_file, "%s.error", exit_file);
     int master = -1, stdin_fifo = -1, stdin_to = -1, errors = -1;
+    const char *log_path = NULL;
     static struct cri_stream co = {.name = "stdout"}, ce = {.name = "stderr"};
     struct log lg = {.path = NULL, .fd = -1, .times_path = NULL, .times_fd = -1};
     for (int i = 4; i < argc; i++) {
@@ -340,7 +343,7 @@ static int monitor_main(int argc, char **argv)
         else if (strcmp(argv[i], "--relay") == 0 && i + 1 < argc)
             master = atoi(argv[++i]);
         else if (strcmp(argv[i], "--log") == 0 && i + 4 < argc) {
-            lg.path = argv[++i];
+            lg.path = log_path = argv[++i];
             lg.fd = atoi(argv[++i]);
             lg.max_size = atoll(argv[++i]);
             lg.max_files = atoi(argv[++i]);
@@ -391,6 +394,11 @@ static int monitor_main(int argc, char **argv)
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof si) < 0 && errno != EAGAIN)
                 die("read(signalfd)");
+            else if (si.ssi_signo == SIGUSR1 && log_path) { /* rotated away by someone else */
+                int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+                if (fd >= 0)
+                    dup2(fd, lg.fd), close(fd);
+            }
         }
         for (int k = 1; k <= 3; k += 2) { /* the output: stdout (and stderr apart, with --cri) */
             if (fds[k].fd < 0 || !(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))

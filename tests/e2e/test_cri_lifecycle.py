@@ -158,3 +158,31 @@ def test_exec_sync_timeout_kills_the_command(cri_pods):
         container_id=cid, cmd=["sh", "-c", "pgrep -f 'sleep 4321' || true"], timeout=10
     )
     assert cri_pods.rt.ExecSync(req, timeout=30).stdout == b""
+
+
+def test_reopen_container_log_after_the_kubelet_renamed_it(cri_pods):
+    sid, config = cri_pods.run("reopen")
+    cid = cri_pods.create(sid, config, "c", ["sh", "-c", "while :; do echo tick; sleep 0.2; done"])
+    cri_pods.start(cid)
+    path = cri_pods.status(cid).status.log_path
+    eventually(lambda: os.path.getsize(path) > 0, what="the first lines")
+    os.rename(path, path + ".1")
+    cri_pods.rt.ReopenContainerLog(api_pb2.ReopenContainerLogRequest(container_id=cid), timeout=10)
+    assert os.path.exists(path)
+    eventually(lambda: "stdout F tick" in open(path).read(), what="lines in the new file")
+    size = os.path.getsize(path + ".1")
+    time.sleep(1)
+    assert os.path.getsize(path + ".1") == size  # the old file gets nothing more
+
+
+def test_status_reports_the_image_as_the_image_service_does(cri_pods, cri_mp):
+    from helpers.cri import images
+
+    sid, config = cri_pods.run("image-ref")
+    cid = cri_pods.create(sid, config, "c", ["true"])
+    st = cri_pods.status(cid).status
+    image = images(cri_mp).ImageStatus(api_pb2.ImageStatusRequest(image=st.image), timeout=10).image
+    assert st.image.image in image.repo_tags
+    assert st.image_ref in image.repo_digests
+    listed = cri_pods.rt.ListContainers(api_pb2.ListContainersRequest(), timeout=10).containers
+    assert [c.image_ref for c in listed if c.id == cid] == [image.id]
