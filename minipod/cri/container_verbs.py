@@ -139,8 +139,13 @@ async def exec_sync(manager, ident: str, cmd: list[str], timeout: int) -> Any:
         stdout, stderr = await asyncio.wait_for(reading, timeout if timeout > 0 else None)
         code = await handlers.wait_exit(pid)
     except asyncio.TimeoutError:
-        kill_exec(pid)
+        children = kill_exec(pid)
         await handlers.wait_exit(pid)
+        # Gone, not only signalled: the next exec must not find it (as a
+        # zombie, until the pod's init reaps it).
+        deadline = time.time() + 5
+        while any(os.path.exists(f"/proc/{c}") for c in children) and time.time() < deadline:
+            await asyncio.sleep(0.01)
         os.close(report)
         raise TimeoutError(f"command {list(cmd)!r} timed out after {timeout}s") from None
     failed = process.LaunchResult(await process.read_to_eof(report))
@@ -178,7 +183,7 @@ def stats(manager, w, c) -> Any:
     )
 
 
-def kill_exec(pid: int) -> None:
+def kill_exec(pid: int) -> list[int]:
     """SIGKILL an exec session: its helper (E1) and the command's whole
     session. The command's death signal alone is not enough: the kernel
     clears it when the command drops its capabilities or changes user."""
@@ -193,3 +198,4 @@ def kill_exec(pid: int) -> None:
         except OSError:
             pass
     os.kill(pid, signal.SIGKILL)
+    return children

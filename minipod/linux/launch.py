@@ -154,6 +154,13 @@ def _join(namespaces: dict[str, str]) -> None:
 
 def _l2(plan: dict, w: int) -> None:
     os.setsid()
+    # A volume with mountPropagation is the host's mount itself (a detached
+    # copy in its peer group), taken while we are still in the host's mount
+    # namespace: the pod's was made before the host mounted it (rootfs.py, 1).
+    for m in (plan.get("rootfs") or {}).get("mounts") or []:
+        if m.get("propagation") and not m.get("subpath") and not m.get("idmap"):
+            with step(f"open the host's mount at {m['source']}"):
+                m["tree"] = sc.open_tree(m["source"])
     _join(plan["join"])
     if plan.get("new_pid_ns"):
         sc.unshare(sc.CLONE_NEWPID)

@@ -120,16 +120,18 @@ def bind(
     nodev: bool = False,
     idmap: str | None = None,
     owner: int | None = None,
+    tree: int | None = None,
 ) -> None:
     """Bind `source` at `target`; `idmap`: the user namespace (a
     /proc/PID/ns/user path) whose id-mapping the mount applies; `owner`:
-    who the mount point belongs to if it must be made."""
+    who the mount point belongs to if it must be made; `tree`: the source
+    as a detached mount tree (open_tree) already, attached as it is."""
     if os.path.isdir(source):
         _mkdirs(target, owner)
     else:
         _touch(target, owner)
-    if idmap:
-        tree = userns.idmapped_tree(source, idmap)
+    if idmap or tree is not None:
+        tree = tree if tree is not None else userns.idmapped_tree(source, idmap or "")
         try:
             sc.move_mount(tree, target)
         finally:
@@ -142,6 +144,9 @@ def bind(
         sc.mount("", target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_REC | flags)
 
 
+PROPAGATION = {"HostToContainer": sc.MS_SLAVE, "Bidirectional": sc.MS_SHARED}
+
+
 def setup_rootfs(rootfs: dict) -> None:
     """Steps 1-7 for one container. `rootfs` is the plan the daemon made:
     target, lowerdir, upperdir, workdir, mounts [{source, target, readonly,
@@ -151,9 +156,15 @@ def setup_rootfs(rootfs: dict) -> None:
     root = rootfs["target"]
     ns = rootfs.get("userns")
     owner = ns["base"] if ns else None
-    # 1. A private mount namespace.
+    # 1. A private mount namespace; a slave one when a volume asks for
+    # mountPropagation (as runc's rootfsPropagation: rslave). Such a volume
+    # comes as a copy of the host's mount (its "tree", opened by the
+    # launcher before it joined the pod's mount namespace): in the peer
+    # group of the host's, so the host's later mounts beneath it reach the
+    # container (and, Bidirectional, the container's reach the host).
     sc.unshare(sc.CLONE_NEWNS)
-    sc.mount("", "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    propagating = any(m.get("propagation") for m in rootfs.get("mounts", []))
+    sc.mount("", "/", None, sc.MS_REC | (sc.MS_SLAVE if propagating else sc.MS_PRIVATE))
 
     # 2. The overlay. lowerdir lists layers top-first (overlayfs docs).
     # nodev: with CAP_MKNOD (a default capability) a container can make a
@@ -190,7 +201,14 @@ def setup_rootfs(rootfs: dict) -> None:
             fd = subpath.open_beneath(m["source"], m["subpath"]) if m.get("subpath") else None
             source = f"/proc/self/fd/{fd}" if fd is not None else m["source"]
             try:
-                bind(source, target, m.get("readonly", False), m.get("nodev", False), idmap, owner)
+                tree = m.get("tree")
+                bind(source, target, m.get("readonly", False), m.get("nodev", False), idmap, owner, tree)
+                if propagating:
+                    # Its own propagation: HostToContainer receives the host's
+                    # mounts, Bidirectional also shares its own with its peers
+                    # (a slave here: not back to the host), the rest none.
+                    kind = PROPAGATION.get(m.get("propagation") or "", sc.MS_PRIVATE)
+                    sc.mount("", target, None, sc.MS_REC | kind)
             finally:
                 if fd is not None:
                     os.close(fd)

@@ -158,6 +158,8 @@ def container_mounts(
             "nodev": vm["name"] in empty_dirs and not privileged,
             "what": f"volume {vm['name']} at {vm['mountPath']}",
         }
+        if vm.get("mountPropagation") in ("HostToContainer", "Bidirectional"):
+            mount["propagation"] = vm["mountPropagation"]
         snapshot = path_in(dirs["run"], "subpaths", container["name"], str(i))
         mount.update(
             subpaths.prepare(vm, source, vm["name"] in config, env or {}, snapshot, container["name"])

@@ -36,3 +36,36 @@ def test_user_groups_and_paths_as_listed(cri_pods):
     )
     assert status["NoNewPrivs"].strip() == "1"
     assert int(status["CapEff"], 16) == 0
+
+
+def test_mount_propagation_host_to_container(cri_pods, tmp_path):
+    """A HostToContainer mount sees what the host mounts beneath it after
+    the container started (the source a shared mount, as the kubelet makes
+    /var/lib/kubelet); a plain one does not."""
+    import subprocess
+
+    src = tmp_path / "shared"
+    (src / "later").mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(src), str(src)], check=True)
+    try:
+        subprocess.run(["mount", "--make-rshared", str(src)], check=True)
+        sid, config = cri_pods.run("propagation")
+        mounts = [
+            api_pb2.Mount(
+                container_path="/slave", host_path=str(src), propagation=api_pb2.PROPAGATION_HOST_TO_CONTAINER
+            ),
+            api_pb2.Mount(container_path="/private", host_path=str(src)),
+        ]
+        cid = cri_pods.create(sid, config, "c", ["sleep", "300"], mounts=mounts)
+        cri_pods.start(cid)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "later", str(src / "later")], check=True)
+        try:
+            (src / "later" / "flag").write_text("x")
+            assert sh(cri_pods, cid, "ls /slave/later").stdout == b"flag\n"
+            assert sh(cri_pods, cid, "ls /private/later").stdout == b""
+        finally:
+            cri_pods.remove_all()
+            cri_pods.sandboxes.clear()
+            subprocess.run(["umount", str(src / "later")], check=True)
+    finally:
+        subprocess.run(["umount", "-R", str(src)], check=True)
