@@ -1,7 +1,8 @@
 """Kubernetes' protobuf bodies, read into the same dicts as JSON.
 
 kubectl's typed clients (`kubectl create configmap|secret|namespace|
-serviceaccount`, `kubectl auth can-i`) send protobuf
+serviceaccount|deployment|job|cronjob|service|priorityclass`, `kubectl auth
+can-i`) send protobuf
 (application/vnd.kubernetes.protobuf) and accept JSON back. A body is
 "k8s\\0" + runtime.Unknown {typeMeta=1 {apiVersion=1, kind=2}, raw=2};
 raw is the object in protobuf's wire format. MESSAGES gives the field
@@ -104,9 +105,62 @@ MESSAGES: dict[str, dict[int, tuple[str, Any]]] = {
         2: ("containers", ["Container"]),
         3: ("restartPolicy", "ostr"),
         4: ("terminationGracePeriodSeconds", "int"),
+        5: ("activeDeadlineSeconds", "int"),
         6: ("dnsPolicy", "ostr"),
+        7: ("nodeSelector", "map"),
         8: ("serviceAccountName", "ostr"),
+        9: ("serviceAccount", "ostr"),
+        10: ("nodeName", "ostr"),
+        11: ("hostNetwork", "obool"),
+        12: ("hostPID", "obool"),
+        13: ("hostIPC", "obool"),
+        14: ("securityContext", "PodSecurityContext"),
+        15: ("imagePullSecrets", ["LocalObjectReference"]),
+        16: ("hostname", "ostr"),
+        17: ("subdomain", "ostr"),
         19: ("schedulerName", "ostr"),
+        20: ("initContainers", ["Container"]),
+        21: ("automountServiceAccountToken", "bool"),
+        24: ("priorityClassName", "ostr"),
+        25: ("priority", "int"),
+        27: ("shareProcessNamespace", "bool"),
+        29: ("runtimeClassName", "str"),
+        30: ("enableServiceLinks", "bool"),
+        31: ("preemptionPolicy", "str"),
+        35: ("setHostnameAsFQDN", "bool"),
+        37: ("hostUsers", "bool"),
+    },
+    # What a stored template holds once defaulted (`kubectl create job
+    # --from=cronjob/NAME` sends the CronJob's template back).
+    "PodSecurityContext": {
+        2: ("runAsUser", "int"),
+        3: ("runAsNonRoot", "bool"),
+        4: ("supplementalGroups", ["int"]),
+        5: ("fsGroup", "int"),
+        6: ("runAsGroup", "int"),
+        9: ("fsGroupChangePolicy", "str"),
+        10: ("seccompProfile", "SeccompProfile"),
+    },
+    "SecurityContext": {
+        1: ("capabilities", "Capabilities"),
+        2: ("privileged", "bool"),
+        4: ("runAsUser", "int"),
+        5: ("runAsNonRoot", "bool"),
+        6: ("readOnlyRootFilesystem", "bool"),
+        7: ("allowPrivilegeEscalation", "bool"),
+        8: ("runAsGroup", "int"),
+        9: ("procMount", "str"),
+        11: ("seccompProfile", "SeccompProfile"),
+    },
+    "SeccompProfile": {1: ("type", "str"), 2: ("localhostProfile", "str")},
+    "Capabilities": {1: ("add", ["str"]), 2: ("drop", ["str"])},
+    "VolumeMount": {
+        1: ("name", "ostr"),
+        2: ("readOnly", "obool"),
+        3: ("mountPath", "ostr"),
+        4: ("subPath", "ostr"),
+        5: ("mountPropagation", "str"),
+        6: ("subPathExpr", "ostr"),
     },
     "Container": {
         1: ("name", "ostr"),
@@ -117,8 +171,13 @@ MESSAGES: dict[str, dict[int, tuple[str, Any]]] = {
         6: ("ports", ["ContainerPort"]),
         7: ("env", ["EnvVar"]),
         8: ("resources", "ResourceRequirements"),
+        9: ("volumeMounts", ["VolumeMount"]),
         13: ("terminationMessagePath", "ostr"),
         14: ("imagePullPolicy", "ostr"),
+        15: ("securityContext", "SecurityContext"),
+        16: ("stdin", "obool"),
+        17: ("stdinOnce", "obool"),
+        18: ("tty", "obool"),
         20: ("terminationMessagePolicy", "ostr"),
     },
     "ResourceRequirements": {},
@@ -130,6 +189,63 @@ MESSAGES: dict[str, dict[int, tuple[str, Any]]] = {
         5: ("hostIP", "ostr"),
     },
     "EnvVar": {1: ("name", "ostr"), 2: ("value", "ostr")},
+    # `kubectl create job|cronjob|service|priorityclass`.
+    "Job": {1: ("metadata", "ObjectMeta"), 2: ("spec", "JobSpec"), 3: ("status", "skip")},
+    "JobSpec": {
+        1: ("parallelism", "int"),
+        2: ("completions", "int"),
+        3: ("activeDeadlineSeconds", "int"),
+        4: ("selector", "LabelSelector"),
+        5: ("manualSelector", "bool"),
+        6: ("template", "PodTemplateSpec"),
+        7: ("backoffLimit", "int"),
+        8: ("ttlSecondsAfterFinished", "int"),
+        9: ("completionMode", "str"),
+        10: ("suspend", "bool"),
+    },
+    "CronJob": {1: ("metadata", "ObjectMeta"), 2: ("spec", "CronJobSpec"), 3: ("status", "skip")},
+    "CronJobSpec": {
+        1: ("schedule", "str"),
+        2: ("startingDeadlineSeconds", "int"),
+        3: ("concurrencyPolicy", "ostr"),
+        4: ("suspend", "bool"),
+        5: ("jobTemplate", "JobTemplateSpec"),
+        6: ("successfulJobsHistoryLimit", "int"),
+        7: ("failedJobsHistoryLimit", "int"),
+        8: ("timeZone", "str"),
+    },
+    "JobTemplateSpec": {1: ("metadata", "ObjectMeta"), 2: ("spec", "JobSpec")},
+    "Service": {1: ("metadata", "ObjectMeta"), 2: ("spec", "ServiceSpec"), 3: ("status", "skip")},
+    "ServiceSpec": {
+        1: ("ports", ["ServicePort"]),
+        2: ("selector", "map"),
+        3: ("clusterIP", "ostr"),
+        4: ("type", "ostr"),
+        5: ("externalIPs", ["str"]),
+        7: ("sessionAffinity", "ostr"),
+        10: ("externalName", "ostr"),
+        11: ("externalTrafficPolicy", "ostr"),
+        13: ("publishNotReadyAddresses", "obool"),
+        17: ("ipFamilyPolicy", "str"),
+        18: ("clusterIPs", ["str"]),
+        19: ("ipFamilies", ["str"]),
+        22: ("internalTrafficPolicy", "str"),
+    },
+    "ServicePort": {
+        1: ("name", "ostr"),
+        2: ("protocol", "ostr"),
+        3: ("port", "int"),
+        4: ("targetPort", "IntOrString"),
+        5: ("nodePort", "oint"),
+        6: ("appProtocol", "str"),
+    },
+    "PriorityClass": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("value", "int"),
+        3: ("globalDefault", "obool"),
+        4: ("description", "ostr"),
+        5: ("preemptionPolicy", "str"),
+    },
 }
 # Messages read strictly ("skip": a field the server ignores), and their "o" types (ostr, oint, obool): Go's
 # encoder writes every non-pointer field, so "" / 0 / false there mean
@@ -147,6 +263,20 @@ STRICT = {
     "ResourceRequirements",
     "ContainerPort",
     "EnvVar",
+    "Job",
+    "JobSpec",
+    "CronJob",
+    "CronJobSpec",
+    "JobTemplateSpec",
+    "Service",
+    "ServiceSpec",
+    "ServicePort",
+    "PriorityClass",
+    "PodSecurityContext",
+    "SecurityContext",
+    "SeccompProfile",
+    "Capabilities",
+    "VolumeMount",
 }
 
 
@@ -184,6 +314,9 @@ def _fields(data: bytes) -> list[tuple[int, Any]]:
 
 
 def _value(kind, raw):
+    # A varint where bytes belong (or the reverse) is a malformed body.
+    if isinstance(raw, int) != (kind in ("int", "oint", "bool", "obool")):
+        raise ValueError(f"a {kind} field in protobuf has the wrong wire type")
     if kind in ("str", "ostr"):
         return raw.decode()
     if kind in ("int", "oint"):

@@ -62,7 +62,7 @@ async def attach(request):
 async def relay_attach(ws, path: str, c, worker, want_stdin: bool) -> None:
     """Attach's relay over WS (a WebSocket here, the CRI's SPDY streams in
     minipod/cri/streaming.py): the log file PATH from its end on, stdin
-    into the container's FIFO, until the container stops; then the exit
+    into the container's FIFO, until the container stops; then a Success
     status, and close."""
     stdin = _open_stdin(path) if want_stdin else -1
     try:
@@ -87,8 +87,10 @@ async def relay_attach(ws, path: str, c, worker, want_stdin: bool) -> None:
                     await _write_fifo(stdin, msg.data[1:])
                 # resize: the terminal's size stays; a stdin close: the
                 # container keeps its stdin (stdinOnce is not implemented).
-        status = pod_exec.exit_status((c.exit_code or 0) if c.state == "terminated" else 0)
-        await ws.send_bytes(bytes([pod_exec.STATUS]) + json.dumps(status).encode())
+        # Success, whatever the container's exit code: the kubelet's attach
+        # reports only whether attaching worked (kubectl run --rm -i then
+        # reads the code from the pod's status, "terminated (Error)").
+        await ws.send_bytes(bytes([pod_exec.STATUS]) + json.dumps(pod_exec.exit_status(0)).encode())
     except (ConnectionResetError, RuntimeError):
         pass
     finally:

@@ -98,6 +98,41 @@ def test_get_yaml_is_a_list_that_applies_back(mp, pods, tmp_path):
     assert kubectl(mp, "get", "configmap", "kc-list-bad", check=False).returncode == 1
 
 
+def test_kubectl_create_subcommands_send_protobuf(mp, pods):
+    """`kubectl create job|cronjob|service|priorityclass` send protobuf
+    bodies (typed clients); each is read as its JSON would be."""
+    assert kubectl(mp, "create", "priorityclass", "kc-high", "--value=1000", "--description=high").stdout == (
+        "priorityclass.scheduling.k8s.io/kc-high created\n"
+    )
+    pc = json.loads(kubectl(mp, "get", "priorityclass", "kc-high", "-o", "json").stdout)
+    assert (pc["value"], pc["description"], pc["preemptionPolicy"]) == (1000, "high", "PreemptLowerPriority")
+    out = kubectl(mp, "create", "service", "clusterip", "kc-svc", "--tcp=80:8080").stdout
+    assert out == "service/kc-svc created\n"
+    svc = json.loads(kubectl(mp, "get", "svc", "kc-svc", "-o", "json").stdout)["spec"]
+    assert svc["ports"][0]["port"] == 80 and svc["ports"][0]["targetPort"] == 8080
+    assert svc["selector"] == {"app": "kc-svc"}
+    schedule = "*/5 * * * *"
+    out = kubectl(
+        mp, "create", "cronjob", "kc-cj", "--image=busybox:1.35", f"--schedule={schedule}", "--", "true"
+    )
+    assert out.stdout == "cronjob.batch/kc-cj created\n"
+    cj = json.loads(kubectl(mp, "get", "cronjob", "kc-cj", "-o", "json").stdout)["spec"]
+    assert cj["schedule"] == schedule
+    assert cj["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] == ["true"]
+    pods.add("kc-job")  # its pod is deleted with the job below
+    assert (
+        kubectl(mp, "create", "job", "kc-job", "--from=cronjob/kc-cj").stdout == "job.batch/kc-job created\n"
+    )
+    kubectl(mp, "wait", "--for=condition=complete", "job/kc-job", "--timeout=60s")
+    for kind, name in (
+        ("job", "kc-job"),
+        ("cronjob", "kc-cj"),
+        ("svc", "kc-svc"),
+        ("priorityclass", "kc-high"),
+    ):
+        kubectl(mp, "delete", kind, name)
+
+
 def test_create_run_get_outputs(mp, pods):
     pods.add("kc-run", "kc-create")
     assert (

@@ -86,8 +86,13 @@ def test_a_deployment_as_kubectl_create_deployment_sends_it():
 
 
 def test_a_deployment_field_minipod_does_not_read_is_refused_not_dropped():
-    container = _field(1, b"c") + _field(2, b"busybox:1.35") + _field(15, _int(1, 1))  # securityContext
-    with pytest.raises(ValueError, match="Container field 15 in protobuf is not read by minipod"):
+    probe = _field(10, _field(1, _field(1, _field(1, b"true"))))  # livenessProbe.exec.command
+    container = _field(1, b"c") + _field(2, b"busybox:1.35") + probe
+    with pytest.raises(ValueError, match="Container field 10 in protobuf is not read by minipod"):
+        protobuf.decode(_deployment(container))
+    # A varint where a message belongs is refused, not a crash.
+    container = _field(1, b"c") + _field(15, _int(1, 1))  # securityContext
+    with pytest.raises(ValueError, match="wrong wire type"):
         protobuf.decode(_deployment(container))
 
 
