@@ -140,6 +140,11 @@ def write_limits(root: Root, rel: str, limits: values.CgroupLimits) -> None:
         lines = values.v2_files(limits)
     else:
         lines = values.v1_files(limits)
+        d = root.dir(rel, "memory")
+        current = read_file(os.path.join(d, "memory.limit_in_bytes"), None) if d else None
+        if limits.memory_bytes is not None and current and int(current) < limits.memory_bytes:
+            # Raising a limit (an update): memory+swap first, never below memory.
+            lines.sort(key=lambda line: line[1] != "memory.memsw.limit_in_bytes")
     for controller, name, value in lines:
         d = root.dir(rel, controller)
         if d is not None:
