@@ -25,9 +25,15 @@ def test_sandbox_runs_with_its_own_namespaces_and_network(cri_pods, cri_mp):
     pid = info["pid"]
     assert ns_inode(pid, "net") != ns_inode(os.getpid(), "net")
     assert ns_inode(pid, "uts") != ns_inode(os.getpid(), "uts")
-    # Not a pod of the Kubernetes API: the kubelet's API server owns it.
-    listed = json.loads(cri_mp.run("get", "pods", "-A", "-o", "json").stdout)["items"]
-    assert sid not in [p["metadata"]["name"] for p in listed if p["metadata"].get("resourceVersion")]
+    # Not a pod of the Kubernetes API (the kubelet's API server owns it)...
+    from helpers.kubectl import KUBECTL, kubectl
+
+    if KUBECTL:
+        listed = json.loads(kubectl(cri_mp, "get", "pods", "-A", "-o", "json").stdout)["items"]
+        assert sid not in [p["metadata"]["name"] for p in listed]
+    # ... but a pod of the node, with its kernel objects, for minipod inspect.
+    seen = cri_mp.run("inspect", sid, "-n", "cri-test").stdout
+    assert f"host pid {pid}" in seen and "netns pinned at" in seen
 
 
 def test_container_created_started_stopped_removed(cri_pods, cri_mp):
