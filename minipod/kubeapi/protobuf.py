@@ -23,12 +23,14 @@ MAGIC = b"k8s\x00"
 # JSON), int, bool, map (string values), bmap (bytes values), [T] repeated,
 # or another message's name.
 MESSAGES: dict[str, dict[int, tuple[str, Any]]] = {
+    # Go writes ObjectMeta's strings even when empty (a pod template's
+    # metadata has name ""): "ostr", so "" stays unset as in its JSON.
     "ObjectMeta": {
-        1: ("name", "str"),
-        2: ("generateName", "str"),
-        3: ("namespace", "str"),
-        5: ("uid", "str"),
-        6: ("resourceVersion", "str"),
+        1: ("name", "ostr"),
+        2: ("generateName", "ostr"),
+        3: ("namespace", "ostr"),
+        5: ("uid", "ostr"),
+        6: ("resourceVersion", "ostr"),
         11: ("labels", "map"),
         12: ("annotations", "map"),
         13: ("ownerReferences", ["OwnerReference"]),

@@ -394,6 +394,15 @@ def test_the_readme_commands(mp, deploys):
     assert "NewReplicaSet:" in described and "ScalingReplicaSet" in described
     history = kubectl(mp, "rollout", "history", "deployment/web", "--revision=2").stdout
     assert "VERSION:\t2" in history
+    # Undo finds revision 1's ReplicaSet again (its template, sent by
+    # `kubectl create` in protobuf, equals the one undo writes back).
+    first = {rs["metadata"]["name"] for rs in get(mp, "replicasets", "-l", "app=web")["items"]}
+    kubectl(mp, "rollout", "undo", "deployment/web")
+    kubectl(mp, "rollout", "status", "deployment/web", "--timeout=90s", timeout=100)
+    rss = get(mp, "replicasets", "-l", "app=web")["items"]
+    assert {rs["metadata"]["name"] for rs in rss} == first and len(first) == 2
+    revisions = sorted(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for rs in rss)
+    assert revisions == ["2", "3"]
 
 
 def test_recreate_stops_every_old_pod_before_the_new_ones_start(mp, deploys):
