@@ -6,7 +6,11 @@ Authentication, as the API server does it, in order:
        CN, the groups its O fields; any other certificate is no credential;
     2. `Authorization: Bearer TOKEN`: a ServiceAccount token (tokens.py)
        whose pod still exists;
-    3. anything else: 401 Unauthorized.
+    3. anything else: 401 Unauthorized;
+    4. impersonation (`kubectl --as USER --as-group GROUP`): the admin may
+       act as anyone (Impersonate-User, Impersonate-Group headers), and
+       the request is then authorized as that user; anyone else asking is
+       403, as the API server answers without an RBAC rule allowing it.
 Authorization: minipod has no RBAC. The admin (group system:masters)
 may do everything; a ServiceAccount may read (get, list, watch) and
 nothing else: no create, update, patch, delete, exec, attach or
@@ -89,6 +93,12 @@ async def authenticate(request, handler):
         user = from_token(request, token.strip())
     if user is None:
         return status_response(401, "Unauthorized", "Unauthorized")
+    as_user, as_groups = (
+        request.headers.get("Impersonate-User"),
+        request.headers.getall("Impersonate-Group", []),
+    )
+    if as_user or as_groups:
+        user = impersonated(user, as_user, as_groups)  # step 4
     request["user"] = user
     # Who asks, for the audit log (objects/audit.py), while this request is served.
     token = audit.set_requester(
@@ -105,6 +115,28 @@ async def authenticate(request, handler):
         return await handler(request)
     finally:
         audit.reset_requester(token)
+
+
+def impersonated(user: User, as_user: str | None, as_groups: list[str]) -> User:
+    """Step 4: the user the admin acts as, with the groups the API server
+    adds (a ServiceAccount's, system:authenticated)."""
+    if not as_user:
+        raise StatusError(400, f"requested {as_groups} without impersonating a user", "BadRequest")
+    if not user.admin:
+        raise StatusError(
+            403,
+            f'users "{as_user}" is forbidden: User "{user.name}" cannot impersonate resource "users"'
+            ' in API group "" at the cluster scope',
+            "Forbidden",
+            {"name": as_user, "kind": "users"},
+        )
+    groups = list(as_groups)
+    parts = as_user.split(":")
+    if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+        groups += ["system:serviceaccounts", f"system:serviceaccounts:{parts[2]}"]
+    if as_user != "system:anonymous" and "system:authenticated" not in groups:
+        groups.append("system:authenticated")
+    return User(as_user, groups)
 
 
 def verb_of(request, target) -> str:

@@ -1,6 +1,7 @@
 """`kubectl auth can-i`: SelfSubjectAccessReview and SelfSubjectRulesReview,
 answered by auth.allowed() (the admin may do everything, a ServiceAccount
-may read).
+may read); `kubectl auth whoami`: SelfSubjectReview, who the API took the
+caller for (after impersonation).
 (kubectl sends them as protobuf: rest.read_body() reads that too.)
 """
 
@@ -41,4 +42,20 @@ async def self_subject_rules_review(request):
         },
     )
     body.setdefault("metadata", {})
+    return web.json_response(body, status=201)
+
+
+async def self_subject_review(request):
+    """The request's body says nothing (kubectl sends an empty review, in
+    protobuf): the answer is the user this request was authenticated as."""
+    user: auth.User = request["user"]
+    info: dict = {"username": user.name, "groups": list(user.groups)}
+    if user.uid:
+        info["uid"] = user.uid
+    body = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "SelfSubjectReview",
+        "metadata": {"creationTimestamp": None},
+        "status": {"userInfo": info},
+    }
     return web.json_response(body, status=201)

@@ -137,6 +137,7 @@ def build_app(manager, cluster, pki: certs.Pki, address: str, log) -> web.Applic
             web.post(
                 "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", reviews.self_subject_rules_review
             ),
+            web.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", reviews.self_subject_review),
             web.get("/api/{version}", group_version),
             web.get("/apis/{group}/{version}", group_version),
             web.route("*", "/api/{tail:.*}", rest.handle),

@@ -276,6 +276,22 @@ def test_get_events_and_auth_can_i(mp, pods):
     assert kubectl(mp, "auth", "can-i", "create", "pods").stdout == "yes\n"
 
 
+def test_whoami_and_impersonation(mp):
+    """`kubectl auth whoami`, and `--as`: the admin acts as a ServiceAccount
+    and is answered as one."""
+    out = kubectl(mp, "auth", "whoami").stdout
+    assert re.search(r"^Username\s+minipod-admin$", out, re.M), out
+    assert "system:masters" in out
+    sa = "system:serviceaccount:default:default"
+    out = kubectl(mp, "auth", "whoami", f"--as={sa}").stdout
+    assert re.search(rf"^Username\s+{sa}$", out, re.M) and "system:serviceaccounts:default" in out, out
+    p = kubectl(mp, "auth", "can-i", "create", "pods", f"--as={sa}", check=False)
+    assert (p.returncode, p.stdout) == (1, "no\n")
+    assert kubectl(mp, "auth", "can-i", "list", "pods", f"--as={sa}").stdout == "yes\n"
+    p = kubectl(mp, "create", "configmap", "kc-as", f"--as={sa}", check=False)
+    assert p.returncode == 1 and f'User "{sa}" cannot create resource "configmaps"' in p.stderr, p.stderr
+
+
 def test_minipod_cli_sees_pods_made_by_kubectl(mp, pods, tmp_path):
     pods.add("kc-both")
     kubectl(mp, "run", "kc-both", "--image=busybox:1.35", "--", "sleep", "3600")
