@@ -6,6 +6,7 @@ kubeconfig.py  ETC/admin.kubeconfig, and merging it into ~/.kube/config
 server.py      the HTTPS site: TLS, authentication, routes
 auth.py        who is asking, and may they
 reviews.py     `kubectl auth can-i`: the access reviews
+token_request.py  serviceaccounts/NAME/token: `kubectl create token`
 discovery.py   /version, /api, /apis, aggregated discovery
 openapi.py     /openapi/v2 and /openapi/v3 from the official schemas
 openapi_proto.py  /openapi/v2 in protobuf (kubectl validates a List with it)

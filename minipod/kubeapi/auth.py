@@ -66,20 +66,28 @@ def peer_certificate(request) -> bytes | None:
 
 
 def from_token(request, token: str) -> User | None:
-    cluster = request.app["cluster"]
+    """Step 2: a token this instance signed, for this API (its audience),
+    whose ServiceAccount and bound pod or secret still exist (by uid)."""
     claims = tokens.decode(request.app["sa_key"], token)
-    if claims is None:
+    if claims is None or tokens.ISSUER not in (claims.get("aud") or []):
         return None
     k8s = claims.get("kubernetes.io") or {}
-    ns, pod = k8s.get("namespace"), (k8s.get("pod") or {})
-    store = cluster.store
+    ns = k8s.get("namespace")
     from minipod.objects.resources import builtin
 
-    pods = builtin("", "v1", "pods")
-    if not store.exists(pods, ns, pod.get("name", "")):
-        return None
-    if store.get(pods, ns, pod["name"])["metadata"].get("uid") != pod.get("uid"):
-        return None  # a new pod of the same name: not the one the token was for
+    store = request.app["cluster"].store
+    bound = [("pods", k8s.get("pod")), ("secrets", k8s.get("secret"))]
+    if not k8s.get("pod"):  # a TokenRequest's token: its ServiceAccount must still be the same
+        bound.append(("serviceaccounts", k8s.get("serviceaccount")))
+    for plural, ref in bound:
+        if ref is None:
+            continue
+        res = builtin("", "v1", plural)
+        name = ref.get("name", "") if isinstance(ref, dict) else ""
+        if not store.exists(res, ns, name) or store.get(res, ns, name)["metadata"].get("uid") != ref.get(
+            "uid"
+        ):
+            return None  # deleted, or a new one of the same name: not the one the token was for
     groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"]
     return User(claims["sub"], groups)
 

@@ -29,6 +29,7 @@ SUBRESOURCE_VERBS = {
     "binding": ["create"],
     "finalize": ["update"],
     "scale": ["get", "patch", "update"],
+    "token": ["create"],
 }
 SUBRESOURCE_KIND = {
     "log": "Pod",
@@ -38,10 +39,15 @@ SUBRESOURCE_KIND = {
     "eviction": "Eviction",
     "binding": "Binding",
     "scale": "Scale",
+    "token": "TokenRequest",
 }
 # Subresources whose kind is of another group: kubectl drain looks for
 # pods/eviction with its group and version, else it deletes the pods.
-SUBRESOURCE_GROUP_VERSION = {"eviction": ("policy", "v1"), "scale": ("autoscaling", "v1")}
+SUBRESOURCE_GROUP_VERSION = {
+    "eviction": ("policy", "v1"),
+    "scale": ("autoscaling", "v1"),
+    "token": ("authentication.k8s.io", "v1"),
+}
 
 
 def subresource_group_version(res: kinds.Resource, sub: str) -> tuple[str, str]:

@@ -241,6 +241,18 @@ MESSAGES: dict[str, dict[int, tuple[str, Any]]] = {
         5: ("nodePort", "oint"),
         6: ("appProtocol", "str"),
     },
+    "TokenRequest": {1: ("metadata", "ObjectMeta"), 2: ("spec", "TokenRequestSpec"), 3: ("status", "skip")},
+    "TokenRequestSpec": {
+        1: ("audiences", ["str"]),
+        3: ("boundObjectRef", "BoundObjectReference"),
+        4: ("expirationSeconds", "int"),
+    },
+    "BoundObjectReference": {
+        1: ("kind", "ostr"),
+        2: ("apiVersion", "ostr"),
+        3: ("name", "ostr"),
+        4: ("uid", "ostr"),
+    },
     "PriorityClass": {
         1: ("metadata", "ObjectMeta"),
         2: ("value", "int"),
@@ -274,6 +286,9 @@ STRICT = {
     "ServiceSpec",
     "ServicePort",
     "PriorityClass",
+    "TokenRequest",
+    "TokenRequestSpec",
+    "BoundObjectReference",
     "PodSecurityContext",
     "SecurityContext",
     "SeccompProfile",

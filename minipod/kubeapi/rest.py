@@ -27,7 +27,17 @@ from aiohttp import web
 from minipod.api.status import StatusError, body_text, query_int
 from minipod.errors import ManifestError
 from minipod.kube.yaml_load import load_one
-from minipod.kubeapi import auth, patches, pod_subresources, protobuf, scale, schemas, tables, watching
+from minipod.kubeapi import (
+    auth,
+    patches,
+    pod_subresources,
+    protobuf,
+    scale,
+    schemas,
+    tables,
+    token_request,
+    watching,
+)
 from minipod.objects import resources as kinds
 from minipod.objects.errors import ApiError, bad_request
 from minipod.objects.events import to_events_v1
@@ -179,6 +189,12 @@ async def handle(request) -> web.StreamResponse:
             return await delete(request, t)
     elif t.sub in ("eviction", "binding") and method == "POST":
         return await pod_subresource(request, t)
+    elif t.sub == "token" and method == "POST":
+        body = await read_body(request)
+        ns, name = t.namespace or "default", t.name or ""
+        return respond(
+            request, token_request.create(_store(request), request.app["sa_key"], ns, name, body), 201
+        )
     elif t.sub == "scale":
         return await scale.handle(request, t, respond)
     raise StatusError(405, f"the server does not allow this method on the requested resource ({method})")

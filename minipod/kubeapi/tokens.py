@@ -1,9 +1,11 @@
 """ServiceAccount tokens: JSON Web Tokens signed with the instance's key
 (ES256), bound to a pod as the kubelet's projected tokens are.
 
-issue() makes one for a pod; verify() checks the signature, the expiry,
-and that the pod (by uid) and its ServiceAccount still exist: a token is
-worthless once its pod is deleted.
+claims_for() makes a pod's claims, account_claims() those of a TokenRequest
+(`kubectl create token`); sign() signs them; decode() checks the signature,
+the issuer and the expiry. auth.from_token() then checks that what the
+token is bound to (its pod or secret, and its ServiceAccount, by uid)
+still exists: a token is worthless once they are deleted.
 """
 
 import base64
@@ -28,18 +30,28 @@ def _unb64(text: str) -> bytes:
 
 
 def claims_for(pod: dict, sa_uid: str, now: float) -> dict:
+    """A projected token's claims: bound to the pod, for the API."""
     meta = pod["metadata"]
     sa = pod["spec"].get("serviceAccountName") or "default"
+    bound = {"pod": {"name": meta["name"], "uid": meta["uid"]}}
+    return account_claims(meta["namespace"], sa, sa_uid, [ISSUER], now, LIFETIME, bound)
+
+
+def account_claims(
+    namespace: str, sa: str, sa_uid: str, audiences: list[str], now: float, seconds: int, bound: dict | None
+) -> dict:
+    """A ServiceAccount token's claims, bound to a pod or secret when
+    BOUND is {"pod"|"secret": {"name", "uid"}} (token_request.py)."""
     return {
-        "aud": [ISSUER],
+        "aud": audiences,
         "iss": ISSUER,
         "iat": int(now),
         "nbf": int(now),
-        "exp": int(now) + LIFETIME,
-        "sub": f"system:serviceaccount:{meta['namespace']}:{sa}",
+        "exp": int(now) + seconds,
+        "sub": f"system:serviceaccount:{namespace}:{sa}",
         "kubernetes.io": {
-            "namespace": meta["namespace"],
-            "pod": {"name": meta["name"], "uid": meta["uid"]},
+            "namespace": namespace,
+            **(bound or {}),
             "serviceaccount": {"name": sa, "uid": sa_uid},
         },
     }

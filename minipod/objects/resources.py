@@ -91,7 +91,16 @@ RESOURCES: list[Resource] = [
     ),
     Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",), columns.CONFIGMAP),
     Resource("", "v1", "Secret", "secrets", True, (), columns.SECRET),
-    Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",), columns.SERVICEACCOUNT),
+    Resource(
+        "",
+        "v1",
+        "ServiceAccount",
+        "serviceaccounts",
+        True,
+        ("sa",),
+        columns.SERVICEACCOUNT,
+        subresources=("token",),
+    ),
     Resource("", "v1", "Event", "events", True, ("ev",), columns.EVENT, backend="events"),
     Resource(
         "",
