@@ -15,7 +15,12 @@ def _template_containers(field: str):
 
 
 def _count(field: str, where: str = "status", default: int = 0):
-    return lambda o, now: int((o.get(where) or {}).get(field) or default)
+    # An explicit 0 stays 0 (`or default` showed a ReplicaSet scaled to 0 as 1).
+    return lambda o, now: int(_or((o.get(where) or {}).get(field), default))
+
+
+def _or(value, default: int):
+    return default if value is None else value
 
 
 TEMPLATE_COLUMNS = (

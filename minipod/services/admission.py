@@ -102,9 +102,10 @@ class ServiceAdmission:
         }
         if self.store.exists(self.res, "default", KUBERNETES):
             old = self.store.get(self.res, "default", KUBERNETES)
-            new = copy.deepcopy(old)
-            new["spec"]["ports"] = body["spec"]["ports"]
-            self.store.update(self.res, new, "default", KUBERNETES)
+            if old["spec"].get("ports") != body["spec"]["ports"]:  # a write only when it changes
+                new = copy.deepcopy(old)
+                new["spec"]["ports"] = body["spec"]["ports"]
+                self.store.update(self.res, new, "default", KUBERNETES)
         else:
             self.store.create(self.res, body, "default")
         if api_ip is None:

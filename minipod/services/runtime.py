@@ -7,14 +7,18 @@ start(), in order (in the daemon's event loop, after the store is open):
        controllers: minipod/controllers/controller_manager.py);
     3. the proxy: nftables rules for the Services (proxy.py);
     4. the cluster DNS server on the bridge's gateway (dns_server.py),
-       once the daemon knows it (start_dns()).
+       once the daemon knows it (start_dns());
+    5. the `kubernetes` Service, kept (ensure_kubernetes()), once the
+       API listens.
 stop() ends them; the nftables table goes when no pod is left.
 """
 
+from minipod.objects.resources import builtin
 from minipod.services import config
 from minipod.services.admission import ServiceAdmission
 from minipod.services.dns_server import DnsServer
 from minipod.services.proxy import Proxy
+from minipod.services.reconcile_loop import ReconcileLoop
 
 
 class ServiceRuntime:
@@ -26,6 +30,7 @@ class ServiceRuntime:
         self.proxy = Proxy(store, conflist["name"], subnet, log)  # step 3
         self.store, self.log = store, log
         self.dns: DnsServer | None = None
+        self.keeper: ReconcileLoop | None = None
 
     def start(self) -> None:
         self.proxy.start()
@@ -50,9 +55,24 @@ class ServiceRuntime:
         return address
 
     def ensure_kubernetes(self, api_ip: str | None, api_port: int) -> None:
-        self.admission.ensure_kubernetes(api_ip, api_port)
+        """The `kubernetes` Service and its endpoints, kept from now on as
+        the API server's own loop keeps them: deleted (`kubectl delete all
+        --all` does), they come back."""
+
+        def keep() -> None:
+            self.admission.ensure_kubernetes(api_ip, api_port)
+
+        keep()
+        kinds = [builtin("", "v1", "services"), builtin("discovery.k8s.io", "v1", "endpointslices")]
+        kinds.append(builtin("", "v1", "endpoints"))
+        self.keeper = ReconcileLoop(
+            self.store, tuple(k.key for k in kinds), keep, "kubernetes service", self.log
+        )
+        self.keeper.start()
 
     def stop(self, pods_left: bool) -> None:
+        if self.keeper is not None:
+            self.keeper.stop()
         if self.dns is not None:
             self.dns.close()
         try:

@@ -6,6 +6,7 @@ import ipaddress
 import json
 
 import yaml
+from helpers.host import eventually
 from helpers.kubectl import kubectl
 
 
@@ -35,6 +36,25 @@ def test_kubernetes_service_exists(mp):
     lines = kubectl(mp, "get", "endpoints", "kubernetes").stdout.splitlines()
     assert lines[0].split() == ["NAME", "ENDPOINTS", "AGE"]
     assert lines[1].split()[1] == f"{legacy['subsets'][0]['addresses'][0]['ip']}:{mp.api_port}"
+
+
+def test_a_deleted_kubernetes_service_comes_back(fresh_mp):
+    """As the API server's own loop does (`kubectl delete all --all`
+    deletes it on a cluster too)."""
+    mp = fresh_mp
+    before = get(mp, "svc", "kubernetes")
+    kubectl(mp, "delete", "svc", "kubernetes")
+    kubectl(mp, "delete", "endpointslice", "kubernetes")
+    again = eventually(lambda: get_or_none(mp, "svc", "kubernetes"), what="the kubernetes Service back")
+    assert again["metadata"]["uid"] != before["metadata"]["uid"]
+    assert again["spec"]["clusterIP"] == before["spec"]["clusterIP"]
+    eps = eventually(lambda: get_or_none(mp, "endpointslices", "kubernetes"), what="its EndpointSlice back")
+    assert eps["ports"][0]["port"] == mp.api_port
+
+
+def get_or_none(mp, *what: str) -> dict | None:
+    p = kubectl(mp, "get", *what, "-o", "json", check=False)
+    return json.loads(p.stdout) if p.returncode == 0 else None
 
 
 def test_clusterip_defaults_and_columns(mp):
