@@ -84,9 +84,12 @@ async def relay_attach(ws, path: str, c, worker, want_stdin: bool) -> None:
                     and msg.data[:1] == bytes([pod_exec.STDIN])
                     and stdin >= 0
                 ):
-                    await _write_fifo(stdin, msg.data[1:])
-                # resize: the terminal's size stays; a stdin close: the
-                # container keeps its stdin (stdinOnce is not implemented).
+                    if len(msg.data) > 1:
+                        await _write_fifo(stdin, msg.data[1:])
+                    else:  # the client's EOF: with stdinOnce, the container's too
+                        os.close(stdin)
+                        stdin = -1
+                # resize: the terminal's size stays.
         # Success, whatever the container's exit code: the kubelet's attach
         # reports only whether attaching worked (kubectl run --rm -i then
         # reads the code from the pod's status, "terminated (Error)").

@@ -215,6 +215,8 @@ def _l2(plan: dict, w: int) -> None:
         os.makedirs(os.path.dirname(fifo), mode=0o700, exist_ok=True)
         if not os.path.exists(fifo):
             os.mkfifo(fifo, 0o600)
+        if plan.get("stdin_once") and hold >= 0:
+            argv += ["--stdin-once"]  # the first attach's EOF is the container's (not with a tty)
         argv += ["--stdin", fifo, str(hold if hold >= 0 else relay)]
     for fd in keep:
         os.set_inheritable(fd, fd != w)

@@ -200,6 +200,7 @@ def build_plan(
         "seccomp": sec["seccomp"],
         "tty": bool(container.get("tty")),
         "stdin": bool(container.get("stdin")),
+        "stdin_once": bool(container.get("stdinOnce")),
         "log_path": ctr.log_path,
         # Rotation by the container's monitor, as the kubelet rotates logs.
         "log_max_size": node.container_log_max_size if node else 10 * 1024 * 1024,

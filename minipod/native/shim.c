@@ -17,7 +17,7 @@
  *
  *   minipod-shim monitor PID EXITFILE [--hold FD] [--relay FD]
  *                        [--log PATH LOGFD MAXSIZE MAXFILES] [--times TPATH]
- *                        [--stdin FIFO TOFD] [--stderr FD --cri]
+ *                        [--stdin-once] [--stdin FIFO TOFD] [--stderr FD --cri]
  *       One per container, outside the pod's pid namespace. minipod's
  *       container launcher forks the container process (PID) and then
  *       execs this in its own place, so the monitor is the container's
@@ -37,6 +37,8 @@
  *            `stdin: true` container is not given EOF; with --stdin, what
  *            is written into FIFO (by `kubectl attach -i`, through the
  *            daemon) goes on to TOFD: that pipe, or the terminal's master;
+ *            with --stdin-once (stdinOnce), the first attach's end closes
+ *            TOFD: the container reads EOF, as with the kubelet;
  *            with --cri (a log path the kubelet chose), stdout and stderr
  *            come apart (--relay, --stderr) and every line goes to PATH in
  *            the CRI log format (cri_log.c), with no rotation of ours;
@@ -333,7 +335,7 @@ static int monitor_main(int argc, char **argv)
     pid_t child = (pid_t)atoi(argv[2]);
     const char *exit_file = argv[3];
     snprintf(error_file, sizeof error_file, "%s.error", exit_file);
-    int master = -1, stdin_fifo = -1, stdin_to = -1, errors = -1;
+    int master = -1, stdin_fifo = -1, stdin_to = -1, errors = -1, stdin_once = 0;
     const char *log_path = NULL;
     static struct cri_stream co = {.name = "stdout"}, ce = {.name = "stderr"};
     struct log lg = {.path = NULL, .fd = -1, .times_path = NULL, .times_fd = -1};
@@ -347,11 +349,14 @@ static int monitor_main(int argc, char **argv)
             lg.fd = atoi(argv[++i]);
             lg.max_size = atoll(argv[++i]);
             lg.max_files = atoi(argv[++i]);
-        } else if (strcmp(argv[i], "--stdin") == 0 && i + 2 < argc) {
+        } else if (strcmp(argv[i], "--stdin-once") == 0)
+            stdin_once = 1; /* before --stdin */
+        else if (strcmp(argv[i], "--stdin") == 0 && i + 2 < argc) {
             /* Our own writer keeps the FIFO from ever reaching EOF between
-             * two attach sessions (poll would spin on POLLHUP). */
+             * two attach sessions (poll would spin on POLLHUP); with
+             * --stdin-once the first attach's end is the container's EOF. */
             stdin_fifo = open(argv[++i], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-            if (stdin_fifo >= 0)
+            if (stdin_fifo >= 0 && !stdin_once)
                 open(argv[i], O_WRONLY | O_CLOEXEC);
             stdin_to = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--stderr") == 0 && i + 1 < argc)
@@ -409,11 +414,15 @@ static int monitor_main(int argc, char **argv)
             if (n <= 0)
                 fds[k].fd = -1; /* EOF, or EIO for a terminal: every writer is gone */
         }
-        if (fds[2].revents & POLLIN) {
+        if (fds[2].revents & (POLLIN | POLLHUP)) {
             char buf[4096];
             ssize_t n = read(stdin_fifo, buf, sizeof buf);
             if (n > 0)
                 write_all(stdin_to, buf, (size_t)n);
+            else if (n == 0 && stdin_once) { /* the attach closed its stdin */
+                close(stdin_to);             /* the container's EOF */
+                fds[2].fd = -1;
+            }
         }
     }
     /* What the container wrote before it exited; not what orphans it
