@@ -21,6 +21,7 @@ import minipod.cri.api_pb2 as api_pb2
 import minipod.cri.api_pb2_grpc as api_pb2_grpc
 from minipod.cri import container_config, container_verbs, runtime_info, sandbox_config, sandbox_verbs
 from minipod.cri.lookup import CriNotFound, containers, find_container, find_sandbox
+from minipod.cri.stream_calls import StreamingCalls
 from minipod.errors import MinipodError
 from minipod.kube import cgroup_values
 from minipod.linux import cgroups
@@ -51,7 +52,7 @@ def cri_call(method):
     return call
 
 
-class RuntimeService(api_pb2_grpc.RuntimeServiceServicer):
+class RuntimeService(StreamingCalls, api_pb2_grpc.RuntimeServiceServicer):
     def __init__(self, inst, manager, images, log):
         self.inst, self.manager, self.images, self.log = inst, manager, images, log
 

@@ -254,3 +254,36 @@ def expected_streams(stdin: bool, stdout: bool, stderr: bool, tty: bool) -> set[
     found |= {"stderr"} if stderr and not tty else set()
     found |= {"resize"} if tty else set()
     return found
+
+
+class CriLogChannels:
+    """Attach's relay reads the container's log file; a CRI container's
+    is in the CRI log format ("TIME STREAM P|F TEXT" lines). This wrapper
+    of SpdyChannels turns those lines back into the container's output, on
+    the stream it was written to (a P line's text has no newline)."""
+
+    def __init__(self, channels: SpdyChannels):
+        self.channels = channels
+        self.partial = b""
+
+    @property
+    def closed(self) -> bool:
+        return self.channels.closed
+
+    async def receive(self) -> Message:
+        return await self.channels.receive()
+
+    async def close(self) -> None:
+        await self.channels.close()
+
+    async def send_bytes(self, data: bytes) -> None:
+        if data[0] != STDOUT:
+            return await self.channels.send_bytes(data)
+        *lines, self.partial = (self.partial + data[1:]).split(b"\n")
+        for line in lines:
+            fields = line.split(b" ", 3)
+            if len(fields) < 4 and not (len(fields) == 3 and fields[2] in (b"P", b"F")):
+                continue  # not a CRI log line
+            channel = STDERR if fields[1] == b"stderr" else STDOUT
+            text = fields[3] if len(fields) == 4 else b""
+            await self.channels.send_bytes(bytes([channel]) + text + (b"\n" if fields[2] == b"F" else b""))

@@ -6,7 +6,7 @@ import asyncio
 import struct
 
 from minipod.cri import streaming
-from minipod.kube.exec_protocol import STATUS, STDIN, STDOUT
+from minipod.kube.exec_protocol import STATUS, STDERR, STDIN, STDOUT
 from minipod.kubeapi import spdy
 
 
@@ -102,3 +102,31 @@ def test_spdy_streams_become_exec_channels():
 def test_expected_streams_as_the_kubelet_counts_them():
     assert streaming.expected_streams(False, True, True, False) == {"error", "stdout", "stderr"}
     assert streaming.expected_streams(True, True, False, True) == {"error", "stdin", "stdout", "resize"}
+
+
+def test_cri_log_lines_become_the_containers_output():
+    class Sink:
+        closed = False
+
+        def __init__(self):
+            self.sent: list[bytes] = []
+
+        async def send_bytes(self, data: bytes) -> None:
+            self.sent.append(data)
+
+    async def main():
+        sink = Sink()
+        decode = streaming.CriLogChannels(sink)  # type: ignore[arg-type]
+        await decode.send_bytes(bytes([STDOUT]) + b"2026-11-26T18:00:00.1Z stdout F hello\n2026-11-26T18:")
+        await decode.send_bytes(
+            bytes([STDOUT]) + b"00:00.2Z stderr P part\n2026-11-26T18:00:00.3Z stdout F \n"
+        )
+        await decode.send_bytes(bytes([STATUS]) + b"{}")
+        return sink.sent
+
+    assert asyncio.run(main()) == [
+        bytes([STDOUT]) + b"hello\n",
+        bytes([STDERR]) + b"part",
+        bytes([STDOUT]) + b"\n",
+        bytes([STATUS]) + b"{}",
+    ]
