@@ -149,17 +149,20 @@ def chain_id(diff_ids: list[str]) -> str:
 
 
 def tree_usage(path: str) -> tuple[int, int]:
-    """Bytes (of regular files, by allocated blocks) and inodes under PATH."""
-    used = inodes = 0
+    """Bytes (allocated blocks) and inodes under PATH, each inode once: an
+    image's hard links (busybox's applets) share one."""
+    used = 0
+    seen: set[tuple[int, int]] = set()
     for root, dirs, files in os.walk(path):
         for name in dirs + files:
             try:
                 st = os.lstat(os.path.join(root, name))
             except FileNotFoundError:  # removed while we walk
                 continue
-            inodes += 1
-            used += st.st_blocks * 512
-    return used, inodes
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                used += st.st_blocks * 512
+    return used, len(seen)
 
 
 def _with_hint(e: MinipodError) -> str:

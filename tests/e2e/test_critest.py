@@ -17,7 +17,7 @@ import tempfile
 
 from helpers.critest import CRITEST_SUMMARY, SOURCE, critest_results
 
-MIN_PASSED = 8  # measured: 8 of 80 with the ImageService and no sandboxes yet
+MIN_PASSED = 79  # measured: 79 of 80, as containerd (the digest-pinned image fails)
 SPECS_RUN = 80  # as with containerd: 85 registered, the 5 benchmarks skipped
 DIGEST_PINNED = "public image with digest should be pulled and removed"
 
@@ -26,7 +26,10 @@ def test_critest_pass_count(critest_mp, cri_tools):
     out = tempfile.mkdtemp(prefix="minipod-critest-")
     env = dict(os.environ, CRITEST=cri_tools.critest, ENDPOINT=f"unix://{critest_mp.cri_socket}")
     try:
-        subprocess.run([os.path.join(SOURCE, "run-critest.sh"), out], env=env, timeout=1800, check=False)
+        # ginkgo's own deadline first: critest then ends itself and reports
+        # what ran, where a timeout here would leave it running.
+        argv = [os.path.join(SOURCE, "run-critest.sh"), out, "--ginkgo.timeout=15m"]
+        subprocess.run(argv, env=env, timeout=1200, check=False)
         results = critest_results(os.path.join(out, "junit", "report.json"))
         with open(os.path.join(out, "summary.txt")) as f:
             wall = f.read().split()[1]  # wall_s=N
