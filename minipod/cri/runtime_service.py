@@ -20,7 +20,7 @@ import grpc
 import minipod.cri.api_pb2 as api_pb2
 import minipod.cri.api_pb2_grpc as api_pb2_grpc
 from minipod.cri import container_config, container_verbs, runtime_info, sandbox_config, sandbox_verbs
-from minipod.cri.lookup import CriNotFound, containers, find_container, find_sandbox
+from minipod.cri.lookup import CriNotFound, containers, find_container, find_sandbox, sandboxes
 from minipod.cri.stream_calls import StreamingCalls
 from minipod.errors import MinipodError
 from minipod.kube import cgroup_values
@@ -174,6 +174,20 @@ class RuntimeService(StreamingCalls, api_pb2_grpc.RuntimeServiceServicer):
                 continue
             out.append(container_verbs.stats(self.manager, w, c))
         return api_pb2.ListContainerStatsResponse(stats=out)
+
+    @cri_call
+    async def ListPodSandboxStats(self, request, context):
+        f = request.filter if request.HasField("filter") else None
+        out = []
+        for w in sandboxes(self.manager):
+            labels = w.record.metadata.get("labels") or {}
+            if f is not None and (
+                (f.id and not w.record.metadata["name"].startswith(f.id))
+                or not all(labels.get(k) == v for k, v in f.label_selector.items())
+            ):
+                continue
+            out.append(sandbox_verbs.stats(self.manager, w))
+        return api_pb2.ListPodSandboxStatsResponse(stats=out)
 
     @cri_call
     async def PodSandboxStats(self, request, context):

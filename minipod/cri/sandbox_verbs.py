@@ -42,7 +42,10 @@ async def run(manager, config: Any, runtime_handler: str) -> str:
     data = sandbox_config.origin_data(config, runtime_handler)
     data["reserved_name"] = name
     runtime = rec.PodRuntime(
-        origin="cri", origin_data=data, sandbox_ports=sandbox_config.sandbox_ports(config)
+        origin="cri",
+        origin_data=data,
+        sandbox_ports=sandbox_config.sandbox_ports(config),
+        remake_lost_sandbox=False,  # NOTREADY: the kubelet makes a new one, as with containerd
     )
     record = rec.PodRecord(pod=pod, runtime=runtime)
     w = manager.add_record(record)

@@ -7,7 +7,8 @@ compute_pod_actions(record, probe_failures, now, backoff), in order:
        admission (held Pending, or rejected), or whose sandbox was stopped
        for good, runs nothing;
     2. a pod whose sandbox (its PID 1) is gone gets a new one, and then a
-       network; the caller syncs again once they exist;
+       network (unless its record says a lost sandbox stays lost); the
+       caller syncs again once they exist;
     3. a container whose liveness or startup probe failed is killed, with
        the probe's message and grace period;
     4. a pod that is done (Succeeded or Failed) stops its sidecars;
@@ -140,6 +141,8 @@ def compute_pod_actions(
         return out  # its sandbox was stopped for good, the record kept until a delete
     # 2. sandbox and network
     if not sandbox_alive:
+        if rt.init.pid is not None and not rt.remake_lost_sandbox:
+            return out  # lost for good: its creator decides what comes next
         out.create_sandbox = True
     if not spec.get("hostNetwork") and (out.create_sandbox or rt.network.state != "ready"):
         out.create_network = True

@@ -237,6 +237,10 @@ class PodRuntime:
     # The sandbox was stopped and is not to be made again (the CRI's
     # StopPodSandbox): the record stays until the pod is deleted.
     stopped: bool = False
+    # A lost sandbox (its PID 1 died) is made again, its containers with it;
+    # False: it stays lost, and whoever created it decides (a kubelet makes
+    # a new sandbox, as with containerd).
+    remake_lost_sandbox: bool = True
     # hostPort mappings of the sandbox itself, as containers' ports are
     # ({hostPort, containerPort, protocol, hostIP}): the CRI gives them per sandbox.
     sandbox_ports: list[dict[str, Any]] = field(default_factory=list)
@@ -403,6 +407,7 @@ def _runtime(raw: dict[str, Any]) -> PodRuntime:
         origin=raw.get("origin", "api"),
         origin_data=raw.get("origin_data") or {},
         stopped=raw.get("stopped", False),
+        remake_lost_sandbox=raw.get("remake_lost_sandbox", True),
         sandbox_ports=raw.get("sandbox_ports") or [],
     )
 

@@ -192,3 +192,14 @@ def test_status_reports_the_image_as_the_image_service_does(cri_pods, cri_mp):
     assert st.image_ref in image.repo_digests
     listed = cri_pods.rt.ListContainers(api_pb2.ListContainersRequest(), timeout=10).containers
     assert [c.image_ref for c in listed if c.id == cid] == [image.id]
+
+
+def test_a_lost_sandbox_stays_lost_for_the_kubelet_to_replace(cri_pods):
+    import signal
+
+    sid, config = cri_pods.run("lost")
+    init = json.loads(cri_pods.sandbox_status(sid, verbose=True).info["info"])["pid"]
+    os.kill(init, signal.SIGKILL)
+    eventually(lambda: cri_pods.sandbox_status(sid).status.state == api_pb2.SANDBOX_NOTREADY, what="NOTREADY")
+    time.sleep(1.5)  # a remade sandbox would be READY again by now
+    assert cri_pods.sandbox_status(sid).status.state == api_pb2.SANDBOX_NOTREADY

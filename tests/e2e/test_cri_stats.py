@@ -53,3 +53,11 @@ def test_resources_limits_stats_and_update(cri_pods):
         api_pb2.UpdateContainerResourcesRequest(container_id=cid, linux=bigger), timeout=10
     )
     assert memory_limit(pid) == str(128 * MI)
+
+
+def test_list_pod_sandbox_stats_filters_by_label(cri_pods):
+    a, _ = cri_pods.run("stats-a", labels={"k": "a"})
+    cri_pods.run("stats-b", labels={"k": "b"})
+    f = api_pb2.PodSandboxStatsFilter(label_selector={"k": "a"})
+    stats = cri_pods.rt.ListPodSandboxStats(api_pb2.ListPodSandboxStatsRequest(filter=f), timeout=10).stats
+    assert [s.attributes.id for s in stats] == [a]

@@ -300,3 +300,17 @@ def test_a_restart_being_made_waits_with_no_reason():
     rec.to_starting(c, "b" * 64, "busybox", "busybox@sha256:1", None)
     st = status.container_status(c)
     assert st["state"] == {"waiting": {}} and st["lastState"]["terminated"]["exitCode"] == 1
+
+
+def test_held_containers_stopped_and_lost_sandboxes_are_left_to_their_creator():
+    """A pod built by a front door that drives each step (the CRI)."""
+    r = make_pod("app", "later", restart="Never")
+    ctr(r, "later").held = True
+    assert started(actions(r)) == ["app"]
+    r.runtime.init = rec.Process(123, 1)
+    r.runtime.remake_lost_sandbox = False
+    a = actions(r, alive=False)
+    assert not a.create_sandbox and not a.steps
+    r.runtime.remake_lost_sandbox, r.runtime.stopped = True, True
+    a = actions(r, alive=False)
+    assert not a.create_sandbox and not a.steps
