@@ -15,7 +15,8 @@ mounts need, in order:
     4. resources: the CPU quota/period and shares, the memory limit, as
        the limits and requests the runtime turns into cgroup values;
     5. plan_overrides(): what a v1 container has no field for (a user by
-       name, its own supplemental groups, masked and read-only paths).
+       name, its own supplemental groups, masked and read-only paths, host
+       devices).
 """
 
 from typing import Any
@@ -97,6 +98,15 @@ def plan_overrides(config: Any) -> dict[str, Any]:
         out["masked_paths"] = list(sc.masked_paths)
     if sc.readonly_paths:
         out["readonly_paths"] = list(sc.readonly_paths)
+    devices = []
+    for n, d in enumerate(config.devices):
+        if not d.host_path.startswith("/") or not d.container_path.startswith("/"):
+            raise ConfigError(f"config.devices[{n}]: host_path and container_path must be absolute paths")
+        devices.append(
+            {"host_path": d.host_path, "container_path": d.container_path, "permissions": d.permissions}
+        )
+    if devices:
+        out["devices"] = devices
     return out
 
 

@@ -156,9 +156,16 @@ DEFAULT_DEVICES = (
 )
 
 
-def v1_device_rules(privileged: bool) -> list[tuple[str, str]]:
+def v1_device_rules(privileged: bool, extra: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """(file, rule) for the v1 devices controller: deny everything, then
-    allow the defaults; a privileged container may use every device."""
+    allow the defaults and `extra` ("c 10:200 rwm": the devices a CRI
+    config lists); a privileged container may use every device."""
     if privileged:
         return [("devices.allow", "a")]
-    return [("devices.deny", "a")] + [("devices.allow", rule) for rule in DEFAULT_DEVICES]
+    return [("devices.deny", "a")] + [("devices.allow", rule) for rule in (*DEFAULT_DEVICES, *extra)]
+
+
+def device_rule(kind: str, major: int, minor: int, permissions: str) -> str:
+    """One allow rule: kind "c" or "b", permissions of r, w, m (empty: rwm)."""
+    perms = "".join(p for p in "rwm" if p in (permissions or "rwm"))
+    return f"{kind} {major}:{minor} {perms}"

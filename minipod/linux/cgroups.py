@@ -152,7 +152,7 @@ def write_limits(root: Root, rel: str, limits: values.CgroupLimits) -> None:
             _write(os.path.join(d, name), value, missing_ok=name.startswith("memory.memsw"))
 
 
-def write_devices(root: Root, rel: str, privileged: bool) -> None:
+def write_devices(root: Root, rel: str, privileged: bool, extra: tuple[str, ...] = ()) -> None:
     """The device allow-list (v1 devices controller). On v2 the same
     list is an eBPF program (runc's devicefilter): not done yet; the
     container's missing CAP_MKNOD-free /dev and dropped capabilities are
@@ -160,17 +160,24 @@ def write_devices(root: Root, rel: str, privileged: bool) -> None:
     d = root.dir(rel, "devices")
     if d is None:
         return
-    for name, rule in values.v1_device_rules(privileged):
+    for name, rule in values.v1_device_rules(privileged, extra):
         _write(os.path.join(d, name), rule)
 
 
-def create(root: Root, rel: str, limits: values.CgroupLimits, devices: bool | None = None) -> None:
+def create(
+    root: Root,
+    rel: str,
+    limits: values.CgroupLimits,
+    devices: bool | None = None,
+    extra_devices: tuple[str, ...] = (),
+) -> None:
     """Step 2: a cgroup with its limits; `devices` False for the default
-    allow-list, True for a privileged container, None to leave it open."""
+    allow-list (and `extra_devices`' rules), True for a privileged
+    container, None to leave it open."""
     make(root, rel)
     write_limits(root, rel, limits)
     if devices is not None:
-        write_devices(root, rel, devices)
+        write_devices(root, rel, devices, extra_devices)
 
 
 def procs_files(root: Root, rel: str) -> list[str]:

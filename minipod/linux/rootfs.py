@@ -308,6 +308,10 @@ def _setup_dev(root: str, rootfs: dict, owner: int | None) -> None:
         os.symlink(target, os.path.join(dev, name))
         if owner is not None:
             os.lchown(os.path.join(dev, name), owner, owner)
+    # Host devices its creator gave it (the CRI's config.devices), as bind
+    # mounts of the host's nodes; the devices cgroup allows exactly those.
+    for d in rootfs.get("devices") or []:
+        bind(d["host_path"], secure_join(root, d["container_path"]), owner=owner)
     # /dev/shm is the pod's (or the host's with hostIPC): shared memory is
     # one of the things a Pod's containers share.
     bind(rootfs["shm"], os.path.join(dev, "shm"), owner=owner)

@@ -116,7 +116,7 @@ def apply_overrides(plan: dict[str, Any], overrides: dict[str, Any]) -> None:
         *plan["supplemental_groups"],
         *(overrides.get("supplemental_groups") or []),
     ]
-    for key in ("masked_paths", "readonly_paths"):
+    for key in ("masked_paths", "readonly_paths", "devices"):
         if overrides.get(key):
             plan["rootfs"][key] = list(overrides[key])
 

@@ -10,7 +10,8 @@ Steps, in the order a pod lives them:
        limits and the pids limit, and its `sandbox` leaf, which the pod
        init joins (returned: the cgroup.procs files to write).
     2. setup_container(): before each container start, its cgroup with
-       its own limits and the device allow-list; the launcher joins it
+       its own limits and the device allow-list (with the host devices
+       its creator gave it: device_rules()); the launcher joins it
        before execve. The previous instance's cgroup is killed and
        removed first, so a restarted container leaves nothing behind.
     3. oom_killed(): after an exit, did the OOM killer strike in it?
@@ -22,6 +23,9 @@ restarted daemon finds the same cgroups.
 """
 
 import asyncio
+import os
+import stat
+from typing import Any
 
 from minipod.kube import cgroup_values as values
 from minipod.kube import resources
@@ -59,8 +63,22 @@ def setup_container(
         cgroups.remove(root, rel, timeout=1.0)
     privileged = bool((spec.get("securityContext") or {}).get("privileged"))
     rel = container_rel(record, c.id or "")
-    cgroups.create(root, rel, values.container_limits(spec), devices=privileged)
+    extra = tuple(device_rules(c.plan_overrides.get("devices") or []))
+    cgroups.create(root, rel, values.container_limits(spec), devices=privileged, extra_devices=extra)
     return cgroups.procs_files(root, rel)
+
+
+def device_rules(devices: list[dict[str, Any]]) -> list[str]:
+    """The allow rules for the host devices a container is given (the
+    CRI's config.devices): each node's type and numbers, as the host has them."""
+    rules = []
+    for d in devices:
+        st = os.stat(d["host_path"])
+        kind = "b" if stat.S_ISBLK(st.st_mode) else "c"
+        rules.append(
+            values.device_rule(kind, os.major(st.st_rdev), os.minor(st.st_rdev), d.get("permissions", ""))
+        )
+    return rules
 
 
 def oom_killed(root: cgroups.Root, record: PodRecord, c: ContainerRecord) -> bool:

@@ -135,7 +135,8 @@ class ContainerRecord:
     log_file: str | None = None  # where its log goes (else LOGS/NAME/N.log)
     # Launch plan values its creator chose where a v1 container has no field
     # (the CRI's user name, per-container supplemental groups, masked and
-    # read-only paths): user, supplemental_groups, masked_paths, readonly_paths.
+    # read-only paths, host devices): user, supplemental_groups,
+    # masked_paths, readonly_paths, devices.
     plan_overrides: dict[str, Any] = field(default_factory=dict)
     created_epoch: float | None = None
 

@@ -69,3 +69,18 @@ def test_mount_propagation_host_to_container(cri_pods, tmp_path):
             subprocess.run(["umount", str(src / "later")], check=True)
     finally:
         subprocess.run(["umount", "-R", str(src)], check=True)
+
+
+def test_devices_given_with_their_permissions(cri_pods):
+    """A host device node in the container, allowed by the devices cgroup
+    with the permissions given (and no more)."""
+    sid, config = cri_pods.run("devices")
+    rw = [api_pb2.Device(host_path="/dev/fuse", container_path="/dev/fuse", permissions="rwm")]
+    ro = [api_pb2.Device(host_path="/dev/fuse", container_path="/dev/myfuse", permissions="r")]
+    a = cri_pods.create(sid, config, "rw", ["sleep", "300"], devices=rw)
+    b = cri_pods.create(sid, config, "ro", ["sleep", "300"], devices=ro)
+    cri_pods.start(a)
+    cri_pods.start(b)
+    assert sh(cri_pods, a, "exec 3<>/dev/fuse && echo opened").stdout == b"opened\n"
+    denied = sh(cri_pods, b, "exec 3<>/dev/myfuse && echo opened")
+    assert denied.stdout == b"" and b"not permitted" in denied.stderr

@@ -162,3 +162,18 @@ def test_run_as_group_without_a_user_and_a_bad_seccomp_path_are_refused():
         container_config.seccomp_profile(
             api_pb2.LinuxContainerSecurityContext(seccomp_profile_path="/tmp/p.json")
         )
+
+
+def test_devices_and_their_cgroup_rules():
+    from minipod.kube import cgroup_values
+
+    dev = api_pb2.Device(host_path="/dev/fuse", container_path="/dev/f", permissions="rw")
+    assert container_config.plan_overrides(container(devices=[dev]))["devices"] == [
+        {"host_path": "/dev/fuse", "container_path": "/dev/f", "permissions": "rw"}
+    ]
+    assert cgroup_values.device_rule("c", 10, 229, "rw") == "c 10:229 rw"
+    assert cgroup_values.device_rule("b", 8, 0, "") == "b 8:0 rwm"
+    with pytest.raises(container_config.ConfigError, match=r"config.devices\[0\]"):
+        container_config.plan_overrides(
+            container(devices=[api_pb2.Device(host_path="fuse", container_path="/f")])
+        )
