@@ -66,13 +66,14 @@ class Span:
 class TraceSink:
     """The file every traced process appends its lines to (step 1)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, create: bool = True):
         self.path = path
         self.active = True
         self._fd = -1
         self._pid = 0
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600))
+        if create:  # not when a process that did not fork from the daemon resumes it
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600))
 
     def fd(self) -> int:
         """This process's descriptor: a forked child opens its own (the
@@ -191,6 +192,24 @@ def keep_fds() -> list[int]:
         return [t.sink.fd()]
     except OSError:
         return []
+
+
+def carry() -> tuple[str, str, str] | None:
+    """What a process that is not a fork of the daemon (the fork server's
+    children, fork_server.py) needs to trace as the current pod: step 3
+    across a socket instead of a fork."""
+    t = _CURRENT.get()
+    if t is None or not t.sink.active:
+        return None
+    return (t.sink.path, t.pod, _CONTAINER.get())
+
+
+def resume(carried: tuple[str, str, str] | None) -> None:
+    """In that process: trace into the same sink, as the same pod and container."""
+    if carried is not None:
+        path, pod, container = carried
+        _CURRENT.set(PodTrace(TraceSink(path, create=False), pod))
+        _CONTAINER.set(container)
 
 
 def monotonic_of_epoch(epoch: float) -> int:

@@ -38,6 +38,7 @@ from minipod.image.store import ImageStore
 from minipod.kube.yaml_load import MAX_BYTES
 from minipod.kubeapi import schemas
 from minipod.kubeapi import server as kubeapi_server
+from minipod.linux import fork_server
 from minipod.objects.apply import StoredApplier
 from minipod.objects.cluster import open_cluster
 from minipod.pod.manager import PodManager
@@ -296,6 +297,7 @@ async def serve(
     for d in (inst.lib, inst.run, inst.pods_run):
         os.makedirs(d, mode=0o700, exist_ok=True)
     lock_fd = _lock(inst)
+    fork_server.start()  # it forks every container and sandbox (linux/fork_server.py)
     with open(inst.pid_file, "w") as f:
         f.write(f"{os.getpid()}\n")
     images = ImageStore(inst.images_dir)

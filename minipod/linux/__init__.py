@@ -10,6 +10,7 @@ Read them in this order:
     launch_spec       from a container in a Pod spec to a launch plan (env, argv, mounts)
     launch_security   the security part of that plan, from the securityContext
     launch            starting containers and exec sessions (fork, setns, the monitor)
+    fork_server       the small process that forks containers and sandboxes for the daemon
     rootfs            a container's root filesystem: overlayfs, pivot_root, /proc, /dev
     credentials       who a container process is: user resolution, groups, switching user
     capabilities      capabilities(7), via python-prctl

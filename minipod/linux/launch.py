@@ -7,7 +7,10 @@ a few hundred KiB) as its parent, outside the pod's pid namespace, as
 conmon is for podman.
 
 Steps of launch(), each in its own process:
-    daemon   fork() -> L1, and wait for it (it exits at once).
+    daemon   hands the plan and the report pipe to its fork server
+             (fork_server.py): forking the daemon's own big process would
+             stand its event loop still for milliseconds per container.
+    server   fork() -> L1, and reap it (it exits at once).
     L1       fork() -> L2, then exit: L2 is orphaned, so the host's init,
              not the daemon, becomes its parent.
     L2       setsid(); setns() into the pod's net, IPC, UTS and mount
@@ -79,15 +82,26 @@ class LaunchResult:
         return self.pid is not None and self.reason is None
 
 
-async def launch(plan: dict) -> LaunchResult:
-    """Start a container as described by `plan` (see _l2 and _container)."""
+async def launch(plan: dict, fork_here: bool = False) -> LaunchResult:
+    """Start a container as described by `plan` (see _l2 and _container):
+    L1 is forked by the fork server (fork_server.py), or, with `fork_here`
+    (what bench/bench_launch.py compares it with), by this process."""
     r, w = os.pipe2(os.O_CLOEXEC)
     plan["trace_exec"] = trace.traced()  # the container reports when its execve began
-    pid = os.fork()
-    if pid == 0:
-        _guard(_l1, plan, w)
-    os.close(w)
-    reap_later(pid)  # L1 only forks and exits
+    if fork_here:
+        pid = os.fork()
+        if pid == 0:
+            _guard(_l1, plan, w)
+        os.close(w)
+        reap_later(pid)  # L1 only forks and exits
+        return LaunchResult(await read_to_eof(r))
+    from minipod.linux import fork_server
+
+    try:
+        await fork_server.server().request(fork_server.CONTAINER, plan, [w])  # closes w
+    except OSError as e:
+        os.close(r)
+        return LaunchResult(f"ERR {CREATE_ERROR}\t{_STAGES['_l1']}: the fork server: {e.strerror or e}")
     return LaunchResult(await read_to_eof(r))
 
 

@@ -10,7 +10,8 @@ set of namespaces plus one process that keeps them alive:
     mnt   the pod's mounts (its /dev/shm and memory-backed emptyDirs),
           which the host never sees
 
-Steps of create_sandbox(), in order, in a forked child of the daemon:
+Steps of create_sandbox(), in order, in a child of the fork server
+(fork_server.py), which the daemon hands the plan and the pipes:
     0. join the pod's cgroup (pod_cgroups.py made it), which the pod init
        inherits.
     1. setsid(): leave the daemon's session, so a Ctrl-C at the daemon's
@@ -119,19 +120,22 @@ async def create_sandbox(plan: dict) -> Sandbox:
     sysctls [(name, value)], init_root (an empty directory), cgroup_procs
     [cgroup.procs files], user_range (the host base of its ids, or None:
     the host's user namespace)."""
-    from minipod.linux.launch import read_line, reap_later
+    from minipod.linux import fork_server
+    from minipod.linux.launch import read_line
 
+    shim = shim_path()
     r, w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
-    shim = shim_path()
-    helper = os.fork()
-    if helper == 0:
+    try:
+        # The helper is forked by the fork server, not by the daemon (fork_server.py).
+        await fork_server.server().request(fork_server.SANDBOX, dict(plan, shim=shim), [w, go_r])
+        line = await read_line(r)
+    except OSError as e:
+        line = f"ERR the fork server: {e.strerror or e}"
+    except BaseException:
+        os.close(r)
         os.close(go_w)
-        _sandbox_child(plan, shim, w, go_r)  # never returns
-    os.close(w)
-    os.close(go_r)
-    reap_later(helper)
-    line = await read_line(r)
+        raise
     if line.startswith("OK "):
         return Sandbox(int(line.split()[1]), r, go_w)
     os.close(r)

@@ -1,0 +1,112 @@
+"""The fork server (minipod/linux/fork_server.py): the daemon's small helper
+that forks every container and sandbox. It is restarted when it dies, the
+containers it starts outlive the daemon as before, and what fails in a
+container's setup reads exactly as when the daemon forked it."""
+
+import os
+import signal
+
+from helpers.host import eventually
+from helpers.pods import ctr, pod, pod_yaml
+
+
+def _fork_server(mp) -> int:
+    """The pid of the instance's fork server: the daemon's child running it."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            ppid = _ppid(int(pid))
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"minipod.linux.fork_server" in argv and ppid == mp.daemon.pid:
+            found.append(int(pid))
+    assert len(found) == 1, f"fork servers of daemon {mp.daemon.pid}: {found}"
+    return found[0]
+
+
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _gone(pid: int) -> bool:
+    """Exited and reaped (a zombie would still be there)."""
+    return not os.path.exists(f"/proc/{pid}")
+
+
+def _container(mp, name: str) -> dict:
+    return mp.inspect(name)["containers"][0]
+
+
+def test_the_fork_server_is_restarted_after_it_is_killed(mp, pods, pod_name):
+    first = f"{pod_name[:40]}-1"
+    pods.run(pod(first, ctr("main", "exec sleep 3600")))
+    server = _fork_server(mp)
+    os.kill(server, signal.SIGKILL)
+    eventually(lambda: _gone(server), what="the killed fork server to be reaped by the daemon")
+    second = f"{pod_name[:40]}-2"
+    pods.run(pod(second, ctr("main", "exec sleep 3600")))
+    assert mp.pod(second)["status"]["phase"] == "Running"
+    assert _fork_server(mp) != server
+    # The pod started before it died is not touched.
+    assert mp.pod(first)["status"]["containerStatuses"][0]["restartCount"] == 0
+
+
+def test_a_container_it_started_survives_the_daemon_sigkill(fresh_mp, pod_name):
+    mp = fresh_mp
+    mp.run_pod(pod_yaml(pod_name, "sleep 3600"))
+    server = _fork_server(mp)
+    c = _container(mp, pod_name)
+    pid, monitor = c["process"]["pid"], c["monitor"]["pid"]
+    # The server's child (L1) exits at once: the monitor is an orphan,
+    # the container's parent is its monitor, neither is the server's.
+    assert _ppid(monitor) not in (server, mp.daemon.pid)
+    assert _ppid(pid) == monitor
+    mp.kill_daemon(signal.SIGKILL)
+    # The server sees its socket close and exits; the container stays.
+    eventually(lambda: _gone(server), what="the fork server to exit with its daemon")
+    assert os.path.exists(f"/proc/{pid}") and _ppid(pid) == monitor
+    mp.start_daemon()
+    after = mp.pod(pod_name)
+    assert after["status"]["phase"] == "Running"
+    assert _container(mp, pod_name)["process"]["pid"] == pid
+    assert _fork_server(mp) != server
+    mp.delete(pod_name)
+
+
+def test_a_failed_exec_reads_as_before(mp, pods, pod_name):
+    """execve() fails in the container process, a grandchild of the server:
+    StartError with the runtime's message, as when the daemon forked it."""
+    pods.run(pod(pod_name, ctr("main", command=["nosuchcmd"]), restartPolicy="Never"), check=False)
+    p = mp.wait_for(
+        pod_name,
+        lambda p: "terminated" in ((p["status"].get("containerStatuses") or [{}])[0].get("state") or {}),
+        what="the container to be terminated",
+    )
+    t = p["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert t["reason"] == "StartError", t
+    assert t["exitCode"] == 128, t
+    assert t["message"] == 'exec: "nosuchcmd": executable file not found in $PATH', t
+
+
+def test_a_failed_setup_step_reads_as_before(mp, pods, pod_name):
+    """A step of the setup fails (the working directory on a read-only
+    root): CreateContainerError, the step named, no Python in it."""
+    bad = ctr(
+        "main", "exec sleep 3600", workingDir="/nowhere", securityContext={"readOnlyRootFilesystem": True}
+    )
+    pods.run(pod(pod_name, bad, restartPolicy="Never"), check=False)
+    p = mp.wait_for(
+        pod_name,
+        lambda p: (
+            ((p["status"].get("containerStatuses") or [{}])[0].get("state") or {})
+            .get("waiting", {})
+            .get("message")
+        ),
+        what="the container's waiting message",
+    )
+    w = p["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert w["reason"] == "CreateContainerError", w
+    assert w["message"] == "create the working directory /nowhere: Read-only file system", w
