@@ -7,7 +7,8 @@ Run as root: python3 bench/bench_launch.py [--pods-rss MIB] [--n N]
 
 Steps:
     1. grow this process to the daemon's size with 100 pods running
-       (--pods-rss, measured: see the README), touching every page, and
+       (--pods-rss: 80 MiB by default, above the 54 MiB PSS of
+       bench_probes.py's daemon with 100 pods), touching every page, and
        start a few idle threads as the daemon has;
     2. for each way, N times: launch() a container of /bin/true in a new
        pid namespace (the host's rootfs, the default capabilities and

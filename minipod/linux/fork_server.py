@@ -20,7 +20,9 @@ student reads them. So the setup stays in Python, in the server's children.
 FIGURES (bench/bench_launch.py on the 2-core build machine: launch() of a
 container of /bin/true in a new pid namespace, default capabilities and
 seccomp filter, median of 60; "stall" is the longest the event loop stood
-still for one launch):
+still for one launch; 80 MiB is above the 54 MiB PSS bench/bench_probes.py
+measures for a daemon with 100 pods running, 150 MiB the density goal's
+ceiling at 500 pods):
                                daemon RSS 80 MiB    daemon RSS 150 MiB
     fork the daemon (before)   17.3 ms, stall 2.1   26.9 ms, stall 3.6
     ask the fork server        10.4 ms, stall 0.27  12.0 ms, stall 0.28
@@ -29,7 +31,7 @@ still for one launch):
 
 Steps:
     daemon  start(): a socketpair (SOCK_SEQPACKET: one message per request,
-            never merged), and `python -m minipod.linux.fork_server FD`
+            never merged), and `python -I -m minipod.linux.fork_server FD`
             spawned (posix_spawn: no copy of the daemon) with the other end.
     daemon  request(kind, plan, fds): one message, the plan pickled (a dict
             of the daemon's own making, between two root processes over a
@@ -83,7 +85,7 @@ class ForkServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         try:
             child = subprocess.Popen(
-                [sys.executable, "-m", "minipod.linux.fork_server", str(theirs.fileno())],
+                [sys.executable, "-I", "-m", "minipod.linux.fork_server", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 cwd="/",
