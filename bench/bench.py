@@ -40,6 +40,11 @@ What is measured, and how (times are medians of N runs, default 10):
      routes, NAT), as `minipod inspect` reports it, median over the K pods
      of 5.
 
+  8. `minipod get pods` with 10 pods Running, and `minipod version`: CLI
+     wall from starting the command to its exit (median of N); the two
+     commands take the CLI's fast path (minipod/cli/fast_path.py), which
+     skips click's import.
+
 Everything the script creates is removed at the end: the pods, the daemon,
 the temporary root, and the images the run added to podman's store (busybox
 and podman's pause image). The one exception is podman's configuration: when
@@ -396,6 +401,13 @@ def rows(r: dict) -> list[dict]:
             lambda v, ratio: None if ratio is None else ratio <= 1 / 3,
         ),
         row("apply -> Running, API (ms)", ms(r["api_apply"])),
+        row(
+            f"get pods ({r['cli_get']['pods']} pods), CLI wall (ms)",
+            ms(r["cli_get"]["get_pods"]),
+            target="<= 60",
+            ok=lambda v, _: v <= 60,
+        ),
+        row("version, CLI wall (ms)", ms(r["cli_get"]["version"])),
     ]
     out += [
         row(
@@ -464,6 +476,18 @@ def print_report(r: dict) -> None:
         print(f"note: {note}")
 
 
+def bench_cli_get(mp: Minipod, runs: int, pods: int = 10) -> dict:
+    """Step 8."""
+    names = [f"{POD}-get-{i}" for i in range(pods)]
+    mp.apply_running("---\n".join(pod_yaml(n) for n in names))
+    try:
+        get = [timed(mp.cli, "get", "pods")[0] for _ in range(runs)]
+        version = [timed(mp.cli, "version")[0] for _ in range(runs)]
+    finally:
+        parallel(mp.delete, names)
+    return {"get_pods": get, "version": version, "pods": pods}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=10, help="runs per timed metric (median)")
@@ -490,6 +514,8 @@ def main() -> None:
         r["cli_run"], r["cli_delete"] = bench_cli_run(mp, args.runs)
         log(f"2+4. apply -> Running and delete over the API, {args.runs} runs")
         r["api_apply"], r["api_delete"] = bench_api(mp, args.runs)
+        log(f"8. get pods and version, {args.runs} runs")
+        r["cli_get"] = bench_cli_get(mp, args.runs)
         log(f"3. bursts of {args.burst} pods")
         r["burst"] = bench_burst(mp, args.burst)
         if not args.no_podman:

@@ -1,3 +1,3 @@
-from minipod.cli.commands import main
+from minipod.cli.entry import main
 
 main()

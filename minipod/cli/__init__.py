@@ -2,11 +2,15 @@
 and output. It must start fast: no heavy imports at module level on its path.
 Read the modules in this order:
 
-    commands       the `minipod` group, main, and the inspect/version/daemon/kubeconfig/image verbs
+    entry          main: the fast path, else click; errors as one line
+    fast_path      `get pods` and `version` without importing click
+    pod_listing    what those two print, for both ways in
+    commands       the `minipod` group, click's main, and the inspect/version/daemon/kubeconfig/image verbs
     pod_commands   the pod verbs: run, apply, get, describe, logs, exec, delete, events
     create_commands  create configmap|secret: kubectl's generators
     context        what every command shares: the instance, its client, -n
     client         HTTP/JSON over the daemon's Unix socket; starting the daemon
+    http_unix      HTTP/1.1 over a Unix socket, without http.client
     printers       output as kubectl prints it: tables, -o json/yaml/name/wide, describe
     pod_columns    the columns of `get pods` (READY, STATUS, RESTARTS), as kubectl computes them
     progress       a pull's progress lines

@@ -1,36 +1,22 @@
 """The CLI's side of the API: HTTP/JSON over the daemon's Unix socket.
 
-Kept light on purpose (stdlib http.client, no daemon modules): every
-`minipod` command pays its import time, and `minipod run` is benchmarked.
+Kept light on purpose (http_unix.py rather than http.client, no daemon
+modules): every `minipod` command pays its import time, and `minipod run`
+and `minipod get pods` are benchmarked.
 
 If no daemon answers, ensure_daemon() starts one in the background
 (`minipod daemon`, in its own session, logging to run/daemon.log) and waits
 for its socket, as podman's service or dockerd socket activation would.
 """
 
+import json
+import os
+import socket
 import sys
+import time
 
-# http.client imports ssl when it can; a Unix socket never needs TLS, and
-# ssl alone costs every command several milliseconds of start-up. (The
-# daemon, which does need it, undoes this: see restore_ssl().)
-_SSL_BLOCKED = "ssl" not in sys.modules
-if _SSL_BLOCKED:
-    sys.modules["ssl"] = None  # type: ignore[assignment]
-
-import http.client  # noqa: E402 - after the ssl block above
-import json  # noqa: E402 - after the ssl block above
-import os  # noqa: E402 - after the ssl block above
-import socket  # noqa: E402 - after the ssl block above
-import time  # noqa: E402 - after the ssl block above
-import urllib.parse  # noqa: E402 - after the ssl block above
-
-from minipod.errors import MinipodError, NotFound  # noqa: E402 - after the ssl block above
-
-
-def restore_ssl() -> None:
-    """Let this process import ssl again (the daemon runs in the CLI's process)."""
-    if _SSL_BLOCKED and sys.modules.get("ssl", False) is None:
-        del sys.modules["ssl"]
+from minipod.cli import http_unix
+from minipod.errors import MinipodError, NotFound
 
 
 class ApiError(MinipodError):
@@ -39,18 +25,6 @@ class ApiError(MinipodError):
         details = body.get("details") or {}
         super().__init__(body.get("message", f"HTTP {code}"), details.get("hint"))
         self.reason = body.get("reason", "")
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None = None):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if self.timeout:
-            self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
 
 
 class Client:
@@ -62,10 +36,11 @@ class Client:
         self._started = False
 
     # --- the daemon -----------------------------------------------------------
-    def _connect(self) -> UnixHTTPConnection:
-        conn = UnixHTTPConnection(self.inst.socket)
+    def _send(
+        self, method: str, target: str, body: bytes | None, headers: dict, timeout
+    ) -> http_unix.Response:
         try:
-            conn.connect()
+            return http_unix.request(self.inst.socket, method, target, body, headers, timeout)
         except (FileNotFoundError, ConnectionRefusedError):
             if not self.autostart or self._started:
                 raise MinipodError(
@@ -73,14 +48,12 @@ class Client:
                     hint="start it with: minipod daemon",
                 ) from None
             self.ensure_daemon()
-            conn = UnixHTTPConnection(self.inst.socket)
-            conn.connect()
+            return http_unix.request(self.inst.socket, method, target, body, headers, timeout)
         except PermissionError:
             raise MinipodError(
                 f"{self.inst.socket}: permission denied",
                 hint="minipod manages namespaces and mounts: run it as root",
             ) from None
-        return conn
 
     def ensure_daemon(self, timeout: float = 15.0) -> None:
         import subprocess  # only here: most commands never need it
@@ -134,9 +107,9 @@ class Client:
         content_type: str = "application/json",
         timeout: float | None = None,
         headers: dict | None = None,
-    ) -> http.client.HTTPResponse:
+    ) -> http_unix.Response:
         if query:
-            path += "?" + urllib.parse.urlencode(
+            path += "?" + http_unix.urlencode(
                 [
                     (k, x)
                     for k, v in query.items()
@@ -144,14 +117,10 @@ class Client:
                     for x in (v if isinstance(v, list) else [v])
                 ]
             )
-        conn = self._connect()
-        if timeout:
-            conn.sock.settimeout(timeout)
         sent = dict(headers or {})
         if body is not None:
             sent["Content-Type"] = content_type
-        conn.request(method, path, body=body, headers=sent)
-        resp = conn.getresponse()
+        resp = self._send(method, path, body, sent, timeout)
         if resp.status >= 400:
             raw = resp.read()
             try:
@@ -184,7 +153,7 @@ def lost_daemon(error: BaseException) -> str | None:
     """The message for a connection the daemon dropped mid-request, or None
     when `error` is something else. The request reached the daemon, so it
     may or may not have been carried out: the user must check."""
-    if isinstance(error, (http.client.HTTPException, ConnectionError, socket.timeout)):
+    if isinstance(error, (ConnectionError, socket.timeout)):  # http_unix.BadResponse is one
         return (
             f"lost the connection to the minipod daemon ({type(error).__name__}): "
             "it may have stopped or crashed; the request may or may not have been carried out"
@@ -194,7 +163,7 @@ def lost_daemon(error: BaseException) -> str | None:
 
 def quote(part: str) -> str:
     """One path segment of a URL: a name can never add segments or a query."""
-    return urllib.parse.quote(part, safe="")
+    return http_unix.quote(part)
 
 
 def pod_path(namespace: str, name: str | None = None) -> str:

@@ -16,13 +16,11 @@ import sys
 
 import click
 
-from minipod import __version__
 from minipod.cli import create_commands, label_commands, node_commands, pod_commands, printers, scale_command
-from minipod.cli.client import Client, pod_path
+from minipod.cli.client import pod_path
 from minipod.cli.context import Ctx, namespace_opt, pass_ctx
 from minipod.cli.node_commands import node_options, resource_config
 from minipod.errors import MinipodError, NotFound
-from minipod.paths import instance
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -99,12 +97,9 @@ def api_resources():
 @pass_ctx
 def version(c: Ctx):
     """Print the client and daemon versions."""
-    click.echo(f"Client Version: v{__version__}")
-    try:
-        server = Client(c.inst, autostart=False).json("GET", "/version")
-        click.echo(f"Server Version: {server['gitVersion']}")
-    except MinipodError:
-        click.echo("Server Version: (daemon not running)")
+    from minipod.cli.pod_listing import print_version
+
+    print_version(c.inst)
 
 
 @cli.command()
@@ -156,9 +151,6 @@ def version(c: Ctx):
 @pass_ctx
 def daemon(c: Ctx, backoff_base, bridge, subnet, api_address, api_port, service_cidr, cri, **node_flags):
     """Run the daemon in the foreground."""
-    from minipod.cli.client import restore_ssl
-
-    restore_ssl()
     from minipod.api import daemon as d
 
     d.main(
@@ -292,6 +284,9 @@ def _size(n: float) -> str:
 
 
 def main() -> None:
+    """click's half of entry.main(): its own exceptions, then entry.report()."""
+    from minipod.cli.entry import report
+
     try:
         cli.main(prog_name="minipod", standalone_mode=False)
     except click.exceptions.Abort:
@@ -299,32 +294,7 @@ def main() -> None:
     except click.exceptions.ClickException as e:
         e.show()
         sys.exit(1 if e.exit_code == 2 else e.exit_code)
-    except NotFound as e:
-        click.echo(f"Error from server (NotFound): {e}", err=True)
-        sys.exit(1)
-    except MinipodError as e:
-        click.echo(f"error: {e}", err=True)
-        if e.hint:
-            click.echo(f"hint: {e.hint}", err=True)
-        sys.exit(1)
+    except Exception as e:  # noqa: BLE001 - a user never sees a traceback
+        sys.exit(report(e))
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as e:  # noqa: BLE001 - a user never sees a traceback
-        from minipod.cli.client import lost_daemon
-
-        lost = lost_daemon(e)
-        if lost:
-            click.echo(f"error: {lost}", err=True)
-            click.echo(
-                f"hint: check with minipod get pods; the daemon's log may say why: {_daemon_log()}", err=True
-            )
-            sys.exit(1)
-        if os.environ.get("MINIPOD_DEBUG"):
-            raise
-        click.echo(f"error: internal error in the minipod command: {type(e).__name__}: {e}", err=True)
-        click.echo("hint: run again with MINIPOD_DEBUG=1 for the details, and report it", err=True)
-        sys.exit(1)
-
-
-def _daemon_log() -> str:
-    return (Ctx.current.inst if Ctx.current else instance()).daemon_log

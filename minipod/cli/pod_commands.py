@@ -18,7 +18,7 @@ from minipod.cli.client import pod_path, quote
 from minipod.cli.context import Ctx, namespace_opt, pass_ctx
 from minipod.errors import MinipodError, NotFound
 
-OUTPUTS = click.Choice(["wide", "json", "yaml", "name"])
+OUTPUTS = click.Choice(["wide", "json", "yaml", "name"])  # pod_listing.OUTPUT_CHOICES
 
 
 def _read_manifest(path: str) -> str:
@@ -155,21 +155,9 @@ def get(c: Ctx, kind, name, selector, output, all_namespaces, namespace):
 
         res = object_commands.resolve(kind)
         return object_commands.get(c, res, name, selector, output, all_namespaces, namespace)
-    if name:
-        pods = [c.client.json("GET", pod_path(namespace, name))]
-    else:
-        path = "/api/v1/pods" if all_namespaces else pod_path(namespace)
-        pods = c.client.json("GET", path, query={"labelSelector": selector})["items"]
-    if output in ("json", "yaml"):
-        click.echo(printers.dump(pods[0] if name else printers.as_list(pods), output), nl=False)
-    elif output == "name":
-        for p in pods:
-            click.echo(f"pod/{p['metadata']['name']}")
-    elif not pods:
-        where = "" if all_namespaces else f" in {namespace} namespace"
-        click.echo(f"No resources found{where}.", err=True)
-    else:
-        printers.table(printers.pod_rows(pods, wide=output == "wide", all_namespaces=all_namespaces))
+    from minipod.cli.pod_listing import print_pods
+
+    print_pods(c.client, name, selector, output, all_namespaces, namespace)
 
 
 @click.command()

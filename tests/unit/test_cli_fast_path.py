@@ -1,0 +1,97 @@
+"""The CLI's fast path (cli/fast_path.py, cli/http_unix.py): which commands
+skip click, that they import nothing heavy, and the small HTTP client's
+reading of each body shape the daemon sends."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from minipod.cli import fast_path, http_unix
+
+
+def test_the_shapes_it_takes():
+    p = fast_path.parse(["get", "pods"])
+    assert (p.verb, p.name, p.namespace, p.output, p.all_namespaces) == ("get", None, "default", None, False)
+    p = fast_path.parse(["--root", "/tmp/x", "get", "po", "web", "-n", "team", "-o", "wide"])
+    assert (p.root, p.name, p.namespace, p.output) == ("/tmp/x", "web", "team", "wide")
+    p = fast_path.parse(["--root=/r", "get", "pod", "-nkube-system", "--selector=app=web", "-A"])
+    assert (p.root, p.namespace, p.selector, p.all_namespaces) == ("/r", "kube-system", "app=web", True)
+    assert fast_path.parse(["version"]).verb == "version"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--help"],
+        ["get"],
+        ["get", "deployments"],
+        ["get", "pods", "--help"],
+        ["get", "pods", "-o", "custom"],  # click names the allowed values
+        ["get", "pods", "a", "b"],
+        ["get", "pods", "-n"],
+        ["get", "pods", "--watch"],
+        ["version", "--help"],
+        ["run", "x.yml"],
+    ],
+)
+def test_everything_else_goes_to_click(args):
+    assert fast_path.parse(args) is None
+
+
+def test_the_fast_path_imports_nothing_heavy():
+    code = (
+        "import sys; from minipod.cli import entry, fast_path, pod_listing, client\n"
+        "heavy = {'click', 'http.client', 'email', 'yaml', 'dataclasses', 'urllib.parse', 'datetime', 'inspect'}\n"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def serve_once(path: str, answer: bytes) -> threading.Thread:
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def run():
+        conn, _ = srv.accept()
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(4096)
+        assert request.startswith(b"GET /x?a=b HTTP/1.1\r\n") and b"Content-Length: 0\r\n" in request
+        conn.sendall(answer)
+        conn.close()
+        srv.close()
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nline1\nline2\nEXTRA",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nlin\r\n9\r\ne1\nline2\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nline1\nline2\n",
+    ],
+    ids=["content-length", "chunked", "to-eof"],
+)
+def test_each_body_shape_reads_the_same(tmp_path, answer):
+    path = os.path.join(tmp_path, "s")
+    t = serve_once(path, answer)
+    resp = http_unix.request(path, "GET", "/x?a=b", None, {}, 5)
+    assert resp.status == 200
+    assert list(resp) == [b"line1\n", b"line2\n"]
+    resp.close()
+    t.join()
+
+
+def test_quote_encodes_what_urllib_would():
+    assert http_unix.quote("a b/c?d&e=f") == "a%20b%2Fc%3Fd%26e%3Df"
+    assert http_unix.urlencode([("labelSelector", "app=web,x!=y")]) == "labelSelector=app%3Dweb%2Cx%21%3Dy"
