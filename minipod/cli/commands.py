@@ -8,7 +8,9 @@ Here: the `minipod` group and `main` (errors as one line, never a
 traceback), inspect, version, daemon, kubeconfig and the image verbs. The
 pod verbs (run, apply, get, describe, logs, exec, delete, events) are in
 pod_commands.py, the node's (top, and the daemon's kubelet flags) in
-node_commands.py; both are registered on the group here.
+node_commands.py, and so on: the group knows them by name (LAZY below) and
+imports a verb's module only when that verb runs, so `minipod logs` never
+loads `create`'s module nor `minipod inspect` the pod verbs'.
 """
 
 import os
@@ -16,14 +18,41 @@ import sys
 
 import click
 
-from minipod.cli import create_commands, label_commands, node_commands, pod_commands, printers, scale_command
 from minipod.cli.client import pod_path
 from minipod.cli.context import Ctx, namespace_opt, pass_ctx
 from minipod.cli.node_commands import node_options, resource_config
 from minipod.errors import MinipodError, NotFound
 
+# The verbs that live in other modules: name -> "module:attribute".
+LAZY = {
+    **{name: f"minipod.cli.pod_commands:{name}" for name in ("run", "apply", "get", "describe", "logs")},
+    "exec": "minipod.cli.pod_commands:exec_",
+    "delete": "minipod.cli.pod_commands:delete",
+    "events": "minipod.cli.pod_commands:events",
+    **{name: f"minipod.cli.label_commands:{name}" for name in ("label", "taint", "cordon", "uncordon")},
+    "scale": "minipod.cli.scale_command:scale",
+    "create": "minipod.cli.create_commands:create",
+    "top": "minipod.cli.node_commands:top",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A click group that imports a verb's module when the verb is looked up
+    (to run it, or for --help), not when the CLI starts."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY and cmd_name not in self.commands:
+            import importlib
+
+            module, attribute = LAZY[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--root",
     envvar="MINIPOD_ROOT",
@@ -36,12 +65,6 @@ from minipod.errors import MinipodError, NotFound
 def cli(ctx, root):
     """minipod runs Kubernetes Pods on this host with real Linux namespaces."""
     ctx.obj = Ctx(root)
-
-
-for command in pod_commands.COMMANDS + label_commands.COMMANDS:
-    cli.add_command(command)
-cli.add_command(scale_command.scale)
-cli.add_command(create_commands.create)
 
 
 @cli.command()
@@ -78,6 +101,8 @@ def inspect(c: Ctx, pod, all_pods, output, namespace):
         else:
             sys.stdout.buffer.write(inspect_graph.render(dot, output))
     elif output:
+        from minipod.cli import printers
+
         click.echo(printers.dump({"items": data} if all_pods else data[0], output), nl=False)
     else:
         from minipod.cli.printers import describe_inspect
@@ -88,6 +113,7 @@ def inspect(c: Ctx, pod, all_pods, output, namespace):
 @cli.command(name="api-resources")
 def api_resources():
     """List the kinds served, as kubectl api-resources does."""
+    from minipod.cli import printers
     from minipod.cli.object_commands import api_resources_rows
 
     printers.table(api_resources_rows())
@@ -199,9 +225,6 @@ def kubeconfig(c: Ctx, merge):
     click.echo(f'cluster, user and context "minipod" written to {target}')
 
 
-cli.add_command(node_commands.top)
-
-
 @cli.group()
 def image():
     """Manage the local image store."""
@@ -213,6 +236,8 @@ def image_ls(c: Ctx):
     items = c.client.json("GET", "/minipod/v1/images")["items"]
     rows = [["REPOSITORY", "TAG", "DIGEST", "SIZE"]]
     rows += [[i["repository"], i["tag"] or "<none>", i["digest"][:19], _size(i["size"])] for i in items]
+    from minipod.cli import printers
+
     printers.table(rows)
 
 

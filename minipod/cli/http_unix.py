@@ -36,6 +36,11 @@ class BadResponse(ConnectionError):
     """The daemon's answer is not HTTP/1.1 as this module reads it."""
 
 
+class IncompleteRead(ConnectionError):
+    """The daemon closed the connection in the middle of a body: a short
+    answer must never pass for a whole one (lost_daemon() reports it)."""
+
+
 class Response:
     def __init__(self, sock: socket.socket):
         self.sock = sock
@@ -66,14 +71,14 @@ class Response:
             if self.chunk_left == 0:
                 size_line = self.file.readline()
                 if not size_line:
-                    return self._end()
+                    raise IncompleteRead("the daemon's answer ended before its last chunk")
                 self.chunk_left = int(size_line.split(b";")[0].strip() or b"0", 16)
                 if self.chunk_left == 0:  # the last chunk (and no trailers from the daemon)
                     self.file.readline()
                     return self._end()
             data = self.file.read1(min(n, self.chunk_left))
             if not data:
-                return self._end()
+                raise IncompleteRead(f"the daemon's answer ended {self.chunk_left} bytes into a chunk")
             self.chunk_left -= len(data)
             if self.chunk_left == 0:
                 self.file.readline()  # the CRLF after each chunk
@@ -81,6 +86,8 @@ class Response:
         want = n if self.left is None else min(n, self.left)
         data = self.file.read1(want) if want else b""
         if self.left is not None:
+            if want and not data:
+                raise IncompleteRead(f"the daemon's answer ended {self.left} bytes short")
             self.left -= len(data)
         if not data or self.left == 0:
             self.done = self.left == 0 or not data

@@ -7,8 +7,6 @@ sums in `describe node` are the pure ones of kube/resources.py.
 
 import click
 
-from minipod.cli import printers
-
 NODE_KINDS = ("nodes", "node", "no")
 
 
@@ -85,6 +83,8 @@ def resource_config(
 
 
 def get_nodes(c, name: str | None, output: str | None) -> None:
+    from minipod.cli import printers  # only when it prints: `daemon` needs none of it
+
     if name:
         nodes = [c.client.json("GET", f"/api/v1/nodes/{name}")]
     else:
@@ -143,6 +143,8 @@ def top():
 @click.pass_obj
 def top_pod(c, name, containers, all_namespaces, namespace):
     """CPU (millicores) and memory (working set) of pods."""
+    from minipod.cli import printers  # only when it prints: `daemon` needs none of it
+
     base = "/apis/metrics.k8s.io/v1beta1"
     if name:
         items = [c.client.json("GET", f"{base}/namespaces/{namespace}/pods/{name}")]
@@ -175,6 +177,8 @@ def top_pod(c, name, containers, all_namespaces, namespace):
 @click.pass_obj
 def top_node(c, name):
     """CPU and memory of the node, and their share of its allocatable."""
+    from minipod.cli import printers  # only when it prints: `daemon` needs none of it
+
     base = "/apis/metrics.k8s.io/v1beta1"
     metrics = (
         c.client.json("GET", f"{base}/nodes/{name}")

@@ -95,3 +95,25 @@ def test_each_body_shape_reads_the_same(tmp_path, answer):
 def test_quote_encodes_what_urllib_would():
     assert http_unix.quote("a b/c?d&e=f") == "a%20b%2Fc%3Fd%26e%3Df"
     assert http_unix.urlencode([("labelSelector", "app=web,x!=y")]) == "labelSelector=app%3Dweb%2Cx%21%3Dy"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\nline1\nline2\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nlin\r\n9\r\ne1\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nlin\r\n",
+    ],
+    ids=["content-length", "in-a-chunk", "before-the-last-chunk"],
+)
+def test_an_answer_cut_short_is_a_lost_connection(tmp_path, answer):
+    from minipod.cli.client import lost_daemon
+
+    path = os.path.join(tmp_path, "s")
+    t = serve_once(path, answer)
+    resp = http_unix.request(path, "GET", "/x?a=b", None, {}, 5)
+    with pytest.raises(http_unix.IncompleteRead) as e:
+        resp.read()
+    assert lost_daemon(e.value)  # reported as the daemon gone, not as an internal error
+    resp.close()
+    t.join()
