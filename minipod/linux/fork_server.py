@@ -180,52 +180,71 @@ def server() -> ForkServer:
 
 def serve(sock: socket.socket) -> None:
     """The server's loop (single-threaded: it only forks)."""
-    from minipod.linux import launch, sandbox
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C at the daemon's terminal: the daemon decides
     signal.signal(signal.SIGCHLD, _reap)
     while True:
-        fds = array.array("i")
-        # MSG_CMSG_CLOEXEC: the descriptors arrive close-on-exec, as the
-        # daemon made them: a monitor that kept the report pipe would hold
-        # its EOF back forever.
-        message, ancillary, _, _ = sock.recvmsg(
-            MAX_REQUEST, socket.CMSG_SPACE(8 * fds.itemsize), socket.MSG_CMSG_CLOEXEC
-        )
-        if not message:
+        request = _receive(sock)
+        if request is None:
             return  # the daemon's end closed
-        for level, kind_, data in ancillary:
-            if level == socket.SOL_SOCKET and kind_ == socket.SCM_RIGHTS:
-                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
-        kind, plan, carried = pickle.loads(message)
+        message, fds = request
+        kind = CONTAINER  # until the message says otherwise
         try:
+            kind, plan, carried = pickle.loads(message)
             pid = os.fork()
-        except OSError as e:
-            _report_failure(kind, fds[0], f"fork: {e.strerror}")
+        except Exception as e:  # noqa: BLE001 - said on the report pipe; the server goes on
+            why = f"fork: {e.strerror}" if isinstance(e, OSError) else f"internal error: {e}"
+            _report_failure(kind, fds, why)
             pid = -1
         if pid == 0:
-            # Before anything else: only the server reaps on SIGCHLD, never
-            # a stage (L2 must leave its container to the monitor).
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            sock.close()
-            trace.resume(carried)
-            if kind == CONTAINER:
-                launch._guard(launch._l1, plan, fds[0])
-            else:
-                sandbox._sandbox_child(plan, plan["shim"], fds[0], fds[1])
-            os._exit(127)  # never reached: each stage exits or execs
+            _child(sock, kind, plan, carried, fds)
         for fd in fds:
             os.close(fd)
 
 
-def _report_failure(kind: str, w: int, why: str) -> None:
+def _receive(sock: socket.socket) -> tuple[bytes, list[int]] | None:
+    """One request: the pickled plan and the descriptors that came with it."""
+    fds = array.array("i")
+    # MSG_CMSG_CLOEXEC: the descriptors arrive close-on-exec, as the daemon
+    # made them: a monitor that kept the report pipe would hold its EOF back
+    # forever.
+    message, ancillary, _, _ = sock.recvmsg(
+        MAX_REQUEST, socket.CMSG_SPACE(8 * fds.itemsize), socket.MSG_CMSG_CLOEXEC
+    )
+    if not message:
+        return None
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+    return message, list(fds)
+
+
+def _child(sock: socket.socket, kind: str, plan: dict, carried, fds: list[int]) -> None:
+    """The forked child: the stage the daemon's own child used to run."""
+    from minipod.linux import launch, sandbox
+
+    # Before anything else: only the server reaps on SIGCHLD, never a stage
+    # (L2 must leave its container to the monitor).
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    sock.close()
+    trace.resume(carried)
+    if kind == CONTAINER:
+        launch._guard(launch._l1, plan, fds[0])
+    else:
+        sandbox._sandbox_child(plan, plan["shim"], fds[0], fds[1])
+    os._exit(127)  # never reached: each stage exits or execs
+
+
+def _report_failure(kind: str, fds: list[int], why: str) -> None:
+    """The request never reached a stage: say so on its report pipe, in the
+    words its reader expects (launch.LaunchResult, sandbox.create_sandbox)."""
     from minipod.linux import launch
 
     line = f"ERR {launch.CREATE_ERROR}\tstart the launcher: {why}" if kind == CONTAINER else f"ERR {why}"
-    try:
-        os.write(w, (line + "\n").encode())
-    except OSError:
-        pass
+    if fds:
+        try:
+            os.write(fds[0], f"{line}\n".encode())
+        except OSError:
+            pass
 
 
 def _reap(signum, frame) -> None:
@@ -239,4 +258,6 @@ def _reap(signum, frame) -> None:
 
 
 if __name__ == "__main__":
+    from minipod.linux import launch, sandbox  # noqa: F401 - imported once, before any fork
+
     serve(socket.socket(fileno=int(sys.argv[1])))

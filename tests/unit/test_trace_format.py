@@ -1,6 +1,8 @@
 """The trace's line format, its printer, and that an untraced step costs
 nothing but a lookup (minipod/trace.py, minipod/cli/trace_printer.py)."""
 
+import asyncio
+import contextvars
 import io
 import json
 import os
@@ -55,6 +57,40 @@ def test_traced_steps_time_the_block_and_record_a_failure(tmp_path):
         ("pivot_root(/x)", "(failed: EINVAL)", False),
     ]
     assert all(s and s.end_ns >= s.start_ns for s in spans)
+    sink.close()
+
+
+def test_a_process_that_did_not_fork_from_the_daemon_resumes_its_trace(tmp_path):
+    """The fork server's children learn the pod's trace through the socket
+    (carry, resume), not by inheriting the daemon's memory."""
+    sink = trace.TraceSink(str(tmp_path / "x.trace"))
+    trace.use(trace.PodTrace(sink, "ns/p"))
+    try:
+
+        async def in_web():
+            return trace.carry()
+
+        carried = asyncio.run(trace.in_container("web", in_web()))
+        with trace.span("cgroup mkdir"):
+            pass
+    finally:
+        trace.use(None)
+    assert carried == (sink.path, "ns/p", "web")
+
+    def elsewhere() -> None:  # a fresh context, as in another process
+        assert not trace.traced()
+        trace.resume(carried)
+        with trace.span("execve", "/bin/true"):
+            pass
+
+    contextvars.Context().run(elsewhere)
+    spans = [trace.parse_line(line) for line in open(sink.path)]
+    # The file was not truncated: the daemon's line is still there.
+    assert [(s.step, s.pod, s.container) for s in spans if s] == [
+        ("cgroup mkdir", "ns/p", ""),
+        ("execve", "ns/p", "web"),
+    ]
+    assert trace.carry() is None and (trace.resume(None) is None)
     sink.close()
 
 
