@@ -32,9 +32,9 @@ What is measured, and how (times are medians of N runs, default 10):
      daemon's heap has free room that would hide its growth.
   6. If podman is installed: the same manifest with `podman kube play
      FILE` (median of N, wall time; both give the pod a bridge IP), with
-     `podman pod rm -f -t 0 NAME` between runs, and the ratios. podman gets
-     the busybox image from the same archive minipod builds
-     (`podman load`), so nothing is pulled.
+     `podman kube down FILE` between runs, and the 30-pod file of 9; podman
+     runs with its own config, storage and network config in the temporary
+     root (bench/podman_side.py), so the host is left as found.
   7. The network's share of pod start: the time the daemon spent pinning
      each pod's netns and running the CNI ADD chain (veth, addresses,
      routes, NAT), as `minipod inspect` reports it, median over the K pods
@@ -45,19 +45,26 @@ What is measured, and how (times are medians of N runs, default 10):
      commands take the CLI's fast path (minipod/cli/fast_path.py), which
      skips click's import.
 
+  9. A file of M pods (default 30): `minipod run FILE` until all Running
+     (CLI wall), as pods/s, and its ratio to podman's `kube play` of it.
+ 10. Pod start as the kubelet's SLO measures it: 200 pods, creation to
+     Running seen by a watch, p50, p99 and a histogram (bench_slo.py).
+ 11. Where a start goes: `minipod run --trace` of one pod, N times, each
+     step's median and its share, grouped by kind (bench_slo.py).
+The table gives each figure's goal from issue 19 and "met" or "missed";
+the machine's state over the run (busy, steal, iowait, load, pressure,
+page cache; machine.py) is printed above it, and the commit measured.
+
 Everything the script creates is removed at the end: the pods, the daemon,
-the temporary root, and the images the run added to podman's store (busybox
-and podman's pause image). The one exception is podman's configuration: when
-the system has none, the script writes a minimal one (runc, explicit
-ulimits) and leaves it in place, saying so.
+the temporary root, podman's private store and the bridge it made.
 """
 
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -65,21 +72,18 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import tomllib
+import bench_slo
+import machine
+import podman_side
+import report
 
 from minipod import __version__
 from minipod.cli.client import Client, pod_path
-from minipod.image.base import DEFAULT_REF, build_busybox_archive
+from minipod.image.base import build_busybox_archive
 from minipod.paths import instance
 
 MINIPOD = os.path.join(os.path.dirname(sys.executable), "minipod")
 POD = "minipod-bench"
-CONTAINERS_CONF = "/etc/containers/containers.conf"
-CONTAINERS_CONF_TEXT = """[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
-[engine]
-runtime = "runc"
-"""
 
 
 def log(msg: str) -> None:
@@ -110,20 +114,6 @@ def timed(fn, *args):
     return time.perf_counter() - t0, result
 
 
-def machine_facts() -> dict:
-    with open("/proc/cpuinfo") as f:
-        cpu = next(
-            (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), platform.machine()
-        )
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "minipod": __version__,
-    }
-
-
 def pss_kib(pid: int) -> int:
     """Proportional set size: each page shared by n processes counts 1/n."""
     with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -136,13 +126,26 @@ def pss_kib(pid: int) -> int:
 class Minipod:
     """A private minipod instance: its own root, daemon and API client."""
 
-    def __init__(self):
+    def __init__(self, max_pods: int = 250):
         self.root = tempfile.mkdtemp(prefix="minipod-bench-")
         self.client = Client(instance(self.root), autostart=False)
         self.log = open(os.path.join(self.root, "daemon.log"), "ab")
         # Its own bridge and subnet, so a system instance (minipod0) is untouched.
         self.daemon = subprocess.Popen(
-            [MINIPOD, "--root", self.root, "daemon", "--bridge", "mpbench0", "--subnet", "10.251.0.0/16"],
+            [
+                *(
+                    MINIPOD,
+                    "--root",
+                    self.root,
+                    "daemon",
+                    "--bridge",
+                    "mpbench0",
+                    "--subnet",
+                    "10.251.0.0/16",
+                ),
+                *("--api-port", str(free_port()), "--service-cidr", "10.252.0.0/16"),
+                *("--max-pods", str(max_pods)),
+            ],
             stdout=self.log,
             stderr=self.log,
             start_new_session=True,
@@ -204,6 +207,14 @@ class Minipod:
             for pid in filter(str.isdigit, os.listdir("/proc"))
             if self.root.encode() in _read(f"/proc/{pid}/cmdline")
         ]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for the instance's Kubernetes API
+    (another instance on this host may hold the default 6443)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _read(path: str) -> bytes:
@@ -298,184 +309,6 @@ def bench_pss(mp: Minipod, k: int) -> dict:
     }
 
 
-# --- podman -----------------------------------------------------------------------
-
-
-def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    p = subprocess.run(["podman", *args], capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"podman {' '.join(args)} failed: {p.stderr.strip()[-500:]}")
-    return p
-
-
-def podman_config(notes: list[str]) -> list[str]:
-    """Make sure podman uses runc with explicit ulimits; return extra global flags."""
-    if not os.path.exists(CONTAINERS_CONF):
-        os.makedirs(os.path.dirname(CONTAINERS_CONF), exist_ok=True)
-        with open(CONTAINERS_CONF, "w") as f:
-            f.write(CONTAINERS_CONF_TEXT)
-        notes.append(f"created {CONTAINERS_CONF} (runtime runc, explicit ulimits) and left it in place")
-        return []
-    with open(CONTAINERS_CONF, "rb") as f:
-        conf = tomllib.load(f)
-    flags = []
-    notes.append(f"podman used the existing {CONTAINERS_CONF}")
-    if conf.get("engine", {}).get("runtime") != "runc":
-        flags = ["--runtime", "runc"]
-        notes.append(f"{CONTAINERS_CONF} does not select runc: podman ran with --runtime runc")
-    if "default_ulimits" not in conf.get("containers", {}):
-        notes.append(
-            f"{CONTAINERS_CONF} sets no default_ulimits: if podman fails, add "
-            f'default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"] under [containers]'
-        )
-    return flags
-
-
-def bench_podman(mp: Minipod, runs: int, notes: list[str]) -> dict | None:
-    if not shutil.which("podman"):
-        notes.append("podman is not installed: no comparison")
-        return None
-    flags = podman_config(notes)
-    if podman("pod", "exists", POD, check=False).returncode == 0:
-        notes.append(f"podman already has a pod named {POD}: no comparison")
-        return None
-    version = podman("--version").stdout.strip()
-    notes.append(
-        f"{version}: kube play on podman's default bridge network (minipod's pods get a bridge IP too)"
-    )
-    path = os.path.join(mp.root, "podman-pod.yml")
-    with open(path, "w") as f:
-        f.write(pod_yaml(POD))
-    play = [*flags, "kube", "play", path]
-    remove = [*flags, "pod", "rm", "-f", "-t", "0", POD]
-    images_before = podman("images", "-aq", "--no-trunc").stdout.split()
-    run, delete = [], []
-    try:
-        if podman("image", "exists", DEFAULT_REF, check=False).returncode != 0:
-            build_busybox_archive(os.path.join(mp.root, "busybox.tar"))
-            podman(*flags, "load", "-i", os.path.join(mp.root, "busybox.tar"))
-        podman(*play)  # warm-up: podman builds its pause image on first use
-        podman(*remove)
-        for _ in range(runs):
-            run.append(timed(podman, *play)[0])
-            state = podman(*flags, "pod", "inspect", POD, "--format", "{{.State}}").stdout.strip()
-            if state != "Running":
-                raise RuntimeError(f"podman's pod is {state}, not Running")
-            delete.append(timed(podman, *remove)[0])
-    except RuntimeError as e:
-        notes.append(f"podman failed, no comparison: {e}")
-        return None
-    finally:
-        podman(*remove, check=False)
-        # Leave podman's image store as it was: our busybox, its pause image.
-        for image in podman("images", "-aq", "--no-trunc").stdout.split():
-            if image not in images_before:
-                podman(*flags, "rmi", image, check=False)
-    return {"run": run, "delete": delete, "version": version}
-
-
-# --- the report -----------------------------------------------------------------------
-
-
-def rows(r: dict) -> list[dict]:
-    """The table: metric, minipod, podman, ratio, target, ok (None: no target)."""
-    pm = r.get("podman") or {}
-
-    def row(metric, value, podman=None, target="-", ok=lambda value, ratio: None):
-        ratio = round(value / podman, 2) if podman else None
-        return {
-            "metric": metric,
-            "minipod": value,
-            "podman": podman,
-            "ratio": ratio,
-            "target": target,
-            "ok": ok(value, ratio),
-        }
-
-    out = [
-        row(
-            "run 1 pod, CLI wall (ms)",
-            ms(r["cli_run"]),
-            ms(pm["run"]) if pm else None,
-            "<= 1/3 of podman",
-            lambda v, ratio: None if ratio is None else ratio <= 1 / 3,
-        ),
-        row("apply -> Running, API (ms)", ms(r["api_apply"])),
-        row(
-            f"get pods ({r['cli_get']['pods']} pods), CLI wall (ms)",
-            ms(r["cli_get"]["get_pods"]),
-            target="<= 60",
-            ok=lambda v, _: v <= 60,
-        ),
-        row("version, CLI wall (ms)", ms(r["cli_get"]["version"])),
-    ]
-    out += [
-        row(
-            f"burst of {r['burst_size']}, {way} (pods/s)",
-            b["create_pods_per_s"],
-            target=">= 50",
-            ok=lambda v, _: v >= 50,
-        )
-        for way, b in r["burst"].items()
-    ]
-    out += [
-        row("delete grace 0, API (ms)", ms(r["api_delete"]), target="<= 50", ok=lambda v, _: v <= 50),
-        row("delete grace 0, CLI wall (ms)", ms(r["cli_delete"]), ms(pm["delete"]) if pm else None),
-        row("PSS added per pod (KiB)", r["pss"]["kib_per_pod"], target="<= 1024", ok=lambda v, _: v <= 1024),
-        row(
-            "network share of pod start (ms)",
-            ms(r["pss"]["network_setup"]),
-            target="<= 5",
-            ok=lambda v, _: v <= 5,
-        ),
-    ]
-    return out
-
-
-def print_report(r: dict) -> None:
-    m = r["machine"]
-    print(
-        f"machine: {m['nproc']} CPUs ({m['cpu']}), kernel {m['kernel']}, "
-        f"Python {m['python']}, minipod {m['minipod']}"
-    )
-    print(f"medians of {r['runs']} runs, image cached, daemon running\n")
-    table = [["metric", "minipod", "podman", "ratio", "target", "ok"]]
-    for row in r["table"]:
-        table.append(
-            [
-                row["metric"],
-                f"{row['minipod']:g}",
-                "-" if row["podman"] is None else f"{row['podman']:g}",
-                "-" if row["ratio"] is None else f"{row['ratio']:g}",
-                row["target"],
-                {True: "yes", False: "NO", None: "-"}[row["ok"]],
-            ]
-        )
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    for line in table:
-        print(
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-            ).rstrip()
-        )
-    p = r["pss"]
-    parts = ", ".join(f"{k} {v:g}" for k, v in p["parts_kib"].items())
-    daemon = ", ".join(f"{v} KiB {k}" for k, v in p["daemon_pss_kib"].items())
-    print(
-        f"\nPSS per pod with {p['pods']} pods: {p['kib_per_pod']:g} KiB = {parts}"
-        f"\n  (daemon PSS: {daemon}; the workload's own {p['workload_excluded_kib']:g} KiB "
-        f"per pod is not counted)"
-    )
-    for way, b in r["burst"].items():
-        print(
-            f"burst, {way}: all Running in {b['create_s']:g} s (median of "
-            f"{b['create_s_samples']}); deleted at {b['delete_pods_per_s']:g} pods/s"
-        )
-    for note in r["notes"]:
-        print(f"note: {note}")
-
-
 def bench_cli_get(mp: Minipod, runs: int, pods: int = 10) -> dict:
     """Step 8."""
     names = [f"{POD}-get-{i}" for i in range(pods)]
@@ -488,10 +321,33 @@ def bench_cli_get(mp: Minipod, runs: int, pods: int = 10) -> dict:
     return {"get_pods": get, "version": version, "pods": pods}
 
 
+def many_file(root: str, n: int) -> str:
+    """One file of n pods, for `minipod run` and `podman kube play` alike."""
+    path = os.path.join(root, f"pods-{n}.yml")
+    with open(path, "w") as f:
+        f.write("---\n".join(pod_yaml(f"many-{i}") for i in range(n)))
+    return path
+
+
+def bench_many(mp: Minipod, path: str, n: int) -> dict:
+    """Step 9: `minipod run FILE` of n pods, wall until it returns (all Running)."""
+    seconds = timed(mp.cli, "run", path, "--timeout", "300")[0]
+    parallel(mp.delete, [f"many-{i}" for i in range(n)])
+    return {"pods": n, "seconds": seconds}
+
+
+def commit() -> str:
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = subprocess.run(["git", "-C", here, "log", "-1", "--format=%h %cI"], capture_output=True, text=True)
+    return p.stdout.strip() or "unknown"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=10, help="runs per timed metric (median)")
     ap.add_argument("--burst", type=int, default=50, help="pods in each burst")
+    ap.add_argument("--many", type=int, default=30, help="pods in the one-file figure")
+    ap.add_argument("--slo-pods", type=int, default=200, help="pods in the pod-start histogram")
     ap.add_argument("--pss-pods", type=int, default=20, help="pods running for the memory figure")
     ap.add_argument("--no-podman", action="store_true", help="skip the podman comparison")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
@@ -499,7 +355,9 @@ def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("minipod needs root (namespaces and mounts): run this as root")
 
-    r = {"machine": machine_facts(), "runs": args.runs, "burst_size": args.burst, "notes": []}
+    r = {"machine": machine.facts(), "minipod": __version__, "commit": commit(), "notes": []}
+    r.update(runs=args.runs, burst_size=args.burst)
+    before = machine.snapshot()
     log(f"machine: {r['machine']}")
     mp = Minipod()
     try:
@@ -508,7 +366,7 @@ def main() -> None:
         bench_cli_run(mp, 1)  # warm-up
         # Memory first: later bursts would leave the daemon's heap with free
         # room that hides what K pods really cost it.
-        log(f"5. PSS with {args.pss_pods} pods")
+        log(f"5+7. PSS and network setup with {args.pss_pods} pods")
         r["pss"] = bench_pss(mp, args.pss_pods)
         log(f"1. minipod run, {args.runs} runs")
         r["cli_run"], r["cli_delete"] = bench_cli_run(mp, args.runs)
@@ -516,11 +374,25 @@ def main() -> None:
         r["api_apply"], r["api_delete"] = bench_api(mp, args.runs)
         log(f"8. get pods and version, {args.runs} runs")
         r["cli_get"] = bench_cli_get(mp, args.runs)
+        log(f"9. a file of {args.many} pods")
+        many = many_file(mp.root, args.many)
+        r["many"] = bench_many(mp, many, args.many)
         log(f"3. bursts of {args.burst} pods")
         r["burst"] = bench_burst(mp, args.burst)
+        log(f"10. pod start SLO over {args.slo_pods} pods")
+        r["slo"] = bench_slo.slo(mp, pod_yaml, args.slo_pods)
+        log("11. the steps of a start, from minipod run --trace")
+        r["trace"] = bench_slo.step_shares(mp, MINIPOD, pod_yaml, args.runs)
         if not args.no_podman:
-            log(f"6. podman kube play, {args.runs} runs")
-            r["podman"] = bench_podman(mp, args.runs, r["notes"])
+            log(f"6. podman kube play, {args.runs} runs and the {args.many}-pod file")
+            archive = os.path.join(mp.root, "busybox.tar")
+            build_busybox_archive(archive)
+            one = os.path.join(mp.root, "podman-pod.yml")
+            with open(one, "w") as f:
+                f.write(pod_yaml(POD))
+            r["podman"] = podman_side.bench_podman(
+                mp.root, archive, one, many, args.many, args.runs, r["notes"]
+            )
     except BaseException:
         log(f"daemon log (end):\n{mp.daemon_log()}")
         raise
@@ -528,11 +400,12 @@ def main() -> None:
         leftovers = mp.stop()
         if leftovers:
             log(f"warning: left behind under {mp.root}: {leftovers}")
-    r["table"] = rows(r)
+    r["machine_run"] = machine.over_run(before, machine.snapshot())
+    r["table"] = report.rows(r)
     if args.json:
         print(json.dumps(r, indent=1))
     else:
-        print_report(r)
+        report.print_report(r)
 
 
 if __name__ == "__main__":
