@@ -92,13 +92,18 @@ def _one_pass(
     workers: list, node: admission.Node, sysctls: tuple, ns_labels: dict, outcome: Outcome, volume_check
 ) -> bool:
     """Steps 1-5 once; True if a pod was admitted."""
-    holding = [w for w in workers if holds_resources(w.record)]  # 1
-    used, count = allocated([w.record for w in holding])
-    others = admission.Others(tuple(w.record.pod for w in holding), ns_labels)
     queue = sorted(
         (w for w in workers if waiting(w.record)),
         key=lambda w: (-priority(w.record), w.rt.created_epoch or 0),
     )  # 2
+    if not queue:
+        # Nobody waits (the common case: every delete of a running pod
+        # asks again): adding up the requests of every pod would make
+        # each delete cost more the more pods run.
+        return False
+    holding = [w for w in workers if holds_resources(w.record)]  # 1
+    used, count = allocated([w.record for w in holding])
+    others = admission.Others(tuple(w.record.pod for w in holding), ns_labels)
     admitted_now = False
     for w in queue:
         refusal = admission.admit(w.record.pod, node, sysctls, used, count, others, volume_check)

@@ -187,6 +187,22 @@ class Store:
         # A lease with no ifname comes from an old host-local: the id alone matches.
         return [ip for ip, c, i in self.leases() if c == cid and i in (ifname, None)]
 
+    def held_of(self, ips: list[str], cid: str, ifname: str) -> list[str]:
+        """Those of `ips` whose lease names this attachment: the leases a
+        DEL given its ADD's result can release without reading every
+        lease file (a read of all of them per DEL makes deleting n pods
+        cost n squared)."""
+        held = []
+        for ip in ips:
+            try:
+                with open(os.path.join(self.path, ip)) as f:
+                    lines = f.read().splitlines()
+            except (OSError, ValueError):
+                continue
+            if lines and lines[0].strip() == cid and (len(lines) < 2 or lines[1].strip() == ifname):
+                held.append(ip)
+        return held
+
     def release(self, ip: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.path, ip))
@@ -313,11 +329,29 @@ def release(conf: dict, env: dict) -> list[str]:
     _, _, path = parse_config(conf)
     if not os.path.isdir(path):
         return []  # nothing was ever leased here: DEL is idempotent
+    cid, ifname = env["CNI_CONTAINERID"], env["CNI_IFNAME"]
     with trace.span("IPAM release", path), Store(path) as store:
-        ips = store.find(env["CNI_CONTAINERID"], env["CNI_IFNAME"])
+        ips = store.held_of(_prev_ips(conf), cid, ifname) or store.find(cid, ifname)
         for ip in ips:
             store.release(ip)
     return ips
+
+
+def _prev_ips(conf: dict) -> list[str]:
+    """The addresses of the prevResult a DEL was given (none if absent or
+    malformed: the DEL then looks through every lease)."""
+    prev = conf.get("prevResult")
+    ips = prev.get("ips") if isinstance(prev, dict) else None
+    if not isinstance(ips, list):
+        return []
+    out = []
+    for entry in ips:
+        address = entry.get("address") if isinstance(entry, dict) else None
+        try:  # a lease file's name: never a path from the caller's JSON
+            out.append(str(ipaddress.IPv4Address(str(address).split("/")[0])))
+        except ValueError:
+            continue
+    return out
 
 
 # --- the plugin interface (see minipod.network.cni) -----------------------------------
