@@ -10,10 +10,13 @@ runs here only with runc and explicit ulimits. Instead of editing
        and its own --network-config-dir (so the default network's CNI file
        is not written under /etc);
     3. at the end: every pod removed, the storage unmounted and deleted, and
-       the bridge podman made for its default network (cni-podman0) deleted
-       if it was not there before.
+       what podman made outside its directories, if it was not there
+       before: the bridge of its default network (cni-podman0), its
+       cgroups (libpod_parent in each v1 hierarchy) and the CNI firewall
+       plugin's chains (the iptables-nft table ip filter it created).
 """
 
+import glob
 import os
 import shutil
 import subprocess
@@ -25,6 +28,11 @@ default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
 runtime = "runc"
 """
 BRIDGE = "cni-podman0"
+CGROUPS = "/sys/fs/cgroup/*/libpod_parent"
+
+
+def _run(*cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True)
 
 
 def timed(fn, *args):
@@ -47,6 +55,8 @@ class Podman:
             "--network-config-dir", os.path.join(self.dir, "net"),
         ]  # fmt: skip
         self.bridge_existed = os.path.exists(f"/sys/class/net/{BRIDGE}")
+        self.cgroups_existed = bool(glob.glob(CGROUPS))
+        self.filter_existed = _run("nft", "list", "table", "ip", "filter").returncode == 0
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         p = subprocess.run(["podman", *self.flags, *args], capture_output=True, text=True, env=self.env)
@@ -61,7 +71,17 @@ class Podman:
             if self.dir in line:
                 subprocess.run(["umount", "-l", line.split()[4]], capture_output=True)
         if not self.bridge_existed and os.path.exists(f"/sys/class/net/{BRIDGE}"):
-            subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
+            _run("ip", "link", "del", BRIDGE)
+        if not self.cgroups_existed:
+            for top in glob.glob(CGROUPS):  # deepest first: rmdir takes empty cgroups only
+                for path, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+                    try:
+                        os.rmdir(path)
+                    except OSError:
+                        pass  # still in use: left, and a leak checker says so
+        rules = _run("iptables", "-S").stdout.splitlines()
+        if not self.filter_existed and all(r.startswith("-P ") or "CNI" in r for r in rules):
+            _run("nft", "delete", "table", "ip", "filter")  # only podman's chains in it
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
