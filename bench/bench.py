@@ -90,7 +90,10 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def pod_yaml(name: str) -> str:
+def pod_yaml(name: str, command: str = '["sleep", "3600"]', extra: str = "") -> str:
+    """The benchmarks' pod: one busybox container; EXTRA is more of the
+    container's fields, as YAML indented under it (bench_density.py adds a
+    readiness probe)."""
     return f"""apiVersion: v1
 kind: Pod
 metadata:
@@ -100,8 +103,8 @@ spec:
   - name: main
     image: busybox:1.35
     imagePullPolicy: IfNotPresent
-    command: ["sleep", "3600"]
-"""
+    command: {command}
+{extra}"""
 
 
 def ms(seconds: list[float]) -> float:
@@ -126,24 +129,21 @@ def pss_kib(pid: int) -> int:
 class Minipod:
     """A private minipod instance: its own root, daemon and API client."""
 
-    def __init__(self, max_pods: int = 250):
+    def __init__(
+        self,
+        max_pods: int = 250,
+        bridge: str = "mpbench0",
+        subnet: str = "10.251.0.0/16",
+        service_cidr: str = "10.252.0.0/16",
+    ):
         self.root = tempfile.mkdtemp(prefix="minipod-bench-")
         self.client = Client(instance(self.root), autostart=False)
         self.log = open(os.path.join(self.root, "daemon.log"), "ab")
         # Its own bridge and subnet, so a system instance (minipod0) is untouched.
         self.daemon = subprocess.Popen(
             [
-                *(
-                    MINIPOD,
-                    "--root",
-                    self.root,
-                    "daemon",
-                    "--bridge",
-                    "mpbench0",
-                    "--subnet",
-                    "10.251.0.0/16",
-                ),
-                *("--api-port", str(free_port()), "--service-cidr", "10.252.0.0/16"),
+                *(MINIPOD, "--root", self.root, "daemon", "--bridge", bridge, "--subnet", subnet),
+                *("--api-port", str(free_port()), "--service-cidr", service_cidr),
                 *("--max-pods", str(max_pods)),
             ],
             stdout=self.log,

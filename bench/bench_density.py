@@ -23,23 +23,15 @@ import time
 
 import bench
 
-
-def pod_yaml(name: str) -> str:
-    return f"""apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-spec:
-  containers:
-  - name: main
-    image: busybox:1.35
-    imagePullPolicy: IfNotPresent
-    command: ["httpd", "-f", "-p", "8080"]
-    readinessProbe:
+PROBE = """    readinessProbe:
       tcpSocket:
         port: 8080
       periodSeconds: 10
 """
+
+
+def pod_yaml(name: str) -> str:
+    return bench.pod_yaml(name, '["httpd", "-f", "-p", "8080"]', PROBE)
 
 
 def cpu_ticks(pids: list[int]) -> int:

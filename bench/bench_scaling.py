@@ -22,18 +22,14 @@ is a cost that grows with the number of pods.
 import argparse
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 
-from minipod.cli.client import Client
-from minipod.paths import instance
+import bench
 
-MINIPOD = os.path.join(os.path.dirname(sys.executable), "minipod")
+MINIPOD = bench.MINIPOD
 PODS = "/api/v1/namespaces/default/pods"
 
 
@@ -67,21 +63,10 @@ def main() -> None:
     # finally below still deletes the pods and stops the daemon.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    root = tempfile.mkdtemp(prefix="minipod-bench-scale-")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    client = Client(instance(root), autostart=False)
-    with open(os.path.join(root, "daemon.log"), "ab") as log:
-        daemon = subprocess.Popen(
-            [
-                *(MINIPOD, "--root", root, "daemon", "--bridge", "mpbenchs0", "--subnet", "10.249.0.0/16"),
-                *("--api-port", str(port), "--max-pods", str(max(steps) + 10)),
-            ],
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+    # A private daemon (bench.Minipod), on a bridge and subnets of its own
+    # so it can run beside bench.py's.
+    mp = bench.Minipod(max(steps) + 10, "mpbenchs0", "10.249.0.0/16", "10.248.0.0/16")
+    root, client = mp.root, mp.client
 
     def running() -> int:
         items = client.json("GET", PODS, query={"labelSelector": "app=scale"})["items"]
@@ -89,9 +74,6 @@ def main() -> None:
 
     rows: list[tuple[str, float, int]] = []
     try:
-        while not os.path.exists(client.inst.socket):
-            time.sleep(0.05)
-        time.sleep(0.3)
         client.json("POST", "/minipod/v1/images/build-base", {})
         have = 0
         for target in steps:  # 2
@@ -113,14 +95,9 @@ def main() -> None:
         wait("all pods gone", lambda: not client.json("GET", PODS)["items"])
         rows.append((f"delete all {have}", time.time() - t0, have))
     finally:
-        for p in client.json("GET", PODS)["items"]:
-            try:
-                client.json("DELETE", f"{PODS}/{p['metadata']['name']}", query={"gracePeriodSeconds": "0"})
-            except Exception:  # noqa: BLE001 - best effort, then the daemon goes
-                pass
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(120)
-        shutil.rmtree(root, ignore_errors=True)
+        leftovers = mp.stop()  # deletes what is left, stops the daemon, removes the root
+        if leftovers:
+            print(f"warning: left behind under {root}: {leftovers}", file=sys.stderr)
     print("| pods running -> added | wall | pods/s |")
     print("|---|---|---|")
     for what, seconds, n in rows:
