@@ -16,9 +16,10 @@ import click
 from minipod.cli import node_commands, printers
 from minipod.cli.client import pod_path, quote
 from minipod.cli.context import Ctx, namespace_opt, pass_ctx
+from minipod.cli.pod_listing import OUTPUT_CHOICES
 from minipod.errors import MinipodError, NotFound
 
-OUTPUTS = click.Choice(["wide", "json", "yaml", "name"])  # pod_listing.OUTPUT_CHOICES
+OUTPUTS = click.Choice(OUTPUT_CHOICES)  # the fast path accepts the same (fast_path.py)
 
 
 def _read_manifest(path: str) -> str:
