@@ -15,9 +15,8 @@ then prints through the same functions as the click commands
 
 import os
 
-from minipod.cli.pod_listing import OUTPUT_CHOICES
-
 POD_KINDS = ("pods", "pod", "po")
+OUTPUT_CHOICES = ("wide", "json", "yaml", "name")  # get's -o, for click too (pod_commands.py)
 # option -> (field, takes a value)
 OPTIONS = {
     "-n": ("namespace", True),

@@ -16,10 +16,10 @@ import click
 from minipod.cli import node_commands, printers
 from minipod.cli.client import pod_path, quote
 from minipod.cli.context import Ctx, namespace_opt, pass_ctx
-from minipod.cli.pod_listing import OUTPUT_CHOICES
+from minipod.cli.fast_path import OUTPUT_CHOICES
 from minipod.errors import MinipodError, NotFound
 
-OUTPUTS = click.Choice(OUTPUT_CHOICES)  # the fast path accepts the same (fast_path.py)
+OUTPUTS = click.Choice(OUTPUT_CHOICES)  # the fast path accepts the same
 
 
 def _read_manifest(path: str) -> str:

@@ -9,8 +9,6 @@ from minipod.cli import printers
 from minipod.cli.client import Client, pod_path
 from minipod.errors import MinipodError
 
-OUTPUT_CHOICES = ("wide", "json", "yaml", "name")
-
 
 def print_pods(client: Client, name, selector, output, all_namespaces: bool, namespace: str) -> None:
     if name:
