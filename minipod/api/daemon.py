@@ -14,9 +14,12 @@ Steps of serve(), in order:
     5. on SIGTERM/SIGINT stop serving and exit, leaving every pod running:
        pods do not depend on the daemon (see minipod/linux/launch.py).
 
-The whole daemon is one thread running one asyncio event loop. That is what
-makes it safe to fork() the helpers that start containers (fork copies only
-the calling thread, and there is no other).
+The daemon is one asyncio event loop, and it never forks: containers,
+sandboxes and exec sessions are forked by its fork server
+(minipod/linux/fork_server.py), a small single-threaded process. So the
+threads the daemon does run (the CRI's gRPC server, a short-lived thread
+that opens a socket inside a pod's netns) can never leave a forked copy
+holding a lock that only they would release.
 """
 
 import asyncio
@@ -297,7 +300,7 @@ async def serve(
     for d in (inst.lib, inst.run, inst.pods_run):
         os.makedirs(d, mode=0o700, exist_ok=True)
     lock_fd = _lock(inst)
-    fork_server.start()  # it forks every container and sandbox (linux/fork_server.py)
+    fork_server.start()  # it forks every container, sandbox and exec session (linux/fork_server.py)
     with open(inst.pid_file, "w") as f:
         f.write(f"{os.getpid()}\n")
     images = ImageStore(inst.images_dir)

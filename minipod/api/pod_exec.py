@@ -7,7 +7,7 @@ Steps:
     1. find the container and its running process; the command joins that
        process's namespaces (net, ipc, uts, pid and its own mnt), with its
        user, environment and working directory and the container's
-       capabilities (minipod.linux.launch.spawn_exec);
+       capabilities (minipod.linux.exec_session, forked by the fork server);
     2. with tty, a pseudo-terminal: the command gets the slave as its
        controlling terminal, the daemon relays the master; without, pipes;
     3. relay until the command exits and its output is drained, then send
@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 
 from minipod.errors import MinipodError
 from minipod.kube.exec_protocol import CLOSE, PROTOCOLS, RESIZE, STATUS, STDERR, STDIN, STDOUT
+from minipod.linux import exec_session
 from minipod.linux import launch as process
 from minipod.linux import sandbox as namespaces
 from minipod.pod import handlers
@@ -98,7 +99,7 @@ class ExecSession:
             child_stdio, self.stdin_w = (in_r, out_w, err_w), in_w
             outputs = {out_r: STDOUT, err_r: STDERR}
             self.fds += [fd for fd in (in_w, out_r, err_r) if fd >= 0]
-        pid, err_pipe = process.spawn_exec(self.plan, child_stdio)
+        session = await exec_session.spawn_exec(self.plan, child_stdio)
         for fd in set(child_stdio):
             os.close(fd)
         for fd in outputs:
@@ -121,14 +122,14 @@ class ExecSession:
         for fd in outputs:
             loop.add_reader(fd, readable, fd)
         reader = loop.create_task(self.client_input(ws))
-        code = await handlers.wait_exit(pid)
+        code = await session.wait()
         try:
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in drained.values())), 2.0)
         except asyncio.TimeoutError:
             pass
         for fd in outputs:
             loop.remove_reader(fd)
-        report = process.LaunchResult(await process.read_to_eof(err_pipe))
+        report = process.LaunchResult(await process.read_to_eof(session.errors))
         if report.reason:
             await ws.send_bytes(bytes([STDERR]) + f"minipod: {report.message}\n".encode())
             code = (
@@ -149,8 +150,8 @@ class ExecSession:
                 channel, data = STDIN, b""  # the same as v4's empty stdin message
             if channel == STDIN and self.stdin_w >= 0:
                 if data:
-                    # No thread pool here: the daemon stays single-threaded so
-                    # that fork() is safe (see minipod/api/daemon.py).
+                    # A blocking write: it stalls the loop only when the
+                    # pipe's 64 KiB buffer is full (the command reads none).
                     os.write(self.stdin_w, data)
                 elif not self.tty:  # an empty stdin message: the client's EOF
                     os.close(self.stdin_w)

@@ -25,7 +25,7 @@ from minipod.cri import container_config, status_views
 from minipod.cri.image_records import CriImage, find_image
 from minipod.cri.image_service import ImageService
 from minipod.cri.lookup import CriNotFound, container_id, containers, find_container, find_sandbox
-from minipod.linux import cgroup_stats
+from minipod.linux import cgroup_stats, exec_session
 from minipod.linux import launch as process
 from minipod.linux import sandbox as namespaces
 from minipod.pod import handlers, piecewise, pod_cgroups
@@ -131,24 +131,24 @@ async def exec_sync(manager, ident: str, cmd: list[str], timeout: int) -> Any:
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-    pid, report = process.spawn_exec(plan, (null, out_w, err_w))
+    session = await exec_session.spawn_exec(plan, (null, out_w, err_w))
     for fd in (null, out_w, err_w):
         os.close(fd)
     reading = asyncio.gather(process.read_to_eof(out_r), process.read_to_eof(err_r))
     try:
         stdout, stderr = await asyncio.wait_for(reading, timeout if timeout > 0 else None)
-        code = await handlers.wait_exit(pid)
+        code = await session.wait()
     except asyncio.TimeoutError:
-        children = kill_exec(pid)
-        await handlers.wait_exit(pid)
+        children = session.kill()
+        await session.wait()
         # Gone, not only signalled: the next exec must not find it (as a
         # zombie, until the pod's init reaps it).
         deadline = time.time() + 5
         while any(os.path.exists(f"/proc/{c}") for c in children) and time.time() < deadline:
             await asyncio.sleep(0.01)
-        os.close(report)
+        os.close(session.errors)
         raise TimeoutError(f"command {list(cmd)!r} timed out after {timeout}s") from None
-    failed = process.LaunchResult(await process.read_to_eof(report))
+    failed = process.LaunchResult(await process.read_to_eof(session.errors))
     if failed.reason:
         raise RuntimeError(failed.message or "exec failed")
     return api_pb2.ExecSyncResponse(
@@ -181,21 +181,3 @@ def stats(manager, w, c) -> Any:
         memory=api_pb2.MemoryUsage(timestamp=now, working_set_bytes=api_pb2.UInt64Value(value=memory)),
         writable_layer=api_pb2.FilesystemUsage(timestamp=now),
     )
-
-
-def kill_exec(pid: int) -> list[int]:
-    """SIGKILL an exec session: its helper (E1) and the command's whole
-    session. The command's death signal alone is not enough: the kernel
-    clears it when the command drops its capabilities or changes user."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            children = [int(c) for c in f.read().split()]
-    except OSError:
-        children = []
-    for child in children:
-        try:
-            os.killpg(child, signal.SIGKILL)  # the command called setsid(): its group is its pid
-        except OSError:
-            pass
-    os.kill(pid, signal.SIGKILL)
-    return children

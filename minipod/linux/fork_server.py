@@ -1,4 +1,4 @@
-"""The fork server: a small process that forks every container and sandbox.
+"""The fork server: a small process that forks every container, sandbox and exec session.
 
 Why not fork the daemon? fork() copies the calling process's page tables
 and marks its memory copy-on-write: the bigger the process, the longer the
@@ -42,7 +42,8 @@ Steps:
             daemon's child used to run (launch._l1 for a container, which
             forks L2 and exits, so containers are orphaned to the host's
             init and have their monitors as parents exactly as before;
-            sandbox._sandbox_child for a pod sandbox); the server closes the
+            sandbox._sandbox_child for a pod sandbox; exec_session.run_e1
+            for an exec session, whose E1 stays the server's child); the server closes the
             descriptors and reaps its children on SIGCHLD.
     server  exits when the daemon's end closes (the daemon stopped or was
             killed): running containers never depended on it.
@@ -64,7 +65,7 @@ from minipod import trace
 # A request is small (a plan with its seccomp program: a few KiB); a larger
 # buffer would only hide a runaway plan.
 MAX_REQUEST = 1 << 20
-CONTAINER, SANDBOX = "container", "sandbox"
+CONTAINER, SANDBOX, EXEC = "container", "sandbox", "exec"
 
 
 # --- the daemon's side --------------------------------------------------------------
@@ -220,7 +221,7 @@ def _receive(sock: socket.socket) -> tuple[bytes, list[int]] | None:
 
 def _child(sock: socket.socket, kind: str, plan: dict, carried, fds: list[int]) -> None:
     """The forked child: the stage the daemon's own child used to run."""
-    from minipod.linux import launch, sandbox
+    from minipod.linux import exec_session, launch, sandbox
 
     # Before anything else: only the server reaps on SIGCHLD, never a stage
     # (L2 must leave its container to the monitor).
@@ -229,6 +230,8 @@ def _child(sock: socket.socket, kind: str, plan: dict, carried, fds: list[int]) 
     trace.resume(carried)
     if kind == CONTAINER:
         launch._guard(launch._l1, plan, fds[0])
+    elif kind == EXEC:
+        exec_session.run_e1(plan, fds)
     else:
         sandbox._sandbox_child(plan, plan["shim"], fds[0], fds[1])
     os._exit(127)  # never reached: each stage exits or execs
@@ -239,7 +242,12 @@ def _report_failure(kind: str, fds: list[int], why: str) -> None:
     words its reader expects (launch.LaunchResult, sandbox.create_sandbox)."""
     from minipod.linux import launch
 
-    line = f"ERR {launch.CREATE_ERROR}\tstart the launcher: {why}" if kind == CONTAINER else f"ERR {why}"
+    if kind == EXEC:
+        line = f"ERR {launch.CREATE_ERROR}\tstart the exec session: {why}"
+    elif kind == CONTAINER:
+        line = f"ERR {launch.CREATE_ERROR}\tstart the launcher: {why}"
+    else:
+        line = f"ERR {why}"
     if fds:
         try:
             os.write(fds[0], f"{line}\n".encode())

@@ -31,10 +31,8 @@ A pipe with O_CLOEXEC tells the daemon how it went: each stage writes
 "PID n" or "ERR reason<TAB>message"; the pipe reaches EOF when every stage
 has exec'd (or died), so EOF without ERR means the command is running.
 
-exec sessions (`minipod exec`) are shorter: the daemon forks E1 with
-PR_SET_PDEATHSIG (it must not outlive the daemon that relays its output),
-E1 setns()es into the container's namespaces, forks the command and waits
-for it, exiting with its status.
+exec sessions (`minipod exec`, exec probes and hooks) are started the
+same way, by the fork server, with fewer stages: exec_session.py.
 """
 
 import fcntl
@@ -352,47 +350,3 @@ def find_executable(name: str, path_env: str) -> str:
 
 class _StartError(MinipodError):
     pass
-
-
-# --- exec sessions --------------------------------------------------------
-
-
-def spawn_exec(plan: dict, stdio: tuple[int, int, int]) -> tuple[int, int]:
-    """Fork E1 for `minipod exec`: it joins the container's namespaces and
-    runs plan["argv"] with the given stdio fds, exiting with the command's
-    status. E1 closes every other descriptor at once (the daemon's ends of
-    those pipes among them: or the command would never see EOF on its stdin).
-    Returns (E1's pid, read end of its error pipe)."""
-    r, w = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
-    if pid == 0:
-        close_all_but([*stdio, w])  # the daemon's, the parent ends of the pipes
-        _guard(_exec_session, plan, stdio, w)
-    os.close(w)
-    return pid, r
-
-
-def _exec_session(plan: dict, stdio: tuple[int, int, int], w: int) -> None:
-    prctl.set_pdeathsig(signal.SIGKILL)
-    # The container's cgroups, as runc exec does: before the mount
-    # namespace, where /sys/fs/cgroup is out of reach.
-    cgroups.join(plan.get("cgroup_procs") or [])
-    _join(plan["join"])
-    child = os.fork()
-    if child == 0:
-        _guard(_exec_child, plan, stdio, w)
-    os.close(w)
-    for fd in set(stdio):  # with a terminal, the three are one fd
-        os.close(fd)
-    _, status = os.waitpid(child, 0)
-    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
-
-
-def _exec_child(plan: dict, stdio: tuple[int, int, int], w: int) -> None:
-    prctl.set_pdeathsig(signal.SIGKILL)
-    os.setsid()
-    if plan.get("tty"):
-        fcntl.ioctl(stdio[0], termios.TIOCSCTTY, 0)
-    for i, fd in enumerate(stdio):
-        os.dup2(fd, i)
-    prepare_and_exec(plan, w)

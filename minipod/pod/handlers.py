@@ -3,7 +3,7 @@
 The runtime runs them itself, so they work in any image, even one with no
 shell, curl or nc in it (podman needs those tools inside the image):
     exec       the command, in the container's namespaces, as its user, with
-               its capabilities (minipod.linux.launch.spawn_exec), killed at the timeout
+               its capabilities (minipod.linux.exec_session), killed at the timeout
     httpGet    an HTTP(S) GET from the node to the pod's IP, as the kubelet
                does (from inside the pod's netns when it has no IP); TLS
                not verified, httpHeaders sent; 200-399 is success
@@ -18,11 +18,10 @@ pod without an IP (one setns() and one socket(), joined at once).
 
 import asyncio
 import os
-import signal
 import socket
 
 from minipod.errors import MinipodError
-from minipod.linux import cgroup_layout, cgroups
+from minipod.linux import cgroup_layout, cgroups, exec_session
 from minipod.linux import launch as process
 from minipod.linux import launch_spec as containers
 from minipod.linux import sandbox as namespaces
@@ -80,32 +79,24 @@ def exec_plan(record: PodRecord, c: ContainerRecord, argv: list[str], tty: bool,
     }
 
 
-async def wait_exit(pid: int) -> int:
-    """The exit code of our child `pid`, awaited through a pidfd."""
-    await process.until_exit(pid)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
-
-
 async def run_exec(
     record: PodRecord, c: ContainerRecord, argv: list[str], timeout: float, node=None
 ) -> tuple[bool, str]:
     plan = exec_plan(record, c, argv, tty=False, node=node)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-    pid, err_pipe = process.spawn_exec(plan, (null, out_w, out_w))
+    session = await exec_session.spawn_exec(plan, (null, out_w, out_w))
     os.close(null)
     os.close(out_w)
     try:
         output = await asyncio.wait_for(process.read_to_eof(out_r), timeout)
-        code = await wait_exit(pid)
+        code = await session.wait()
     except asyncio.TimeoutError:
-        os.kill(pid, signal.SIGKILL)  # the command dies with it (PR_SET_PDEATHSIG)
-        await wait_exit(pid)
-        os.close(err_pipe)
+        session.kill()
+        await session.wait()
+        os.close(session.errors)
         return False, f"command {argv!r} timed out after {timeout:g}s"
-    report = process.LaunchResult(await process.read_to_eof(err_pipe))
+    report = process.LaunchResult(await process.read_to_eof(session.errors))
     if report.reason:
         return False, report.message or "exec failed"
     output = output[-OUTPUT_LIMIT:]

@@ -1,10 +1,14 @@
 """The fork server (minipod/linux/fork_server.py): the daemon's small helper
-that forks every container and sandbox. It is restarted when it dies, the
-containers it starts outlive the daemon as before, and what fails in a
-container's setup reads exactly as when the daemon forked it."""
+that forks every container, sandbox and exec session. It is restarted when
+it dies, the containers it starts outlive the daemon as before, exec
+sessions do not, and what fails in a container's setup reads exactly as
+when the daemon forked it."""
 
 import os
 import signal
+import subprocess
+
+from helpers.instance import MINIPOD
 
 from helpers.host import eventually
 from helpers.pods import ctr, pod, pod_yaml
@@ -110,3 +114,46 @@ def test_a_failed_setup_step_reads_as_before(mp, pods, pod_name):
     w = p["status"]["containerStatuses"][0]["state"]["waiting"]
     assert w["reason"] == "CreateContainerError", w
     assert w["message"] == "create the working directory /nowhere: Read-only file system", w
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(c) for c in f.read().split()]
+
+
+def _cmdline(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [a.decode() for a in f.read().split(b"\0") if a]
+
+
+def test_an_exec_session_is_the_servers_child_and_dies_with_the_daemon(fresh_mp, pod_name):
+    """The daemon never forks: an exec session's E1 is the fork server's
+    child, the daemon learns its exit code through a pipe, and a session
+    does not outlive the daemon that relays its output."""
+    mp = fresh_mp
+    mp.run_pod(pod_yaml(pod_name, "sleep 3600"))
+    assert mp.run("exec", pod_name, "--", "sh", "-c", "exit 7", check=False).returncode == 7
+    server = _fork_server(mp)
+    session = subprocess.Popen(
+        [MINIPOD, "--root", mp.root, "exec", pod_name, "--", "sleep", "300"],
+        env=dict(os.environ, MINIPOD_NO_AUTOSTART="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        e1 = eventually(
+            lambda: _children(server) or None, what="the exec session's E1, forked by the server"
+        )[0]
+        command = eventually(lambda: _children(e1) or None, what="the exec'd command")[0]
+        assert _cmdline(command) == ["sleep", "300"]
+        assert _children(mp.daemon.pid) == [server], "the daemon forked something itself"
+        mp.kill_daemon(signal.SIGKILL)
+        eventually(
+            lambda: _gone(server) and _gone(e1) and _gone(command), what="the session to end with its daemon"
+        )
+        session.wait(10)
+    finally:
+        session.kill()
+        session.wait()
+    mp.start_daemon()
+    mp.delete(pod_name)
