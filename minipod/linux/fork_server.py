@@ -266,6 +266,6 @@ def _reap(signum, frame) -> None:
 
 
 if __name__ == "__main__":
-    from minipod.linux import launch, sandbox  # noqa: F401 - imported once, before any fork
+    from minipod.linux import exec_session, launch, sandbox  # noqa: F401 - imported once, before any fork
 
     serve(socket.socket(fileno=int(sys.argv[1])))
