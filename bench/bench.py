@@ -1,6 +1,7 @@
 """Benchmark minipod on this machine (and podman beside it, when installed).
 
     python bench/bench.py [--runs N] [--burst N] [--pss-pods K] [--no-podman] [--json]
+                          [--bridge NAME --subnet CIDR --service-cidr CIDR]
 
 The script starts its own minipod daemon on a fresh temporary --root,
 builds the busybox image into it, and does one untimed warm-up run, so every
@@ -351,6 +352,10 @@ def main() -> None:
     ap.add_argument("--pss-pods", type=int, default=20, help="pods running for the memory figure")
     ap.add_argument("--no-podman", action="store_true", help="skip the podman comparison")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    # Two benches at once on one host need their own bridge and subnets.
+    ap.add_argument("--bridge", default="mpbench0", help="the bench daemon's bridge")
+    ap.add_argument("--subnet", default="10.251.0.0/16", help="its pod subnet")
+    ap.add_argument("--service-cidr", default="10.252.0.0/16", help="its Service range")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("minipod needs root (namespaces and mounts): run this as root")
@@ -359,7 +364,7 @@ def main() -> None:
     r.update(runs=args.runs, burst_size=args.burst)
     before = machine.snapshot()
     log(f"machine: {r['machine']}")
-    mp = Minipod()
+    mp = Minipod(bridge=args.bridge, subnet=args.subnet, service_cidr=args.service_cidr)
     try:
         log(f"minipod daemon on {mp.root}; building the busybox image")
         mp.client.json("POST", "/minipod/v1/images/build-base", {})
