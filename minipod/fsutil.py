@@ -8,6 +8,13 @@ write_atomic(), for every file another process (or the next daemon) reads:
     3. rename() it over the file: rename(2) is atomic, so a reader sees
        the old content or the new one, never a mix;
     4. fsync() the directory, so the rename itself survives a power cut.
+Steps 2 and 4 guard against a power cut only: a process that dies (even
+SIGKILLed) leaves the kernel's page cache intact, so 1 and 3 alone keep a
+file whole for the next daemon. A file rewritten many times a second
+(a pod's record, at every step of its start) may skip them on all but its
+first write (`durable=False`): after a power cut it is then whole but
+maybe a few steps old, which the daemon's recovery re-derives from the
+processes it finds (none, after a reboot).
 A temp file left by a crash between 1 and 3 has TEMP_MARK in its name.
 write_json_atomic() writes a JSON document so; read_json() reads one back.
 
@@ -31,21 +38,24 @@ from typing import Any
 TEMP_MARK = ".tmp-"  # in the names of write_atomic()'s temp files
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Replace PATH with DATA (steps 1-4 above)."""
+def write_atomic(path: str, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
+    """Replace PATH with DATA (steps 1-4 above; 1 and 3 without `durable`)."""
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + TEMP_MARK, dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if not durable:
+        return
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(dir_fd)

@@ -15,9 +15,9 @@ Backends whose objects change by themselves (a pod's status, a new event)
 call track() / untrack(), which commit the same way.
 """
 
-import copy
 import json
 import os
+import pickle
 from typing import Any
 
 from minipod.fsutil import TEMP_MARK, read_json, write_atomic, write_json_atomic
@@ -105,7 +105,9 @@ class ObjectStore:
             pass
 
     # --- the commit -----------------------------------------------------------
-    def _commit(self, res: Resource, obj: dict, change: str) -> dict:
+    def _commit(self, res: Resource, obj: dict, change: str, copy_back: bool = True) -> dict:
+        """Store (or drop) obj, publish the change; return a copy of it, or
+        obj itself with `copy_back=False` (a caller that only reads it)."""
         rv = self.rev.next()
         obj["metadata"]["resourceVersion"] = str(rv)
         if change == "DELETED":
@@ -116,11 +118,11 @@ class ObjectStore:
             self.objects[res.key][_key(obj)] = obj
             if res.backend == "stored":
                 self._persist(res, obj)
-        self.hub.publish(Change(rv, change, res.key, obj["metadata"].get("namespace"), copy.deepcopy(obj)))
+        self.hub.publish(Change(rv, change, res.key, obj["metadata"].get("namespace"), clone(obj)))
         if change == "DELETED":
             for callback in self.on_delete:
                 callback(res, obj)
-        return copy.deepcopy(obj)
+        return clone(obj) if copy_back else obj
 
     def track(self, res: Resource, obj: dict) -> str:
         """A backend's object is new or changed: commit it unless nothing
@@ -128,20 +130,20 @@ class ObjectStore:
         old = self.objects[res.key].get(_key(obj))
         if old is not None and objmeta.is_same(old, obj):
             return old["metadata"]["resourceVersion"]
-        obj = copy.deepcopy(obj)
-        return self._commit(res, obj, "ADDED" if old is None else "MODIFIED")["metadata"]["resourceVersion"]
+        change = "ADDED" if old is None else "MODIFIED"
+        return self._commit(res, clone(obj), change, copy_back=False)["metadata"]["resourceVersion"]
 
     def untrack(self, res: Resource, namespace: str | None, name: str) -> None:
         old = self.objects[res.key].get((namespace, name))
         if old is not None:
-            self._commit(res, copy.deepcopy(old), "DELETED")
+            self._commit(res, clone(old), "DELETED")
 
     # --- reads ----------------------------------------------------------------
     def get(self, res: Resource, namespace: str | None, name: str) -> dict:
         obj = self.objects[res.key].get((namespace if res.namespaced else None, name))
         if obj is None:
             raise not_found(res.plural, name, res.group)
-        return copy.deepcopy(obj)
+        return clone(obj)
 
     def exists(self, res: Resource, namespace: str | None, name: str) -> bool:
         return (namespace if res.namespaced else None, name) in self.objects[res.key]
@@ -156,7 +158,7 @@ class ObjectStore:
         """(items sorted by namespace and name, the list's resourceVersion)."""
         match = self.matcher(res, label_sel, field_sel)
         items = [
-            copy.deepcopy(o)
+            clone(o)
             for k, o in sorted(self.objects[res.key].items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
             if (namespace is None or k[0] == namespace) and match(o)
         ]
@@ -372,6 +374,15 @@ def _no_new_finalizers(res: Resource, old: dict, new: dict) -> None:
                 )
             ],
         )
+
+
+def clone(obj: Any) -> Any:
+    """A deep copy of a JSON document (dicts, lists, strings, numbers,
+    booleans, None), the store's only content: a pickle round trip, about
+    5x faster than copy.deepcopy, which looks up a copier and keeps a memo
+    entry for every value. Every read and every commit copies, so that no
+    caller ever holds the store's own dicts."""
+    return pickle.loads(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
 
 
 def _key(obj: dict) -> Key:

@@ -2,20 +2,20 @@
 
 What minipod knows about a pod beyond its v1 object (which processes hold
 it, where each container's files are, its back-off) lives in these
-dataclasses. Nothing else in the daemon reads or writes the JSON on disk:
-    1. load: from_json() reads a pod file once, migrating a record written
-       by the previous release (no "version"; camelCase keys) on the way;
+dataclasses. The JSON on disk is read and written by record_file.py alone:
+    1. load: record_file.from_json() reads a pod file once, migrating a
+       record written by the previous release (no "version"; camelCase
+       keys) on the way;
     2. run: the worker changes the record only through the transition
        functions below (ContainerState: waiting -> starting -> running ->
        terminated -> waiting/starting again), and note_conditions() records
        when each pod condition last flipped;
-    3. save: to_json() writes the v1 object (metadata, spec, status) and a
-       private "runtime" section that the API never shows.
+    3. save: record_file.to_json() gives the v1 object (metadata, spec,
+       status) and a private "runtime" section that the API never shows.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from dataclasses import dataclass, field
 from typing import Any
@@ -360,64 +360,3 @@ def note_conditions(rt: PodRuntime, values: dict[str, bool], now: str) -> bool:
             rt.conditions[ctype] = Condition(status, now)
             changed = True
     return changed
-
-
-# --- the file on disk ------------------------------------------------------------
-
-
-def to_json(record: PodRecord, status: dict[str, Any]) -> dict[str, Any]:
-    """The pod file: the v1 object with its status, and the runtime section."""
-    doc = dict(record.pod)
-    doc["status"] = status
-    rt = dataclasses.asdict(record.runtime)
-    rt["version"] = VERSION
-    doc["runtime"] = rt
-    return doc
-
-
-def from_json(doc: dict[str, Any]) -> PodRecord:
-    """A pod file, of this release or (migrated) of the previous one."""
-    raw = doc.get("runtime") or {}
-    pod = {k: v for k, v in doc.items() if k not in ("runtime", "status")}
-    if raw.get("version") is None:
-        from minipod.pod.record_migrate import migrate_v0
-
-        raw = migrate_v0(raw, doc.get("status") or {})
-    return PodRecord(pod=pod, runtime=_runtime(raw))
-
-
-def _runtime(raw: dict[str, Any]) -> PodRuntime:
-    return PodRuntime(
-        host_ip=raw.get("host_ip", "127.0.0.1"),
-        init=Process(**raw.get("init") or {}),
-        init_containers=[_container(c) for c in raw.get("init_containers") or []],
-        containers=[_container(c) for c in raw.get("containers") or []],
-        start_time=raw.get("start_time"),
-        pod_ip=raw.get("pod_ip"),
-        network=Network(**raw.get("network") or {}),
-        kill_deadline=raw.get("kill_deadline"),
-        conditions={k: Condition(**v) for k, v in (raw.get("conditions") or {}).items()},
-        refusal=Refusal(**raw["refusal"]) if raw.get("refusal") else None,
-        refusal_since=raw.get("refusal_since"),
-        scheduled=raw.get("scheduled"),
-        created_epoch=raw.get("created_epoch"),
-        cgroup=raw.get("cgroup"),
-        user_range=raw.get("user_range"),
-        nominated_node=raw.get("nominated_node"),
-        disruption=Disruption(**raw["disruption"]) if raw.get("disruption") else None,
-        origin=raw.get("origin", "api"),
-        origin_data=raw.get("origin_data") or {},
-        stopped=raw.get("stopped", False),
-        remake_lost_sandbox=raw.get("remake_lost_sandbox", True),
-        sandbox_ports=raw.get("sandbox_ports") or [],
-    )
-
-
-def _container(raw: dict[str, Any]) -> ContainerRecord:
-    raw = dict(raw)
-    raw["state"] = ContainerState(raw.get("state", "waiting"))
-    raw["process"] = Process(**raw.get("process") or {})
-    raw["monitor"] = Process(**raw.get("monitor") or {})
-    if raw.get("last"):
-        raw["last"] = Terminated(**raw["last"])
-    return ContainerRecord(**raw)

@@ -10,7 +10,7 @@ monitorStart, finishedEpoch beside finishedAt). migrate_v0(), in order:
     3. lastState typed, with the time of its exit;
     4. the conditions' times taken from the status version 0 last wrote
        (it never recorded them itself).
-The result is what record.from_json reads; nothing else changes.
+The result is what record_file.from_json reads; nothing else changes.
 """
 
 from typing import Any

@@ -1,7 +1,7 @@
 """A restarted daemon takes its pods back (recovery after a SIGKILL, an
 upgrade in place, a reboot of the daemon alone).
 
-adopt(worker), for a pod whose record was just loaded (record.from_json,
+adopt(worker), for a pod whose record was just loaded (record_file.from_json,
 which migrates older formats), in order:
     1. watch the pod's PID 1 again (if it died meanwhile, the worker's
        first sync makes a new sandbox);

@@ -8,9 +8,8 @@ import os
 import signal
 import subprocess
 
-from helpers.instance import MINIPOD
-
 from helpers.host import eventually
+from helpers.instance import MINIPOD
 from helpers.pods import ctr, pod, pod_yaml
 
 

@@ -7,7 +7,7 @@ import json
 import os
 
 from minipod.pod import record as rec
-from minipod.pod import status
+from minipod.pod import record_file, status
 from minipod.pod.record import ContainerState, ExitInfo
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "pod-record-v0.json")
@@ -24,7 +24,7 @@ def container(r: rec.PodRecord, name: str) -> rec.ContainerRecord:
 
 def test_a_first_release_record_migrates_to_the_same_status():
     doc = v0_doc()
-    r = rec.from_json(doc)
+    r = record_file.from_json(doc)
     # What the old daemon last reported is what the new one computes.
     assert status.pod_status(r) == doc["status"]
     assert "runtime" not in r.pod and "status" not in r.pod
@@ -33,7 +33,7 @@ def test_a_first_release_record_migrates_to_the_same_status():
 def test_migration_keeps_every_runtime_fact():
     doc = v0_doc()
     old = doc["runtime"]
-    r = rec.from_json(doc)
+    r = record_file.from_json(doc)
     rt = r.runtime
     assert (rt.init.pid, rt.init.start) == (old["init"]["pid"], old["init"]["start"])
     assert rt.host_ip == old["hostIP"] and rt.pod_ip == old["podIP"] and rt.start_time == old["startTime"]
@@ -59,24 +59,24 @@ def test_migration_keeps_every_runtime_fact():
 def test_migration_takes_condition_times_from_the_old_status():
     doc = v0_doc()
     doc["status"]["conditions"][1]["lastTransitionTime"] = "2026-11-26T12:32:40Z"  # Ready
-    r = rec.from_json(doc)
+    r = record_file.from_json(doc)
     assert r.runtime.conditions["Ready"] == rec.Condition(True, "2026-11-26T12:32:40Z")
     ready = next(c for c in status.pod_status(r)["conditions"] if c["type"] == "Ready")
     assert ready["lastTransitionTime"] == "2026-11-26T12:32:40Z"
 
 
 def test_a_saved_record_reads_back_equal():
-    r = rec.from_json(v0_doc())
-    doc = json.loads(json.dumps(rec.to_json(r, status.pod_status(r))))
+    r = record_file.from_json(v0_doc())
+    doc = json.loads(json.dumps(record_file.to_json(r, status.pod_status(r))))
     assert doc["runtime"]["version"] == rec.VERSION
     assert doc["status"] == status.pod_status(r)
-    again = rec.from_json(doc)
+    again = record_file.from_json(doc)
     assert again == r
 
 
 def test_the_private_record_stays_out_of_the_v1_object():
-    r = rec.from_json(v0_doc())
-    doc = rec.to_json(r, status.pod_status(r))
+    r = record_file.from_json(v0_doc())
+    doc = record_file.to_json(r, status.pod_status(r))
     assert set(doc) == {"apiVersion", "kind", "metadata", "spec", "status", "runtime"}
     text = json.dumps(doc["status"])
     for private in ("finished_epoch", "finishedEpoch", "backoff", "retry", "monitor"):
@@ -150,7 +150,7 @@ def test_condition_times_change_only_when_the_condition_does():
 
 
 def test_status_reports_each_condition_at_its_own_transition():
-    r = rec.from_json(v0_doc())
+    r = record_file.from_json(v0_doc())
     r.runtime.conditions.clear()
     created = r.metadata["creationTimestamp"]
     web = container(r, "web")
@@ -167,9 +167,25 @@ def test_status_reports_each_condition_at_its_own_transition():
 
 
 def test_grace_period_is_defaulted_once():
-    r = rec.from_json(v0_doc())
+    r = record_file.from_json(v0_doc())
     assert r.grace_period() == 5
     spec = copy.deepcopy(r.spec)
     del spec["terminationGracePeriodSeconds"]
     r.pod["spec"] = spec
     assert r.grace_period() == rec.DEFAULT_GRACE_SECONDS == 30
+
+
+def test_plain_writes_what_asdict_wrote():
+    """record_file.plain() replaced dataclasses.asdict() for speed: the same
+    document, on a record with optional parts set too (a refusal, a
+    disruption, a terminated container with its last state)."""
+    import dataclasses
+
+    r = record_file.from_json(v0_doc())
+    r.runtime.refusal = rec.Refusal("Failed", "OutOfcpu", "Pod was rejected: not enough cpu")
+    r.runtime.disruption = rec.Disruption("PreemptionByScheduler", "preempted", "2026-11-26T12:00:00Z")
+    r.runtime.sandbox_ports = [{"containerPort": 80, "hostPort": 8080, "protocol": "TCP"}]
+    r.runtime.origin_data = {"labels": {"a": "b"}, "ports": [1, 2]}
+    expected = dataclasses.asdict(r.runtime)
+    assert record_file.plain(r.runtime) == expected
+    assert json.dumps(record_file.plain(r.runtime), sort_keys=True) == json.dumps(expected, sort_keys=True)

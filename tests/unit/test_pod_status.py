@@ -6,6 +6,7 @@ file's first format, and read as the daemon reads a file: no daemon."""
 import pytest
 
 from minipod.pod import record as rec
+from minipod.pod import record_file
 from minipod.pod.status import container_status, phase, pod_status
 
 CREATED = "2026-01-01T00:00:00Z"
@@ -34,7 +35,7 @@ def exited(code: int, name="main", **fields) -> dict:
 
 
 def record(containers, init=(), policy="Always", **runtime) -> rec.PodRecord:
-    return rec.from_json(
+    return record_file.from_json(
         {
             "metadata": {"name": "p", "namespace": "default", "creationTimestamp": CREATED},
             "spec": {"restartPolicy": policy, "containers": [{"name": c["name"]} for c in containers]},
