@@ -6,9 +6,10 @@ table (podman's, docker's, a firewall's). The table holds these chains:
 
     postrouting  nat, hook postrouting, priority srcnat (100)
                  masquerade rules: a pod's traffic leaving the pod subnet
-                 (ipMasq), and hostPort traffic that must come back
-                 through the host (from 127.0.0.0/8, or a pod reaching a
-                 pod, itself included, through a hostPort)
+                 (ipMasq: one rule per subnet and a set of the pods'
+                 addresses, masquerade.py), and hostPort traffic that must
+                 come back through the host (from 127.0.0.0/8, or a pod
+                 reaching a pod, itself included, through a hostPort)
     prerouting   nat, hook prerouting, priority dstnat (-100):
                  `fib daddr type local jump hostports`
     output       nat, hook output, priority dstnat (-100): the same, for
@@ -16,16 +17,17 @@ table (podman's, docker's, a firewall's). The table holds these chains:
     hostports    one DNAT rule per port mapping: [ip daddr HOSTIP]
                  tcp|udp dport HOSTPORT dnat to POD_IP:CONTAINERPORT
 
-Each rule carries a comment "KIND CONTAINERID IFNAME" (KIND is `masq` or
-`hostport`): DEL finds and deletes exactly the attachment's rules by
-handle, never another container's, even one that now has the same IP.
-When no such rule is left, the table itself is deleted. Every change
-happens under an exclusive flock(2) on LOCK_PATH, so a DEL that drops the
-table cannot race an ADD that adds to it, across processes.
+Each hostPort rule carries a comment "hostport CONTAINERID IFNAME": DEL
+lists the two chains that hold them (never the whole table) and deletes
+exactly the attachment's rules by handle, never another container's, even
+one that now has the same IP. When no rule of a pod is left, the table
+itself is deleted (drop_table_if(), or the last hostPort DEL). Every
+change happens under an exclusive flock(2) on LOCK_PATH, so a DEL that
+drops the table cannot race an ADD that adds to it, across processes.
 
-Steps of add_masquerade() / add_port_mappings(), in order, in one nft
-transaction (all or nothing): add table, add chains (idempotent), for
-hostports flush+refill the two jump rules, add the attachment's rules.
+Steps of add_port_mappings(), in order, in one nft transaction (all or
+nothing): add table, add chains (idempotent), flush+refill the two jump
+rules, add the attachment's rules.
 
 libnftables' Python binding is the Debian package python3-nftables
 (`import nftables`, or loaded from the system's dist-packages when the
@@ -171,7 +173,7 @@ def run_script(text: str, what: str) -> None:
 
 
 @contextlib.contextmanager
-def _locked() -> Iterator[None]:
+def locked() -> Iterator[None]:
     os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
     with flocked(LOCK_PATH):
         yield
@@ -180,24 +182,24 @@ def _locked() -> Iterator[None]:
 # --- expressions --------------------------------------------------------------------
 
 
-def _match(left: dict, right, op: str = "==") -> dict:
+def match(left: dict, right, op: str = "==") -> dict:
     return {"match": {"op": op, "left": left, "right": right}}
 
 
-def _payload(proto: str, field: str) -> dict:
+def payload(proto: str, field: str) -> dict:
     return {"payload": {"protocol": proto, "field": field}}
 
 
-def _prefixes(cidrs: list[str]) -> dict:
+def prefixes(cidrs: list[str]) -> dict:
     nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
     return {"set": [{"prefix": {"addr": str(n.network_address), "len": n.prefixlen}} for n in nets]}
 
 
-def _rule(table: str, chain: str, expr: list, comment: str) -> dict:
+def rule(table: str, chain: str, expr: list, comment: str) -> dict:
     return {"family": FAMILY, "table": table, "chain": chain, "expr": expr, "comment": comment}
 
 
-def _skeleton(table: str, chains: list[str]) -> list[dict]:
+def skeleton(table: str, chains: list[str]) -> list[dict]:
     cmds: list[dict] = [{"add": {"table": {"family": FAMILY, "name": table}}}]
     for c in chains:
         spec = {"family": FAMILY, "table": table, "name": c, **_BASE_CHAINS.get(c, {})}
@@ -208,53 +210,36 @@ def _skeleton(table: str, chains: list[str]) -> list[dict]:
 # --- what the plugins ask for ----------------------------------------------------------
 
 
-def add_masquerade(table: str, who: str, pod_ip: str, subnet: str) -> None:
-    """ipMasq: `ip saddr POD ip daddr != { SUBNET, 224.0.0.0/4 } masquerade`,
-    as the reference bridge plugin does: traffic to other pods and to
-    multicast keeps the pod's address, the rest leaves with the host's."""
-    expr = [
-        _match(_payload("ip", "saddr"), pod_ip),
-        _match(_payload("ip", "daddr"), _prefixes([subnet, "224.0.0.0/4"]), "!="),
-        {"masquerade": None},
-    ]
-    with _locked():
-        run(
-            _skeleton(table, ["postrouting"])
-            + [{"add": {"rule": _rule(table, "postrouting", expr, f"{MASQ} {who}")}}],
-            f"add masquerade for {pod_ip} to table {FAMILY} {table}",
-        )
-
-
 def add_port_mappings(
     table: str, who: str, pod_ip: str, subnet: str, mappings: list[dict], snat: bool = True
 ) -> None:
     """hostPort DNAT rules for one pod (mappings already validated:
     hostPort, containerPort, protocol, hostIP)."""
-    cmds = _skeleton(table, ["hostports", "prerouting", "output", "postrouting"])
+    cmds = skeleton(table, ["hostports", "prerouting", "output", "postrouting"])
     jump = [
-        _match({"fib": {"result": "type", "flags": ["daddr"]}}, "local"),
+        match({"fib": {"result": "type", "flags": ["daddr"]}}, "local"),
         {"jump": {"target": "hostports"}},
     ]
     for chain in ("prerouting", "output"):
         # Flush and refill in the same transaction: exactly one jump rule,
         # however many ADDs ran before.
         cmds.append({"flush": {"chain": {"family": FAMILY, "table": table, "name": chain}}})
-        cmds.append({"add": {"rule": _rule(table, chain, jump, "minipod hostports")}})
+        cmds.append({"add": {"rule": rule(table, chain, jump, "minipod hostports")}})
     comment = f"{HOSTPORT} {who}"
     for m in mappings:
         proto = m["protocol"]
         expr = []
         host_ip = m.get("hostIP") or ""
         if host_ip and not ipaddress.ip_address(host_ip).is_unspecified:
-            expr.append(_match(_payload("ip", "daddr"), host_ip))
+            expr.append(match(payload("ip", "daddr"), host_ip))
         expr += [
-            _match(_payload(proto, "dport"), m["hostPort"]),
+            match(payload(proto, "dport"), m["hostPort"]),
             {"dnat": {"addr": pod_ip, "port": m["containerPort"]}},
         ]
         # A mapping bound to one host address goes first, so it wins
         # over a wildcard mapping of the same port.
         verb = "insert" if len(expr) == 3 else "add"
-        cmds.append({verb: {"rule": _rule(table, "hostports", expr, comment)}})
+        cmds.append({verb: {"rule": rule(table, "hostports", expr, comment)}})
         if snat:
             # Connections that must return through the host: from the host's
             # loopback (needs route_localnet on the bridge), and from a pod on
@@ -262,14 +247,14 @@ def add_port_mappings(
             # replies would otherwise go straight back over the bridge with
             # the wrong source address.
             masq = [
-                _match(_payload("ip", "daddr"), pod_ip),
-                _match(_payload(proto, "dport"), m["containerPort"]),
-                _match({"ct": {"key": "status"}}, "dnat", "in"),
-                _match(_payload("ip", "saddr"), _prefixes(["127.0.0.0/8", subnet])),
+                match(payload("ip", "daddr"), pod_ip),
+                match(payload(proto, "dport"), m["containerPort"]),
+                match({"ct": {"key": "status"}}, "dnat", "in"),
+                match(payload("ip", "saddr"), prefixes(["127.0.0.0/8", subnet])),
                 {"masquerade": None},
             ]
-            cmds.append({"add": {"rule": _rule(table, "postrouting", masq, comment)}})
-    with _locked():
+            cmds.append({"add": {"rule": rule(table, "postrouting", masq, comment)}})
+    with locked():
         _refuse_taken_ports(table, who, mappings)
         run(cmds, f"add port mappings for {pod_ip} to table {FAMILY} {table}")
 
@@ -337,7 +322,7 @@ def remove(table: str, kind: str, keep=None, who: str | None = None) -> int:
     `kind` whose attachment is not in `keep`; drop the table when no
     attachment's rule is left. Idempotent: a missing table is success.
     Returns how many rules were deleted."""
-    with _locked():
+    with locked():
         rules = list_rules(table)
         if not rules:
             return 0
@@ -367,14 +352,77 @@ def remove(table: str, kind: str, keep=None, who: str | None = None) -> int:
 
 def delete_table(table: str) -> bool:
     """Drop the whole table (tests, uninstall); False if it did not exist."""
-    with _locked():
+    with locked():
         try:
-            run([{"delete": {"table": {"family": FAMILY, "name": table}}}], f"delete table {FAMILY} {table}")
+            _drop(table)
             return True
         except NftError as e:
             if "No such file or directory" in str(e):
                 return False
             raise
+
+
+def _drop(table: str) -> None:
+    from minipod.network import masquerade
+
+    masquerade.forget(table)
+    run([{"delete": {"table": {"family": FAMILY, "name": table}}}], f"delete table {FAMILY} {table}")
+
+
+def drop_table_if(table: str, unused) -> bool:
+    """Drop the table if `unused()` says, under the lock, that no pod uses it
+    any more (the bridge plugin: its bridge has no port left). Checked
+    under the lock, an ADD either comes after (and makes the table again
+    in its own transaction) or has its veth on the bridge already."""
+    with locked():
+        # A failed nft transaction costs 10-20 ms (the kernel aborts it):
+        # listing the table names first is ~1 ms.
+        if not unused() or table not in table_names():
+            return False
+        _drop(table)
+        return True
+
+
+def table_names() -> set[str]:
+    """The names of the tables of FAMILY (`nft list tables`: no rules read)."""
+    out = run([{"list": {"tables": {}}}], "list tables")
+    return {o["table"]["name"] for o in out if "table" in o and o["table"].get("family") == FAMILY}
+
+
+def remove_from_chains(table: str, kind: str, who: str, chains: tuple[str, ...]) -> int:
+    """Delete the rules of attachment `who` of `kind` found in `chains`: one
+    listing of those chains, not of the table (its sets can hold hundreds of
+    pods). When none of a pod's rules is left in them, the table goes.
+    A missing table or chain is success; returns how many were deleted."""
+    with locked():
+        listed = []
+        try:
+            for c in chains:  # one list per call: libnftables 1.0.6 fails a batch of two
+                listed += run(
+                    [{"list": {"chain": {"family": FAMILY, "table": table, "name": c}}}], f"list {table} {c}"
+                )
+        except NftError as e:
+            if "No such file or directory" in str(e):
+                return 0
+            raise
+        rules = [o["rule"] for o in listed if "rule" in o]
+        doomed = [r for r in rules if r.get("comment") == f"{kind} {who}"]
+        left = [
+            r for r in rules if r not in doomed and (r.get("comment") or "").split(" ")[0] in (MASQ, HOSTPORT)
+        ]
+        if not left:
+            _drop(table)
+        elif doomed:
+            cmds = [
+                {
+                    "delete": {
+                        "rule": {"family": FAMILY, "table": table, "chain": r["chain"], "handle": r["handle"]}
+                    }
+                }
+                for r in doomed
+            ]
+            run(cmds, f"delete {kind} rules of {who} from table {FAMILY} {table}")
+        return len(doomed)
 
 
 def table_exists(table: str) -> bool:
@@ -390,7 +438,15 @@ __all__ = [
     "owner",
     "run",
     "run_script",
-    "add_masquerade",
+    "drop_table_if",
+    "remove_from_chains",
+    "table_names",
+    "match",
+    "payload",
+    "prefixes",
+    "rule",
+    "skeleton",
+    "locked",
     "add_port_mappings",
     "list_rules",
     "rules_of",

@@ -178,8 +178,7 @@ async def teardown_bridge(conflist: dict) -> None:
         return
     from minipod.network import netlink
 
-    async with netlink.rtnl() as ipr:
-        await netlink.teardown_link(ipr, name)
+    await netlink.teardown_link(name)
 
 
 def host_ip() -> str:

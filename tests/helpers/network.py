@@ -94,6 +94,15 @@ def nft_rules(table: str | None = None) -> list[dict]:
     return [o["rule"] for o in out if "rule" in o and (table is None or o["rule"]["table"] == table)]
 
 
+def nft_set_elements(table: str) -> dict[str, str]:
+    """{address: comment} of the elements of every set of `table` ({} without it)."""
+    p = sh("nft", "-j", "list", "table", "ip", table, check=False)
+    if p.returncode != 0:
+        return {}
+    sets = [o["set"] for o in json.loads(p.stdout)["nftables"] if "set" in o]
+    return {e["elem"]["val"]: e["elem"].get("comment", "") for s in sets for e in s.get("elem", [])}
+
+
 def nft_tables() -> set[str]:
     out = json.loads(sh("nft", "-j", "list", "ruleset").stdout)["nftables"]
     return {o["table"]["name"] for o in out if "table" in o}
@@ -162,8 +171,8 @@ def check_network_matches_pods(mp, net: dict) -> dict[str, str]:
     """The invariants of a settled instance: every live pod Running with an
     IP of the subnet that no other pod holds, exactly one lease per live
     pod (its own) and none for a gone pod, one netns pin per live pod, the
-    bridge's ports exactly the live pods' host veths, one masquerade rule
-    per live pod. Returns {pod name: IP}."""
+    bridge's ports exactly the live pods' host veths, one masquerade
+    element per live pod (its address in the masquerade set). Returns {pod name: IP}."""
     items = live_pods(mp)
     ips = {p["metadata"]["name"]: p["status"].get("podIP") for p in items}
     assert all(p["status"]["phase"] == "Running" for p in items), {
@@ -185,12 +194,8 @@ def check_network_matches_pods(mp, net: dict) -> dict[str, str]:
             )
         veths.add(view["vethHost"])
     assert bridge_ports(net["bridge"]) == veths, "the bridge's ports differ from the live pods' veths"
-    masq = sorted(
-        r.get("comment", "")
-        for r in nft_rules(net["table"])
-        if r["chain"] == "postrouting" and r.get("comment", "").startswith("masq ")
-    )
-    assert masq == sorted(f"masq {uid} eth0" for uid in uids.values()), masq
+    masq = nft_set_elements(net["table"])
+    assert masq == {ip: f"masq {uid} eth0" for ip, uid in uids.items()}, masq
     return ips
 
 

@@ -45,26 +45,71 @@ def test_pods_reach_each_other_and_the_host_reaches_them(net):
     assert p.returncode == 0, f"the host cannot ping pod a: {p.stdout}{p.stderr}"
 
 
-def test_ipmasq_rules_live_in_minipods_table_until_the_last_del(net):
+def _masq_set(table: str) -> dict:
+    """{address: comment} of the table's masquerade set(s); {} without a table."""
+    p = sh("nft", "-j", "list", "table", "ip", table, check=False)
+    if p.returncode != 0:
+        return {}
+    sets = [o["set"] for o in json.loads(p.stdout)["nftables"] if "set" in o]
+    return {e["elem"]["val"]: e["elem"]["comment"] for s in sets for e in s.get("elem", [])}
+
+
+def test_ipmasq_is_one_rule_and_a_set_of_pods_until_the_last_del(net):
     nss = [net.new_netns() for _ in range(2)]
     results = []
     for i, ns in enumerate(nss):
         rc, res, err = net.add(f"masq-{i}", ns)
         assert rc == 0, err
         results.append(res)
+    ips = [r["ips"][0]["address"].split("/")[0] for r in results]
+    # One rule for the subnet, whatever the number of pods; the pods in its set.
     rules = _table_rules(net.table)
-    assert sorted(r["comment"] for r in rules) == ["masq masq-0 eth0", "masq masq-1 eth0"]
-    assert all(r["chain"] == "postrouting" and {"masquerade": None} in r["expr"] for r in rules)
-    # The source match is the pod's address; its own subnet is excluded.
-    first = next(r for r in rules if r["comment"] == "masq masq-0 eth0")
-    assert first["expr"][0]["match"]["right"] == results[0]["ips"][0]["address"].split("/")[0]
+    assert [r["comment"] for r in rules] == [f"masq pods {net.subnet}"]
+    assert rules[0]["chain"] == "postrouting" and {"masquerade": None} in rules[0]["expr"]
+    name = rules[0]["expr"][0]["match"]["right"]
+    assert name == "@masq_" + str(net.subnet).replace(".", "_").replace("/", "_")
+    # Its own subnet and multicast keep the pod's address.
+    excluded = rules[0]["expr"][1]["match"]
+    assert excluded["op"] == "!=" and {"prefix": {"addr": "224.0.0.0", "len": 4}} in excluded["right"]["set"]
+    assert _masq_set(net.table) == {ips[0]: "masq masq-0 eth0", ips[1]: "masq masq-1 eth0"}
     chain = json.loads(sh("nft", "-j", "list", "chain", "ip", net.table, "postrouting").stdout)
     base = [o["chain"] for o in chain["nftables"] if "chain" in o][0]
     assert (base["type"], base["hook"], base["prio"]) == ("nat", "postrouting", 100)
-    rc, _, err = run_plugin("minipod-bridge", "DEL", net.bridge_conf(), net.env("masq-0", nss[0]))
+    env0 = net.env("masq-0", nss[0])
+    rc, _, err = run_plugin("minipod-bridge", "CHECK", dict(net.bridge_conf(), prevResult=results[0]), env0)
     assert rc == 0, err
-    assert [r["comment"] for r in _table_rules(net.table)] == ["masq masq-1 eth0"]
+    rc, _, err = run_plugin("minipod-bridge", "DEL", dict(net.bridge_conf(), prevResult=results[0]), env0)
+    assert rc == 0, err
+    assert _masq_set(net.table) == {ips[1]: "masq masq-1 eth0"}
+    rc, out, _ = run_plugin("minipod-bridge", "CHECK", dict(net.bridge_conf(), prevResult=results[0]), env0)
+    assert rc != 0 and out["code"] in (103, 3)
+    # A DEL without prevResult finds the element by its comment.
     rc, _, err = run_plugin("minipod-bridge", "DEL", net.bridge_conf(), net.env("masq-1", nss[1]))
+    assert rc == 0, err
+    assert sh("nft", "list", "table", "ip", net.table, check=False).returncode != 0
+
+
+def test_del_cleans_up_an_older_minipods_per_pod_rule(net):
+    """A table left by a minipod that made one masquerade rule per pod: DEL
+    still removes the pod's rule (found by its comment)."""
+    ns = net.new_netns()
+    rc, res, err = net.add("old-0", ns)
+    assert rc == 0, err
+    ip = res["ips"][0]["address"].split("/")[0]
+    rule = f'ip saddr {ip} ip daddr != {{ {net.subnet}, 224.0.0.0/4 }} masquerade comment "masq old-0 eth0"'
+    sh("nft", f"add rule ip {net.table} postrouting {rule}")
+    sh(
+        "nft",
+        "delete",
+        "element",
+        "ip",
+        net.table,
+        "masq_" + str(net.subnet).replace(".", "_").replace("/", "_"),
+        f"{{ {ip} }}",
+    )
+    rc, _, err = run_plugin(
+        "minipod-bridge", "DEL", dict(net.bridge_conf(), prevResult=res), net.env("old-0", ns)
+    )
     assert rc == 0, err
     assert sh("nft", "list", "table", "ip", net.table, check=False).returncode != 0
 
@@ -133,6 +178,14 @@ def test_portmap_dnat_reaches_the_pod_from_the_host_pods_and_another_host(net, t
         rc, _, err = run_plugin("minipod-portmap", "DEL", conf, env)
         assert rc == 0, err
     assert not [r for r in _table_rules(net.table) if r["comment"].startswith("hostport")]
+    # DEL of a pod without hostPorts touches nothing: the rules of "web" stay.
+    rc, _, err = run_plugin("minipod-portmap", "ADD", conf, env)
+    assert rc == 0, err
+    rc, _, err = run_plugin("minipod-portmap", "DEL", net.portmap_conf(res2, []), net.env("client", other))
+    assert rc == 0, err
+    assert [r for r in _table_rules(net.table) if r["comment"] == "hostport web eth0"]
+    rc, _, err = run_plugin("minipod-portmap", "DEL", conf, env)
+    assert rc == 0, err
     assert http_get("127.0.0.1", port) == ""
     rc, out, _ = run_plugin("minipod-portmap", "CHECK", conf, env)
     assert rc != 0 and out["code"] == 103

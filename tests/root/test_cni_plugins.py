@@ -200,8 +200,9 @@ def test_gc_drops_leases_rules_and_veths_of_invalid_attachments_and_status(net):
     rc, out, err = run_plugin("minipod-bridge", "GC", conf, {})
     assert rc == 0 and out is None, err
     assert [v.split("\r\n")[0] for v in net.leases().values()] == ["gc-0"]
-    rules = json.loads(sh("nft", "-j", "list", "table", "ip", net.table).stdout)["nftables"]
-    assert [r["rule"]["comment"] for r in rules if "rule" in r] == ["masq gc-0 eth0"]
+    listed = json.loads(sh("nft", "-j", "list", "table", "ip", net.table).stdout)["nftables"]
+    elems = [e["elem"]["comment"] for o in listed if "set" in o for e in o["set"].get("elem", [])]
+    assert elems == ["masq gc-0 eth0"]
     assert os.path.exists(f"/sys/class/net/{host_veth_name('gc-0', 'eth0')}")
     assert not os.path.exists(f"/sys/class/net/{host_veth_name('gc-1', 'eth0')}")
     rc, out, err = run_plugin("minipod-bridge", "STATUS", net.bridge_conf("1.1.0"), {})

@@ -48,8 +48,9 @@ import ipaddress
 import os
 import re
 
+from minipod import trace
 from minipod.errors import SyscallError
-from minipod.network import netlink, nft
+from minipod.network import masquerade, netlink, nft
 from minipod.network.cni import (
     E_CHECK,
     E_EXISTS,
@@ -162,33 +163,33 @@ async def add_async(conf: dict, env: dict) -> dict:
     who = nft.owner(cid, ifname)
     undo: list[tuple[str, str | None]] = []  # (what, arg) in the order done; undone in reverse
     try:
-        async with netlink.rtnl() as ipr:
-            try:
-                br = await netlink.ensure_bridge(ipr, opts.bridge, opts.mtu, opts.promisc, fixed_mac=True)
-                veth = await netlink.create_veth(
-                    ipr, host, ifname, netns, master=br["index"], mtu=opts.mtu, hairpin=opts.hairpin
-                )
-            except netlink.LinkExists as e:
-                # Either name may be the taken one; the host end's tells which.
-                what = (
-                    f"{cid}/{ifname} is attached already"
-                    if os.path.exists(f"/sys/class/net/{host}")
-                    else f"interface {ifname} exists already in {netns}"
-                )
-                raise CniError(E_EXISTS, what, str(e)) from None
-            undo.append(("veth", host))
-            ipres = _ipam("ADD", conf, env) or {}
-            undo.append(("ipam", None))
-            ips = [ip for ip in ipres.get("ips", []) if ipaddress.ip_interface(ip["address"]).version == 4]
-            if not ips:
-                raise CniError(E_INVALID_CONFIG, f"IPAM {opts.ipam_type} returned no IPv4 address")
-            if opts.is_gw:
-                for ip in ips:
-                    if ip.get("gateway"):
-                        plen = ipaddress.ip_interface(ip["address"]).network.prefixlen
-                        await netlink.ensure_address(
-                            ipr, br["index"], f"{ip['gateway']}/{plen}", f"bridge {opts.bridge}"
-                        )
+        try:
+            br = await netlink.ensure_bridge(opts.bridge, opts.mtu, opts.promisc, fixed_mac=True)
+            veth = await netlink.create_veth(
+                host, ifname, netns, master=br["index"], mtu=opts.mtu, hairpin=opts.hairpin
+            )
+        except netlink.LinkExists as e:
+            # Either name may be the taken one; the host end's tells which.
+            what = (
+                f"{cid}/{ifname} is attached already"
+                if os.path.exists(f"/sys/class/net/{host}")
+                else f"interface {ifname} exists already in {netns}"
+            )
+            raise CniError(E_EXISTS, what, str(e)) from None
+        undo.append(("veth", host))
+        ipres = _ipam("ADD", conf, env) or {}
+        undo.append(("ipam", None))
+        ips = [ip for ip in ipres.get("ips", []) if ipaddress.ip_interface(ip["address"]).version == 4]
+        if not ips:
+            raise CniError(E_INVALID_CONFIG, f"IPAM {opts.ipam_type} returned no IPv4 address")
+        if opts.is_gw:
+            for ip in ips:
+                if ip.get("gateway"):
+                    plen = ipaddress.ip_interface(ip["address"]).network.prefixlen
+                    cidr = f"{ip['gateway']}/{plen}"
+                    if not netlink.gateway_present(opts.bridge, cidr):
+                        async with netlink.rtnl() as ipr:
+                            await netlink.ensure_address(ipr, br["index"], cidr, f"bridge {opts.bridge}")
         gw = next((ip.get("gateway") for ip in ips if ip.get("gateway")), None)
         routes = [dict(r) for r in ipres.get("routes", [])]
         if (
@@ -202,9 +203,10 @@ async def add_async(conf: dict, env: dict) -> dict:
         sysctl("net/ipv4/ip_forward", "1")
         if opts.ip_masq:
             undo.append(("masq", None))
-            for ip in ips:
-                iface = ipaddress.ip_interface(ip["address"])
-                nft.add_masquerade(opts.table, who, str(iface.ip), str(iface.network))
+            with trace.span("nft add element", "the pod's address to the masquerade set"):
+                for ip in ips:
+                    iface = ipaddress.ip_interface(ip["address"])
+                    await masquerade.add(opts.table, str(iface.network), str(iface.ip), who)
     except BaseException as e:
         await _undo(undo, conf, env, opts, who)
         if isinstance(e, SyscallError):
@@ -230,34 +232,62 @@ async def _undo(undo: list, conf: dict, env: dict, opts: Options, who: str) -> N
     for what, arg in reversed(undo):
         try:
             if what == "masq":
-                nft.remove(opts.table, nft.MASQ, who=who)
+                masquerade.slow_remove(opts.table, who=who)
             elif what == "ipam":
                 _ipam("DEL", conf, env)
             elif what == "veth":
-                async with netlink.rtnl() as ipr:
-                    await netlink.teardown_link(ipr, arg)
+                await netlink.teardown_link(arg)
         except Exception:
             pass
+
+
+def _masq_targets(conf: dict, cid: str, ifname: str) -> list[ipaddress.IPv4Interface] | None:
+    """The addresses of prevResult whose lease this attachment still holds
+    (minipod-ipam's lease files), whose masquerade elements a DEL may
+    delete by address; None when that cannot be told (no prevResult, a
+    lease gone or another IPAM): then DEL looks them up by comment."""
+    prev = conf.get("prevResult")
+    if conf["ipam"].get("type") != local_ipam.TYPE or not isinstance(prev, dict):
+        return None
+    try:
+        ifaces = [ipaddress.IPv4Interface(ip["address"]) for ip in prev.get("ips") or []]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not ifaces or len(local_ipam.held_by(conf, [str(i.ip) for i in ifaces], cid, ifname)) < len(ifaces):
+        return None
+    return ifaces
+
+
+def _bridge_unused(bridge: str):
+    """A check for nft.drop_table_if: no port is left on the bridge."""
+    path = f"/sys/class/net/{bridge}/brif"
+    return lambda: not (os.path.isdir(path) and os.listdir(path))
 
 
 async def delete_async(conf: dict, env: dict) -> None:
     skel.prepare("DEL", conf, env)
     opts = Options(conf)
     cid, ifname = env["CNI_CONTAINERID"], env["CNI_IFNAME"]
-    # 1. The lease first: a leaked address is what would hurt the next pods.
-    #    The IPAM's DEL succeeds when there is no lease (already released).
-    _ipam("DEL", conf, env)
-    # 2. The veth by its deterministic name: no netns needed. Gone already
-    #    is fine: the kernel deletes a veth pair with the netns of either end.
+    who = nft.owner(cid, ifname)
     try:
-        async with netlink.rtnl() as ipr:
-            await netlink.teardown_link(ipr, host_veth_name(cid, ifname))
+        # 1. The masquerade elements, while the lease is still held: once it
+        #    is released another pod may get the address and its element.
+        #    Done whatever ipMasq says now: it may have changed.
+        targets = _masq_targets(conf, cid, ifname)
+        fast = targets is not None
+        for iface in targets or []:
+            fast = await masquerade.delete(opts.table, str(iface.network), str(iface.ip)) and fast
+        if not fast:  # by comment: no result, a lease gone, or an older minipod's rule
+            masquerade.slow_remove(opts.table, who=who)
+        # 2. The lease: the IPAM's DEL succeeds when there is none left.
+        _ipam("DEL", conf, env)
+        # 3. The veth by its deterministic name: no netns needed. Gone already
+        #    is fine: the kernel deletes a veth pair with the netns of either end.
+        await netlink.teardown_link(host_veth_name(cid, ifname))
+        # 4. The table, once no pod is on the bridge any more.
+        nft.drop_table_if(opts.table, _bridge_unused(opts.bridge))
     except SyscallError as e:
         raise _link_error(e) from None
-    # 3. The masquerade rule, looked up by its comment; a missing table or
-    #    rule is success. Done whatever ipMasq says now: it may have changed.
-    try:
-        nft.remove(opts.table, nft.MASQ, who=nft.owner(cid, ifname))
     except nft.NftError as e:
         raise CniError(E_NFT, str(e)) from None
 
@@ -304,7 +334,8 @@ async def check_async(conf: dict, env: dict) -> None:
         dst = str(ipaddress.ip_network(r["dst"], strict=False))
         if not any(d == dst and (not r.get("gw") or g == r["gw"]) for d, g in have):
             raise CniError(E_CHECK, f"route {dst} via {r.get('gw') or 'gateway'} is missing in {netns}")
-    if opts.ip_masq and not nft.rules_of(opts.table, nft.MASQ, nft.owner(cid, ifname)):
+    masqueraded = [str(ipaddress.ip_interface(ip["address"]).ip) for ip in prev.get("ips", [])]
+    if opts.ip_masq and not all(masquerade.has(opts.table, ip, nft.owner(cid, ifname)) for ip in masqueraded):
         raise CniError(
             E_CHECK, f"masquerade rule of {cid}/{ifname} is missing in table {nft.FAMILY} {opts.table}"
         )
@@ -316,7 +347,7 @@ async def gc_async(conf: dict, env: dict) -> None:
     valid = skel.valid_attachments(conf)
     _ipam("GC", conf, env)
     try:
-        nft.remove(opts.table, nft.MASQ, keep={nft.owner(c, i) for c, i in valid})
+        masquerade.slow_remove(opts.table, keep={nft.owner(c, i) for c, i in valid})
     except nft.NftError as e:
         raise CniError(E_NFT, str(e)) from None
     # Host veths on the bridge named like ours but of no valid attachment
@@ -328,11 +359,14 @@ async def gc_async(conf: dict, env: dict) -> None:
     ]
     if stale:
         try:
-            async with netlink.rtnl() as ipr:
-                for name in stale:
-                    await netlink.teardown_link(ipr, name)
+            for name in stale:
+                await netlink.teardown_link(name)
         except SyscallError as e:
             raise _link_error(e) from None
+    try:
+        nft.drop_table_if(opts.table, _bridge_unused(opts.bridge))
+    except nft.NftError as e:
+        raise CniError(E_NFT, str(e)) from None
 
 
 def status(conf: dict, env: dict) -> None:

@@ -337,6 +337,13 @@ def release(conf: dict, env: dict) -> list[str]:
     return ips
 
 
+def held_by(conf: dict, ips: list[str], cid: str, ifname: str) -> list[str]:
+    """Those of `ips` whose lease names this attachment (no lock: only the
+    attachment itself releases its leases)."""
+    _, _, path = parse_config(conf)
+    return Store(path).held_of(ips, cid, ifname) if os.path.isdir(path) else []
+
+
 def _prev_ips(conf: dict) -> list[str]:
     """The addresses of the prevResult a DEL was given (none if absent or
     malformed: the DEL then looks through every lease)."""

@@ -29,8 +29,10 @@ ADD, in order:
        the previous result on)
 A hostPort already mapped for another attachment is refused (error 101).
 
-DEL removes the attachment's rules (found by their comment; none is
-success) and the table with the last of them. CHECK verifies the rules.
+DEL, given no mappings (the runtime passes the ADD's), touches nothing;
+else it lists the two chains that hold the attachment's rules (hostports,
+postrouting; never the whole table), deletes them by handle (found by
+their comment; none is success), and the table with the last of them. CHECK verifies the rules.
 GC removes the rules of attachments not in cni.dev/valid-attachments.
 """
 
@@ -143,11 +145,14 @@ def add(conf: dict, env: dict) -> dict:
 
 def delete(conf: dict, env: dict) -> None:
     skel.prepare("DEL", conf, env)
+    if not mappings(conf):
+        return  # ADD made no rule for a pod without hostPorts: nothing to list
     try:
-        nft.remove(
+        nft.remove_from_chains(
             nft.table_name(conf["name"]),
             nft.HOSTPORT,
-            who=nft.owner(env["CNI_CONTAINERID"], env["CNI_IFNAME"]),
+            nft.owner(env["CNI_CONTAINERID"], env["CNI_IFNAME"]),
+            ("hostports", "postrouting"),
         )
     except nft.NftError as e:
         raise CniError(E_NFT, str(e)) from None
