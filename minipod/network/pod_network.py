@@ -49,6 +49,7 @@ def default_conflist(bridge: str, subnet: str, data_dir: str) -> dict:
                 "isGateway": True,
                 "ipMasq": True,
                 "hairpinMode": True,
+                "keepTable": True,
                 "ipam": {
                     "type": "minipod-ipam",
                     "ranges": [[{"subnet": subnet}]],
@@ -172,12 +173,14 @@ async def teardown_pod_network(
 
 async def teardown_bridge(conflist: dict) -> None:
     """Remove the instance's bridge (no pod uses it any more): the plugins
-    never delete a bridge (other pods may be plugged in), the runtime knows."""
+    never delete a bridge (other pods may be plugged in), the runtime knows;
+    and the network's nft table, which minipod-bridge keeps as long (keepTable)."""
     name = bridge_of(conflist)
     if not name:
         return
-    from minipod.network import netlink
+    from minipod.network import netlink, nft
 
+    nft.delete_table(nft.table_name(conflist["name"]))  # kept with the bridge (keepTable)
     await netlink.teardown_link(name)
 
 

@@ -34,6 +34,7 @@ from helpers.network import (
     live_pods,
     netns_pins,
     nft_rules,
+    nft_set_elements,
     nft_tables,
     pod_inits,
     rules_with_port,
@@ -82,15 +83,16 @@ def _restart(mp) -> None:
 
 def _assert_no_network_left(mp, net: dict, veths: set[str]) -> None:
     """Nothing of the instance's network is left once its pods are gone:
-    no lease, no pin, no veth, no rule. The bridge (costly to make) stays,
-    without ports, while the daemon runs, and goes when the daemon stops
-    with no pod left. The daemon is running again at the end."""
+    no lease, no pin, no veth, no masquerade element. The bridge (costly to
+    make) and the nft table stay, without ports or elements, while the
+    daemon runs, and go when the daemon stops with no pod left. The daemon is running again at the end."""
     assert leases(net["lease_dir"]) == {}, "leases of deleted pods remain"
     assert netns_pins(mp) == set(), "netns pins of deleted pods remain"
     left = [v for v in veths if link_exists(v)]
     assert not left, f"veths of deleted pods remain: {left}"
     assert bridge_ports(net["bridge"]) == set(), "the bridge still has ports"
-    assert net["table"] not in nft_tables(), f"table {net['table']} remains"
+    # The table stays with the bridge (keepTable), its masquerade set empty.
+    assert nft_set_elements(net["table"]) == {}, "masquerade elements of deleted pods remain"
     mp.kill_daemon(signal.SIGTERM)
     assert not link_exists(net["bridge"]), "the daemon stopped with no pod and left its bridge"
     assert net["table"] not in nft_tables(), f"table {net['table']} remains"

@@ -41,3 +41,11 @@ def test_del_without_prev_result_or_with_a_stale_one_finds_the_leases(tmp_path):
     again = lease(tmp_path, "a")
     assert ipam.release(conf(tmp_path), env("a")) == [again]
     assert ipam.release(conf(tmp_path), env("a")) == []
+
+
+def test_an_empty_lease_of_a_killed_allocator_is_freed_by_the_del_that_finds_none(tmp_path):
+    theirs = lease(tmp_path, "b")
+    (tmp_path / "net" / "10.77.0.99").write_text("")  # created, never written
+    assert ipam.release(conf(tmp_path), env("a")) == ["10.77.0.99"]
+    assert sorted(os.listdir(tmp_path / "net")) == sorted([theirs, "last_reserved_ip.0", "lock"])
+    assert ipam.release(conf(tmp_path, [theirs]), env("b")) == [theirs]

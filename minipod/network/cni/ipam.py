@@ -181,6 +181,9 @@ class Store:
                         lines = f.read().splitlines()  # "ID\r\nIFNAME"
                 except OSError:
                     continue
+                if not lines:  # an allocator killed between create and write
+                    yield name, "", None
+                    continue
                 yield name, lines[0].strip(), (lines[1].strip() if len(lines) > 1 else None)
 
     def find(self, cid: str, ifname: str) -> list[str]:
@@ -332,6 +335,10 @@ def release(conf: dict, env: dict) -> list[str]:
     cid, ifname = env["CNI_CONTAINERID"], env["CNI_IFNAME"]
     with trace.span("IPAM release", path), Store(path) as store:
         ips = store.held_of(_prev_ips(conf), cid, ifname) or store.find(cid, ifname)
+        # An empty lease is an allocator's killed half-way (the file is
+        # created and written under this lock): nobody's, so freed too.
+        if not ips:
+            ips = [ip for ip, c, _ in store.leases() if not c]
         for ip in ips:
             store.release(ip)
     return ips
