@@ -21,9 +21,11 @@ ADD, in order, and the kernel objects each step makes:
        exists, the attachment exists: error 101, nothing else is touched
     3. IPAM ADD: the pod's address(es) and routes (a lease on disk)
     4. the gateway address on the bridge (RTM_NEWADDR), if isGateway
-    5. inside the netns: the address, the link up, the routes
+    5. inside the netns: the address, the link up, the routes (one
+       batch, in a thread of its own: netlink_batch.py)
     6. net.ipv4.ip_forward = 1 (the host routes the pods' traffic)
-    7. ipMasq: a masquerade rule in table ip minipod-NETWORK (nft.py)
+    7. ipMasq: the pod's address in the masquerade set of table ip
+       minipod-NETWORK (masquerade.py)
 A failure at any step undoes the steps before it that belong to this
 attachment, in reverse: the lease, the veth pair, the rule. The bridge
 and its gateway address stay, like DEL leaves them: they are shared with
@@ -35,12 +37,12 @@ then drops it with the bridge), and never fails for something already gone (CNI
 spec, section 2, DEL: "Plugins should generally complete a DEL action
 without error even if some resources are missing"): the netns may be gone
 (the kernel then deleted the veth pair with it), the lease may be gone (a
-DEL that ran before), the rule and table may be gone. The bridge and its
+DEL that ran before), the element, set and table may be gone. The bridge and its
 gateway address stay: other pods use them.
 
 CHECK (needs prevResult): the bridge, the host veth on it, the pod's
 interface, each address and route of prevResult inside the netns, the
-lease and the masquerade rule. GC: the IPAM's GC, then the masquerade
+lease and the masquerade element. GC: the IPAM's GC, then the masquerade
 rules and the host veths on the bridge of attachments not in
 cni.dev/valid-attachments. STATUS: the IPAM's.
 """
@@ -345,7 +347,7 @@ async def check_async(conf: dict, env: dict) -> None:
     masqueraded = [str(ipaddress.ip_interface(ip["address"]).ip) for ip in prev.get("ips", [])]
     if opts.ip_masq and not all(masquerade.has(opts.table, ip, nft.owner(cid, ifname)) for ip in masqueraded):
         raise CniError(
-            E_CHECK, f"masquerade rule of {cid}/{ifname} is missing in table {nft.FAMILY} {opts.table}"
+            E_CHECK, f"masquerade element of {cid}/{ifname} is missing in table {nft.FAMILY} {opts.table}"
         )
 
 
