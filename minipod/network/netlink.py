@@ -329,8 +329,9 @@ async def configure_sandbox_link(
     (netlink_batch.py). An existing address or route is left alone (the CNI
     spec asks plugins to skip a default route that another network already
     set). Returns the link's index."""
-    detail = f"{', '.join(addresses)}, up, {len(routes)} route(s), one batch"
-    with trace.span(f"ip addr/link/route {ifname}", f"in the pod's netns: {detail}"):
+    # One span for the batch, named as `ip` would be for its first request.
+    detail = f"in the pod's netns; with link up and {len(routes)} route(s), one batch"
+    with trace.span(f"ip addr add {', '.join(addresses)} dev {ifname}", detail):
         return await netlink_batch.in_thread(
             netlink_batch.configure_sandbox, netns, ifname, addresses, routes
         )
