@@ -71,7 +71,7 @@ class PodManager:
         self.pids_limit = self.resource_config.pod_pids_limit
         self.conflist = network.ensure_conflist(inst, bridge, subnet)
         self.pulls = Pulls(images.dir, inst.etc, log)
-        self.net_lock = asyncio.Lock()  # held while an idle bridge is removed: ADDs wait for it
+        self.net_lock = asyncio.Lock()  # a bridge is never removed while a pod is being added
         self.host_ip = network.host_ip()
         self.node_facts = node.node_facts(inst.lib, self.resource_config, self.host_ip)
         self.cluster_dns: str | None = None  # the DNS server pods use (minipod/services/dns_server.py)

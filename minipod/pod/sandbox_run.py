@@ -68,17 +68,11 @@ async def add_network(
     net.state, net.netns, net.conflist, net.result = "adding", netns, conflist, None
     save()
     try:
-        # ADDs of pods started together run at once (their netlink work is
-        # in threads, their nft elements one transaction: masquerade.py);
-        # they only wait while the manager removes an idle bridge under
-        # `lock` (it removes none while a pod, this one, has a worker).
-        if lock.locked():
-            async with lock:
-                pass
-        began = time.perf_counter()
-        result = await network.setup_pod_network(
-            conflist, record.pod, record.runtime.init.pid or 0, netns, record.runtime.sandbox_ports
-        )
+        async with lock:
+            began = time.perf_counter()
+            result = await network.setup_pod_network(
+                conflist, record.pod, record.runtime.init.pid or 0, netns, record.runtime.sandbox_ports
+            )
         # What the network costs this pod (pin + every plugin's ADD):
         # `minipod inspect` shows it, bench/ reports its median.
         net.setup_seconds = round(time.perf_counter() - began, 6)
