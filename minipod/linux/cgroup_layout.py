@@ -6,6 +6,7 @@ Read from /proc/self/mountinfo and /proc/self/cgroup, never assumed:
     detect()             v2, hybrid (v1 controllers + an empty v2 hierarchy
                          that only tracks processes) or v1: a Layout
     parent_dirs()        the instance's parent cgroup on each hierarchy
+    Root                 an instance's layout and parents: a cgroup's dirs
 Pure functions (detect_host() aside), unit-tested with sample files.
 """
 
@@ -43,6 +44,30 @@ class Layout:
 
     def with_controller(self, name: str) -> list[Hierarchy]:
         return [h for h in self.hierarchies if h.has(name)]
+
+
+@dataclass(frozen=True)
+class Root:
+    """An instance's cgroups: its layout and its parent dir per hierarchy."""
+
+    layout: Layout
+    parents: tuple  # (Hierarchy, absolute dir of the instance's parent) pairs
+
+    def dirs(self, rel: str) -> list[tuple[Hierarchy, str]]:
+        return [(h, os.path.join(p, rel)) for h, p in self.parents]
+
+    def dir(self, rel: str, controller: str) -> str | None:
+        """The directory of `rel` on the hierarchy holding `controller`."""
+        return next((d for h, d in self.dirs(rel) if h.has(controller)), None)
+
+    def tracking_dir(self, rel: str) -> str:
+        """Where the processes of `rel` are listed and killed: the v2
+        hierarchy when there is one, else v1's freezer (or any)."""
+        dirs = self.dirs(rel)
+        for h, d in dirs:
+            if h.version == 2:
+                return d
+        return next((d for h, d in dirs if h.has("freezer")), dirs[0][1])
 
 
 def parse_mounts(mountinfo: str) -> list[tuple[str, str, frozenset]]:

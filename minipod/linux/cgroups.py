@@ -20,10 +20,12 @@ host's shape first):
        kubepods/{burstable,besteffort} in it; on v2 enable the controllers
        for the subtree (moving the daemon into a leaf first: the
        no-internal-processes rule).
-    2. create(): a pod's or a container's directory on every hierarchy,
-       its limits (kube/cgroup_values.py) and device rules written.
-    3. join(): in the forked child, before execve: write "0" (this
-       process) to each cgroup.procs, so nothing ever runs outside.
+    2. a pod's or a container's directory on every hierarchy, its limits
+       (kube/cgroup_values.py) and device rules: decided by the daemon,
+       made by the forked child that joins it (cgroup_plan.py), which
+    3. joins: writes "0" (this process) to each cgroup.procs before
+       execve, so nothing ever runs outside. write_limits() again on an
+       update.
     4. reading back what the kernel counted: cgroup_stats.py.
     5. kill(): every process below a cgroup: v2 cgroup.kill; v1 without
        it, freeze, SIGKILL each pid, thaw (runc's signalAllProcesses).
@@ -34,44 +36,15 @@ import json
 import os
 import signal
 import time
-from dataclasses import dataclass
 
-from minipod import trace
 from minipod.errors import MinipodError
 from minipod.fsutil import write_json_atomic
 from minipod.kube import cgroup_values as values
-from minipod.linux.cgroup_layout import (
-    V2_CONTROLLERS,
-    Hierarchy,
-    Layout,
-    detect_host,
-    parent_dirs,
-    parse_proc_cgroup,
-)
+from minipod.linux import cgroup_plan as plan
+from minipod.linux.cgroup_layout import Layout, Root, detect_host, parent_dirs, parse_proc_cgroup
 
-
-@dataclass(frozen=True)
-class Root:
-    """An instance's cgroups: its layout and its parent dir per hierarchy."""
-
-    layout: Layout
-    parents: tuple  # (Hierarchy, absolute dir of the instance's parent) pairs
-
-    def dirs(self, rel: str) -> list[tuple[Hierarchy, str]]:
-        return [(h, os.path.join(p, rel)) for h, p in self.parents]
-
-    def dir(self, rel: str, controller: str) -> str | None:
-        """The directory of `rel` on the hierarchy holding `controller`."""
-        return next((d for h, d in self.dirs(rel) if h.has(controller)), None)
-
-    def tracking_dir(self, rel: str) -> str:
-        """Where the processes of `rel` are listed and killed: the v2
-        hierarchy when there is one, else v1's freezer (or any)."""
-        dirs = self.dirs(rel)
-        for h, d in dirs:
-            if h.version == 2:
-                return d
-        return next((d for h, d in dirs if h.has("freezer")), dirs[0][1])
+# Re-exported: the child's side (join) and the path helper live in cgroup_plan.py.
+from minipod.linux.cgroup_plan import join, procs_files  # noqa: F401 - re-exported
 
 
 def setup_root(state_file: str, parent: str | None) -> Root:
@@ -115,53 +88,18 @@ def _leave_internal(root: Root) -> None:
 
 def make(root: Root, rel: str) -> None:
     """mkdir on every hierarchy; on v2, hand the controllers down each level."""
-    for h, d in root.dirs(rel):
-        with trace.span("cgroup mkdir", d):
-            os.makedirs(d, exist_ok=True)
-        if h.version == 2 and h.controllers:
-            _enable_controllers(h, d)
-
-
-def _enable_controllers(h: Hierarchy, d: str) -> None:
-    wanted = " ".join(f"+{c}" for c in V2_CONTROLLERS if h.has(c))
-    top = os.path.normpath(h.mount)
-    parent = os.path.dirname(d)
-    chain = []
-    while parent.startswith(top) and parent != top:
-        chain.append(parent)
-        parent = os.path.dirname(parent)
-    for p in reversed(chain):
-        _write(os.path.join(p, "cgroup.subtree_control"), wanted)
+    plan.carry_out(plan.plan_make(root, rel))
 
 
 def write_limits(root: Root, rel: str, limits: values.CgroupLimits) -> None:
-    """The limits, on the hierarchy that has each controller."""
-    if root.layout.mode == "v2":
-        lines = values.v2_files(limits)
-    else:
-        lines = values.v1_files(limits)
+    """The limits, on the hierarchy that has each controller (at setup
+    and on an update: UpdateContainerResources)."""
+    raising = False
+    if root.layout.mode != "v2":
         d = root.dir(rel, "memory")
         current = read_file(os.path.join(d, "memory.limit_in_bytes"), None) if d else None
-        if limits.memory_bytes is not None and current and int(current) < limits.memory_bytes:
-            # Raising a limit (an update): memory+swap first, never below memory.
-            lines.sort(key=lambda line: line[1] != "memory.memsw.limit_in_bytes")
-    for controller, name, value in lines:
-        d = root.dir(rel, controller)
-        if d is not None:
-            # memory.memsw.* exists only with swap accounting on.
-            _write(os.path.join(d, name), value, missing_ok=name.startswith("memory.memsw"))
-
-
-def write_devices(root: Root, rel: str, privileged: bool, extra: tuple[str, ...] = ()) -> None:
-    """The device allow-list (v1 devices controller). On v2 the same
-    list is an eBPF program (runc's devicefilter): not done yet; the
-    container's missing CAP_MKNOD-free /dev and dropped capabilities are
-    then what stands in for it (see the README)."""
-    d = root.dir(rel, "devices")
-    if d is None:
-        return
-    for name, rule in values.v1_device_rules(privileged, extra):
-        _write(os.path.join(d, name), rule)
+        raising = limits.memory_bytes is not None and current is not None and int(current) < limits.memory_bytes
+    plan.carry_out(plan.plan_limits(root, rel, limits, raising))
 
 
 def create(
@@ -171,30 +109,10 @@ def create(
     devices: bool | None = None,
     extra_devices: tuple[str, ...] = (),
 ) -> None:
-    """Step 2: a cgroup with its limits; `devices` False for the default
-    allow-list (and `extra_devices`' rules), True for a privileged
-    container, None to leave it open."""
-    make(root, rel)
-    write_limits(root, rel, limits)
-    if devices is not None:
-        write_devices(root, rel, devices, extra_devices)
-
-
-def procs_files(root: Root, rel: str) -> list[str]:
-    """The cgroup.procs a process writes itself into to join `rel`."""
-    return [os.path.join(d, "cgroup.procs") for _, d in root.dirs(rel)]
-
-
-def join(files: list[str]) -> None:
-    """Step 3, in the process that joins: "0" means the writer itself."""
-    for path in files:
-        try:
-            with trace.span("cgroup join", path), open(path, "w") as f:
-                f.write("0")
-        except OSError as e:
-            raise MinipodError(
-                f"joining cgroup {os.path.dirname(path)}: write cgroup.procs: {e.strerror}"
-            ) from None
+    """Step 2, here (the daemon's own kubepods, tests): a cgroup with its
+    limits; `devices` as cgroup_plan.plan_create() takes it. A pod's and a
+    container's are made by the child that joins them: cgroup_plan.py."""
+    plan.carry_out(plan.plan_create(root, rel, limits, devices, extra_devices))
 
 
 def procs_files_of(pid: int, layout: Layout) -> list[str]:
@@ -312,16 +230,7 @@ def read_file(path: str, default):
 
 
 def _write(path: str, value: str, missing_ok: bool = False) -> None:
-    try:
-        with trace.span("cgroup write", f"{path} {value}"), open(path, "w") as f:
-            f.write(value)
-    except FileNotFoundError:
-        if not missing_ok:
-            raise
-    except OSError as e:
-        if missing_ok and e.errno in (3, 22):  # ESRCH, EINVAL: the process or cgroup is gone
-            return
-        raise MinipodError(f"writing {value!r} to {path}: {e.strerror}") from None
+    plan.write(path, value, missing_ok)
 
 
 def _load(path: str) -> dict | None:

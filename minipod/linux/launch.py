@@ -21,8 +21,8 @@ Steps of launch(), each in its own process:
              one for stdin); fork() -> C; report C's host pid; exec
              minipod-shim monitor C, which relays C's output into the log
              file and rotates it (containerLogMaxSize, containerLogMaxFiles).
-    C        the container: joins its cgroup (cgroups.py) before anything
-             else, so no process of it ever runs outside; setsid(), stdio,
+    C        the container: makes and joins its cgroup (cgroup_plan.py)
+             before anything else, so no process of it ever runs outside; setsid(), stdio,
              rootfs (rootfs.py), then
              prepare_and_exec(): user and groups, capabilities
              (credentials.py), working directory, signals, no_new_privs,
@@ -45,7 +45,7 @@ import prctl
 
 from minipod import trace
 from minipod.errors import MinipodError
-from minipod.linux import cgroups, credentials, rootfs, seccomp, userns
+from minipod.linux import cgroup_plan, credentials, rootfs, seccomp, userns
 from minipod.linux import syscalls as sc
 from minipod.linux.credentials import step
 
@@ -256,9 +256,11 @@ def _stdio(out: int, tty: bool, stdin_r: int, err_out: int = -1) -> None:
 
 
 def _container(plan: dict, out: int, tty: bool, stdin_r: int, err_out: int, w: int) -> None:
-    # First the container's cgroup (cgroups.py), while /sys/fs/cgroup is
-    # still reachable: from here on, all it does is accounted and limited.
-    cgroups.join(plan.get("cgroup_procs") or [])
+    # First the container's cgroup, made here, off the daemon's event loop
+    # (cgroup_plan.py), and joined while /sys/fs/cgroup is still
+    # reachable: from here on, all it does is accounted and limited.
+    if plan.get("cgroup") is not None:
+        cgroup_plan.setup(plan["cgroup"])
     os.setsid()
     _stdio(out, tty, stdin_r, err_out)
     if plan.get("rootfs"):

@@ -12,8 +12,8 @@ set of namespaces plus one process that keeps them alive:
 
 Steps of create_sandbox(), in order, in a child of the fork server
 (fork_server.py), which the daemon hands the plan and the pipes:
-    0. join the pod's cgroup (pod_cgroups.py made it), which the pod init
-       inherits.
+    0. make the pod's cgroup and join it (the plan pod_cgroups.py
+       decided: cgroup_plan.py), which the pod init inherits.
     1. setsid(): leave the daemon's session, so a Ctrl-C at the daemon's
        terminal never reaches a pod.
     2. unshare() the namespaces the pod does not take from the host
@@ -41,7 +41,7 @@ import socket
 
 from minipod import trace
 from minipod.errors import MinipodError, SyscallError
-from minipod.linux import cgroups, userns
+from minipod.linux import cgroup_plan, userns
 from minipod.linux import syscalls as sc
 
 NS_TYPES = ["net", "ipc", "uts", "pid", "mnt", "cgroup", "user"]  # user: the host's unless hostUsers: false
@@ -117,8 +117,8 @@ async def create_sandbox(plan: dict) -> Sandbox:
     """Create the pod's namespaces and its PID 1 (steps 1-6); return it, not
     yet exec'd (see Sandbox). `plan` keys: name (for ps), uid, hostname,
     host_network, host_ipc, host_pid, shm_dir, memory_volumes [dirs],
-    sysctls [(name, value)], init_root (an empty directory), cgroup_procs
-    [cgroup.procs files], user_range (the host base of its ids, or None:
+    sysctls [(name, value)], init_root (an empty directory), cgroup (a
+    cgroup_plan.Plan: the pod's cgroup to make and join), user_range (the host base of its ids, or None:
     the host's user namespace)."""
     from minipod.linux import fork_server
     from minipod.linux.launch import read_line
@@ -150,8 +150,10 @@ def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
         from minipod.linux.launch import close_all_but
 
         close_all_but([w, go])  # not the daemon's socket and lock: see process._l1
-        # The pod's cgroup (its sandbox leaf): the pod init inherits it.
-        cgroups.join(plan.get("cgroup_procs") or [])
+        # The pod's cgroup (its sandbox leaf), made here, off the daemon's
+        # event loop (cgroup_plan.py), and joined: the pod init inherits it.
+        if plan.get("cgroup") is not None:
+            cgroup_plan.setup(plan["cgroup"])
         os.setsid()
         flags = sc.CLONE_NEWNS
         if not plan.get("host_network"):

@@ -6,14 +6,17 @@
         <container id>/  one per container instance
 
 Steps, in the order a pod lives them:
-    1. setup_pod(): at sandbox creation, the pod's cgroup with the summed
+    1. pod_plan(): at sandbox creation, the pod's cgroup with the summed
        limits and the pids limit, and its `sandbox` leaf, which the pod
-       init joins (returned: the cgroup.procs files to write).
-    2. setup_container(): before each container start, its cgroup with
+       init joins: a plan (linux/cgroup_plan.py) the sandbox helper
+       carries out, so the event loop makes no directory itself.
+    2. container_plan(): before each container start, its cgroup with
        its own limits and the device allow-list (with the host devices
-       its creator gave it: device_rules()); the launcher joins it
-       before execve. The previous instance's cgroup is killed and
-       removed first, so a restarted container leaves nothing behind.
+       its creator gave it: device_rules()), made and joined by the
+       container's process before execve. The previous instance's cgroup
+       is killed and removed first (remove_instance()), so a restarted
+       container leaves nothing behind; a start that failed leaves none
+       either (remove_plan()). Both wait in a thread, not on the loop.
     3. oom_killed(): after an exit, did the OOM killer strike in it?
     4. teardown_pod(): kill everything left in the pod's cgroup (a
        hostPID pod's setsid child too) and remove the tree.
@@ -29,7 +32,8 @@ from typing import Any
 
 from minipod.kube import cgroup_values as values
 from minipod.kube import resources
-from minipod.linux import cgroup_stats, cgroups
+from minipod.linux import cgroup_plan, cgroup_stats, cgroups
+from minipod.linux.cgroup_plan import Plan
 from minipod.pod.record import ContainerRecord, PodRecord
 
 SANDBOX = "sandbox"
@@ -47,25 +51,43 @@ def container_rel(record: PodRecord, cid: str) -> str:
     return f"{pod_rel(record)}/{cid}"
 
 
-def setup_pod(root: cgroups.Root, record: PodRecord, pids_limit: int | None) -> list[str]:
+def pod_plan(root: cgroups.Root, record: PodRecord, pids_limit: int | None) -> Plan:
+    """Step 1: the pod's cgroup and its sandbox leaf, which the sandbox
+    helper makes and joins (its pod init inherits it)."""
     rel = pod_rel(record)
-    cgroups.create(root, rel, values.pod_limits(record.spec, pids_limit))
-    cgroups.make(root, f"{rel}/{SANDBOX}")
-    return cgroups.procs_files(root, f"{rel}/{SANDBOX}")
+    steps = cgroup_plan.plan_create(root, rel, values.pod_limits(record.spec, pids_limit))
+    steps += cgroup_plan.plan_make(root, f"{rel}/{SANDBOX}")
+    who = f"pod {record.name}"
+    return Plan(rel, tuple(steps), tuple(cgroups.procs_files(root, f"{rel}/{SANDBOX}")), who)
 
 
-def setup_container(
-    root: cgroups.Root, record: PodRecord, spec: dict, c: ContainerRecord, old_id: str | None
-) -> list[str]:
-    if old_id:
-        rel = container_rel(record, old_id)
-        cgroups.kill(root, rel, timeout=1.0)
-        cgroups.remove(root, rel, timeout=1.0)
+def container_plan(root: cgroups.Root, record: PodRecord, spec: dict, c: ContainerRecord) -> Plan:
+    """Step 2: the container's cgroup, which its own process makes and
+    joins before execve."""
     privileged = bool((spec.get("securityContext") or {}).get("privileged"))
     rel = container_rel(record, c.id or "")
     extra = tuple(device_rules(c.plan_overrides.get("devices") or []))
-    cgroups.create(root, rel, values.container_limits(spec), devices=privileged, extra_devices=extra)
-    return cgroups.procs_files(root, rel)
+    steps = cgroup_plan.plan_create(root, rel, values.container_limits(spec), privileged, extra)
+    who = f"container {c.name} of pod {record.name}"
+    return Plan(rel, tuple(steps), tuple(cgroups.procs_files(root, rel)), who)
+
+
+async def remove_instance(root: cgroups.Root, record: PodRecord, cid: str) -> None:
+    """Before a restart: the previous instance's cgroup, killed and removed."""
+    rel = container_rel(record, cid)
+    await asyncio.to_thread(_kill_and_remove, root, rel)
+
+
+async def remove_plan(root: cgroups.Root, plan: Plan) -> None:
+    """Step 2 failed: what its plan made (if anything) goes, with whatever
+    is left in it."""
+    await asyncio.to_thread(_kill_and_remove, root, plan.rel)
+
+
+def _kill_and_remove(root: cgroups.Root, rel: str) -> None:
+    # In a thread: both wait for the kernel (the last exit, an rmdir).
+    cgroups.kill(root, rel, timeout=1.0)
+    cgroups.remove(root, rel, timeout=1.0)
 
 
 def device_rules(devices: list[dict[str, Any]]) -> list[str]:
@@ -96,4 +118,4 @@ async def teardown_pod(root: cgroups.Root, record: PodRecord, timeout: float = 1
     deadline = loop.time() + timeout
     while cgroups.populated(root, rel) and loop.time() < deadline:
         await asyncio.sleep(0.002)
-    cgroups.remove(root, rel)
+    await asyncio.to_thread(cgroups.remove, root, rel)  # rmdir waits for the kernel: not on the loop

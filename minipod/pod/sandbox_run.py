@@ -26,9 +26,10 @@ from minipod.pod.record import PodRecord
 
 
 async def run_sandbox(
-    record: PodRecord, dirs: dict[str, Any], cluster_dns: str | None, cgroup_procs: Any
+    record: PodRecord, dirs: dict[str, Any], cluster_dns: str | None, cgroup: Any
 ) -> namespaces.Sandbox:
-    """Step 1; `cgroup_procs`: the pod's cgroup to join (pod_cgroups.setup_pod);
+    """Step 1; `cgroup`: the pod's cgroup, which the sandbox helper makes
+    and joins (pod_cgroups.pod_plan);
     `cluster_dns`: the DNS server's address for /etc/resolv.conf."""
     spec, rt = record.spec, record.runtime
     for key in ("run", "shm", "memory_volumes", "disk_volumes", "logs", "init_root"):
@@ -53,7 +54,7 @@ async def run_sandbox(
             # emptyDir.sizeLimit of a memory volume: the tmpfs's size.
             "memory_volume_sizes": volumes.memory_volume_sizes(record.pod, dirs),
             "init_root": dirs["init_root"],
-            "cgroup_procs": cgroup_procs,
+            "cgroup": cgroup,
             "user_range": rt.user_range,
         }
     )

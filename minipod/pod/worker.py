@@ -218,10 +218,14 @@ class PodWorker:
             # Written down before anything uses it: a range is never handed twice.
             self.rt.user_range = self.m.allocate_user_range()
             self.save()
-        cgroup_procs = pod_cgroups.setup_pod(self.m.cgroups, self.record, self.m.pids_limit)
-        sandbox = await sandbox_run.run_sandbox(
-            self.record, self.m.pod_dirs(self.record), self.m.cluster_dns, cgroup_procs
-        )
+        cgroup = pod_cgroups.pod_plan(self.m.cgroups, self.record, self.m.pids_limit)
+        try:
+            sandbox = await sandbox_run.run_sandbox(
+                self.record, self.m.pod_dirs(self.record), self.m.cluster_dns, cgroup
+            )
+        except Exception:
+            await pod_cgroups.remove_plan(self.m.cgroups, cgroup)  # nothing left behind
+            raise
         pid = sandbox.pid
         self.rt.init = rec.Process(pid, namespaces.start_time(pid))
         if self.rt.start_time is None:
@@ -298,8 +302,11 @@ class PodWorker:
             if why != reasons.CONTAINER_CREATING:
                 self.event(reasons.WARNING, reasons.FAILED, f"Error: {e}", c.name)
             return self.m.backoff_base
-        # Its cgroup, joined before execve; the previous instance's goes.
-        plan["cgroup_procs"] = pod_cgroups.setup_container(self.m.cgroups, self.record, spec, c, old_id)
+        # Its cgroup, made and joined by its process before execve; the
+        # previous instance's goes.
+        if old_id:
+            await pod_cgroups.remove_instance(self.m.cgroups, self.record, old_id)
+        plan["cgroup"] = pod_cgroups.container_plan(self.m.cgroups, self.record, spec, c)
         self.save()  # a restarted daemon finds "starting" and looks for the monitor
         self.event(reasons.NORMAL, reasons.CREATED, f"Created container {c.name}", c.name)
         result = await process.launch(plan)
@@ -307,6 +314,7 @@ class PodWorker:
             trace.mark("execve", " ".join(plan["argv"])[:200], start_ns=result.exec_ns)
         outcome = container_start.launched(c, result, self.events, time.time() + self.m.backoff_base)
         if outcome == container_start.Launched.FAILED:
+            await pod_cgroups.remove_plan(self.m.cgroups, plan["cgroup"])  # nothing left behind
             return self.m.backoff_base
         if outcome == container_start.Launched.EXITED:
             c.message = c.message or container_start.termination_message(self.record, c)

@@ -16,6 +16,7 @@ import pytest
 
 from minipod.kube import cgroup_values as v
 from minipod.linux import cgroup_layout, cgroup_stats
+from minipod.linux import cgroup_plan as cgp
 from minipod.linux import cgroups as cg
 
 MI = 2**20
@@ -140,3 +141,65 @@ def test_v2_path_on_the_unified_hierarchy(tmp_path):
         cg.remove(r, "kubepods")
         os.rmdir(parent)
     assert not os.path.exists(parent)
+
+
+def setup_in_child(plan: cgp.Plan) -> tuple[int, str]:
+    """Fork, carry the plan out in the child (as the sandbox helper and the
+    container's process do), then sleep there: (pid, "" or its error)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            cgp.setup(plan)
+            os.write(w, b"OK")
+        except Exception as e:  # noqa: BLE001 - the test reads it
+            os.write(w, str(e).encode())
+            os._exit(1)
+        os.close(w)
+        time.sleep(60)
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        said = f.read().decode()
+    return pid, "" if said == "OK" else said
+
+
+def test_the_child_makes_its_cgroup_writes_its_values_and_joins_it(root):
+    cg.create(root, "kubepods/podP", v.CgroupLimits(pids_max=64))
+    limits = v.CgroupLimits(cpu_shares=204, cpu_quota_us=30000, memory_bytes=32 * MI)
+    rel = "kubepods/podP/c1"
+    plan = cgp.Plan(
+        rel,
+        tuple(cgp.plan_create(root, rel, limits, devices=False)),
+        tuple(cg.procs_files(root, rel)),
+        "container c1 of pod default/p",
+    )
+    assert not os.path.exists(root.dir(rel, "memory"))  # deciding made nothing
+    pid, error = setup_in_child(plan)
+    try:
+        assert error == ""
+        assert read(root, rel, "cpu", "cpu.cfs_quota_us") == "30000"
+        assert read(root, rel, "memory", "memory.limit_in_bytes") == str(32 * MI)
+        assert "a *:* rwm" not in read(root, rel, "devices", "devices.list")
+        for _, d in root.dirs(rel):  # on every hierarchy, the unified one too
+            assert str(pid) in open(os.path.join(d, "cgroup.procs")).read().split()
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    cg.remove(root, rel)
+    assert not [d for _, d in root.dirs(rel) if os.path.exists(d)]
+
+
+def test_a_bad_value_fails_the_child_with_the_named_error_and_leaves_no_cgroup(root):
+    rel = "kubepods/podB/c1"
+    # A CFS quota below 1 ms: the kernel refuses it (EINVAL).
+    steps = cgp.plan_create(root, rel, v.CgroupLimits(cpu_quota_us=10))
+    plan = cgp.Plan(rel, tuple(steps), tuple(cg.procs_files(root, rel)), "container c1 of pod default/b")
+    pid, error = setup_in_child(plan)
+    os.waitpid(pid, 0)
+    quota = os.path.join(root.dir(rel, "cpu"), "cpu.cfs_quota_us")
+    assert error == f"container c1 of pod default/b: writing '10' to {quota}: Invalid argument"
+    cg.kill(root, rel)
+    cg.remove(root, rel)  # what the daemon does with the failed plan's cgroup
+    assert not [d for _, d in root.dirs(rel) if os.path.exists(d)]
