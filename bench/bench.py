@@ -21,6 +21,9 @@ What is measured, and how (times are medians of N runs, default 10):
      B requests at once from B threads. Each reports pods/s until all B are
      Running (every answer is checked), median of 3 bursts. The B pods are
      then deleted with B concurrent DELETE requests (pods/s shown too).
+     Then the daemon's event loop during three more such bursts (one
+     request) and their deletion: its stalls, median, p99 and max, and
+     its busy time per pod (bench_loop.py).
   4. Delete latency: `DELETE /api/v1/namespaces/default/pods/NAME
      ?gracePeriodSeconds=0`, which answers once the pod is gone.
   5. Memory minipod adds per running pod: with K pods (default 20) Running,
@@ -73,6 +76,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import bench_loop
 import bench_slo
 import machine
 import podman_side
@@ -384,6 +388,8 @@ def main() -> None:
         r["many"] = bench_many(mp, many, args.many)
         log(f"3. bursts of {args.burst} pods")
         r["burst"] = bench_burst(mp, args.burst)
+        log(f"3b. the daemon's event loop during bursts of {args.burst} pods")
+        r["loop_stall"] = bench_loop.loop_stall(mp, pod_yaml, args.burst)
         log(f"10. pod start SLO over {args.slo_pods} pods")
         r["slo"] = bench_slo.slo(mp, pod_yaml, args.slo_pods)
         log("11. the steps of a start, from minipod run --trace")

@@ -3,6 +3,7 @@ the goal and whether it was met. Pure: it only formats what bench.py measured.""
 
 import statistics
 
+import bench_loop
 import bench_slo
 import machine
 
@@ -94,5 +95,7 @@ def print_report(r: dict) -> None:
     print(f"\nPSS per pod with {p['pods']} pods: {p['kib_per_pod']:g} KiB = {parts}")
     for way, b in r["burst"].items():
         print(f"burst, {way}: all Running in {b['create_s']:g} s (runs {b['create_s_samples']})")
+    if "loop_stall" in r:
+        bench_loop.print_loop_stall(r["loop_stall"])
     for note in r["notes"]:
         print(f"note: {note}")

@@ -31,7 +31,7 @@ import time
 from aiohttp import web
 
 from minipod import __version__, trace
-from minipod.api import node_routes, pod_trace
+from minipod.api import loop_stalls, node_routes, pod_trace
 from minipod.api import pod_exec as api_exec
 from minipod.api import pod_logs as api_logs
 from minipod.api.status import body_json, body_text, errors_middleware, query_float, query_int, query_required
@@ -68,6 +68,7 @@ def build_app(manager: PodManager, images: ImageStore, log) -> web.Application:
             web.get("/api/v1/namespaces/{ns}/events", api_logs.events),
             web.get("/minipod/v1/namespaces/{ns}/pods/{name}/inspect", inspect_pod),
             web.get("/minipod/v1/images", list_images),
+            web.get("/minipod/v1/debug/loop", loop_stalls.loop_stalls),  # bench/: the event loop's stalls
             web.post("/minipod/v1/images/import", import_image),
             web.post("/minipod/v1/images/build-base", build_base_image),
             web.delete("/minipod/v1/images", remove_image),
