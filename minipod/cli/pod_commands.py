@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from minipod.cli import node_commands, printers
+from minipod.cli import node_commands, pod_listing, printers
 from minipod.cli.client import pod_path, quote
 from minipod.cli.context import Ctx, namespace_opt, pass_ctx
 from minipod.cli.fast_path import OUTPUT_CHOICES
@@ -22,39 +22,19 @@ from minipod.errors import MinipodError, NotFound
 OUTPUTS = click.Choice(OUTPUT_CHOICES)  # the fast path accepts the same
 
 
-def _read_manifest(path: str) -> str:
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as f:
-                data = f.read()
-    except OSError as e:
-        raise MinipodError(f"{path}: {e.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        where = "stdin" if path == "-" else path
-        raise MinipodError(
-            f"{where}: not valid UTF-8 (byte {e.start}): a manifest is UTF-8 text (YAML or JSON)"
-        ) from None
-
-
 def _apply(c: Ctx, path: str, namespace: str, query: dict, trace: tuple[str, str] | None = None) -> dict:
-    # As kubectl: with -n given, an object naming another namespace is refused.
     source = click.get_current_context().get_parameter_source("namespace")
-    if source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
-        query = dict(query, enforceNamespace="true")
-    query = {"namespace": namespace, **query}
+    explicit = source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    query = pod_listing.apply_query(namespace, explicit, query)
     if trace:
-        body = _read_manifest(path).encode()
+        body = pod_listing.read_manifest(path).encode()
         result = _traced(c, "POST", "/minipod/v1/apply", body, query, trace, "application/yaml")
     else:
+        manifest = pod_listing.read_manifest(path)
         result = c.client.json(
-            "POST", "/minipod/v1/apply", _read_manifest(path), query=query, content_type="application/yaml"
+            "POST", "/minipod/v1/apply", manifest, query=query, content_type="application/yaml"
         )
-    for w in result.get("warnings", []):
-        click.echo(f"Warning: {w}", err=True)
+    pod_listing.print_warnings(result)
     return result
 
 
@@ -97,22 +77,7 @@ def run(c: Ctx, file, timeout, trace_file, output, namespace):
     """Create the pods in FILE and wait until they are Running."""
     trace = (trace_file, output or "text") if trace_file else None
     result = _apply(c, file, namespace, {"wait": "running", "timeout": str(timeout)}, trace)
-    pods = [i["pod"] for i in result["items"] if i["kind"] == "Pod"]
-    for i in result["items"]:
-        click.echo(f"{_what(i)} {i['action']}", err=True)
-    printers.table(printers.pod_rows(pods, with_ip=True))
-    failed = False
-    for name, (outcome, why) in result.get("outcomes", {}).items():
-        if outcome == "failed":
-            click.echo(f"error: pod/{name}: {why}", err=True)
-            failed = True
-        elif outcome == "pending":
-            click.echo(
-                f"error: pod/{name}: not Running after {timeout:g}s (see: minipod describe pod {name})",
-                err=True,
-            )
-            failed = True
-    sys.exit(1 if failed else 0)
+    sys.exit(pod_listing.print_run(result, timeout))
 
 
 @click.command()
@@ -125,15 +90,7 @@ def apply(c: Ctx, file, trace_file, output, namespace):
     """Create or update the objects in a manifest."""
     trace = (trace_file, output or "text") if trace_file else None
     for i in _apply(c, file, namespace, {}, trace)["items"]:
-        click.echo(f"{_what(i)} {i['action']}")
-
-
-def _what(item: dict) -> str:
-    """kind/name, as kubectl prints an object it acted on."""
-    if item.get("label"):
-        return item["label"]
-    name = item["pod"]["metadata"]["name"] if item["kind"] == "Pod" else item["name"]
-    return f"{item['kind'].lower()}/{name}"
+        click.echo(f"{pod_listing.what(i)} {i['action']}")
 
 
 POD_KINDS = ("pods", "pod", "po")
@@ -288,7 +245,7 @@ def delete(
         from minipod.kube.yaml_load import load_documents
         from minipod.objects import resources as kinds
 
-        for doc in load_documents(_read_manifest(file)):
+        for doc in load_documents(pod_listing.read_manifest(file)):
             listed = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
             objs = [o for o in (listed if isinstance(listed, list) else []) if isinstance(o, dict)]
             for obj in objs:

@@ -23,6 +23,28 @@ def test_the_shapes_it_takes():
     assert fast_path.parse(["version"]).verb == "version"
 
 
+def test_the_run_shapes_it_takes():
+    p = fast_path.parse(["run", "pod.yml"])
+    assert (p.verb, p.name, p.namespace, p.explicit_namespace, p.timeout) == (
+        "run",
+        "pod.yml",
+        "default",
+        False,
+        60.0,
+    )
+    p = fast_path.parse(["--root", "/r", "run", "-n", "team", "--timeout", "5", "pod.yml"])
+    assert (p.root, p.name, p.namespace, p.explicit_namespace, p.timeout) == (
+        "/r",
+        "pod.yml",
+        "team",
+        True,
+        5.0,
+    )
+    p = fast_path.parse(["run", "-", "--namespace=a", "--timeout=0.5"])
+    assert (p.name, p.namespace, p.timeout) == ("-", "a", 0.5)
+    assert fast_path.parse(["run", "-nb", "x.yml"]).namespace == "b"
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -36,7 +58,14 @@ def test_the_shapes_it_takes():
         ["get", "pods", "-n"],
         ["get", "pods", "--watch"],
         ["version", "--help"],
-        ["run", "x.yml"],
+        ["run"],  # click: Missing argument 'FILE'
+        ["run", "/"],  # click: a directory
+        ["run", "x.yml", "--trace", "-"],
+        ["run", "x.yml", "-o", "json"],
+        ["run", "--timeout", "soon", "x.yml"],
+        ["run", "--timeout"],
+        ["run", "a.yml", "b.yml"],
+        ["run", "x.yml", "--help"],
     ],
 )
 def test_everything_else_goes_to_click(args):
