@@ -74,8 +74,11 @@ def main() -> None:
     ap.add_argument("--pods", type=int, default=500)
     ap.add_argument("--wave", type=int, default=50)
     ap.add_argument("--seconds", type=int, default=60, help="how long the probes' CPU is measured")
+    ap.add_argument("--bridge", default="mpbench0", help="the bench daemon's bridge (bench.py's default)")
+    ap.add_argument("--subnet", default="10.251.0.0/16", help="its pod subnet")
+    ap.add_argument("--service-cidr", default="10.252.0.0/16", help="its Service range")
     args = ap.parse_args()
-    mp = bench.Minipod(max_pods=args.pods + 10)
+    mp = bench.Minipod(args.pods + 10, args.bridge, args.subnet, args.service_cidr)
     names = [f"dense-{i}" for i in range(args.pods)]
     try:
         mp.client.json("POST", "/minipod/v1/images/build-base", {})
