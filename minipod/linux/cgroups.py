@@ -164,8 +164,8 @@ def signal_kill(root: Root, rel: str) -> None:
 
 
 def kill(root: Root, rel: str, timeout: float = 5.0) -> None:
-    """signal_kill(), then wait until no process is left (blocking: for
-    forked helpers and tests; the daemon polls populated() itself)."""
+    """signal_kill(), then wait until no process is left (blocking: the
+    daemon calls it in a thread, pod_cgroups.py)."""
     signal_kill(root, rel)
     deadline = time.monotonic() + timeout
     while os.path.isdir(root.tracking_dir(rel)) and populated(root, rel) and time.monotonic() < deadline:

@@ -47,13 +47,19 @@ from minipod.linux import syscalls as sc
 NS_TYPES = ["net", "ipc", "uts", "pid", "mnt", "cgroup", "user"]  # user: the host's unless hostUsers: false
 
 
+_SHIM_FOUND: list[str] = []  # once found, not looked for again at every pod start
+
+
 def shim_path() -> str:
     """The compiled minipod-shim, built into the package at install time."""
+    if _SHIM_FOUND:
+        return _SHIM_FOUND[0]
     path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "bin", "minipod-shim")
     if not os.access(path, os.X_OK):
         raise MinipodError(
             f"{path}: minipod-shim is not built", hint="reinstall minipod with ./scripts/install.sh"
         )
+    _SHIM_FOUND.append(path)
     return path
 
 

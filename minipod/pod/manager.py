@@ -132,13 +132,12 @@ class PodManager:
             "claims": self.claim_sources(record.pod),
         }
 
-    def remove_pod_files(self, record: PodRecord) -> None:
+    async def remove_pod_files(self, record: PodRecord) -> None:
         dirs = self.pod_dirs(record)
-        for c in record.runtime.all_containers():
-            if c.id:
-                shutil.rmtree(os.path.join(dirs["containers"], c.id), ignore_errors=True)
-        for key in ("run", "disk_volumes", "logs"):
-            shutil.rmtree(dirs[key], ignore_errors=True)
+        trees = [os.path.join(dirs["containers"], c.id) for c in record.runtime.all_containers() if c.id]
+        trees += [dirs[key] for key in ("run", "disk_volumes", "logs")]
+        # Dozens of unlinks and rmdirs: in a thread, off the event loop.
+        await asyncio.to_thread(_remove_trees, trees)
         self.store.remove(*record.key)
 
     # --- images -------------------------------------------------------------------
@@ -397,3 +396,8 @@ def _same_spec(spec: dict, pod: dict) -> bool:
         if field not in pod["spec"]:
             spec.pop(field, None)
     return json.dumps(spec, sort_keys=True) == json.dumps(pod["spec"], sort_keys=True)
+
+
+def _remove_trees(trees: list[str]) -> None:
+    for tree in trees:
+        shutil.rmtree(tree, ignore_errors=True)

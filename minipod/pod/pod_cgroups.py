@@ -84,10 +84,10 @@ async def remove_plan(root: cgroups.Root, plan: Plan) -> None:
     await asyncio.to_thread(_kill_and_remove, root, plan.rel)
 
 
-def _kill_and_remove(root: cgroups.Root, rel: str) -> None:
+def _kill_and_remove(root: cgroups.Root, rel: str, timeout: float = 1.0) -> None:
     # In a thread: both wait for the kernel (the last exit, an rmdir).
-    cgroups.kill(root, rel, timeout=1.0)
-    cgroups.remove(root, rel, timeout=1.0)
+    cgroups.kill(root, rel, timeout)
+    cgroups.remove(root, rel, timeout)
 
 
 def device_rules(devices: list[dict[str, Any]]) -> list[str]:
@@ -109,13 +109,8 @@ def oom_killed(root: cgroups.Root, record: PodRecord, c: ContainerRecord) -> boo
 
 async def teardown_pod(root: cgroups.Root, record: PodRecord, timeout: float = 10.0) -> None:
     """Kill every process still in the pod's cgroups, wait for them to be
-    gone without blocking the event loop, then remove the tree."""
+    gone, then remove the tree: in a thread, as all of it waits for the
+    kernel (the last exit, each rmdir), not on the event loop."""
     rel = record.runtime.cgroup
-    if not rel:
-        return
-    cgroups.signal_kill(root, rel)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while cgroups.populated(root, rel) and loop.time() < deadline:
-        await asyncio.sleep(0.002)
-    await asyncio.to_thread(cgroups.remove, root, rel)  # rmdir waits for the kernel: not on the loop
+    if rel:
+        await asyncio.to_thread(_kill_and_remove, root, rel, timeout)

@@ -424,5 +424,5 @@ class PodWorker:
             await pod_cgroups.teardown_pod(self.m.cgroups, self.record)
         self.pidfds.close()
         with trace.span("remove the pod's files"):
-            self.m.remove_pod_files(self.record)
+            await self.m.remove_pod_files(self.record)
         self.finished.set()
