@@ -340,3 +340,25 @@ def test_memory_empty_dir_size_limit_is_the_tmpfs_size(mp, pod_name):
     )
     assert p.returncode != 0 and "No space left on device" in p.stderr + p.stdout
     mp.delete(pod_name)
+
+
+def test_a_start_that_fails_after_its_cgroup_was_made_leaves_no_cgroup(mp, pod_name):
+    """The container's process makes its own cgroup (linux/cgroup_plan.py);
+    when its setup then fails (a workingDir it cannot create on a read-only
+    root: CreateContainerError), the daemon removes that cgroup again."""
+    broken = "    workingDir: /not/there\n    securityContext:\n      readOnlyRootFilesystem: true"
+    mp.apply(pod_yaml(pod_name, "sleep 3600", extra_container=broken))
+
+    def failed(p):
+        waiting = ((p["status"].get("containerStatuses") or [{}])[0].get("state") or {}).get("waiting") or {}
+        return waiting.get("reason") == "CreateContainerError" and "/not/there" in waiting.get("message", "")
+
+    pod = mp.wait_for(pod_name, failed, what="CreateContainerError")
+    cid = pod["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+    pod_dirs = [pod_cgroup(mp, pod_name, c) for c in ("memory", "pids", "devices", "freezer", "unified")]
+    # The status is written once the failed instance's cgroup is removed,
+    # not only when a retry replaces it; the pod init's leaf stays.
+    assert all(os.path.isdir(os.path.join(d, "sandbox")) for d in pod_dirs)
+    assert not [d for d in pod_dirs if os.path.exists(os.path.join(d, cid))]
+    mp.delete(pod_name)
+    assert not [d for d in pod_dirs if os.path.exists(d)]
