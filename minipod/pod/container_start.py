@@ -6,8 +6,7 @@ The worker calls these in order; each step's failure ends the start:
     2. prepare(): a new instance (record.to_starting: its ID, and the
        previous one as lastState), its log, exit and termination-message
        files, its mounts (volumes.py) and its launch plan
-       (linux/launch_spec.py), these made in a thread, off the event
-       loop; a bad spec is CreateContainerConfigError;
+       (linux/launch_spec.py); a bad spec is CreateContainerConfigError;
     3. the worker writes the record down, then launches (linux/launch.py);
     4. launched(): the process and its monitor are recorded; an execve()
        that failed is StartError (the container ran and exited 128, as
@@ -17,7 +16,6 @@ The worker calls these in order; each step's failure ends the start:
        container count as running (record.to_running).
 """
 
-import asyncio
 import copy
 import dataclasses
 import os
@@ -45,7 +43,7 @@ class Launched(Enum):
     FAILED = "failed"  # it could not be created: retry after the back-off
 
 
-async def prepare(
+def prepare(
     record: PodRecord,
     c: ContainerRecord,
     image: Image,
@@ -61,31 +59,7 @@ async def prepare(
     before = copy.copy(c)
     rec.to_starting(c, cid, image.ref, image_id(image), (image.config or {}).get("StopSignal"))
     try:
-        # Its files and directories (a dozen mkdirs): in a thread, so
-        # that the event loop goes on with the other pods meanwhile.
-        instance = _instance(record, c, cid, dirs)
-        c.log_path, c.exit_file, c.termination_file = (
-            instance.log_path,
-            instance.exit_file,
-            instance.termination_file,
-        )
-        plan = await asyncio.to_thread(
-            _files_and_plan,
-            record,
-            record.spec_of(c),
-            instance,
-            c.plan_overrides,
-            image,
-            dirs,
-            shim,
-            node,
-            declared_env,
-        )
-        c.env = plan["env"]  # what `exec` and exec probes run with, as runc keeps it
-        # A log path its creator chose (the kubelet, through the CRI) is read by
-        # the kubelet: the CRI log format there, not minipod's own.
-        plan["cri_log"] = bool(c.log_file)
-        return plan
+        return _files_and_plan(record, c, cid, image, dirs, shim, node, declared_env)
     except BaseException:
         # Never created (a subPath refused, a mount that cannot be made):
         # not a restart, as the kubelet counts only containers it created.
@@ -94,9 +68,18 @@ async def prepare(
         raise
 
 
-def _instance(record: PodRecord, c: ContainerRecord, cid: str, dirs: dict[str, Any]) -> launch_spec.Instance:
+def _files_and_plan(
+    record: PodRecord,
+    c: ContainerRecord,
+    cid: str,
+    image: Image,
+    dirs: dict[str, Any],
+    shim: str,
+    node: NodeConfig | None,
+    declared_env: dict[str, str] | None,
+) -> dict[str, Any]:
     rt = record.runtime
-    return launch_spec.Instance(
+    instance = launch_spec.Instance(
         id=cid,
         log_path=c.log_file or path_in(dirs["logs"], c.name, f"{c.restart_count}.log"),
         exit_file=os.path.join(dirs["run"], "exits", f"{cid}.json"),
@@ -106,26 +89,22 @@ def _instance(record: PodRecord, c: ContainerRecord, cid: str, dirs: dict[str, A
         host_ip=rt.host_ip,
         user_range=rt.user_range,
     )
-
-
-def _files_and_plan(
-    record: PodRecord,
-    spec: dict[str, Any],
-    instance: launch_spec.Instance,
-    overrides: dict[str, Any],
-    image: Image,
-    dirs: dict[str, Any],
-    shim: str,
-    node: NodeConfig | None,
-    declared_env: dict[str, str] | None,
-) -> dict[str, Any]:
-    """In a thread: touches no record, only files."""
-    for path in (instance.log_path, instance.exit_file, instance.termination_file):
+    c.log_path, c.exit_file, c.termination_file = (
+        instance.log_path,
+        instance.exit_file,
+        instance.termination_file,
+    )
+    for path in (c.log_path, c.exit_file, c.termination_file):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    open(instance.termination_file, "w").close()
+    open(c.termination_file, "w").close()
+    spec = record.spec_of(c)
     mounts = volumes.container_mounts(record.pod, spec, dirs, instance.termination_file, declared_env)
     plan = launch_spec.build_plan(record.pod, spec, image, instance, mounts, dirs, shim, node, declared_env)
-    apply_overrides(plan, overrides)
+    c.env = plan["env"]  # what `exec` and exec probes run with, as runc keeps it
+    # A log path its creator chose (the kubelet, through the CRI) is read by
+    # the kubelet: the CRI log format there, not minipod's own.
+    plan["cri_log"] = bool(c.log_file)
+    apply_overrides(plan, c.plan_overrides)
     return plan
 
 

@@ -1,6 +1,6 @@
 """Making a pod's sandbox (the CRI's RunPodSandbox), in order:
 1. run_sandbox(): the pod's directories, its volumes (volumes.py), its
-   /etc files (etc_files.py), made in a thread, off the event loop; then its namespaces and their PID 1
+   /etc files (etc_files.py), then its namespaces and their PID 1
    (linux/sandbox.py), returned not yet exec'd: the caller writes the
    PID 1 down before letting it run, so a daemon killed in between
    leaves nothing it does not know of;
@@ -32,11 +32,14 @@ async def run_sandbox(
     and joins (pod_cgroups.pod_plan);
     `cluster_dns`: the DNS server's address for /etc/resolv.conf."""
     spec, rt = record.spec, record.runtime
+    for key in ("run", "shm", "memory_volumes", "disk_volumes", "logs", "init_root"):
+        os.makedirs(dirs[key], exist_ok=True)
+    with trace.span("volumes", "emptyDir directories, hostPath checks"):
+        memory = volumes.make_volumes(record.pod, dirs, rt.user_range)
     if spec.get("hostNetwork"):
         rt.pod_ip = rt.host_ip
-    # A dozen mkdirs and writes, each a wait for the filesystem: in a
-    # thread, so that the event loop goes on with the other pods meanwhile.
-    memory = await asyncio.to_thread(_pod_files, record, dirs, cluster_dns)
+    with trace.span("/etc files", "hosts, hostname, resolv.conf"):
+        podfiles.write_pod_files(record.pod, rt.pod_ip, dirs["run"], cluster_dns)
     return await namespaces.create_sandbox(
         {
             "name": record.name,
@@ -55,17 +58,6 @@ async def run_sandbox(
             "user_range": rt.user_range,
         }
     )
-
-
-def _pod_files(record: PodRecord, dirs: dict[str, Any], cluster_dns: str | None) -> list[str]:
-    """The pod's directories, volumes and /etc files; its memory volumes."""
-    for key in ("run", "shm", "memory_volumes", "disk_volumes", "logs", "init_root"):
-        os.makedirs(dirs[key], exist_ok=True)
-    with trace.span("volumes", "emptyDir directories, hostPath checks"):
-        memory = volumes.make_volumes(record.pod, dirs, record.runtime.user_range)
-    with trace.span("/etc files", "hosts, hostname, resolv.conf"):
-        podfiles.write_pod_files(record.pod, record.runtime.pod_ip, dirs["run"], cluster_dns)
-    return memory
 
 
 async def add_network(

@@ -252,9 +252,7 @@ class PodWorker:
         # The pod's own "IP hostname" line now, before any container starts
         # (a program may resolve its own name first thing).
         run_dir = self.m.pod_dirs(self.record)["run"]
-        await asyncio.to_thread(
-            podfiles.write_hosts, self.record.pod, self.rt.pod_ip, run_dir
-        )  # off the loop
+        podfiles.write_hosts(self.record.pod, self.rt.pod_ip, run_dir)
 
     async def teardown_network(self) -> None:
         try:
@@ -291,7 +289,7 @@ class PodWorker:
             self.m.api_access.write_files(self.record.pod, dirs["run"])  # the kube-api-access volume
             declared = self.m.config.prepare(self.record, c, self.events)  # config volumes, env refs
             with trace.span("prepare", "its log, its mounts, its launch plan"):
-                plan = await container_start.prepare(
+                plan = container_start.prepare(
                     self.record, c, image, dirs, self.m.shim, self.m.node, declared
                 )
             self.m.api_access.add_env(spec, plan["env"], self.record.pod)  # KUBERNETES_SERVICE_HOST, ...
