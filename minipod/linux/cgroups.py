@@ -98,7 +98,9 @@ def write_limits(root: Root, rel: str, limits: values.CgroupLimits) -> None:
     if root.layout.mode != "v2":
         d = root.dir(rel, "memory")
         current = read_file(os.path.join(d, "memory.limit_in_bytes"), None) if d else None
-        raising = limits.memory_bytes is not None and current is not None and int(current) < limits.memory_bytes
+        raising = (
+            limits.memory_bytes is not None and current is not None and int(current) < limits.memory_bytes
+        )
     plan.carry_out(plan.plan_limits(root, rel, limits, raising))
 
 
