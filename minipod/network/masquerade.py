@@ -19,9 +19,12 @@ Steps of add(), in order, in one transaction:
     1. the first time this process adds to the set: the table, the
        postrouting chain, `create set` (fails if it exists: then the rule
        exists too, made by whoever created it) and the rule, in the same
-       transaction as the element, so a set never lacks its rule;
-    2. later: the element alone. A set gone since (a DEL dropped the
-       table) makes that fail with ENOENT: step 1 again.
+       transaction as the element, so a set never lacks its rule
+       (libnftables, nft.py);
+    2. later: the element alone, packed here and sent over netfilter
+       netlink (nft_elements.py), ~0.2 ms instead of libnftables' ~1. A
+       set gone since (a DEL dropped the table) makes that fail with
+       ENOENT: step 1 again. Deletes go the same way.
 Steps of delete(): the elements by address; ENOENT (no such set or
 element) is reported as False, and the caller looks the attachment's
 elements and rules up by comment: slow_remove(), which also removes the
@@ -39,9 +42,11 @@ Every transaction runs under nft.py's flock, as every change to the table.
 """
 
 import asyncio
+import os
 from dataclasses import dataclass
 
-from minipod.network import nft
+from minipod import trace
+from minipod.network import nft, nft_elements
 
 MULTICAST = "224.0.0.0/4"
 
@@ -76,6 +81,24 @@ def _elements(changes: list[Change]) -> list[dict]:
         {verb: {"element": {"family": nft.FAMILY, "table": table, "name": name, "elem": elems}}}
         for (verb, table, name), elems in groups.items()
     ]
+
+
+def _send_elements(changes: list[Change], what: str) -> None:
+    """The elements alone, over netfilter netlink directly (nft_elements.py:
+    ~0.2 ms where libnftables takes ~1 ms); NftError as nft.run raises it."""
+    groups: dict[tuple[str, str, str], list[tuple[str, str | None]]] = {}
+    for c in changes:
+        comment = f"{nft.MASQ} {c.who}" if c.verb == "add" else None
+        groups.setdefault((c.verb, c.table, set_name(c.subnet)), []).append((c.ip, comment))
+    try:
+        with trace.span(f"nft {what}", "one netfilter netlink batch"):
+            code = nft_elements.send([(v, t, s, elems) for (v, t, s), elems in groups.items()])
+    except ValueError as e:  # not an IPv4 address
+        raise nft.NftError(f"nft {what}: {e}") from None
+    except OSError as e:
+        raise nft.NftError(f"nft {what}: netfilter netlink: {e.strerror or e}") from None
+    if code:
+        raise nft.NftError(f"nft {what}: {os.strerror(code)}")
 
 
 def _skeleton(table: str, subnet: str) -> list[dict]:
@@ -115,7 +138,7 @@ def _apply_locked(changes: list[Change]) -> None:
     new = {(c.table, c.subnet) for c in changes if c.verb == "add"} - _known
     if not new:
         try:
-            nft.run(_elements(changes), what)
+            _send_elements(changes, what)
             return
         except nft.NftError as e:
             if not _is_missing(e) or all(c.verb == "delete" for c in changes):

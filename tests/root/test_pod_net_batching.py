@@ -14,20 +14,26 @@ import time
 from helpers.cni import run_plugin
 from helpers.network import nft_set_elements
 
-from minipod.network import masquerade, netlink, nft
+from minipod.network import masquerade, netlink, nft, nft_elements
 from minipod.network.cni import bridge
 
 
 def _counting_nft(monkeypatch) -> list[str]:
-    """Record what each nft transaction was for (the real one still runs)."""
+    """Record each nft transaction, through libnftables or netfilter netlink
+    (the real one still runs)."""
     calls: list[str] = []
-    real = nft.run
+    real_run, real_send = nft.run, nft_elements.send
 
     def run(commands, what):
         calls.append(what)
-        return real(commands, what)
+        return real_run(commands, what)
+
+    def send(groups):
+        calls.append(f"netlink {groups}")
+        return real_send(groups)
 
     monkeypatch.setattr(nft, "run", run)
+    monkeypatch.setattr(nft_elements, "send", send)
     return calls
 
 
