@@ -171,17 +171,18 @@ _queue: list[tuple[Change, asyncio.Future]] = []
 def _flush() -> None:
     batch = _queue[:]
     _queue.clear()
+    results: list[BaseException | None]
     try:
         apply([c for c, _ in batch])
-        results: list[BaseException | None] = [None] * len(batch)
-    except nft.NftError:
+        results = [None] * len(batch)
+    except Exception:  # noqa: BLE001 - each caller gets its own error below
         # Each alone now: each caller gets its own error.
         results = []
         for c, _ in batch:
             try:
                 apply([c])
                 results.append(None)
-            except nft.NftError as e:
+            except Exception as e:  # noqa: BLE001 - handed to its caller, never lost
                 results.append(e)
     for (_, fut), err in zip(batch, results, strict=True):
         if fut.done():  # its caller was cancelled
