@@ -13,24 +13,25 @@ ip-address(8), ip-route(8)), created in this order by the bridge plugin:
                              clashes with a host interface; both MACs set;
                              then hairpin mode on the bridge port
                              (IFLA_BRPORT_MODE, through its sysfs file)
-    3. ensure_address()      the gateway address on the bridge (RTM_NEWADDR)
+    3. ensure_address()      the gateway address on the bridge (RTM_NEWADDR),
+                             skipped when an ioctl shows it is there
     4. configure_sandbox_link()  inside the pod's netns: the addresses, the
                              link up, then the routes (RTM_NEWADDR,
-                             RTM_NEWLINK, RTM_NEWROUTE)
+                             RTM_NEWLINK, RTM_NEWROUTE) in one batch
 and read back with read_link() / read_sandbox_link() for CNI CHECK, removed
 with teardown_link() (deleting one end of a veth deletes both).
 
-Speed. pyroute2 0.9 reaches another netns by forking a helper process per
-socket (about 15 ms). Here a netlink socket is instead created by a
-short-lived thread that first setns(2)s itself into the target namespace:
-a socket stays bound to the namespace it was created in, whoever uses it
-later (socket(7), network_namespaces(7)), so the thread is joined at once
-and the socket handed to pyroute2 with `use_socket=`. No thread outlives a
-call, which keeps the daemon single-threaded between calls (it forks).
-Measured on a 2-vCPU VM: a netns socket ~0.1 ms, one pyroute2 request
-~0.2-0.3 ms (mostly Python), creating a veth pair ~1 ms; deleting one
-~15-25 ms, all of it in the kernel (unregistering a device waits for RCU
-grace periods), so DEL is bounded by that, not by this module.
+Speed. A pod's own requests (2, 4 and its DEL) are packed by hand and sent
+in one batch each, from a short-lived thread of their own
+(netlink_batch.py): no pyroute2 Python per request, no event loop stalled
+by the kernel (deleting a veth waits 10-25 ms for RCU grace periods).
+pyroute2 serves the rest: the bridge when it is missing, CHECK's reads.
+It reaches another netns by forking a helper per socket (~15 ms); rtnl()
+instead makes the socket in a short-lived thread that first setns(2)s
+itself into the namespace: a socket stays bound to the namespace it was
+created in, whoever uses it later (socket(7), network_namespaces(7)), and
+is handed to pyroute2 with `use_socket=`. The daemon never forks (the
+fork server does), so these threads are safe; none outlives its call.
 
 Sync or async. pyroute2's synchronous IPRoute runs its own event loop with
 run_until_complete(), which fails inside the daemon's running asyncio loop,
