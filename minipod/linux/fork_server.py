@@ -77,6 +77,8 @@ class ForkServer:
     def __init__(self) -> None:
         self.pid = 0
         self._sock: socket.socket | None = None
+        # One request on its way at a time: see _send.
+        self._sending = asyncio.Lock()
 
     def start(self) -> None:
         """Spawn the server if it is not running (at the daemon's start, and
@@ -127,16 +129,17 @@ class ForkServer:
         message = pickle.dumps((kind, plan, trace.carry()))
         rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
         try:
-            for attempt in (1, 2):  # a server that died is restarted once
-                self.start()
-                assert self._sock is not None
-                try:
-                    await _send(self._sock, message, rights)
-                    return
-                except (BrokenPipeError, ConnectionResetError):
-                    self.stop()
-                    if attempt == 2:
-                        raise
+            async with self._sending:
+                for attempt in (1, 2):  # a server that died is restarted once
+                    self.start()
+                    assert self._sock is not None
+                    try:
+                        await _send(self._sock, message, rights)
+                        return
+                    except (BrokenPipeError, ConnectionResetError):
+                        self.stop()
+                        if attempt == 2:
+                            raise
         finally:
             for fd in fds:
                 os.close(fd)
@@ -144,7 +147,10 @@ class ForkServer:
 
 async def _send(sock: socket.socket, message: bytes, rights: list) -> None:
     """sendmsg() without blocking the event loop: a full socket buffer (a
-    burst of starts) waits for the server to read."""
+    burst of starts) waits for the server to read. One caller at a time
+    (ForkServer._sending): the event loop keeps one writer callback per
+    descriptor, so a second caller waiting here would replace the first's
+    callback, and the first would wait forever."""
     loop = asyncio.get_running_loop()
     while True:
         try:
