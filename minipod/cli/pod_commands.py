@@ -13,11 +13,11 @@ import sys
 
 import click
 
-from minipod.cli import node_commands, pod_listing, printers
+from minipod.cli import node_commands, pod_actions, pod_listing, printers
 from minipod.cli.client import pod_path, quote
 from minipod.cli.context import Ctx, namespace_opt, pass_ctx
 from minipod.cli.fast_path import OUTPUT_CHOICES
-from minipod.errors import MinipodError, NotFound
+from minipod.errors import MinipodError
 
 OUTPUTS = click.Choice(OUTPUT_CHOICES)  # the fast path accepts the same
 
@@ -25,41 +25,7 @@ OUTPUTS = click.Choice(OUTPUT_CHOICES)  # the fast path accepts the same
 def _apply(c: Ctx, path: str, namespace: str, query: dict, trace: tuple[str, str] | None = None) -> dict:
     source = click.get_current_context().get_parameter_source("namespace")
     explicit = source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
-    query = pod_listing.apply_query(namespace, explicit, query)
-    if trace:
-        body = pod_listing.read_manifest(path).encode()
-        result = _traced(c, "POST", "/minipod/v1/apply", body, query, trace, "application/yaml")
-    else:
-        manifest = pod_listing.read_manifest(path)
-        result = c.client.json(
-            "POST", "/minipod/v1/apply", manifest, query=query, content_type="application/yaml"
-        )
-    pod_listing.print_warnings(result)
-    return result
-
-
-def _traced(
-    c: Ctx, method: str, path: str, body, query: dict, trace: tuple[str, str], content_type: str
-) -> dict:
-    """A request with ?trace=true: its steps printed to the trace file as
-    they happen (trace_printer.py); returns its result."""
-    from minipod.cli.client import ApiError
-    from minipod.cli.trace_printer import TracePrinter, follow, open_output
-
-    out = open_output(trace[0])
-    printer = TracePrinter(out, trace[1])
-    try:
-        resp = c.client.request(method, path, body, {**query, "trace": "true"}, content_type)
-        end = follow(resp, printer)
-    finally:
-        printer.close()
-        if out is not sys.stdout:
-            out.close()
-    if "error" in end:
-        if end["error"].get("code") == 404:
-            raise NotFound(end["error"].get("message", "not found"))
-        raise ApiError(end["error"].get("code", 500), end["error"])
-    return end["result"]
+    return pod_actions.apply_manifest(c.client, path, namespace, explicit, query, trace)
 
 
 TRACE_HELP = "Write every kernel-level step of each pod, with its duration, to this file (- for stdout)."
@@ -89,8 +55,7 @@ def run(c: Ctx, file, timeout, trace_file, output, namespace):
 def apply(c: Ctx, file, trace_file, output, namespace):
     """Create or update the objects in a manifest."""
     trace = (trace_file, output or "text") if trace_file else None
-    for i in _apply(c, file, namespace, {}, trace)["items"]:
-        click.echo(f"{pod_listing.what(i)} {i['action']}")
+    pod_actions.print_applied(_apply(c, file, namespace, {}, trace))
 
 
 POD_KINDS = ("pods", "pod", "po")
@@ -159,30 +124,11 @@ def logs(
     """Print a container's logs."""
     if since and since_time:
         raise click.UsageError("--since and --since-time: only one of them may be given")
-    resp = c.client.request(
-        "GET",
-        pod_path(namespace, pod) + "/log",
-        query={
-            "container": container,
-            "follow": str(follow).lower(),
-            "previous": str(previous).lower(),
-            "tailLines": str(tail) if tail >= 0 else None,
-            "limitBytes": str(limit_bytes) if limit_bytes > 0 else None,
-            "sinceSeconds": str(duration_seconds(since)) if since else None,
-            "sinceTime": since_time,
-            "timestamps": "true" if timestamps else None,
-        },
+    since_seconds = duration_seconds(since) if since else None
+    query = pod_actions.logs_query(
+        container, follow, previous, tail, limit_bytes, since_seconds, since_time, timestamps
     )
-    out = sys.stdout.buffer
-    try:
-        while True:
-            chunk = resp.read1(65536)
-            if not chunk:
-                break
-            out.write(chunk)
-            out.flush()
-    except KeyboardInterrupt:
-        pass
+    pod_actions.stream_logs(c.client, namespace, pod, query)
 
 
 def duration_seconds(text: str) -> int:
@@ -269,52 +215,10 @@ def delete(
     if not targets and not others:
         raise MinipodError("nothing to delete", hint="minipod delete pod NAME... or minipod delete -f FILE")
     failed = not object_commands.delete(c, others, ignore_not_found, cascade)
-    # As kubectl: first ask the daemon to delete every pod (it records the
-    # deletion at once and carries them out concurrently, also if this
-    # command dies), then wait for all of them together.
-    pending = []
-    for ns, name, what in targets:
-        try:
-            if trace_file:
-                # Traced: one pod at a time, each to its end (the steps of
-                # several at once would interleave).
-                grace = {"gracePeriodSeconds": None if grace_period is None else str(grace_period)}
-                _traced(c, "DELETE", pod_path(ns, name), None, grace, (trace_file, output or "text"), "")
-            else:
-                pod = c.client.json(
-                    "DELETE",
-                    pod_path(ns, name),
-                    query={
-                        "gracePeriodSeconds": None if grace_period is None else str(grace_period),
-                        "wait": "false",
-                    },
-                )
-                pending.append((ns, name, pod["metadata"].get("uid")))
-            click.echo(f'{what.lower()} "{name}" deleted')
-        except NotFound as e:
-            if not ignore_not_found:
-                click.echo(f"Error from server (NotFound): {e}", err=True)
-                failed = True
-    if wait:
-        _wait_gone(c, pending)
+    trace = (trace_file, output or "text") if trace_file else None
+    if not pod_actions.delete_pods(c.client, targets, grace_period, ignore_not_found, wait, trace):
+        failed = True
     sys.exit(1 if failed else 0)
-
-
-def _wait_gone(c: Ctx, pods: list[tuple[str, str, str]], poll: float = 0.05) -> None:
-    """Wait until none of these pods (namespace, name, uid) exists any more."""
-    import time
-
-    while pods:
-        time.sleep(poll)
-        left = []
-        for ns, name, uid in pods:
-            try:
-                if c.client.json("GET", pod_path(ns, name))["metadata"].get("uid") == uid:
-                    left.append((ns, name, uid))
-            except NotFound:
-                pass
-        pods = left
-        poll = min(poll * 2, 0.5)
 
 
 @click.command()

@@ -45,10 +45,57 @@ def test_the_run_shapes_it_takes():
     assert fast_path.parse(["run", "-nb", "x.yml"]).namespace == "b"
 
 
+def test_the_apply_delete_logs_shapes_it_takes():
+    p = fast_path.parse(["apply", "-f", "x.yml", "-nteam"])
+    assert (p.verb, p.name, p.namespace, p.explicit_namespace) == ("apply", "x.yml", "team", True)
+    assert fast_path.parse(["apply", "--filename=-"]).name == "-"
+    p = fast_path.parse(["delete", "pod", "a", "b", "--grace-period", "0", "--no-wait", "--ignore-not-found"])
+    assert (p.verb, p.names, p.grace_period, p.wait, p.ignore_not_found) == (
+        "delete",
+        ["a", "b"],
+        0,
+        False,
+        True,
+    )
+    p = fast_path.parse(["delete", "po/a", "pods/b", "-n", "x"])
+    assert (p.names, p.namespace, p.wait, p.grace_period) == (["a", "b"], "x", True, None)
+    p = fast_path.parse(["logs", "web", "-c", "app", "-f", "--tail=5", "--timestamps"])
+    assert (p.verb, p.name, p.container, p.follow, p.tail, p.timestamps) == (
+        "logs",
+        "web",
+        "app",
+        True,
+        5,
+        True,
+    )
+    p = fast_path.parse(["logs", "-p", "--limit-bytes", "10", "--since-time", "2026-01-01T00:00:00Z", "web"])
+    assert (p.previous, p.limit_bytes, p.since_time, p.follow) == (True, 10, "2026-01-01T00:00:00Z", False)
+    assert fast_path.parse(["get", "pods", "-n=x"]).namespace == "=x"  # click reads -n=x so
+
+
 @pytest.mark.parametrize(
     "args",
     [
         [],
+        ["apply"],  # click: -f is required
+        ["apply", "-f"],
+        ["apply", "-f", "x.yml", "extra"],
+        ["apply", "-f", "x.yml", "--trace", "-"],
+        ["delete"],
+        ["delete", "pod"],  # click: nothing to delete
+        ["delete", "-f", "x.yml"],  # needs the YAML parser and the kind tables
+        ["delete", "configmap", "x"],
+        ["delete", "pod/a", "b"],
+        ["delete", "pod/"],
+        ["delete", "pod", "a", "--grace-period", "soon"],
+        ["delete", "pod", "a", "--cascade", "orphan"],
+        ["delete", "pod", "a", "--wait=yes"],
+        ["logs"],
+        ["logs", "a", "b"],
+        ["logs", "a", "--since", "5m"],
+        ["logs", "a", "-fp"],  # combined short flags: click
+        ["logs", "a", "--tail", "x"],
+        ["logs", "a", "--", "b"],
         ["--help"],
         ["get"],
         ["get", "deployments"],
@@ -74,7 +121,7 @@ def test_everything_else_goes_to_click(args):
 
 def test_the_fast_path_imports_nothing_heavy():
     code = (
-        "import sys; from minipod.cli import entry, fast_path, pod_listing, client\n"
+        "import sys; from minipod.cli import entry, fast_path, pod_listing, pod_actions, client\n"
         "heavy = {'click', 'http.client', 'email', 'yaml', 'dataclasses', 'urllib.parse', 'datetime', 'inspect'}\n"
         "print(sorted(heavy & set(sys.modules)))"
     )
