@@ -72,7 +72,9 @@ def test_completions_three_parallelism_two(mp):
         assert row[1].split()[:3] == [name, "Complete", "3/3"]
     finally:
         kubectl(mp, "delete", "job", name, "--wait=true")
-    assert pods_of(mp, name) == []  # the garbage collector took its pods
+    # The garbage collector takes its pods, after the Job (kubectl deletes
+    # in the background, as on a cluster).
+    eventually(lambda: pods_of(mp, name) == [], timeout=30, what="the job's pods collected")
 
 
 def test_a_failing_job_stops_at_its_backoff_limit(mp):
