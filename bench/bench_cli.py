@@ -9,19 +9,21 @@ instance):
 Steps:
     1. the floors: `python -c pass` (the interpreter) and `python -c
        "import click"` (what every command that click parses pays);
-    2. the fast path (cli/fast_path.py, no click): `version`, `get pods`;
-    3. click's path: `run`, `apply`, `delete`, `logs`, each with --help, so
-       that it parses, imports its verb's module and prints, with no daemon
-       work in the figure;
+    2. the fast path (cli/fast_path.py, no click): `version`, `get pods`,
+       `run`, `apply -f`, `delete pod`, `logs`;
+    3. click's path: `run --help`, so that it parses, imports its verb's
+       module and prints, with no daemon work in the figure;
     4. with --compare DIR (another build of minipod, installed with
        `pip install --no-deps --target DIR`; may be repeated): every
        command once with each build in turn, run after run, so that the
        machine's load falls on all alike; the table gets a column per
        build, named after DIR.
 
-Without --root, `get pods` meets no daemon (MINIPOD_NO_AUTOSTART=1: it
-answers "cannot reach the minipod daemon" at once), which is the start-up
-alone; with --root it lists that instance's pods. What each command
+Without --root, the fast verbs meet no daemon (MINIPOD_NO_AUTOSTART=1:
+they answer "cannot reach the minipod daemon" at once), which is the
+start-up alone (`run` and `apply` read an empty manifest first); with
+--root `get pods` lists that instance's pods and the others find nothing
+(a pod named bench-cli-none). What each command
 imports: `python -X importtime -m minipod get pods`.
 """
 
@@ -38,10 +40,11 @@ COMMANDS = [
     ("python -c 'import click'", ["-c", "import click"]),
     ("minipod version", ["-m", "minipod", "version"]),
     ("minipod get pods", ["-m", "minipod", "get", "pods"]),
-    ("minipod run --help", ["-m", "minipod", "run", "--help"]),
-    ("minipod apply --help", ["-m", "minipod", "apply", "--help"]),
-    ("minipod delete --help", ["-m", "minipod", "delete", "--help"]),
-    ("minipod logs --help", ["-m", "minipod", "logs", "--help"]),
+    ("minipod run FILE", ["-m", "minipod", "run", "/dev/null"]),
+    ("minipod apply -f FILE", ["-m", "minipod", "apply", "-f", "/dev/null"]),
+    ("minipod delete pod NAME", ["-m", "minipod", "delete", "pod", "bench-cli-none"]),
+    ("minipod logs NAME", ["-m", "minipod", "logs", "bench-cli-none"]),
+    ("minipod run --help (click)", ["-m", "minipod", "run", "--help"]),
 ]
 
 
