@@ -12,9 +12,8 @@ set of namespaces plus one process that keeps them alive:
 
 Steps of create_sandbox(), in order, in a child of the fork server
 (fork_server.py), which the daemon hands the plan and the pipes:
-    0. the pod's directories and /etc files (_pod_files); make the pod's
-       cgroup and join it (the plan pod_cgroups.py decided:
-       cgroup_plan.py), which the pod init inherits.
+    0. make the pod's cgroup and join it (the plan pod_cgroups.py
+       decided: cgroup_plan.py), which the pod init inherits.
     1. setsid(): leave the daemon's session, so a Ctrl-C at the daemon's
        terminal never reaches a pod.
     2. unshare() the namespaces the pod does not take from the host
@@ -124,8 +123,7 @@ async def create_sandbox(plan: dict) -> Sandbox:
     """Create the pod's namespaces and its PID 1 (steps 1-6); return it, not
     yet exec'd (see Sandbox). `plan` keys: name (for ps), uid, hostname,
     host_network, host_ipc, host_pid, shm_dir, memory_volumes [dirs],
-    sysctls [(name, value)], init_root (an empty directory), dirs [to
-    make], files [(path, text) to write], cgroup (a
+    sysctls [(name, value)], init_root (an empty directory), cgroup (a
     cgroup_plan.Plan: the pod's cgroup to make and join), user_range (the host base of its ids, or None:
     the host's user namespace)."""
     from minipod.linux import fork_server
@@ -158,7 +156,6 @@ def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
         from minipod.linux.launch import close_all_but
 
         close_all_but([w, go])  # not the daemon's socket and lock: see process._l1
-        _pod_files(plan)
         # The pod's cgroup (its sandbox leaf), made here, off the daemon's
         # event loop (cgroup_plan.py), and joined: the pod init inherits it.
         if plan.get("cgroup") is not None:
@@ -206,24 +203,6 @@ def _sandbox_child(plan: dict, shim: str, w: int, go: int) -> None:
             os.write(w, f"ERR {e}\n".encode())
         finally:
             os._exit(1)
-
-
-def _pod_files(plan: dict) -> None:
-    """Step 0: the pod's directories and its /etc files (hostname, hosts,
-    resolv.conf), here rather than on the daemon's event loop: a dozen
-    waits for the filesystem per pod."""
-    for d in plan.get("dirs") or []:
-        try:
-            os.makedirs(d, exist_ok=True)
-        except OSError as e:
-            raise MinipodError(f"creating the pod's directory {d}: {e.strerror}") from None
-    with trace.span("/etc files", "hosts, hostname, resolv.conf"):
-        for path, text in plan.get("files") or []:
-            try:
-                with open(path, "w") as f:  # in place: the inode containers mount
-                    f.write(text)
-            except OSError as e:
-                raise MinipodError(f"writing {path}: {e.strerror}") from None
 
 
 def _set_sysctl(name: str, value: str) -> None:

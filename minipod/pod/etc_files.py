@@ -123,11 +123,7 @@ def write_hosts(pod: dict, ip: str | None, run_dir: str) -> None:
         write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, ip))
 
 
-def pod_files(pod: dict, ip: str | None, run_dir: str, cluster_dns: str | None) -> list[tuple[str, str]]:
-    """(path, text) of the pod's hostname, hosts and resolv.conf: decided
-    here, written by the sandbox helper (linux/sandbox.py)."""
-    return [
-        (os.path.join(run_dir, "hostname"), hostname_of(pod) + "\n"),
-        (os.path.join(run_dir, "hosts"), hosts_file(pod, ip)),
-        (os.path.join(run_dir, "resolv.conf"), resolv_conf(pod, cluster_dns)),
-    ]
+def write_pod_files(pod: dict, ip: str | None, run_dir: str, cluster_dns: str | None) -> None:
+    write_in_place(os.path.join(run_dir, "hostname"), hostname_of(pod) + "\n")
+    write_in_place(os.path.join(run_dir, "hosts"), hosts_file(pod, ip))
+    write_in_place(os.path.join(run_dir, "resolv.conf"), resolv_conf(pod, cluster_dns))

@@ -1,7 +1,7 @@
 """Making a pod's sandbox (the CRI's RunPodSandbox), in order:
-1. run_sandbox(): the pod's volumes (volumes.py), then its namespaces
-   and their PID 1 (linux/sandbox.py), whose helper makes the pod's
-   directories and writes its /etc files (etc_files.py decides them), returned not yet exec'd: the caller writes the
+1. run_sandbox(): the pod's directories, its volumes (volumes.py), its
+   /etc files (etc_files.py), then its namespaces and their PID 1
+   (linux/sandbox.py), returned not yet exec'd: the caller writes the
    PID 1 down before letting it run, so a daemon killed in between
    leaves nothing it does not know of;
 2. add_network(): pin the netns and run the CNI ADD chain
@@ -11,6 +11,7 @@
 """
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,10 +32,14 @@ async def run_sandbox(
     and joins (pod_cgroups.pod_plan);
     `cluster_dns`: the DNS server's address for /etc/resolv.conf."""
     spec, rt = record.spec, record.runtime
+    for key in ("run", "shm", "memory_volumes", "disk_volumes", "logs", "init_root"):
+        os.makedirs(dirs[key], exist_ok=True)
     with trace.span("volumes", "emptyDir directories, hostPath checks"):
         memory = volumes.make_volumes(record.pod, dirs, rt.user_range)
     if spec.get("hostNetwork"):
         rt.pod_ip = rt.host_ip
+    with trace.span("/etc files", "hosts, hostname, resolv.conf"):
+        podfiles.write_pod_files(record.pod, rt.pod_ip, dirs["run"], cluster_dns)
     return await namespaces.create_sandbox(
         {
             "name": record.name,
@@ -49,11 +54,6 @@ async def run_sandbox(
             # emptyDir.sizeLimit of a memory volume: the tmpfs's size.
             "memory_volume_sizes": volumes.memory_volume_sizes(record.pod, dirs),
             "init_root": dirs["init_root"],
-            # Made and written by the sandbox helper, off the event loop.
-            "dirs": [
-                dirs[key] for key in ("run", "shm", "memory_volumes", "disk_volumes", "logs", "init_root")
-            ],
-            "files": podfiles.pod_files(record.pod, rt.pod_ip, dirs["run"], cluster_dns),
             "cgroup": cgroup,
             "user_range": rt.user_range,
         }
