@@ -3,8 +3,9 @@ and output. It must start fast: no heavy imports at module level on its path.
 Read the modules in this order:
 
     entry          main: the fast path, else click; errors as one line
-    fast_path      `get pods` and `version` without importing click
-    pod_listing    what those two print, for both ways in
+    fast_path      `get pods`, `version`, `run`, `apply -f`, `delete pod`, `logs` without click
+    pod_listing    what get, run and version print, for both ways in
+    pod_actions    what run, apply, delete pod and logs do, for both ways in
     commands       the `minipod` group, click's main, and the inspect/version/daemon/kubeconfig/image verbs
     pod_commands   the pod verbs: run, apply, get, describe, logs, exec, delete, events
     create_commands  create configmap|secret: kubectl's generators

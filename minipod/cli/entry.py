@@ -1,7 +1,7 @@
 """The `minipod` command's entry point.
 
-1. the fast path (fast_path.py): `get pods` and `version` without
-   importing click;
+1. the fast path (fast_path.py): `get pods`, `version`, `run`, `apply`,
+   `delete pod` and `logs` without importing click;
 2. else click parses and runs the command (commands.py);
 3. either way an error is one or two lines (report()), never a
    traceback: `error: ...` and a `hint: ...`, exit code 1.
