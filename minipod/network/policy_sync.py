@@ -39,12 +39,18 @@ class PolicySync:
     # --- 1-3: what the table should be ------------------------------------------------
     def desired(self) -> Plan:
         objects = self.store.objects
+        policies = objects[WATCHED[2]]
+        # No policy isolates no pod: skip listing every pod (a pod start
+        # wakes this sync several times; listing them all made each start
+        # cost more as more pods ran).
+        if not policies:
+            return Plan()
         pods = [a for a in map(policy_rules.pod_addr, objects["/pods"].values()) if a is not None]
         namespaces = {
             ns["metadata"]["name"]: ns["metadata"].get("labels") or {}
             for ns in objects["/namespaces"].values()
         }
-        p = policy_rules.plan(objects[WATCHED[2]].values(), pods, namespaces)
+        p = policy_rules.plan(policies.values(), pods, namespaces)
         # A table that isolates no pod would do nothing: there is none.
         return p if p.ingress_isolated or p.egress_isolated else Plan()
 

@@ -273,3 +273,35 @@ def test_render_one_rule_per_port_entry_and_sets_per_peer():
     assert len(ingress) == 3  # port 80, the named port, then the drop
     assert ingress[-1]["expr"] == [{"drop": None}]
     assert all(list(r["expr"][-1]) == ["accept"] for r in ingress[:-1])
+
+
+def test_policy_sync_lists_no_pod_while_no_policy_exists(monkeypatch):
+    """A pod start wakes the policy sync several times: with no
+    NetworkPolicy it must not list every pod (that made each start cost
+    more as more pods ran), and its plan is still the empty one."""
+    from types import SimpleNamespace
+
+    from minipod.network.policy_rules import Plan
+    from minipod.network.policy_sync import WATCHED, PolicySync
+
+    def pod(name: str, ip: str) -> dict:
+        return {
+            "metadata": {"name": name, "namespace": "default", "labels": {"app": "a"}},
+            "spec": {"containers": [{"name": "c"}]},
+            "status": {"podIP": ip, "hostIP": "10.0.0.1"},
+        }
+
+    pods = {f"default/p{i}": pod(f"p{i}", f"10.1.0.{i + 2}") for i in range(3)}
+    namespaces = {"default": {"metadata": {"name": "default"}}}
+    objects = {"/pods": pods, "/namespaces": namespaces, WATCHED[2]: {}}
+    sync = PolicySync(SimpleNamespace(objects=objects), "mpx0")
+    calls = []
+    real_pod_addr = pr.pod_addr
+    monkeypatch.setattr(pr, "pod_addr", lambda obj: calls.append(obj) or real_pod_addr(obj))
+    assert sync.desired() == Plan()
+    assert calls == []
+    # With a policy, every pod is looked at and the selected ones isolated.
+    objects[WATCHED[2]] = {"default/deny": policy("deny", podSelector={}, policyTypes=["Ingress"])}
+    want = sync.desired()
+    assert len(calls) == 3
+    assert want.ingress_isolated and want != Plan()
