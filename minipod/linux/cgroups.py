@@ -83,7 +83,7 @@ def _leave_internal(root: Root) -> None:
         leaf = os.path.join(own, "minipod-daemon")
         os.makedirs(leaf, exist_ok=True)
         for pid in read_file(os.path.join(own, "cgroup.procs"), "").split():
-            _write(os.path.join(leaf, "cgroup.procs"), pid, missing_ok=True)
+            plan.write(os.path.join(leaf, "cgroup.procs"), pid, missing_ok=True)
 
 
 def make(root: Root, rel: str) -> None:
@@ -158,7 +158,7 @@ def signal_kill(root: Root, rel: str) -> None:
     if not os.path.isdir(d):
         return
     if os.path.exists(os.path.join(d, "cgroup.kill")):
-        _write(os.path.join(d, "cgroup.kill"), "1", missing_ok=True)
+        plan.write(os.path.join(d, "cgroup.kill"), "1", missing_ok=True)
     else:
         _freeze_and_kill(root, rel)
 
@@ -177,7 +177,7 @@ def _freeze_and_kill(root: Root, rel: str) -> None:
     signals to frozen tasks are delivered once thawed."""
     freezer = root.dir(rel, "freezer")
     if freezer:
-        _write(os.path.join(freezer, "freezer.state"), "FROZEN", missing_ok=True)
+        plan.write(os.path.join(freezer, "freezer.state"), "FROZEN", missing_ok=True)
     try:
         for pid in pids(root, rel):
             try:
@@ -186,7 +186,7 @@ def _freeze_and_kill(root: Root, rel: str) -> None:
                 pass
     finally:
         if freezer:
-            _write(os.path.join(freezer, "freezer.state"), "THAWED", missing_ok=True)
+            plan.write(os.path.join(freezer, "freezer.state"), "THAWED", missing_ok=True)
 
 
 def remove(root: Root, rel: str, timeout: float = 5.0) -> None:
@@ -229,10 +229,6 @@ def read_file(path: str, default):
             return f.read().strip()
     except OSError:
         return default
-
-
-def _write(path: str, value: str, missing_ok: bool = False) -> None:
-    plan.write(path, value, missing_ok)
 
 
 def _load(path: str) -> dict | None:
